@@ -1,0 +1,157 @@
+/**
+ * `v1` Pod: the fields scheduling, provisioning and disruption read.
+ */
+import { Schema } from "effect"
+import { LabelSelector, NodeSelector, NodeSelectorTerm, ObjectMeta, Toleration } from "./Meta.ts"
+import { ResourceList } from "./Quantity.ts"
+
+const optional = Schema.optionalKey
+const StringMap = Schema.Record(Schema.String, Schema.String)
+
+export const apiVersion = "v1"
+export const kind = "Pod"
+
+/** `corev1.ResourceRequirements` (claims are not used). */
+export const ResourceRequirements = Schema.Struct({
+  requests: optional(ResourceList),
+  limits: optional(ResourceList)
+})
+
+/** A container port; only host ports matter to scheduling. */
+export const ContainerPort = Schema.Struct({
+  containerPort: Schema.Number,
+  hostPort: optional(Schema.Number),
+  hostIP: optional(Schema.String),
+  protocol: optional(Schema.String)
+})
+
+/** A container: its requests, limits and host ports; `restartPolicy: Always` marks a sidecar init container. */
+export const Container = Schema.Struct({
+  name: Schema.String,
+  image: optional(Schema.String),
+  resources: optional(ResourceRequirements),
+  ports: optional(Schema.Array(ContainerPort)),
+  restartPolicy: optional(Schema.String)
+})
+export type Container = typeof Container.Type
+
+/** A preferred node-affinity term. */
+export const PreferredSchedulingTerm = Schema.Struct({ weight: Schema.Number, preference: NodeSelectorTerm })
+
+/** A pod (anti-)affinity term. */
+export const PodAffinityTerm = Schema.Struct({
+  labelSelector: optional(LabelSelector),
+  namespaces: optional(Schema.Array(Schema.String)),
+  namespaceSelector: optional(LabelSelector),
+  topologyKey: Schema.String,
+  matchLabelKeys: optional(Schema.Array(Schema.String)),
+  mismatchLabelKeys: optional(Schema.Array(Schema.String))
+})
+export type PodAffinityTerm = typeof PodAffinityTerm.Type
+
+/** A weighted pod (anti-)affinity term. */
+export const WeightedPodAffinityTerm = Schema.Struct({ weight: Schema.Number, podAffinityTerm: PodAffinityTerm })
+
+const PodAffinityRules = Schema.Struct({
+  requiredDuringSchedulingIgnoredDuringExecution: optional(Schema.Array(PodAffinityTerm)),
+  preferredDuringSchedulingIgnoredDuringExecution: optional(Schema.Array(WeightedPodAffinityTerm))
+})
+
+/** `corev1.Affinity`. */
+export const Affinity = Schema.Struct({
+  nodeAffinity: optional(
+    Schema.Struct({
+      requiredDuringSchedulingIgnoredDuringExecution: optional(NodeSelector),
+      preferredDuringSchedulingIgnoredDuringExecution: optional(Schema.Array(PreferredSchedulingTerm))
+    })
+  ),
+  podAffinity: optional(PodAffinityRules),
+  podAntiAffinity: optional(PodAffinityRules)
+})
+export type Affinity = typeof Affinity.Type
+
+/** `corev1.TopologySpreadConstraint`. */
+export const TopologySpreadConstraint = Schema.Struct({
+  maxSkew: Schema.Number,
+  topologyKey: Schema.String,
+  whenUnsatisfiable: Schema.String,
+  labelSelector: optional(LabelSelector),
+  minDomains: optional(Schema.Number),
+  nodeAffinityPolicy: optional(Schema.String),
+  nodeTaintsPolicy: optional(Schema.String),
+  matchLabelKeys: optional(Schema.Array(Schema.String))
+})
+export type TopologySpreadConstraint = typeof TopologySpreadConstraint.Type
+
+/** The spec of a PVC template inside a generic ephemeral volume. */
+const EphemeralClaimSpec = Schema.Struct({
+  storageClassName: optional(Schema.String),
+  accessModes: optional(Schema.Array(Schema.String)),
+  resources: optional(Schema.Struct({ requests: optional(ResourceList) }))
+})
+
+/** A pod volume: only the volume sources that bind to claims matter. */
+export const Volume = Schema.Struct({
+  name: Schema.String,
+  persistentVolumeClaim: optional(Schema.Struct({ claimName: Schema.String, readOnly: optional(Schema.Boolean) })),
+  ephemeral: optional(
+    Schema.Struct({
+      volumeClaimTemplate: optional(Schema.Struct({ metadata: optional(ObjectMeta), spec: EphemeralClaimSpec }))
+    })
+  )
+})
+export type Volume = typeof Volume.Type
+
+/** The pod spec. */
+export const Spec = Schema.Struct({
+  nodeName: optional(Schema.String),
+  nodeSelector: optional(StringMap),
+  affinity: optional(Affinity),
+  tolerations: optional(Schema.Array(Toleration)),
+  topologySpreadConstraints: optional(Schema.Array(TopologySpreadConstraint)),
+  containers: Schema.Array(Container),
+  initContainers: optional(Schema.Array(Container)),
+  overhead: optional(ResourceList),
+  volumes: optional(Schema.Array(Volume)),
+  priority: optional(Schema.Number),
+  priorityClassName: optional(Schema.String),
+  preemptionPolicy: optional(Schema.String),
+  schedulerName: optional(Schema.String),
+  terminationGracePeriodSeconds: optional(Schema.Number),
+  hostNetwork: optional(Schema.Boolean),
+  restartPolicy: optional(Schema.String)
+})
+export type Spec = typeof Spec.Type
+
+/** A pod condition. */
+export const PodCondition = Schema.Struct({
+  type: Schema.String,
+  status: Schema.String,
+  reason: optional(Schema.String),
+  message: optional(Schema.String),
+  lastTransitionTime: optional(Schema.String)
+})
+
+/** The pod status. */
+export const Status = Schema.Struct({
+  phase: optional(Schema.String),
+  conditions: optional(Schema.Array(PodCondition)),
+  nominatedNodeName: optional(Schema.String),
+  startTime: optional(Schema.String),
+  reason: optional(Schema.String),
+  message: optional(Schema.String)
+})
+
+/** A Pod object. */
+export const Pod = Schema.Struct({
+  apiVersion: optional(Schema.String),
+  kind: optional(Schema.String),
+  metadata: ObjectMeta,
+  spec: Spec,
+  status: optional(Status)
+})
+export type Pod = typeof Pod.Type
+
+/** A pod template (Deployments, ReplicaSets, DaemonSets). */
+export const PodTemplateSpec = Schema.Struct({ metadata: optional(ObjectMeta), spec: Spec })
+export type PodTemplateSpec = typeof PodTemplateSpec.Type

@@ -1,0 +1,59 @@
+/**
+ * PersistentVolumeClaim, PersistentVolume and StorageClass: the scheduler reads them for volume topology and
+ * per-driver volume limits.
+ */
+import { Schema } from "effect"
+import { NodeSelector, ObjectMeta } from "./Meta.ts"
+import { ResourceList } from "./Quantity.ts"
+
+const optional = Schema.optionalKey
+
+/** A PersistentVolumeClaim. */
+export const PersistentVolumeClaim = Schema.Struct({
+  apiVersion: optional(Schema.String),
+  kind: optional(Schema.String),
+  metadata: ObjectMeta,
+  spec: Schema.Struct({
+    storageClassName: optional(Schema.String),
+    volumeName: optional(Schema.String),
+    accessModes: optional(Schema.Array(Schema.String)),
+    resources: optional(Schema.Struct({ requests: optional(ResourceList) }))
+  }),
+  status: optional(Schema.Struct({ phase: optional(Schema.String) }))
+})
+export type PersistentVolumeClaim = typeof PersistentVolumeClaim.Type
+
+/** A PersistentVolume. */
+export const PersistentVolume = Schema.Struct({
+  apiVersion: optional(Schema.String),
+  kind: optional(Schema.String),
+  metadata: ObjectMeta,
+  spec: Schema.Struct({
+    storageClassName: optional(Schema.String),
+    capacity: optional(ResourceList),
+    nodeAffinity: optional(Schema.Struct({ required: optional(NodeSelector) })),
+    claimRef: optional(Schema.Struct({ namespace: optional(Schema.String), name: optional(Schema.String) })),
+    csi: optional(Schema.Struct({ driver: Schema.String }))
+  }),
+  status: optional(Schema.Struct({ phase: optional(Schema.String) }))
+})
+export type PersistentVolume = typeof PersistentVolume.Type
+
+/** A StorageClass: `volumeBindingMode` and `allowedTopologies` decide where its volumes can be. */
+export const StorageClass = Schema.Struct({
+  apiVersion: optional(Schema.String),
+  kind: optional(Schema.String),
+  metadata: ObjectMeta,
+  provisioner: Schema.String,
+  volumeBindingMode: optional(Schema.String),
+  allowedTopologies: optional(
+    Schema.Array(
+      Schema.Struct({
+        matchLabelExpressions: optional(
+          Schema.Array(Schema.Struct({ key: Schema.String, values: Schema.Array(Schema.String) }))
+        )
+      })
+    )
+  )
+})
+export type StorageClass = typeof StorageClass.Type

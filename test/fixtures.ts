@@ -1,0 +1,17 @@
+import { readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { parseAllDocuments } from "yaml"
+
+/** The repository root. */
+export const root = join(import.meta.dirname, "..")
+
+/** Every YAML document of a file under the repository root. */
+export const readYamlDocuments = (path: string): Array<unknown> =>
+  parseAllDocuments(readFileSync(join(root, path), "utf8")).map((document) => document.toJS())
+
+/** The example NodePools shipped in examples/nodepools, by file name. */
+export const exampleNodePools = (): Array<{ readonly file: string; readonly object: unknown }> =>
+  readdirSync(join(root, "examples/nodepools"))
+    .filter((file) => file.endsWith(".yaml"))
+    .sort()
+    .map((file) => ({ file, object: readYamlDocuments(join("examples/nodepools", file))[0] }))
