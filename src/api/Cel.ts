@@ -24,13 +24,19 @@ export const rule = <A>(options: {
   })
 
 /**
+ * A check that accepts everything and only contributes `fragment` to the generated JSON Schema (CRD). Checks are the
+ * one place Schema reliably carries extra JSON Schema keys: an annotation on a schema that already has checks lands
+ * on its last check and replaces that check's JSON Schema.
+ */
+export const crdOnly = <A>(fragment: Record<string, unknown>) =>
+  Schema.makeFilter<A>(() => undefined, { toJsonSchema: () => fragment })
+
+/**
  * A CEL transition rule (it reads `oldSelf`): it has no meaning for a single object, so it only lands in the CRD.
  * The in-memory API server enforces immutability itself.
  */
 export const transitionRule = <A>(options: CelValidation) =>
-  Schema.makeFilter<A>(() => undefined, {
-    toJsonSchema: () => ({ "x-kubernetes-validations": [{ rule: options.rule, message: options.message }] })
-  })
+  crdOnly<A>({ "x-kubernetes-validations": [{ rule: options.rule, message: options.message }] })
 
 /**
  * A regular-expression check that is also the CRD's `pattern` (the `u` flag makes Schema emit it).
@@ -45,5 +51,4 @@ export const pattern = (regExp: RegExp, message?: string) =>
 export const withDefault =
   <S extends Schema.Top>(value: S["Encoded"]) =>
   (self: S) =>
-    // The annotation is the wire form (what the CRD declares), not the decoded type `annotate` expects.
-    Schema.withDecodingDefaultKey<S>(Effect.succeed(value))(self.annotate({ default: value } as never) as S)
+    Schema.withDecodingDefaultKey<S>(Effect.succeed(value))(self.check(crdOnly({ default: value })) as S)

@@ -103,8 +103,10 @@ export const Quantity = Schema.Union([Schema.String, Schema.Finite])
       encode: SchemaGetter.transform((value: string) => value)
     })
   )
-  .pipe(Schema.check(Cel.pattern(QuantityPattern, "must be a Kubernetes quantity such as 100m, 2, 1.5Gi")))
-  .annotate({ "x-kubernetes-int-or-string": true })
+  .check(
+    Cel.pattern(QuantityPattern, "must be a Kubernetes quantity such as 100m, 2, 1.5Gi"),
+    Cel.crdOnly({ "x-kubernetes-int-or-string": true })
+  )
 
 /** A map from resource name to quantity (`corev1.ResourceList`). */
 export const ResourceList = Schema.Record(Schema.String, Quantity)

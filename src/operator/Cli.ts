@@ -1,0 +1,39 @@
+/**
+ * The command-line interface: the commands and their flags, written against services only. `bin.ts` provides the
+ * platform and picks the implementations.
+ */
+import { Console, Effect, FileSystem, Option, Path } from "effect"
+import { Command, Flag } from "effect/cli"
+import * as Crd from "../api/Crd.ts"
+
+/** `crds`: print the generated CustomResourceDefinitions, or write them into a directory. */
+export const crds = Command.make(
+  "crds",
+  {
+    outputDir: Flag.String("output-dir").pipe(
+      Flag.withAlias("d"),
+      Flag.withDescription("write one file per CRD into this directory instead of printing them"),
+      Flag.optional
+    )
+  },
+  Effect.fn("Cli.crds")(function* ({ outputDir }) {
+    if (Option.isNone(outputDir)) {
+      yield* Console.log(Crd.definitions.map(Crd.render).join("").trimEnd())
+      return
+    }
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    yield* fs.makeDirectory(outputDir.value, { recursive: true })
+    for (const definition of Crd.definitions) {
+      yield* fs.writeFileString(path.join(outputDir.value, Crd.fileName(definition)), Crd.render(definition))
+    }
+  })
+).pipe(Command.withDescription("Print the NodePool, NodeClaim and KWOKNodeClass CRDs generated from the API schemas"))
+
+/** The root command. */
+export const command = Command.make("karpenter-effect").pipe(
+  Command.withDescription(
+    "A Kubernetes node autoscaler that speaks Karpenter's v1 API (NodePool, NodeClaim), written as Effect programs."
+  ),
+  Command.withSubcommands([crds])
+)
