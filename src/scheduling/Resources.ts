@@ -1,0 +1,163 @@
+/**
+ * Resource lists as plain records of milli-units (`cpu: 1500` is 1.5 cores, `memory: 1024000` is 1Ki), with the
+ * arithmetic Karpenter's `pkg/utils/resources` (v1.4.0) does on `corev1.ResourceList`.
+ *
+ * Plain numbers keep the scheduler's inner loop free of a decimal type: milli-units are exact integers up to 2^53
+ * (9 TB of memory); above that a double is still within a few bytes, far below any scheduling decision.
+ */
+import type * as Pod from "../api/Pod.ts"
+import * as Quantity from "../api/Quantity.ts"
+
+/** Resource name → amount in milli-units. */
+export type Resources = Readonly<Record<string, number>>
+
+/** The resource that counts pods; {@link requestsForPods} sets it to the number of pods. */
+export const Pods = "pods"
+
+/** No resources. */
+export const empty: Resources = {}
+
+/** A wire resource list (quantity strings or numbers) in milli-units; malformed quantities are left out. */
+export const fromResourceList = (list: Readonly<Record<string, string | number>> | undefined): Resources => {
+  const result: Record<string, number> = {}
+  if (list === undefined) return result
+  for (const name of Object.keys(list)) {
+    const milli = Quantity.toMilli(list[name]!)
+    if (milli !== undefined) result[name] = milli
+  }
+  return result
+}
+
+/** Resources as a wire resource list; byte-valued resources (memory, storage, hugepages) in binary units. */
+export const toResourceList = (resources: Resources): Record<string, string> => {
+  const result: Record<string, string> = {}
+  for (const name of Object.keys(resources)) {
+    result[name] = Quantity.format(resources[name]!, { binary: Quantity.isByteResource(name) })
+  }
+  return result
+}
+
+// Sums `source` into `target`, which the caller owns.
+const mergeInto = (target: Record<string, number>, source: Resources | undefined): void => {
+  if (source === undefined) return
+  for (const name in source) target[name] = (target[name] ?? 0) + source[name]!
+}
+
+/** The sum of resource lists; a resource missing from a list counts as 0 (upstream `Merge`). */
+export const merge = (...lists: ReadonlyArray<Resources | undefined>): Resources => {
+  const result: Record<string, number> = {}
+  for (const list of lists) mergeInto(result, list)
+  return result
+}
+
+/** `a + b`. */
+export const add = (a: Resources, b: Resources): Resources => merge(a, b)
+
+/** `a − b` over the resources of `a` only, as upstream `Subtract` (resources only `b` has are dropped). */
+export const subtract = (a: Resources, b: Resources): Resources => {
+  const result: Record<string, number> = {}
+  for (const name in a) result[name] = a[name]! - (b[name] ?? 0)
+  return result
+}
+
+/** The per-resource maximum over lists (upstream `MaxResources`). */
+export const max = (...lists: ReadonlyArray<Resources>): Resources => {
+  const result: Record<string, number> = {}
+  for (const list of lists) {
+    for (const name in list) {
+      const value = list[name]!
+      const current = result[name]
+      if (current === undefined || value > current) result[name] = value
+    }
+  }
+  return result
+}
+
+/**
+ * Whether `requests` fit in `available`: every requested amount at most the available amount (missing counts as 0).
+ * Any negative available amount means nothing fits, as upstream `Fits` (an overcommitted node takes nothing more).
+ */
+export const fits = (requests: Resources, available: Resources): boolean => {
+  for (const name in available) if (available[name]! < 0) return false
+  for (const name in requests) if (requests[name]! > (available[name] ?? 0)) return false
+  return true
+}
+
+// apimachinery's `AsDec()` rendering: a plain decimal number ("1.5", "0.1", "2048").
+const decimal = (milli: number): string => {
+  const sign = milli < 0 ? "-" : ""
+  const magnitude = Math.abs(milli)
+  const whole = Math.floor(magnitude / 1000)
+  const fraction = magnitude % 1000
+  if (fraction === 0) return `${sign}${whole}`
+  return `${sign}${whole}.${String(fraction).padStart(3, "0").replace(/0+$/, "")}`
+}
+
+/**
+ * Upstream `Limits.ExceededBy`: a message for a resource whose usage is strictly above its limit (resources without a
+ * limit are unlimited), or undefined. Of several, the first by name is reported.
+ */
+export const exceeds = (usage: Resources, limits: Resources | undefined): string | undefined => {
+  if (limits === undefined) return undefined
+  for (const name of Object.keys(usage).sort()) {
+    const limit = limits[name]
+    const used = usage[name]!
+    if (limit !== undefined && used > limit) {
+      return `${name} resource usage of ${decimal(used)} exceeds limit of ${decimal(limit)}`
+    }
+  }
+  return undefined
+}
+
+/** Whether every amount is zero (an empty list is zero). */
+export const isZero = (resources: Resources): boolean => {
+  for (const name in resources) if (resources[name] !== 0) return false
+  return true
+}
+
+// A container's requests with its limits standing in for missing requests (upstream `MergeResourceLimitsIntoRequests`).
+const containerRequests = (container: Pod.Container): Resources => {
+  const requests = container.resources?.requests
+  const limits = container.resources?.limits
+  const result: Record<string, number> = { ...fromResourceList(requests) }
+  if (limits !== undefined) {
+    const fromLimits = fromResourceList(limits)
+    for (const name in fromLimits) {
+      if (requests === undefined || !Object.hasOwn(requests, name)) result[name] = fromLimits[name]!
+    }
+  }
+  return result
+}
+
+/**
+ * What a pod needs to be scheduled (upstream `podRequests`, after the kubelet's rule for native sidecars):
+ * max(sum of containers + sidecar init containers, max over init containers of that container + the sidecars
+ * started before it) + pod overhead. A sidecar is an init container with `restartPolicy: Always`.
+ */
+export const podRequests = (spec: Pod.Spec): Resources => {
+  const requests: Record<string, number> = {}
+  for (const container of spec.containers) mergeInto(requests, containerRequests(container))
+  const sidecars: Record<string, number> = {}
+  let initPeak: Resources = {}
+  for (const container of spec.initContainers ?? []) {
+    const needs = containerRequests(container)
+    if (container.restartPolicy === "Always") {
+      mergeInto(requests, needs)
+      mergeInto(sidecars, needs)
+      initPeak = max(initPeak, sidecars)
+    } else {
+      initPeak = max(initPeak, merge(needs, sidecars))
+    }
+  }
+  const result: Record<string, number> = { ...max(requests, initPeak) }
+  mergeInto(result, fromResourceList(spec.overhead))
+  return result
+}
+
+/** The summed requests of pods plus `pods` = their count, which is how instance types cap pods per node. */
+export const requestsForPods = (...specs: ReadonlyArray<Pod.Spec>): Resources => {
+  const result: Record<string, number> = {}
+  for (const spec of specs) mergeInto(result, podRequests(spec))
+  result[Pods] = specs.length * 1000
+  return result
+}
