@@ -15,3 +15,9 @@ export const exampleNodePools = (): Array<{ readonly file: string; readonly obje
     .filter((file) => file.endsWith(".yaml"))
     .sort()
     .map((file) => ({ file, object: readYamlDocuments(join("examples/nodepools", file))[0] }))
+
+/** The shared data directory laid beside the repository (instance-type datasets). */
+export const sharedData = (file: string): string => join(root, "..", "shared", "data", file)
+
+/** A JSON file of the shared data directory. */
+export const readSharedJson = (file: string): unknown => JSON.parse(readFileSync(sharedData(file), "utf8"))

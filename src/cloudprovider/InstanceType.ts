@@ -1,0 +1,148 @@
+/**
+ * Instance types and offerings, as Karpenter's cloud provider model (`pkg/cloudprovider/types.go`): what a node of
+ * a type offers to pods, and where and at what price it can be launched.
+ */
+import * as Labels from "../api/Labels.ts"
+import * as Requirement from "../scheduling/Requirement.ts"
+import * as Requirements from "../scheduling/Requirements.ts"
+import * as Resources from "../scheduling/Resources.ts"
+
+/** One way to buy an instance type: a zone and capacity type (and reservation), a price, availability. */
+export interface Offering {
+  /** At least the zone and capacity-type requirements (and the reservation id for reserved offerings). */
+  readonly requirements: Requirements.Requirements
+  readonly zone: string
+  readonly capacityType: string
+  /** Dollars per hour. */
+  readonly price: number
+  readonly available: boolean
+  /** Instances left in a capacity reservation (reserved offerings only). */
+  readonly reservationCapacity?: number
+}
+
+/** What the node keeps for itself: subtracted from capacity to give allocatable. */
+export interface Overhead {
+  readonly kubeReserved: Resources.Resources
+  readonly systemReserved: Resources.Resources
+  readonly evictionThreshold: Resources.Resources
+}
+
+/** An instance type. Requirements define every well-known label the type has. */
+export interface InstanceType {
+  readonly name: string
+  readonly requirements: Requirements.Requirements
+  readonly offerings: ReadonlyArray<Offering>
+  readonly capacity: Resources.Resources
+  readonly overhead: Overhead
+  /** capacity − overhead, computed once. */
+  readonly allocatable: Resources.Resources
+}
+
+/** No overhead. */
+export const noOverhead: Overhead = { kubeReserved: {}, systemReserved: {}, evictionThreshold: {} }
+
+/** An instance type with its allocatable resources computed. */
+export const make = (options: {
+  readonly name: string
+  readonly requirements: Requirements.Requirements
+  readonly offerings: ReadonlyArray<Offering>
+  readonly capacity: Resources.Resources
+  readonly overhead?: Overhead
+}): InstanceType => {
+  const overhead = options.overhead ?? noOverhead
+  return {
+    ...options,
+    overhead,
+    allocatable: Resources.subtract(
+      options.capacity,
+      Resources.merge(overhead.kubeReserved, overhead.systemReserved, overhead.evictionThreshold)
+    )
+  }
+}
+
+/** An offering in a zone with a capacity type; `extra` adds requirements such as a reservation id. */
+export const offering = (options: {
+  readonly zone: string
+  readonly capacityType: string
+  readonly price: number
+  readonly available?: boolean
+  readonly reservationCapacity?: number
+  readonly extra?: ReadonlyArray<Requirement.Requirement>
+}): Offering => ({
+  requirements: Requirements.make(
+    Requirement.make(Labels.Zone, "In", [options.zone]),
+    Requirement.make(Labels.CapacityType, "In", [options.capacityType]),
+    ...(options.extra ?? [])
+  ),
+  zone: options.zone,
+  capacityType: options.capacityType,
+  price: options.price,
+  available: options.available ?? true,
+  ...(options.reservationCapacity === undefined ? {} : { reservationCapacity: options.reservationCapacity })
+})
+
+/** Whether an offering is available and compatible with `requirements` (undefined well-known labels allowed). */
+export const isLaunchable =
+  (requirements: Requirements.Requirements) =>
+  (candidate: Offering): boolean =>
+    candidate.available &&
+    Requirements.isCompatible(requirements, candidate.requirements, Requirements.AllowUndefinedWellKnownLabels)
+
+/** The available offerings compatible with `requirements`. */
+export const compatibleOfferings = (
+  instanceType: InstanceType,
+  requirements: Requirements.Requirements
+): ReadonlyArray<Offering> => instanceType.offerings.filter(isLaunchable(requirements))
+
+const capacityTypeRank = (capacityType: string): number =>
+  capacityType === Labels.CapacityTypeReserved ? 0 : capacityType === Labels.CapacityTypeSpot ? 1 : 2
+
+/**
+ * Orders offerings cheapest first; ties go to reserved, then spot, then on-demand, then by zone (the CLI contract's
+ * launch rule).
+ */
+export const compareOfferings = (a: Offering, b: Offering): number =>
+  a.price - b.price ||
+  capacityTypeRank(a.capacityType) - capacityTypeRank(b.capacityType) ||
+  (a.zone < b.zone ? -1 : a.zone > b.zone ? 1 : 0)
+
+/** The cheapest available offering compatible with `requirements`, if any. */
+export const cheapestOffering = (
+  instanceType: InstanceType,
+  requirements: Requirements.Requirements
+): Offering | undefined => {
+  let best: Offering | undefined
+  for (const candidate of compatibleOfferings(instanceType, requirements)) {
+    if (best === undefined || compareOfferings(candidate, best) < 0) best = candidate
+  }
+  return best
+}
+
+/** Upstream `OrderByPrice`: by cheapest compatible available offering (none ⇒ last), ties by name. */
+export const orderByPrice = (
+  instanceTypes: ReadonlyArray<InstanceType>,
+  requirements: Requirements.Requirements
+): Array<InstanceType> =>
+  instanceTypes
+    .map((instanceType) => ({
+      instanceType,
+      price: cheapestOffering(instanceType, requirements)?.price ?? Number.POSITIVE_INFINITY
+    }))
+    .sort((a, b) => a.price - b.price || (a.instanceType.name < b.instanceType.name ? -1 : 1))
+    .map(({ instanceType }) => instanceType)
+
+/**
+ * Upstream `WorstLaunchPrice`: among compatible available offerings, take the first capacity type present in the
+ * order reserved, spot, on-demand and return its most expensive price; none ⇒ +∞.
+ */
+export const worstLaunchPrice = (
+  offerings: ReadonlyArray<Offering>,
+  requirements: Requirements.Requirements
+): number => {
+  const compatible = offerings.filter(isLaunchable(requirements))
+  for (const capacityType of [Labels.CapacityTypeReserved, Labels.CapacityTypeSpot, Labels.CapacityTypeOnDemand]) {
+    const prices = compatible.filter((candidate) => candidate.capacityType === capacityType).map((c) => c.price)
+    if (prices.length > 0) return Math.max(...prices)
+  }
+  return Number.POSITIVE_INFINITY
+}

@@ -1,0 +1,63 @@
+/**
+ * Resource descriptors: everything a client needs to address a kind (group, version, plural, scope) and to decode
+ * its objects (the Schema).
+ */
+import type { Effect, Schema } from "effect"
+import * as Decode from "../api/Decode.ts"
+import type { ObjectMeta } from "../api/Meta.ts"
+
+/** An object with Kubernetes metadata. */
+export interface KubeObject {
+  readonly metadata: ObjectMeta
+}
+
+/** A kind the client can read and write: `A` is the decoded object, `I` its wire form. */
+export interface Resource<A extends KubeObject, I = unknown> {
+  readonly group: string
+  readonly version: string
+  readonly kind: string
+  readonly plural: string
+  readonly namespaced: boolean
+  /** `group/version`, or `version` for the core group. */
+  readonly apiVersion: string
+  readonly schema: Schema.Codec<A, I>
+  /** Decodes a wire object, reporting every problem in one line. */
+  readonly decode: (input: unknown) => Effect.Effect<A, Decode.InvalidObject>
+}
+
+/** Builds a descriptor. */
+export const make = <
+  S extends Schema.Constraint & { readonly DecodingServices: never; readonly Type: KubeObject }
+>(options: {
+  readonly group: string
+  readonly version: string
+  readonly kind: string
+  readonly plural: string
+  readonly namespaced: boolean
+  readonly schema: S
+}): Resource<S["Type"], S["Encoded"]> => ({
+  group: options.group,
+  version: options.version,
+  kind: options.kind,
+  plural: options.plural,
+  namespaced: options.namespaced,
+  apiVersion: options.group === "" ? options.version : `${options.group}/${options.version}`,
+  schema: options.schema as unknown as Schema.Codec<S["Type"], S["Encoded"]>,
+  decode: Decode.decoder(options.kind, options.schema)
+})
+
+/** `namespace/name` for namespaced objects, `name` otherwise: the key of a cache or a work queue. */
+export const keyOf = (object: KubeObject): string => {
+  const { namespace, name = "" } = object.metadata
+  return namespace === undefined || namespace === "" ? name : `${namespace}/${name}`
+}
+
+/** Splits a key made by {@link keyOf}. */
+export const parseKey = (key: string): { readonly namespace?: string; readonly name: string } => {
+  const slash = key.indexOf("/")
+  return slash < 0 ? { name: key } : { namespace: key.slice(0, slash), name: key.slice(slash + 1) }
+}
+
+/** The resource's name as `plural.group` (`nodepools.karpenter.sh`, `pods`). */
+export const qualifiedName = (resource: Resource<KubeObject>): string =>
+  resource.group === "" ? resource.plural : `${resource.plural}.${resource.group}`
