@@ -75,6 +75,8 @@ export class CloudProvider extends Context.Service<
     getInstanceTypes(nodePool: NodePool): Effect.Effect<ReadonlyArray<InstanceType>, CloudProviderError>
     isDrifted(nodeClaim: NodeClaim): Effect.Effect<DriftReason | undefined, CloudProviderError>
     readonly repairPolicies: ReadonlyArray<RepairPolicy>
+    /** Karpenter's well-known labels plus the provider's own (they may be undefined on an instance type). */
+    readonly wellKnownLabels: ReadonlySet<string>
     readonly supportedNodeClasses: ReadonlyArray<NodeClassKind>
   }
 >()("karpenter-effect/cloudprovider/CloudProvider") {}

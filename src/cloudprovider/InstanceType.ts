@@ -81,18 +81,22 @@ export const offering = (options: {
   ...(options.reservationCapacity === undefined ? {} : { reservationCapacity: options.reservationCapacity })
 })
 
-/** Whether an offering is available and compatible with `requirements` (undefined well-known labels allowed). */
+/**
+ * Whether an offering is available and compatible with `requirements`; labels in `wellKnown` (the cloud provider's
+ * well-known set, which includes its reservation label) may be undefined in `requirements`.
+ */
 export const isLaunchable =
-  (requirements: Requirements.Requirements) =>
+  (requirements: Requirements.Requirements, wellKnown: ReadonlySet<string> = Labels.WellKnownLabels) =>
   (candidate: Offering): boolean =>
     candidate.available &&
-    Requirements.isCompatible(requirements, candidate.requirements, Requirements.AllowUndefinedWellKnownLabels)
+    Requirements.isCompatible(requirements, candidate.requirements, { allowUndefined: wellKnown })
 
 /** The available offerings compatible with `requirements`. */
 export const compatibleOfferings = (
   instanceType: InstanceType,
-  requirements: Requirements.Requirements
-): ReadonlyArray<Offering> => instanceType.offerings.filter(isLaunchable(requirements))
+  requirements: Requirements.Requirements,
+  wellKnown?: ReadonlySet<string>
+): ReadonlyArray<Offering> => instanceType.offerings.filter(isLaunchable(requirements, wellKnown))
 
 const capacityTypeRank = (capacityType: string): number =>
   capacityType === Labels.CapacityTypeReserved ? 0 : capacityType === Labels.CapacityTypeSpot ? 1 : 2
@@ -109,10 +113,11 @@ export const compareOfferings = (a: Offering, b: Offering): number =>
 /** The cheapest available offering compatible with `requirements`, if any. */
 export const cheapestOffering = (
   instanceType: InstanceType,
-  requirements: Requirements.Requirements
+  requirements: Requirements.Requirements,
+  wellKnown?: ReadonlySet<string>
 ): Offering | undefined => {
   let best: Offering | undefined
-  for (const candidate of compatibleOfferings(instanceType, requirements)) {
+  for (const candidate of compatibleOfferings(instanceType, requirements, wellKnown)) {
     if (best === undefined || compareOfferings(candidate, best) < 0) best = candidate
   }
   return best
@@ -121,12 +126,13 @@ export const cheapestOffering = (
 /** Upstream `OrderByPrice`: by cheapest compatible available offering (none ⇒ last), ties by name. */
 export const orderByPrice = (
   instanceTypes: ReadonlyArray<InstanceType>,
-  requirements: Requirements.Requirements
+  requirements: Requirements.Requirements,
+  wellKnown?: ReadonlySet<string>
 ): Array<InstanceType> =>
   instanceTypes
     .map((instanceType) => ({
       instanceType,
-      price: cheapestOffering(instanceType, requirements)?.price ?? Number.POSITIVE_INFINITY
+      price: cheapestOffering(instanceType, requirements, wellKnown)?.price ?? Number.POSITIVE_INFINITY
     }))
     .sort((a, b) => a.price - b.price || (a.instanceType.name < b.instanceType.name ? -1 : 1))
     .map(({ instanceType }) => instanceType)
@@ -137,9 +143,10 @@ export const orderByPrice = (
  */
 export const worstLaunchPrice = (
   offerings: ReadonlyArray<Offering>,
-  requirements: Requirements.Requirements
+  requirements: Requirements.Requirements,
+  wellKnown?: ReadonlySet<string>
 ): number => {
-  const compatible = offerings.filter(isLaunchable(requirements))
+  const compatible = offerings.filter(isLaunchable(requirements, wellKnown))
   for (const capacityType of [Labels.CapacityTypeReserved, Labels.CapacityTypeSpot, Labels.CapacityTypeOnDemand]) {
     const prices = compatible.filter((candidate) => candidate.capacityType === capacityType).map((c) => c.price)
     if (prices.length > 0) return Math.max(...prices)

@@ -1,0 +1,15 @@
+/**
+ * `npm run bench`: runs every benchmark suite and prints a Markdown table (paste it into bench/README.md).
+ */
+import * as CatalogBench from "./Catalog.bench.ts"
+import { machine, type Result, table } from "./Harness.ts"
+
+const suites: Record<string, () => Promise<Array<Result>>> = { catalog: CatalogBench.run }
+
+const selected = process.argv.slice(2)
+const results: Array<Result> = []
+for (const [name, run] of Object.entries(suites)) {
+  if (selected.length === 0 || selected.includes(name)) results.push(...(await run()))
+}
+console.log(`Machine: ${machine()}\n`)
+console.log(table(results))
