@@ -80,7 +80,9 @@ export const validate = (schema: OpenApiSchema, value: unknown, path = ""): Arra
       errors.push(`${at}: fewer than ${schema.minItems} items`)
     }
     const items = child(schema, "items")
-    if (items !== undefined) value.forEach((item, index) => errors.push(...validate(items, item, join(path, index))))
+    if (items !== undefined) {
+      for (const [index, item] of value.entries()) errors.push(...validate(items, item, join(path, index)))
+    }
   }
   if (isObject(value)) {
     const keys = Object.keys(value)

@@ -218,23 +218,45 @@ const make = Effect.sync(() => {
   })
 
   const controls = FakeCloudProvider.of({
-    setInstanceTypes: (instanceTypes) => Effect.sync(() => void (state.instanceTypes = instanceTypes)),
+    setInstanceTypes: (instanceTypes) =>
+      Effect.sync(() => {
+        state.instanceTypes = instanceTypes
+      }),
     setInstanceTypesForNodePool: (nodePool, instanceTypes) =>
-      Effect.sync(() => void state.instanceTypesForNodePool.set(nodePool, instanceTypes)),
+      Effect.sync(() => {
+        state.instanceTypesForNodePool.set(nodePool, instanceTypes)
+      }),
     setErrorForNodePool: (nodePool, error) =>
       Effect.sync(() =>
         error === undefined ? state.errorsForNodePool.delete(nodePool) : state.errorsForNodePool.set(nodePool, error)
       ),
-    failNextCreate: (error) => Effect.sync(() => void (state.nextCreateError = error)),
-    failNextGet: (error) => Effect.sync(() => void (state.nextGetError = error)),
-    failNextDelete: (error) => Effect.sync(() => void (state.nextDeleteError = error)),
-    setAllowedCreateCalls: (count) => Effect.sync(() => void (state.allowedCreateCalls = count)),
-    setDrifted: (reason) => Effect.sync(() => void (state.drifted = reason)),
+    failNextCreate: (error) =>
+      Effect.sync(() => {
+        state.nextCreateError = error
+      }),
+    failNextGet: (error) =>
+      Effect.sync(() => {
+        state.nextGetError = error
+      }),
+    failNextDelete: (error) =>
+      Effect.sync(() => {
+        state.nextDeleteError = error
+      }),
+    setAllowedCreateCalls: (count) =>
+      Effect.sync(() => {
+        state.allowedCreateCalls = count
+      }),
+    setDrifted: (reason) =>
+      Effect.sync(() => {
+        state.drifted = reason
+      }),
     createCalls: Effect.sync(() => [...state.createCalls]),
     deleteCalls: Effect.sync(() => [...state.deleteCalls]),
     getCalls: Effect.sync(() => [...state.getCalls]),
     instances: Effect.sync(() => new Map(state.instances)),
-    reset: Effect.sync(() => void (state = initialState()))
+    reset: Effect.sync(() => {
+      state = initialState()
+    })
   })
 
   return Context.make(CloudProvider.CloudProvider, cloudProvider).pipe(Context.add(FakeCloudProvider, controls))
