@@ -23,14 +23,36 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
     return /^[A-Za-z_$][\w$]*$/.test(key) ? (text === "" ? key : `${text}.${key}`) : `${text}[${JSON.stringify(key)}]`
   }, "")
 
-/** Every problem of a schema error as `path: message`, joined with "; ". */
+/** One problem of an invalid object: the field (dotted path, "" for the whole object) and what is wrong. */
+export interface Problem {
+  readonly field: string
+  readonly message: string
+}
+
+/** Every problem of a schema issue. */
+export const problems = (issue: SchemaIssue.Issue): Array<Problem> =>
+  formatter(issue).issues.map((leaf) => ({
+    field: formatPath((leaf.path ?? []).map((segment) => (typeof segment === "object" ? segment.key : segment))),
+    message: leaf.message
+  }))
+
+/** Every problem of a schema issue as `field: message`, joined with "; ". */
 export const describeIssue = (issue: SchemaIssue.Issue): string =>
-  formatter(issue)
-    .issues.map((leaf) => {
-      const path = formatPath((leaf.path ?? []).map((segment) => (typeof segment === "object" ? segment.key : segment)))
-      return path === "" ? leaf.message : `${path}: ${leaf.message}`
-    })
+  problems(issue)
+    .map(({ field, message }) => (field === "" ? message : `${field}: ${message}`))
     .join("; ")
+
+/** A synchronous check of `input` against `schema`: every problem, or none. */
+export const validator = <S extends Schema.Constraint & { readonly DecodingServices: never }>(schema: S) => {
+  const decode = Schema.decodeUnknownExit(schema, { errors: "all" })
+  return (input: unknown): Array<Problem> => {
+    const exit = decode(input)
+    if (exit._tag === "Success") return []
+    const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+    if (error === undefined) throw new Error(`decoding crashed: ${String(exit.cause)}`)
+    return problems(error.error.issue)
+  }
+}
 
 const nameOf = (input: unknown): string => {
   if (typeof input !== "object" || input === null) return ""

@@ -23,6 +23,8 @@ export interface Resource<A extends KubeObject, I = unknown> {
   readonly schema: Schema.Codec<A, I>
   /** Decodes a wire object, reporting every problem in one line. */
   readonly decode: (input: unknown) => Effect.Effect<A, Decode.InvalidObject>
+  /** Checks a wire object synchronously: every problem, or none. */
+  readonly validate: (input: unknown) => ReadonlyArray<Decode.Problem>
 }
 
 /** Builds a descriptor. */
@@ -43,7 +45,8 @@ export const make = <
   namespaced: options.namespaced,
   apiVersion: options.group === "" ? options.version : `${options.group}/${options.version}`,
   schema: options.schema as unknown as Schema.Codec<S["Type"], S["Encoded"]>,
-  decode: Decode.decoder(options.kind, options.schema)
+  decode: Decode.decoder(options.kind, options.schema),
+  validate: Decode.validator(options.schema)
 })
 
 /** `namespace/name` for namespaced objects, `name` otherwise: the key of a cache or a work queue. */

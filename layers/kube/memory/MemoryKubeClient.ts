@@ -1,0 +1,168 @@
+/**
+ * The KubeClient backed by the in-memory API server: the same code path as production for every controller test,
+ * the embedded cluster and `simulate`. Timestamps come from the Clock, so TestClock and the virtual clock apply.
+ */
+import { Cause, Clock, Context, Effect, Layer, Queue, Stream } from "effect"
+import * as KubeClient from "../../../src/kube/KubeClient.ts"
+import * as KubeError from "../../../src/kube/KubeError.ts"
+import type { KubeObject, Resource } from "../../../src/kube/Resource.ts"
+import { ApiServer, type Operation, type Options } from "./ApiServer.ts"
+
+export { ApiServer, type Operation, type Options } from "./ApiServer.ts"
+
+/** Test and emulation hooks on the in-memory server. */
+export class MemoryApiServer extends Context.Service<
+  MemoryApiServer,
+  {
+    /** The engine itself, for the embedded cluster's emulated control plane. */
+    readonly server: ApiServer
+    /** Forget the event history: watches from older resourceVersions fail with Expired. */
+    readonly compact: Effect.Effect<void>
+    /** Every open watch fails with KubeUnavailable. */
+    readonly dropWatches: Effect.Effect<void>
+    /** The next `count` calls of `operation` fail (default: KubeUnavailable 503). */
+    failNext(operation: Operation, count: number, error?: KubeError.KubeError): Effect.Effect<void>
+    readonly resourceVersion: Effect.Effect<string>
+  }
+>()("karpenter-effect/layers/kube/memory/MemoryApiServer") {}
+
+const isKubeError = (error: unknown): error is KubeError.KubeError =>
+  error instanceof KubeError.NotFound ||
+  error instanceof KubeError.Conflict ||
+  error instanceof KubeError.AlreadyExists ||
+  error instanceof KubeError.Invalid ||
+  error instanceof KubeError.TooManyRequests ||
+  error instanceof KubeError.Expired ||
+  error instanceof KubeError.KubeUnavailable
+
+/** Runs an engine call; its thrown KubeErrors become typed failures (anything else is a defect). */
+const call = <A>(body: (now: number) => A): Effect.Effect<A, KubeError.KubeError> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.suspend(() => {
+      try {
+        return Effect.succeed(body(now))
+      } catch (error) {
+        if (isKubeError(error)) return Effect.fail(error)
+        throw error
+      }
+    })
+  )
+
+/** Decodes a stored object: it passed validation on write, so a failure here is a bug. */
+const decode = <A extends KubeObject, I>(resource: Resource<A, I>, raw: unknown): Effect.Effect<A> =>
+  Effect.orDie(resource.decode(raw))
+
+// The contract narrows each method's error channel; the engine throws only the errors each operation can raise.
+const narrow = <A, E>(effect: Effect.Effect<A, KubeError.KubeError>) => effect as Effect.Effect<A, E>
+
+const watch = <A extends KubeObject, I>(
+  server: ApiServer,
+  resource: Resource<A, I>,
+  options: KubeClient.WatchOptions | undefined
+): Stream.Stream<KubeClient.WatchEvent<A>, KubeError.Invalid | KubeError.Expired | KubeError.KubeUnavailable> =>
+  Stream.callback<KubeClient.WatchEvent<unknown>, KubeError.KubeError>((queue) =>
+    Effect.acquireRelease(
+      call(() =>
+        server.watch(
+          resource,
+          options ?? {},
+          (event) => {
+            Queue.offerUnsafe(queue, event)
+          },
+          (error) => {
+            Queue.failCauseUnsafe(queue, Cause.fail(error))
+          }
+        )
+      ),
+      (stop) => Effect.sync(stop)
+    )
+  ).pipe(
+    Stream.mapEffect(
+      (event): Effect.Effect<KubeClient.WatchEvent<A>> =>
+        event.type === "BOOKMARK"
+          ? Effect.succeed(event)
+          : Effect.map(decode(resource, event.object), (object) => ({ type: event.type, object }))
+    ),
+    (stream) =>
+      stream as Stream.Stream<
+        KubeClient.WatchEvent<A>,
+        KubeError.Invalid | KubeError.Expired | KubeError.KubeUnavailable
+      >
+  )
+
+/** A KubeClient over `server`. */
+export const makeClient = (server: ApiServer): KubeClient.KubeClient["Service"] => ({
+  get: (resource, name, options) =>
+    narrow(
+      call(() => server.get(resource, name, options?.namespace)).pipe(Effect.flatMap((raw) => decode(resource, raw)))
+    ),
+  list: (resource, options) =>
+    narrow(
+      call(() => server.list(resource, options)).pipe(
+        Effect.flatMap((page) =>
+          Effect.map(
+            Effect.forEach(page.items, (raw) => decode(resource, raw)),
+            (items) => ({
+              items,
+              resourceVersion: page.resourceVersion,
+              ...(page.continue === undefined ? {} : { continue: page.continue })
+            })
+          )
+        )
+      )
+    ),
+  watch: (resource, options) => watch(server, resource, options),
+  create: (resource, object, options) =>
+    narrow(
+      call((now) => server.create(resource, object, { namespace: options?.namespace, now })).pipe(
+        Effect.flatMap((raw) => decode(resource, raw))
+      )
+    ),
+  replace: (resource, object, options) =>
+    narrow(
+      call((now) =>
+        server.replace(resource, object, { namespace: options?.namespace, subresource: options?.subresource, now })
+      ).pipe(Effect.flatMap((raw) => decode(resource, raw)))
+    ),
+  patch: (resource, name, patch, options) =>
+    narrow(
+      call((now) =>
+        server.patch(resource, name, patch, { namespace: options?.namespace, subresource: options?.subresource, now })
+      ).pipe(Effect.flatMap((raw) => decode(resource, raw)))
+    ),
+  delete: (resource, name, options) =>
+    narrow(
+      Effect.asVoid(
+        call((now) =>
+          server.delete(resource, name, {
+            namespace: options?.namespace,
+            gracePeriodSeconds: options?.gracePeriodSeconds,
+            preconditions: options?.preconditions,
+            propagationPolicy: options?.propagationPolicy,
+            now
+          })
+        )
+      )
+    ),
+  evict: (namespace, name, options) =>
+    narrow(call((now) => server.evict(namespace, name, { gracePeriodSeconds: options?.gracePeriodSeconds, now }))),
+  bind: (namespace, name, nodeName) => narrow(call((now) => server.bind(namespace, name, nodeName, now)))
+})
+
+/** A KubeClient on a fresh in-memory API server, with its test hooks. */
+export const layer = (options?: Options): Layer.Layer<KubeClient.KubeClient | MemoryApiServer> =>
+  Layer.effectContext(
+    Effect.sync(() => {
+      const server = new ApiServer(options)
+      const hooks = MemoryApiServer.of({
+        server,
+        compact: Effect.sync(() => server.compact()),
+        dropWatches: Effect.sync(() => server.dropWatches()),
+        failNext: (operation, count, error) => Effect.sync(() => server.failNext(operation, count, error)),
+        resourceVersion: Effect.sync(() => server.resourceVersion)
+      })
+      return Context.make(KubeClient.KubeClient, KubeClient.KubeClient.of(makeClient(server))).pipe(
+        Context.add(MemoryApiServer, hooks)
+      )
+    })
+  )
