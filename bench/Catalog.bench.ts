@@ -16,7 +16,7 @@ import { measure, type Result } from "./Harness.ts"
 const sharedData = (file: string) => join(process.cwd(), "..", "shared", "data", file)
 
 /** Loads the catalogues and filters them the way the scheduler will. */
-export const run = async (): Promise<Array<Result>> => {
+export const runCatalog = async (): Promise<Array<Result>> => {
   const awsJson = JSON.parse(readFileSync(sharedData("aws-instance-types.json"), "utf8"))
   const aws = await Effect.runPromise(Catalog.fromAwsJson(awsJson))
   const podRequirements = Requirements.make(

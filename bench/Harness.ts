@@ -49,9 +49,9 @@ export const measure = async (
 export const table = (results: ReadonlyArray<Result>): string => {
   const rows = results.map(
     (r) =>
-      `| ${r.suite} | ${r.name} | ${r.medianMs.toFixed(2)} | ${r.operations} | ${Math.round(
-        (r.operations / r.medianMs) * 1000
-      ).toLocaleString("en-US")} | ${r.heapMiB.toFixed(0)} |`
+      `| ${r.suite} | ${r.name} | ${r.medianMs === 0 ? "–" : r.medianMs.toFixed(2)} | ${r.operations || "–"} | ${
+        r.medianMs === 0 ? "–" : Math.round((r.operations / r.medianMs) * 1000).toLocaleString("en-US")
+      } | ${r.heapMiB.toFixed(0)} |`
   )
   return [
     "| suite | case | median ms | ops | ops/s | heap MiB |",

@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: runs every benchmark suite and prints a Markdown table (paste it into bench/README.md).
  */
-import * as CatalogBench from "./Catalog.bench.ts"
+import { runApiServer } from "./ApiServer.bench.ts"
+import { runCatalog } from "./Catalog.bench.ts"
 import { machine, type Result, table } from "./Harness.ts"
 
-const suites: Record<string, () => Promise<Array<Result>>> = { catalog: CatalogBench.run }
+const suites: Record<string, () => Promise<Array<Result>>> = { catalog: runCatalog, apiserver: runApiServer }
 
 const selected = process.argv.slice(2)
 const results: Array<Result> = []
