@@ -1,0 +1,172 @@
+/**
+ * A controller (controller-runtime's `Controller`, kube-rs's `Controller`): the keys of changed objects of its own
+ * resource (`for`), and keys mapped from related objects (`watches`), go into a WorkQueue; `concurrency` workers
+ * reconcile them, never one key twice at once. `reconcile` returns `Result.done` or `Result.requeueAfter(delay)`, or
+ * fails, which retries the key with per-key exponential backoff.
+ */
+import { Cause, Effect, Layer, Metric, Predicate, type Scope, Stream } from "effect"
+import type { KubeClient } from "../kube/KubeClient.ts"
+import * as Resource from "../kube/Resource.ts"
+import * as Informer from "./Informer.ts"
+import type * as Result from "./Result.ts"
+import * as WorkQueue from "./WorkQueue.ts"
+
+/** Objects the controller reacts to: an informer already running, or a resource to start an informer for. */
+export type Source<A extends Resource.KubeObject> = Informer.Informer<A> | Resource.Resource<A, unknown>
+
+/** A related resource: its changes enqueue the keys `map` returns (for a MODIFIED, of the old and the new object). */
+export interface Watch<B extends Resource.KubeObject> {
+  readonly source: Source<B>
+  readonly map: (object: B) => ReadonlyArray<string>
+}
+
+/** What a controller is made of. */
+export interface Options<A extends Resource.KubeObject, W extends ReadonlyArray<Resource.KubeObject>, E, R> {
+  /** Names the controller in logs. */
+  readonly name: string
+  /** The reconciled resource: keys are its objects' keys (`namespace/name` or `name`). */
+  readonly for: Source<A>
+  readonly watches?: { readonly [K in keyof W]: Watch<W[K]> }
+  /** Workers reconciling different keys at once; default 1. */
+  readonly concurrency?: number
+  /** The failure backoff per key; default 5 ms doubling up to 1000 s (client-go's item limiter). */
+  readonly backoff?: WorkQueue.Options
+  /** Brings the object of `key` (undefined once it is gone) to its desired state. */
+  reconcile(key: string, object: A | undefined): Effect.Effect<Result.Result, E, R>
+}
+
+/** controller-runtime's `controller_runtime_reconcile_total`, by `controller` and `result`. */
+export const reconcileTotal = Metric.counter("controller_runtime_reconcile_total", {
+  description: "Total number of reconciliations per controller",
+  incremental: true
+})
+
+/** controller-runtime's `controller_runtime_reconcile_errors_total`, by `controller`. */
+export const reconcileErrorsTotal = Metric.counter("controller_runtime_reconcile_errors_total", {
+  description: "Total number of reconciliation errors per controller",
+  incremental: true
+})
+
+const TypeId = "~karpenter-effect/runtime/Controller"
+
+/** A running controller. */
+export interface Controller<A extends Resource.KubeObject> {
+  readonly [TypeId]: typeof TypeId
+  readonly name: string
+  /** The informer of the reconciled resource. */
+  readonly informer: Informer.Informer<A>
+  /** Every informer the controller reads (its own and its watches'), for readiness. */
+  readonly informers: ReadonlyArray<Informer.Syncable>
+  /** Queues a key for reconciliation now. */
+  enqueue(key: string): Effect.Effect<void>
+  /** The work queue, for tests and for wiring other triggers. */
+  readonly queue: WorkQueue.WorkQueue
+}
+
+/** Whether a value is a {@link Controller} (the Manager reads its informers for readiness). */
+export const isController = (value: unknown): value is Controller<Resource.KubeObject> =>
+  Predicate.hasProperty(value, TypeId)
+
+const isInformer = <A extends Resource.KubeObject>(source: Source<A>): source is Informer.Informer<A> =>
+  Predicate.hasProperty(source, "subscribe")
+
+const informerOf = <A extends Resource.KubeObject>(
+  source: Source<A>
+): Effect.Effect<Informer.Informer<A>, never, KubeClient | Scope.Scope> =>
+  isInformer(source) ? Effect.succeed(source) : Informer.make(source)
+
+const keysOf = <B extends Resource.KubeObject>(watch: Watch<B>, change: Informer.Change<B>): ReadonlyArray<string> =>
+  change.previous === undefined
+    ? watch.map(change.object)
+    : [...watch.map(change.previous), ...watch.map(change.object)]
+
+/**
+ * Starts a controller in the current Scope: subscribes to its informers (starting those given as resources), waits
+ * for their caches to sync, queues every cached object, then runs the workers. Closing the Scope interrupts them.
+ */
+export const make = Effect.fn("Controller.make")(function* <
+  A extends Resource.KubeObject,
+  E,
+  R,
+  const W extends ReadonlyArray<Resource.KubeObject> = []
+>(options: Options<A, W, E, R>): Effect.fn.Return<Controller<A>, never, R | KubeClient | Scope.Scope> {
+  const queue = yield* WorkQueue.make(options.backoff)
+  const informer = yield* informerOf(options.for)
+  const informers: Array<Informer.Syncable> = [informer]
+
+  yield* Stream.runForEach(yield* informer.subscribe, (change) => queue.add(Resource.keyOf(change.object))).pipe(
+    Effect.forkScoped
+  )
+  const watches: ReadonlyArray<Watch<Resource.KubeObject>> = options.watches ?? []
+  for (const watch of watches) {
+    const source = yield* informerOf(watch.source)
+    informers.push(source)
+    yield* Stream.runForEach(yield* source.subscribe, (change) =>
+      Effect.suspend(() => Effect.forEach(keysOf(watch, change), queue.add, { discard: true })).pipe(
+        // A throwing `map` is a bug: log it, and keep the watch alive for the other objects.
+        Effect.catchDefect((defect) => Effect.logError(`watch ${source.name}: map failed`, defect))
+      )
+    ).pipe(Effect.annotateLogs({ controller: options.name }), Effect.forkScoped)
+  }
+
+  const counted = (result: "success" | "requeue_after" | "error") =>
+    Metric.update(Metric.withAttributes(reconcileTotal, { controller: options.name, result }), 1)
+  const countSuccess = counted("success")
+  const countRequeueAfter = counted("requeue_after")
+  const countError = Effect.andThen(
+    counted("error"),
+    Metric.update(Metric.withAttributes(reconcileErrorsTotal, { controller: options.name }), 1)
+  )
+
+  const reconcileKey = (key: string): Effect.Effect<void, never, R> =>
+    Effect.flatMap(informer.get(key), (object) => options.reconcile(key, object)).pipe(
+      Effect.matchCauseEffect({
+        onSuccess: (result) =>
+          Effect.gen(function* () {
+            yield* queue.forget(key)
+            if (result._tag === "RequeueAfter") {
+              yield* queue.addAfter(key, result.delay)
+              yield* countRequeueAfter
+            } else {
+              yield* countSuccess
+            }
+          }),
+        onFailure: (cause) =>
+          Effect.gen(function* () {
+            if (!Cause.hasInterruptsOnly(cause)) {
+              yield* Effect.logError("Reconciler error", cause)
+              yield* countError
+            }
+            yield* queue.addRateLimited(key)
+          })
+      }),
+      Effect.annotateLogs({ key })
+    )
+
+  const worker = queue.process(reconcileKey).pipe(
+    Effect.forever,
+    Effect.catchTag("WorkQueueShutdown", () => Effect.void)
+  )
+
+  yield* Effect.gen(function* () {
+    yield* Effect.forEach(informers, (source) => source.synced, { discard: true })
+    yield* Effect.forEach(yield* informer.list(), (object) => queue.add(Resource.keyOf(object)), { discard: true })
+    yield* Effect.forEach(Array.from({ length: Math.max(1, options.concurrency ?? 1) }), () =>
+      Effect.forkScoped(worker)
+    )
+  }).pipe(Effect.annotateLogs({ controller: options.name }), Effect.forkScoped)
+
+  return {
+    [TypeId]: TypeId,
+    name: options.name,
+    informer,
+    informers,
+    enqueue: queue.add,
+    queue
+  }
+})
+
+/** The controller as a Layer: built, it runs until the Layer's scope closes. */
+export const layer = <A extends Resource.KubeObject, E, R, const W extends ReadonlyArray<Resource.KubeObject> = []>(
+  options: Options<A, W, E, R>
+): Layer.Layer<never, never, Exclude<R, Scope.Scope> | KubeClient> => Layer.effectDiscard(make(options))

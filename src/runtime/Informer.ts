@@ -1,0 +1,236 @@
+/**
+ * An informer (client-go's reflector + store, kube-rs's `reflector`): lists a resource, watches it from the list's
+ * resourceVersion, keeps a cache of the objects by key and publishes every change. It relists on 410 Expired and
+ * re-watches with capped exponential backoff on any other failure; it never stops until its Scope closes. After a
+ * relist it publishes the difference from its cache, so subscribers see every change once: no loss, no duplicates.
+ */
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Option, PubSub, type Scope, Stream } from "effect"
+import { KubeClient, type Selection, type WatchEvent } from "../kube/KubeClient.ts"
+import type * as KubeError from "../kube/KubeError.ts"
+import * as Resource from "../kube/Resource.ts"
+
+/** A change of one cached object. */
+export interface Change<A> {
+  readonly type: "ADDED" | "MODIFIED" | "DELETED"
+  /** The new state; for DELETED the last state known (the watch's final object, or the cached one after a relist). */
+  readonly object: A
+  /** The cached state before a MODIFIED. */
+  readonly previous?: A
+}
+
+/** What readiness needs of an informer, whatever its object type. */
+export interface Syncable {
+  /** `plural.group` and the selection, for logs and readiness reports. */
+  readonly name: string
+  /** Completes once the first list has filled the cache. */
+  readonly synced: Effect.Effect<void>
+  readonly hasSynced: Effect.Effect<boolean>
+}
+
+/** A running informer; build it with {@link make}. */
+export interface Informer<A extends Resource.KubeObject> extends Syncable {
+  /** Every change from the moment the stream is run (it subscribes when it starts). */
+  readonly changes: Stream.Stream<Change<A>>
+  /** Subscribes now, in the current Scope: the stream sees every change published from here on. */
+  readonly subscribe: Effect.Effect<Stream.Stream<Change<A>>, never, Scope.Scope>
+  /** The cached object of a key (`namespace/name` or `name`). */
+  get(key: string): Effect.Effect<A | undefined>
+  /** Every cached object, sorted by key. */
+  list(): Effect.Effect<ReadonlyArray<A>>
+  /** The newest resourceVersion seen (list, event or bookmark); undefined before the first list. */
+  readonly lastResourceVersion: Effect.Effect<string | undefined>
+}
+
+/** The selection and the reconnect backoff. */
+export interface Options extends Selection {
+  /** The first delay after a failed list or watch; default 1 s, doubling on each consecutive failure. */
+  readonly initialBackoff?: Duration.Input
+  /** The longest delay; default 30 s. A watch that ran this long or delivered an event resets the backoff. */
+  readonly maxBackoff?: Duration.Input
+}
+
+type ListError = KubeError.Invalid | KubeError.Expired | KubeError.KubeUnavailable
+
+/** Whether a failed list or watch asks for a relist (410 Expired); other failures, defects included, are retried. */
+const isExpired = (cause: Cause.Cause<ListError>): boolean => {
+  const error = Cause.findErrorOption(cause)
+  return Option.isSome(error) && error.value._tag === "Expired"
+}
+
+const resourceVersionOf = (object: Resource.KubeObject): string | undefined => object.metadata.resourceVersion
+
+const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+const describe = (resource: Resource.Resource<Resource.KubeObject>, selection: Selection): string => {
+  const parts = [
+    selection.namespace === undefined ? undefined : `namespace=${selection.namespace}`,
+    selection.labelSelector === undefined ? undefined : `labelSelector=${selection.labelSelector}`,
+    selection.fieldSelector === undefined ? undefined : `fieldSelector=${selection.fieldSelector}`
+  ].filter((part) => part !== undefined)
+  const name = Resource.qualifiedName(resource)
+  return parts.length === 0 ? name : `${name}(${parts.join(",")})`
+}
+
+/** Starts an informer in a fiber of the current Scope; `synced` tells when its cache is filled. */
+export const make = Effect.fn("Informer.make")(function* <A extends Resource.KubeObject, I>(
+  resource: Resource.Resource<A, I>,
+  options?: Options
+): Effect.fn.Return<Informer<A>, never, KubeClient | Scope.Scope> {
+  const kube = yield* KubeClient
+  const selection: Selection = {
+    ...(options?.namespace === undefined ? {} : { namespace: options.namespace }),
+    ...(options?.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }),
+    ...(options?.fieldSelector === undefined ? {} : { fieldSelector: options.fieldSelector })
+  }
+  const name = describe(resource, selection)
+  const initialMillis = Duration.toMillis(options?.initialBackoff ?? Duration.seconds(1))
+  const maxMillis = Duration.toMillis(options?.maxBackoff ?? Duration.seconds(30))
+  const backoff = (attempt: number): number => Math.min(initialMillis * 2 ** attempt, maxMillis)
+
+  const cache = new Map<string, A>()
+  let sorted: ReadonlyArray<A> | undefined
+  let resourceVersion: string | undefined
+  const synced = yield* Deferred.make<void>()
+  const pubsub = yield* PubSub.unbounded<Change<A>>()
+  yield* Effect.addFinalizer(() => PubSub.shutdown(pubsub))
+
+  /** Replaces the cache with a fresh list; returns the difference. */
+  const applyList = (items: ReadonlyArray<A>, listVersion: string): Array<Change<A>> => {
+    const changes: Array<Change<A>> = []
+    const listed = new Map<string, A>()
+    for (const item of items) listed.set(Resource.keyOf(item), item)
+    for (const key of Array.from(listed.keys()).sort(byKey)) {
+      const object = listed.get(key)!
+      const previous = cache.get(key)
+      if (previous === undefined) {
+        changes.push({ type: "ADDED", object })
+      } else if (resourceVersionOf(previous) !== resourceVersionOf(object)) {
+        changes.push({ type: "MODIFIED", object, previous })
+      } else {
+        continue
+      }
+      cache.set(key, object)
+    }
+    const gone = Array.from(cache.keys())
+      .filter((key) => !listed.has(key))
+      .sort(byKey)
+    for (const key of gone) {
+      changes.push({ type: "DELETED", object: cache.get(key)! })
+      cache.delete(key)
+    }
+    if (changes.length > 0) sorted = undefined
+    resourceVersion = listVersion
+    return changes
+  }
+
+  /** Applies one watch event to the cache; returns the change to publish, if any. */
+  const applyEvent = (event: WatchEvent<A>): Change<A> | undefined => {
+    if (event.type === "BOOKMARK") {
+      resourceVersion = event.resourceVersion
+      return undefined
+    }
+    const object = event.object
+    const key = Resource.keyOf(object)
+    const previous = cache.get(key)
+    resourceVersion = resourceVersionOf(object) ?? resourceVersion
+    if (event.type === "DELETED") {
+      if (previous === undefined) return undefined
+      cache.delete(key)
+      sorted = undefined
+      return { type: "DELETED", object }
+    }
+    if (previous !== undefined && resourceVersionOf(previous) === resourceVersionOf(object)) return undefined
+    cache.set(key, object)
+    sorted = undefined
+    return previous === undefined ? { type: "ADDED", object } : { type: "MODIFIED", object, previous }
+  }
+
+  /** Every page of a list, and the collection's resourceVersion. */
+  const listAll: Effect.Effect<{ readonly items: ReadonlyArray<A>; readonly resourceVersion: string }, ListError> =
+    Effect.gen(function* () {
+      let page = yield* kube.list(resource, selection)
+      let items: ReadonlyArray<A> = page.items
+      while (page.continue !== undefined && page.continue !== "") {
+        page = yield* kube.list(resource, { ...selection, continue: page.continue })
+        items = items.concat(page.items)
+      }
+      return { items, resourceVersion: page.resourceVersion }
+    })
+
+  const publish = (changes: ReadonlyArray<Change<A>>): Effect.Effect<void> =>
+    changes.length === 0 ? Effect.void : Effect.asVoid(PubSub.publishAll(pubsub, changes))
+
+  const run = Effect.gen(function* () {
+    let mustList = true
+    /** Consecutive unproductive connections (failed lists, watches that ended without progress). */
+    let attempt = 0
+    while (true) {
+      if (mustList) {
+        const listed = yield* Effect.exit(listAll)
+        if (Exit.isFailure(listed)) {
+          const delay = backoff(attempt++)
+          yield* Effect.logWarning(`list failed, retrying in ${delay} ms`, listed.cause)
+          yield* Effect.sleep(delay)
+          continue
+        }
+        yield* publish(applyList(listed.value.items, listed.value.resourceVersion))
+        yield* Deferred.succeed(synced, undefined)
+        mustList = false
+      }
+      const started = yield* Clock.currentTimeMillis
+      let received = false
+      const watched = yield* kube
+        .watch(resource, {
+          ...selection,
+          ...(resourceVersion === undefined ? {} : { resourceVersion }),
+          allowBookmarks: true
+        })
+        .pipe(
+          Stream.runForEach((event) => {
+            received = true
+            const change = applyEvent(event)
+            return change === undefined ? Effect.void : Effect.asVoid(PubSub.publish(pubsub, change))
+          }),
+          Effect.exit
+        )
+      const ended = yield* Clock.currentTimeMillis
+      if (received || ended - started >= maxMillis) attempt = 0
+      if (Exit.isFailure(watched) && isExpired(watched.cause)) {
+        mustList = true
+        yield* Effect.logDebug(`watch from resourceVersion ${resourceVersion} expired, relisting`)
+        // A watch that was healthy until the 410 relists at once; one that failed straight away backs off first.
+        if (attempt > 0) yield* Effect.sleep(backoff(attempt - 1))
+        attempt++
+        continue
+      }
+      const delay = backoff(attempt++)
+      if (Exit.isFailure(watched)) {
+        yield* Effect.logWarning(`watch failed, rewatching in ${delay} ms`, watched.cause)
+      } else {
+        yield* Effect.logDebug(`watch ended, rewatching in ${delay} ms`)
+      }
+      yield* Effect.sleep(delay)
+    }
+  }).pipe(Effect.annotateLogs({ informer: name }))
+
+  yield* Effect.forkScoped(run)
+
+  return {
+    name,
+    synced: Deferred.await(synced),
+    hasSynced: Deferred.isDone(synced),
+    changes: Stream.fromPubSub(pubsub),
+    subscribe: Effect.map(PubSub.subscribe(pubsub), Stream.fromSubscription),
+    get: (key) => Effect.sync(() => cache.get(key)),
+    list: () =>
+      Effect.sync(() => {
+        if (sorted === undefined) {
+          sorted = Array.from(cache.keys())
+            .sort(byKey)
+            .map((key) => cache.get(key)!)
+        }
+        return sorted
+      }),
+    lastResourceVersion: Effect.sync(() => resourceVersion)
+  }
+})

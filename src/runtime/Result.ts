@@ -1,0 +1,31 @@
+/**
+ * What a reconcile (or a singleton run) asks for next: nothing until the next change, or another run after a delay
+ * (controller-runtime's `reconcile.Result`, kube-rs's `Action`). Failing with a typed error asks for a retry with backoff.
+ */
+import { Duration } from "effect"
+
+/** Nothing more to do until the object (or something it watches) changes. */
+export interface Done {
+  readonly _tag: "Done"
+}
+
+/** Run again after `delay`, even if nothing changes. */
+export interface RequeueAfter {
+  readonly _tag: "RequeueAfter"
+  readonly delay: Duration.Duration
+}
+
+/** The outcome of a successful reconcile. */
+export type Result = Done | RequeueAfter
+
+/** Nothing more to do until the next change. */
+export const done: Result = { _tag: "Done" }
+
+/** Run again after `delay` (0 means right away). */
+export const requeueAfter = (delay: Duration.Input): Result => ({
+  _tag: "RequeueAfter",
+  delay: Duration.fromInputUnsafe(delay)
+})
+
+/** Run again right away (after any other queued work). */
+export const requeue: Result = { _tag: "RequeueAfter", delay: Duration.zero }

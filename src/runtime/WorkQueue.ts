@@ -1,0 +1,162 @@
+/**
+ * A work queue of string keys with client-go's semantics (`k8s.io/client-go/util/workqueue`): a key waits at most once;
+ * a key being processed is never handed to a second worker — added again meanwhile it is marked dirty and queued when
+ * the worker calls `done`; delayed adds on the Clock; per-key exponential backoff for failures.
+ */
+import { Clock, Duration, Effect, FiberMap, Latch, Schema, type Scope } from "effect"
+
+/** `take` after `shutdown`, once every waiting key has been handed out. */
+export class WorkQueueShutdown extends Schema.TaggedError<WorkQueueShutdown>()("WorkQueueShutdown", {}) {}
+
+/** The per-key failure backoff: `baseDelay × 2^failures`, capped at `maxDelay`. */
+export interface Options {
+  /** The delay after the first failure; default 5 ms (client-go's default item limiter). */
+  readonly baseDelay?: Duration.Input
+  /** The longest delay; default 1000 s. */
+  readonly maxDelay?: Duration.Input
+}
+
+/** A work queue; build it with {@link make}. */
+export interface WorkQueue {
+  /** Queues the key now (a no-op if it is already waiting; marks it dirty if it is being processed). */
+  add(key: string): Effect.Effect<void>
+  /** Queues the key after `delay`; of two pending delayed adds of a key, the earlier wins. */
+  addAfter(key: string, delay: Duration.Input): Effect.Effect<void>
+  /** Queues the key after its backoff (`baseDelay × 2^failures`) and counts one more failure. */
+  addRateLimited(key: string): Effect.Effect<void>
+  /** Resets the key's failure count (call it after a success). */
+  forget(key: string): Effect.Effect<void>
+  /** How many failures of the key are counted. */
+  numRequeues(key: string): Effect.Effect<number>
+  /** The next waiting key, marked as processing; waits for one. Fails once shut down and drained. */
+  readonly take: Effect.Effect<string, WorkQueueShutdown>
+  /** Ends the processing of a key taken with `take`; queues it again if it was added meanwhile. */
+  done(key: string): Effect.Effect<void>
+  /** Takes a key, runs `f` on it and calls `done` whatever happens (interruption included). */
+  process<A, E, R>(f: (key: string) => Effect.Effect<A, E, R>): Effect.Effect<A, E | WorkQueueShutdown, R>
+  /** Keys waiting to be taken (not those being processed or delayed). */
+  readonly length: Effect.Effect<number>
+  /** Stops accepting keys and drops the delayed ones; waiting keys are still handed out, then `take` fails. */
+  readonly shutdown: Effect.Effect<void>
+  readonly isShutdown: Effect.Effect<boolean>
+}
+
+/** Builds a work queue; its delayed adds are fibers of the current Scope. */
+export const make = Effect.fn("WorkQueue.make")(function* (
+  options?: Options
+): Effect.fn.Return<WorkQueue, never, Scope.Scope> {
+  const baseMillis = Duration.toMillis(options?.baseDelay ?? Duration.millis(5))
+  const maxMillis = Duration.toMillis(options?.maxDelay ?? Duration.seconds(1000))
+  /** Keys waiting to be taken, in insertion order (a Set is an ordered, deduplicating queue). */
+  const waiting = new Set<string>()
+  const processing = new Set<string>()
+  /** Keys added while being processed: queued again by `done`. */
+  const dirty = new Set<string>()
+  /** When each delayed key becomes ready (epoch millis on the Clock). */
+  const delayed = new Map<string, number>()
+  const failures = new Map<string, number>()
+  /** Open while keys are waiting (or after shutdown), so takers do not sleep through them. */
+  const available = Latch.makeUnsafe(false)
+  const timers = yield* FiberMap.make<string>()
+  let shuttingDown = false
+
+  const addUnsafe = (key: string): void => {
+    if (shuttingDown) return
+    if (processing.has(key)) {
+      dirty.add(key)
+      return
+    }
+    waiting.add(key)
+    available.openUnsafe()
+  }
+
+  const popUnsafe = (): string | undefined => {
+    const next = waiting.values().next()
+    if (next.done === true) {
+      if (!shuttingDown) available.closeUnsafe()
+      return undefined
+    }
+    const key = next.value
+    waiting.delete(key)
+    processing.add(key)
+    if (waiting.size === 0 && !shuttingDown) available.closeUnsafe()
+    return key
+  }
+
+  const doneUnsafe = (key: string): void => {
+    processing.delete(key)
+    if (dirty.delete(key)) addUnsafe(key)
+  }
+
+  const addAfter = (key: string, delay: Duration.Input): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const millis = Duration.toMillis(delay)
+      if (shuttingDown) return Effect.void
+      if (millis <= 0) return Effect.sync(() => addUnsafe(key))
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const readyAt = now + millis
+        const pending = delayed.get(key)
+        if (pending !== undefined && pending <= readyAt) return Effect.void
+        delayed.set(key, readyAt)
+        return Effect.asVoid(
+          FiberMap.run(
+            timers,
+            key,
+            Effect.andThen(
+              Effect.sleep(millis),
+              Effect.sync(() => {
+                delayed.delete(key)
+                addUnsafe(key)
+              })
+            )
+          )
+        )
+      })
+    })
+
+  /** Pops a key, waiting (interruptibly, through `restore`) while none is there. */
+  const takeWith = (
+    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  ): Effect.Effect<string, WorkQueueShutdown> =>
+    Effect.suspend(() => {
+      const key = popUnsafe()
+      if (key !== undefined) return Effect.succeed(key)
+      if (shuttingDown) return Effect.fail(new WorkQueueShutdown())
+      return Effect.andThen(restore(available.await), takeWith(restore))
+    })
+
+  return {
+    add: (key) => Effect.sync(() => addUnsafe(key)),
+    addAfter,
+    addRateLimited: (key) =>
+      Effect.suspend(() => {
+        const count = failures.get(key) ?? 0
+        failures.set(key, count + 1)
+        return addAfter(key, Math.min(baseMillis * 2 ** count, maxMillis))
+      }),
+    forget: (key) =>
+      Effect.sync(() => {
+        failures.delete(key)
+      }),
+    numRequeues: (key) => Effect.sync(() => failures.get(key) ?? 0),
+    take: takeWith((effect) => effect),
+    done: (key) => Effect.sync(() => doneUnsafe(key)),
+    process: (f) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(takeWith(restore), (key) =>
+          Effect.ensuring(
+            restore(f(key)),
+            Effect.sync(() => doneUnsafe(key))
+          )
+        )
+      ),
+    length: Effect.sync(() => waiting.size),
+    shutdown: Effect.suspend(() => {
+      shuttingDown = true
+      delayed.clear()
+      available.openUnsafe()
+      return FiberMap.clear(timers)
+    }),
+    isShutdown: Effect.sync(() => shuttingDown)
+  }
+})

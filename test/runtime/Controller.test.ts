@@ -1,0 +1,304 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Clock, Data, Deferred, Effect, Exit, Metric, Scope } from "effect"
+import { TestClock } from "effect/testing"
+import type { Node } from "../../src/api/Node.ts"
+import type { Pod } from "../../src/api/Pod.ts"
+import { KubeClient } from "../../src/kube/KubeClient.ts"
+import * as Resources from "../../src/kube/Resources.ts"
+import * as Controller from "../../src/runtime/Controller.ts"
+import * as Informer from "../../src/runtime/Informer.ts"
+import * as Result from "../../src/runtime/Result.ts"
+import { node, settle, withKube } from "./support.ts"
+
+class Boom extends Data.TaggedError("Boom")<{ readonly attempt: number }> {}
+
+describe("Controller", () => {
+  it.effect("a failing reconcile is retried with growing backoff; a success resets it", () =>
+    withKube(
+      Effect.gen(function* () {
+        const attempts: Array<number> = []
+        const controller = yield* Controller.make({
+          name: "failing",
+          for: Resources.Nodes,
+          reconcile: () =>
+            Effect.gen(function* () {
+              attempts.push(yield* Clock.currentTimeMillis)
+              // Fails 5 times, succeeds once, then fails again.
+              if (attempts.length !== 6) return yield* new Boom({ attempt: attempts.length })
+              return Result.done
+            })
+        })
+        yield* settle
+        yield* controller.enqueue("k")
+        yield* settle
+        assert.deepStrictEqual(attempts, [0])
+        yield* TestClock.adjust("4 millis")
+        assert.deepStrictEqual(attempts, [0])
+        yield* TestClock.adjust("1 milli")
+        assert.deepStrictEqual(attempts, [0, 5])
+        // 5 ms × 2^n: 5, 10, 20, 40 after the failures at 0, 5, 15, 35.
+        yield* TestClock.adjust("70 millis")
+        assert.deepStrictEqual(attempts, [0, 5, 15, 35, 75])
+        yield* TestClock.adjust("80 millis")
+        assert.deepStrictEqual(attempts, [0, 5, 15, 35, 75, 155])
+        // The success at 155 forgot the failures: the next failure waits 5 ms again.
+        yield* controller.enqueue("k")
+        yield* settle
+        yield* TestClock.adjust("5 millis")
+        assert.deepStrictEqual(attempts, [0, 5, 15, 35, 75, 155, 155, 160])
+        const total = (result: string) =>
+          Effect.map(
+            Metric.value(Metric.withAttributes(Controller.reconcileTotal, { controller: "failing", result })),
+            (state) => state.count
+          )
+        assert.deepStrictEqual([yield* total("error"), yield* total("success")], [7, 1])
+        const errors = yield* Metric.value(
+          Metric.withAttributes(Controller.reconcileErrorsTotal, { controller: "failing" })
+        )
+        assert.strictEqual(errors.count, 7)
+      })
+    )
+  )
+
+  it.effect("the backoff is configurable per controller and capped", () =>
+    withKube(
+      Effect.gen(function* () {
+        const attempts: Array<number> = []
+        const controller = yield* Controller.make({
+          name: "slow-backoff",
+          for: Resources.Nodes,
+          backoff: { baseDelay: "1 second", maxDelay: "5 seconds" },
+          reconcile: () =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) => {
+              attempts.push(now / 1000)
+              return Effect.fail(new Boom({ attempt: attempts.length }))
+            })
+        })
+        yield* settle
+        yield* controller.enqueue("k")
+        yield* TestClock.adjust("30 seconds")
+        assert.deepStrictEqual(attempts, [0, 1, 3, 7, 12, 17, 22, 27])
+      })
+    )
+  )
+
+  it.effect("requeueAfter fires exactly at the requested virtual time", () =>
+    withKube(
+      Effect.gen(function* () {
+        const runs: Array<number> = []
+        const controller = yield* Controller.make({
+          name: "periodic",
+          for: Resources.Nodes,
+          reconcile: () =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) => {
+              runs.push(now)
+              return Effect.succeed(Result.requeueAfter("30 seconds"))
+            })
+        })
+        yield* settle
+        yield* controller.enqueue("k")
+        yield* settle
+        assert.deepStrictEqual(runs, [0])
+        yield* TestClock.adjust("29999 millis")
+        assert.deepStrictEqual(runs, [0])
+        yield* TestClock.adjust("1 milli")
+        assert.deepStrictEqual(runs, [0, 30_000])
+        yield* TestClock.adjust("30 seconds")
+        assert.deepStrictEqual(runs, [0, 30_000, 60_000])
+      })
+    )
+  )
+
+  it.effect("a key is never reconciled by two workers at once; re-added meanwhile, it runs again after", () =>
+    withKube(
+      Effect.gen(function* () {
+        const active = new Map<string, number>()
+        let mostAtOnce = 0
+        let mostOfOneKey = 0
+        const runs: Array<string> = []
+        const controller = yield* Controller.make({
+          name: "exclusive",
+          for: Resources.Nodes,
+          concurrency: 4,
+          reconcile: (key) =>
+            Effect.gen(function* () {
+              runs.push(`${key}@${yield* Clock.currentTimeMillis}`)
+              active.set(key, (active.get(key) ?? 0) + 1)
+              mostOfOneKey = Math.max(mostOfOneKey, active.get(key)!)
+              mostAtOnce = Math.max(
+                mostAtOnce,
+                Array.from(active.values()).reduce((a, b) => a + b, 0)
+              )
+              yield* Effect.sleep("1 second")
+              active.set(key, active.get(key)! - 1)
+              return Result.done
+            })
+        })
+        yield* settle
+        for (const key of ["a", "b", "c", "d"]) yield* controller.enqueue(key)
+        yield* settle
+        // "a" is being processed: adding it again marks it dirty, it does not go to an idle worker.
+        for (let i = 0; i < 5; i++) yield* controller.enqueue("a")
+        yield* settle
+        assert.strictEqual(yield* controller.queue.length, 0)
+        yield* TestClock.adjust("1 second")
+        yield* TestClock.adjust("1 second")
+        assert.deepStrictEqual(runs, ["a@0", "b@0", "c@0", "d@0", "a@1000"])
+        assert.strictEqual(mostOfOneKey, 1)
+        assert.strictEqual(mostAtOnce, 4)
+      })
+    )
+  )
+
+  it.effect("a key added many times while waiting is reconciled once", () =>
+    withKube(
+      Effect.gen(function* () {
+        const runs: Array<string> = []
+        const release = yield* Deferred.make<void>()
+        const controller = yield* Controller.make({
+          name: "dedup",
+          for: Resources.Nodes,
+          reconcile: (key) =>
+            Effect.gen(function* () {
+              runs.push(key)
+              if (key === "blocker") yield* Deferred.await(release)
+              return Result.done
+            })
+        })
+        yield* settle
+        yield* controller.enqueue("blocker")
+        yield* settle
+        for (let i = 0; i < 10; i++) yield* controller.enqueue("x")
+        assert.strictEqual(yield* controller.queue.length, 1)
+        yield* Deferred.succeed(release, undefined)
+        yield* settle
+        assert.deepStrictEqual(runs, ["blocker", "x"])
+      })
+    )
+  )
+
+  it.effect("closing the scope interrupts every worker", () =>
+    withKube(
+      Effect.gen(function* () {
+        const started: Array<string> = []
+        const interrupted: Array<string> = []
+        const scope = yield* Scope.make()
+        const controller = yield* Controller.make({
+          name: "blocked",
+          for: Resources.Nodes,
+          concurrency: 3,
+          reconcile: (key) =>
+            Effect.sync(() => started.push(key)).pipe(
+              Effect.andThen(Effect.never),
+              Effect.onInterrupt(() => Effect.sync(() => interrupted.push(key)))
+            )
+        }).pipe(Scope.provide(scope))
+        yield* settle
+        for (const key of ["a", "b", "c", "d"]) yield* controller.enqueue(key)
+        yield* settle
+        assert.deepStrictEqual(started, ["a", "b", "c"])
+        yield* Scope.close(scope, Exit.void)
+        assert.deepStrictEqual(interrupted.sort(), ["a", "b", "c"])
+        yield* settle
+        assert.deepStrictEqual(started, ["a", "b", "c"])
+      })
+    )
+  )
+
+  it.effect("reconciles every existing object at start, then each change, with the cached object", () =>
+    withKube(
+      Effect.gen(function* () {
+        const kube = yield* KubeClient
+        yield* kube.create(Resources.Nodes, node("n1") as never)
+        yield* kube.create(Resources.Nodes, node("n2") as never)
+        const seen: Array<string> = []
+        yield* Controller.make({
+          name: "nodes",
+          for: Resources.Nodes,
+          reconcile: (key, object: Node | undefined) =>
+            Effect.sync(() => {
+              seen.push(`${key}:${object?.metadata.labels?.color ?? (object === undefined ? "gone" : "-")}`)
+              return Result.done
+            })
+        })
+        yield* settle
+        assert.deepStrictEqual(seen, ["n1:-", "n2:-"])
+        yield* kube.patch(Resources.Nodes, "n1", { type: "merge", patch: { metadata: { labels: { color: "red" } } } })
+        yield* settle
+        yield* kube.delete(Resources.Nodes, "n2")
+        yield* settle
+        assert.deepStrictEqual(seen, ["n1:-", "n2:-", "n1:red", "n2:gone"])
+      })
+    )
+  )
+
+  it.effect("takes an informer that is already running and synced, and reconciles what it holds", () =>
+    withKube(
+      Effect.gen(function* () {
+        const kube = yield* KubeClient
+        yield* kube.create(Resources.Nodes, node("n1") as never)
+        const informer = yield* Informer.make(Resources.Nodes)
+        yield* informer.synced
+        yield* settle
+        const seen: Array<string> = []
+        const controller = yield* Controller.make({
+          name: "shared",
+          for: informer,
+          reconcile: (key) =>
+            Effect.sync(() => {
+              seen.push(key)
+              return Result.done
+            })
+        })
+        assert.strictEqual(controller.informer, informer)
+        yield* settle
+        assert.deepStrictEqual(seen, ["n1"])
+      })
+    )
+  )
+
+  it.effect("watches map related objects to keys (old and new owner on a move)", () =>
+    withKube(
+      Effect.gen(function* () {
+        const kube = yield* KubeClient
+        yield* kube.create(Resources.Nodes, node("n1") as never)
+        yield* kube.create(Resources.Nodes, node("n2") as never)
+        const seen: Array<string> = []
+        yield* Controller.make({
+          name: "node-pods",
+          for: Resources.Nodes,
+          watches: [
+            {
+              source: Resources.Pods,
+              map: (pod: Pod) => (pod.metadata.labels?.node === undefined ? [] : [pod.metadata.labels.node])
+            }
+          ],
+          reconcile: (key) =>
+            Effect.sync(() => {
+              seen.push(key)
+              return Result.done
+            })
+        })
+        yield* settle
+        assert.deepStrictEqual(seen, ["n1", "n2"])
+        const pod = (nodeName: string) => ({
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "p", namespace: "default", labels: { node: nodeName } },
+          spec: { containers: [{ name: "c", image: "i" }] }
+        })
+        yield* kube.create(Resources.Pods, pod("n1") as never, { namespace: "default" })
+        yield* settle
+        assert.deepStrictEqual(seen, ["n1", "n2", "n1"])
+        yield* kube.patch(
+          Resources.Pods,
+          "p",
+          { type: "merge", patch: { metadata: { labels: { node: "n2" } } } },
+          { namespace: "default" }
+        )
+        yield* settle
+        assert.deepStrictEqual(seen.slice(3).sort(), ["n1", "n2"])
+      })
+    )
+  )
+})

@@ -1,0 +1,276 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, type Scope, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import * as MemoryKube from "../../layers/kube/memory/MemoryKubeClient.ts"
+import type { Node } from "../../src/api/Node.ts"
+import { KubeClient } from "../../src/kube/KubeClient.ts"
+import * as Resource from "../../src/kube/Resource.ts"
+import * as Resources from "../../src/kube/Resources.ts"
+import * as Informer from "../../src/runtime/Informer.ts"
+import { node, settle, withKube } from "./support.ts"
+
+const label = (name: string, labels: Record<string, string>) =>
+  Effect.flatMap(Effect.service(KubeClient), (kube) =>
+    kube.patch(Resources.Nodes, name, { type: "merge", patch: { metadata: { labels } } })
+  )
+
+const create = (name: string, labels?: Record<string, string>) =>
+  Effect.flatMap(Effect.service(KubeClient), (kube) => kube.create(Resources.Nodes, node(name, labels) as never))
+
+const remove = (name: string) =>
+  Effect.flatMap(Effect.service(KubeClient), (kube) => kube.delete(Resources.Nodes, name))
+
+/** Records every change as `TYPE key` from now on. */
+const record = (informer: Informer.Informer<Node>): Effect.Effect<Array<string>, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const seen: Array<string> = []
+    const changes = yield* informer.subscribe
+    yield* Effect.forkScoped(
+      Stream.runForEach(changes, (change) =>
+        Effect.sync(() => {
+          seen.push(`${change.type} ${Resource.keyOf(change.object)}`)
+        })
+      )
+    )
+    return seen
+  })
+
+/** The server's objects, as `name@resourceVersion`, sorted. */
+const serverState = Effect.flatMap(Effect.service(KubeClient), (kube) =>
+  Effect.map(kube.list(Resources.Nodes), (page) =>
+    page.items.map((item) => `${item.metadata.name}@${item.metadata.resourceVersion}`).sort()
+  )
+)
+
+const cacheState = (informer: Informer.Informer<Node>) =>
+  Effect.map(informer.list(), (items) => items.map((item) => `${item.metadata.name}@${item.metadata.resourceVersion}`))
+
+const hooks = Effect.service(MemoryKube.MemoryApiServer)
+
+describe("Informer", () => {
+  it.effect("the first list fills the cache, sorted by key, and completes synced", () =>
+    withKube(
+      Effect.gen(function* () {
+        yield* create("b")
+        yield* create("c")
+        yield* create("a", { team: "x" })
+        const informer = yield* Informer.make(Resources.Nodes)
+        assert.isFalse(yield* informer.hasSynced)
+        yield* informer.synced
+        assert.isTrue(yield* informer.hasSynced)
+        assert.deepStrictEqual(
+          (yield* informer.list()).map((item) => item.metadata.name),
+          ["a", "b", "c"]
+        )
+        assert.deepStrictEqual((yield* informer.get("a"))?.metadata.labels, { team: "x" })
+        assert.isUndefined(yield* informer.get("z"))
+        assert.strictEqual(yield* informer.lastResourceVersion, yield* (yield* hooks).resourceVersion)
+        assert.strictEqual(informer.name, "nodes")
+      })
+    )
+  )
+
+  it.effect("a create, an update and a delete are each published once, with the previous state", () =>
+    withKube(
+      Effect.gen(function* () {
+        yield* create("a")
+        const informer = yield* Informer.make(Resources.Nodes)
+        yield* informer.synced
+        const changes: Array<Informer.Change<Node>> = []
+        yield* Effect.forkScoped(
+          Stream.runForEach(yield* informer.subscribe, (change) => Effect.sync(() => changes.push(change)))
+        )
+        yield* create("b")
+        yield* label("b", { color: "red" })
+        yield* label("b", { color: "red" }) // a no-op write: no new version, no event
+        yield* remove("b")
+        yield* settle
+        assert.deepStrictEqual(
+          changes.map((change) => `${change.type} ${change.object.metadata.name}`),
+          ["ADDED b", "MODIFIED b", "DELETED b"]
+        )
+        assert.strictEqual(changes[1]!.object.metadata.labels?.color, "red")
+        assert.isUndefined(changes[1]!.previous?.metadata.labels)
+        assert.deepStrictEqual(yield* cacheState(informer), yield* serverState)
+        assert.strictEqual(yield* informer.lastResourceVersion, yield* (yield* hooks).resourceVersion)
+      })
+    )
+  )
+
+  it.effect("`changes` streams to several subscribers", () =>
+    withKube(
+      Effect.gen(function* () {
+        const informer = yield* Informer.make(Resources.Nodes)
+        yield* informer.synced
+        const first = yield* Effect.forkChild(Stream.runCollect(Stream.take(informer.changes, 2)))
+        const second = yield* Effect.forkChild(Stream.runCollect(Stream.take(informer.changes, 2)))
+        yield* settle
+        yield* create("a")
+        yield* remove("a")
+        for (const fiber of [first, second]) {
+          assert.deepStrictEqual(
+            (yield* Fiber.join(fiber)).map((change) => change.type),
+            ["ADDED", "DELETED"]
+          )
+        }
+      })
+    )
+  )
+
+  it.effect("a failing first list is retried with backoff until it succeeds", () =>
+    withKube(
+      Effect.gen(function* () {
+        yield* create("a")
+        yield* (yield* hooks).failNext("list", 2)
+        const informer = yield* Informer.make(Resources.Nodes)
+        yield* settle
+        assert.isFalse(yield* informer.hasSynced)
+        // Retries after 1 s, then 2 s.
+        yield* TestClock.adjust("2999 millis")
+        assert.isFalse(yield* informer.hasSynced)
+        yield* TestClock.adjust("1 milli")
+        assert.isTrue(yield* informer.hasSynced)
+        assert.deepStrictEqual(yield* cacheState(informer), yield* serverState)
+      })
+    )
+  )
+
+  it.effect("survives a dropped watch: re-watches from the last version with capped exponential backoff", () =>
+    withKube(
+      Effect.gen(function* () {
+        const server = yield* hooks
+        yield* create("a")
+        const informer = yield* Informer.make(Resources.Nodes, { maxBackoff: "3 seconds" })
+        yield* informer.synced
+        const seen = yield* record(informer)
+        yield* settle
+        yield* server.dropWatches
+        yield* create("b")
+        yield* settle
+        assert.deepStrictEqual(seen, [])
+        yield* TestClock.adjust("999 millis")
+        assert.deepStrictEqual(seen, [])
+        yield* TestClock.adjust("1 milli")
+        assert.deepStrictEqual(seen, ["ADDED b"])
+        // Three more failures in a row: waits of 1 s, 2 s, 3 s (capped), then the watch resumes.
+        yield* server.failNext("watch", 2)
+        yield* server.dropWatches
+        yield* remove("a")
+        yield* TestClock.adjust("5999 millis")
+        assert.deepStrictEqual(seen, ["ADDED b"])
+        yield* TestClock.adjust("1 milli")
+        assert.deepStrictEqual(seen, ["ADDED b", "DELETED a"])
+        assert.deepStrictEqual(yield* cacheState(informer), yield* serverState)
+      })
+    )
+  )
+
+  it.effect("survives a 410: relists and publishes the difference, every change exactly once", () =>
+    withKube(
+      Effect.gen(function* () {
+        const server = yield* hooks
+        for (const name of ["a", "b", "c"]) yield* create(name)
+        const informer = yield* Informer.make(Resources.Nodes)
+        yield* informer.synced
+        const changes: Array<Informer.Change<Node>> = []
+        yield* Effect.forkScoped(
+          Stream.runForEach(yield* informer.subscribe, (change) => Effect.sync(() => changes.push(change)))
+        )
+        const cachedA = yield* informer.get("a")
+        const cachedB = yield* informer.get("b")
+        yield* settle
+        yield* server.dropWatches
+        // While disconnected: an add, an update, a delete; then the history is compacted away.
+        yield* create("d")
+        yield* label("a", { color: "blue" })
+        yield* remove("b")
+        yield* server.compact
+        yield* TestClock.adjust("10 seconds")
+        assert.deepStrictEqual(
+          changes.map((change) => `${change.type} ${change.object.metadata.name}`),
+          ["MODIFIED a", "ADDED d", "DELETED b"]
+        )
+        // The DELETED is synthetic (the relist found b gone): it carries the last state the cache knew.
+        assert.strictEqual(changes[2]!.object.metadata.resourceVersion, cachedB?.metadata.resourceVersion)
+        assert.strictEqual(changes[0]!.previous?.metadata.resourceVersion, cachedA?.metadata.resourceVersion)
+        assert.deepStrictEqual(yield* cacheState(informer), yield* serverState)
+        // Watching resumed after the relist.
+        yield* create("e")
+        yield* settle
+        assert.strictEqual(changes.length, 4)
+        assert.deepStrictEqual(yield* cacheState(informer), yield* serverState)
+      })
+    )
+  )
+
+  it.effect("a 410 with no change while disconnected publishes nothing", () =>
+    withKube(
+      Effect.gen(function* () {
+        const server = yield* hooks
+        for (const name of ["a", "b"]) yield* create(name)
+        const informer = yield* Informer.make(Resources.Nodes)
+        yield* informer.synced
+        const seen = yield* record(informer)
+        yield* settle
+        yield* server.dropWatches
+        // Other kinds move the version on, so the compacted history no longer covers the informer's version.
+        const kube = yield* KubeClient
+        yield* kube.create(Resources.Namespaces, {
+          apiVersion: "v1",
+          kind: "Namespace",
+          metadata: { name: "x" }
+        } as never)
+        yield* server.compact
+        yield* TestClock.adjust("10 seconds")
+        assert.deepStrictEqual(seen, [])
+        assert.strictEqual(yield* informer.lastResourceVersion, yield* server.resourceVersion)
+        yield* remove("a")
+        yield* settle
+        assert.deepStrictEqual(seen, ["DELETED a"])
+      })
+    )
+  )
+
+  it.effect("a label-selector informer sees an object leave the selection as DELETED and enter it as ADDED", () =>
+    withKube(
+      Effect.gen(function* () {
+        yield* create("a", { team: "red" })
+        yield* create("b", { team: "blue" })
+        const informer = yield* Informer.make(Resources.Nodes, { labelSelector: "team=red" })
+        assert.strictEqual(informer.name, "nodes(labelSelector=team=red)")
+        yield* informer.synced
+        assert.deepStrictEqual(
+          (yield* informer.list()).map((item) => item.metadata.name),
+          ["a"]
+        )
+        const seen = yield* record(informer)
+        yield* label("a", { team: "blue" })
+        yield* label("b", { team: "red" })
+        yield* label("b", { team: "red", tier: "1" })
+        yield* settle
+        assert.deepStrictEqual(seen, ["DELETED a", "ADDED b", "MODIFIED b"])
+        assert.deepStrictEqual(
+          (yield* informer.list()).map((item) => item.metadata.name),
+          ["b"]
+        )
+      })
+    )
+  )
+
+  it.effect("closing the scope stops the informer", () =>
+    withKube(
+      Effect.gen(function* () {
+        const informer = yield* Effect.scoped(
+          Effect.gen(function* () {
+            const informer = yield* Informer.make(Resources.Nodes)
+            yield* informer.synced
+            return informer
+          })
+        )
+        yield* create("a")
+        yield* settle
+        assert.deepStrictEqual(yield* informer.list(), [])
+      })
+    )
+  )
+})
