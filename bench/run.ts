@@ -4,10 +4,16 @@
 import { runApiServer } from "./ApiServer.bench.ts"
 import { runCatalog } from "./Catalog.bench.ts"
 import { machine, type Result, table } from "./Harness.ts"
+import * as SchedulingBench from "./Scheduling.bench.ts"
 
 const suites: Record<string, () => Promise<Array<Result>>> = { catalog: runCatalog, apiserver: runApiServer }
 
-const selected = process.argv.slice(2)
+const args = process.argv.slice(2)
+if (args[0] === "scheduling") {
+  await SchedulingBench.main(args.slice(1))
+  process.exit(0)
+}
+const selected = args
 const results: Array<Result> = []
 for (const [name, run] of Object.entries(suites)) {
   if (selected.length === 0 || selected.includes(name)) results.push(...(await run()))

@@ -278,3 +278,20 @@ export const format = (req: Requirement): string => {
   if (req.minValues !== undefined) text += ` minValues ${req.minValues}`
   return text
 }
+
+/** Whether two requirements allow exactly the same values (same key, set, bounds and minValues). */
+export const equals = (a: Requirement, b: Requirement): boolean => {
+  if (a === b) return true
+  if (
+    a.key !== b.key ||
+    a.complement !== b.complement ||
+    a.greaterThan !== b.greaterThan ||
+    a.lessThan !== b.lessThan ||
+    a.minValues !== b.minValues ||
+    a.values.size !== b.values.size
+  ) {
+    return false
+  }
+  for (const value of a.values) if (!b.values.has(value)) return false
+  return true
+}

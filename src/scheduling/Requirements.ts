@@ -74,9 +74,20 @@ export const addAll = (reqs: Requirements, other: Requirements): Requirements =>
   return result
 }
 
+// Requirements are immutable, so one Exists per key serves every lookup of an absent key.
+const existsByKey = new Map<string, Requirement.Requirement>()
+
 /** The requirement on `key`; an absent key allows anything (`Exists`). */
-export const get = (reqs: Requirements, key: string): Requirement.Requirement =>
-  reqs.get(key) ?? Requirement.exists(key)
+export const get = (reqs: Requirements, key: string): Requirement.Requirement => {
+  const found = reqs.get(key)
+  if (found !== undefined) return found
+  let exists = existsByKey.get(key)
+  if (exists === undefined) {
+    exists = Requirement.exists(key)
+    existsByKey.set(key, exists)
+  }
+  return exists
+}
 
 /** Whether `key` is constrained. */
 export const has = (reqs: Requirements, key: string): boolean => reqs.has(key)
@@ -221,3 +232,22 @@ export const format = (reqs: Requirements): string =>
     .map(Requirement.format)
     .sort()
     .join(", ")
+
+/**
+ * `reqs` with `incoming` intersected in, and whether that changed anything: the scheduler skips re-filtering
+ * instance types by requirements when a pod adds nothing new.
+ */
+export const narrow = (
+  reqs: Requirements,
+  incoming: Requirements
+): { readonly requirements: Requirements; readonly changed: boolean } => {
+  let result: Map<string, Requirement.Requirement> | undefined
+  for (const [key, req] of incoming) {
+    const existing = (result ?? reqs).get(key)
+    const next = existing === undefined ? req : Requirement.intersection(existing, req)
+    if (existing !== undefined && Requirement.equals(existing, next)) continue
+    result ??= new Map(reqs)
+    result.set(key, next)
+  }
+  return result === undefined ? { requirements: reqs, changed: false } : { requirements: result, changed: true }
+}

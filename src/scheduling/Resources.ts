@@ -73,6 +73,14 @@ export const max = (...lists: ReadonlyArray<Resources>): Resources => {
   return result
 }
 
+/** Whether `base + extra` fit in `available` ({@link fits} without allocating the sum; the scheduler's hot path). */
+export const fitsWith = (base: Resources, extra: Resources, available: Resources): boolean => {
+  for (const name in available) if (available[name]! < 0) return false
+  for (const name in base) if (base[name]! + (extra[name] ?? 0) > (available[name] ?? 0)) return false
+  for (const name in extra) if (!(name in base) && extra[name]! > (available[name] ?? 0)) return false
+  return true
+}
+
 /**
  * Whether `requests` fit in `available`: every requested amount at most the available amount (missing counts as 0).
  * Any negative available amount means nothing fits, as upstream `Fits` (an overcommitted node takes nothing more).

@@ -1,0 +1,651 @@
+/**
+ * The scheduling simulation (upstream `pkg/controllers/provisioning/scheduling`): given pending pods, existing and
+ * in-flight capacity, NodePools and their instance types, decide which pods go to which existing nodes and which
+ * NodeClaims to launch — and, for every pod left over, why.
+ *
+ * `solve` is an Effect that yields between pods, so the simulation timeout (1 minute by default) and interruption
+ * stop it between two pods and keep what was decided; the pods not reached are reported as not scheduled because of
+ * the timeout. The inner loop is plain TypeScript over plain data.
+ */
+import { Clock, Duration, Effect } from "effect"
+import * as Labels from "../api/Labels.ts"
+import type { Namespace } from "../api/Namespace.ts"
+import type { NodePool } from "../api/NodePool.ts"
+import type { Pod } from "../api/Pod.ts"
+import type { TaintLike } from "../api/Taints.ts"
+import * as InstanceType from "../cloudprovider/InstanceType.ts"
+import * as HostPorts from "./HostPorts.ts"
+import * as InstanceTypeFilter from "./InstanceTypeFilter.ts"
+import * as PodRequirements from "./PodRequirements.ts"
+import * as Preferences from "./Preferences.ts"
+import * as Requirement from "./Requirement.ts"
+import * as Requirements from "./Requirements.ts"
+import * as Resources from "./Resources.ts"
+import * as Tolerations from "./Tolerations.ts"
+import * as Topology from "./Topology.ts"
+
+/** A NodePool the scheduler may launch from, with its instance types. */
+export interface NodePoolInput {
+  readonly nodePool: NodePool
+  readonly instanceTypes: ReadonlyArray<InstanceType.InstanceType>
+  /** Extra labels every node of the pool gets (the NodeClass label). */
+  readonly labels?: Readonly<Record<string, string>>
+}
+
+/** A node that exists (or a NodeClaim in flight) and may take pods. */
+export interface ExistingNodeInput {
+  /** The Node's name, or the NodeClaim's while no Node exists. */
+  readonly name: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly taints: ReadonlyArray<TaintLike>
+  readonly allocatable: Resources.Resources
+  readonly capacity: Resources.Resources
+  /** Requests of the pods bound to it. */
+  readonly requested: Resources.Resources
+  /** Requests of the DaemonSet pods among them. */
+  readonly daemonSetRequested: Resources.Resources
+  readonly hostPorts: HostPorts.HostPortUsage
+  readonly initialized: boolean
+  readonly nodePool: string | undefined
+}
+
+/** Everything one pass decides on. */
+export interface Input {
+  /** Ready NodePools; ordered here by weight. */
+  readonly nodePools: ReadonlyArray<NodePoolInput>
+  readonly existingNodes: ReadonlyArray<ExistingNodeInput>
+  /** The pods to place (provisionable, volume topology already injected). */
+  readonly pods: ReadonlyArray<Pod>
+  /** Pods bound to nodes, for topology counting. */
+  readonly boundPods: ReadonlyArray<Pod>
+  /** One pod per DaemonSet (its template), whose requests every compatible node reserves. */
+  readonly daemonSetPods: ReadonlyArray<Pod>
+  readonly namespaces: ReadonlyArray<Namespace>
+  /** Karpenter's well-known labels plus the cloud provider's. */
+  readonly wellKnownLabels: ReadonlySet<string>
+  readonly preferencePolicy?: "Respect" | "Ignore"
+  /** The simulation timeout; default 1 minute. */
+  readonly timeout?: Duration.Input
+  /** Instance types kept per NodeClaim; default 60. */
+  readonly maxInstanceTypes?: number
+}
+
+/** A NodeClaim the pass decided to launch. */
+export interface NewNodeClaim {
+  readonly nodePool: NodePool
+  /** Labels the NodeClaim carries (template labels, the NodePool label, the NodeClass label). */
+  readonly labels: Readonly<Record<string, string>>
+  /** Its requirements, with `node.kubernetes.io/instance-type In [options]` and without the simulated hostname. */
+  readonly requirements: Requirements.Requirements
+  /** The instance types it may launch as, cheapest first (at most `maxInstanceTypes`). */
+  readonly instanceTypes: ReadonlyArray<InstanceType.InstanceType>
+  readonly pods: ReadonlyArray<Pod>
+  /** DaemonSet overhead plus the requests of its pods (with `pods`). */
+  readonly requests: Resources.Resources
+}
+
+/** The outcome of a pass. */
+export interface Results {
+  readonly newNodeClaims: ReadonlyArray<NewNodeClaim>
+  /** Existing nodes that received pods, in input order. */
+  readonly existingNodes: ReadonlyArray<{ readonly name: string; readonly pods: ReadonlyArray<Pod> }>
+  /** Why each unplaced pod was not placed, by `namespace/name`. */
+  readonly errors: ReadonlyMap<string, string>
+  readonly timedOut: boolean
+}
+
+/** `namespace/name` of a pod. */
+export const podKey = (pod: Pod): string => `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`
+
+// -- Per-pod data ------------------------------------------------------------------------------------------------
+
+interface PodData extends Topology.TopologyPod {
+  readonly requests: Resources.Resources
+  readonly requirements: Requirements.Requirements
+  readonly hostPorts: ReadonlyArray<HostPorts.HostPort>
+}
+
+const podData = (pod: Pod, key: string, ignorePreferences: boolean): PodData => ({
+  key,
+  pod,
+  requests: Resources.requestsForPods(pod.spec),
+  requirements: PodRequirements.requirementsOf(pod.spec, { ignorePreferences }),
+  strictRequirements: PodRequirements.strictRequirementsOf(pod.spec),
+  hostPorts: HostPorts.hostPortsOf(pod.spec)
+})
+
+/** Upstream's queue order: larger CPU, then memory requests first; then older; then by uid (here also name). */
+const byCpuAndMemoryDescending = (a: PodData, b: PodData): number =>
+  (b.requests.cpu ?? 0) - (a.requests.cpu ?? 0) ||
+  (b.requests.memory ?? 0) - (a.requests.memory ?? 0) ||
+  compareStrings(a.pod.metadata.creationTimestamp ?? "", b.pod.metadata.creationTimestamp ?? "") ||
+  compareStrings(a.pod.metadata.uid ?? "", b.pod.metadata.uid ?? "") ||
+  compareStrings(a.key, b.key)
+
+const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+// -- NodeClaim templates -----------------------------------------------------------------------------------------
+
+interface Template {
+  readonly nodePool: NodePool
+  readonly name: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly requirements: Requirements.Requirements
+  readonly taints: ReadonlyArray<TaintLike>
+  readonly instanceTypes: ReadonlyArray<InstanceType.InstanceType>
+  readonly daemonOverhead: Resources.Resources
+  readonly daemonHostPorts: HostPorts.HostPortUsage
+}
+
+/** Upstream `OrderByWeight`: heavier first; equal weights by name, descending (as v1.4.0 does). */
+const byWeight = (a: NodePoolInput, b: NodePoolInput): number =>
+  (b.nodePool.spec.weight ?? 0) - (a.nodePool.spec.weight ?? 0) ||
+  compareStrings(b.nodePool.metadata.name ?? "", a.nodePool.metadata.name ?? "")
+
+/** Whether a DaemonSet pod would run on a node with these taints and requirements (trying each OR term). */
+const daemonFits = (
+  daemon: Pod,
+  taints: ReadonlyArray<TaintLike>,
+  requirements: Requirements.Requirements,
+  wellKnown: ReadonlySet<string>
+): boolean => {
+  if (
+    Tolerations.tolerates([...(daemon.spec.tolerations ?? []), Tolerations.preferNoScheduleToleration], taints) !==
+    undefined
+  ) {
+    return false
+  }
+  const terms = daemon.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms
+  const selector = Requirements.fromLabels(daemon.spec.nodeSelector)
+  const candidates =
+    terms === undefined || terms.length === 0
+      ? [selector]
+      : terms.map((term) =>
+          Requirements.addAll(selector, Requirements.fromNodeSelectorRequirements(term.matchExpressions ?? []))
+        )
+  return candidates.some((candidate) =>
+    Requirements.isCompatible(requirements, candidate, { allowUndefined: wellKnown })
+  )
+}
+
+const templateOf = (
+  input: NodePoolInput,
+  daemons: ReadonlyArray<PodData>,
+  wellKnown: ReadonlySet<string>
+): Template | string => {
+  const { nodePool } = input
+  const name = nodePool.metadata.name ?? ""
+  const templateSpec = nodePool.spec.template.spec
+  const labels = { ...nodePool.spec.template.metadata?.labels, ...input.labels, [Labels.NodePool]: name }
+  const requirements = Requirements.addAll(
+    Requirements.fromNodeSelectorRequirements(templateSpec.requirements),
+    Requirements.fromLabels(labels)
+  )
+  const taints = templateSpec.taints ?? []
+  const instanceTypes = input.instanceTypes.filter(
+    (instanceType) =>
+      Requirements.hasIntersection(instanceType.requirements, requirements) &&
+      InstanceType.compatibleOfferings(instanceType, requirements, wellKnown).length > 0
+  )
+  if (instanceTypes.length === 0) {
+    return `nodepool "${name}" has no instance type matching ${Requirements.format(requirements)}`
+  }
+  let daemonOverhead: Resources.Resources = Resources.empty
+  const daemonHostPorts = new HostPorts.HostPortUsage()
+  for (const daemon of daemons) {
+    if (!daemonFits(daemon.pod, taints, requirements, wellKnown)) continue
+    daemonOverhead = Resources.add(daemonOverhead, daemon.requests)
+    daemonHostPorts.add(daemon.key, daemon.hostPorts)
+  }
+  return { nodePool, name, labels, requirements, taints, instanceTypes, daemonOverhead, daemonHostPorts }
+}
+
+// -- Simulated nodes ---------------------------------------------------------------------------------------------
+
+/** An existing node during the simulation. */
+class ExistingNode {
+  readonly pods: Array<Pod> = []
+  readonly requirements: Requirements.Requirements
+  private requested: Resources.Resources
+  private readonly hostPorts: HostPorts.HostPortUsage
+
+  constructor(
+    readonly input: ExistingNodeInput,
+    remainingDaemon: Resources.Resources
+  ) {
+    this.requirements = Requirements.fromLabels({ [Labels.Hostname]: input.name, ...input.labels })
+    this.requested = Resources.add(input.requested, remainingDaemon)
+    this.hostPorts = input.hostPorts.copy()
+  }
+
+  get topologyNode(): Topology.TopologyNode {
+    return { requirements: this.requirements, taints: this.input.taints }
+  }
+
+  /** Places the pod here, or says why it cannot go here. */
+  add(pod: PodData, topology: Topology.Topology): string | undefined {
+    const untolerated = Tolerations.tolerates(pod.pod.spec.tolerations, this.input.taints)
+    if (untolerated !== undefined) return untolerated
+    const conflict = this.hostPorts.conflict(pod.hostPorts)
+    if (conflict !== undefined) return conflict
+    if (!Resources.fitsWith(this.requested, pod.requests, this.input.allocatable)) return "exceeds node resources"
+    const incompatible = Requirements.compatible(this.requirements, pod.requirements)
+    if (incompatible !== undefined) return incompatible
+    const narrowed = topology.addRequirements(pod, this.requirements)
+    if ("error" in narrowed) return narrowed.error
+    this.pods.push(pod.pod)
+    this.requested = Resources.add(this.requested, pod.requests)
+    this.hostPorts.add(pod.key, pod.hostPorts)
+    return undefined
+  }
+}
+
+/** A NodeClaim being simulated. */
+class SimulatedNodeClaim {
+  readonly pods: Array<Pod> = []
+  private readonly hostPorts: HostPorts.HostPortUsage
+  private maxAllocatable: Resources.Resources
+  private maxOfCount: number
+  /** CPU and memory the largest remaining option has left: a pod asking for more is skipped without a call. */
+  freeCpu = 0
+  freeMemory = 0
+
+  constructor(
+    readonly template: Template,
+    readonly hostname: string,
+    readonly index: number,
+    public requirements: Requirements.Requirements,
+    public instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+    public requests: Resources.Resources
+  ) {
+    this.hostPorts = template.daemonHostPorts.copy()
+    this.maxAllocatable = maxOf(instanceTypes)
+    this.maxOfCount = instanceTypes.length
+    this.updateFree()
+  }
+
+  private setMax(instanceTypes: ReadonlyArray<InstanceType.InstanceType>): void {
+    this.maxAllocatable = maxOf(instanceTypes)
+    this.maxOfCount = instanceTypes.length
+  }
+
+  private updateFree(): void {
+    this.freeCpu = (this.maxAllocatable.cpu ?? 0) - (this.requests.cpu ?? 0)
+    this.freeMemory = (this.maxAllocatable.memory ?? 0) - (this.requests.memory ?? 0)
+  }
+
+  get topologyNode(): Topology.TopologyNode {
+    return { requirements: this.requirements, taints: this.template.taints }
+  }
+
+  /** Places the pod on this NodeClaim, narrowing its requirements and options, or says why it cannot. */
+  add(pod: PodData, topology: Topology.Topology, wellKnown: ReadonlySet<string>): string | undefined {
+    const untolerated = Tolerations.tolerates(pod.pod.spec.tolerations, this.template.taints)
+    if (untolerated !== undefined) return untolerated
+    // A cheap rejection before any requirement work: no remaining option could hold the pod.
+    if (!Resources.fitsWith(this.requests, pod.requests, this.maxAllocatable)) {
+      return `no instance type has ${InstanceTypeFilter.describeRequests(Resources.add(this.requests, pod.requests))}`
+    }
+    const conflict = this.hostPorts.conflict(pod.hostPorts)
+    if (conflict !== undefined) return conflict
+    // Topology first: most rejections of a busy pass are topology (a hostname already taken), and the claim's own
+    // requirements answer them unless the pod itself constrains a topology key.
+    const early = topology.addRequirements(pod, this.requirements)
+    if ("error" in early) return early.error
+    const incompatible = Requirements.compatible(this.requirements, pod.requirements, { allowUndefined: wellKnown })
+    if (incompatible !== undefined) return incompatible
+    let requirements = Requirements.narrow(early.requirements, pod.requirements).requirements
+    if (requirements !== early.requirements && topology.constrainsAny(pod, pod.requirements)) {
+      const again = topology.addRequirements(pod, Requirements.narrow(this.requirements, pod.requirements).requirements)
+      if ("error" in again) return again.error
+      requirements = again.requirements
+    }
+    const changed = requirements !== this.requirements
+    const total = Resources.add(this.requests, pod.requests)
+    const filtered = InstanceTypeFilter.filter(
+      this.instanceTypes,
+      this.template.instanceTypes,
+      requirements,
+      total,
+      wellKnown,
+      changed
+    )
+    if (!filtered.ok) return filtered.reason
+    const minValues = InstanceTypeFilter.minValuesViolation(filtered.instanceTypes, requirements)
+    if (minValues !== undefined) return minValues
+    this.pods.push(pod.pod)
+    this.requirements = requirements
+    this.requests = total
+    // The largest allocatable of the old options still bounds the new ones; recompute it only when they shrank a lot.
+    if (filtered.instanceTypes.length * 2 < this.maxOfCount) this.setMax(filtered.instanceTypes)
+    this.instanceTypes = filtered.instanceTypes
+    this.updateFree()
+    this.hostPorts.add(pod.key, pod.hostPorts)
+    return undefined
+  }
+}
+
+const maxOf = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Resources.Resources =>
+  Resources.max(...instanceTypes.map((instanceType) => instanceType.allocatable))
+
+/** Resources whose largest capacity over the options exceeds what the NodePool has left, if any. */
+const withinLimits = (
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+  remaining: Resources.Resources | undefined
+): ReadonlyArray<InstanceType.InstanceType> =>
+  remaining === undefined
+    ? instanceTypes
+    : instanceTypes.filter((instanceType) =>
+        Object.entries(remaining).every(([name, left]) => (instanceType.capacity[name] ?? 0) <= left)
+      )
+
+/**
+ * The NodeClaims a pass creates, kept in buckets by pod count: upstream tries in-flight NodeClaims fewest pods first,
+ * and re-sorting thousands of them for every pod would dominate the run.
+ */
+class NodeClaimsByPodCount {
+  /** Claims by pod count, each bucket in creation order: iterate in order for "fewest pods first". */
+  readonly buckets: Array<Array<SimulatedNodeClaim> | undefined> = []
+
+  add(claim: SimulatedNodeClaim): void {
+    this.insert(claim, claim.pods.length)
+  }
+
+  /** Moves a claim that just received a pod up one bucket. */
+  grew(claim: SimulatedNodeClaim): void {
+    const bucket = this.buckets[claim.pods.length - 1]
+    if (bucket !== undefined) {
+      const at = bucket.indexOf(claim)
+      if (at >= 0) bucket.splice(at, 1)
+    }
+    this.insert(claim, claim.pods.length)
+  }
+
+  all(): Array<SimulatedNodeClaim> {
+    return this.buckets.flatMap((bucket) => bucket ?? []).sort((a, b) => a.index - b.index)
+  }
+
+  private insert(claim: SimulatedNodeClaim, count: number): void {
+    let bucket = this.buckets[count]
+    if (bucket === undefined) {
+      bucket = []
+      this.buckets[count] = bucket
+    }
+    // Keep creation order within a bucket so ties resolve the same way every run.
+    let low = 0
+    let high = bucket.length
+    while (low < high) {
+      const middle = (low + high) >> 1
+      if (bucket[middle]!.index < claim.index) low = middle + 1
+      else high = middle
+    }
+    bucket.splice(low, 0, claim)
+  }
+}
+
+// -- Solve -------------------------------------------------------------------------------------------------------
+
+/** Runs one scheduling pass. */
+export const solve = Effect.fn("Scheduler.solve")(function* (input: Input) {
+  const timeout = Duration.toMillis(Duration.fromInputUnsafe(input.timeout ?? "1 minute"))
+  const deadline = (yield* Clock.currentTimeMillis) + timeout
+  const state = new Pass(input)
+  let processed = 0
+  for (let next = state.next(); next !== undefined; next = state.next()) {
+    if ((yield* Clock.currentTimeMillis) >= deadline) {
+      state.timeOut(next, timeout)
+      break
+    }
+    state.trySchedule(next)
+    // Yield now and then so the fiber can be interrupted; yielding every pod costs more than scheduling one.
+    if (++processed % 16 === 0) yield* Effect.yieldNow
+  }
+  return state.results()
+})
+
+/** The mutable state of one pass. */
+class Pass {
+  private readonly wellKnown: ReadonlySet<string>
+  private readonly ignorePreferences: boolean
+  private readonly toleratePreferNoSchedule: boolean
+  private readonly templates: Array<Template> = []
+  private readonly templateErrors: Array<string> = []
+  private readonly existing: Array<ExistingNode>
+  private readonly claims = new NodeClaimsByPodCount()
+  private readonly remaining = new Map<string, Resources.Resources>()
+  private readonly topology: Topology.Topology
+  private readonly errors = new Map<string, string>()
+  private readonly queue: Array<PodData>
+  private readonly pushedAt = new Map<string, number>()
+  private readonly maxInstanceTypes: number
+  private claimCount = 0
+  private timedOut = false
+
+  constructor(input: Input) {
+    this.wellKnown = input.wellKnownLabels
+    this.ignorePreferences = input.preferencePolicy === "Ignore"
+    this.maxInstanceTypes = input.maxInstanceTypes ?? 60
+    const daemons = input.daemonSetPods.map((pod) => podData(pod, podKey(pod), true))
+    const pools = [...input.nodePools].sort(byWeight)
+    this.toleratePreferNoSchedule = pools.some((pool) =>
+      (pool.nodePool.spec.template.spec.taints ?? []).some((taint) => taint.effect === "PreferNoSchedule")
+    )
+    for (const pool of pools) {
+      const template = templateOf(pool, daemons, this.wellKnown)
+      if (typeof template === "string") this.templateErrors.push(template)
+      else this.templates.push(template)
+      const limits = pool.nodePool.spec.limits
+      if (limits !== undefined) {
+        const used = input.existingNodes
+          .filter((node) => node.nodePool === pool.nodePool.metadata.name)
+          .reduce((sum, node) => Resources.add(sum, node.capacity), Resources.empty)
+        this.remaining.set(
+          pool.nodePool.metadata.name ?? "",
+          Resources.subtract(Resources.fromResourceList(limits), used)
+        )
+      }
+    }
+    this.existing = [...input.existingNodes]
+      .sort((a, b) => Number(b.initialized) - Number(a.initialized) || compareStrings(a.name, b.name))
+      .map((node) => {
+        const overhead = daemons
+          .filter((daemon) => daemonFits(daemon.pod, node.taints, Requirements.fromLabels(node.labels), this.wellKnown))
+          .reduce((sum, daemon) => Resources.add(sum, daemon.requests), Resources.empty)
+        const remainingDaemon = Resources.max(Resources.subtract(overhead, node.daemonSetRequested), Resources.empty)
+        return new ExistingNode(node, remainingDaemon)
+      })
+    const nodes = new Map(this.existing.map((node) => [node.input.name, node.topologyNode]))
+    this.queue = input.pods
+      .map((pod) => podData(pod, podKey(pod), this.ignorePreferences))
+      .sort(byCpuAndMemoryDescending)
+    this.topology = new Topology.Topology({
+      boundPods: input.boundPods,
+      nodes,
+      universe: domainUniverse(this.templates),
+      namespaces: input.namespaces,
+      excluded: new Set(this.queue.map((pod) => pod.key)),
+      respectPreferences: !this.ignorePreferences
+    })
+    for (const pod of this.queue) this.topology.update(pod)
+  }
+
+  /** The next pod, or undefined when done or when a full cycle made no progress (upstream's Queue.Pop). */
+  next(): PodData | undefined {
+    const head = this.queue[0]
+    if (head === undefined) return undefined
+    if (this.pushedAt.get(head.key) === this.queue.length) return undefined
+    this.queue.shift()
+    return head
+  }
+
+  timeOut(current: PodData, timeout: number): void {
+    this.timedOut = true
+    const reason = `not scheduled: the scheduling simulation timed out after ${Duration.format(Duration.millis(timeout))}`
+    for (const pod of [current, ...this.queue]) this.errors.set(pod.key, reason)
+    this.queue.length = 0
+  }
+
+  trySchedule(original: PodData): void {
+    let pod = original
+    for (;;) {
+      const error = this.add(pod)
+      if (error === undefined) {
+        this.errors.delete(original.key)
+        if (pod !== original) this.topology.update(original)
+        return
+      }
+      const relaxed = Preferences.relax(pod.pod.spec, { toleratePreferNoSchedule: this.toleratePreferNoSchedule })
+      if (relaxed === undefined) {
+        this.errors.set(original.key, error)
+        if (pod !== original) this.topology.update(original)
+        this.queue.push(original)
+        this.pushedAt.set(original.key, this.queue.length)
+        return
+      }
+      pod = podData({ ...pod.pod, spec: relaxed.spec }, pod.key, this.ignorePreferences)
+      this.topology.update(pod)
+    }
+  }
+
+  /** Places the pod somewhere, or says why it fits nowhere. */
+  private add(pod: PodData): string | undefined {
+    for (const node of this.existing) {
+      if (node.add(pod, this.topology) === undefined) {
+        this.topology.record(pod, node.topologyNode)
+        return undefined
+      }
+    }
+    const cpu = pod.requests.cpu ?? 0
+    const memory = pod.requests.memory ?? 0
+    const hostnameGroups = this.topology.hostnameGroups(pod)
+    for (const bucket of this.claims.buckets) {
+      if (bucket === undefined) continue
+      for (const claim of bucket) {
+        if (cpu > claim.freeCpu || memory > claim.freeMemory) continue
+        if (hostnameGroups.length > 0 && !this.topology.hostnameAllows(pod, hostnameGroups, claim.hostname)) continue
+        if (claim.add(pod, this.topology, this.wellKnown) === undefined) {
+          // Stop iterating: growing moves the claim to the next bucket.
+          this.claims.grew(claim)
+          this.topology.record(pod, claim.topologyNode)
+          return undefined
+        }
+      }
+    }
+    if (this.templates.length === 0) {
+      return this.templateErrors.length === 0 ? "no nodepools found" : this.templateErrors.join("; ")
+    }
+    const reasons: Array<string> = []
+    for (const template of this.templates) {
+      const options = withinLimits(template.instanceTypes, this.remaining.get(template.name))
+      if (options.length === 0) {
+        reasons.push(`nodepool "${template.name}" is at its limits (${limitsOf(template.nodePool)})`)
+        continue
+      }
+      const index = this.claimCount
+      const hostname = `hostname-placeholder-${String(index).padStart(4, "0")}`
+      this.topology.registerHostname(hostname)
+      const claim = new SimulatedNodeClaim(
+        template,
+        hostname,
+        index,
+        Requirements.add(template.requirements, Requirement.make(Labels.Hostname, "In", [hostname])),
+        options,
+        template.daemonOverhead
+      )
+      const rejected = claim.add(pod, this.topology, this.wellKnown)
+      if (rejected !== undefined) {
+        this.topology.unregisterHostname(hostname)
+        reasons.push(`incompatible with nodepool "${template.name}": ${rejected}`)
+        continue
+      }
+      this.claimCount++
+      this.claims.add(claim)
+      this.topology.record(pod, claim.topologyNode)
+      const remaining = this.remaining.get(template.name)
+      if (remaining !== undefined) {
+        // Pessimistic: the NodeClaim may launch as its largest option.
+        this.remaining.set(template.name, Resources.subtract(remaining, maxCapacity(claim.instanceTypes)))
+      }
+      return undefined
+    }
+    return reasons.join("; ")
+  }
+
+  results(): Results {
+    const newNodeClaims: Array<NewNodeClaim> = []
+    for (const claim of this.claims.all()) {
+      const finalized = this.finalize(claim)
+      if (typeof finalized === "string") {
+        for (const pod of claim.pods) this.errors.set(podKey(pod), finalized)
+      } else {
+        newNodeClaims.push(finalized)
+      }
+    }
+    const existingNodes = this.existing
+      .filter((node) => node.pods.length > 0)
+      .map((node) => ({ name: node.input.name, pods: node.pods }))
+    return { newNodeClaims, existingNodes, errors: this.errors, timedOut: this.timedOut }
+  }
+
+  /** Drops the simulated hostname and keeps the cheapest options (upstream FinalizeScheduling + truncation). */
+  private finalize(claim: SimulatedNodeClaim): NewNodeClaim | string {
+    const withoutHostname = new Map(claim.requirements)
+    withoutHostname.delete(Labels.Hostname)
+    const ordered = InstanceType.orderByPrice(claim.instanceTypes, withoutHostname, this.wellKnown).slice(
+      0,
+      this.maxInstanceTypes
+    )
+    const violation = InstanceTypeFilter.minValuesViolation(ordered, withoutHostname)
+    if (violation !== undefined)
+      return `${violation} after keeping the ${this.maxInstanceTypes} cheapest instance types`
+    const existingType = withoutHostname.get(Labels.InstanceType)
+    const requirements = Requirements.add(
+      withoutHostname,
+      Requirement.make(
+        Labels.InstanceType,
+        "In",
+        ordered.map((instanceType) => instanceType.name),
+        existingType?.minValues
+      )
+    )
+    return {
+      nodePool: claim.template.nodePool,
+      labels: claim.template.labels,
+      requirements,
+      instanceTypes: ordered,
+      pods: claim.pods,
+      requests: claim.requests
+    }
+  }
+}
+
+const maxCapacity = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Resources.Resources =>
+  Resources.max(...instanceTypes.map((instanceType) => instanceType.capacity))
+
+const limitsOf = (nodePool: NodePool): string =>
+  Object.entries(nodePool.spec.limits ?? {})
+    .map(([name, quantity]) => `${name} ${quantity}`)
+    .join(", ")
+
+/** Every value each key can take on new capacity, per NodePool template and instance type. */
+const domainUniverse = (templates: ReadonlyArray<Template>): Map<string, Set<string>> => {
+  const universe = new Map<string, Set<string>>()
+  const addAll = (key: string, values: Iterable<string>) => {
+    let set = universe.get(key)
+    if (set === undefined) {
+      set = new Set()
+      universe.set(key, set)
+    }
+    for (const value of values) set.add(value)
+  }
+  for (const template of templates) {
+    for (const [key, requirement] of template.requirements) if (!requirement.complement) addAll(key, requirement.values)
+    for (const instanceType of template.instanceTypes) {
+      for (const [key, requirement] of instanceType.requirements) {
+        const narrowed = Requirement.intersection(requirement, Requirements.get(template.requirements, key))
+        if (!narrowed.complement) addAll(key, narrowed.values)
+      }
+    }
+  }
+  return universe
+}

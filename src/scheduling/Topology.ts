@@ -1,0 +1,564 @@
+/**
+ * Topology during a scheduling simulation: topology spread constraints, pod affinity and pod anti-affinity (and the
+ * inverse anti-affinity of pods already running), as domain counts per topology key. For a pod about to land on a
+ * node or NodeClaim, a group narrows the node's requirement on its key to the domains the constraint allows
+ * (karpenter-semantics.md §4.7).
+ *
+ * Candidate domains are computed from the node's own requirement on the key when it is concrete (a NodeClaim's
+ * hostname, a zone already chosen), else from the domain universe, so a check costs the number of candidates, not
+ * the number of known domains.
+ */
+
+import * as Labels from "../api/Labels.ts"
+import type { Namespace } from "../api/Namespace.ts"
+import type { Pod, PodAffinityTerm, TopologySpreadConstraint } from "../api/Pod.ts"
+import type { TaintLike } from "../api/Taints.ts"
+import * as LabelSelector from "../kube/LabelSelector.ts"
+import * as Requirement from "./Requirement.ts"
+import * as Requirements from "./Requirements.ts"
+import * as Tolerations from "./Tolerations.ts"
+
+/** What a group constrains. */
+export type Kind = "spread" | "affinity" | "antiAffinity"
+
+/** Which nodes a spread constraint counts (nodeAffinityPolicy and nodeTaintsPolicy). */
+interface NodeFilter {
+  /** Honor node affinity: a node counts when its requirements are compatible with one of these terms. */
+  readonly terms: ReadonlyArray<Requirements.Requirements> | undefined
+  /** Honor taints: a node counts when these tolerations tolerate its taints. */
+  readonly tolerations: Pod["spec"]["tolerations"] | undefined
+}
+
+/** A node (existing or simulated) as topology sees it. */
+export interface TopologyNode {
+  readonly requirements: Requirements.Requirements
+  readonly taints: ReadonlyArray<TaintLike>
+}
+
+/** One constraint shared by every pod that declares it (deduplicated by its definition). */
+export class Group {
+  /** Domain → number of counted pods (zero-count domains included once known). */
+  readonly counts = new Map<string, number>()
+  /** Pods that declare this constraint (for inverse groups: the pods whose anti-affinity it is). */
+  readonly owners = new Set<string>()
+  /** The sum of all counts: 0 while no selected pod runs anywhere. */
+  total = 0
+
+  constructor(
+    readonly id: string,
+    readonly kind: Kind,
+    readonly key: string,
+    readonly namespaces: ReadonlySet<string>,
+    readonly selector: LabelSelector.Selector,
+    readonly maxSkew: number,
+    readonly minDomains: number | undefined,
+    readonly filter: NodeFilter | undefined,
+    readonly inverse: boolean
+  ) {}
+
+  /** Whether the group counts (selects) this pod. */
+  selects(namespace: string, labels: Readonly<Record<string, string>> | undefined): boolean {
+    return this.namespaces.has(namespace) && LabelSelector.matches(this.selector, labels)
+  }
+
+  /** Whether a node counts for this group's spread. */
+  countsNode(node: TopologyNode): boolean {
+    const filter = this.filter
+    if (filter === undefined) return true
+    if (
+      filter.terms !== undefined &&
+      !filter.terms.some((term) => Requirements.isCompatible(node.requirements, term))
+    ) {
+      return false
+    }
+    return filter.tolerations === undefined || Tolerations.tolerates(filter.tolerations, node.taints) === undefined
+  }
+
+  record(domain: string): void {
+    this.counts.set(domain, (this.counts.get(domain) ?? 0) + 1)
+    this.total += 1
+  }
+
+  /** One line naming the constraint, for explanations. */
+  describe(): string {
+    switch (this.kind) {
+      case "spread":
+        return `topology spread maxSkew=${this.maxSkew} on ${this.key}`
+      case "affinity":
+        return `pod affinity on ${this.key}`
+      case "antiAffinity":
+        return this.inverse ? `anti-affinity of running pods on ${this.key}` : `pod anti-affinity on ${this.key}`
+    }
+  }
+}
+
+/** The pod facts topology needs. */
+export interface TopologyPod {
+  readonly key: string
+  readonly pod: Pod
+  /** The pod's required requirements (nodeSelector and the first required node-affinity term). */
+  readonly strictRequirements: Requirements.Requirements
+}
+
+/** What the simulation starts from. */
+export interface TopologyInput {
+  /** Pods bound to nodes: counted into domains (terminal and terminating pods are skipped). */
+  readonly boundPods: ReadonlyArray<Pod>
+  /** Existing nodes by name. */
+  readonly nodes: ReadonlyMap<string, TopologyNode>
+  /** Domains each key can take on new capacity (from NodePools and instance types). */
+  readonly universe: ReadonlyMap<string, ReadonlySet<string>>
+  /** Namespaces and their labels, for namespace selectors of affinity terms. */
+  readonly namespaces: ReadonlyArray<Namespace>
+  /** Keys of the pods being scheduled: they are not counted where they currently are. */
+  readonly excluded: ReadonlySet<string>
+  /** Whether preferred terms and ScheduleAnyway constraints are enforced (PreferencePolicy Respect). */
+  readonly respectPreferences: boolean
+}
+
+const podKeyOf = (pod: Pod): string => `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`
+
+const isActive = (pod: Pod): boolean =>
+  pod.metadata.deletionTimestamp === undefined && pod.status?.phase !== "Succeeded" && pod.status?.phase !== "Failed"
+
+/** The topology of one scheduling simulation. */
+export class Topology {
+  private readonly groups = new Map<string, Group>()
+  private readonly inverseGroups = new Map<string, Group>()
+  private readonly owned = new Map<string, ReadonlyArray<Group>>()
+  private readonly universe = new Map<string, Set<string>>()
+  private readonly namespaceLabels = new Map<string, Readonly<Record<string, string>>>()
+  // Which inverse groups select a pod changes only when inverse groups are added; owners with no domain yet are
+  // harmless (an empty group allows every domain).
+  private readonly inverseCache = new Map<string, { readonly version: number; readonly groups: ReadonlyArray<Group> }>()
+  private inverseVersion = 0
+
+  constructor(private readonly input: TopologyInput) {
+    for (const [key, values] of input.universe) this.universe.set(key, new Set(values))
+    for (const [name, node] of input.nodes) {
+      this.addToUniverse(Labels.Hostname, name)
+      for (const [key, requirement] of node.requirements) {
+        if (!requirement.complement) for (const value of requirement.values) this.addToUniverse(key, value)
+      }
+    }
+    for (const namespace of input.namespaces) {
+      this.namespaceLabels.set(namespace.metadata.name ?? "", namespace.metadata.labels ?? {})
+    }
+    // Running pods with required anti-affinity constrain every pod they select, wherever it goes.
+    for (const pod of input.boundPods) {
+      if (!isActive(pod) || input.excluded.has(podKeyOf(pod))) continue
+      const terms = pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []
+      const node = pod.spec.nodeName === undefined ? undefined : input.nodes.get(pod.spec.nodeName)
+      if (terms.length === 0 || node === undefined) continue
+      for (const term of terms) {
+        const group = this.inverseGroup(pod, term)
+        group.owners.add(podKeyOf(pod))
+        for (const domain of this.domainsOf(node.requirements, term.topologyKey, pod.spec.nodeName))
+          group.record(domain)
+      }
+    }
+  }
+
+  /** Makes `name` a known hostname domain (a new simulated NodeClaim). */
+  registerHostname(name: string): void {
+    this.addToUniverse(Labels.Hostname, name)
+  }
+
+  /** Forgets a hostname domain whose simulated NodeClaim was abandoned. */
+  unregisterHostname(name: string): void {
+    this.universe.get(Labels.Hostname)?.delete(name)
+  }
+
+  /** (Re)builds the groups a pod owns, after creation or relaxation of its spec. */
+  update(pod: TopologyPod): void {
+    for (const group of this.owned.get(pod.key) ?? []) group.owners.delete(pod.key)
+    const groups: Array<Group> = []
+    const spec = pod.pod.spec
+    for (const constraint of spec.topologySpreadConstraints ?? []) {
+      if (constraint.whenUnsatisfiable !== "DoNotSchedule" && !this.input.respectPreferences) continue
+      groups.push(this.spreadGroup(pod, constraint))
+    }
+    const affinity = spec.affinity
+    for (const term of affinity?.podAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) {
+      groups.push(this.termGroup(pod.pod, "affinity", term))
+    }
+    for (const term of affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) {
+      groups.push(this.termGroup(pod.pod, "antiAffinity", term))
+    }
+    if (this.input.respectPreferences) {
+      for (const weighted of affinity?.podAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []) {
+        groups.push(this.termGroup(pod.pod, "affinity", weighted.podAffinityTerm))
+      }
+      for (const weighted of affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? []) {
+        groups.push(this.termGroup(pod.pod, "antiAffinity", weighted.podAffinityTerm))
+      }
+    }
+    for (const group of groups) group.owners.add(pod.key)
+    this.owned.set(pod.key, groups)
+  }
+
+  /**
+   * The node's requirements narrowed by every constraint that applies to the pod (its own groups, and the inverse
+   * anti-affinity of pods that select it), or the first constraint that leaves no domain. The requirements object is
+   * returned unchanged (the same object) when no constraint narrowed it.
+   */
+  addRequirements(
+    pod: TopologyPod,
+    nodeRequirements: Requirements.Requirements
+  ): { readonly requirements: Requirements.Requirements } | { readonly error: string } {
+    let requirements = nodeRequirements
+    const namespace = pod.pod.metadata.namespace ?? "default"
+    const labels = pod.pod.metadata.labels
+    for (const group of this.applicableGroups(pod)) {
+      const nodeDomains = Requirements.get(requirements, group.key)
+      const allowed = this.allowedDomains(group, pod, nodeDomains, group.selects(namespace, labels))
+      if (allowed === true) continue
+      if (allowed.length === 0) return { error: `${group.describe()} cannot be met` }
+      requirements = Requirements.narrow(
+        requirements,
+        Requirements.make(Requirement.make(group.key, "In", allowed))
+      ).requirements
+    }
+    return { requirements }
+  }
+
+  /**
+   * The pod's hostname anti-affinity and hostname spread groups: the constraints that rule out most NodeClaims of a
+   * busy pass, checked by {@link hostnameAllows} before any other work.
+   */
+  hostnameGroups(pod: TopologyPod): ReadonlyArray<Group> {
+    const groups = this.applicableGroups(pod)
+    let found: Array<Group> | undefined
+    for (const group of groups) {
+      if (group.key !== Labels.Hostname || group.kind === "affinity") continue
+      found ??= []
+      found.push(group)
+    }
+    return found ?? []
+  }
+
+  /** Whether these hostname groups allow the pod on a node with this hostname (as {@link addRequirements} would). */
+  hostnameAllows(pod: TopologyPod, groups: ReadonlyArray<Group>, hostname: string): boolean {
+    const namespace = pod.pod.metadata.namespace ?? "default"
+    for (const group of groups) {
+      const count = group.counts.get(hostname) ?? 0
+      if (
+        group.kind === "antiAffinity"
+          ? count > 0
+          : count + (group.selects(namespace, pod.pod.metadata.labels) ? 1 : 0) > group.maxSkew
+      ) {
+        return false
+      }
+    }
+    return true
+  }
+
+  /** Whether any constraint that applies to the pod uses one of these keys. */
+  constrainsAny(pod: TopologyPod, keys: Requirements.Requirements): boolean {
+    for (const group of this.applicableGroups(pod)) if (keys.has(group.key)) return true
+    return false
+  }
+
+  /** The pod's own groups, then the inverse groups that select it (cached until inverse groups change). */
+  private applicableGroups(pod: TopologyPod): ReadonlyArray<Group> {
+    const owned = this.owned.get(pod.key) ?? []
+    const cached = this.inverseCache.get(pod.key)
+    let inverse: ReadonlyArray<Group>
+    if (cached !== undefined && cached.version === this.inverseVersion) {
+      inverse = cached.groups
+    } else {
+      const namespace = pod.pod.metadata.namespace ?? "default"
+      inverse = [...this.inverseGroups.values()].filter((group) => group.selects(namespace, pod.pod.metadata.labels))
+      this.inverseCache.set(pod.key, { version: this.inverseVersion, groups: inverse })
+    }
+    if (inverse.length === 0) return owned
+    return owned.length === 0 ? inverse : [...owned, ...inverse]
+  }
+
+  /** Counts the pod into every group that selects it, now that it landed on a node with these requirements. */
+  record(pod: TopologyPod, node: TopologyNode): void {
+    const namespace = pod.pod.metadata.namespace ?? "default"
+    const labels = pod.pod.metadata.labels
+    for (const group of this.groups.values()) {
+      if (!group.selects(namespace, labels)) continue
+      this.recordInto(group, node)
+    }
+    for (const group of this.inverseGroups.values()) {
+      if (group.owners.has(pod.key)) this.recordAllDomains(group, node)
+    }
+    // A pod with anti-affinity constrains the pods it selects from now on.
+    for (const term of pod.pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []) {
+      const group = this.inverseGroup(pod.pod, term)
+      if (!group.owners.has(pod.key)) {
+        group.owners.add(pod.key)
+        this.recordAllDomains(group, node)
+      }
+    }
+  }
+
+  // -- Domains ---------------------------------------------------------------------------------------------------
+
+  private addToUniverse(key: string, value: string): void {
+    let values = this.universe.get(key)
+    if (values === undefined) {
+      values = new Set()
+      this.universe.set(key, values)
+    }
+    values.add(value)
+  }
+
+  /** Every domain the requirement on `key` may take (the universe when it is open-ended). */
+  private domainsOf(requirements: Requirements.Requirements, key: string, hostname?: string): Array<string> {
+    const requirement = requirements.get(key)
+    if (requirement === undefined && key === Labels.Hostname && hostname !== undefined) return [hostname]
+    if (requirement !== undefined && !requirement.complement) return [...requirement.values]
+    const universe = this.universe.get(key)
+    return universe === undefined
+      ? []
+      : [...universe].filter((value) => requirement === undefined || Requirement.has(requirement, value))
+  }
+
+  private recordInto(group: Group, node: TopologyNode): void {
+    if (group.kind === "spread" && !group.countsNode(node)) return
+    if (group.kind === "antiAffinity") {
+      this.recordAllDomains(group, node)
+      return
+    }
+    // Spread and affinity count a pod only where its domain is certain.
+    const requirement = node.requirements.get(group.key)
+    if (requirement !== undefined && !requirement.complement && requirement.values.size === 1) {
+      group.record(requirement.values.values().next().value as string)
+    }
+  }
+
+  private recordAllDomains(group: Group, node: TopologyNode): void {
+    for (const domain of this.domainsOf(node.requirements, group.key)) group.record(domain)
+  }
+
+  /**
+   * The domains of the node's requirement that the group allows for this pod (for spread: the one to use), or `true`
+   * when the node's requirement is a single domain that is allowed as it is (the common case, answered without
+   * allocating).
+   */
+  private allowedDomains(
+    group: Group,
+    pod: TopologyPod,
+    nodeDomains: Requirement.Requirement,
+    selfSelecting: boolean
+  ): ReadonlyArray<string> | true {
+    const podDomains = Requirements.get(pod.strictRequirements, group.key)
+    if (!nodeDomains.complement && nodeDomains.values.size === 1) {
+      const domain = nodeDomains.values.values().next().value as string
+      if (!Requirement.has(podDomains, domain)) return []
+      const count = group.counts.get(domain) ?? 0
+      switch (group.kind) {
+        case "antiAffinity":
+          return count === 0 ? true : []
+        case "affinity":
+          return count > 0 || (selfSelecting && group.total === 0) ? true : []
+        case "spread":
+          return count + (selfSelecting ? 1 : 0) - this.spreadMinimum(group, podDomains) <= group.maxSkew ? true : []
+      }
+    }
+    const candidates = (nodeDomains.complement ? this.knownDomains(group) : [...nodeDomains.values]).filter(
+      (domain) => Requirement.has(podDomains, domain) && Requirement.has(nodeDomains, domain)
+    )
+    switch (group.kind) {
+      case "spread":
+        return this.nextSpreadDomain(group, podDomains, candidates, selfSelecting)
+      case "affinity": {
+        const populated = candidates.filter((domain) => (group.counts.get(domain) ?? 0) > 0)
+        if (populated.length > 0) return populated
+        // The first pod of a self-selecting affinity group starts it somewhere, when nothing it selects runs yet.
+        if (selfSelecting && group.total === 0 && candidates.length > 0) return [candidates.sort()[0]!]
+        return []
+      }
+      case "antiAffinity":
+        return candidates.filter((domain) => (group.counts.get(domain) ?? 0) === 0)
+    }
+  }
+
+  private knownDomains(group: Group): Array<string> {
+    const domains = new Set(this.universe.get(group.key) ?? [])
+    for (const domain of group.counts.keys()) domains.add(domain)
+    return [...domains]
+  }
+
+  /**
+   * The lowest count among the domains the pod may use: 0 for hostnames (a new one can always be made) and when
+   * fewer than minDomains domains are eligible.
+   */
+  private spreadMinimum(group: Group, podDomains: Requirement.Requirement): number {
+    if (group.key === Labels.Hostname) return 0
+    let eligible = 0
+    let lowest = Number.POSITIVE_INFINITY
+    const consider = (domain: string) => {
+      if (!Requirement.has(podDomains, domain)) return
+      eligible++
+      lowest = Math.min(lowest, group.counts.get(domain) ?? 0)
+    }
+    const universe = this.universe.get(group.key)
+    if (universe !== undefined) for (const domain of universe) consider(domain)
+    for (const domain of group.counts.keys()) if (universe === undefined || !universe.has(domain)) consider(domain)
+    return eligible === 0 || (group.minDomains !== undefined && eligible < group.minDomains) ? 0 : lowest
+  }
+
+  private nextSpreadDomain(
+    group: Group,
+    podDomains: Requirement.Requirement,
+    candidates: ReadonlyArray<string>,
+    selfSelecting: boolean
+  ): Array<string> {
+    const min = this.spreadMinimum(group, podDomains)
+    let best: string | undefined
+    let bestCount = Number.POSITIVE_INFINITY
+    for (const domain of candidates) {
+      const count = (group.counts.get(domain) ?? 0) + (selfSelecting ? 1 : 0)
+      if (count - min > group.maxSkew) continue
+      if (count < bestCount || (count === bestCount && best !== undefined && domain < best)) {
+        best = domain
+        bestCount = count
+      }
+    }
+    return best === undefined ? [] : [best]
+  }
+
+  // -- Groups ----------------------------------------------------------------------------------------------------
+
+  private namespacesOf(pod: Pod, term: PodAffinityTerm): ReadonlySet<string> {
+    const namespaces = new Set(term.namespaces ?? [])
+    if (term.namespaceSelector !== undefined) {
+      for (const [name, labels] of this.namespaceLabels) {
+        if (LabelSelector.matchesLabelSelector(term.namespaceSelector, labels)) namespaces.add(name)
+      }
+    }
+    if (namespaces.size === 0 && term.namespaceSelector === undefined)
+      namespaces.add(pod.metadata.namespace ?? "default")
+    return namespaces
+  }
+
+  private termGroup(pod: Pod, kind: "affinity" | "antiAffinity", term: PodAffinityTerm): Group {
+    const selector = withLabelKeys(term.labelSelector, pod, term.matchLabelKeys)
+    return this.intern(
+      this.groups,
+      kind,
+      term.topologyKey,
+      this.namespacesOf(pod, term),
+      selector,
+      0,
+      undefined,
+      undefined,
+      false
+    )
+  }
+
+  private inverseGroup(pod: Pod, term: PodAffinityTerm): Group {
+    const selector = withLabelKeys(term.labelSelector, pod, term.matchLabelKeys)
+    return this.intern(
+      this.inverseGroups,
+      "antiAffinity",
+      term.topologyKey,
+      this.namespacesOf(pod, term),
+      selector,
+      0,
+      undefined,
+      undefined,
+      true
+    )
+  }
+
+  private spreadGroup(pod: TopologyPod, constraint: TopologySpreadConstraint): Group {
+    const selector = withLabelKeys(constraint.labelSelector, pod.pod, constraint.matchLabelKeys)
+    const affinityTerms = constraint.nodeAffinityPolicy === "Ignore" ? undefined : nodeAffinityTerms(pod.pod)
+    const tolerations = constraint.nodeTaintsPolicy === "Honor" ? (pod.pod.spec.tolerations ?? []) : undefined
+    const filter =
+      affinityTerms === undefined && tolerations === undefined ? undefined : { terms: affinityTerms, tolerations }
+    return this.intern(
+      this.groups,
+      "spread",
+      constraint.topologyKey,
+      new Set([pod.pod.metadata.namespace ?? "default"]),
+      selector,
+      constraint.maxSkew,
+      constraint.minDomains,
+      filter,
+      false
+    )
+  }
+
+  private intern(
+    table: Map<string, Group>,
+    kind: Kind,
+    key: string,
+    namespaces: ReadonlySet<string>,
+    selector: LabelSelector.Selector,
+    maxSkew: number,
+    minDomains: number | undefined,
+    filter: NodeFilter | undefined,
+    inverse: boolean
+  ): Group {
+    const id = JSON.stringify([
+      kind,
+      key,
+      [...namespaces].sort(),
+      LabelSelector.isNothing(selector) ? null : LabelSelector.format(selector),
+      maxSkew,
+      minDomains ?? null,
+      filter === undefined ? null : [filter.terms?.map(Requirements.format) ?? null, filter.tolerations ?? null]
+    ])
+    const existing = table.get(id)
+    if (existing !== undefined) return existing
+    const group = new Group(id, kind, key, namespaces, selector, maxSkew, minDomains, filter, inverse)
+    if (inverse) this.inverseVersion++
+    else this.countExisting(group)
+    table.set(id, group)
+    return group
+  }
+
+  /** Counts the running pods a new group selects, and makes every matching node's domain known. */
+  private countExisting(group: Group): void {
+    for (const [name, node] of this.input.nodes) {
+      if (group.kind === "spread" && !group.countsNode(node)) continue
+      for (const domain of this.domainsOf(node.requirements, group.key, name)) {
+        if (!group.counts.has(domain)) group.counts.set(domain, 0)
+      }
+    }
+    for (const pod of this.input.boundPods) {
+      if (!isActive(pod) || this.input.excluded.has(podKeyOf(pod))) continue
+      if (!group.selects(pod.metadata.namespace ?? "default", pod.metadata.labels)) continue
+      const node = pod.spec.nodeName === undefined ? undefined : this.input.nodes.get(pod.spec.nodeName)
+      if (node === undefined || (group.kind === "spread" && !group.countsNode(node))) continue
+      const domains = this.domainsOf(node.requirements, group.key, pod.spec.nodeName)
+      if (group.kind === "antiAffinity" || domains.length === 1) for (const domain of domains) group.record(domain)
+    }
+  }
+}
+
+/** A label selector plus `matchLabelKeys` as equality requirements on the pod's own labels. */
+const withLabelKeys = (
+  labelSelector: LabelSelector.LabelSelectorInput | undefined,
+  pod: Pod,
+  matchLabelKeys: ReadonlyArray<string> | undefined
+): LabelSelector.Selector => {
+  const parsed = LabelSelector.fromLabelSelector(labelSelector)
+  const selector = parsed.ok ? parsed.selector : LabelSelector.nothing
+  if (matchLabelKeys === undefined || matchLabelKeys.length === 0 || selector._tag === "Nothing") return selector
+  const extra: Array<LabelSelector.Requirement> = []
+  for (const key of matchLabelKeys) {
+    const value = pod.metadata.labels?.[key]
+    if (value === undefined) continue
+    const requirement = LabelSelector.requirement(key, "in", [value])
+    if (requirement.ok) extra.push(requirement.requirement)
+  }
+  return { _tag: "Requirements", requirements: [...selector.requirements, ...extra] }
+}
+
+/** The pod's node-affinity terms with its nodeSelector merged into each (a node must satisfy one). */
+const nodeAffinityTerms = (pod: Pod): ReadonlyArray<Requirements.Requirements> | undefined => {
+  const selector = Requirements.fromLabels(pod.spec.nodeSelector)
+  const terms = pod.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? []
+  if (terms.length === 0) return selector.size === 0 ? undefined : [selector]
+  return terms.map((term) =>
+    Requirements.addAll(selector, Requirements.fromNodeSelectorRequirements(term.matchExpressions ?? []))
+  )
+}
