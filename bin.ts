@@ -3,9 +3,16 @@
  * The composition root: picks the service implementations and runs the command line.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Console, Effect } from "effect"
 import { Command } from "effect/cli"
 import * as Cli from "./src/operator/Cli.ts"
 import { version } from "./src/operator/Version.ts"
 
-Command.run(Cli.command, { version }).pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)
+Command.run(Cli.command, { version }).pipe(
+  // Bad input is the user's to fix: one line on stderr and exit code 2, never a stack trace.
+  Effect.catchTag("InvalidInput", (error) =>
+    Console.error(`error: ${error.message}`).pipe(Effect.andThen(Effect.sync(() => (process.exitCode = 2))))
+  ),
+  Effect.provide(NodeServices.layer),
+  NodeRuntime.runMain
+)

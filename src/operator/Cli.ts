@@ -5,6 +5,7 @@
 import { Console, Effect, FileSystem, Option, Path } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Crd from "../api/Crd.ts"
+import * as Schedule from "./Schedule.ts"
 
 /** `crds`: print the generated CustomResourceDefinitions, or write them into a directory. */
 export const crds = Command.make(
@@ -30,10 +31,41 @@ export const crds = Command.make(
   })
 ).pipe(Command.withDescription("Print the NodePool, NodeClaim and KWOKNodeClass CRDs generated from the API schemas"))
 
+/** `schedule`: a dry-run of one provisioning pass over manifests. */
+export const schedule = Command.make(
+  "schedule",
+  {
+    files: Flag.String("file").pipe(
+      Flag.withAlias("f"),
+      Flag.withDescription("a manifest file or directory (repeatable)"),
+      Flag.atLeast(1)
+    ),
+    instanceTypes: Flag.String("instance-types").pipe(
+      Flag.withDescription(
+        "an instance-type catalogue (JSON, the format of kwok-instance-types.json); default: KWOK's"
+      ),
+      Flag.optional
+    ),
+    output: Flag.Literals("output", ["json", "text"]).pipe(
+      Flag.withAlias("o"),
+      Flag.withDescription("output format"),
+      Flag.withDefault("text")
+    )
+  },
+  Effect.fn("Cli.schedule")(function* ({ files, instanceTypes, output }) {
+    const printed = yield* Schedule.run({ files, instanceTypes: Option.getOrUndefined(instanceTypes), output })
+    yield* Console.log(printed)
+  })
+).pipe(
+  Command.withDescription(
+    "Dry-run one provisioning pass: where pending pods would go, which NodeClaims would launch, and why pods cannot be placed"
+  )
+)
+
 /** The root command. */
 export const command = Command.make("karpenter-effect").pipe(
   Command.withDescription(
     "A Kubernetes node autoscaler that speaks Karpenter's v1 API (NodePool, NodeClaim), written as Effect programs."
   ),
-  Command.withSubcommands([crds])
+  Command.withSubcommands([crds, schedule])
 )

@@ -538,7 +538,15 @@ class Pass {
     for (const template of this.templates) {
       const options = withinLimits(template.instanceTypes, this.remaining.get(template.name))
       if (options.length === 0) {
-        reasons.push(`nodepool "${template.name}" is at its limits (${limitsOf(template.nodePool)})`)
+        // Say why the pool could never take the pod, if so: that is the reason to act on, not the limit.
+        const mismatch =
+          Tolerations.tolerates(pod.pod.spec.tolerations, template.taints) ??
+          Requirements.compatible(template.requirements, pod.requirements, { allowUndefined: this.wellKnown })
+        reasons.push(
+          mismatch === undefined
+            ? `nodepool "${template.name}" is at its limits (${limitsOf(template.nodePool)})`
+            : `incompatible with nodepool "${template.name}": ${mismatch}`
+        )
         continue
       }
       const index = this.claimCount

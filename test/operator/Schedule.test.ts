@@ -1,0 +1,129 @@
+import { readdirSync } from "node:fs"
+import { join } from "node:path"
+import { NodeServices } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Manifests from "../../src/operator/Manifests.ts"
+import * as Schedule from "../../src/operator/Schedule.ts"
+import { root } from "../fixtures.ts"
+
+const run = (files: ReadonlyArray<string>, output: "json" | "text" = "json", instanceTypes?: string) =>
+  Schedule.run({ files: files.map((file) => join(root, file)), instanceTypes, output }).pipe(
+    Effect.provide(NodeServices.layer)
+  )
+
+interface Json {
+  nodeClaims: Array<{
+    nodePool: string
+    instanceTypes: Array<string>
+    requirements: Array<{ key: string; operator: string; values: Array<string> }>
+    pods: Array<string>
+    launch: { instanceType: string; zone: string; capacityType: string; price: number } | null
+  }>
+  existingNodes: Array<{ name: string; pods: Array<string> }>
+  unschedulable: Array<{ pod: string; reason: string }>
+}
+
+const pendingPods = (files: ReadonlyArray<string>) =>
+  Manifests.load(files.map((file) => join(root, file))).pipe(
+    Effect.provide(NodeServices.layer),
+    Effect.map((manifests) =>
+      manifests.pods
+        .filter((pod) => pod.spec.nodeName === undefined || pod.spec.nodeName === "")
+        .map((pod) => `${pod.metadata.namespace}/${pod.metadata.name}`)
+        .sort()
+    )
+  )
+
+describe("schedule", () => {
+  it.effect(
+    "plans the example cluster: existing capacity first, spread web pods, one reason per unschedulable pod",
+    () =>
+      Effect.gen(function* () {
+        const json = JSON.parse(yield* run(["examples/schedule/cluster.yaml"])) as Json
+        const placed = [
+          ...json.nodeClaims.flatMap((claim) => claim.pods),
+          ...json.existingNodes.flatMap((node) => node.pods),
+          ...json.unschedulable.map((entry) => entry.pod)
+        ].sort()
+        assert.deepStrictEqual(placed, yield* pendingPods(["examples/schedule/cluster.yaml"]))
+        assert.deepStrictEqual(
+          json.existingNodes.map((node) => node.name),
+          ["existing-1"]
+        )
+        for (const claim of json.nodeClaims) {
+          assert.strictEqual(claim.nodePool, "general")
+          assert.isNotNull(claim.launch)
+          assert.strictEqual(claim.launch!.instanceType, claim.instanceTypes[0])
+          const instanceTypes = claim.requirements.find((r) => r.key === "node.kubernetes.io/instance-type")
+          assert.deepStrictEqual([...(instanceTypes?.values ?? [])].sort(), [...claim.instanceTypes].sort())
+          assert.isTrue(claim.instanceTypes.every((name) => name.includes("amd64-linux")))
+        }
+        const zones = json.nodeClaims.map((claim) => claim.launch!.zone)
+        assert.strictEqual(new Set(zones).size, zones.length, "each new NodeClaim is in another zone (web spread)")
+        assert.deepStrictEqual(
+          json.unschedulable.map((entry) => entry.pod),
+          ["default/gpu-job"]
+        )
+        assert.include(json.unschedulable[0]!.reason, "kubernetes.io/arch")
+      })
+  )
+
+  it.effect("puts every pending pod of every example exactly once", () =>
+    Effect.gen(function* () {
+      const files = [
+        "examples/schedule/cluster.yaml",
+        ...readdirSync(join(root, "examples/nodepools")).map((f) => `examples/nodepools/${f}`)
+      ]
+      const json = JSON.parse(yield* run(files)) as Json
+      const placed = [
+        ...json.nodeClaims.flatMap((claim) => claim.pods),
+        ...json.existingNodes.flatMap((node) => node.pods),
+        ...json.unschedulable.map((entry) => entry.pod)
+      ].sort()
+      assert.deepStrictEqual(placed, yield* pendingPods(files))
+    })
+  )
+
+  it.effect("reports pods the provisioner ignores as not provisionable", () =>
+    Effect.gen(function* () {
+      const json = JSON.parse(yield* run(["test/operator/fixtures/ignored-pods.yaml"])) as Json
+      const reasons = Object.fromEntries(json.unschedulable.map((entry) => [entry.pod, entry.reason]))
+      assert.match(reasons["default/daemon-pod"] ?? "", /^not provisionable: .*DaemonSet/)
+      assert.match(reasons["default/hostname-selector"] ?? "", /^not provisionable: .*kubernetes.io\/hostname/)
+      assert.match(reasons["default/missing-claim"] ?? "", /^not provisionable: .*not found/)
+      assert.strictEqual(json.nodeClaims.length, 1)
+    })
+  )
+
+  it.effect("uses a catalogue given with --instance-types", () =>
+    Effect.gen(function* () {
+      const json = JSON.parse(
+        yield* run(["examples/schedule/cluster.yaml"], "json", join(root, "test/operator/fixtures/tiny-catalogue.json"))
+      ) as Json
+      for (const claim of json.nodeClaims) assert.deepStrictEqual(claim.instanceTypes, ["tiny.xlarge"])
+    })
+  )
+
+  it.effect("renders text with the summary line", () =>
+    Effect.gen(function* () {
+      const text = yield* run(["examples/schedule/cluster.yaml"], "text")
+      assert.match(text, /pods? on \d+ new NodeClaims?, \d+ on existing nodes, 1 unschedulable/)
+      assert.include(text, "default/gpu-job")
+    })
+  )
+
+  it.effect("fails with one line for bad input", () =>
+    Effect.gen(function* () {
+      const missing = yield* Effect.flip(run(["examples/none.yaml"]))
+      assert.strictEqual(missing._tag, "InvalidInput")
+      assert.match(missing.message, /none\.yaml: no such file or directory$/)
+      const badCatalogue = yield* Effect.flip(
+        run(["examples/schedule/cluster.yaml"], "json", join(root, "test/operator/fixtures/bad-catalogue.json"))
+      )
+      assert.strictEqual(badCatalogue._tag, "InvalidInput")
+      assert.include(badCatalogue.message, "bad-catalogue.json")
+      assert.notInclude(badCatalogue.message, "\n")
+    })
+  )
+})
