@@ -57,3 +57,20 @@ export const StorageClass = Schema.Struct({
   )
 })
 export type StorageClass = typeof StorageClass.Type
+
+/** A CSINode: how many volumes of each CSI driver the node can attach (volume limits). */
+export const CSINode = Schema.Struct({
+  apiVersion: optional(Schema.String),
+  kind: optional(Schema.String),
+  metadata: ObjectMeta,
+  spec: Schema.Struct({
+    drivers: Schema.Array(
+      Schema.Struct({
+        name: Schema.String,
+        nodeID: optional(Schema.String),
+        allocatable: optional(Schema.Struct({ count: optional(Schema.Number) }))
+      })
+    )
+  })
+})
+export type CSINode = typeof CSINode.Type

@@ -94,6 +94,14 @@ export const StorageClasses = Resource.make({
   namespaced: false,
   schema: Storage.StorageClass
 })
+export const CSINodes = Resource.make({
+  group: "storage.k8s.io",
+  version: "v1",
+  kind: "CSINode",
+  plural: "csinodes",
+  namespaced: false,
+  schema: Storage.CSINode
+})
 export const PodDisruptionBudgets = Resource.make({
   group: "policy",
   version: "v1",
@@ -147,6 +155,7 @@ export const all: ReadonlyArray<Resource.Resource<Resource.KubeObject>> = [
   PersistentVolumeClaims,
   PersistentVolumes,
   StorageClasses,
+  CSINodes,
   PodDisruptionBudgets,
   Leases,
   Deployments,

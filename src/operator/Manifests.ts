@@ -72,6 +72,7 @@ export interface Manifests {
   readonly persistentVolumeClaims: ReadonlyArray<Storage.PersistentVolumeClaim>
   readonly persistentVolumes: ReadonlyArray<Storage.PersistentVolume>
   readonly storageClasses: ReadonlyArray<Storage.StorageClass>
+  readonly csiNodes: ReadonlyArray<Storage.CSINode>
   readonly podDisruptionBudgets: ReadonlyArray<PodDisruptionBudget.PodDisruptionBudget>
   readonly namespaces: ReadonlyArray<Namespace.Namespace>
   /** Objects of the other known kinds (Event, Lease, ...). */
@@ -101,6 +102,7 @@ const buckets: ReadonlyMap<Resource.Resource<Resource.KubeObject>, Bucket> = new
   [Resources.PersistentVolumeClaims, "persistentVolumeClaims"],
   [Resources.PersistentVolumes, "persistentVolumes"],
   [Resources.StorageClasses, "storageClasses"],
+  [Resources.CSINodes, "csiNodes"],
   [Resources.PodDisruptionBudgets, "podDisruptionBudgets"],
   [Resources.Namespaces, "namespaces"]
 ])
@@ -121,6 +123,7 @@ const group = (entries: ReadonlyArray<Entry>, scenarios: ReadonlyArray<ScenarioD
     persistentVolumeClaims: [],
     persistentVolumes: [],
     storageClasses: [],
+    csiNodes: [],
     podDisruptionBudgets: [],
     namespaces: []
   }

@@ -5,7 +5,6 @@
 import { Effect, FileSystem, Schema } from "effect"
 import * as KWOKNodeClass from "../api/KWOKNodeClass.ts"
 import * as Labels from "../api/Labels.ts"
-import type { Node } from "../api/Node.ts"
 import type { NodeClaim } from "../api/NodeClaim.ts"
 import type { Pod } from "../api/Pod.ts"
 import * as Taints from "../api/Taints.ts"
@@ -15,9 +14,11 @@ import type * as InstanceType from "../cloudprovider/InstanceType.ts"
 import * as HostPorts from "../scheduling/HostPorts.ts"
 import * as PodRequirements from "../scheduling/PodRequirements.ts"
 import * as Requirements from "../scheduling/Requirements.ts"
+import * as Reschedulable from "../scheduling/Reschedulable.ts"
 import * as Resources from "../scheduling/Resources.ts"
 import * as Scheduler from "../scheduling/Scheduler.ts"
 import * as VolumeTopology from "../scheduling/VolumeTopology.ts"
+import * as VolumeUsage from "../scheduling/VolumeUsage.ts"
 import * as Manifests from "./Manifests.ts"
 import * as ScheduleOutput from "./ScheduleOutput.ts"
 
@@ -85,11 +86,22 @@ const instanceTypeOf = (
 
 /** Capacity that exists (a Node, with its NodeClaim if any) or is in flight (a NodeClaim without a Node). */
 const existingNodes = (
-  nodes: ReadonlyArray<Node>,
-  nodeClaims: ReadonlyArray<NodeClaim>,
+  manifests: Manifests.Manifests,
   boundPods: ReadonlyArray<Pod>,
-  catalogue: ReadonlyArray<InstanceType.InstanceType>
+  catalogue: ReadonlyArray<InstanceType.InstanceType>,
+  volumes: VolumeTopology.VolumeContext
 ): Array<Scheduler.ExistingNodeInput> => {
+  const { nodes, nodeClaims } = manifests
+  const limitsByNode = new Map(
+    manifests.csiNodes.map((csiNode) => [
+      csiNode.metadata.name ?? "",
+      new Map(
+        csiNode.spec.drivers.flatMap((driver) =>
+          driver.allocatable?.count === undefined ? [] : [[driver.name, driver.allocatable.count] as const]
+        )
+      )
+    ])
+  )
   const podsByNode = new Map<string, Array<Pod>>()
   for (const pod of boundPods) {
     const name = pod.spec.nodeName ?? ""
@@ -98,11 +110,16 @@ const existingNodes = (
   const usage = (name: string) => {
     const pods = podsByNode.get(name) ?? []
     const hostPorts = new HostPorts.HostPortUsage()
-    for (const pod of pods) hostPorts.add(podKey(pod), HostPorts.hostPortsOf(pod.spec))
+    const volumeUsage = new VolumeUsage.VolumeUsage(limitsByNode.get(name) ?? new Map())
+    for (const pod of pods) {
+      hostPorts.add(podKey(pod), HostPorts.hostPortsOf(pod.spec))
+      volumeUsage.add(VolumeUsage.volumesOf(pod, volumes))
+    }
     return {
       requested: Resources.requestsForPods(...pods.map((pod) => pod.spec)),
       daemonSetRequested: Resources.requestsForPods(...pods.filter(isDaemonSetPod).map((pod) => pod.spec)),
-      hostPorts
+      hostPorts,
+      volumeUsage
     }
   }
   const claimsByProviderID = new Map(
@@ -204,11 +221,28 @@ export const plan = Effect.fn("Schedule.plan")(function* (
     ...manifests.nodes.map((node) => node.metadata.name ?? ""),
     ...manifests.nodeClaims.map((claim) => claim.metadata.name ?? "")
   ])
+  // Pods of nodes being deleted need a new home, unless they cannot move now (the provisioner makes room for them).
+  const deletingNodes = new Set([
+    ...manifests.nodes
+      .filter((node) => node.metadata.deletionTimestamp !== undefined)
+      .map((node) => node.metadata.name ?? ""),
+    ...manifests.nodeClaims
+      .filter((claim) => claim.metadata.deletionTimestamp !== undefined)
+      .map((claim) => claim.status?.nodeName ?? claim.metadata.name ?? "")
+  ])
   const pending: Array<Pod> = []
   const bound: Array<Pod> = []
   for (const pod of manifests.pods) {
     if (pod.spec.nodeName !== undefined && pod.spec.nodeName !== "") {
-      if (!isTerminal(pod) && knownNodes.has(pod.spec.nodeName)) bound.push(pod)
+      if (isTerminal(pod)) continue
+      if (deletingNodes.has(pod.spec.nodeName)) {
+        if (Reschedulable.notReschedulable(pod, manifests.podDisruptionBudgets) === undefined) {
+          const { nodeName: _nodeName, ...spec } = pod.spec
+          pending.push({ ...pod, spec })
+        }
+      } else if (knownNodes.has(pod.spec.nodeName)) {
+        bound.push(pod)
+      }
       continue
     }
     const ignored = PodRequirements.notProvisionable(pod, wellKnown)
@@ -225,11 +259,12 @@ export const plan = Effect.fn("Schedule.plan")(function* (
   }
   const results = yield* Scheduler.solve({
     nodePools,
-    existingNodes: existingNodes(manifests.nodes, manifests.nodeClaims, bound, catalogue),
+    existingNodes: existingNodes(manifests, bound, catalogue, volumes),
     pods: pending,
     boundPods: bound,
     daemonSetPods: manifests.daemonSets.map(daemonPod),
     namespaces: manifests.namespaces,
+    volumes,
     wellKnownLabels: wellKnown
   })
   for (const [pod, reason] of results.errors) {

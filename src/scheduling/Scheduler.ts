@@ -23,6 +23,8 @@ import * as Requirements from "./Requirements.ts"
 import * as Resources from "./Resources.ts"
 import * as Tolerations from "./Tolerations.ts"
 import * as Topology from "./Topology.ts"
+import * as VolumeTopology from "./VolumeTopology.ts"
+import * as VolumeUsage from "./VolumeUsage.ts"
 
 /** A NodePool the scheduler may launch from, with its instance types. */
 export interface NodePoolInput {
@@ -45,6 +47,8 @@ export interface ExistingNodeInput {
   /** Requests of the DaemonSet pods among them. */
   readonly daemonSetRequested: Resources.Resources
   readonly hostPorts: HostPorts.HostPortUsage
+  /** Volumes attached per CSI driver and the node's limits; none means no limits. */
+  readonly volumeUsage?: VolumeUsage.VolumeUsage
   readonly initialized: boolean
   readonly nodePool: string | undefined
 }
@@ -61,6 +65,8 @@ export interface Input {
   /** One pod per DaemonSet (its template), whose requests every compatible node reserves. */
   readonly daemonSetPods: ReadonlyArray<Pod>
   readonly namespaces: ReadonlyArray<Namespace>
+  /** Claims, volumes and classes, to count pod volumes against node volume limits. */
+  readonly volumes?: VolumeTopology.VolumeContext
   /** Karpenter's well-known labels plus the cloud provider's. */
   readonly wellKnownLabels: ReadonlySet<string>
   readonly preferencePolicy?: "Respect" | "Ignore"
@@ -103,15 +109,22 @@ interface PodData extends Topology.TopologyPod {
   readonly requests: Resources.Resources
   readonly requirements: Requirements.Requirements
   readonly hostPorts: ReadonlyArray<HostPorts.HostPort>
+  readonly volumes: VolumeUsage.Volumes
 }
 
-const podData = (pod: Pod, key: string, ignorePreferences: boolean): PodData => ({
+const podData = (
+  pod: Pod,
+  key: string,
+  ignorePreferences: boolean,
+  volumes: VolumeTopology.VolumeContext
+): PodData => ({
   key,
   pod,
   requests: Resources.requestsForPods(pod.spec),
   requirements: PodRequirements.requirementsOf(pod.spec, { ignorePreferences }),
   strictRequirements: PodRequirements.strictRequirementsOf(pod.spec),
-  hostPorts: HostPorts.hostPortsOf(pod.spec)
+  hostPorts: HostPorts.hostPortsOf(pod.spec),
+  volumes: VolumeUsage.volumesOf(pod, volumes)
 })
 
 /** Upstream's queue order: larger CPU, then memory requests first; then older; then by uid (here also name). */
@@ -208,6 +221,7 @@ class ExistingNode {
   readonly requirements: Requirements.Requirements
   private requested: Resources.Resources
   private readonly hostPorts: HostPorts.HostPortUsage
+  private readonly volumes: VolumeUsage.VolumeUsage
 
   constructor(
     readonly input: ExistingNodeInput,
@@ -216,6 +230,7 @@ class ExistingNode {
     this.requirements = Requirements.fromLabels({ [Labels.Hostname]: input.name, ...input.labels })
     this.requested = Resources.add(input.requested, remainingDaemon)
     this.hostPorts = input.hostPorts.copy()
+    this.volumes = input.volumeUsage?.copy() ?? new VolumeUsage.VolumeUsage(new Map())
   }
 
   get topologyNode(): Topology.TopologyNode {
@@ -226,6 +241,8 @@ class ExistingNode {
   add(pod: PodData, topology: Topology.Topology): string | undefined {
     const untolerated = Tolerations.tolerates(pod.pod.spec.tolerations, this.input.taints)
     if (untolerated !== undefined) return untolerated
+    const overLimit = this.volumes.exceeds(pod.volumes)
+    if (overLimit !== undefined) return overLimit
     const conflict = this.hostPorts.conflict(pod.hostPorts)
     if (conflict !== undefined) return conflict
     if (!Resources.fitsWith(this.requested, pod.requests, this.input.allocatable)) return "exceeds node resources"
@@ -236,6 +253,7 @@ class ExistingNode {
     this.pods.push(pod.pod)
     this.requested = Resources.add(this.requested, pod.requests)
     this.hostPorts.add(pod.key, pod.hostPorts)
+    this.volumes.add(pod.volumes)
     return undefined
   }
 }
@@ -418,6 +436,7 @@ class Pass {
   private readonly queue: Array<PodData>
   private readonly pushedAt = new Map<string, number>()
   private readonly maxInstanceTypes: number
+  private readonly volumes: VolumeTopology.VolumeContext
   private claimCount = 0
   private timedOut = false
 
@@ -425,7 +444,8 @@ class Pass {
     this.wellKnown = input.wellKnownLabels
     this.ignorePreferences = input.preferencePolicy === "Ignore"
     this.maxInstanceTypes = input.maxInstanceTypes ?? 60
-    const daemons = input.daemonSetPods.map((pod) => podData(pod, podKey(pod), true))
+    this.volumes = input.volumes ?? VolumeTopology.emptyVolumeContext
+    const daemons = input.daemonSetPods.map((pod) => podData(pod, podKey(pod), true, this.volumes))
     const pools = [...input.nodePools].sort(byWeight)
     this.toleratePreferNoSchedule = pools.some((pool) =>
       (pool.nodePool.spec.template.spec.taints ?? []).some((taint) => taint.effect === "PreferNoSchedule")
@@ -451,12 +471,18 @@ class Pass {
         const overhead = daemons
           .filter((daemon) => daemonFits(daemon.pod, node.taints, Requirements.fromLabels(node.labels), this.wellKnown))
           .reduce((sum, daemon) => Resources.add(sum, daemon.requests), Resources.empty)
-        const remainingDaemon = Resources.max(Resources.subtract(overhead, node.daemonSetRequested), Resources.empty)
+        // Daemons already running on the node are in its requests; only the missing ones still need room.
+        const remainingDaemon = Object.fromEntries(
+          Object.entries(Resources.subtract(overhead, node.daemonSetRequested)).map(([name, value]) => [
+            name,
+            Math.max(0, value)
+          ])
+        )
         return new ExistingNode(node, remainingDaemon)
       })
     const nodes = new Map(this.existing.map((node) => [node.input.name, node.topologyNode]))
     this.queue = input.pods
-      .map((pod) => podData(pod, podKey(pod), this.ignorePreferences))
+      .map((pod) => podData(pod, podKey(pod), this.ignorePreferences, this.volumes))
       .sort(byCpuAndMemoryDescending)
     this.topology = new Topology.Topology({
       boundPods: input.boundPods,
@@ -502,7 +528,7 @@ class Pass {
         this.pushedAt.set(original.key, this.queue.length)
         return
       }
-      pod = podData({ ...pod.pod, spec: relaxed.spec }, pod.key, this.ignorePreferences)
+      pod = podData({ ...pod.pod, spec: relaxed.spec }, pod.key, this.ignorePreferences, this.volumes)
       this.topology.update(pod)
     }
   }

@@ -3,6 +3,7 @@ import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as Catalog from "../../src/cloudprovider/Catalog.ts"
 import * as Manifests from "../../src/operator/Manifests.ts"
 import * as Schedule from "../../src/operator/Schedule.ts"
 import { root } from "../fixtures.ts"
@@ -124,6 +125,57 @@ describe("schedule", () => {
       assert.strictEqual(badCatalogue._tag, "InvalidInput")
       assert.include(badCatalogue.message, "bad-catalogue.json")
       assert.notInclude(badCatalogue.message, "\n")
+    })
+  )
+})
+
+describe("schedule: nodes going away", () => {
+  const manifests = `
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}
+      requirements: [{key: kubernetes.io/os, operator: In, values: [linux]}]
+---
+apiVersion: v1
+kind: Node
+metadata: {name: old, deletionTimestamp: "2026-01-01T00:00:00Z", labels: {kubernetes.io/os: linux}}
+spec: {providerID: kwok://old}
+status: {allocatable: {cpu: "4", memory: 8Gi, pods: "10"}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: movable, labels: {app: web}}
+spec: {nodeName: old, containers: [{name: c, resources: {requests: {cpu: "1"}}}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pinned, annotations: {karpenter.sh/do-not-disrupt: "true"}}
+spec: {nodeName: old, containers: [{name: c, resources: {requests: {cpu: "1"}}}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: guarded, labels: {app: db}}
+spec: {nodeName: old, containers: [{name: c, resources: {requests: {cpu: "1"}}}]}
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: db}
+spec: {maxUnavailable: 0, selector: {matchLabels: {app: db}}}
+`
+
+  it.effect("makes room for the pods of a deleting node that can move, and only those (the v1.4.0 change)", () =>
+    Effect.gen(function* () {
+      const parsed = yield* Manifests.parse("inline.yaml", manifests)
+      const { result } = yield* Schedule.plan(parsed, Catalog.kwok())
+      assert.deepStrictEqual(
+        result.nodeClaims.flatMap((claim) => claim.pods),
+        ["default/movable"]
+      )
+      assert.deepStrictEqual(result.existingNodes, [])
     })
   )
 })

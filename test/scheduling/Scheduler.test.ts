@@ -1,10 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as Labels from "../../src/api/Labels.ts"
+import * as Storage from "../../src/api/Storage.ts"
 import * as Requirement from "../../src/scheduling/Requirement.ts"
 import * as Requirements from "../../src/scheduling/Requirements.ts"
 import * as Scheduler from "../../src/scheduling/Scheduler.ts"
+import * as VolumeUsage from "../../src/scheduling/VolumeUsage.ts"
 import { existingNode, input, nodePool, pod } from "./fixtures.ts"
 
 const valuesOf = (claim: Scheduler.NewNodeClaim, key: string) =>
@@ -244,6 +246,79 @@ describe("Scheduler", () => {
       assert.isBelow(placed, 400)
       assert.strictEqual(placed + results.errors.size, 400)
       for (const reason of results.errors.values()) assert.include(reason, "timed out after 1m")
+    })
+  )
+})
+
+describe("Scheduler on existing nodes", () => {
+  it.effect("honours CSI volume limits on existing nodes", () =>
+    Effect.gen(function* () {
+      const node = {
+        ...existingNode("node-a", {
+          labels: { [Labels.NodePool]: "default", "kubernetes.io/os": "linux" },
+          cpu: "8",
+          memory: "16Gi"
+        }),
+        volumeUsage: new VolumeUsage.VolumeUsage(new Map([["ebs.csi.aws.com", 1]]))
+      }
+      const claim = (name: string) =>
+        Schema.decodeUnknownSync(Storage.PersistentVolumeClaim)({
+          metadata: { name, namespace: "default" },
+          spec: { storageClassName: "gp3" }
+        })
+      const volumes = {
+        pvcs: new Map([
+          ["default/a", claim("a")],
+          ["default/b", claim("b")]
+        ]),
+        pvs: new Map(),
+        storageClasses: new Map([
+          [
+            "gp3",
+            Schema.decodeUnknownSync(Storage.StorageClass)({
+              metadata: { name: "gp3" },
+              provisioner: "ebs.csi.aws.com"
+            })
+          ]
+        ])
+      }
+      const withClaim = (name: string, claimName: string) =>
+        pod(name, { cpu: "100m", spec: { volumes: [{ name: "data", persistentVolumeClaim: { claimName } }] } })
+      const results = yield* Scheduler.solve({
+        ...input({
+          nodePools: [nodePool("default")],
+          pods: [withClaim("p1", "a"), withClaim("p2", "b")],
+          existingNodes: [node]
+        }),
+        volumes
+      })
+      assert.strictEqual(results.existingNodes[0]?.pods.length, 1)
+      assert.strictEqual(results.newNodeClaims.length, 1)
+    })
+  )
+
+  it.effect("never gives back room for daemons running beyond the DaemonSets it knows", () =>
+    Effect.gen(function* () {
+      // 3 cpu, 2 cpu used by daemon pods, of which the known DaemonSet accounts for 1: 1 cpu is free, not 2.
+      const node = {
+        ...existingNode("node-a", {
+          labels: { [Labels.NodePool]: "default", "kubernetes.io/os": "linux" },
+          cpu: "3",
+          memory: "8Gi"
+        }),
+        requested: { cpu: 2000, memory: 0 },
+        daemonSetRequested: { cpu: 2000, memory: 0 }
+      }
+      const results = yield* Scheduler.solve(
+        input({
+          nodePools: [nodePool("default")],
+          pods: [pod("a", { cpu: "2", memory: "1Gi" })],
+          existingNodes: [node],
+          daemonSetPods: [pod("ds", { cpu: "1", memory: "0", ownerKind: "DaemonSet" })]
+        })
+      )
+      assert.deepStrictEqual(results.existingNodes, [])
+      assert.strictEqual(results.newNodeClaims.length, 1)
     })
   )
 })

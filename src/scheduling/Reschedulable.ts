@@ -1,0 +1,47 @@
+/**
+ * Which pods of a node that goes away need capacity elsewhere (upstream `pdb.Limits.IsCurrentlyReschedulable`, the
+ * v1.4.0 change "no over-provisioning for pods that cannot move"): not terminal, not a DaemonSet or mirror pod, not
+ * `karpenter.sh/do-not-disrupt`, and not held by a PodDisruptionBudget that allows no disruption at all.
+ */
+import * as Labels from "../api/Labels.ts"
+import type { Pod } from "../api/Pod.ts"
+import type { PodDisruptionBudget } from "../api/PodDisruptionBudget.ts"
+import * as LabelSelector from "../kube/LabelSelector.ts"
+
+/** A budget that can never allow an eviction: maxUnavailable 0 or "0%", or minAvailable "100%". */
+const blocksEverything = (budget: PodDisruptionBudget): boolean => {
+  const { maxUnavailable, minAvailable } = budget.spec
+  return maxUnavailable === 0 || maxUnavailable === "0" || maxUnavailable === "0%" || minAvailable === "100%"
+}
+
+/** The budget that blocks every disruption of the pod, if any. */
+export const blockingBudget = (
+  pod: Pod,
+  budgets: ReadonlyArray<PodDisruptionBudget>
+): PodDisruptionBudget | undefined =>
+  budgets.find(
+    (budget) =>
+      budget.metadata.namespace === (pod.metadata.namespace ?? "default") &&
+      blocksEverything(budget) &&
+      LabelSelector.matchesLabelSelector(budget.spec.selector, pod.metadata.labels)
+  )
+
+/** Why the pod will not move off its node now, or undefined when it needs capacity elsewhere. */
+export const notReschedulable = (pod: Pod, budgets: ReadonlyArray<PodDisruptionBudget>): string | undefined => {
+  const phase = pod.status?.phase
+  if (phase === "Succeeded" || phase === "Failed") return `pod is ${phase}`
+  const owners = pod.metadata.ownerReferences ?? []
+  if (owners.some((owner) => owner.kind === "DaemonSet")) return "owned by a DaemonSet"
+  if (
+    owners.some((owner) => owner.kind === "Node") ||
+    pod.metadata.annotations?.["kubernetes.io/config.mirror"] !== undefined
+  ) {
+    return "a mirror pod"
+  }
+  if (pod.metadata.annotations?.[Labels.DoNotDisruptAnnotation] === "true")
+    return `annotated ${Labels.DoNotDisruptAnnotation}`
+  const budget = blockingBudget(pod, budgets)
+  if (budget !== undefined)
+    return `PodDisruptionBudget ${budget.metadata.namespace}/${budget.metadata.name} allows no disruption`
+  return undefined
+}

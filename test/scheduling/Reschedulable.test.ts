@@ -1,0 +1,45 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Schema } from "effect"
+import * as PodDisruptionBudget from "../../src/api/PodDisruptionBudget.ts"
+import * as Reschedulable from "../../src/scheduling/Reschedulable.ts"
+import { pod } from "./fixtures.ts"
+
+const budget = (name: string, spec: Record<string, unknown>) =>
+  Schema.decodeUnknownSync(PodDisruptionBudget.PodDisruptionBudget)({
+    metadata: { name, namespace: "default" },
+    spec: { selector: { matchLabels: { app: "db" } }, ...spec }
+  })
+
+describe("Reschedulable", () => {
+  it("moves ordinary pods", () => {
+    assert.isUndefined(
+      Reschedulable.notReschedulable(pod("web", { labels: { app: "web" } }), [budget("b", { maxUnavailable: 0 })])
+    )
+  })
+
+  it("keeps DaemonSet pods and do-not-disrupt pods where they are", () => {
+    assert.strictEqual(
+      Reschedulable.notReschedulable(pod("ds", { ownerKind: "DaemonSet" }), []),
+      "owned by a DaemonSet"
+    )
+    const pinned = pod("pinned")
+    const annotated = {
+      ...pinned,
+      metadata: { ...pinned.metadata, annotations: { "karpenter.sh/do-not-disrupt": "true" } }
+    }
+    assert.include(Reschedulable.notReschedulable(annotated, []) ?? "", "do-not-disrupt")
+  })
+
+  it("keeps pods a budget fully blocks: maxUnavailable 0 or 0%, minAvailable 100%", () => {
+    const db = pod("db-0", { labels: { app: "db" } })
+    for (const spec of [{ maxUnavailable: 0 }, { maxUnavailable: "0%" }, { minAvailable: "100%" }]) {
+      assert.include(
+        Reschedulable.notReschedulable(db, [budget("strict", spec)]) ?? "",
+        "default/strict allows no disruption"
+      )
+    }
+    for (const spec of [{ maxUnavailable: 1 }, { minAvailable: "50%" }, { minAvailable: 1 }]) {
+      assert.isUndefined(Reschedulable.notReschedulable(db, [budget("lenient", spec)]))
+    }
+  })
+})
