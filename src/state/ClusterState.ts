@@ -57,6 +57,11 @@ export class ClusterState extends Context.Service<
      * the disruption loop skips consolidation while it stays the same.
      */
     readonly consolidationState: Effect.Effect<number>
+    /**
+     * The capacity of a NodePool's nodes and in-flight NodeClaims (marked-for-deletion ones excluded), plus
+     * `nodes` = their count: what limits are checked against and what `status.resources` shows.
+     */
+    nodePoolResources(nodePool: string): Effect.Effect<Resources.Resources>
     /** Forces the next disruption pass to reconsider consolidation. */
     readonly markUnconsolidated: Effect.Effect<void>
     /** Emits whenever the view changed (for batching and triggers). */
