@@ -1,0 +1,250 @@
+/**
+ * The cluster as one provisioning pass sees it, built the same way from manifests (`schedule`) and from informer
+ * caches (the provisioner): capacity that exists or is in flight, pods that need a node, pods already bound, and
+ * DaemonSet pods every new node must make room for.
+ */
+import * as Labels from "../api/Labels.ts"
+import type { Namespace } from "../api/Namespace.ts"
+import type { Node } from "../api/Node.ts"
+import type { NodeClaim } from "../api/NodeClaim.ts"
+import type { Pod } from "../api/Pod.ts"
+import type { PodDisruptionBudget } from "../api/PodDisruptionBudget.ts"
+import type * as Storage from "../api/Storage.ts"
+import * as Taints from "../api/Taints.ts"
+import type { DaemonSet } from "../api/Workloads.ts"
+import type * as InstanceType from "../cloudprovider/InstanceType.ts"
+import * as HostPorts from "./HostPorts.ts"
+import * as PodRequirements from "./PodRequirements.ts"
+import * as Reschedulable from "./Reschedulable.ts"
+import * as Resources from "./Resources.ts"
+import type * as Scheduler from "./Scheduler.ts"
+import * as VolumeTopology from "./VolumeTopology.ts"
+import * as VolumeUsage from "./VolumeUsage.ts"
+
+/** The objects a pass reads. */
+export interface ClusterView {
+  readonly nodes: ReadonlyArray<Node>
+  readonly nodeClaims: ReadonlyArray<NodeClaim>
+  readonly pods: ReadonlyArray<Pod>
+  readonly daemonSets: ReadonlyArray<DaemonSet>
+  readonly persistentVolumeClaims: ReadonlyArray<Storage.PersistentVolumeClaim>
+  readonly persistentVolumes: ReadonlyArray<Storage.PersistentVolume>
+  readonly storageClasses: ReadonlyArray<Storage.StorageClass>
+  readonly csiNodes: ReadonlyArray<Storage.CSINode>
+  readonly podDisruptionBudgets: ReadonlyArray<PodDisruptionBudget>
+  readonly namespaces: ReadonlyArray<Namespace>
+  /** Nodes (by name) that disruption chose: their pods need capacity elsewhere, as on deleting nodes. */
+  readonly markedForDeletion?: ReadonlySet<string>
+}
+
+/** `namespace/name` of a pod. */
+export const podKey = (pod: Pod): string => `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`
+
+const isTerminal = (pod: Pod) => pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed"
+const isDaemonSetPod = (pod: Pod) => pod.metadata.ownerReferences?.some((owner) => owner.kind === "DaemonSet") ?? false
+
+/** A DaemonSet's pod as the scheduler reserves room for it. */
+export const daemonPod = (daemonSet: DaemonSet): Pod => ({
+  metadata: {
+    name: daemonSet.metadata.name ?? "",
+    namespace: daemonSet.metadata.namespace ?? "default",
+    ...(daemonSet.spec.template.metadata?.labels === undefined
+      ? {}
+      : { labels: daemonSet.spec.template.metadata.labels }),
+    ownerReferences: [
+      {
+        apiVersion: "apps/v1",
+        kind: "DaemonSet",
+        name: daemonSet.metadata.name ?? "",
+        uid: daemonSet.metadata.uid ?? ""
+      }
+    ]
+  },
+  spec: daemonSet.spec.template.spec
+})
+
+/** The single instance type a NodeClaim launched as (or will launch as), if it names exactly one. */
+const instanceTypeOf = (
+  nodeClaim: NodeClaim,
+  catalogue: ReadonlyArray<InstanceType.InstanceType>
+): InstanceType.InstanceType | undefined => {
+  const labelled = nodeClaim.metadata.labels?.[Labels.InstanceType]
+  const required = nodeClaim.spec.requirements.find((r) => r.key === Labels.InstanceType && r.operator === "In")
+  const name = labelled ?? (required?.values?.length === 1 ? required.values[0] : undefined)
+  return name === undefined ? undefined : catalogue.find((instanceType) => instanceType.name === name)
+}
+
+/** Capacity that exists (a Node, with its NodeClaim if any) or is in flight (a NodeClaim without a Node). */
+export const existingNodes = (
+  view: ClusterView,
+  boundPods: ReadonlyArray<Pod>,
+  catalogue: ReadonlyArray<InstanceType.InstanceType>,
+  volumes: VolumeTopology.VolumeContext
+): Array<Scheduler.ExistingNodeInput> => {
+  const { nodes, nodeClaims } = view
+  const unavailable = new Set([...deletingNodes(view), ...(view.markedForDeletion ?? [])])
+  const limitsByNode = new Map(
+    view.csiNodes.map((csiNode) => [
+      csiNode.metadata.name ?? "",
+      new Map(
+        csiNode.spec.drivers.flatMap((driver) =>
+          driver.allocatable?.count === undefined ? [] : [[driver.name, driver.allocatable.count] as const]
+        )
+      )
+    ])
+  )
+  const podsByNode = new Map<string, Array<Pod>>()
+  for (const pod of boundPods) {
+    const name = pod.spec.nodeName ?? ""
+    podsByNode.set(name, [...(podsByNode.get(name) ?? []), pod])
+  }
+  const usage = (name: string) => {
+    const pods = podsByNode.get(name) ?? []
+    const hostPorts = new HostPorts.HostPortUsage()
+    const volumeUsage = new VolumeUsage.VolumeUsage(limitsByNode.get(name) ?? new Map())
+    for (const pod of pods) {
+      hostPorts.add(podKey(pod), HostPorts.hostPortsOf(pod.spec))
+      volumeUsage.add(VolumeUsage.volumesOf(pod, volumes))
+    }
+    return {
+      requested: Resources.requestsForPods(...pods.map((pod) => pod.spec)),
+      daemonSetRequested: Resources.requestsForPods(...pods.filter(isDaemonSetPod).map((pod) => pod.spec)),
+      hostPorts,
+      volumeUsage
+    }
+  }
+  const claimsByProviderID = new Map(
+    nodeClaims.flatMap((claim) =>
+      claim.status?.providerID === undefined ? [] : [[claim.status.providerID, claim] as const]
+    )
+  )
+  const result: Array<Scheduler.ExistingNodeInput> = []
+  const joined = new Set<NodeClaim>()
+  for (const node of nodes) {
+    if (unavailable.has(node.metadata.name ?? "")) continue
+    const claim = node.spec.providerID === undefined ? undefined : claimsByProviderID.get(node.spec.providerID)
+    if (claim !== undefined) joined.add(claim)
+    const name = node.metadata.name ?? ""
+    const allocatable = Resources.fromResourceList(node.status?.allocatable ?? claim?.status?.allocatable)
+    const labels = { ...node.metadata.labels }
+    const initialized = claim === undefined || labels[Labels.NodeInitialized] === "true"
+    // A node still starting keeps its NodeClaim's view: startup and ephemeral taints are about to go.
+    const taints = (node.spec.taints ?? []).filter(
+      (taint) =>
+        initialized ||
+        (!Taints.KnownEphemeral.some((known) => Taints.matches(known, taint)) &&
+          !(claim?.spec.startupTaints ?? []).some((startup) => Taints.matches(startup, taint)))
+    )
+    result.push({
+      name,
+      labels,
+      taints,
+      allocatable,
+      capacity: Resources.fromResourceList(node.status?.capacity ?? node.status?.allocatable),
+      ...usage(name),
+      initialized,
+      nodePool: labels[Labels.NodePool]
+    })
+  }
+  for (const claim of nodeClaims) {
+    if (joined.has(claim) || unavailable.has(claim.metadata.name ?? "")) continue
+    const instanceType = instanceTypeOf(claim, catalogue)
+    const allocatable =
+      claim.status?.allocatable ??
+      (instanceType === undefined ? undefined : Resources.toResourceList(instanceType.allocatable))
+    if (allocatable === undefined) continue
+    const name = claim.metadata.name ?? ""
+    const singleValues = Object.fromEntries(
+      claim.spec.requirements.flatMap((r) =>
+        r.operator === "In" && r.values?.length === 1 ? [[r.key, r.values[0]!]] : []
+      )
+    )
+    const labels = { ...singleValues, ...claim.metadata.labels }
+    result.push({
+      name,
+      labels,
+      taints: claim.spec.taints ?? [],
+      allocatable: Resources.fromResourceList(allocatable),
+      capacity: Resources.fromResourceList(claim.status?.capacity ?? allocatable),
+      ...usage(name),
+      initialized: false,
+      nodePool: labels[Labels.NodePool]
+    })
+  }
+  return result
+}
+
+/** The claims, volumes and classes of the view, by key. */
+export const volumeContext = (view: ClusterView): VolumeTopology.VolumeContext => ({
+  pvcs: new Map(
+    view.persistentVolumeClaims.map((pvc) => [`${pvc.metadata.namespace ?? "default"}/${pvc.metadata.name}`, pvc])
+  ),
+  pvs: new Map(view.persistentVolumes.map((pv) => [pv.metadata.name ?? "", pv])),
+  storageClasses: new Map(view.storageClasses.map((sc) => [sc.metadata.name ?? "", sc]))
+})
+
+/** Names of the nodes (and in-flight NodeClaims) that are going away. */
+const deletingNodes = (view: ClusterView): Set<string> =>
+  new Set([
+    ...view.nodes
+      .filter((node) => node.metadata.deletionTimestamp !== undefined)
+      .map((node) => node.metadata.name ?? ""),
+    ...view.nodeClaims
+      .filter((claim) => claim.metadata.deletionTimestamp !== undefined)
+      .map((claim) => claim.status?.nodeName ?? claim.metadata.name ?? "")
+  ])
+
+/** The pods of a pass: those that need a node, those bound to live capacity, and those the provisioner ignores. */
+export interface PodSets {
+  readonly pending: Array<Pod>
+  readonly bound: Array<Pod>
+  readonly ignored: Array<{ readonly pod: string; readonly reason: string }>
+}
+
+/**
+ * Sorts the view's pods. Unbound pods are pending when provisionable (volume topology injected); `isPending` adds a
+ * condition (the provisioner asks for kube-scheduler's PodScheduled=False/Unschedulable). Pods of nodes going away
+ * need a new home when they can move now (upstream v1.4.0 IsCurrentlyReschedulable).
+ */
+export const podSets = (
+  view: ClusterView,
+  wellKnown: ReadonlySet<string>,
+  volumes: VolumeTopology.VolumeContext,
+  isPending: (pod: Pod) => boolean = () => true
+): PodSets => {
+  const knownNodes = new Set([
+    ...view.nodes.map((node) => node.metadata.name ?? ""),
+    ...view.nodeClaims.map((claim) => claim.metadata.name ?? "")
+  ])
+  const leaving = new Set([...deletingNodes(view), ...(view.markedForDeletion ?? [])])
+  const pending: Array<Pod> = []
+  const bound: Array<Pod> = []
+  const ignored: Array<{ pod: string; reason: string }> = []
+  for (const pod of view.pods) {
+    if (pod.spec.nodeName !== undefined && pod.spec.nodeName !== "") {
+      if (isTerminal(pod)) continue
+      if (leaving.has(pod.spec.nodeName)) {
+        if (Reschedulable.notReschedulable(pod, view.podDisruptionBudgets) === undefined) {
+          const { nodeName: _nodeName, ...spec } = pod.spec
+          pending.push({ ...pod, spec })
+        }
+      } else if (knownNodes.has(pod.spec.nodeName)) {
+        bound.push(pod)
+      }
+      continue
+    }
+    const reason = PodRequirements.notProvisionable(pod, wellKnown)
+    if (reason !== undefined) {
+      ignored.push({ pod: podKey(pod), reason: `not provisionable: ${reason}` })
+      continue
+    }
+    if (!isPending(pod)) continue
+    const injected = VolumeTopology.inject(pod, volumes)
+    if ("error" in injected) {
+      ignored.push({ pod: podKey(pod), reason: `not provisionable: ${injected.error}` })
+      continue
+    }
+    pending.push(injected.pod)
+  }
+  return { pending, bound, ignored }
+}
