@@ -1,0 +1,299 @@
+/**
+ * The `simulate` driver: applies a scenario's objects and steps to the embedded cluster on a virtual clock, takes a
+ * snapshot before each step and at the end, and reports events, disruptions and a cost summary. Everything that
+ * happens in between — kube-scheduler, kubelet, workload controllers, Karpenter's controllers — runs on the same
+ * clock, so hours pass in seconds and the same scenario always gives the same result.
+ */
+import { Clock, Effect, Fiber, Schema, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import * as Labels from "../api/Labels.ts"
+import type * as InstanceType from "../cloudprovider/InstanceType.ts"
+import { KubeClient } from "../kube/KubeClient.ts"
+import type { KubeObject, Resource } from "../kube/Resource.ts"
+import * as Resources from "../kube/Resources.ts"
+import * as Scenario from "./Scenario.ts"
+
+/** A snapshot of the cluster (the CLI contract's shape). */
+export interface Snapshot {
+  readonly time: number
+  readonly nodes: ReadonlyArray<{
+    readonly name: string
+    readonly nodePool: string
+    readonly instanceType: string
+    readonly zone: string
+    readonly capacityType: string
+    readonly pods: ReadonlyArray<string>
+    readonly deleting?: true
+  }>
+  readonly nodeClaims: ReadonlyArray<{
+    readonly name: string
+    readonly nodePool: string
+    readonly conditions: Readonly<Record<string, string>>
+  }>
+  readonly nodePools: ReadonlyArray<{
+    readonly name: string
+    readonly conditions: Readonly<Record<string, string>>
+    readonly resources: Readonly<Record<string, string>>
+  }>
+  readonly pendingPods: ReadonlyArray<string>
+}
+
+/** One executed disruption command. */
+export interface Disruption {
+  readonly time: number
+  readonly reason: string
+  readonly candidates: ReadonlyArray<string>
+  readonly replacements: ReadonlyArray<string>
+}
+
+/** The whole run (the CLI contract's shape). */
+export interface Report {
+  readonly snapshots: ReadonlyArray<Snapshot>
+  readonly disruptions: ReadonlyArray<Disruption>
+  readonly events: ReadonlyArray<{
+    readonly time: number
+    readonly reason: string
+    readonly kind: string
+    readonly name: string
+    readonly message: string
+  }>
+  readonly summary: {
+    readonly nodesLaunched: number
+    readonly nodesTerminated: number
+    readonly costUSD: number
+    readonly peakNodes: number
+  }
+}
+
+/** A step the driver could not carry out (an unknown kind, an invalid object): one line, exit 2. */
+export class StepFailed extends Schema.TaggedError<StepFailed>()("StepFailed", { message: Schema.String }) {}
+
+const byName = <A extends KubeObject>(items: ReadonlyArray<A>) =>
+  [...items].sort((a, b) => ((a.metadata.name ?? "") < (b.metadata.name ?? "") ? -1 : 1))
+
+const podKey = (pod: KubeObject) => `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`
+
+const conditionMap = (conditions: ReadonlyArray<{ readonly type: string; readonly status: string }> | undefined) =>
+  Object.fromEntries([...(conditions ?? [])].sort((a, b) => (a.type < b.type ? -1 : 1)).map((c) => [c.type, c.status]))
+
+/** Lets every fiber the last change woke run until it blocks (work not started by a timer is not tracked). */
+const settle = Effect.gen(function* () {
+  for (let i = 0; i < 200; i++) yield* Effect.yieldNow
+})
+
+const resourceFor = (kind: string, apiVersion?: string): Effect.Effect<Resource<KubeObject>, StepFailed> => {
+  const resource = Resources.all.find(
+    (r) => r.kind === kind && (apiVersion === undefined || r.apiVersion === apiVersion)
+  )
+  return resource === undefined
+    ? Effect.fail(
+        new StepFailed({ message: `unknown kind ${apiVersion === undefined ? "" : `${apiVersion} `}${kind}` })
+      )
+    : Effect.succeed(resource)
+}
+
+/** Runs a scenario. `objects` are applied at the start; `catalogue` prices the nodes for the summary. */
+export const run = Effect.fn("Simulation.run")(function* (
+  scenario: Scenario.Scenario,
+  objects: ReadonlyArray<{ readonly resource: Resource<KubeObject>; readonly object: KubeObject }>,
+  catalogue: ReadonlyArray<InstanceType.InstanceType>
+) {
+  const kube = yield* KubeClient
+  const start = yield* Clock.currentTimeMillis
+  const seconds = (millis: number) => Math.round((millis - start) / 1000)
+
+  // Node lifetimes for the summary, from a watch that runs through the whole scenario.
+  const lifetimes = new Map<string, { from: number; to?: number; price: number }>()
+  let live = 0
+  let peak = 0
+  const priceOf = (labels: Readonly<Record<string, string>>) => {
+    const instanceType = catalogue.find((candidate) => candidate.name === labels[Labels.InstanceType])
+    const offering = instanceType?.offerings.find(
+      (o) => o.zone === labels[Labels.Zone] && o.capacityType === labels[Labels.CapacityType]
+    )
+    return offering?.price ?? 0
+  }
+  const watcher = yield* Stream.runForEach(kube.watch(Resources.Nodes), (event) =>
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      if (event.type === "BOOKMARK") return
+      const name = event.object.metadata.name ?? ""
+      if (event.type === "ADDED" && !lifetimes.has(name)) {
+        lifetimes.set(name, { from: now, price: priceOf(event.object.metadata.labels ?? {}) })
+        live++
+        peak = Math.max(peak, live)
+      } else if (event.type === "DELETED") {
+        const lifetime = lifetimes.get(name)
+        if (lifetime !== undefined && lifetime.to === undefined) {
+          lifetime.to = now
+          live--
+        }
+      }
+    })
+  ).pipe(Effect.forkChild)
+
+  const ensureNamespace = (namespace: string | undefined) =>
+    namespace === undefined
+      ? Effect.void
+      : kube
+          .create(Resources.Namespaces, { metadata: { name: namespace } } as never)
+          .pipe(Effect.catchTag("AlreadyExists", () => Effect.void))
+
+  const apply = (resource: Resource<KubeObject>, object: KubeObject) =>
+    Effect.gen(function* () {
+      const namespace = resource.namespaced ? (object.metadata.namespace ?? "default") : undefined
+      yield* ensureNamespace(namespace)
+      const name = object.metadata.name ?? ""
+      const created = yield* kube.create(resource, object as never, namespace === undefined ? {} : { namespace }).pipe(
+        Effect.as(true),
+        Effect.catchTag("AlreadyExists", () => Effect.succeed(false))
+      )
+      if (!created) {
+        const { metadata: _metadata, status: _status, ...body } = object as KubeObject & { status?: unknown }
+        yield* kube.patch(resource, name, { type: "merge", patch: body }, namespace === undefined ? {} : { namespace })
+      }
+    })
+
+  const applyStep = (step: Scenario.Step) =>
+    Effect.gen(function* () {
+      if (step.apply !== undefined) {
+        for (const raw of step.apply) {
+          const candidate = raw as { apiVersion?: string; kind?: string }
+          const resource = yield* resourceFor(candidate.kind ?? "", candidate.apiVersion)
+          yield* apply(
+            resource,
+            yield* resource.decode(raw).pipe(Effect.mapError((e) => new StepFailed({ message: e.message })))
+          )
+        }
+      }
+      for (const reference of step.delete ?? []) {
+        yield* kube
+          .delete(yield* resourceFor(reference.kind, reference.apiVersion), reference.name, {
+            ...(reference.namespace === undefined ? {} : { namespace: reference.namespace })
+          })
+          .pipe(Effect.catchTag("NotFound", () => Effect.void))
+      }
+      if (step.scale !== undefined) {
+        const { kind, name, namespace, replicas } = step.scale
+        yield* kube.patch(
+          yield* resourceFor(kind),
+          name,
+          { type: "merge", patch: { spec: { replicas } } },
+          {
+            namespace: namespace ?? "default"
+          }
+        )
+      }
+      if (step.patch !== undefined) {
+        const { kind, apiVersion, name, namespace, merge } = step.patch
+        const resource = yield* resourceFor(kind, apiVersion)
+        yield* kube.patch(
+          resource,
+          name,
+          { type: "merge", patch: merge },
+          resource.namespaced ? { namespace: namespace ?? "default" } : {}
+        )
+      }
+    })
+
+  const snapshot = Effect.gen(function* () {
+    const now = yield* Clock.currentTimeMillis
+    const pods = (yield* kube.list(Resources.Pods)).items
+    const podsByNode = new Map<string, Array<string>>()
+    const pending: Array<string> = []
+    for (const pod of pods) {
+      const phase = pod.status?.phase
+      if (phase === "Succeeded" || phase === "Failed") continue
+      const node = pod.spec.nodeName
+      if (node === undefined || node === "") {
+        pending.push(podKey(pod))
+        continue
+      }
+      podsByNode.set(node, [...(podsByNode.get(node) ?? []), podKey(pod)])
+    }
+    const nodes = byName((yield* kube.list(Resources.Nodes)).items).map((node) => {
+      const labels = node.metadata.labels ?? {}
+      const name = node.metadata.name ?? ""
+      return {
+        name,
+        nodePool: labels[Labels.NodePool] ?? "",
+        instanceType: labels[Labels.InstanceType] ?? "",
+        zone: labels[Labels.Zone] ?? "",
+        capacityType: labels[Labels.CapacityType] ?? "",
+        pods: (podsByNode.get(name) ?? []).sort(),
+        ...(node.metadata.deletionTimestamp === undefined ? {} : { deleting: true as const })
+      }
+    })
+    const nodeClaims = byName((yield* kube.list(Resources.NodeClaims)).items).map((claim) => ({
+      name: claim.metadata.name ?? "",
+      nodePool: claim.metadata.labels?.[Labels.NodePool] ?? "",
+      conditions: conditionMap(claim.status?.conditions)
+    }))
+    const nodePools = byName((yield* kube.list(Resources.NodePools)).items).map((nodePool) => ({
+      name: nodePool.metadata.name ?? "",
+      conditions: conditionMap(nodePool.status?.conditions),
+      resources: Object.fromEntries(
+        Object.entries(nodePool.status?.resources ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))
+      )
+    }))
+    return { time: seconds(now), nodes, nodeClaims, nodePools, pendingPods: pending.sort() } satisfies Snapshot
+  })
+
+  for (const { resource, object } of objects) yield* apply(resource, object)
+  yield* settle
+
+  const snapshots: Array<Snapshot> = []
+  let elapsed = 0
+  const advanceTo = (offset: number) =>
+    Effect.gen(function* () {
+      if (offset > elapsed) {
+        yield* TestClock.adjust(offset - elapsed)
+        elapsed = offset
+      }
+      yield* settle
+    })
+  const steps = [...(scenario.spec.steps ?? [])]
+    .map((step, index) => ({ step, index, at: Scenario.millis(step.at) }))
+    .sort((a, b) => a.at - b.at || a.index - b.index)
+  const duration = Scenario.millis(scenario.spec.duration)
+  for (const { step, at } of steps) {
+    if (at > duration) break
+    yield* advanceTo(at)
+    snapshots.push(yield* snapshot)
+    yield* applyStep(step)
+    yield* settle
+  }
+  yield* advanceTo(duration)
+  snapshots.push(yield* snapshot)
+  const end = yield* Clock.currentTimeMillis
+  yield* Fiber.interrupt(watcher)
+
+  const events = (yield* kube.list(Resources.Events)).items
+    .map((event) => ({
+      time: seconds(Date.parse(event.firstTimestamp ?? event.lastTimestamp ?? "") || start),
+      reason: event.reason ?? "",
+      kind: event.involvedObject.kind ?? "",
+      name: event.involvedObject.name ?? "",
+      message: event.message ?? "",
+      order: Number(event.metadata.resourceVersion ?? 0)
+    }))
+    .sort((a, b) => a.time - b.time || a.order - b.order)
+    .map(({ order: _order, ...event }) => event)
+
+  let cost = 0
+  let terminated = 0
+  for (const lifetime of lifetimes.values()) {
+    if (lifetime.to !== undefined) terminated++
+    cost += (((lifetime.to ?? end) - lifetime.from) / 3_600_000) * lifetime.price
+  }
+  return {
+    snapshots,
+    disruptions: [],
+    events,
+    summary: {
+      nodesLaunched: lifetimes.size,
+      nodesTerminated: terminated,
+      costUSD: Math.round(cost * 1e6) / 1e6,
+      peakNodes: peak
+    }
+  } satisfies Report
+})

@@ -1,0 +1,185 @@
+/**
+ * The ClusterState implementation: informers over the objects a pass reads, joined on demand, plus the bookkeeping
+ * only Karpenter has (nominations, nodes marked for deletion, the consolidation timestamp).
+ */
+import { Clock, Effect, Layer, PubSub, Stream } from "effect"
+import * as Labels from "../api/Labels.ts"
+import type { Node } from "../api/Node.ts"
+import type { NodeClaim } from "../api/NodeClaim.ts"
+import type { KubeObject } from "../kube/Resource.ts"
+import * as Resources from "../kube/Resources.ts"
+import * as Informer from "../runtime/Informer.ts"
+import type { ClusterView } from "../scheduling/ClusterView.ts"
+import * as ResourceMath from "../scheduling/Resources.ts"
+import { ClusterState, type StateNode } from "./ClusterState.ts"
+
+/** How long a nomination keeps a node out of consolidation (upstream's nomination window, 20 s). */
+export const nominationMillis = 20_000
+/** The consolidation timestamp is refreshed at least this often, so a quiet cluster is reconsidered. */
+export const consolidationRefreshMillis = 5 * 60_000
+
+const isDeleting = (object: KubeObject): boolean => object.metadata.deletionTimestamp !== undefined
+
+/** Every node and in-flight NodeClaim, joined by providerID, sorted by name. */
+export const stateNodes = (
+  view: ClusterView,
+  marked: ReadonlySet<string>,
+  nominated: ReadonlyMap<string, number>
+): Array<StateNode> => {
+  const claimsByProviderID = new Map<string, NodeClaim>()
+  for (const claim of view.nodeClaims) {
+    if (claim.status?.providerID !== undefined) claimsByProviderID.set(claim.status.providerID, claim)
+  }
+  const podsByNode = new Map<string, Array<string>>()
+  for (const pod of view.pods) {
+    const nodeName = pod.spec.nodeName
+    if (nodeName === undefined || nodeName === "") continue
+    const list = podsByNode.get(nodeName) ?? []
+    list.push(`${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`)
+    podsByNode.set(nodeName, list)
+  }
+  const joined = new Set<NodeClaim>()
+  const result: Array<StateNode> = []
+  const make = (name: string, node: Node | undefined, nodeClaim: NodeClaim | undefined): StateNode => {
+    const labels = node?.metadata.labels ?? nodeClaim?.metadata.labels ?? {}
+    const managed = nodeClaim !== undefined || labels[Labels.NodePool] !== undefined
+    return {
+      name,
+      providerID: node?.spec.providerID ?? nodeClaim?.status?.providerID,
+      node,
+      nodeClaim,
+      nodePool: labels[Labels.NodePool] ?? nodeClaim?.metadata.labels?.[Labels.NodePool],
+      capacity: ResourceMath.fromResourceList(node?.status?.capacity ?? nodeClaim?.status?.capacity),
+      pods: (podsByNode.get(name) ?? []).sort(),
+      markedForDeletion: marked.has(name),
+      deleting:
+        (nodeClaim !== undefined && isDeleting(nodeClaim)) ||
+        (nodeClaim === undefined && node !== undefined && isDeleting(node)),
+      nominatedUntil: nominated.get(name),
+      initialized: !managed || node?.metadata.labels?.[Labels.NodeInitialized] === "true"
+    }
+  }
+  for (const node of view.nodes) {
+    const claim = node.spec.providerID === undefined ? undefined : claimsByProviderID.get(node.spec.providerID)
+    if (claim !== undefined) joined.add(claim)
+    result.push(make(node.metadata.name ?? "", node, claim))
+  }
+  for (const claim of view.nodeClaims) {
+    if (!joined.has(claim)) result.push(make(claim.metadata.name ?? "", undefined, claim))
+  }
+  return result.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+}
+
+/** ClusterState fed by informers on the KubeClient. */
+export const layer = Layer.effect(
+  ClusterState,
+  Effect.gen(function* () {
+    const nodes = yield* Informer.make(Resources.Nodes)
+    const nodeClaims = yield* Informer.make(Resources.NodeClaims)
+    const pods = yield* Informer.make(Resources.Pods)
+    const daemonSets = yield* Informer.make(Resources.DaemonSets)
+    const pvcs = yield* Informer.make(Resources.PersistentVolumeClaims)
+    const pvs = yield* Informer.make(Resources.PersistentVolumes)
+    const storageClasses = yield* Informer.make(Resources.StorageClasses)
+    const csiNodes = yield* Informer.make(Resources.CSINodes)
+    const budgets = yield* Informer.make(Resources.PodDisruptionBudgets)
+    const namespaces = yield* Informer.make(Resources.Namespaces)
+    const nodePools = yield* Informer.make(Resources.NodePools)
+    const informers: ReadonlyArray<Informer.Syncable> = [
+      nodes,
+      nodeClaims,
+      pods,
+      daemonSets,
+      pvcs,
+      pvs,
+      storageClasses,
+      csiNodes,
+      budgets,
+      namespaces,
+      nodePools
+    ]
+
+    const marked = new Set<string>()
+    const nominated = new Map<string, number>()
+    let consolidationState = yield* Clock.currentTimeMillis
+    const changed = yield* PubSub.unbounded<void>()
+
+    const onChange = Effect.gen(function* () {
+      consolidationState = yield* Clock.currentTimeMillis
+      yield* PubSub.publish(changed, undefined)
+    })
+    for (const informer of [nodes, nodeClaims, pods, daemonSets, pvcs, pvs, budgets, nodePools] as const) {
+      const stream = (yield* informer.subscribe) as Stream.Stream<unknown>
+      yield* Stream.runForEach(stream, () => onChange).pipe(Effect.forkScoped)
+    }
+
+    const view = Effect.gen(function* () {
+      return {
+        nodes: yield* nodes.list(),
+        nodeClaims: yield* nodeClaims.list(),
+        pods: yield* pods.list(),
+        daemonSets: yield* daemonSets.list(),
+        persistentVolumeClaims: yield* pvcs.list(),
+        persistentVolumes: yield* pvs.list(),
+        storageClasses: yield* storageClasses.list(),
+        csiNodes: yield* csiNodes.list(),
+        podDisruptionBudgets: yield* budgets.list(),
+        namespaces: yield* namespaces.list(),
+        markedForDeletion: new Set(marked)
+      } satisfies ClusterView
+    })
+
+    const liveNominations = Effect.map(Clock.currentTimeMillis, (now) => {
+      for (const [name, until] of nominated) if (until <= now) nominated.delete(name)
+      return nominated
+    })
+
+    return ClusterState.of({
+      synced: Effect.gen(function* () {
+        for (const informer of informers) if (!(yield* informer.hasSynced)) return false
+        return (yield* nodeClaims.list()).every((claim) => isDeleting(claim) || claim.status?.providerID !== undefined)
+      }),
+      view,
+      nodes: Effect.gen(function* () {
+        return stateNodes(yield* view, marked, yield* liveNominations)
+      }),
+      nominate: (name) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          nominated.set(name, now + nominationMillis)
+        }),
+      markForDeletion: (names) =>
+        Effect.andThen(
+          Effect.sync(() => {
+            for (const name of names) marked.add(name)
+          }),
+          onChange
+        ),
+      unmarkForDeletion: (names) =>
+        Effect.andThen(
+          Effect.sync(() => {
+            for (const name of names) marked.delete(name)
+          }),
+          onChange
+        ),
+      nodePoolResources: (nodePool) =>
+        Effect.gen(function* () {
+          let total: ResourceMath.Resources = ResourceMath.empty
+          let count = 0
+          for (const node of stateNodes(yield* view, marked, nominated)) {
+            if (node.nodePool !== nodePool || node.markedForDeletion || node.deleting) continue
+            total = ResourceMath.add(total, node.capacity)
+            count++
+          }
+          return { ...total, nodes: count * 1000 }
+        }),
+      consolidationState: Effect.map(Clock.currentTimeMillis, (now) => {
+        if (now - consolidationState >= consolidationRefreshMillis) consolidationState = now
+        return consolidationState
+      }),
+      markUnconsolidated: Effect.map(Clock.currentTimeMillis, (now) => {
+        consolidationState = now
+      }),
+      changes: Stream.fromPubSub(changed)
+    })
+  })
+)
