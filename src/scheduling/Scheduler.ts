@@ -219,6 +219,8 @@ const templateOf = (
 class ExistingNode {
   readonly pods: Array<Pod> = []
   readonly requirements: Requirements.Requirements
+  /** The requirements of the last placement (the node's labels narrowed by the pod and its topology). */
+  placed: Requirements.Requirements
   private requested: Resources.Resources
   private readonly hostPorts: HostPorts.HostPortUsage
   private readonly volumes: VolumeUsage.VolumeUsage
@@ -228,6 +230,7 @@ class ExistingNode {
     remainingDaemon: Resources.Resources
   ) {
     this.requirements = Requirements.fromLabels({ [Labels.Hostname]: input.name, ...input.labels })
+    this.placed = this.requirements
     this.requested = Resources.add(input.requested, remainingDaemon)
     this.hostPorts = input.hostPorts.copy()
     this.volumes = input.volumeUsage?.copy() ?? new VolumeUsage.VolumeUsage(new Map())
@@ -248,8 +251,15 @@ class ExistingNode {
     if (!Resources.fitsWith(this.requested, pod.requests, this.input.allocatable)) return "exceeds node resources"
     const incompatible = Requirements.compatible(this.requirements, pod.requirements)
     if (incompatible !== undefined) return incompatible
-    const narrowed = topology.addRequirements(pod, this.requirements)
+    const withPod = Requirements.narrow(this.requirements, pod.requirements).requirements
+    const narrowed = topology.addRequirements(pod, withPod)
     if ("error" in narrowed) return narrowed.error
+    // Topology may require a label value of the node (a zone for a spread); a node without that label cannot give it.
+    if (narrowed.requirements !== withPod) {
+      const missing = Requirements.compatible(withPod, narrowed.requirements)
+      if (missing !== undefined) return missing
+    }
+    this.placed = narrowed.requirements
     this.pods.push(pod.pod)
     this.requested = Resources.add(this.requested, pod.requests)
     this.hostPorts.add(pod.key, pod.hostPorts)
@@ -469,7 +479,8 @@ class Pass {
       .sort((a, b) => Number(b.initialized) - Number(a.initialized) || compareStrings(a.name, b.name))
       .map((node) => {
         const overhead = daemons
-          .filter((daemon) => daemonFits(daemon.pod, node.taints, Requirements.fromLabels(node.labels), this.wellKnown))
+          // Strict: on a real node a label the node lacks is a label the daemon's affinity cannot match.
+          .filter((daemon) => daemonFits(daemon.pod, node.taints, Requirements.fromLabels(node.labels), noLabels))
           .reduce((sum, daemon) => Resources.add(sum, daemon.requests), Resources.empty)
         // Daemons already running on the node are in its requests; only the missing ones still need room.
         const remainingDaemon = Object.fromEntries(
@@ -537,7 +548,7 @@ class Pass {
   private add(pod: PodData): string | undefined {
     for (const node of this.existing) {
       if (node.add(pod, this.topology) === undefined) {
-        this.topology.record(pod, node.topologyNode)
+        this.topology.record(pod, { requirements: node.placed, taints: node.input.taints })
         return undefined
       }
     }
@@ -653,6 +664,8 @@ class Pass {
   }
 }
 
+const noLabels: ReadonlySet<string> = new Set()
+
 const maxCapacity = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Resources.Resources =>
   Resources.max(...instanceTypes.map((instanceType) => instanceType.capacity))
 
@@ -661,23 +674,31 @@ const limitsOf = (nodePool: NodePool): string =>
     .map(([name, quantity]) => `${name} ${quantity}`)
     .join(", ")
 
-/** Every value each key can take on new capacity, per NodePool template and instance type. */
-const domainUniverse = (templates: ReadonlyArray<Template>): Map<string, Set<string>> => {
-  const universe = new Map<string, Set<string>>()
-  const addAll = (key: string, values: Iterable<string>) => {
-    let set = universe.get(key)
-    if (set === undefined) {
-      set = new Set()
-      universe.set(key, set)
+/** Every value each key can take on new capacity, per NodePool template and instance type, with the pools' taints. */
+const domainUniverse = (
+  templates: ReadonlyArray<Template>
+): Map<string, Map<string, Array<ReadonlyArray<TaintLike>>>> => {
+  const universe = new Map<string, Map<string, Array<ReadonlyArray<TaintLike>>>>()
+  const addAll = (key: string, values: Iterable<string>, taints: ReadonlyArray<TaintLike>) => {
+    let domains = universe.get(key)
+    if (domains === undefined) {
+      domains = new Map()
+      universe.set(key, domains)
     }
-    for (const value of values) set.add(value)
+    for (const value of values) {
+      const taintSets = domains.get(value)
+      if (taintSets === undefined) domains.set(value, [taints])
+      else if (!taintSets.includes(taints)) taintSets.push(taints)
+    }
   }
   for (const template of templates) {
-    for (const [key, requirement] of template.requirements) if (!requirement.complement) addAll(key, requirement.values)
+    for (const [key, requirement] of template.requirements) {
+      if (!requirement.complement) addAll(key, requirement.values, template.taints)
+    }
     for (const instanceType of template.instanceTypes) {
       for (const [key, requirement] of instanceType.requirements) {
         const narrowed = Requirement.intersection(requirement, Requirements.get(template.requirements, key))
-        if (!narrowed.complement) addAll(key, narrowed.values)
+        if (!narrowed.complement) addAll(key, narrowed.values, template.taints)
       }
     }
   }

@@ -106,8 +106,11 @@ export interface TopologyInput {
   readonly boundPods: ReadonlyArray<Pod>
   /** Existing nodes by name. */
   readonly nodes: ReadonlyMap<string, TopologyNode>
-  /** Domains each key can take on new capacity (from NodePools and instance types). */
-  readonly universe: ReadonlyMap<string, ReadonlySet<string>>
+  /**
+   * Domains each key can take on new capacity (from NodePools and instance types), each with the taints of the
+   * NodePools that offer it (a spread with nodeTaintsPolicy Honor only counts domains of pools it tolerates).
+   */
+  readonly universe: ReadonlyMap<string, ReadonlyMap<string, ReadonlyArray<ReadonlyArray<TaintLike>>>>
   /** Namespaces and their labels, for namespace selectors of affinity terms. */
   readonly namespaces: ReadonlyArray<Namespace>
   /** Keys of the pods being scheduled: they are not counted where they currently are. */
@@ -126,7 +129,9 @@ export class Topology {
   private readonly groups = new Map<string, Group>()
   private readonly inverseGroups = new Map<string, Group>()
   private readonly owned = new Map<string, ReadonlyArray<Group>>()
-  private readonly universe = new Map<string, Set<string>>()
+  /** Hostnames of simulated NodeClaims (existing nodes' hostnames come in through the groups' counts). */
+  private readonly hostnames = new Set<string>()
+  private readonly poolDomainsByGroup = new Map<Group, ReadonlyArray<string>>()
   private readonly namespaceLabels = new Map<string, Readonly<Record<string, string>>>()
   // Which inverse groups select a pod changes only when inverse groups are added; owners with no domain yet are
   // harmless (an empty group allows every domain).
@@ -134,13 +139,6 @@ export class Topology {
   private inverseVersion = 0
 
   constructor(private readonly input: TopologyInput) {
-    for (const [key, values] of input.universe) this.universe.set(key, new Set(values))
-    for (const [name, node] of input.nodes) {
-      this.addToUniverse(Labels.Hostname, name)
-      for (const [key, requirement] of node.requirements) {
-        if (!requirement.complement) for (const value of requirement.values) this.addToUniverse(key, value)
-      }
-    }
     for (const namespace of input.namespaces) {
       this.namespaceLabels.set(namespace.metadata.name ?? "", namespace.metadata.labels ?? {})
     }
@@ -161,12 +159,12 @@ export class Topology {
 
   /** Makes `name` a known hostname domain (a new simulated NodeClaim). */
   registerHostname(name: string): void {
-    this.addToUniverse(Labels.Hostname, name)
+    this.hostnames.add(name)
   }
 
   /** Forgets a hostname domain whose simulated NodeClaim was abandoned. */
   unregisterHostname(name: string): void {
-    this.universe.get(Labels.Hostname)?.delete(name)
+    this.hostnames.delete(name)
   }
 
   /** (Re)builds the groups a pod owns, after creation or relaxation of its spec. */
@@ -298,13 +296,9 @@ export class Topology {
 
   // -- Domains ---------------------------------------------------------------------------------------------------
 
-  private addToUniverse(key: string, value: string): void {
-    let values = this.universe.get(key)
-    if (values === undefined) {
-      values = new Set()
-      this.universe.set(key, values)
-    }
-    values.add(value)
+  /** The domains new capacity can have for `key`. */
+  private universeOf(key: string): Iterable<string> {
+    return key === Labels.Hostname ? this.hostnames : (this.input.universe.get(key)?.keys() ?? [])
   }
 
   /** Every domain the requirement on `key` may take (the universe when it is open-ended). */
@@ -312,10 +306,33 @@ export class Topology {
     const requirement = requirements.get(key)
     if (requirement === undefined && key === Labels.Hostname && hostname !== undefined) return [hostname]
     if (requirement !== undefined && !requirement.complement) return [...requirement.values]
-    const universe = this.universe.get(key)
-    return universe === undefined
-      ? []
-      : [...universe].filter((value) => requirement === undefined || Requirement.has(requirement, value))
+    return [...this.universeOf(key)].filter((value) => requirement === undefined || Requirement.has(requirement, value))
+  }
+
+  /**
+   * The NodePool domains a group considers, computed once: for a spread that honours taints, only domains offered by
+   * a NodePool whose taints the pod tolerates.
+   */
+  private poolDomains(group: Group): ReadonlyArray<string> {
+    let domains = this.poolDomainsByGroup.get(group)
+    if (domains === undefined) {
+      const tolerations = group.kind === "spread" ? group.filter?.tolerations : undefined
+      const offered = this.input.universe.get(group.key)
+      domains =
+        offered === undefined
+          ? []
+          : [...offered]
+              .filter(
+                ([, taintSets]) =>
+                  tolerations === undefined ||
+                  taintSets.some(
+                    (taints) => taints.length === 0 || Tolerations.tolerates(tolerations, taints) === undefined
+                  )
+              )
+              .map(([domain]) => domain)
+      this.poolDomainsByGroup.set(group, domains)
+    }
+    return domains
   }
 
   private recordInto(group: Group, node: TopologyNode): void {
@@ -378,8 +395,9 @@ export class Topology {
     }
   }
 
+  /** Domains of new capacity the group considers, and every domain it has counted (existing nodes included). */
   private knownDomains(group: Group): Array<string> {
-    const domains = new Set(this.universe.get(group.key) ?? [])
+    const domains = new Set(group.key === Labels.Hostname ? this.hostnames : this.poolDomains(group))
     for (const domain of group.counts.keys()) domains.add(domain)
     return [...domains]
   }
@@ -397,9 +415,9 @@ export class Topology {
       eligible++
       lowest = Math.min(lowest, group.counts.get(domain) ?? 0)
     }
-    const universe = this.universe.get(group.key)
-    if (universe !== undefined) for (const domain of universe) consider(domain)
-    for (const domain of group.counts.keys()) if (universe === undefined || !universe.has(domain)) consider(domain)
+    const pool = this.poolDomains(group)
+    for (const domain of pool) consider(domain)
+    for (const domain of group.counts.keys()) if (!pool.includes(domain)) consider(domain)
     return eligible === 0 || (group.minDomains !== undefined && eligible < group.minDomains) ? 0 : lowest
   }
 
