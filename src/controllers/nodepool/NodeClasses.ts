@@ -1,0 +1,180 @@
+/**
+ * What the NodePool controllers share (upstream `pkg/utils/nodepool`): which NodePools the cloud provider manages,
+ * the lookup of a NodePool's NodeClass, the NodeClass → NodePools mapping of their watches, and the optimistic-lock
+ * status patch.
+ */
+import { Effect, type Scope, Stream } from "effect"
+import type { Condition } from "../../api/Meta.ts"
+import type { NodeClassRef } from "../../api/NodeClassRef.ts"
+import type { NodePool } from "../../api/NodePool.ts"
+import type { CloudProvider, NodeClassKind } from "../../cloudprovider/CloudProvider.ts"
+import { KubeClient } from "../../kube/KubeClient.ts"
+import type * as KubeError from "../../kube/KubeError.ts"
+import type * as Resource from "../../kube/Resource.ts"
+import * as Resources from "../../kube/Resources.ts"
+import type * as Controller from "../../runtime/Controller.ts"
+import * as Informer from "../../runtime/Informer.ts"
+import * as Result from "../../runtime/Result.ts"
+
+/** What the controllers read of any NodeClass: its metadata and its conditions. */
+export interface NodeClassObject extends Resource.KubeObject {
+  readonly status?: { readonly conditions?: ReadonlyArray<Condition> | undefined } | undefined
+}
+
+/** A running informer over one supported NodeClass kind. */
+export interface NodeClassInformer {
+  readonly kind: NodeClassKind
+  readonly informer: Informer.Informer<NodeClassObject>
+}
+
+/** Informers the NodePool controllers may share; each one not given is started by the controller that needs it. */
+export interface Sources {
+  readonly nodePools?: Informer.Informer<NodePool> | undefined
+  readonly nodeClasses?: ReadonlyArray<NodeClassInformer> | undefined
+}
+
+/** Whether the NodePool's NodeClass kind is one the cloud provider supports (upstream `IsManaged`). */
+export const isManaged = (nodePool: NodePool, cloudProvider: CloudProvider["Service"]): boolean =>
+  supports(cloudProvider, nodePool.spec.template.spec.nodeClassRef)
+
+/** Whether the provider supports the kind of a NodeClass reference. */
+export const supports = (cloudProvider: CloudProvider["Service"], ref: NodeClassRef): boolean =>
+  cloudProvider.supportedNodeClasses.some((kind) => kind.group === ref.group && kind.kind === ref.kind)
+
+/** The descriptor of a NodeClass kind, if this project knows the kind. */
+export const resourceOf = (kind: NodeClassKind): Resource.Resource<NodeClassObject> | undefined =>
+  // Every NodeClass kind carries `status.conditions` in the NodeClassObject shape, whatever else its schema has.
+  Resources.all.find((resource) => resource.group === kind.group && resource.kind === kind.kind) as
+    | Resource.Resource<NodeClassObject>
+    | undefined
+
+/** Starts an informer for every supported NodeClass kind this project has a descriptor for. */
+export const makeInformers = Effect.fn("NodeClasses.makeInformers")(function* (
+  cloudProvider: CloudProvider["Service"]
+): Effect.fn.Return<ReadonlyArray<NodeClassInformer>, never, KubeClient | Scope.Scope> {
+  const informers: Array<NodeClassInformer> = []
+  for (const kind of cloudProvider.supportedNodeClasses) {
+    const resource = resourceOf(kind)
+    if (resource !== undefined) informers.push({ kind, informer: yield* Informer.make(resource) })
+  }
+  return informers
+})
+
+/** The NodeClass of a NodePool, as upstream's `GetNodeClass` finds it. */
+export type Lookup =
+  /** The provider does not support the kind: the NodePool is not Karpenter's to manage. */
+  | { readonly _tag: "Unmanaged" }
+  /** Supported, but this project has no descriptor for the kind (the fake provider's TestNodeClass). */
+  | { readonly _tag: "Unreadable"; readonly kind: NodeClassKind }
+  | { readonly _tag: "NotFound"; readonly kind: NodeClassKind }
+  | { readonly _tag: "Found"; readonly kind: NodeClassKind; readonly nodeClass: NodeClassObject }
+
+/** Finds a NodePool's NodeClass in the informers' caches. */
+export const lookup = (
+  nodePool: NodePool,
+  cloudProvider: CloudProvider["Service"],
+  informers: ReadonlyArray<NodeClassInformer>
+): Effect.Effect<Lookup> => {
+  const ref = nodePool.spec.template.spec.nodeClassRef
+  const kind = cloudProvider.supportedNodeClasses.find(
+    (candidate) => candidate.group === ref.group && candidate.kind === ref.kind
+  )
+  if (kind === undefined) return Effect.succeed({ _tag: "Unmanaged" })
+  const source = informers.find((candidate) => candidate.kind.group === ref.group && candidate.kind.kind === ref.kind)
+  if (source === undefined) return Effect.succeed({ _tag: "Unreadable", kind })
+  return Effect.map(source.informer.get(ref.name), (nodeClass) =>
+    nodeClass === undefined ? { _tag: "NotFound", kind } : { _tag: "Found", kind, nodeClass }
+  )
+}
+
+/**
+ * Keeps, from a NodePool informer, which NodePools reference which NodeClass, so that a NodeClass change maps to its
+ * NodePools synchronously (a watch's `map`). A NodePool the index has not seen yet is queued by its own event anyway.
+ */
+export const indexByNodeClass = Effect.fn("NodeClasses.indexByNodeClass")(function* (
+  nodePools: Informer.Informer<NodePool>
+): Effect.fn.Return<(kind: NodeClassKind, name: string) => ReadonlyArray<string>, never, Scope.Scope> {
+  const refs = new Map<string, NodeClassRef>()
+  const changes = yield* nodePools.subscribe
+  for (const nodePool of yield* nodePools.list()) refs.set(nodePool.metadata.name ?? "", refOf(nodePool))
+  yield* Stream.runForEach(changes, (change) =>
+    Effect.sync(() => {
+      const name = change.object.metadata.name ?? ""
+      if (change.type === "DELETED") refs.delete(name)
+      else refs.set(name, refOf(change.object))
+    })
+  ).pipe(Effect.forkScoped)
+  return (kind, name) => {
+    const names: Array<string> = []
+    for (const [nodePool, ref] of refs) {
+      if (ref.group === kind.group && ref.kind === kind.kind && ref.name === name) names.push(nodePool)
+    }
+    return names.sort()
+  }
+})
+
+const refOf = (nodePool: NodePool): NodeClassRef => nodePool.spec.template.spec.nodeClassRef
+
+/** The NodePool informer given, or a new one. */
+export const nodePoolInformer = (
+  sources: Sources | undefined
+): Effect.Effect<Informer.Informer<NodePool>, never, KubeClient | Scope.Scope> =>
+  sources?.nodePools === undefined ? Informer.make(Resources.NodePools) : Effect.succeed(sources.nodePools)
+
+/** The NodeClass informers given, or new ones for the provider's kinds. */
+export const nodeClassInformers = (
+  sources: Sources | undefined,
+  cloudProvider: CloudProvider["Service"]
+): Effect.Effect<ReadonlyArray<NodeClassInformer>, never, KubeClient | Scope.Scope> =>
+  sources?.nodeClasses === undefined ? makeInformers(cloudProvider) : Effect.succeed(sources.nodeClasses)
+
+/** The watches that queue the NodePools referencing a changed NodeClass (upstream `NodeClassEventHandler`). */
+export const nodeClassWatches = (
+  informers: ReadonlyArray<NodeClassInformer>,
+  nodePoolsOf: (kind: NodeClassKind, name: string) => ReadonlyArray<string>
+): ReadonlyArray<Controller.Watch<NodeClassObject>> =>
+  informers.map(({ kind, informer }) => ({
+    source: informer,
+    map: (nodeClass: NodeClassObject) => nodePoolsOf(kind, nodeClass.metadata.name ?? "")
+  }))
+
+/**
+ * Merge-patches a NodePool's status with `metadata.resourceVersion` as a precondition: a JSON merge patch replaces the
+ * whole conditions list, so a concurrent writer's condition would be lost without the lock.
+ */
+export const patchStatus = (
+  nodePool: NodePool,
+  status: Readonly<Record<string, unknown>>
+): Effect.Effect<NodePool, WriteError, KubeClient> =>
+  Effect.flatMap(Effect.service(KubeClient), (kube) =>
+    kube.patch(
+      Resources.NodePools,
+      nodePool.metadata.name ?? "",
+      {
+        type: "merge",
+        patch: {
+          metadata:
+            nodePool.metadata.resourceVersion === undefined
+              ? {}
+              : { resourceVersion: nodePool.metadata.resourceVersion },
+          status
+        }
+      },
+      { subresource: "status" }
+    )
+  )
+
+/** The failures of a write. */
+export type WriteError = KubeError.NotFound | KubeError.Conflict | KubeError.Invalid | KubeError.KubeUnavailable
+
+/**
+ * A reconcile's write, done: a NodePool gone needs nothing; a conflict means a newer version exists, whose watch event
+ * queues the NodePool again (the work queue re-runs a key added while it was being processed).
+ */
+export const settleWrite = <R>(
+  write: Effect.Effect<unknown, WriteError, R>
+): Effect.Effect<Result.Result, KubeError.Invalid | KubeError.KubeUnavailable, R> =>
+  write.pipe(
+    Effect.as(Result.done),
+    Effect.catchTag(["NotFound", "Conflict"], () => Effect.succeed(Result.done))
+  )

@@ -1,0 +1,239 @@
+/**
+ * The `nodepool.validation` controller: upstream's `NodePool.RuntimeValidate` as the `ValidationSucceeded` condition.
+ * Decoding already enforces the CRD's schema and CEL rules; this catches what they cannot express (duplicate taints
+ * across taints and startupTaints, restricted labels given the provider's well-known labels, taint values that are
+ * not qualified names) and objects stored under an older schema.
+ */
+import { Clock, Effect } from "effect"
+import * as ConditionTypes from "../../../api/Conditions.ts"
+import * as Labels from "../../../api/Labels.ts"
+import type { NodePool } from "../../../api/NodePool.ts"
+import * as Requirements from "../../../api/Requirements.ts"
+import * as Taints from "../../../api/Taints.ts"
+import { CloudProvider } from "../../../cloudprovider/CloudProvider.ts"
+import { KubeClient } from "../../../kube/KubeClient.ts"
+import * as Resources from "../../../kube/Resources.ts"
+import * as Controller from "../../../runtime/Controller.ts"
+import * as Result from "../../../runtime/Result.ts"
+import * as Conditions from "../../Conditions.ts"
+import * as NodeClasses from "../NodeClasses.ts"
+
+// -- k8s.io/apimachinery/pkg/util/validation, with its messages ---------------------------------------------------
+
+const qualifiedNameFormat = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+const qualifiedNamePattern = new RegExp(`^${qualifiedNameFormat}$`)
+const labelValueFormat = `(${qualifiedNameFormat})?`
+const labelValuePattern = new RegExp(`^${labelValueFormat}$`)
+const dns1123SubdomainFormat = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+const dns1123SubdomainPattern = new RegExp(`^${dns1123SubdomainFormat}$`)
+
+const regexError = (message: string, format: string, ...examples: ReadonlyArray<string>): string =>
+  `${message} (e.g. ${examples.map((example) => `'${example}', `).join("or ")}regex used for validation is '${format}')`
+
+const qualifiedNameMessage = regexError(
+  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+  qualifiedNameFormat,
+  "MyName",
+  "my.name",
+  "123-abc"
+)
+
+/** `validation.IsQualifiedName`: an optional DNS-subdomain prefix and `/`, then a name of at most 63 characters. */
+const qualifiedNameErrors = (value: string): Array<string> => {
+  const errors: Array<string> = []
+  const parts = value.split("/")
+  if (parts.length > 2) {
+    return [
+      `a qualified name ${qualifiedNameMessage} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`
+    ]
+  }
+  const name = parts.length === 1 ? parts[0]! : parts[1]!
+  if (parts.length === 2) {
+    const prefix = parts[0]!
+    if (prefix.length === 0) errors.push("prefix part must be non-empty")
+    else {
+      if (prefix.length > 253) errors.push("prefix part must be no more than 253 characters")
+      if (!dns1123SubdomainPattern.test(prefix)) {
+        errors.push(
+          "prefix part " +
+            regexError(
+              "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+              dns1123SubdomainFormat,
+              "example.com"
+            )
+        )
+      }
+    }
+  }
+  if (name.length === 0) errors.push("name part must be non-empty")
+  else if (name.length > 63) errors.push("name part must be no more than 63 characters")
+  if (!qualifiedNamePattern.test(name)) errors.push(`name part ${qualifiedNameMessage}`)
+  return errors
+}
+
+/** `validation.IsValidLabelValue`. */
+const labelValueErrors = (value: string): Array<string> => {
+  const errors: Array<string> = []
+  if (value.length > 63) errors.push("must be no more than 63 characters")
+  if (!labelValuePattern.test(value)) {
+    errors.push(
+      regexError(
+        "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+        labelValueFormat,
+        "MyValue",
+        "my_value",
+        "12345"
+      )
+    )
+  }
+  return errors
+}
+
+// -- RuntimeValidate ----------------------------------------------------------------------------------------------
+
+// Go prints a []string as "[a b c]"; upstream lists the sorted well-known labels and restricted domains.
+const goList = (values: Iterable<string>): string => `[${[...values].sort().join(" ")}]`
+
+const restrictedError = (key: string, wellKnown: ReadonlySet<string>): string | undefined =>
+  Labels.isRestricted(key, wellKnown)
+    ? `label ${key} is restricted; specify a well known label: ${goList(wellKnown)}, or a custom label that does not use a restricted domain: ${goList(Labels.RestrictedLabelDomains)}`
+    : undefined
+
+const validateLabels = (nodePool: NodePool, wellKnown: ReadonlySet<string>): Array<string> => {
+  const errors: Array<string> = []
+  const labels = nodePool.spec.template.metadata?.labels ?? {}
+  // Sorted, where upstream walks a Go map: the message must not change from one reconcile to the next.
+  for (const key of Object.keys(labels).sort()) {
+    const value = labels[key]!
+    if (key === Labels.NodePool) errors.push(`invalid key name "${key}" in labels, restricted`)
+    for (const error of qualifiedNameErrors(key)) errors.push(`invalid key name "${key}" in labels, "${error}"`)
+    for (const error of labelValueErrors(value)) errors.push(`invalid value: ${value} for label[${key}], ${error}`)
+    const restricted = restrictedError(key, wellKnown)
+    if (restricted !== undefined) errors.push(`invalid key name "${key}" in labels, ${restricted}`)
+  }
+  return errors
+}
+
+const validateTaints = (nodePool: NodePool): Array<string> => {
+  const errors: Array<string> = []
+  const seen = new Set<string>()
+  const spec = nodePool.spec.template.spec
+  for (const [field, taints] of [
+    ["taints", spec.taints ?? []],
+    ["startupTaints", spec.startupTaints ?? []]
+  ] as const) {
+    for (const taint of taints) {
+      if (taint.key.length === 0) errors.push(`invalid value: taint key must be non-empty in ${field}`)
+      for (const error of qualifiedNameErrors(taint.key)) errors.push(`invalid value: ${error} in ${field}`)
+      if (taint.value !== undefined && taint.value.length > 0) {
+        for (const error of qualifiedNameErrors(taint.value)) errors.push(`invalid value: ${error} in ${field}`)
+      }
+      const effect: string = taint.effect
+      if (effect !== "" && !(Taints.Effects as ReadonlyArray<string>).includes(effect)) {
+        errors.push(`invalid value: "${effect}" in ${field}`)
+      }
+      const pair = `${taint.key}\u0000${effect}`
+      if (seen.has(pair)) errors.push(`duplicate taint Key/Effect pair ${taint.key}=${effect}`)
+      seen.add(pair)
+    }
+  }
+  return errors
+}
+
+const isNonNegativeInteger = (value: string): boolean => /^[+-]?[0-9]+$/.test(value) && Number(value) >= 0
+
+/** Upstream `ValidateRequirement`: every problem of one requirement. */
+const requirementErrors = (
+  requirement: {
+    readonly key: string
+    readonly operator: string
+    readonly values?: ReadonlyArray<string> | undefined
+    readonly minValues?: number | undefined
+  },
+  wellKnown: ReadonlySet<string>
+): Array<string> => {
+  const errors: Array<string> = []
+  const key = Labels.normalize(requirement.key)
+  const { operator } = requirement
+  const values = requirement.values ?? []
+  if (!(Requirements.Operators as ReadonlyArray<string>).includes(operator)) {
+    errors.push(`key ${key} has an unsupported operator ${operator} not in ${goList(Requirements.Operators)}`)
+  }
+  const restricted = restrictedError(key, wellKnown)
+  if (restricted !== undefined) errors.push(restricted)
+  for (const error of qualifiedNameErrors(key)) errors.push(`key ${key} is not a qualified name, ${error}`)
+  for (const value of values) {
+    for (const error of labelValueErrors(value)) errors.push(`invalid value ${value} for key ${key}, ${error}`)
+  }
+  if (operator === "In" && values.length === 0) {
+    errors.push(`key ${key} with operator ${operator} must have a value defined`)
+  }
+  if (operator === "In" && requirement.minValues !== undefined && values.length < requirement.minValues) {
+    errors.push(
+      `key ${key} with operator ${operator} must have at least minimum number of values defined in 'values' field`
+    )
+  }
+  if ((operator === "Gt" || operator === "Lt") && (values.length !== 1 || !isNonNegativeInteger(values[0]!))) {
+    errors.push(`key ${key} with operator ${operator} must have a single positive integer value`)
+  }
+  return errors
+}
+
+const validateRequirements = (nodePool: NodePool, wellKnown: ReadonlySet<string>): Array<string> => {
+  const errors: Array<string> = []
+  for (const requirement of nodePool.spec.template.spec.requirements) {
+    const problems = requirementErrors(requirement, wellKnown)
+    if (problems.length > 0) errors.push(`invalid value: ${problems.join("; ")} in requirements, restricted`)
+  }
+  for (const requirement of nodePool.spec.template.spec.requirements) {
+    if (requirement.key === Labels.NodePool)
+      errors.push(`invalid key: "${requirement.key}" in requirements, restricted`)
+  }
+  return errors
+}
+
+/**
+ * Upstream `NodePool.RuntimeValidate`: every problem of the template's labels, taints and requirements, in upstream's
+ * wording; empty when the NodePool is valid. `wellKnown` is the provider's well-known label set.
+ */
+export const runtimeValidate = (nodePool: NodePool, wellKnown: ReadonlySet<string>): ReadonlyArray<string> => [
+  ...validateLabels(nodePool, wellKnown),
+  ...validateTaints(nodePool),
+  ...validateRequirements(nodePool, wellKnown)
+]
+
+// -- the controller -----------------------------------------------------------------------------------------------
+
+/** Starts `nodepool.validation`: sets `ValidationSucceeded` on every managed NodePool. */
+export const make = Effect.fn("NodePoolValidation.make")(function* (sources?: NodeClasses.Sources) {
+  const kube = yield* KubeClient
+  const cloudProvider = yield* CloudProvider
+  return yield* Controller.make({
+    name: "nodepool.validation",
+    for: sources?.nodePools ?? Resources.NodePools,
+    concurrency: 10,
+    reconcile: (_key, nodePool) =>
+      Effect.gen(function* () {
+        if (nodePool === undefined || !NodeClasses.isManaged(nodePool, cloudProvider)) return Result.done
+        const errors = runtimeValidate(nodePool, cloudProvider.wellKnownLabels)
+        const input: Conditions.Input =
+          errors.length === 0
+            ? { type: ConditionTypes.ValidationSucceeded, status: "True" }
+            : {
+                type: ConditionTypes.ValidationSucceeded,
+                status: "False",
+                reason: ConditionTypes.NodePoolValidationFailed,
+                message: errors.join("; ")
+              }
+        const conditions = nodePool.status?.conditions
+        const next = Conditions.setWithRoot(conditions, input, ConditionTypes.NodePoolReadyDependents, {
+          generation: nodePool.metadata.generation,
+          now: yield* Clock.currentTimeMillis,
+          createdAt: nodePool.metadata.creationTimestamp,
+          deleting: nodePool.metadata.deletionTimestamp !== undefined
+        })
+        if (next === conditions) return Result.done
+        return yield* NodeClasses.settleWrite(NodeClasses.patchStatus(nodePool, { conditions: next }))
+      }).pipe(Effect.provideService(KubeClient, kube))
+  })
+})
