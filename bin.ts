@@ -5,10 +5,11 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import { Command } from "effect/cli"
+import * as Simulation from "./layers/app/Simulation.ts"
 import * as Cli from "./src/operator/Cli.ts"
 import { version } from "./src/operator/Version.ts"
 
-Command.run(Cli.command, { version }).pipe(
+Command.run(Cli.command({ simulation: Simulation.environment }), { version }).pipe(
   // Bad input is the user's to fix: one line on stderr and exit code 2, never a stack trace.
   Effect.catchTag("InvalidInput", (error) =>
     Console.error(`error: ${error.message}`).pipe(Effect.andThen(Effect.sync(() => (process.exitCode = 2))))

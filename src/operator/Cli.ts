@@ -6,6 +6,7 @@ import { Console, Effect, FileSystem, Option, Path } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Crd from "../api/Crd.ts"
 import * as Schedule from "./Schedule.ts"
+import * as Simulate from "./Simulate.ts"
 
 /** `crds`: print the generated CustomResourceDefinitions, or write them into a directory. */
 export const crds = Command.make(
@@ -62,10 +63,52 @@ export const schedule = Command.make(
   )
 )
 
+/** `simulate`: a scenario on the embedded cluster in virtual time. */
+export const simulate = (environment: Simulate.Environment) =>
+  Command.make(
+    "simulate",
+    {
+      files: Flag.String("file").pipe(
+        Flag.withAlias("f"),
+        Flag.withDescription("the scenario file (objects applied at t=0 and one Scenario document); repeatable"),
+        Flag.atLeast(1)
+      ),
+      instanceTypes: Flag.String("instance-types").pipe(
+        Flag.withDescription(
+          "an instance-type catalogue (JSON, the format of kwok-instance-types.json); default: KWOK's"
+        ),
+        Flag.optional
+      ),
+      output: Flag.Literals("output", ["json", "text"]).pipe(
+        Flag.withAlias("o"),
+        Flag.withDescription("output format"),
+        Flag.withDefault("text")
+      )
+    },
+    Effect.fn("Cli.simulate")(function* ({ files, instanceTypes, output }) {
+      const printed = yield* Simulate.run(environment, {
+        files,
+        instanceTypes: Option.getOrUndefined(instanceTypes),
+        output
+      })
+      yield* Console.log(printed)
+    })
+  ).pipe(
+    Command.withDescription(
+      "Run a scenario on the embedded cluster in virtual time (hours in seconds, deterministic) and print the timeline"
+    )
+  )
+
+/** What the composition root hands the commands: the implementations they run on. */
+export interface Environment {
+  readonly simulation: Simulate.Environment
+}
+
 /** The root command. */
-export const command = Command.make("karpenter-effect").pipe(
-  Command.withDescription(
-    "A Kubernetes node autoscaler that speaks Karpenter's v1 API (NodePool, NodeClaim), written as Effect programs."
-  ),
-  Command.withSubcommands([crds, schedule])
-)
+export const command = (environment: Environment) =>
+  Command.make("karpenter-effect").pipe(
+    Command.withDescription(
+      "A Kubernetes node autoscaler that speaks Karpenter's v1 API (NodePool, NodeClaim), written as Effect programs."
+    ),
+    Command.withSubcommands([crds, schedule, simulate(environment.simulation)])
+  )

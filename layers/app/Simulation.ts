@@ -1,0 +1,25 @@
+/**
+ * The embedded cluster a `simulate` scenario runs on: the in-memory API server, the emulated control plane, the KWOK
+ * provider and every Karpenter controller, all on the caller's (virtual) clock.
+ */
+import { Layer } from "effect"
+import type * as InstanceType from "../../src/cloudprovider/InstanceType.ts"
+import * as ControlPlane from "../../src/cluster/Cluster.ts"
+import { EventRecorder } from "../../src/kube/EventRecorder.ts"
+import type { KubeClient } from "../../src/kube/KubeClient.ts"
+import * as Controllers from "../../src/operator/Controllers.ts"
+import * as ClusterState from "../../src/state/Cluster.ts"
+import * as KwokCloudProvider from "../cloudprovider/kwok/KwokCloudProvider.ts"
+import * as MemoryKube from "../kube/memory/MemoryKubeClient.ts"
+
+/** The simulation environment for a catalogue. */
+export const environment = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Layer.Layer<KubeClient> => {
+  const kube = MemoryKube.layer()
+  const services = Layer.mergeAll(
+    EventRecorder.layer,
+    KwokCloudProvider.layer({ instanceTypes }),
+    ClusterState.layer
+  ).pipe(Layer.provideMerge(kube))
+  const running = Layer.mergeAll(ControlPlane.layer, Controllers.layer()).pipe(Layer.provideMerge(services))
+  return running
+}

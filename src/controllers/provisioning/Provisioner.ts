@@ -1,0 +1,217 @@
+/**
+ * The provisioner (upstream `pkg/controllers/provisioning`): batches pending pods, runs one scheduling pass over the
+ * cluster state, and creates the NodeClaims the pass decided on — within NodePool limits, nominating the pods.
+ */
+import { Clock, Duration, Effect, Option, Queue, Stream } from "effect"
+import * as Conditions from "../../api/Conditions.ts"
+import * as Labels from "../../api/Labels.ts"
+import * as Meta from "../../api/Meta.ts"
+import type { NodePool } from "../../api/NodePool.ts"
+import type { Pod } from "../../api/Pod.ts"
+import * as CloudProvider from "../../cloudprovider/CloudProvider.ts"
+import { EventRecorder } from "../../kube/EventRecorder.ts"
+import { KubeClient } from "../../kube/KubeClient.ts"
+import * as Resources from "../../kube/Resources.ts"
+import * as Informer from "../../runtime/Informer.ts"
+import * as ClusterView from "../../scheduling/ClusterView.ts"
+import * as Requirements from "../../scheduling/Requirements.ts"
+import * as ResourceMath from "../../scheduling/Resources.ts"
+import * as Scheduler from "../../scheduling/Scheduler.ts"
+import { ClusterState } from "../../state/ClusterState.ts"
+import * as Hash from "../nodepool/hash/Hash.ts"
+
+/** Batching and timeout settings (upstream BATCH_IDLE_DURATION, BATCH_MAX_DURATION, the simulation timeout). */
+export interface Options {
+  readonly batchIdle?: Duration.Input
+  readonly batchMax?: Duration.Input
+  readonly schedulingTimeout?: Duration.Input
+}
+
+/** kube-scheduler gave up on the pod: the only pods Karpenter provisions for. */
+export const isUnschedulable = (pod: Pod): boolean =>
+  (pod.spec.nodeName === undefined || pod.spec.nodeName === "") &&
+  pod.status?.nominatedNodeName === undefined &&
+  (pod.status?.conditions ?? []).some(
+    (condition) =>
+      condition.type === "PodScheduled" && condition.status === "False" && condition.reason === "Unschedulable"
+  )
+
+const isReady = (nodePool: NodePool): boolean =>
+  nodePool.metadata.deletionTimestamp === undefined &&
+  Meta.isConditionTrue(nodePool.status?.conditions, Conditions.Ready)
+
+/** The NodeClaim object for a decided NodeClaim (upstream `NodeClaimTemplate.ToNodeClaim`). */
+export const toNodeClaim = (claim: Scheduler.NewNodeClaim) => {
+  const nodePool = claim.nodePool
+  const template = nodePool.spec.template
+  const spec = template.spec
+  return {
+    apiVersion: "karpenter.sh/v1",
+    kind: "NodeClaim",
+    metadata: {
+      generateName: `${nodePool.metadata.name}-`,
+      labels: { ...claim.labels },
+      annotations: {
+        ...template.metadata?.annotations,
+        [Labels.NodePoolHashAnnotation]: Hash.hashOf(nodePool),
+        [Labels.NodePoolHashVersionAnnotation]: Labels.NodePoolHashVersion
+      },
+      ownerReferences: [
+        {
+          apiVersion: "karpenter.sh/v1",
+          kind: "NodePool",
+          name: nodePool.metadata.name ?? "",
+          uid: nodePool.metadata.uid ?? "",
+          blockOwnerDeletion: true
+        }
+      ]
+    },
+    spec: {
+      ...(spec.taints === undefined ? {} : { taints: spec.taints }),
+      ...(spec.startupTaints === undefined ? {} : { startupTaints: spec.startupTaints }),
+      requirements: Requirements.toNodeSelectorRequirements(claim.requirements),
+      resources: { requests: ResourceMath.toResourceList(claim.requests) },
+      nodeClassRef: spec.nodeClassRef,
+      expireAfter: spec.expireAfter,
+      ...(spec.terminationGracePeriod === undefined ? {} : { terminationGracePeriod: spec.terminationGracePeriod })
+    }
+  }
+}
+
+/** One provisioning pass: schedule the pending pods and create NodeClaims. Returns how many it created. */
+export const provision = Effect.fn("Provisioner.provision")(function* (options?: Options) {
+  const kube = yield* KubeClient
+  const cloud = yield* CloudProvider.CloudProvider
+  const cluster = yield* ClusterState
+  const events = yield* EventRecorder
+  if (!(yield* cluster.synced)) return { created: 0, synced: false }
+  const view = yield* cluster.view
+  const wellKnown = cloud.wellKnownLabels
+  const volumes = ClusterView.volumeContext(view)
+  const { pending, bound } = ClusterView.podSets(view, wellKnown, volumes, isUnschedulable)
+  if (pending.length === 0) return { created: 0, synced: true }
+  const readyPools = (yield* kube.list(Resources.NodePools)).items.filter(isReady)
+  const nodePools: Array<Scheduler.NodePoolInput> = []
+  for (const nodePool of readyPools) {
+    const instanceTypes = yield* cloud
+      .getInstanceTypes(nodePool)
+      .pipe(
+        Effect.catch((error) => Effect.as(Effect.logWarning(`skipping nodepool ${nodePool.metadata.name}`, error), []))
+      )
+    if (instanceTypes.length === 0) continue
+    const ref = nodePool.spec.template.spec.nodeClassRef
+    nodePools.push({ nodePool, instanceTypes, labels: { [`${ref.group}/${ref.kind.toLowerCase()}`]: ref.name } })
+  }
+  const catalogue = nodePools.flatMap((pool) => pool.instanceTypes)
+  const results = yield* Scheduler.solve({
+    nodePools,
+    existingNodes: ClusterView.existingNodes(view, bound, catalogue, volumes),
+    pods: pending,
+    boundPods: bound,
+    daemonSetPods: view.daemonSets.map(ClusterView.daemonPod),
+    namespaces: view.namespaces,
+    volumes,
+    wellKnownLabels: wellKnown,
+    timeout: options?.schedulingTimeout ?? "1 minute"
+  })
+  for (const node of results.existingNodes) yield* cluster.nominate(node.name)
+  for (const [key, reason] of results.errors) {
+    const pod = pending.find((candidate) => ClusterView.podKey(candidate) === key)
+    if (pod === undefined) continue
+    yield* events.publish({
+      involvedObject: podReference(pod),
+      type: "Warning",
+      reason: "FailedScheduling",
+      message: `Failed to schedule pod, ${reason}`
+    })
+  }
+  let created = 0
+  for (const claim of results.newNodeClaims) {
+    const name = claim.nodePool.metadata.name ?? ""
+    const limits = claim.nodePool.spec.limits
+    if (limits !== undefined) {
+      // Re-check against what exists now: NodeClaims created earlier in this loop count too.
+      const exceeded = ResourceMath.exceeds(
+        yield* cluster.nodePoolResources(name),
+        ResourceMath.fromResourceList(limits)
+      )
+      if (exceeded !== undefined) {
+        yield* Effect.logInfo(`nodepool ${name} limits exceeded: ${exceeded}`)
+        continue
+      }
+    }
+    const nodeClaim = yield* kube.create(Resources.NodeClaims, toNodeClaim(claim) as never).pipe(
+      Effect.tapError((error) => Effect.logError("creating nodeclaim", error)),
+      Effect.option
+    )
+    if (Option.isNone(nodeClaim)) continue
+    created++
+    for (const pod of claim.pods) {
+      yield* events.publish({
+        involvedObject: podReference(pod),
+        type: "Normal",
+        reason: "Nominated",
+        message: `Pod should schedule on: nodeclaim/${nodeClaim.value.metadata.name}`
+      })
+    }
+  }
+  return { created, synced: true }
+})
+
+const podReference = (pod: Pod) => ({
+  apiVersion: "v1",
+  kind: "Pod",
+  name: pod.metadata.name ?? "",
+  namespace: pod.metadata.namespace ?? "default",
+  ...(pod.metadata.uid === undefined ? {} : { uid: pod.metadata.uid })
+})
+
+/**
+ * Runs the provisioner in the current Scope: a batch opens on the first unschedulable pod and closes after
+ * `batchIdle` (1 s) without new ones or at `batchMax` (10 s); then one pass runs.
+ */
+export const run = Effect.fn("Provisioner.run")(function* (options?: Options) {
+  const idle = Duration.toMillis(Duration.fromInputUnsafe(options?.batchIdle ?? "1 second"))
+  const max = Duration.toMillis(Duration.fromInputUnsafe(options?.batchMax ?? "10 seconds"))
+  const pods = yield* Informer.make(Resources.Pods)
+  const triggers = yield* Queue.unbounded<void>()
+  yield* Stream.runForEach(yield* pods.subscribe, (change) =>
+    change.type !== "DELETED" && isUnschedulable(change.object) ? Queue.offer(triggers, undefined) : Effect.void
+  ).pipe(Effect.forkScoped)
+  // Nodes going away need capacity for their pods too.
+  for (const resource of [Resources.Nodes, Resources.NodeClaims] as const) {
+    const informer = yield* Informer.make(resource as typeof Resources.Nodes)
+    yield* Stream.runForEach(yield* informer.subscribe, (change) =>
+      change.type === "MODIFIED" && change.object.metadata.deletionTimestamp !== undefined
+        ? Queue.offer(triggers, undefined)
+        : Effect.void
+    ).pipe(Effect.forkScoped)
+  }
+  const batch = Effect.gen(function* () {
+    yield* Queue.take(triggers)
+    const start = yield* Clock.currentTimeMillis
+    for (;;) {
+      const now = yield* Clock.currentTimeMillis
+      const remaining = Math.min(idle, start + max - now)
+      if (remaining <= 0) break
+      const more = yield* Queue.take(triggers).pipe(Effect.timeoutOption(Duration.millis(remaining)))
+      if (Option.isNone(more)) break
+    }
+    yield* Queue.clear(triggers)
+  })
+
+  const loop = Effect.gen(function* () {
+    yield* batch
+    const outcome = yield* provision(options).pipe(
+      Effect.catchCause((cause) =>
+        Effect.as(Effect.logError("provisioning failed", cause), { created: 0, synced: true })
+      )
+    )
+    // Not synced yet (a NodeClaim is launching): try again shortly instead of waiting for the next pod.
+    if (!outcome.synced) {
+      yield* Effect.sleep("1 second")
+      yield* Queue.offer(triggers, undefined)
+    }
+  })
+  yield* Effect.forever(loop).pipe(Effect.forkScoped)
+})

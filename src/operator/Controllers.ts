@@ -1,0 +1,18 @@
+/**
+ * Every Karpenter controller, as one Layer over the four services: what the operator runs (in a real cluster, on the
+ * embedded one, or in a simulation).
+ */
+import { Layer } from "effect"
+import * as Termination from "../controllers/node/termination/Termination.ts"
+import * as Lifecycle from "../controllers/nodeclaim/lifecycle/Lifecycle.ts"
+import * as NodePoolControllers from "../controllers/nodepool/NodePoolControllers.ts"
+import * as Provisioner from "../controllers/provisioning/Provisioner.ts"
+
+/** The controllers; they run while the Layer's scope is open. */
+export const layer = (options?: Provisioner.Options) =>
+  Layer.mergeAll(
+    NodePoolControllers.layer,
+    Layer.effectDiscard(Lifecycle.make),
+    Layer.effectDiscard(Termination.make),
+    Layer.effectDiscard(Provisioner.run(options))
+  )
