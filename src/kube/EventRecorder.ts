@@ -80,7 +80,9 @@ export class EventRecorder extends Context.Service<
             )
             recent.set(key, { name, namespace, count: 1, at: now })
           }).pipe(
-            Effect.catch((error) => Effect.logWarning(`dropped event ${event.reason} on ${event.involvedObject.name}`, error))
+            Effect.catch((error) =>
+              Effect.logWarning(`dropped event ${event.reason} on ${event.involvedObject.name}`, error)
+            )
           )
       })
     })
