@@ -4,6 +4,7 @@
  */
 import { Layer } from "effect"
 import * as Termination from "../controllers/node/termination/Termination.ts"
+import * as GarbageCollection from "../controllers/nodeclaim/garbagecollection/GarbageCollection.ts"
 import * as Lifecycle from "../controllers/nodeclaim/lifecycle/Lifecycle.ts"
 import * as NodePoolControllers from "../controllers/nodepool/NodePoolControllers.ts"
 import * as Provisioner from "../controllers/provisioning/Provisioner.ts"
@@ -13,6 +14,7 @@ export const layer = (options?: Provisioner.Options) =>
   Layer.mergeAll(
     NodePoolControllers.layer,
     Layer.effectDiscard(Lifecycle.make),
+    Layer.effectDiscard(GarbageCollection.make),
     Layer.effectDiscard(Termination.make),
     Layer.effectDiscard(Provisioner.run(options))
   )
