@@ -4,6 +4,7 @@
  */
 import { Layer } from "effect"
 import * as Termination from "../controllers/node/termination/Termination.ts"
+import * as Consistency from "../controllers/nodeclaim/consistency/Consistency.ts"
 import * as GarbageCollection from "../controllers/nodeclaim/garbagecollection/GarbageCollection.ts"
 import * as Lifecycle from "../controllers/nodeclaim/lifecycle/Lifecycle.ts"
 import * as NodePoolControllers from "../controllers/nodepool/NodePoolControllers.ts"
@@ -15,6 +16,7 @@ export const layer = (options?: Provisioner.Options) =>
     NodePoolControllers.layer,
     Layer.effectDiscard(Lifecycle.make),
     Layer.effectDiscard(GarbageCollection.make),
+    Layer.effectDiscard(Consistency.make),
     Layer.effectDiscard(Termination.make),
     Layer.effectDiscard(Provisioner.run(options))
   )
