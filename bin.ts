@@ -3,7 +3,7 @@
  * The composition root: picks the service implementations and runs the command line.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Console, Effect } from "effect"
+import { Console, Effect, Logger, References } from "effect"
 import { Command } from "effect/cli"
 import * as Simulation from "./layers/app/Simulation.ts"
 import * as Cli from "./src/operator/Cli.ts"
@@ -14,6 +14,9 @@ Command.run(Cli.command({ simulation: Simulation.environment }), { version }).pi
   Effect.catchTag("InvalidInput", (error) =>
     Console.error(`error: ${error.message}`).pipe(Effect.andThen(Effect.sync(() => (process.exitCode = 2))))
   ),
+  // Output is the commands' (JSON a script parses); logs go to stderr, and only warnings unless --log-level says more.
+  Effect.provideService(Logger.LogToStderr, true),
+  Effect.provideService(References.MinimumLogLevel, "Warn"),
   Effect.provide(NodeServices.layer),
   NodeRuntime.runMain
 )

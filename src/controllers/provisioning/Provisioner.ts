@@ -78,21 +78,12 @@ export const toNodeClaim = (claim: Scheduler.NewNodeClaim) => {
   }
 }
 
-/** One provisioning pass: schedule the pending pods and create NodeClaims. Returns how many it created. */
-export const provision = Effect.fn("Provisioner.provision")(function* (options?: Options) {
+/** The ready NodePools with their instance types (NodePools without instance types are left out). */
+export const readyNodePools = Effect.fn("Provisioner.readyNodePools")(function* () {
   const kube = yield* KubeClient
   const cloud = yield* CloudProvider.CloudProvider
-  const cluster = yield* ClusterState
-  const events = yield* EventRecorder
-  if (!(yield* cluster.synced)) return { created: 0, synced: false }
-  const view = yield* cluster.view
-  const wellKnown = cloud.wellKnownLabels
-  const volumes = ClusterView.volumeContext(view)
-  const { pending, bound } = ClusterView.podSets(view, wellKnown, volumes, isUnschedulable)
-  if (pending.length === 0) return { created: 0, synced: true }
-  const readyPools = (yield* kube.list(Resources.NodePools)).items.filter(isReady)
   const nodePools: Array<Scheduler.NodePoolInput> = []
-  for (const nodePool of readyPools) {
+  for (const nodePool of (yield* kube.list(Resources.NodePools)).items.filter(isReady)) {
     const instanceTypes = yield* cloud
       .getInstanceTypes(nodePool)
       .pipe(
@@ -102,10 +93,32 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
     const ref = nodePool.spec.template.spec.nodeClassRef
     nodePools.push({ nodePool, instanceTypes, labels: { [`${ref.group}/${ref.kind.toLowerCase()}`]: ref.name } })
   }
+  return nodePools
+})
+
+/**
+ * A scheduling pass over a view of the cluster: the pods that need a node (kube-scheduler's unschedulable pods, and
+ * the movable pods of nodes going away or marked for deletion) against the capacity that stays. Disruption runs it
+ * with its candidates marked for deletion.
+ */
+export const simulate = Effect.fn("Provisioner.simulate")(function* (
+  view: ClusterView.ClusterView,
+  nodePools: ReadonlyArray<Scheduler.NodePoolInput>,
+  options?: Options
+) {
+  const cloud = yield* CloudProvider.CloudProvider
+  const wellKnown = cloud.wellKnownLabels
+  const volumes = ClusterView.volumeContext(view)
+  const { pending, bound } = ClusterView.podSets(view, wellKnown, volumes, isUnschedulable)
   const catalogue = nodePools.flatMap((pool) => pool.instanceTypes)
+  const existingNodes = ClusterView.existingNodes(view, bound, catalogue, volumes)
+  if (pending.length === 0) {
+    const results: Scheduler.Results = { newNodeClaims: [], existingNodes: [], errors: new Map(), timedOut: false }
+    return { pending, existingNodes, results }
+  }
   const results = yield* Scheduler.solve({
     nodePools,
-    existingNodes: ClusterView.existingNodes(view, bound, catalogue, volumes),
+    existingNodes,
     pods: pending,
     boundPods: bound,
     daemonSetPods: view.daemonSets.map(ClusterView.daemonPod),
@@ -114,19 +127,22 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
     wellKnownLabels: wellKnown,
     timeout: options?.schedulingTimeout ?? "1 minute"
   })
-  for (const node of results.existingNodes) yield* cluster.nominate(node.name)
-  for (const [key, reason] of results.errors) {
-    const pod = pending.find((candidate) => ClusterView.podKey(candidate) === key)
-    if (pod === undefined) continue
-    yield* events.publish({
-      involvedObject: podReference(pod),
-      type: "Warning",
-      reason: "FailedScheduling",
-      message: `Failed to schedule pod, ${reason}`
-    })
-  }
-  let created = 0
-  for (const claim of results.newNodeClaims) {
+  return { pending, existingNodes, results }
+})
+
+/**
+ * Creates the NodeClaims a pass decided on, re-checking NodePool limits against what exists now, and nominates their
+ * pods. Returns the created NodeClaims.
+ */
+export const createNodeClaims = Effect.fn("Provisioner.createNodeClaims")(function* (
+  claims: ReadonlyArray<Scheduler.NewNodeClaim>,
+  reason: string
+) {
+  const kube = yield* KubeClient
+  const cluster = yield* ClusterState
+  const events = yield* EventRecorder
+  const created: Array<{ readonly name: string; readonly claim: Scheduler.NewNodeClaim }> = []
+  for (const claim of claims) {
     const name = claim.nodePool.metadata.name ?? ""
     const limits = claim.nodePool.spec.limits
     if (limits !== undefined) {
@@ -145,7 +161,8 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
       Effect.option
     )
     if (Option.isNone(nodeClaim)) continue
-    created++
+    yield* Effect.logInfo(`created nodeclaim ${nodeClaim.value.metadata.name} (${reason})`)
+    created.push({ name: nodeClaim.value.metadata.name ?? "", claim })
     for (const pod of claim.pods) {
       yield* events.publish({
         involvedObject: podReference(pod),
@@ -155,7 +172,30 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
       })
     }
   }
-  return { created, synced: true }
+  return created
+})
+
+/** One provisioning pass: schedule the pending pods and create NodeClaims. Returns how many it created. */
+export const provision = Effect.fn("Provisioner.provision")(function* (options?: Options) {
+  const cluster = yield* ClusterState
+  const events = yield* EventRecorder
+  if (!(yield* cluster.synced)) return { created: 0, synced: false }
+  const view = yield* cluster.view
+  const { pending, results } = yield* simulate(view, yield* readyNodePools(), options)
+  if (pending.length === 0) return { created: 0, synced: true }
+  for (const node of results.existingNodes) yield* cluster.nominate(node.name)
+  for (const [key, reason] of results.errors) {
+    const pod = pending.find((candidate) => ClusterView.podKey(candidate) === key)
+    if (pod === undefined) continue
+    yield* events.publish({
+      involvedObject: podReference(pod),
+      type: "Warning",
+      reason: "FailedScheduling",
+      message: `Failed to schedule pod, ${reason}`
+    })
+  }
+  const created = yield* createNodeClaims(results.newNodeClaims, "provisioning")
+  return { created: created.length, synced: true }
 })
 
 const podReference = (pod: Pod) => ({
