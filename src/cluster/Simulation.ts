@@ -8,6 +8,7 @@ import { Clock, Effect, Fiber, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as Labels from "../api/Labels.ts"
 import type * as InstanceType from "../cloudprovider/InstanceType.ts"
+import type * as DisruptionLog from "../controllers/disruption/DisruptionLog.ts"
 import { KubeClient } from "../kube/KubeClient.ts"
 import type { KubeObject, Resource } from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
@@ -92,11 +93,15 @@ const resourceFor = (kind: string, apiVersion?: string): Effect.Effect<Resource<
     : Effect.succeed(resource)
 }
 
-/** Runs a scenario. `objects` are applied at the start; `catalogue` prices the nodes for the summary. */
+/**
+ * Runs a scenario. `objects` are applied at the start; `catalogue` prices the nodes for the summary; `disruptions`
+ * reads the commands the disruption controller recorded.
+ */
 export const run = Effect.fn("Simulation.run")(function* (
   scenario: Scenario.Scenario,
   objects: ReadonlyArray<{ readonly resource: Resource<KubeObject>; readonly object: KubeObject }>,
-  catalogue: ReadonlyArray<InstanceType.InstanceType>
+  catalogue: ReadonlyArray<InstanceType.InstanceType>,
+  disruptions: () => ReadonlyArray<DisruptionLog.Entry> = () => []
 ) {
   const kube = yield* KubeClient
   const start = yield* Clock.currentTimeMillis
@@ -287,7 +292,12 @@ export const run = Effect.fn("Simulation.run")(function* (
   }
   return {
     snapshots,
-    disruptions: [],
+    disruptions: disruptions().map((entry) => ({
+      time: seconds(entry.time),
+      reason: entry.reason,
+      candidates: entry.candidates,
+      replacements: entry.replacements
+    })),
     events,
     summary: {
       nodesLaunched: lifetimes.size,

@@ -9,6 +9,7 @@ import * as Catalog from "../cloudprovider/Catalog.ts"
 import type * as InstanceType from "../cloudprovider/InstanceType.ts"
 import * as Scenario from "../cluster/Scenario.ts"
 import * as Simulation from "../cluster/Simulation.ts"
+import * as DisruptionLog from "../controllers/disruption/DisruptionLog.ts"
 import type { KubeClient } from "../kube/KubeClient.ts"
 import * as Manifests from "./Manifests.ts"
 import { InvalidInput, loadCatalogue } from "./Schedule.ts"
@@ -84,14 +85,16 @@ export const run = Effect.fn("Simulate.run")(function* (
   )
   const catalogue = options.instanceTypes === undefined ? Catalog.kwok() : yield* loadCatalogue(options.instanceTypes)
   const start = Date.parse(scenario.spec.start ?? Scenario.defaultStart)
+  const log = DisruptionLog.inMemory()
   const report = yield* Effect.gen(function* () {
     // The cluster starts at the scenario's start time, so every timestamp it writes is on the virtual clock.
     yield* TestClock.setTime(start)
     return yield* Simulation.run(
       scenario,
       Manifests.objects(manifests).map(({ resource, object }) => ({ resource, object })),
-      catalogue
-    ).pipe(Effect.provide(environment(catalogue)))
+      catalogue,
+      log.entries
+    ).pipe(Effect.provide(environment(catalogue)), Effect.provideService(DisruptionLog.DisruptionLog, log.service))
   }).pipe(
     Effect.provide(TestClock.layer({ warningDelay: "1 hour" })),
     Effect.mapError((error) => new InvalidInput({ message: error.message }))

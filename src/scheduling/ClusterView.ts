@@ -194,6 +194,9 @@ const deletingNodes = (view: ClusterView): Set<string> =>
       .map((claim) => claim.status?.nodeName ?? claim.metadata.name ?? "")
   ])
 
+/** The creation time given to pods that must move: later than any real pod's. */
+const recreatedAt = "9999-12-31T23:59:59Z"
+
 /** The pods of a pass: those that need a node, those bound to live capacity, and those the provisioner ignores. */
 export interface PodSets {
   readonly pending: Array<Pod>
@@ -226,7 +229,9 @@ export const podSets = (
       if (leaving.has(pod.spec.nodeName)) {
         if (Reschedulable.notReschedulable(pod, view.podDisruptionBudgets) === undefined) {
           const { nodeName: _nodeName, ...spec } = pod.spec
-          pending.push({ ...pod, spec })
+          // Its controller will create the pod anew, so it queues behind the pods already pending (the scheduler
+          // orders equal pods by age); otherwise a simulation hands it a slot a pending pod takes first.
+          pending.push({ ...pod, metadata: { ...pod.metadata, creationTimestamp: recreatedAt }, spec })
         }
       } else if (knownNodes.has(pod.spec.nodeName)) {
         bound.push(pod)

@@ -32,6 +32,11 @@ export const notReschedulable = (pod: Pod, budgets: ReadonlyArray<PodDisruptionB
   if (phase === "Succeeded" || phase === "Failed") return `pod is ${phase}`
   const owners = pod.metadata.ownerReferences ?? []
   if (owners.some((owner) => owner.kind === "DaemonSet")) return "owned by a DaemonSet"
+  // A terminating pod is already being replaced by its controller; only a StatefulSet pod comes back with its own
+  // name (upstream IsReschedulable), so only it still needs room.
+  if (pod.metadata.deletionTimestamp !== undefined && !owners.some((owner) => owner.kind === "StatefulSet")) {
+    return "terminating"
+  }
   if (
     owners.some((owner) => owner.kind === "Node") ||
     pod.metadata.annotations?.["kubernetes.io/config.mirror"] !== undefined

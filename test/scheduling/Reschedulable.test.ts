@@ -43,3 +43,19 @@ describe("Reschedulable", () => {
     }
   })
 })
+
+describe("Reschedulable: terminating pods", () => {
+  it("a terminating pod needs no new home unless a StatefulSet brings it back under its name", () => {
+    const base = pod("web-0")
+    const terminating = { ...base, metadata: { ...base.metadata, deletionTimestamp: "2026-01-01T00:00:00Z" } }
+    assert.strictEqual(Reschedulable.notReschedulable(terminating, []), "terminating")
+    const stateful = {
+      ...terminating,
+      metadata: {
+        ...terminating.metadata,
+        ownerReferences: [{ apiVersion: "apps/v1", kind: "StatefulSet", name: "db", uid: "u", controller: true }]
+      }
+    }
+    assert.isUndefined(Reschedulable.notReschedulable(stateful, []))
+  })
+})

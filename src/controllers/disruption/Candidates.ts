@@ -1,0 +1,152 @@
+/**
+ * Disruption candidates (upstream `disruption/types.go` `NewCandidate`, `helpers.go` `GetCandidates`): initialized,
+ * managed nodes that nothing protects — no do-not-disrupt annotation on the node or an active pod, no
+ * PodDisruptionBudget that allows no eviction of its pods — with what disrupting them costs.
+ */
+import * as ConditionTypes from "../../api/Conditions.ts"
+import * as Duration from "../../api/Duration.ts"
+import * as Labels from "../../api/Labels.ts"
+import type { NodeClaim } from "../../api/NodeClaim.ts"
+import type { NodePool } from "../../api/NodePool.ts"
+import type { Pod } from "../../api/Pod.ts"
+import type { PodDisruptionBudget } from "../../api/PodDisruptionBudget.ts"
+import type * as InstanceType from "../../cloudprovider/InstanceType.ts"
+import * as LabelSelector from "../../kube/LabelSelector.ts"
+import * as Reschedulable from "../../scheduling/Reschedulable.ts"
+import type { StateNode } from "../../state/ClusterState.ts"
+import * as Conditions from "../Conditions.ts"
+
+/** A node disruption may take. */
+export interface Candidate {
+  readonly name: string
+  readonly stateNode: StateNode
+  readonly nodeClaim: NodeClaim
+  readonly nodePool: NodePool
+  readonly instanceType: InstanceType.InstanceType | undefined
+  readonly zone: string | undefined
+  readonly capacityType: string | undefined
+  /** Pods that need a new home if the node goes (not DaemonSet, mirror or finished pods). */
+  readonly reschedulablePods: ReadonlyArray<Pod>
+  /** Upstream's disruption cost: Σ eviction cost of its pods × the share of its lifetime left. */
+  readonly disruptionCost: number
+}
+
+/** Graceful methods (emptiness, consolidation) respect every protection; eventual ones (drift) may wait out a TGP. */
+export type DisruptionClass = "graceful" | "eventual"
+
+const active = (pod: Pod) =>
+  pod.metadata.deletionTimestamp === undefined && pod.status?.phase !== "Succeeded" && pod.status?.phase !== "Failed"
+
+const isDaemonOrMirror = (pod: Pod) =>
+  (pod.metadata.ownerReferences ?? []).some((owner) => owner.kind === "DaemonSet" || owner.kind === "Node") ||
+  pod.metadata.annotations?.["kubernetes.io/config.mirror"] !== undefined
+
+/** Upstream `EvictionCost`: 1 + deletion cost / 2^27 + priority / 2^25, clamped to [−10, 10]. */
+export const evictionCost = (pod: Pod): number => {
+  const deletionCost = Number(pod.metadata.annotations?.["controller.kubernetes.io/pod-deletion-cost"] ?? 0)
+  const cost = 1 + (Number.isFinite(deletionCost) ? deletionCost : 0) / 2 ** 27 + (pod.spec.priority ?? 0) / 2 ** 25
+  return Math.max(-10, Math.min(10, cost))
+}
+
+/** The share of the NodeClaim's lifetime left before it expires (1 when it never expires). */
+export const lifetimeRemaining = (nodeClaim: NodeClaim, now: number): number => {
+  const expireAfter = Duration.toMillis(nodeClaim.spec.expireAfter)
+  if (expireAfter === undefined || expireAfter === null || expireAfter <= 0) return 1
+  const age = now - Date.parse(nodeClaim.metadata.creationTimestamp ?? "")
+  return Math.max(0, Math.min(1, (expireAfter - age) / expireAfter))
+}
+
+/** The PodDisruptionBudget that allows no eviction of the pod now, if any (pods not Ready pass under AlwaysAllow). */
+export const blockingBudget = (
+  pod: Pod,
+  budgets: ReadonlyArray<PodDisruptionBudget>
+): PodDisruptionBudget | undefined =>
+  budgets.find((budget) => {
+    if (budget.metadata.namespace !== (pod.metadata.namespace ?? "default")) return false
+    if (!LabelSelector.matchesLabelSelector(budget.spec.selector, pod.metadata.labels)) return false
+    const ready = (pod.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True")
+    if (!ready && budget.spec.unhealthyPodEvictionPolicy === "AlwaysAllow") return false
+    return (budget.status?.disruptionsAllowed ?? 0) === 0
+  })
+
+/** What every candidate is checked against. */
+export interface Context {
+  readonly now: number
+  readonly nodePools: ReadonlyMap<
+    string,
+    { readonly nodePool: NodePool; readonly instanceTypes: ReadonlyArray<InstanceType.InstanceType> }
+  >
+  readonly pods: ReadonlyArray<Pod>
+  readonly budgets: ReadonlyArray<PodDisruptionBudget>
+  /** Names of nodes in the orchestration queue. */
+  readonly queued: ReadonlySet<string>
+}
+
+/** A candidate, or why the node is not one (undefined reason: not a node disruption ever considers). */
+export type Outcome = { readonly candidate: Candidate } | { readonly blocked: string | undefined }
+
+/** Whether a node can be disrupted by a method of this class, and the candidate if so. */
+export const evaluate = (stateNode: StateNode, context: Context, disruptionClass: DisruptionClass): Outcome => {
+  const { node, nodeClaim } = stateNode
+  if (node === undefined || nodeClaim === undefined || !stateNode.initialized) return { blocked: undefined }
+  if (stateNode.deleting || stateNode.markedForDeletion || context.queued.has(stateNode.name))
+    return { blocked: undefined }
+  if (stateNode.nominatedUntil !== undefined && stateNode.nominatedUntil > context.now) {
+    return { blocked: "node is nominated for pending pods" }
+  }
+  if (node.metadata.annotations?.[Labels.DoNotDisruptAnnotation] === "true") {
+    return { blocked: `node has ${Labels.DoNotDisruptAnnotation}` }
+  }
+  const nodePoolName = stateNode.nodePool
+  const pool = nodePoolName === undefined ? undefined : context.nodePools.get(nodePoolName)
+  if (pool === undefined) return { blocked: undefined }
+  const pods = context.pods.filter((pod) => pod.spec.nodeName === stateNode.name)
+  // A TerminationGracePeriod bounds how long an eventual disruption may wait on protected pods.
+  const mayWait = disruptionClass === "eventual" && nodeClaim.spec.terminationGracePeriod !== undefined
+  if (!mayWait) {
+    for (const pod of pods) {
+      if (!active(pod)) continue
+      if (pod.metadata.annotations?.[Labels.DoNotDisruptAnnotation] === "true") {
+        return { blocked: `pod ${pod.metadata.namespace}/${pod.metadata.name} has ${Labels.DoNotDisruptAnnotation}` }
+      }
+      if (isDaemonOrMirror(pod)) continue
+      const budget = blockingBudget(pod, context.budgets)
+      if (budget !== undefined) {
+        return { blocked: `pdb ${budget.metadata.namespace}/${budget.metadata.name} prevents pod evictions` }
+      }
+    }
+  }
+  const labels = node.metadata.labels ?? {}
+  const instanceTypeName = labels[Labels.InstanceType]
+  const reschedulablePods = pods.filter(
+    (pod) => Reschedulable.notReschedulable(pod, []) === undefined && !isDaemonOrMirror(pod)
+  )
+  const cost = pods.reduce((sum, pod) => sum + evictionCost(pod), 0) * lifetimeRemaining(nodeClaim, context.now)
+  return {
+    candidate: {
+      name: stateNode.name,
+      stateNode,
+      nodeClaim,
+      nodePool: pool.nodePool,
+      instanceType: pool.instanceTypes.find((instanceType) => instanceType.name === instanceTypeName),
+      zone: labels[Labels.Zone],
+      capacityType: labels[Labels.CapacityType],
+      reschedulablePods,
+      disruptionCost: cost
+    }
+  }
+}
+
+/** Cheapest first to disrupt: lower disruption cost, then name. */
+export const byDisruptionCost = (a: Candidate, b: Candidate): number =>
+  a.disruptionCost - b.disruptionCost || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+
+/** Whether the NodeClaim carries a True condition of this type. */
+export const hasCondition = (candidate: Candidate, type: string): boolean =>
+  Conditions.isTrue(candidate.nodeClaim.status?.conditions, type)
+
+/** When the NodeClaim drifted (for drift's oldest-first order). */
+export const driftedAt = (candidate: Candidate): number =>
+  Date.parse(
+    Conditions.get(candidate.nodeClaim.status?.conditions, ConditionTypes.Drifted)?.lastTransitionTime ?? ""
+  ) || 0

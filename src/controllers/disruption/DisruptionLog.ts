@@ -1,0 +1,42 @@
+/**
+ * A record of every disruption decision (which nodes went, why, and what replaced them), for the simulate driver and
+ * reports. Controllers that disrupt (the disruption controller, expiration) record into it; the default records
+ * nothing.
+ */
+import { Context, Effect } from "effect"
+
+/** Why nodes were disrupted: a disruption method's reason, or expiration (which no budget limits). */
+export type Reason = "Empty" | "Underutilized" | "Drifted" | "Expired"
+
+/** One disruption decision. */
+export interface Entry {
+  /** Epoch millis (from the Clock). */
+  readonly time: number
+  readonly reason: Reason
+  /** The disrupted nodes' names (the NodeClaim's name when it has no Node). */
+  readonly candidates: ReadonlyArray<string>
+  /** The replacements' instance types; empty when nothing replaces the candidates. */
+  readonly replacements: ReadonlyArray<string>
+}
+
+/** What records disruption decisions. */
+export interface Service {
+  record(entry: Entry): Effect.Effect<void>
+}
+
+/** Records nothing. */
+export const noop: Service = { record: () => Effect.void }
+
+/** The disruption log in use; provide another value to capture the decisions. */
+export const DisruptionLog = Context.Reference<Service>("karpenter-effect/controllers/disruption/DisruptionLog", {
+  defaultValue: () => noop
+})
+
+/** A log kept in memory: provide `service` as the {@link DisruptionLog}, read what it recorded with `entries`. */
+export const inMemory = (): { readonly service: Service; readonly entries: () => ReadonlyArray<Entry> } => {
+  const entries: Array<Entry> = []
+  return {
+    service: { record: (entry) => Effect.sync(() => void entries.push(entry)) },
+    entries: () => [...entries]
+  }
+}
