@@ -3,8 +3,9 @@
  * that joins with its providerID, mark the NodeClaim initialized once the Node is ready, give up on a NodeClaim whose
  * Node never registers (the 15-minute liveness TTL), and finalize deleted NodeClaims by terminating the instance.
  */
-import { Clock, Duration, Effect } from "effect"
+import { Clock, Duration, Effect, Metric } from "effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
+import * as ApiDuration from "../../../api/Duration.ts"
 import * as Labels from "../../../api/Labels.ts"
 import type { Node } from "../../../api/Node.ts"
 import * as NodeApi from "../../../api/Node.ts"
@@ -19,6 +20,9 @@ import * as Informer from "../../../runtime/Informer.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as ResourceMath from "../../../scheduling/Resources.ts"
 import * as Conditions from "../../Conditions.ts"
+import * as TerminationEvents from "../../node/termination/Events.ts"
+import * as InstanceTermination from "../../node/termination/InstanceTermination.ts"
+import * as TerminationMetrics from "../../node/termination/Metrics.ts"
 import * as RegistrationHealth from "../../nodepool/registrationhealth/RegistrationHealth.ts"
 
 /** A NodeClaim whose Node has not registered by then is deleted (upstream's registration TTL). */
@@ -251,50 +255,103 @@ export const make = Effect.gen(function* () {
     return Result.done
   })
 
-  const finalize = Effect.fn("Lifecycle.finalize")(function* (claim: NodeClaim) {
-    if (!hasFinalizer(claim)) return Result.done
-    for (const node of yield* nodesOf(claim)) {
-      // The Node goes first: node termination drains it and terminates the instance.
-      if (node.metadata.deletionTimestamp === undefined) {
+  /**
+   * With a `spec.terminationGracePeriod`, the time by which the Node must be gone (deletionTimestamp + TGP, RFC 3339)
+   * goes on the NodeClaim once, as `karpenter.sh/nodeclaim-termination-timestamp`: node termination forces pods off
+   * by then (upstream `ensureTerminationGracePeriodTerminationTimeAnnotation`). Returns the NodeClaim as written.
+   */
+  const annotateTerminationTime = Effect.fn("Lifecycle.annotateTerminationTime")(function* (claim: NodeClaim) {
+    if (claim.metadata.annotations?.[Labels.NodeClaimTerminationTimestampAnnotation] !== undefined) return claim
+    const grace =
+      claim.spec.terminationGracePeriod === undefined
+        ? undefined
+        : ApiDuration.toMillis(claim.spec.terminationGracePeriod)
+    const deletedAt = Date.parse(claim.metadata.deletionTimestamp ?? "")
+    if (grace === undefined || grace === null || Number.isNaN(deletedAt)) return claim
+    const terminationTime = Conditions.timestamp(deletedAt + grace)
+    // Optimistic lock: node repair may write the annotation meanwhile, and its value must win.
+    const annotated = yield* kube.patch(Resources.NodeClaims, claim.metadata.name ?? "", {
+      type: "merge",
+      patch: {
+        metadata: {
+          resourceVersion: claim.metadata.resourceVersion,
+          annotations: { [Labels.NodeClaimTerminationTimestampAnnotation]: terminationTime }
+        }
+      }
+    })
+    yield* Effect.logInfo("annotated nodeclaim").pipe(
+      Effect.annotateLogs({ [Labels.NodeClaimTerminationTimestampAnnotation]: terminationTime })
+    )
+    yield* events.publish(
+      TerminationEvents.nodeClaimTerminationGracePeriodExpiring(
+        { name: claim.metadata.name ?? "", uid: claim.metadata.uid },
+        terminationTime
+      )
+    )
+    return annotated
+  })
+
+  /**
+   * The NodeClaim finalizer (upstream `finalize`, v1.4.0): annotate the termination time; if Registered, delete the
+   * Node(s) with its providerID and wait for them to be gone (node termination drains them; their removal, a watched
+   * change, brings the NodeClaim back here); terminate the instance until the provider reports it gone (every 5 s);
+   * then remove the finalizer. A Conflict requeues, a NotFound ends (the reconcile wrapper maps them).
+   */
+  const finalize = Effect.fn("Lifecycle.finalize")(function* (found: NodeClaim) {
+    if (!hasFinalizer(found)) return Result.done
+    let claim = yield* annotateTerminationTime(found)
+    if (Conditions.isTrue(claim.status?.conditions, ConditionTypes.Registered)) {
+      const registered = yield* nodesOf(claim)
+      for (const node of registered) {
+        if (node.metadata.deletionTimestamp !== undefined) continue
         yield* kube
           .delete(Resources.Nodes, node.metadata.name ?? "")
           .pipe(Effect.catchTag("NotFound", () => Effect.void))
       }
-      return Result.requeueAfter("1 second")
+      if (registered.length > 0) return Result.done
     }
-    if (claim.status?.providerID !== undefined) {
-      const gone = yield* cloud.delete(claim).pipe(
-        Effect.as(false),
-        Effect.catchTag("NodeClaimNotFound", () => Effect.succeed(true))
+    const nodePool = claim.metadata.labels?.[Labels.NodePool] ?? ""
+    // No providerID: the launch failed, there is no instance to terminate.
+    if (claim.status?.providerID !== undefined && claim.status.providerID !== "") {
+      const termination = yield* InstanceTermination.ensureTerminated(claim)
+      if (!termination.terminated) return Result.requeueAfter("5 seconds")
+      claim = termination.nodeClaim
+      const since = Date.parse(
+        Conditions.get(claim.status?.conditions, ConditionTypes.InstanceTerminating)?.lastTransitionTime ?? ""
       )
-      if (!gone) return Result.requeueAfter("5 seconds")
-      yield* writeStatus(claim, (status, now) => ({
-        ...status,
-        conditions: [
-          ...Conditions.set(
-            status.conditions,
-            { type: ConditionTypes.InstanceTerminating, status: "True" },
-            {
-              generation: claim.metadata.generation,
-              now,
-              deleting: true
-            }
-          )
-        ]
-      })).pipe(Effect.catchTag("Conflict", () => Effect.void))
+      if (!Number.isNaN(since)) {
+        yield* Metric.update(
+          Metric.withAttributes(TerminationMetrics.nodeClaimsInstanceTerminationDurationSeconds, {
+            nodepool: nodePool
+          }),
+          ((yield* Clock.currentTimeMillis) - since) / 1000
+        )
+      }
     }
-    const current = yield* kube.get(Resources.NodeClaims, claim.metadata.name ?? "")
-    yield* kube.patch(Resources.NodeClaims, current.metadata.name ?? "", {
+    yield* kube.patch(Resources.NodeClaims, claim.metadata.name ?? "", {
       type: "merge",
       patch: {
         metadata: {
-          resourceVersion: current.metadata.resourceVersion,
-          finalizers: (current.metadata.finalizers ?? []).filter(
-            (finalizer) => finalizer !== Labels.TerminationFinalizer
-          )
+          resourceVersion: claim.metadata.resourceVersion,
+          finalizers: (claim.metadata.finalizers ?? []).filter((finalizer) => finalizer !== Labels.TerminationFinalizer)
         }
       }
     })
+    yield* Effect.logInfo("deleted nodeclaim")
+    const deletedAt = Date.parse(found.metadata.deletionTimestamp ?? "")
+    if (!Number.isNaN(deletedAt)) {
+      yield* Metric.update(
+        Metric.withAttributes(TerminationMetrics.nodeClaimsTerminationDurationSeconds, { nodepool: nodePool }),
+        ((yield* Clock.currentTimeMillis) - deletedAt) / 1000
+      )
+    }
+    yield* Metric.update(
+      Metric.withAttributes(TerminationMetrics.nodeClaimsTerminatedTotal, {
+        nodepool: nodePool,
+        capacity_type: claim.metadata.labels?.[Labels.CapacityType] ?? ""
+      }),
+      1
+    )
     return Result.done
   })
 
