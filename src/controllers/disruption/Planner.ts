@@ -1,0 +1,247 @@
+/**
+ * The decisions of the disruption controller, apart from its loops and its queue: a snapshot of the cluster, the
+ * candidates of each disruption class, the budgets left, and upstream's `computeConsolidation` (simulate the cluster
+ * without some nodes; delete them, or replace them by one strictly cheaper NodeClaim). The controller and the
+ * consolidation benchmark both drive it.
+ */
+import { Clock, type Duration, Effect, Option, Ref } from "effect"
+import * as ConditionTypes from "../../api/Conditions.ts"
+import * as Labels from "../../api/Labels.ts"
+import * as NodeApi from "../../api/Node.ts"
+import * as InstanceType from "../../cloudprovider/InstanceType.ts"
+import * as InstanceTypeFilter from "../../scheduling/InstanceTypeFilter.ts"
+import * as Requirement from "../../scheduling/Requirement.ts"
+import * as Requirements from "../../scheduling/Requirements.ts"
+import type * as Scheduler from "../../scheduling/Scheduler.ts"
+import { ClusterState } from "../../state/ClusterState.ts"
+import * as Conditions from "../Conditions.ts"
+import * as Provisioner from "../provisioning/Provisioner.ts"
+import * as Budgets from "./Budgets.ts"
+import * as Candidates from "./Candidates.ts"
+
+/** The budgeted disruption reasons. */
+export type Reason = "Empty" | "Drifted" | "Underutilized"
+
+/** What a method decided: candidates to remove and the NodeClaims to launch first. */
+export interface Command {
+  readonly reason: Reason
+  readonly method: string
+  readonly candidates: ReadonlyArray<Candidates.Candidate>
+  readonly replacements: ReadonlyArray<Scheduler.NewNodeClaim>
+}
+
+const consolidateAfterNever = (candidate: Candidates.Candidate) =>
+  candidate.nodePool.spec.disruption.consolidateAfter === "Never"
+
+const priceOf = (candidate: Candidates.Candidate): number | undefined =>
+  candidate.instanceType?.offerings.find(
+    (offering) => offering.zone === candidate.zone && offering.capacityType === candidate.capacityType
+  )?.price
+
+/** Reads everything a pass decides on, once; `queued` are the nodes of commands under way. */
+export const snapshot = (queued: ReadonlySet<string>) =>
+  Effect.gen(function* () {
+    const cluster = yield* ClusterState
+    const now = yield* Clock.currentTimeMillis
+    const view = yield* cluster.view
+    const stateNodes = yield* cluster.nodes
+    const nodePools = yield* Provisioner.readyNodePools()
+    const context: Candidates.Context = {
+      now,
+      nodePools: new Map(nodePools.map((pool) => [pool.nodePool.metadata.name ?? "", pool])),
+      pods: view.pods,
+      budgets: view.podDisruptionBudgets,
+      queued
+    }
+    return { now, view, stateNodes, nodePools, context }
+  })
+/** Everything a pass decides on. */
+export type Snapshot = Effect.Success<ReturnType<typeof snapshot>>
+
+/** Disruptions each NodePool allows now for a reason, minus those already under way (upstream's mapping). */
+export const budgetMapping = (state: Snapshot, reason: Reason): Map<string, number> => {
+  const mapping = new Map<string, number>()
+  for (const [name, { nodePool }] of state.context.nodePools) {
+    const nodes = state.stateNodes.filter(
+      (node) =>
+        node.nodePool === name &&
+        node.nodeClaim !== undefined &&
+        node.initialized &&
+        !Conditions.isTrue(node.nodeClaim.status?.conditions, ConditionTypes.InstanceTerminating)
+    )
+    const disrupting = nodes.filter(
+      (node) => node.markedForDeletion || node.deleting || node.node === undefined || !NodeApi.isReady(node.node)
+    ).length
+    const allowed = Budgets.allowedDisruptions(nodePool, nodes.length, reason, state.now)
+    mapping.set(name, Math.max(0, allowed - disrupting))
+  }
+  return mapping
+}
+
+export const candidatesFor = (state: Snapshot, disruptionClass: Candidates.DisruptionClass) =>
+  state.stateNodes.flatMap((node) => {
+    const outcome = Candidates.evaluate(node, state.context, disruptionClass)
+    return "candidate" in outcome ? [outcome.candidate] : []
+  })
+
+/** Schedules the cluster as if the candidates were gone. Undefined when a pod of theirs would not fit. */
+export const simulate = Effect.fn("Planner.simulate")(function* (
+  state: Snapshot,
+  candidates: ReadonlyArray<Candidates.Candidate>
+) {
+  const marked = new Set([...(state.view.markedForDeletion ?? []), ...candidates.map((c) => c.name)])
+  const { results, existingNodes } = yield* Provisioner.simulate(
+    { ...state.view, markedForDeletion: marked },
+    state.nodePools
+  )
+  const moving = new Set(
+    candidates.flatMap((c) =>
+      c.reschedulablePods.map((pod) => `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`)
+    )
+  )
+  for (const key of results.errors.keys()) if (moving.has(key)) return undefined
+  // Pods may not count on capacity that is not ready yet, unless it is where they already were going.
+  const uninitialized = new Set(existingNodes.filter((node) => !node.initialized).map((node) => node.name))
+  for (const placement of results.existingNodes) {
+    if (
+      uninitialized.has(placement.name) &&
+      placement.pods.some((pod) => moving.has(`${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`))
+    ) {
+      return undefined
+    }
+  }
+  return results
+})
+
+/** Upstream `computeConsolidation`: delete, replace with one cheaper NodeClaim, or nothing (with why). */
+export const computeConsolidation = Effect.fn("Planner.computeConsolidation")(function* (
+  state: Snapshot,
+  candidates: ReadonlyArray<Candidates.Candidate>,
+  method: string
+) {
+  const results = yield* simulate(state, candidates)
+  if (results === undefined) return { command: undefined, why: "not all pods would schedule" }
+  yield* Effect.logDebug(
+    `consolidating ${candidates.map((c) => c.name).join(", ")}: pods would go to ${results.existingNodes
+      .map((node) => `${node.name} (${node.pods.map((pod) => pod.metadata.name).join(" ")})`)
+      .join(", ")}${results.newNodeClaims.length === 0 ? "" : ` and ${results.newNodeClaims.length} new`}`
+  )
+  if (results.newNodeClaims.length === 0) {
+    return { command: { reason: "Underutilized", method, candidates, replacements: [] } satisfies Command, why: "" }
+  }
+  if (results.newNodeClaims.length > 1) return { command: undefined, why: "would need more than one replacement" }
+  let candidatePrice = 0
+  for (const candidate of candidates) {
+    const price = priceOf(candidate)
+    if (price === undefined) return { command: undefined, why: "the node's offering is unknown" }
+    candidatePrice += price
+  }
+  const replacement = results.newNodeClaims[0]!
+  const capacityTypes = Requirements.get(replacement.requirements, Labels.CapacityType)
+  const allSpot = candidates.every((c) => c.capacityType === Labels.CapacityTypeSpot)
+  if (allSpot && Requirement.has(capacityTypes, Labels.CapacityTypeSpot)) {
+    // Spot-to-spot consolidation is behind the SpotToSpotConsolidation gate, off in v1.4.0.
+    return { command: undefined, why: "spot-to-spot consolidation is disabled" }
+  }
+  let requirements = replacement.requirements
+  // An on-demand node may be replaced by spot: when both are allowed, the replacement is spot.
+  if (
+    Requirement.has(capacityTypes, Labels.CapacityTypeSpot) &&
+    Requirement.has(capacityTypes, Labels.CapacityTypeOnDemand)
+  ) {
+    requirements = Requirements.add(
+      requirements,
+      Requirement.make(Labels.CapacityType, "In", [Labels.CapacityTypeSpot])
+    )
+  }
+  let options = replacement.instanceTypes.filter(
+    (instanceType) => InstanceType.worstLaunchPrice(instanceType.offerings, requirements) < candidatePrice
+  )
+  if (method === "multi") {
+    // Upstream filterOutSameType: never replace a set of nodes by one of their own types at no saving.
+    const candidateTypes = new Set(candidates.map((c) => c.instanceType?.name))
+    const sameType = options.filter((it) => candidateTypes.has(it.name))
+    if (sameType.length > 0) {
+      const cheapest = Math.min(
+        ...sameType.map((it) => InstanceType.cheapestOffering(it, requirements)?.price ?? Number.POSITIVE_INFINITY)
+      )
+      options = options.filter(
+        (it) => (InstanceType.cheapestOffering(it, requirements)?.price ?? Number.POSITIVE_INFINITY) < cheapest
+      )
+    }
+  }
+  if (options.length === 0) return { command: undefined, why: "can't replace with a cheaper node" }
+  if (InstanceTypeFilter.minValuesViolation(options, requirements) !== undefined) {
+    return { command: undefined, why: "a cheaper replacement would not satisfy minValues" }
+  }
+  requirements = Requirements.add(
+    requirements,
+    Requirement.make(
+      Labels.InstanceType,
+      "In",
+      options.map((it) => it.name),
+      requirements.get(Labels.InstanceType)?.minValues
+    )
+  )
+  const command: Command = {
+    reason: "Underutilized",
+    method,
+    candidates,
+    replacements: [{ ...replacement, requirements, instanceTypes: options }]
+  }
+  return { command, why: "" }
+})
+
+/** Whether consolidation may take the candidate (Consolidatable, and its NodePool consolidates at all). */
+export const consolidatable = (candidate: Candidates.Candidate) =>
+  !consolidateAfterNever(candidate) && Candidates.hasCondition(candidate, ConditionTypes.Consolidatable)
+
+/** Consolidation candidates, cheapest to disrupt first. */
+export const consolidationCandidates = (state: Snapshot) =>
+  candidatesFor(state, "graceful")
+    .filter(
+      (c) =>
+        consolidatable(c) &&
+        c.nodePool.spec.disruption.consolidationPolicy === "WhenEmptyOrUnderutilized" &&
+        c.instanceType !== undefined &&
+        c.zone !== undefined &&
+        c.capacityType !== undefined
+    )
+    .sort(Candidates.byDisruptionCost)
+
+/** What a timed search found: its best answer (if any) and whether the deadline cut it short. */
+export interface SearchResult<A> {
+  readonly best: A | undefined
+  readonly timedOut: boolean
+}
+
+/**
+ * Upstream's multi-node search: a binary search for the longest prefix (at least two) of `count` candidates that
+ * `evaluate(size)` turns into a command. It yields between evaluations and is cut by `Effect.timeout`, so the best
+ * command found before the deadline survives the interruption (the v1.4.0 fix: the timeout holds in every case).
+ */
+export const longestPrefix = <A, E, R>(
+  count: number,
+  evaluate: (size: number) => Effect.Effect<A | undefined, E, R>,
+  timeout: Duration.Input
+): Effect.Effect<SearchResult<A>, E, R> =>
+  Effect.gen(function* () {
+    const best = yield* Ref.make<A | undefined>(undefined)
+    const search = Effect.gen(function* () {
+      let low = 1
+      let high = count - 1
+      while (low <= high) {
+        const middle = Math.floor((low + high) / 2)
+        const found = yield* evaluate(middle + 1)
+        if (found !== undefined) {
+          yield* Ref.set(best, found)
+          low = middle + 1
+        } else {
+          high = middle - 1
+        }
+        yield* Effect.yieldNow
+      }
+    })
+    const finished = yield* Effect.timeoutOption(search, timeout)
+    return { best: yield* Ref.get(best), timedOut: Option.isNone(finished) }
+  })
