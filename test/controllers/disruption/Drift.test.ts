@@ -1,0 +1,67 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as ConditionTypes from "../../../src/api/Conditions.ts"
+import * as Conditions from "../../../src/controllers/Conditions.ts"
+import { KubeClient } from "../../../src/kube/KubeClient.ts"
+import * as Resources from "../../../src/kube/Resources.ts"
+import * as S from "../support.ts"
+import * as D from "./support.ts"
+
+describe("disruption: drift", S.controllerSuite, () => {
+  it.effect(
+    "a NodePool template label change drifts every node; all are replaced, never more than the budget at once",
+    () =>
+      Effect.gen(function* () {
+        // No consolidation: only drift moves nodes.
+        yield* D.setup(
+          D.nodePool("default", { consolidateAfter: "Never", labels: { team: "a" }, budgets: [{ nodes: "2" }] })
+        )
+        const log = yield* D.start()
+        const tracker = yield* D.trackDisrupting
+        const old = ["n1", "n2", "n3", "n4", "n5"]
+        for (const name of old) yield* D.launch(name, "small")
+        yield* S.advance(2_000, 1_000)
+        // 1.5 cpu on each 2-cpu node: no pod fits beside another, so each drifted node needs a replacement.
+        for (const name of old) yield* D.boundPod(`p-${name}`, name, { cpu: "1500m" })
+        yield* S.advance(60_000, 10_000)
+        assert.deepStrictEqual(log.entries(), [], "nothing drifted yet")
+
+        const kube = yield* KubeClient
+        yield* kube.patch(Resources.NodePools, "default", {
+          type: "merge",
+          patch: { spec: { template: { metadata: { labels: { team: "b" } } } } }
+        })
+        yield* S.settle
+        for (const claim of yield* S.listNodeClaims) {
+          assert.strictEqual(
+            Conditions.get(claim.status?.conditions, ConditionTypes.Drifted)?.reason,
+            ConditionTypes.NodePoolDrifted,
+            claim.metadata.name
+          )
+        }
+        for (let step = 0; step < 60; step++) {
+          yield* S.advance(5_000, 5_000)
+          assert.isAtMost(yield* D.disrupting, 2)
+        }
+        assert.isAtMost(tracker.most(), 2, "never more than the budget disrupting at once")
+        assert.strictEqual(tracker.most(), 2, "the budget was used")
+        const entries = log.entries()
+        assert.deepStrictEqual(
+          entries.filter((entry) => entry.reason !== "Drifted"),
+          []
+        )
+        assert.deepStrictEqual(entries.flatMap((entry) => entry.candidates).sort(), old)
+        // The first drifted node needs a new one for its pod; the evicted pods are not recreated (no workload
+        // controller owns them), so later ones fit on the capacity the earlier replacements left free.
+        assert.deepStrictEqual(entries[0]?.replacements, ["small"])
+        // Every old node is gone; the new ones carry the new label and are not drifted.
+        const names = yield* D.nodeNames
+        for (const name of old) assert.notInclude(names, name)
+        assert.isAbove(names.length, 0)
+        for (const node of yield* S.listNodes) assert.strictEqual(node.metadata.labels?.team, "b")
+        for (const claim of yield* S.listNodeClaims) {
+          assert.isUndefined(Conditions.get(claim.status?.conditions, ConditionTypes.Drifted), claim.metadata.name)
+        }
+      }).pipe(Effect.provide(D.base()))
+  )
+})
