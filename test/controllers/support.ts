@@ -349,10 +349,8 @@ export const listEvents = Effect.flatMap(Effect.service(KubeClient), (kube) =>
 )
 
 /**
- * The fake provider's default catalogue, each type also defining the fake NodeClass label (and `labels`, the custom
- * labels a NodePool's template adds). Workaround: the fake's `create` checks compatibility the other way round from
- * upstream's (every key of the NodeClaim must be defined by the type, instead of every key of the type by the
- * NodeClaim), so a NodeClaim with the NodeClass label requirement every provisioned NodeClaim carries never launches.
+ * The fake provider's default catalogue, each type also defining the fake NodeClass label and `labels` (custom labels
+ * a NodePool's template adds): instance types that constrain those keys, so a NodeClaim must ask for them to launch.
  */
 export const fakeCatalogue = (
   instanceTypes: ReadonlyArray<InstanceType.InstanceType> = FakeInstanceTypes.defaults(),

@@ -97,6 +97,11 @@ const catalogueFor = (state: State, nodePool: string | undefined) =>
  * Upstream's choice: among types compatible with the NodeClaim's requirements, with an available compatible offering,
  * and whose allocatable fits the requested resources, the cheapest; then a reserved offering with capacity left if
  * there is one, else the cheapest offering.
+ *
+ * Compatibility is upstream's `reqs.Compatible(it.Requirements, AllowUndefinedWellKnownLabels)`: the NodeClaim's
+ * requirements are the receiver, so every (non-well-known) key the instance type constrains must be defined by the
+ * NodeClaim, while keys only the NodeClaim constrains (its NodeClass label, template labels such as `team`) need not
+ * be defined by the type; keys on both sides must intersect.
  */
 const launch = (state: State, nodeClaim: NodeClaim): NodeClaim | CloudProvider.InsufficientCapacity => {
   const requirements = Requirements.fromNodeSelectorRequirements(nodeClaim.spec.requirements)
@@ -105,7 +110,7 @@ const launch = (state: State, nodeClaim: NodeClaim): NodeClaim | CloudProvider.I
   const wellKnown = FakeInstanceTypes.wellKnownLabels
   const candidates = catalogueFor(state, nodePool).filter(
     (instanceType) =>
-      Requirements.isCompatible(instanceType.requirements, requirements, { allowUndefined: wellKnown }) &&
+      Requirements.isCompatible(requirements, instanceType.requirements, { allowUndefined: wellKnown }) &&
       InstanceType.compatibleOfferings(instanceType, requirements, wellKnown).length > 0 &&
       Resources.fits(requests, instanceType.allocatable)
   )

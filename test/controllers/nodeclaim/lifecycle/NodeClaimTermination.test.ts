@@ -139,7 +139,6 @@ describe("Node termination", S.controllerSuite, () => {
     Effect.gen(function* () {
       const kube = yield* KubeClient
       const fake = yield* Fake.FakeCloudProvider
-      yield* fake.setInstanceTypes(S.fakeCatalogue())
       yield* S.createNodePool(S.nodePool("default"))
       yield* Layer.build(S.karpenter())
       yield* S.settle
