@@ -28,6 +28,29 @@ import * as RegistrationHealth from "../../nodepool/registrationhealth/Registrat
 /** A NodeClaim whose Node has not registered by then is deleted (upstream's registration TTL). */
 export const registrationTTL = Duration.minutes(15)
 
+/**
+ * How long the NodeClaim `CloudProvider.create` returned is remembered by NodeClaim UID (upstream's launch cache):
+ * a reconcile that reads a NodeClaim from the informer before its Launched=True status arrives reuses it instead of
+ * launching a second instance.
+ */
+export const launchCacheTTL = Duration.minutes(1)
+
+/** Upstream truncates a generic launch error to 300 characters on the Launched condition. */
+const truncateMessage = (message: string): string => (message.length < 300 ? message : `${message.slice(0, 300)}...`)
+
+/** The errors of `create` that leave the NodeClaim in place, Launched=Unknown, for a retry with backoff. */
+type LaunchError = CloudProvider.CreateError | CloudProvider.CloudProviderError
+
+/** What launching did: deleted the NodeClaim (no capacity, NodeClass not ready), launched it, or failed. */
+type LaunchOutcome =
+  | { readonly _tag: "Deleted" }
+  | { readonly _tag: "Launched"; readonly claim: NodeClaim }
+  | { readonly _tag: "Failed"; readonly claim: NodeClaim; readonly error: LaunchError }
+
+/** The sooner of two results (upstream `result.Min`). */
+const earliest = (a: Result.Result, b: Result.Result): Result.Result =>
+  a._tag === "Done" ? b : b._tag === "Done" ? a : Duration.isLessThanOrEqualTo(a.delay, b.delay) ? a : b
+
 const dependents = ConditionTypes.NodeClaimReadyDependents
 
 const hasFinalizer = (object: { readonly metadata: { readonly finalizers?: ReadonlyArray<string> } }) =>
@@ -82,14 +105,67 @@ export const make = Effect.gen(function* () {
       return conditions === status.conditions ? status : { ...status, conditions: [...conditions] }
     })
 
+  // Upstream's launch cache: created NodeClaims by UID, each until its expiry (Clock millis).
+  const launchCache = new Map<string, { readonly created: NodeClaim; readonly expiresAt: number }>()
+
+  const cachedLaunch = (uid: string | undefined, now: number): NodeClaim | undefined => {
+    if (uid === undefined) return undefined
+    const entry = launchCache.get(uid)
+    if (entry === undefined) return undefined
+    if (entry.expiresAt <= now) {
+      launchCache.delete(uid)
+      return undefined
+    }
+    return entry.created
+  }
+
+  const rememberLaunch = (uid: string | undefined, created: NodeClaim, now: number): void => {
+    if (uid === undefined) return
+    for (const [key, entry] of launchCache) if (entry.expiresAt <= now) launchCache.delete(key)
+    launchCache.set(uid, { created, expiresAt: now + Duration.toMillis(launchCacheTTL) })
+  }
+
+  /**
+   * Upstream `Launch`: the instance created for this NodeClaim (from the launch cache if a previous reconcile created
+   * it, else `CloudProvider.create`) goes on the NodeClaim with Launched=True. No capacity or NodeClass deletes the
+   * NodeClaim; any other error sets Launched=Unknown (the CreateError's reason and message, else `LaunchFailed` and
+   * the error) and is returned for a retry with backoff.
+   */
   const launch = Effect.fn("Lifecycle.launch")(function* (claim: NodeClaim) {
-    const launched = yield* cloud.create(claim).pipe(
-      Effect.map((value) => ({ ok: true as const, value })),
-      Effect.catchTags({
-        InsufficientCapacity: (error) => Effect.succeed({ ok: false as const, error }),
-        NodeClassNotReady: (error) => Effect.succeed({ ok: false as const, error })
-      })
-    )
+    const uid = claim.metadata.uid
+    const cached = cachedLaunch(uid, yield* Clock.currentTimeMillis)
+    const launched =
+      cached !== undefined
+        ? { ok: true as const, value: cached }
+        : yield* cloud.create(claim).pipe(
+            Effect.map((value) => ({ ok: true as const, value })),
+            Effect.catchTags({
+              InsufficientCapacity: (error) => Effect.succeed({ ok: false as const, error }),
+              NodeClassNotReady: (error) => Effect.succeed({ ok: false as const, error }),
+              CreateError: (error) => Effect.succeed({ ok: false as const, error }),
+              CloudProviderError: (error) => Effect.succeed({ ok: false as const, error })
+            })
+          )
+    if (!launched.ok && (launched.error._tag === "CreateError" || launched.error._tag === "CloudProviderError")) {
+      const error = launched.error
+      const failed = yield* condition(
+        claim,
+        error._tag === "CreateError"
+          ? {
+              type: ConditionTypes.Launched,
+              status: "Unknown",
+              reason: error.conditionReason,
+              message: error.conditionMessage
+            }
+          : {
+              type: ConditionTypes.Launched,
+              status: "Unknown",
+              reason: ConditionTypes.LaunchFailed,
+              message: truncateMessage(error.message)
+            }
+      )
+      return { _tag: "Failed", claim: failed, error } satisfies LaunchOutcome as LaunchOutcome
+    }
     if (!launched.ok) {
       // No capacity or NodeClass now: give the pods back to the provisioner, which will try other options.
       yield* events.publish({
@@ -101,14 +177,15 @@ export const make = Effect.gen(function* () {
       yield* kube
         .delete(Resources.NodeClaims, claim.metadata.name ?? "")
         .pipe(Effect.catchTag("NotFound", () => Effect.void))
-      return Result.done
+      return { _tag: "Deleted" } satisfies LaunchOutcome as LaunchOutcome
     }
     const created = launched.value
+    rememberLaunch(uid, created, yield* Clock.currentTimeMillis)
     const labelled = yield* kube.patch(Resources.NodeClaims, claim.metadata.name ?? "", {
       type: "merge",
       patch: { metadata: { labels: created.metadata.labels ?? {} } }
     })
-    yield* writeStatus(labelled, (status, now) => ({
+    const written = yield* writeStatus(labelled, (status, now) => ({
       ...status,
       ...(created.status?.providerID === undefined ? {} : { providerID: created.status.providerID }),
       ...(created.status?.imageID === undefined ? {} : { imageID: created.status.imageID }),
@@ -122,54 +199,34 @@ export const make = Effect.gen(function* () {
         })
       ]
     }))
-    return Result.requeue
+    return { _tag: "Launched", claim: written } satisfies LaunchOutcome as LaunchOutcome
   })
 
+  /**
+   * Upstream `Registration`: finds the Node with the NodeClaim's providerID, syncs it and sets Registered=True (and
+   * the NodePool's NodeRegistrationHealthy=True). Returns the NodeClaim as written, for Liveness.
+   */
   const register = Effect.fn("Lifecycle.register")(function* (claim: NodeClaim) {
     const found = yield* nodesOf(claim)
     const nodePool = claim.metadata.labels?.[Labels.NodePool]
     if (found.length === 0) {
-      yield* condition(claim, {
+      const waiting = yield* condition(claim, {
         type: ConditionTypes.Registered,
         status: "Unknown",
         reason: ConditionTypes.NodeNotFound,
         message: "Node not registered with cluster"
       })
-      const age = (yield* Clock.currentTimeMillis) - Date.parse(claim.metadata.creationTimestamp ?? "")
-      const ttl = Duration.toMillis(registrationTTL)
-      if (age < ttl) return Result.requeueAfter(Duration.millis(ttl - age))
-      // Liveness: the instance launched but its Node never joined.
-      const launchedCondition = Conditions.get(claim.status?.conditions, ConditionTypes.Launched)
-      if (nodePool !== undefined) {
-        yield* RegistrationHealth.markUnhealthy(
-          nodePool,
-          launchedCondition?.status === "True"
-            ? ConditionTypes.RegistrationFailed
-            : (launchedCondition?.reason ?? ConditionTypes.RegistrationFailed),
-          launchedCondition?.status === "True"
-            ? "Failed to register node"
-            : (launchedCondition?.message ?? "Failed to register node")
-        )
-      }
-      yield* events.publish({
-        involvedObject: reference(claim),
-        type: "Normal",
-        reason: "Disrupted",
-        message: `Disrupting NodeClaim: Liveness - node did not register within ${Duration.format(registrationTTL)}`
-      })
-      yield* kube
-        .delete(Resources.NodeClaims, claim.metadata.name ?? "")
-        .pipe(Effect.catchTag("NotFound", () => Effect.void))
-      return Result.done
+      // Liveness requeues at the registration TTL; the Node's arrival (a watched change) brings it back sooner.
+      return { claim: waiting, result: Result.done }
     }
     if (found.length > 1) {
-      yield* condition(claim, {
+      const conflicting = yield* condition(claim, {
         type: ConditionTypes.Registered,
         status: "False",
         reason: ConditionTypes.MultipleNodesFound,
         message: `found ${found.length} nodes with providerID ${claim.status?.providerID}`
       })
-      return Result.done
+      return { claim: conflicting, result: Result.done }
     }
     const node = found[0]!
     yield* syncNode(claim, node)
@@ -185,7 +242,45 @@ export const make = Effect.gen(function* () {
       ]
     }))
     if (nodePool !== undefined) yield* RegistrationHealth.markHealthy(nodePool)
-    return registered === claim ? Result.done : Result.requeue
+    return { claim: registered, result: registered === claim ? Result.done : Result.requeue }
+  })
+
+  /**
+   * Upstream `Liveness`, run on every reconcile whatever the other steps did: a NodeClaim not Registered
+   * {@link registrationTTL} after its creation (whether its launch keeps failing or its Node never joined) is
+   * deleted, and its NodePool's NodeRegistrationHealthy goes False if Unknown: `RegistrationFailed` if it had
+   * launched, else the Launched condition's reason and message. Before the TTL, requeues at it. Returns whether it
+   * deleted the NodeClaim.
+   */
+  const liveness = Effect.fn("Lifecycle.liveness")(function* (claim: NodeClaim) {
+    if (Conditions.isTrue(claim.status?.conditions, ConditionTypes.Registered)) {
+      return { deleted: false, result: Result.done }
+    }
+    const createdAt = Date.parse(claim.metadata.creationTimestamp ?? "")
+    if (Number.isNaN(createdAt)) return { deleted: false, result: Result.done }
+    const age = (yield* Clock.currentTimeMillis) - createdAt
+    const ttl = Duration.toMillis(registrationTTL)
+    if (age < ttl) return { deleted: false, result: Result.requeueAfter(Duration.millis(ttl - age)) }
+    const nodePool = claim.metadata.labels?.[Labels.NodePool]
+    const launchedCondition = Conditions.get(claim.status?.conditions, ConditionTypes.Launched)
+    if (nodePool !== undefined && nodePool !== "") {
+      const launched = launchedCondition?.status === "True"
+      yield* RegistrationHealth.markUnhealthy(
+        nodePool,
+        launched ? ConditionTypes.RegistrationFailed : (launchedCondition?.reason ?? ConditionTypes.RegistrationFailed),
+        launched ? "Failed to register node" : (launchedCondition?.message ?? "Failed to register node")
+      )
+    }
+    yield* events.publish({
+      involvedObject: reference(claim),
+      type: "Normal",
+      reason: "Disrupted",
+      message: `Disrupting NodeClaim: Liveness - node did not register within ${Duration.format(registrationTTL)}`
+    })
+    yield* kube
+      .delete(Resources.NodeClaims, claim.metadata.name ?? "")
+      .pipe(Effect.catchTag("NotFound", () => Effect.void))
+    return { deleted: true, result: Result.done }
   })
 
   /** The Node takes the NodeClaim's labels, taints and finalizer; the unregistered taint goes. */
@@ -369,11 +464,31 @@ export const make = Effect.gen(function* () {
       })
       return Result.requeue
     }
+    // One step per pass (launch, then registration, then initialization), then Liveness on the NodeClaim as the
+    // step left it, as upstream runs it after every other sub-reconciler.
     const conditions = claim.status?.conditions
-    if (!Conditions.isTrue(conditions, ConditionTypes.Launched)) return yield* launch(claim)
-    if (!Conditions.isTrue(conditions, ConditionTypes.Registered)) return yield* register(claim)
-    if (!Conditions.isTrue(conditions, ConditionTypes.Initialized)) return yield* initialize(claim)
-    return Result.done
+    let current = claim
+    let result: Result.Result = Result.done
+    let launchError: LaunchError | undefined
+    if (!Conditions.isTrue(conditions, ConditionTypes.Launched)) {
+      const launched = yield* launch(claim)
+      if (launched._tag === "Deleted") return Result.done
+      current = launched.claim
+      if (launched._tag === "Failed") launchError = launched.error
+      else result = Result.requeue
+    } else if (!Conditions.isTrue(conditions, ConditionTypes.Registered)) {
+      const registered = yield* register(claim)
+      current = registered.claim
+      result = registered.result
+    } else if (!Conditions.isTrue(conditions, ConditionTypes.Initialized)) {
+      result = yield* initialize(claim)
+    }
+    const live = yield* liveness(current)
+    if (live.deleted) return Result.done
+    // A failed launch is retried with the controller's backoff (1 s doubling up to 1 min, as upstream's), which also
+    // brings Liveness back by the registration TTL.
+    if (launchError !== undefined) return yield* Effect.fail(launchError)
+    return earliest(result, live.result)
   })
 
   // Nodes name no NodeClaim; the providerID joins them.
@@ -382,6 +497,8 @@ export const make = Effect.gen(function* () {
     name: "nodeclaim.lifecycle",
     for: nodeClaims,
     concurrency: 10,
+    // Upstream's lifecycle rate limiter: per-key exponential failure backoff from 1 s up to 1 min.
+    backoff: { baseDelay: Duration.seconds(1), maxDelay: Duration.minutes(1) },
     watches: [
       {
         source: nodes,
