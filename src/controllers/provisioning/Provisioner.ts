@@ -11,6 +11,7 @@ import type { Pod } from "../../api/Pod.ts"
 import * as CloudProvider from "../../cloudprovider/CloudProvider.ts"
 import { EventRecorder } from "../../kube/EventRecorder.ts"
 import { KubeClient } from "../../kube/KubeClient.ts"
+import * as Resource from "../../kube/Resource.ts"
 import * as Resources from "../../kube/Resources.ts"
 import * as Informer from "../../runtime/Informer.ts"
 import * as ClusterView from "../../scheduling/ClusterView.ts"
@@ -19,6 +20,7 @@ import * as ResourceMath from "../../scheduling/Resources.ts"
 import * as Scheduler from "../../scheduling/Scheduler.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
 import * as Hash from "../nodepool/hash/Hash.ts"
+import * as Batcher from "./Batcher.ts"
 
 /** Batching and timeout settings (upstream BATCH_IDLE_DURATION, BATCH_MAX_DURATION, the simulation timeout). */
 export interface Options {
@@ -206,42 +208,61 @@ const podReference = (pod: Pod) => ({
   ...(pod.metadata.uid === undefined ? {} : { uid: pod.metadata.uid })
 })
 
+/** How often a pod that stays provisionable triggers the batcher again (upstream pod trigger's `RequeueAfter`). */
+const podRequeueMillis = 10_000
+
 /**
  * Runs the provisioner in the current Scope: a batch opens on the first unschedulable pod and closes after
- * `batchIdle` (1 s) without new ones or at `batchMax` (10 s); then one pass runs.
+ * `batchIdle` (1 s) without new ones or at `batchMax` (10 s); then one pass runs. Each pod triggers once per batch
+ * (updates of a pod already in the batch do not extend it), and again every 10 s while it stays unschedulable, so a
+ * pod nothing changes is provisioned for once what held it back (a NodePool not Ready, limits, a failed pass) clears.
  */
 export const run = Effect.fn("Provisioner.run")(function* (options?: Options) {
-  const idle = Duration.toMillis(Duration.fromInputUnsafe(options?.batchIdle ?? "1 second"))
-  const max = Duration.toMillis(Duration.fromInputUnsafe(options?.batchMax ?? "10 seconds"))
+  const batcher = yield* Batcher.make({
+    idle: options?.batchIdle ?? "1 second",
+    max: options?.batchMax ?? "10 seconds"
+  })
   const pods = yield* Informer.make(Resources.Pods)
-  const triggers = yield* Queue.unbounded<void>()
+  const triggerKey = (object: Resource.KubeObject) => object.metadata.uid ?? Resource.keyOf(object)
+
+  // The pod trigger (upstream `provisioner.trigger.pod`): trigger on every change of an unschedulable pod and requeue
+  // it 10 s later while it stays so. The delay is constant, so the requeue queue is in due order; a pod already
+  // waiting for its requeue is not queued again (the workqueue keeps the earliest time).
+  const requeue = yield* Queue.unbounded<{ readonly key: string; readonly id: string; readonly due: number }>()
+  const requeued = new Set<string>()
+  const triggerPod = (pod: Pod) =>
+    Effect.gen(function* () {
+      const id = triggerKey(pod)
+      yield* batcher.trigger(id)
+      if (requeued.has(id)) return
+      requeued.add(id)
+      const now = yield* Clock.currentTimeMillis
+      yield* Queue.offer(requeue, { key: Resource.keyOf(pod), id, due: now + podRequeueMillis })
+    })
   yield* Stream.runForEach(yield* pods.subscribe, (change) =>
-    change.type !== "DELETED" && isUnschedulable(change.object) ? Queue.offer(triggers, undefined) : Effect.void
+    change.type !== "DELETED" && isUnschedulable(change.object) ? triggerPod(change.object) : Effect.void
   ).pipe(Effect.forkScoped)
+  yield* Effect.gen(function* () {
+    const { key, id, due } = yield* Queue.take(requeue)
+    const now = yield* Clock.currentTimeMillis
+    if (due > now) yield* Effect.sleep(Duration.millis(due - now))
+    requeued.delete(id)
+    const pod = yield* pods.get(key)
+    if (pod !== undefined && triggerKey(pod) === id && isUnschedulable(pod)) yield* triggerPod(pod)
+  }).pipe(Effect.forever, Effect.forkScoped)
+
   // Nodes going away need capacity for their pods too.
   for (const resource of [Resources.Nodes, Resources.NodeClaims] as const) {
     const informer = yield* Informer.make(resource as typeof Resources.Nodes)
     yield* Stream.runForEach(yield* informer.subscribe, (change) =>
       change.type === "MODIFIED" && change.object.metadata.deletionTimestamp !== undefined
-        ? Queue.offer(triggers, undefined)
+        ? batcher.trigger(triggerKey(change.object))
         : Effect.void
     ).pipe(Effect.forkScoped)
   }
-  const batch = Effect.gen(function* () {
-    yield* Queue.take(triggers)
-    const start = yield* Clock.currentTimeMillis
-    for (;;) {
-      const now = yield* Clock.currentTimeMillis
-      const remaining = Math.min(idle, start + max - now)
-      if (remaining <= 0) break
-      const more = yield* Queue.take(triggers).pipe(Effect.timeoutOption(Duration.millis(remaining)))
-      if (Option.isNone(more)) break
-    }
-    yield* Queue.clear(triggers)
-  })
 
   const loop = Effect.gen(function* () {
-    yield* batch
+    yield* batcher.wait
     const outcome = yield* provision(options).pipe(
       Effect.catchCause((cause) =>
         Effect.as(Effect.logError("provisioning failed", cause), { created: 0, synced: true })
@@ -250,7 +271,7 @@ export const run = Effect.fn("Provisioner.run")(function* (options?: Options) {
     // Not synced yet (a NodeClaim is launching): try again shortly instead of waiting for the next pod.
     if (!outcome.synced) {
       yield* Effect.sleep("1 second")
-      yield* Queue.offer(triggers, undefined)
+      yield* batcher.triggerNow
     }
   })
   yield* Effect.forever(loop).pipe(Effect.forkScoped)

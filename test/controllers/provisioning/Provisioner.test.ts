@@ -472,14 +472,15 @@ describe("Provisioner restart", S.controllerSuite, () => {
       const first = yield* S.startIn(S.karpenter())
       yield* S.createPendingPod(S.pod("a"))
       yield* S.settle
-      // The launch fails once (the lifecycle would retry after a backoff): stop the process before it does.
-      yield* fake.failNextCreate(new CloudProvider.CloudProviderError({ method: "create", message: "timeout" }))
+      // The launch keeps failing while the first process runs: stop it before any launch succeeds.
+      yield* fake.setAllowedCreateCalls(0)
       yield* S.advance(1_000, 250)
       const [created, ...more] = yield* S.listNodeClaims
       assert.strictEqual(more.length, 0)
       assert.isUndefined(created?.status?.providerID, "not launched")
       assert.strictEqual((yield* fake.instances).size, 0)
       yield* Scope.close(first, Exit.void)
+      yield* fake.setAllowedCreateCalls(Number.MAX_SAFE_INTEGER)
 
       yield* S.advance(5_000)
       const second = yield* S.startIn(S.karpenter())
