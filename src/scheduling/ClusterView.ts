@@ -74,6 +74,20 @@ const instanceTypeOf = (
   return name === undefined ? undefined : catalogue.find((instanceType) => instanceType.name === name)
 }
 
+/** A node's scheduling input and what it was built from (the scheduler copies what it changes, so it is shared). */
+interface ExistingMemo {
+  readonly claim: NodeClaim | undefined
+  readonly pods: ReadonlyArray<Pod>
+  readonly sources: ReadonlyArray<unknown>
+  readonly input: Scheduler.ExistingNodeInput
+}
+
+// Disruption simulates the same snapshot once per candidate: a node whose objects are unchanged keeps its input.
+const existingByNode = new WeakMap<Node, ExistingMemo>()
+
+const sameElements = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>): boolean =>
+  a.length === b.length && a.every((element, index) => element === b[index])
+
 /** Capacity that exists (a Node, with its NodeClaim if any) or is in flight (a NodeClaim without a Node). */
 export const existingNodes = (
   view: ClusterView,
@@ -96,7 +110,9 @@ export const existingNodes = (
   const podsByNode = new Map<string, Array<Pod>>()
   for (const pod of boundPods) {
     const name = pod.spec.nodeName ?? ""
-    podsByNode.set(name, [...(podsByNode.get(name) ?? []), pod])
+    const pods = podsByNode.get(name)
+    if (pods === undefined) podsByNode.set(name, [pod])
+    else pods.push(pod)
   }
   const usage = (name: string) => {
     const pods = podsByNode.get(name) ?? []
@@ -120,11 +136,23 @@ export const existingNodes = (
   )
   const result: Array<Scheduler.ExistingNodeInput> = []
   const joined = new Set<NodeClaim>()
+  const sources = [view.persistentVolumeClaims, view.persistentVolumes, view.storageClasses, view.csiNodes]
   for (const node of nodes) {
     if (unavailable.has(node.metadata.name ?? "")) continue
     const claim = node.spec.providerID === undefined ? undefined : claimsByProviderID.get(node.spec.providerID)
     if (claim !== undefined) joined.add(claim)
     const name = node.metadata.name ?? ""
+    const pods = podsByNode.get(name) ?? []
+    const memo = existingByNode.get(node)
+    if (
+      memo !== undefined &&
+      memo.claim === claim &&
+      sameElements(memo.pods, pods) &&
+      sameElements(memo.sources, sources)
+    ) {
+      result.push(memo.input)
+      continue
+    }
     const allocatable = Resources.fromResourceList(node.status?.allocatable ?? claim?.status?.allocatable)
     const labels = { ...node.metadata.labels }
     const initialized = claim === undefined || labels[Labels.NodeInitialized] === "true"
@@ -135,7 +163,7 @@ export const existingNodes = (
         (!Taints.KnownEphemeral.some((known) => Taints.matches(known, taint)) &&
           !(claim?.spec.startupTaints ?? []).some((startup) => Taints.matches(startup, taint)))
     )
-    result.push({
+    const input: Scheduler.ExistingNodeInput = {
       name,
       labels,
       taints,
@@ -144,7 +172,9 @@ export const existingNodes = (
       ...usage(name),
       initialized,
       nodePool: labels[Labels.NodePool]
-    })
+    }
+    existingByNode.set(node, { claim, pods, sources, input })
+    result.push(input)
   }
   for (const claim of nodeClaims) {
     if (joined.has(claim) || unavailable.has(claim.metadata.name ?? "")) continue

@@ -143,6 +143,18 @@ const containerRequests = (container: Pod.Container): Resources => {
  * started before it) + pod overhead. A sidecar is an init container with `restartPolicy: Always`.
  */
 export const podRequests = (spec: Pod.Spec): Resources => {
+  let cached = requestsBySpec.get(spec)
+  if (cached === undefined) {
+    cached = computePodRequests(spec)
+    requestsBySpec.set(spec, cached)
+  }
+  return cached
+}
+
+// Specs are immutable and every simulation of a disruption pass reads the same bound pods: parse their quantities once.
+const requestsBySpec = new WeakMap<Pod.Spec, Resources>()
+
+const computePodRequests = (spec: Pod.Spec): Resources => {
   const requests: Record<string, number> = {}
   for (const container of spec.containers) mergeInto(requests, containerRequests(container))
   const sidecars: Record<string, number> = {}

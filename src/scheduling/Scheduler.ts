@@ -146,6 +146,7 @@ interface Template {
   readonly requirements: Requirements.Requirements
   readonly taints: ReadonlyArray<TaintLike>
   readonly instanceTypes: ReadonlyArray<InstanceType.InstanceType>
+  readonly domains: ReadonlyMap<string, ReadonlySet<string>>
   readonly daemonOverhead: Resources.Resources
   readonly daemonHostPorts: HostPorts.HostPortUsage
 }
@@ -181,11 +182,22 @@ const daemonFits = (
   )
 }
 
-const templateOf = (
-  input: NodePoolInput,
-  daemons: ReadonlyArray<PodData>,
-  wellKnown: ReadonlySet<string>
-): Template | string => {
+/** What a NodePool offers regardless of the pass: its labels, requirements, taints and the instance types they allow. */
+interface StaticTemplate {
+  readonly labels: Readonly<Record<string, string>>
+  readonly requirements: Requirements.Requirements
+  readonly taints: ReadonlyArray<TaintLike>
+  readonly instanceTypes: ReadonlyArray<InstanceType.InstanceType>
+  /** Every value each key can take on this template's capacity (its share of the domain universe). */
+  readonly domains: ReadonlyMap<string, ReadonlySet<string>>
+}
+
+// Disruption solves the same NodePool inputs once per candidate: filtering a large catalogue each time dominated.
+const staticTemplates = new WeakMap<NodePoolInput, { wellKnown: ReadonlySet<string>; template: StaticTemplate }>()
+
+const staticTemplateOf = (input: NodePoolInput, wellKnown: ReadonlySet<string>): StaticTemplate => {
+  const cached = staticTemplates.get(input)
+  if (cached !== undefined && cached.wellKnown === wellKnown) return cached.template
   const { nodePool } = input
   const name = nodePool.metadata.name ?? ""
   const templateSpec = nodePool.spec.template.spec
@@ -200,6 +212,37 @@ const templateOf = (
       Requirements.hasIntersection(instanceType.requirements, requirements) &&
       InstanceType.compatibleOfferings(instanceType, requirements, wellKnown).length > 0
   )
+  const domains = new Map<string, Set<string>>()
+  const addAll = (key: string, values: Iterable<string>) => {
+    let known = domains.get(key)
+    if (known === undefined) {
+      known = new Set()
+      domains.set(key, known)
+    }
+    for (const value of values) known.add(value)
+  }
+  for (const [key, requirement] of requirements) {
+    if (!requirement.complement) addAll(key, requirement.values)
+  }
+  for (const instanceType of instanceTypes) {
+    for (const [key, requirement] of instanceType.requirements) {
+      const narrowed = Requirement.intersection(requirement, Requirements.get(requirements, key))
+      if (!narrowed.complement) addAll(key, narrowed.values)
+    }
+  }
+  const template = { labels, requirements, taints, instanceTypes, domains }
+  staticTemplates.set(input, { wellKnown, template })
+  return template
+}
+
+const templateOf = (
+  input: NodePoolInput,
+  daemons: ReadonlyArray<PodData>,
+  wellKnown: ReadonlySet<string>
+): Template | string => {
+  const { nodePool } = input
+  const name = nodePool.metadata.name ?? ""
+  const { labels, requirements, taints, instanceTypes, domains } = staticTemplateOf(input, wellKnown)
   if (instanceTypes.length === 0) {
     return `nodepool "${name}" has no instance type matching ${Requirements.format(requirements)}`
   }
@@ -210,7 +253,7 @@ const templateOf = (
     daemonOverhead = Resources.add(daemonOverhead, daemon.requests)
     daemonHostPorts.add(daemon.key, daemon.hostPorts)
   }
-  return { nodePool, name, labels, requirements, taints, instanceTypes, daemonOverhead, daemonHostPorts }
+  return { nodePool, name, labels, requirements, taints, instanceTypes, domains, daemonOverhead, daemonHostPorts }
 }
 
 // -- Simulated nodes ---------------------------------------------------------------------------------------------
@@ -692,15 +735,7 @@ const domainUniverse = (
     }
   }
   for (const template of templates) {
-    for (const [key, requirement] of template.requirements) {
-      if (!requirement.complement) addAll(key, requirement.values, template.taints)
-    }
-    for (const instanceType of template.instanceTypes) {
-      for (const [key, requirement] of instanceType.requirements) {
-        const narrowed = Requirement.intersection(requirement, Requirements.get(template.requirements, key))
-        if (!narrowed.complement) addAll(key, narrowed.values, template.taints)
-      }
-    }
+    for (const [key, values] of template.domains) addAll(key, values, template.taints)
   }
   return universe
 }

@@ -398,7 +398,8 @@ const eligibleZones = (c: Case, app: App): Array<string> => {
 
 // -- Properties --------------------------------------------------------------------------------------------------
 
-describe("Scheduler properties", () => {
+// Each property solves a hundred random clusters: seconds on an idle machine, more when the suite runs in parallel.
+describe("Scheduler properties", { timeout: 60_000 }, () => {
   it.effect("(a) every input pod is placed exactly once or has an error", () =>
     forEveryCase((c, results, violation) => {
       const where = placements(results)

@@ -76,7 +76,8 @@ export interface Context {
     string,
     { readonly nodePool: NodePool; readonly instanceTypes: ReadonlyArray<InstanceType.InstanceType> }
   >
-  readonly pods: ReadonlyArray<Pod>
+  /** Pods by the name of the node they are bound to. */
+  readonly podsByNode: ReadonlyMap<string, ReadonlyArray<Pod>>
   readonly budgets: ReadonlyArray<PodDisruptionBudget>
   /** Names of nodes in the orchestration queue. */
   readonly queued: ReadonlySet<string>
@@ -100,7 +101,7 @@ export const evaluate = (stateNode: StateNode, context: Context, disruptionClass
   const nodePoolName = stateNode.nodePool
   const pool = nodePoolName === undefined ? undefined : context.nodePools.get(nodePoolName)
   if (pool === undefined) return { blocked: undefined }
-  const pods = context.pods.filter((pod) => pod.spec.nodeName === stateNode.name)
+  const pods = context.podsByNode.get(stateNode.name) ?? []
   // A TerminationGracePeriod bounds how long an eventual disruption may wait on protected pods.
   const mayWait = disruptionClass === "eventual" && nodeClaim.spec.terminationGracePeriod !== undefined
   if (!mayWait) {
@@ -135,6 +136,19 @@ export const evaluate = (stateNode: StateNode, context: Context, disruptionClass
       disruptionCost: cost
     }
   }
+}
+
+/** Pods grouped by the node they are bound to. */
+export const podsByNode = (pods: ReadonlyArray<Pod>): Map<string, Array<Pod>> => {
+  const byNode = new Map<string, Array<Pod>>()
+  for (const pod of pods) {
+    const name = pod.spec.nodeName
+    if (name === undefined) continue
+    const onNode = byNode.get(name)
+    if (onNode === undefined) byNode.set(name, [pod])
+    else onNode.push(pod)
+  }
+  return byNode
 }
 
 /** Cheapest first to disrupt: lower disruption cost, then name. */

@@ -9,7 +9,7 @@
  * The consolidation searches are effects that yield between simulations; their timeouts (3 minutes single-node,
  * 1 minute multi-node) are deadlines checked between simulations, so what was found before the deadline is used.
  */
-import { Clock, Duration, Effect, Option } from "effect"
+import { Clock, Duration, Effect, Metric, Option } from "effect"
 import * as ConditionTypes from "../../api/Conditions.ts"
 import * as Taints from "../../api/Taints.ts"
 import { EventRecorder } from "../../kube/EventRecorder.ts"
@@ -20,8 +20,10 @@ import * as Singleton from "../../runtime/Singleton.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
 import * as Conditions from "../Conditions.ts"
 import * as Provisioner from "../provisioning/Provisioner.ts"
+import * as Budgets from "./Budgets.ts"
 import * as Candidates from "./Candidates.ts"
 import { DisruptionLog } from "./DisruptionLog.ts"
+import * as Metrics from "./Metrics.ts"
 import * as Planner from "./Planner.ts"
 
 /** The budgeted disruption reasons. */
@@ -69,6 +71,9 @@ export const make = (options?: Options) =>
     const snapshot = Effect.suspend(() => Planner.snapshot(queuedNames()))
     const isConsolidated = (method: string, state: number) => consolidated.get(method) === state
 
+    const reportEligible = (reason: Reason, count: number) =>
+      Metric.update(Metric.withAttributes(Metrics.eligibleNodes, { reason: reason.toLowerCase() }), count)
+
     /** Waits the validation TTL, then checks the candidates are still candidates and the decision still holds. */
     const validate = Effect.fn("Disruption.validate")(function* (command: Command) {
       yield* Effect.sleep(Duration.millis(validationTTL))
@@ -99,6 +104,7 @@ export const make = (options?: Options) =>
       const empty = Planner.candidatesFor(state, "graceful")
         .filter((c) => Planner.consolidatable(c) && c.reschedulablePods.length === 0)
         .sort(Candidates.byDisruptionCost)
+      yield* reportEligible("Empty", empty.length)
       const chosen: Array<Candidates.Candidate> = []
       let constrained = false
       for (const candidate of empty) {
@@ -123,6 +129,7 @@ export const make = (options?: Options) =>
       const drifted = Planner.candidatesFor(state, "eventual")
         .filter((c) => Candidates.hasCondition(c, ConditionTypes.Drifted))
         .sort((a, b) => Candidates.driftedAt(a) - Candidates.driftedAt(b) || Candidates.byDisruptionCost(a, b))
+      yield* reportEligible("Drifted", drifted.length)
       const empties: Array<Candidates.Candidate> = []
       for (const candidate of drifted.filter((c) => c.reschedulablePods.length === 0)) {
         const name = candidate.nodePool.metadata.name ?? ""
@@ -180,6 +187,10 @@ export const make = (options?: Options) =>
         Duration.millis(multiTimeout)
       )
       if (timedOut) {
+        yield* Metric.update(
+          Metric.withAttributes(Metrics.consolidationTimeoutsTotal, { consolidation_type: "multi" }),
+          1
+        )
         yield* Effect.logInfo(
           `multi-node consolidation timed out after ${Duration.format(Duration.millis(multiTimeout))}; ${best === undefined ? "nothing found" : "using the best command found"}`
         )
@@ -195,8 +206,10 @@ export const make = (options?: Options) =>
       const consolidationState = yield* cluster.consolidationState
       if (isConsolidated("single", consolidationState)) return undefined
       const budgets = Planner.budgetMapping(state, "Underutilized")
+      const candidates = Planner.consolidationCandidates(state)
+      yield* reportEligible("Underutilized", candidates.length)
       const search = Effect.gen(function* () {
-        for (const candidate of Planner.consolidationCandidates(state)) {
+        for (const candidate of candidates) {
           if (candidate.reschedulablePods.length === 0) continue
           if ((budgets.get(candidate.nodePool.metadata.name ?? "") ?? 0) <= 0) continue
           const { command, why } = yield* Planner.computeConsolidation(state, [candidate], "single")
@@ -213,6 +226,10 @@ export const make = (options?: Options) =>
       })
       const found = yield* Effect.timeoutOption(search, Duration.millis(singleTimeout))
       if (Option.isNone(found)) {
+        yield* Metric.update(
+          Metric.withAttributes(Metrics.consolidationTimeoutsTotal, { consolidation_type: "single" }),
+          1
+        )
         yield* Effect.logInfo(
           `single-node consolidation timed out after ${Duration.format(Duration.millis(singleTimeout))}`
         )
@@ -273,6 +290,13 @@ export const make = (options?: Options) =>
 
     const execute = Effect.fn("Disruption.execute")(function* (command: Command) {
       const names = command.candidates.map((c) => c.name)
+      yield* Metric.update(
+        Metric.withAttributes(Metrics.decisionsTotal, {
+          decision: command.replacements.length === 0 ? "delete" : "replace",
+          ...Metrics.methodAttributes(command.reason, command.method)
+        }),
+        1
+      )
       for (const candidate of command.candidates) {
         yield* setTaint(candidate.name, true)
         yield* setDisruptionReason(candidate.nodeClaim.metadata.name ?? "", command.reason)
@@ -303,6 +327,13 @@ export const make = (options?: Options) =>
     /** Abandons a command: the candidates stay, untainted and unmarked. */
     const abandon = (entry: Queued, why: string) =>
       Effect.gen(function* () {
+        yield* Metric.update(
+          Metric.withAttributes(Metrics.queueFailuresTotal, {
+            decision: entry.command.replacements.length === 0 ? "delete" : "replace",
+            ...Metrics.methodAttributes(entry.command.reason, entry.command.method)
+          }),
+          1
+        )
         for (const candidate of entry.command.candidates) {
           yield* setTaint(candidate.name, false)
           yield* setDisruptionReason(candidate.nodeClaim.metadata.name ?? "", undefined)
@@ -345,6 +376,14 @@ export const make = (options?: Options) =>
           yield* kube
             .delete(Resources.NodeClaims, candidate.nodeClaim.metadata.name ?? "")
             .pipe(Effect.catchTag("NotFound", () => Effect.void))
+          yield* Metric.update(
+            Metric.withAttributes(Metrics.nodeClaimsDisruptedTotal, {
+              reason: entry.command.reason.toLowerCase(),
+              nodepool: candidate.nodePool.metadata.name ?? "",
+              capacity_type: candidate.capacityType ?? ""
+            }),
+            1
+          )
           yield* events.publish({
             involvedObject: { apiVersion: "v1", kind: "Node", name: candidate.name },
             type: "Normal",
@@ -370,6 +409,31 @@ export const make = (options?: Options) =>
         }
       })
 
+    /** Sets the allowed-disruptions gauge and says which NodePools a budget blocks now, and until when. */
+    const reportBudgets = (state: Planner.Snapshot) =>
+      Effect.gen(function* () {
+        for (const reason of ["Empty", "Drifted", "Underutilized"] as const) {
+          for (const budget of Planner.budgetStates(state, reason)) {
+            const name = budget.nodePool.metadata.name ?? ""
+            yield* Metric.update(
+              Metric.withAttributes(Metrics.nodePoolsAllowedDisruptions, {
+                nodepool: name,
+                reason: reason.toLowerCase()
+              }),
+              budget.left
+            )
+            if (budget.numNodes > 0 && budget.allowed === 0) {
+              yield* events.publish({
+                involvedObject: { apiVersion: "karpenter.sh/v1", kind: "NodePool", name },
+                type: "Normal",
+                reason: "DisruptionBlocked",
+                message: `No allowed disruptions for ${reason}: ${Budgets.describe(budget.nodePool, budget.numNodes, reason, state.now)}`
+              })
+            }
+          }
+        }
+      })
+
     const pass = Effect.gen(function* () {
       if (!(yield* cluster.synced)) return Result.requeueAfter("1 second")
       const state = yield* snapshot
@@ -386,8 +450,21 @@ export const make = (options?: Options) =>
           })
         }
       }
-      for (const method of [emptiness, drift, multiNode, singleNode]) {
-        const command = yield* method(state)
+      yield* reportBudgets(state)
+      for (const [method, name] of [
+        [emptiness, "empty"],
+        [drift, "drift"],
+        [multiNode, "multi"],
+        [singleNode, "single"]
+      ] as const) {
+        const [took, command] = yield* Effect.timed(method(state))
+        yield* Metric.update(
+          Metric.withAttributes(
+            Metrics.evaluationDurationSeconds,
+            Metrics.methodAttributes(name === "drift" ? "Drifted" : name === "empty" ? "Empty" : "Underutilized", name)
+          ),
+          Duration.toSeconds(took)
+        )
         if (command !== undefined && command.candidates.length > 0) {
           yield* execute(command)
           return Result.requeue

@@ -8,6 +8,7 @@ import { Clock, type Duration, Effect, Option, Ref } from "effect"
 import * as ConditionTypes from "../../api/Conditions.ts"
 import * as Labels from "../../api/Labels.ts"
 import * as NodeApi from "../../api/Node.ts"
+import type { NodePool } from "../../api/NodePool.ts"
 import * as InstanceType from "../../cloudprovider/InstanceType.ts"
 import * as InstanceTypeFilter from "../../scheduling/InstanceTypeFilter.ts"
 import * as Requirement from "../../scheduling/Requirement.ts"
@@ -49,7 +50,7 @@ export const snapshot = (queued: ReadonlySet<string>) =>
     const context: Candidates.Context = {
       now,
       nodePools: new Map(nodePools.map((pool) => [pool.nodePool.metadata.name ?? "", pool])),
-      pods: view.pods,
+      podsByNode: Candidates.podsByNode(view.pods),
       budgets: view.podDisruptionBudgets,
       queued
     }
@@ -58,10 +59,17 @@ export const snapshot = (queued: ReadonlySet<string>) =>
 /** Everything a pass decides on. */
 export type Snapshot = Effect.Success<ReturnType<typeof snapshot>>
 
-/** Disruptions each NodePool allows now for a reason, minus those already under way (upstream's mapping). */
-export const budgetMapping = (state: Snapshot, reason: Reason): Map<string, number> => {
-  const mapping = new Map<string, number>()
-  for (const [name, { nodePool }] of state.context.nodePools) {
+/** A NodePool's budget for a reason now: its nodes, what its budgets allow, and what is left after those under way. */
+export interface BudgetState {
+  readonly nodePool: NodePool
+  readonly numNodes: number
+  readonly allowed: number
+  readonly left: number
+}
+
+/** Every ready NodePool's budget for a reason (upstream `BuildDisruptionBudgetMapping`). */
+export const budgetStates = (state: Snapshot, reason: Reason): Array<BudgetState> =>
+  [...state.context.nodePools.entries()].map(([name, { nodePool }]) => {
     const nodes = state.stateNodes.filter(
       (node) =>
         node.nodePool === name &&
@@ -73,10 +81,12 @@ export const budgetMapping = (state: Snapshot, reason: Reason): Map<string, numb
       (node) => node.markedForDeletion || node.deleting || node.node === undefined || !NodeApi.isReady(node.node)
     ).length
     const allowed = Budgets.allowedDisruptions(nodePool, nodes.length, reason, state.now)
-    mapping.set(name, Math.max(0, allowed - disrupting))
-  }
-  return mapping
-}
+    return { nodePool, numNodes: nodes.length, allowed, left: Math.max(0, allowed - disrupting) }
+  })
+
+/** Disruptions each NodePool allows now for a reason, minus those already under way (upstream's mapping). */
+export const budgetMapping = (state: Snapshot, reason: Reason): Map<string, number> =>
+  new Map(budgetStates(state, reason).map((budget) => [budget.nodePool.metadata.name ?? "", budget.left]))
 
 export const candidatesFor = (state: Snapshot, disruptionClass: Candidates.DisruptionClass) =>
   state.stateNodes.flatMap((node) => {

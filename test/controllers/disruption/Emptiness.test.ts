@@ -1,11 +1,24 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Metric } from "effect"
+import * as Metrics from "../../../src/controllers/disruption/Metrics.ts"
 import * as S from "../support.ts"
 import * as D from "./support.ts"
 
 describe("disruption: emptiness", S.controllerSuite, () => {
   it.effect("an empty node is removed once consolidateAfter has passed, not before", () =>
     Effect.gen(function* () {
+      const deletes = Metric.withAttributes(Metrics.decisionsTotal, {
+        decision: "delete",
+        reason: "empty",
+        consolidation_type: ""
+      })
+      const disrupted = Metric.withAttributes(Metrics.nodeClaimsDisruptedTotal, {
+        reason: "empty",
+        nodepool: "default",
+        capacity_type: "on-demand"
+      })
+      const decisionsBefore = (yield* Metric.value(deletes)).count
+      const disruptedBefore = (yield* Metric.value(disrupted)).count
       yield* D.setup(D.nodePool("default", { consolidateAfter: "5m" }))
       const log = yield* D.start()
       // "busy" is the cheapest type that holds its pod: consolidation has nothing to gain there.
@@ -34,6 +47,8 @@ describe("disruption: emptiness", S.controllerSuite, () => {
       assert.isAtLeast(entries[0]!.time, 5 * 60_000)
       assert.deepStrictEqual(yield* D.eventsWithReason("DisruptionLaunching"), ["empty: Disrupting Node: Empty/Delete"])
       assert.deepStrictEqual(yield* D.eventsWithReason("DisruptionTerminating"), ["empty: Disrupting Node: Empty"])
+      assert.strictEqual((yield* Metric.value(deletes)).count - decisionsBefore, 1)
+      assert.strictEqual((yield* Metric.value(disrupted)).count - disruptedBefore, 1)
       // The busy node's pod is untouched.
       assert.strictEqual((yield* S.getPod("app")).spec.nodeName, "busy")
     }).pipe(Effect.provide(D.base()))
@@ -76,6 +91,11 @@ describe("disruption: emptiness", S.controllerSuite, () => {
       yield* S.advance(9 * 60_000 + 50_000, 10_000)
       assert.deepStrictEqual(yield* D.nodeNames, ["first"], "blocked inside the window")
       assert.deepStrictEqual(log.entries(), [])
+      // The NodePool says why and until when, for each reason.
+      assert.includeMembers(yield* D.eventsWithReason("DisruptionBlocked"), [
+        'default: No allowed disruptions for Empty: budget "0" allows 0 until 00:10 UTC',
+        'default: No allowed disruptions for Underutilized: budget "0" allows 0 until 00:10 UTC'
+      ])
       yield* S.advance(60_000, 5_000)
       assert.deepStrictEqual(yield* D.nodeNames, [], "removed once the window closed")
       const entries = log.entries()
