@@ -68,9 +68,10 @@ const nameOf = (input: unknown): string => {
  */
 export const decoder = <S extends Schema.Constraint & { readonly DecodingServices: never }>(
   kind: string,
-  schema: S
+  schema: S,
+  options?: { readonly onExcessProperty?: "ignore" | "error" }
 ) => {
-  const decode = Schema.decodeUnknownEffect(schema, { errors: "all" })
+  const decode = Schema.decodeUnknownEffect(schema, { errors: "all", ...options })
   return (input: unknown): Effect.Effect<S["Type"], InvalidObject> =>
     decode(input).pipe(
       Effect.mapError((error) => new InvalidObject({ kind, name: nameOf(input), reason: describeIssue(error.issue) }))

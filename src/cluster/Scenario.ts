@@ -78,7 +78,8 @@ export const defaultStart = "2026-01-01T00:00:00Z"
 /** Milliseconds of a duration the schema already validated. */
 export const millis = (text: string): number => Duration.toMillis(text) ?? 0
 
-const decodeScenario = Decode.decoder("Scenario", Scenario)
+// A misspelt or extra key in a scenario would silently change what it tests: reject it.
+const decodeScenario = Decode.decoder("Scenario", Scenario, { onExcessProperty: "error" })
 
 /** Decodes a Scenario document, one line per problem. */
 export const decode = (input: unknown): Effect.Effect<Scenario, Decode.InvalidObject> => decodeScenario(input)

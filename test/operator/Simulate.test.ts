@@ -570,7 +570,20 @@ spec:
               scenarioDocument("  duration: 1h\n  steps:\n    - at: 1m\n      restart: {kind: Deployment, name: web}")
           ]
         ],
-        "a step needs exactly one of apply, delete, scale, patch (found none)"
+        "spec.steps[0].restart: Expected no excess property"
+      ],
+      [
+        "an unknown key next to a valid action (it used to be dropped silently)",
+        [
+          [
+            "extra-key.yaml",
+            deployment +
+              scenarioDocument(
+                "  duration: 1h\n  steps:\n    - at: 1m\n      restart: {kind: Deployment, name: web}\n      scale: {kind: Deployment, name: web, replicas: 2}"
+              )
+          ]
+        ],
+        "spec.steps[0].restart: Expected no excess property"
       ],
       [
         "a step with two actions",
