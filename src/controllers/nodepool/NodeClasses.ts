@@ -7,12 +7,12 @@ import { Effect, type Scope, Stream } from "effect"
 import type { Condition } from "../../api/Meta.ts"
 import type { NodeClassRef } from "../../api/NodeClassRef.ts"
 import type { NodePool } from "../../api/NodePool.ts"
-import type { CloudProvider, NodeClassKind } from "../../cloudprovider/CloudProvider.ts"
+import { CloudProvider, type NodeClassKind } from "../../cloudprovider/CloudProvider.ts"
 import { KubeClient } from "../../kube/KubeClient.ts"
 import type * as KubeError from "../../kube/KubeError.ts"
 import type * as Resource from "../../kube/Resource.ts"
 import * as Resources from "../../kube/Resources.ts"
-import type * as Controller from "../../runtime/Controller.ts"
+import * as Controller from "../../runtime/Controller.ts"
 import * as Informer from "../../runtime/Informer.ts"
 import * as Result from "../../runtime/Result.ts"
 
@@ -178,3 +178,32 @@ export const settleWrite = <R>(
     Effect.as(Result.done),
     Effect.catchTag(["NotFound", "Conflict"], () => Effect.succeed(Result.done))
   )
+
+/**
+ * Starts a NodePool status controller (`nodepool.readiness`, `nodepool.registrationhealth`): ten workers over the
+ * NodePools, re-queued when their NodeClass changes; `reconcile` gets each live NodePool with its NodeClass lookup.
+ */
+export const nodePoolController = <E>(
+  name: string,
+  sources: Sources | undefined,
+  reconcile: (nodePool: NodePool, lookup: Lookup) => Effect.Effect<Result.Result, E, KubeClient>
+) =>
+  Effect.gen(function* () {
+    const kube = yield* KubeClient
+    const cloudProvider = yield* CloudProvider
+    const nodePools = yield* nodePoolInformer(sources)
+    const nodeClasses = yield* nodeClassInformers(sources, cloudProvider)
+    const nodePoolsOf = yield* indexByNodeClass(nodePools)
+    return yield* Controller.make({
+      name,
+      for: nodePools,
+      watches: nodeClassWatches(nodeClasses, nodePoolsOf),
+      concurrency: 10,
+      reconcile: (_key, nodePool) =>
+        nodePool === undefined
+          ? Effect.succeed(Result.done)
+          : Effect.flatMap(lookup(nodePool, cloudProvider, nodeClasses), (found) => reconcile(nodePool, found)).pipe(
+              Effect.provideService(KubeClient, kube)
+            )
+    })
+  })

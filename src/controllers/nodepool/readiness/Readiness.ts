@@ -5,9 +5,7 @@
 import { Clock, Effect } from "effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import * as KWOKNodeClass from "../../../api/KWOKNodeClass.ts"
-import { CloudProvider, type NodeClassKind } from "../../../cloudprovider/CloudProvider.ts"
-import { KubeClient } from "../../../kube/KubeClient.ts"
-import * as Controller from "../../../runtime/Controller.ts"
+import type { NodeClassKind } from "../../../cloudprovider/CloudProvider.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as Conditions from "../../Conditions.ts"
 import * as NodeClasses from "../NodeClasses.ts"
@@ -71,30 +69,19 @@ export const readinessOf = (lookup: NodeClasses.Lookup): Conditions.Input | unde
 
 /** Starts `nodepool.readiness`: sets `NodeClassReady` on every managed NodePool. */
 export const make = Effect.fn("NodePoolReadiness.make")(function* (sources?: NodeClasses.Sources) {
-  const kube = yield* KubeClient
-  const cloudProvider = yield* CloudProvider
-  const nodePools = yield* NodeClasses.nodePoolInformer(sources)
-  const nodeClasses = yield* NodeClasses.nodeClassInformers(sources, cloudProvider)
-  const nodePoolsOf = yield* NodeClasses.indexByNodeClass(nodePools)
-  return yield* Controller.make({
-    name: "nodepool.readiness",
-    for: nodePools,
-    watches: NodeClasses.nodeClassWatches(nodeClasses, nodePoolsOf),
-    concurrency: 10,
-    reconcile: (_key, nodePool) =>
-      Effect.gen(function* () {
-        if (nodePool === undefined) return Result.done
-        const input = readinessOf(yield* NodeClasses.lookup(nodePool, cloudProvider, nodeClasses))
-        if (input === undefined) return Result.done
-        const conditions = nodePool.status?.conditions
-        const next = Conditions.setWithRoot(conditions, input, ConditionTypes.NodePoolReadyDependents, {
-          generation: nodePool.metadata.generation,
-          now: yield* Clock.currentTimeMillis,
-          createdAt: nodePool.metadata.creationTimestamp,
-          deleting: nodePool.metadata.deletionTimestamp !== undefined
-        })
-        if (next === conditions) return Result.done
-        return yield* NodeClasses.settleWrite(NodeClasses.patchStatus(nodePool, { conditions: next }))
-      }).pipe(Effect.provideService(KubeClient, kube))
-  })
+  return yield* NodeClasses.nodePoolController("nodepool.readiness", sources, (nodePool, lookup) =>
+    Effect.gen(function* () {
+      const input = readinessOf(lookup)
+      if (input === undefined) return Result.done
+      const conditions = nodePool.status?.conditions
+      const next = Conditions.setWithRoot(conditions, input, ConditionTypes.NodePoolReadyDependents, {
+        generation: nodePool.metadata.generation,
+        now: yield* Clock.currentTimeMillis,
+        createdAt: nodePool.metadata.creationTimestamp,
+        deleting: nodePool.metadata.deletionTimestamp !== undefined
+      })
+      if (next === conditions) return Result.done
+      return yield* NodeClasses.settleWrite(NodeClasses.patchStatus(nodePool, { conditions: next }))
+    })
+  )
 })

@@ -11,11 +11,9 @@ import { Clock, Effect } from "effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import type { Condition } from "../../../api/Meta.ts"
 import type { NodePool } from "../../../api/NodePool.ts"
-import { CloudProvider } from "../../../cloudprovider/CloudProvider.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import type * as KubeError from "../../../kube/KubeError.ts"
 import * as Resources from "../../../kube/Resources.ts"
-import * as Controller from "../../../runtime/Controller.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as Conditions from "../../Conditions.ts"
 import * as NodeClasses from "../NodeClasses.ts"
@@ -90,44 +88,31 @@ export const markUnhealthy = Effect.fn("RegistrationHealth.markUnhealthy")(funct
 
 /** Starts `nodepool.registrationhealth`. */
 export const make = Effect.fn("NodePoolRegistrationHealth.make")(function* (sources?: NodeClasses.Sources) {
-  const kube = yield* KubeClient
-  const cloudProvider = yield* CloudProvider
-  const nodePools = yield* NodeClasses.nodePoolInformer(sources)
-  const nodeClasses = yield* NodeClasses.nodeClassInformers(sources, cloudProvider)
-  const nodePoolsOf = yield* NodeClasses.indexByNodeClass(nodePools)
-  return yield* Controller.make({
-    name: "nodepool.registrationhealth",
-    for: nodePools,
-    watches: NodeClasses.nodeClassWatches(nodeClasses, nodePoolsOf),
-    concurrency: 10,
-    reconcile: (_key, nodePool) =>
-      Effect.gen(function* () {
-        if (nodePool === undefined) return Result.done
-        const lookup = yield* NodeClasses.lookup(nodePool, cloudProvider, nodeClasses)
-        // Upstream leaves the NodePool alone until its NodeClass exists; the readiness controller reports that.
-        if (lookup._tag === "Unmanaged" || lookup._tag === "NotFound") return Result.done
-        // A kind this project cannot read has no generation to follow: only the NodePool's own is checked.
-        const nodeClassGeneration = lookup._tag === "Found" ? (lookup.nodeClass.metadata.generation ?? 0) : undefined
-        const observed = nodePool.status?.nodeClassObservedGeneration ?? 0
-        const options = optionsOf(nodePool, yield* Clock.currentTimeMillis)
-        const conditions = nodePool.status?.conditions
-        const initialized = Conditions.initialize(conditions, dependents, options)
-        const current = Conditions.get(initialized, Type)
-        const stale =
-          current === undefined ||
-          (nodeClassGeneration !== undefined && observed !== nodeClassGeneration) ||
-          (nodePool.metadata.generation ?? 0) !== (current.observedGeneration ?? 0)
-        const next = stale
-          ? Conditions.setWithRoot(initialized, { type: Type, status: "Unknown" }, dependents, options)
-          : initialized
-        const status: Record<string, unknown> = {}
-        if (next !== conditions) status.conditions = next
-        if (nodeClassGeneration !== undefined && observed !== nodeClassGeneration) {
-          // Go's int64 `omitempty`: a zero generation is an absent field.
-          status.nodeClassObservedGeneration = nodeClassGeneration === 0 ? null : nodeClassGeneration
-        }
-        if (Object.keys(status).length === 0) return Result.done
-        return yield* NodeClasses.settleWrite(NodeClasses.patchStatus(nodePool, status))
-      }).pipe(Effect.provideService(KubeClient, kube))
-  })
+  return yield* NodeClasses.nodePoolController("nodepool.registrationhealth", sources, (nodePool, lookup) =>
+    Effect.gen(function* () {
+      if (lookup._tag === "Unmanaged" || lookup._tag === "NotFound") return Result.done
+      // A kind this project cannot read has no generation to follow: only the NodePool's own is checked.
+      const nodeClassGeneration = lookup._tag === "Found" ? (lookup.nodeClass.metadata.generation ?? 0) : undefined
+      const observed = nodePool.status?.nodeClassObservedGeneration ?? 0
+      const options = optionsOf(nodePool, yield* Clock.currentTimeMillis)
+      const conditions = nodePool.status?.conditions
+      const initialized = Conditions.initialize(conditions, dependents, options)
+      const current = Conditions.get(initialized, Type)
+      const stale =
+        current === undefined ||
+        (nodeClassGeneration !== undefined && observed !== nodeClassGeneration) ||
+        (nodePool.metadata.generation ?? 0) !== (current.observedGeneration ?? 0)
+      const next = stale
+        ? Conditions.setWithRoot(initialized, { type: Type, status: "Unknown" }, dependents, options)
+        : initialized
+      const status: Record<string, unknown> = {}
+      if (next !== conditions) status.conditions = next
+      if (nodeClassGeneration !== undefined && observed !== nodeClassGeneration) {
+        // Go's int64 `omitempty`: a zero generation is an absent field.
+        status.nodeClassObservedGeneration = nodeClassGeneration === 0 ? null : nodeClassGeneration
+      }
+      if (Object.keys(status).length === 0) return Result.done
+      return yield* NodeClasses.settleWrite(NodeClasses.patchStatus(nodePool, status))
+    })
+  )
 })
