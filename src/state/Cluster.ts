@@ -2,8 +2,10 @@
  * The ClusterState implementation: informers over the objects a pass reads, joined on demand, plus the bookkeeping
  * only Karpenter has (nominations, nodes marked for deletion, the consolidation timestamp).
  */
-import { Clock, Effect, Layer, PubSub, Stream } from "effect"
+import { Clock, Effect, Layer, PubSub, type Scope, Stream } from "effect"
+import * as ConditionTypes from "../api/Conditions.ts"
 import * as Labels from "../api/Labels.ts"
+import * as Meta from "../api/Meta.ts"
 import type { Node } from "../api/Node.ts"
 import type { NodeClaim } from "../api/NodeClaim.ts"
 import type { KubeObject } from "../kube/Resource.ts"
@@ -70,6 +72,12 @@ export const stateNodes = (
   return result.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
 }
 
+const initializedLabel = (node: Node | undefined) => node?.metadata.labels?.[Labels.NodeInitialized]
+
+// Consolidatable too: a node becoming consolidatable is a new candidate, worth a look before the 5-minute refresh.
+const claimReadiness = (claim: NodeClaim | undefined) =>
+  `${Meta.isConditionTrue(claim?.status?.conditions, ConditionTypes.Initialized)}/${Meta.isConditionTrue(claim?.status?.conditions, ConditionTypes.Consolidatable)}`
+
 /** ClusterState fed by informers on the KubeClient. */
 export const layer = Layer.effect(
   ClusterState,
@@ -101,16 +109,47 @@ export const layer = Layer.effect(
 
     const marked = new Set<string>()
     const nominated = new Map<string, number>()
-    let consolidationState = yield* Clock.currentTimeMillis
+    // A version, not a time: in virtual time a change and the pass that read the state share a millisecond, and a
+    // timestamp would hide that change from the pass after (upstream compares wall-clock times, which rarely tie).
+    let consolidationState = 0
+    let unconsolidatedAt = yield* Clock.currentTimeMillis
     const changed = yield* PubSub.unbounded<void>()
 
-    const onChange = Effect.gen(function* () {
-      consolidationState = yield* Clock.currentTimeMillis
-      yield* PubSub.publish(changed, undefined)
+    const markUnconsolidated = Effect.map(Clock.currentTimeMillis, (now) => {
+      consolidationState++
+      unconsolidatedAt = now
     })
-    for (const informer of [nodes, nodeClaims, pods, daemonSets, pvcs, pvs, budgets, nodePools] as const) {
-      const stream = (yield* informer.subscribe) as Stream.Stream<unknown>
-      yield* Stream.runForEach(stream, () => onChange).pipe(Effect.forkScoped)
+    const onChange = Effect.andThen(markUnconsolidated, PubSub.publish(changed, undefined))
+    const watch = <A extends KubeObject>(
+      informer: Informer.Informer<A>,
+      unconsolidates: (change: Informer.Change<A>) => boolean
+    ): Effect.Effect<void, never, Scope.Scope> =>
+      Effect.gen(function* () {
+        const stream = yield* informer.subscribe
+        yield* Stream.runForEach(stream, (change) =>
+          unconsolidates(change) ? onChange : PubSub.publish(changed, undefined)
+        ).pipe(Effect.forkScoped)
+      })
+    // Upstream MarkUnconsolidated: only changes that can change a consolidation decision restart it (a pod's status
+    // or a NodeClaim's other conditions do not); the 5-minute refresh covers the rest. Re-running every candidate's
+    // simulation on each pod status update made consolidation the bulk of a simulated day.
+    yield* watch(
+      nodes,
+      (change) => change.type !== "MODIFIED" || initializedLabel(change.previous) !== initializedLabel(change.object)
+    )
+    yield* watch(
+      nodeClaims,
+      (change) => change.type !== "MODIFIED" || claimReadiness(change.previous) !== claimReadiness(change.object)
+    )
+    yield* watch(
+      pods,
+      (change) =>
+        change.type === "DELETED" ||
+        (change.object.spec.nodeName !== undefined && change.object.spec.nodeName !== change.previous?.spec.nodeName)
+    )
+    yield* watch(nodePools, (change) => change.object.metadata.generation !== change.previous?.metadata.generation)
+    for (const informer of [daemonSets, pvcs, pvs, budgets] as const) {
+      yield* watch(informer as Informer.Informer<KubeObject>, () => false)
     }
 
     const view = Effect.gen(function* () {
@@ -173,12 +212,13 @@ export const layer = Layer.effect(
           return { ...total, nodes: count * 1000 }
         }),
       consolidationState: Effect.map(Clock.currentTimeMillis, (now) => {
-        if (now - consolidationState >= consolidationRefreshMillis) consolidationState = now
+        if (now - unconsolidatedAt >= consolidationRefreshMillis) {
+          consolidationState++
+          unconsolidatedAt = now
+        }
         return consolidationState
       }),
-      markUnconsolidated: Effect.map(Clock.currentTimeMillis, (now) => {
-        consolidationState = now
-      }),
+      markUnconsolidated,
       changes: Stream.fromPubSub(changed)
     })
   })

@@ -219,3 +219,43 @@ describe("ClusterState.nodePoolResources", S.controllerSuite, () => {
     )
   )
 })
+
+describe("ClusterState.consolidationState", S.controllerSuite, () => {
+  it.effect(
+    "changes on what can change a consolidation decision, not on status noise, even within one millisecond",
+    () =>
+      withState(
+        Effect.gen(function* () {
+          const cluster = yield* ClusterState
+          const kube = yield* KubeClient
+          yield* S.settle
+          const initial = yield* cluster.consolidationState
+          yield* S.createNode(S.node("n1", { providerID: "fake://n1", ready: true }))
+          yield* S.settle
+          // Same virtual millisecond as the read above: a timestamp would not have moved.
+          const afterNode = yield* cluster.consolidationState
+          assert.notStrictEqual(afterNode, initial, "a node added")
+
+          yield* S.createPod(S.pod("p"))
+          yield* S.settle
+          assert.strictEqual(yield* cluster.consolidationState, afterNode, "a pending pod changes nothing")
+          yield* kube.patch(
+            Resources.Pods,
+            "p",
+            { type: "merge", patch: { status: { phase: "Running" } } },
+            { subresource: "status" }
+          )
+          yield* S.settle
+          assert.strictEqual(yield* cluster.consolidationState, afterNode, "nor its status")
+
+          yield* kube.patch(Resources.Pods, "p", { type: "merge", patch: { spec: { nodeName: "n1" } } })
+          yield* S.settle
+          const afterBinding = yield* cluster.consolidationState
+          assert.notStrictEqual(afterBinding, afterNode, "a binding")
+
+          yield* S.advance(5 * 60_000, 60_000)
+          assert.notStrictEqual(yield* cluster.consolidationState, afterBinding, "the 5-minute refresh")
+        })
+      )
+  )
+})
