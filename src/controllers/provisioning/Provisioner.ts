@@ -185,7 +185,28 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
   const view = yield* cluster.view
   const { pending, results } = yield* simulate(view, yield* readyNodePools(), options)
   if (pending.length === 0) return { created: 0, synced: true }
-  for (const node of results.existingNodes) yield* cluster.nominate(node.name)
+  for (const placement of results.existingNodes) {
+    yield* cluster.nominate(placement.name)
+    const node = view.nodes.find((candidate) => candidate.metadata.name === placement.name)
+    const claim = view.nodeClaims.find((candidate) =>
+      node === undefined
+        ? candidate.metadata.name === placement.name
+        : node.spec.providerID !== undefined && candidate.status?.providerID === node.spec.providerID
+    )
+    // Upstream NominatePodEvent: where the pod is expected to land, by NodeClaim and Node.
+    const target = [
+      ...(claim === undefined ? [] : [`nodeclaim/${claim.metadata.name}`]),
+      ...(node === undefined ? [] : [`node/${placement.name}`])
+    ].join(", ")
+    for (const pod of placement.pods) {
+      yield* events.publish({
+        involvedObject: podReference(pod),
+        type: "Normal",
+        reason: "Nominated",
+        message: `Pod should schedule on: ${target}`
+      })
+    }
+  }
   for (const [key, reason] of results.errors) {
     const pod = pending.find((candidate) => ClusterView.podKey(candidate) === key)
     if (pod === undefined) continue

@@ -262,6 +262,28 @@ describe("Provisioner NodeClaims", S.controllerSuite, () => {
     }).pipe(Effect.provide(S.fakeBase))
   )
 
+  it.effect("a pod that fits on a NodeClaim in flight is nominated for it, with no new NodeClaim", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      yield* fakeCluster()
+      yield* S.createPendingPod(S.pod("a", { cpu: "100m", memory: "100Mi" }))
+      yield* S.advance(2_000, 250)
+      const [claim, ...others] = yield* S.listNodeClaims
+      assert.strictEqual(others.length, 0)
+      // No Node registers with the fake provider: the NodeClaim stays in flight.
+      yield* S.createPendingPod(S.pod("b", { cpu: "100m", memory: "100Mi" }))
+      yield* S.advance(2_000, 250)
+      assert.strictEqual((yield* S.listNodeClaims).length, 1, "b goes to the NodeClaim in flight")
+      const forB = (yield* kube.list(Resources.Events)).items.filter(
+        (event) => event.reason === "Nominated" && event.involvedObject.name === "b"
+      )
+      assert.deepStrictEqual(
+        forB.map((event) => event.message),
+        [`Pod should schedule on: nodeclaim/${claim?.metadata.name}`]
+      )
+    }).pipe(Effect.provide(S.fakeBase))
+  )
+
   it.effect("pods bind once the Nodes of their NodeClaims register (control plane + KWOK)", () =>
     Effect.gen(function* () {
       yield* kwokCluster(S.kwokNodeClass("default", { nodeRegistrationDelay: "30s" }))
