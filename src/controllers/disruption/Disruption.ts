@@ -38,6 +38,8 @@ export interface Options {
   readonly validationTTL?: Duration.Input
   readonly singleNodeTimeout?: Duration.Input
   readonly multiNodeTimeout?: Duration.Input
+  /** The SpotToSpotConsolidation feature gate (off by default, as upstream v1.4.0). */
+  readonly spotToSpotConsolidation?: boolean
   /** An orchestrated command whose replacements are not initialized by then is abandoned. */
   readonly commandTimeout?: Duration.Input
 }
@@ -63,6 +65,7 @@ export const make = (options?: Options) =>
     const singleTimeout = millis(options?.singleNodeTimeout, "3 minutes")
     const multiTimeout = millis(options?.multiNodeTimeout, "1 minute")
     const commandTimeout = millis(options?.commandTimeout, "10 minutes")
+    const settings: Planner.ConsolidationSettings = { spotToSpot: options?.spotToSpotConsolidation ?? false }
     const queue: Array<Queued> = []
     const consolidated = new Map<string, number>()
 
@@ -91,7 +94,7 @@ export const make = (options?: Options) =>
         still.push(now)
       }
       if (command.reason === "Empty") return { ...command, candidates: still }
-      const again = yield* Planner.computeConsolidation(state, still, command.method)
+      const again = yield* Planner.computeConsolidation(state, still, command.method, settings)
       if (again.command === undefined) return undefined
       if ((again.command.replacements.length === 0) !== (command.replacements.length === 0)) return undefined
       return again.command
@@ -183,7 +186,10 @@ export const make = (options?: Options) =>
       const { best, timedOut } = yield* Planner.longestPrefix(
         chosen.length,
         (size) =>
-          Effect.map(Planner.computeConsolidation(state, chosen.slice(0, size), "multi"), (outcome) => outcome.command),
+          Effect.map(
+            Planner.computeConsolidation(state, chosen.slice(0, size), "multi", settings),
+            (outcome) => outcome.command
+          ),
         Duration.millis(multiTimeout)
       )
       if (timedOut) {
@@ -212,7 +218,7 @@ export const make = (options?: Options) =>
         for (const candidate of candidates) {
           if (candidate.reschedulablePods.length === 0) continue
           if ((budgets.get(candidate.nodePool.metadata.name ?? "") ?? 0) <= 0) continue
-          const { command, why } = yield* Planner.computeConsolidation(state, [candidate], "single")
+          const { command, why } = yield* Planner.computeConsolidation(state, [candidate], "single", settings)
           if (command !== undefined) return command
           yield* events.publish({
             involvedObject: { apiVersion: "v1", kind: "Node", name: candidate.name },

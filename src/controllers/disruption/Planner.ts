@@ -123,11 +123,51 @@ export const simulate = Effect.fn("Planner.simulate")(function* (
   return results
 })
 
+/** Feature gates of consolidation. */
+export interface ConsolidationSettings {
+  /** The SpotToSpotConsolidation feature gate (off by default, as upstream v1.4.0). */
+  readonly spotToSpot?: boolean
+}
+
+/** Cheaper spot types a single-node spot-to-spot replacement needs (upstream MinInstanceTypesForSpotToSpotConsolidation). */
+export const minSpotToSpotOptions = 15
+
+/**
+ * Upstream's spot-to-spot option rule: spot types strictly cheaper than the candidates, cheapest first; a multi-node
+ * replacement keeps them all, a single node needs at least 15 and keeps the 15 cheapest (more if minValues asks), so
+ * the replacement does not chase the single cheapest and soon-interrupted pool.
+ */
+export const spotToSpotOptions = (
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+  spotRequirements: Requirements.Requirements,
+  candidatePrice: number,
+  method: string
+): { readonly options: ReadonlyArray<InstanceType.InstanceType> } | { readonly why: string } => {
+  const priceOf = (it: InstanceType.InstanceType) =>
+    InstanceType.cheapestOffering(it, spotRequirements)?.price ?? Number.POSITIVE_INFINITY
+  const cheaper = instanceTypes
+    .filter((it) => InstanceType.worstLaunchPrice(it.offerings, spotRequirements) < candidatePrice)
+    .sort((a, b) => priceOf(a) - priceOf(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  if (cheaper.length === 0) return { why: "can't replace with a cheaper node" }
+  if (InstanceTypeFilter.minValuesViolation(cheaper, spotRequirements) !== undefined) {
+    return { why: "a cheaper replacement would not satisfy minValues" }
+  }
+  if (method !== "single") return { options: cheaper }
+  if (cheaper.length < minSpotToSpotOptions) {
+    return {
+      why: `spot-to-spot consolidation needs at least ${minSpotToSpotOptions} cheaper instance types, found ${cheaper.length}`
+    }
+  }
+  const keep = Math.max(minSpotToSpotOptions, spotRequirements.get(Labels.InstanceType)?.minValues ?? 0)
+  return { options: cheaper.slice(0, keep) }
+}
+
 /** Upstream `computeConsolidation`: delete, replace with one cheaper NodeClaim, or nothing (with why). */
 export const computeConsolidation = Effect.fn("Planner.computeConsolidation")(function* (
   state: Snapshot,
   candidates: ReadonlyArray<Candidates.Candidate>,
-  method: string
+  method: string,
+  settings?: ConsolidationSettings
 ) {
   const results = yield* simulate(state, candidates)
   if (results === undefined) return { command: undefined, why: "not all pods would schedule" }
@@ -150,8 +190,34 @@ export const computeConsolidation = Effect.fn("Planner.computeConsolidation")(fu
   const capacityTypes = Requirements.get(replacement.requirements, Labels.CapacityType)
   const allSpot = candidates.every((c) => c.capacityType === Labels.CapacityTypeSpot)
   if (allSpot && Requirement.has(capacityTypes, Labels.CapacityTypeSpot)) {
-    // Spot-to-spot consolidation is behind the SpotToSpotConsolidation gate, off in v1.4.0.
-    return { command: undefined, why: "spot-to-spot consolidation is disabled" }
+    // Spot-to-spot consolidation is behind the SpotToSpotConsolidation gate, off by default in v1.4.0.
+    if (!(settings?.spotToSpot ?? false)) return { command: undefined, why: "spot-to-spot consolidation is disabled" }
+    const spot = Requirements.add(
+      replacement.requirements,
+      Requirement.make(Labels.CapacityType, "In", [Labels.CapacityTypeSpot])
+    )
+    const chosen = spotToSpotOptions(replacement.instanceTypes, spot, candidatePrice, method)
+    if ("why" in chosen) return { command: undefined, why: chosen.why }
+    const command: Command = {
+      reason: "Underutilized",
+      method,
+      candidates,
+      replacements: [
+        {
+          ...replacement,
+          requirements: Requirements.add(
+            spot,
+            Requirement.make(
+              Labels.InstanceType,
+              "In",
+              chosen.options.map((it) => it.name)
+            )
+          ),
+          instanceTypes: chosen.options
+        }
+      ]
+    }
+    return { command, why: "" }
   }
   let requirements = replacement.requirements
   // An on-demand node may be replaced by spot: when both are allowed, the replacement is spot.
