@@ -32,6 +32,19 @@ export const crds = Command.make(
   })
 ).pipe(Command.withDescription("Print the NodePool, NodeClaim and KWOKNodeClass CRDs generated from the API schemas"))
 
+/** `--instance-types`, shared by `schedule` and `simulate`. */
+const instanceTypesFlag = Flag.String("instance-types").pipe(
+  Flag.withDescription("an instance-type catalogue (JSON, the format of kwok-instance-types.json); default: KWOK's"),
+  Flag.optional
+)
+
+/** `-o json|text`, shared by `schedule` and `simulate`. */
+const outputFlag = Flag.Literals("output", ["json", "text"]).pipe(
+  Flag.withAlias("o"),
+  Flag.withDescription("output format"),
+  Flag.withDefault("text")
+)
+
 /** `schedule`: a dry-run of one provisioning pass over manifests. */
 export const schedule = Command.make(
   "schedule",
@@ -41,17 +54,8 @@ export const schedule = Command.make(
       Flag.withDescription("a manifest file or directory (repeatable)"),
       Flag.atLeast(1)
     ),
-    instanceTypes: Flag.String("instance-types").pipe(
-      Flag.withDescription(
-        "an instance-type catalogue (JSON, the format of kwok-instance-types.json); default: KWOK's"
-      ),
-      Flag.optional
-    ),
-    output: Flag.Literals("output", ["json", "text"]).pipe(
-      Flag.withAlias("o"),
-      Flag.withDescription("output format"),
-      Flag.withDefault("text")
-    )
+    instanceTypes: instanceTypesFlag,
+    output: outputFlag
   },
   Effect.fn("Cli.schedule")(function* ({ files, instanceTypes, output }) {
     const printed = yield* Schedule.run({ files, instanceTypes: Option.getOrUndefined(instanceTypes), output })
@@ -73,17 +77,8 @@ export const simulate = (environment: Simulate.Environment) =>
         Flag.withDescription("the scenario file (objects applied at t=0 and one Scenario document); repeatable"),
         Flag.atLeast(1)
       ),
-      instanceTypes: Flag.String("instance-types").pipe(
-        Flag.withDescription(
-          "an instance-type catalogue (JSON, the format of kwok-instance-types.json); default: KWOK's"
-        ),
-        Flag.optional
-      ),
-      output: Flag.Literals("output", ["json", "text"]).pipe(
-        Flag.withAlias("o"),
-        Flag.withDescription("output format"),
-        Flag.withDefault("text")
-      )
+      instanceTypes: instanceTypesFlag,
+      output: outputFlag
     },
     Effect.fn("Cli.simulate")(function* ({ files, instanceTypes, output }) {
       const printed = yield* Simulate.run(environment, {
