@@ -79,15 +79,22 @@ const nameAlphabet = "bcdfghjklmnpqrstvwxz2456789"
 const objectKey = (namespace: string | undefined, name: string): string =>
   namespace === undefined || namespace === "" ? name : `${namespace}/${name}`
 
-/** The in-memory API server. */
+/**
+ * The in-memory API server. Stored objects are never changed in place (a write stores a new object), and reads and
+ * watch events hand out the stored objects themselves: callers must treat them as read-only.
+ */
 export class ApiServer {
   private revision = 0
   private historyStart = 0
-  private readonly history: Array<HistoryEvent> = []
+  // Entries before `historyHead` are forgotten; they are cut off in bulk, not one by one per event.
+  private history: Array<HistoryEvent> = []
+  private historyHead = 0
   private readonly historyLimit: number
   private readonly stores = new Map<string, Map<string, Json>>()
   private readonly kinds = new Map<string, Kinds.Kind>()
   private readonly watchers = new Set<Watcher>()
+  /** Owner uid → the objects whose ownerReferences name it (kind id and key): garbage collection without a scan. */
+  private readonly dependents = new Map<string, Map<string, { readonly kind: Kinds.Kind; readonly key: string }>>()
   private readonly faults = new Map<Operation, Array<KubeError.KubeError>>()
   private random: number
 
@@ -124,7 +131,8 @@ export class ApiServer {
 
   /** Forgets the event history: watches from any earlier resourceVersion get 410 Expired. */
   compact(): void {
-    this.history.length = 0
+    this.history = []
+    this.historyHead = 0
     this.historyStart = this.revision
   }
 
@@ -144,7 +152,7 @@ export class ApiServer {
   get(resource: Resource.Resource<Resource.KubeObject>, name: string, namespace?: string): Json {
     this.injected("get")
     const kind = this.kindOf(resource)
-    return clone(this.existing(kind, name, this.namespaceFor(kind, namespace)))
+    return this.existing(kind, name, this.namespaceFor(kind, namespace))
   }
 
   /** Matching objects, sorted by namespace and name, and the collection's resourceVersion. */
@@ -188,7 +196,7 @@ export class ApiServer {
         next = encodeContinue(this.revision, keyOfObject(items[items.length - 1]!))
         break
       }
-      items.push(clone(object))
+      items.push(object)
     }
     return { items, resourceVersion: String(this.revision), ...(next === undefined ? {} : { continue: next }) }
   }
@@ -224,7 +232,8 @@ export class ApiServer {
           message: `too old resource version: ${revision} (${this.revision})`
         })
       }
-      for (const event of this.history) {
+      for (let index = this.historyHead; index < this.history.length; index++) {
+        const event = this.history[index]!
         if (event.rv <= revision || event.kindId !== kind.id) continue
         const translated = translate(event, matcher.matches)
         if (translated !== undefined) emit(translated)
@@ -295,7 +304,7 @@ export class ApiServer {
       kind,
       kind.crdSchema === undefined ? object : (OpenApi.applyDefaults(kind.crdSchema, object) as Json)
     )
-    return clone(this.commit(kind, key, stored, undefined))
+    return this.commit(kind, key, stored, undefined)
   }
 
   /** PUT: replaces an object (or its status); `input` must carry the resourceVersion it was read at. */
@@ -324,7 +333,7 @@ export class ApiServer {
     } else if (version !== stringAt(metadataOf(existing), "resourceVersion")) {
       throw this.conflict(kind, name)
     }
-    return clone(this.update(kind, existing, input as Json, options.subresource))
+    return this.update(kind, existing, clone(input as Json), options.subresource)
   }
 
   /** PATCH: merge patch or JSON patch; a resourceVersion in the result is a precondition. */
@@ -346,16 +355,16 @@ export class ApiServer {
     const existing = this.existing(kind, name, namespace)
     let patched: unknown
     if (patch.type === "merge") {
-      patched = Patch.mergePatch(existing, patch.patch)
+      patched = Patch.mergePatch(existing, clone(patch.patch))
     } else {
-      const result = Patch.jsonPatch(existing, patch.patch)
+      const result = Patch.jsonPatch(existing, clone(patch.patch))
       if (!result.ok) throw this.invalid(kind, name, [{ field: "", message: result.message }])
       patched = result.value
     }
     if (stringAt(metadataOf(patched), "resourceVersion") !== stringAt(metadataOf(existing), "resourceVersion")) {
       throw this.conflict(kind, name)
     }
-    return clone(this.update(kind, existing, patched as Json, options.subresource))
+    return this.update(kind, existing, patched as Json, options.subresource)
   }
 
   /**
@@ -400,37 +409,33 @@ export class ApiServer {
     if (grace > 0) {
       const deadline = options.now + grace * 1000
       const current = stringAt(metadata, "deletionTimestamp")
-      if (current !== undefined && Date.parse(current) <= deadline) return clone(existing)
-      return clone(
-        this.commit(
-          kind,
-          key,
-          {
-            ...existing,
-            metadata: { ...metadata, deletionTimestamp: timestamp(deadline), deletionGracePeriodSeconds: grace }
-          },
-          existing
-        )
+      if (current !== undefined && Date.parse(current) <= deadline) return existing
+      return this.commit(
+        kind,
+        key,
+        {
+          ...existing,
+          metadata: { ...metadata, deletionTimestamp: timestamp(deadline), deletionGracePeriodSeconds: grace }
+        },
+        existing
       )
     }
     const finalizers = metadata.finalizers
     if (Array.isArray(finalizers) && finalizers.length > 0) {
-      if (metadata.deletionTimestamp !== undefined && metadata.deletionGracePeriodSeconds === 0) return clone(existing)
-      return clone(
-        this.commit(
-          kind,
-          key,
-          {
-            ...existing,
-            metadata: { ...metadata, deletionTimestamp: timestamp(options.now), deletionGracePeriodSeconds: 0 }
-          },
-          existing
-        )
+      if (metadata.deletionTimestamp !== undefined && metadata.deletionGracePeriodSeconds === 0) return existing
+      return this.commit(
+        kind,
+        key,
+        {
+          ...existing,
+          metadata: { ...metadata, deletionTimestamp: timestamp(options.now), deletionGracePeriodSeconds: 0 }
+        },
+        existing
       )
     }
     const removed = this.remove(kind, key, existing)
     this.collectGarbage(kind, removed, options.propagationPolicy ?? "Background", options.now)
-    return clone(removed)
+    return removed
   }
 
   /** The eviction subresource: deletes the pod gracefully if its PodDisruptionBudget allows it now. */
@@ -788,21 +793,20 @@ export class ApiServer {
       }
       return
     }
-    for (const kind of [...this.kinds.values()]) {
-      for (const [key, object] of [...this.storeOf(kind)]) {
-        const references = metadataOf(object).ownerReferences
-        if (!Array.isArray(references) || !references.some((reference) => objectAt(reference).uid === uid)) continue
-        if (policy === "Orphan") {
-          const kept = references.filter((reference) => objectAt(reference).uid !== uid)
-          this.commit(kind, key, { ...object, metadata: { ...metadataOf(object), ownerReferences: kept } }, object)
-        } else {
-          const metadata = metadataOf(object)
-          this.delete(kind.resource, stringAt(metadata, "name") ?? "", {
-            namespace: stringAt(metadata, "namespace"),
-            propagationPolicy: "Background",
-            now
-          })
-        }
+    for (const { kind, key } of [...(this.dependents.get(String(uid))?.values() ?? [])]) {
+      const object = this.storeOf(kind).get(key)
+      const references = object === undefined ? undefined : metadataOf(object).ownerReferences
+      if (object === undefined || !Array.isArray(references)) continue
+      if (policy === "Orphan") {
+        const kept = references.filter((reference) => objectAt(reference).uid !== uid)
+        this.commit(kind, key, { ...object, metadata: { ...metadataOf(object), ownerReferences: kept } }, object)
+      } else {
+        const metadata = metadataOf(object)
+        this.delete(kind.resource, stringAt(metadata, "name") ?? "", {
+          namespace: stringAt(metadata, "namespace"),
+          propagationPolicy: "Background",
+          now
+        })
       }
     }
   }
@@ -813,6 +817,8 @@ export class ApiServer {
     this.revision += 1
     const stored: Json = { ...next, metadata: { ...metadataOf(next), resourceVersion: String(this.revision) } }
     this.storeOf(kind).set(key, stored)
+    if (previous !== undefined) this.indexOwners(kind, key, previous, false)
+    this.indexOwners(kind, key, stored, true)
     this.record({
       rv: this.revision,
       kindId: kind.id,
@@ -823,9 +829,30 @@ export class ApiServer {
     return stored
   }
 
+  private indexOwners(kind: Kinds.Kind, key: string, object: Json, add: boolean): void {
+    const references = metadataOf(object).ownerReferences
+    if (!Array.isArray(references)) return
+    const id = `${kind.id}/${key}`
+    for (const reference of references) {
+      const uid = String(objectAt(reference).uid)
+      let objects = this.dependents.get(uid)
+      if (add) {
+        if (objects === undefined) {
+          objects = new Map()
+          this.dependents.set(uid, objects)
+        }
+        objects.set(id, { kind, key })
+      } else if (objects !== undefined) {
+        objects.delete(id)
+        if (objects.size === 0) this.dependents.delete(uid)
+      }
+    }
+  }
+
   private remove(kind: Kinds.Kind, key: string, last: Json): Json {
     this.revision += 1
     this.storeOf(kind).delete(key)
+    this.indexOwners(kind, key, last, false)
     const removed: Json = { ...last, metadata: { ...metadataOf(last), resourceVersion: String(this.revision) } }
     this.record({ rv: this.revision, kindId: kind.id, type: "DELETED", object: removed, previous: undefined })
     return removed
@@ -833,9 +860,13 @@ export class ApiServer {
 
   private record(event: HistoryEvent): void {
     this.history.push(event)
-    if (this.history.length > this.historyLimit) {
-      const dropped = this.history.splice(0, this.history.length - this.historyLimit)
-      this.historyStart = dropped[dropped.length - 1]!.rv
+    if (this.history.length - this.historyHead > this.historyLimit) {
+      this.historyStart = this.history[this.historyHead]!.rv
+      this.historyHead++
+      if (this.historyHead >= this.historyLimit) {
+        this.history = this.history.slice(this.historyHead)
+        this.historyHead = 0
+      }
     }
     for (const watcher of [...this.watchers]) {
       if (watcher.kind.id !== event.kindId) continue
@@ -907,16 +938,16 @@ const keyOfObject = (object: Json): string => {
 const translate = (event: HistoryEvent, matches: (object: Json) => boolean): WatchEvent<Json> | undefined => {
   const now = matches(event.object)
   if (event.type !== "MODIFIED" || event.previous === undefined) {
-    return now ? { type: event.type, object: clone(event.object) } : undefined
+    return now ? { type: event.type, object: event.object } : undefined
   }
   const before = matches(event.previous)
-  if (before && now) return { type: "MODIFIED", object: clone(event.object) }
-  if (now) return { type: "ADDED", object: clone(event.object) }
+  if (before && now) return { type: "MODIFIED", object: event.object }
+  if (now) return { type: "ADDED", object: event.object }
   if (before) {
     const previous = event.previous
     return {
       type: "DELETED",
-      object: clone({ ...previous, metadata: { ...metadataOf(previous), resourceVersion: String(event.rv) } })
+      object: { ...previous, metadata: { ...metadataOf(previous), resourceVersion: String(event.rv) } }
     }
   }
   return undefined

@@ -48,9 +48,24 @@ const call = <A>(body: (now: number) => A): Effect.Effect<A, KubeError.KubeError
     })
   )
 
+// Stored objects are immutable and handed out by reference, so each stored version is decoded once, however many
+// informers, gets and lists read it: decoding per reader was the largest cost of a simulated day.
+const decoded = new WeakMap<Resource<KubeObject, unknown>, WeakMap<object, KubeObject>>()
+
 /** Decodes a stored object: it passed validation on write, so a failure here is a bug. */
-const decode = <A extends KubeObject, I>(resource: Resource<A, I>, raw: unknown): Effect.Effect<A> =>
-  Effect.orDie(resource.decode(raw))
+const decode = <A extends KubeObject, I>(resource: Resource<A, I>, raw: unknown): Effect.Effect<A> => {
+  let byRaw = decoded.get(resource)
+  if (byRaw === undefined) {
+    byRaw = new WeakMap()
+    decoded.set(resource, byRaw)
+  }
+  const cached = byRaw.get(raw as object)
+  if (cached !== undefined) return Effect.succeed(cached as A)
+  const cache = byRaw
+  return Effect.orDie(resource.decode(raw)).pipe(
+    Effect.tap((object) => Effect.sync(() => cache.set(raw as object, object)))
+  )
+}
 
 // The contract narrows each method's error channel; the engine throws only the errors each operation can raise.
 const narrow = <A, E>(effect: Effect.Effect<A, KubeError.KubeError>) => effect as Effect.Effect<A, E>

@@ -54,6 +54,66 @@ describe("MemoryKubeClient", () => {
       assert.strictEqual(error._tag, "Expired")
     }))
 
+  test("the history stays bounded to the last events while older ones are cut off in bulk", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient.KubeClient
+      const created: Array<string> = []
+      for (let i = 0; i < 10; i++) {
+        created.push((yield* kube.create(Resources.Nodes, node(`n${i}`) as never)).metadata.resourceVersion ?? "")
+      }
+      // historyLimit 3: the last three events are kept, so a watch from the 7th version replays the 8th to 10th.
+      const replayed = yield* Stream.runCollect(
+        Stream.take(kube.watch(Resources.Nodes, { resourceVersion: created[6]! }), 3)
+      )
+      assert.deepStrictEqual(
+        replayed.map((event) => (event.type === "BOOKMARK" ? "" : event.object.metadata.name)),
+        ["n7", "n8", "n9"]
+      )
+      const error = yield* Effect.flip(
+        Stream.runDrain(Stream.take(kube.watch(Resources.Nodes, { resourceVersion: created[5]! }), 1))
+      )
+      assert.strictEqual(error._tag, "Expired")
+    }))
+
+  test("a caller changing what it wrote afterwards does not change the stored object", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient.KubeClient
+      const created = yield* kube.create(Resources.Nodes, node("a") as never)
+      const replacement = {
+        ...node("a"),
+        metadata: { name: "a", resourceVersion: created.metadata.resourceVersion, labels: { team: "blue" } }
+      }
+      yield* kube.replace(Resources.Nodes, replacement as never)
+      replacement.metadata.labels.team = "red"
+      const labels = { tier: "gold" }
+      yield* kube.patch(Resources.Nodes, "a", { type: "merge", patch: { metadata: { labels } } })
+      labels.tier = "lead"
+      const stored = yield* kube.get(Resources.Nodes, "a")
+      assert.deepStrictEqual(stored.metadata.labels, { team: "blue", tier: "gold" })
+    }))
+
+  test("deleting an owner deletes its dependents, and orphaning keeps them without the reference", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient.KubeClient
+      const owner = yield* kube.create(Resources.Nodes, node("owner") as never)
+      const other = yield* kube.create(Resources.Nodes, node("other") as never)
+      const dependent = (name: string, uids: ReadonlyArray<string>) => ({
+        ...node(name),
+        metadata: {
+          name,
+          ownerReferences: uids.map((uid) => ({ apiVersion: "v1", kind: "Node", name: "x", uid }))
+        }
+      })
+      yield* kube.create(Resources.Nodes, dependent("child", [owner.metadata.uid ?? ""]) as never)
+      yield* kube.create(Resources.Nodes, dependent("shared", [other.metadata.uid ?? ""]) as never)
+      yield* kube.delete(Resources.Nodes, "owner")
+      const names = (yield* kube.list(Resources.Nodes)).items.map((n) => n.metadata.name)
+      assert.deepStrictEqual(names, ["other", "shared"])
+      yield* kube.delete(Resources.Nodes, "other", { propagationPolicy: "Orphan" })
+      const orphan = yield* kube.get(Resources.Nodes, "shared")
+      assert.deepStrictEqual(orphan.metadata.ownerReferences ?? [], [])
+    }))
+
   test("timestamps come from the Clock", () =>
     Effect.gen(function* () {
       const kube = yield* KubeClient.KubeClient
