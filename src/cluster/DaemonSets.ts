@@ -102,8 +102,8 @@ export const make = Effect.fn("DaemonSets.make")(function* (
         if (Objects.isTerminating(daemonSet)) return Result.done
         const namespace = daemonSet.metadata.namespace ?? ""
         const template = daemonSet.spec.template
-        const owned = (yield* podInformer.list()).filter(
-          (pod) => pod.metadata.namespace === namespace && Objects.isControlledBy(pod, daemonSet.metadata.uid)
+        const owned = Objects.controlledBy(yield* podInformer.list(), daemonSet.metadata.uid).filter(
+          (pod) => pod.metadata.namespace === namespace
         )
         const byKey = new Map(owned.map((pod) => [Resource.keyOf(pod), pod]))
         const now = yield* Clock.currentTimeMillis

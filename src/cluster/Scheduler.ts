@@ -222,7 +222,19 @@ const DefaultMilliCpu = 100
 const DefaultMemory = 200 * 1024 * 1024 * 1000
 const MaxNodeScore = 100
 
-const scoredRequests = (spec: Pod.Spec): { cpu: number; memory: number } => {
+// Every pass snapshots every bound pod: their specs are immutable, so score each spec once.
+const scoredBySpec = new WeakMap<Pod.Spec, { readonly cpu: number; readonly memory: number }>()
+
+const scoredRequests = (spec: Pod.Spec): { readonly cpu: number; readonly memory: number } => {
+  let scored = scoredBySpec.get(spec)
+  if (scored === undefined) {
+    scored = computeScoredRequests(spec)
+    scoredBySpec.set(spec, scored)
+  }
+  return scored
+}
+
+const computeScoredRequests = (spec: Pod.Spec): { readonly cpu: number; readonly memory: number } => {
   let cpu = 0
   let memory = 0
   for (const container of spec.containers) {

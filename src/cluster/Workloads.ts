@@ -156,9 +156,8 @@ export const make = Effect.fn("Workloads.make")(function* (
         }
         if (Objects.isTerminating(replicaSet)) return Result.done
         const namespace = replicaSet.metadata.namespace ?? ""
-        const all = yield* podInformer.list()
-        const owned = all.filter(
-          (pod) => pod.metadata.namespace === namespace && Objects.isControlledBy(pod, replicaSet.metadata.uid)
+        const owned = Objects.controlledBy(yield* podInformer.list(), replicaSet.metadata.uid).filter(
+          (pod) => pod.metadata.namespace === namespace
         )
         const active = owned.filter(Objects.isActive)
         const byKey = new Map(owned.map((pod) => [Resource.keyOf(pod), pod]))
@@ -221,9 +220,8 @@ export const make = Effect.fn("Workloads.make")(function* (
         const hash = templateHash(template)
         const currentName = `${deployment.metadata.name}-${hash}`
         const replicas = deployment.spec.replicas ?? 1
-        const owned = (yield* replicaSetInformer.list()).filter(
-          (replicaSet) =>
-            replicaSet.metadata.namespace === namespace && Objects.isControlledBy(replicaSet, deployment.metadata.uid)
+        const owned = Objects.controlledBy(yield* replicaSetInformer.list(), deployment.metadata.uid).filter(
+          (replicaSet) => replicaSet.metadata.namespace === namespace
         )
         const current = owned.find((replicaSet) => replicaSet.metadata.name === currentName)
         if (current === undefined) {

@@ -119,7 +119,16 @@ export interface TopologyInput {
   readonly respectPreferences: boolean
 }
 
-const podKeyOf = (pod: Pod): string => `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`
+// Pods are immutable and every simulation of a disruption pass walks the same bound pods: build each key once.
+const podKeys = new WeakMap<Pod, string>()
+const podKeyOf = (pod: Pod): string => {
+  let key = podKeys.get(pod)
+  if (key === undefined) {
+    key = `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`
+    podKeys.set(pod, key)
+  }
+  return key
+}
 
 const isActive = (pod: Pod): boolean =>
   pod.metadata.deletionTimestamp === undefined && pod.status?.phase !== "Succeeded" && pod.status?.phase !== "Failed"
@@ -144,10 +153,11 @@ export class Topology {
     }
     // Running pods with required anti-affinity constrain every pod they select, wherever it goes.
     for (const pod of input.boundPods) {
+      const terms = pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution
+      if (terms === undefined || terms.length === 0) continue
       if (!isActive(pod) || input.excluded.has(podKeyOf(pod))) continue
-      const terms = pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? []
       const node = pod.spec.nodeName === undefined ? undefined : input.nodes.get(pod.spec.nodeName)
-      if (terms.length === 0 || node === undefined) continue
+      if (node === undefined) continue
       for (const term of terms) {
         const group = this.inverseGroup(pod, term)
         group.owners.add(podKeyOf(pod))
@@ -542,8 +552,8 @@ export class Topology {
       }
     }
     for (const pod of this.input.boundPods) {
-      if (!isActive(pod) || this.input.excluded.has(podKeyOf(pod))) continue
       if (!group.selects(pod.metadata.namespace ?? "default", pod.metadata.labels)) continue
+      if (!isActive(pod) || this.input.excluded.has(podKeyOf(pod))) continue
       const node = pod.spec.nodeName === undefined ? undefined : this.input.nodes.get(pod.spec.nodeName)
       if (node === undefined || (group.kind === "spread" && !group.countsNode(node))) continue
       const domains = this.domainsOf(node.requirements, group.key, pod.spec.nodeName)

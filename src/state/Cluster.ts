@@ -109,6 +109,50 @@ export const layer = Layer.effect(
 
     const marked = new Set<string>()
     const nominated = new Map<string, number>()
+    // Bumped when `marked` or `nominated` change: with the informers' list identities, the key of the joined nodes.
+    let bookkeeping = 0
+    let joined:
+      | {
+          readonly nodes: ReadonlyArray<Node>
+          readonly nodeClaims: ReadonlyArray<NodeClaim>
+          readonly pods: ReadonlyArray<unknown>
+          readonly bookkeeping: number
+          readonly result: ReadonlyArray<StateNode>
+        }
+      | undefined
+    // Disruption keeps its candidates marked until they are gone; then the mark has nothing left to hold back.
+    const forgetVanished = (current: ClusterView) => {
+      if (marked.size === 0) return
+      const present = new Set([
+        ...current.nodes.map((node) => node.metadata.name ?? ""),
+        ...current.nodeClaims.map((claim) => claim.metadata.name ?? "")
+      ])
+      for (const name of marked) {
+        if (present.has(name)) continue
+        marked.delete(name)
+        bookkeeping++
+      }
+    }
+    // Several controllers ask for the state nodes every few seconds; between changes the answer is the same.
+    const joinedNodes = (current: ClusterView): ReadonlyArray<StateNode> => {
+      if (
+        joined === undefined ||
+        joined.nodes !== current.nodes ||
+        joined.nodeClaims !== current.nodeClaims ||
+        joined.pods !== current.pods ||
+        joined.bookkeeping !== bookkeeping
+      ) {
+        forgetVanished(current)
+        joined = {
+          nodes: current.nodes,
+          nodeClaims: current.nodeClaims,
+          pods: current.pods,
+          bookkeeping,
+          result: stateNodes(current, marked, nominated)
+        }
+      }
+      return joined.result
+    }
     // A version, not a time: in virtual time a change and the pass that read the state share a millisecond, and a
     // timestamp would hide that change from the pass after (upstream compares wall-clock times, which rarely tie).
     let consolidationState = 0
@@ -169,7 +213,11 @@ export const layer = Layer.effect(
     })
 
     const liveNominations = Effect.map(Clock.currentTimeMillis, (now) => {
-      for (const [name, until] of nominated) if (until <= now) nominated.delete(name)
+      for (const [name, until] of nominated) {
+        if (until > now) continue
+        nominated.delete(name)
+        bookkeeping++
+      }
       return nominated
     })
 
@@ -180,16 +228,20 @@ export const layer = Layer.effect(
       }),
       view,
       nodes: Effect.gen(function* () {
-        return stateNodes(yield* view, marked, yield* liveNominations)
+        const current = yield* view
+        yield* liveNominations
+        return joinedNodes(current)
       }),
       nominate: (name) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           nominated.set(name, now + nominationMillis)
+          bookkeeping++
         }),
       markForDeletion: (names) =>
         Effect.andThen(
           Effect.sync(() => {
             for (const name of names) marked.add(name)
+            bookkeeping++
           }),
           onChange
         ),
@@ -197,6 +249,7 @@ export const layer = Layer.effect(
         Effect.andThen(
           Effect.sync(() => {
             for (const name of names) marked.delete(name)
+            bookkeeping++
           }),
           onChange
         ),
@@ -204,7 +257,7 @@ export const layer = Layer.effect(
         Effect.gen(function* () {
           let total: ResourceMath.Resources = ResourceMath.empty
           let count = 0
-          for (const node of stateNodes(yield* view, marked, nominated)) {
+          for (const node of joinedNodes(yield* view)) {
             if (node.nodePool !== nodePool || node.markedForDeletion || node.deleting) continue
             total = ResourceMath.add(total, node.capacity)
             count++

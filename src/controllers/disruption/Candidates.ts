@@ -101,28 +101,14 @@ export const evaluate = (stateNode: StateNode, context: Context, disruptionClass
   const nodePoolName = stateNode.nodePool
   const pool = nodePoolName === undefined ? undefined : context.nodePools.get(nodePoolName)
   if (pool === undefined) return { blocked: undefined }
-  const pods = context.podsByNode.get(stateNode.name) ?? []
   // A TerminationGracePeriod bounds how long an eventual disruption may wait on protected pods.
   const mayWait = disruptionClass === "eventual" && nodeClaim.spec.terminationGracePeriod !== undefined
-  if (!mayWait) {
-    for (const pod of pods) {
-      if (!active(pod)) continue
-      if (pod.metadata.annotations?.[Labels.DoNotDisruptAnnotation] === "true") {
-        return { blocked: `pod ${pod.metadata.namespace}/${pod.metadata.name} has ${Labels.DoNotDisruptAnnotation}` }
-      }
-      if (isDaemonOrMirror(pod)) continue
-      const budget = blockingBudget(pod, context.budgets)
-      if (budget !== undefined) {
-        return { blocked: `pdb ${budget.metadata.namespace}/${budget.metadata.name} prevents pod evictions` }
-      }
-    }
-  }
+  const scan = scanPods(context.podsByNode.get(stateNode.name) ?? noPods, context.budgets, mayWait)
+  if (scan.blocked !== undefined) return { blocked: scan.blocked }
   const labels = node.metadata.labels ?? {}
   const instanceTypeName = labels[Labels.InstanceType]
-  const reschedulablePods = pods.filter(
-    (pod) => Reschedulable.notReschedulable(pod, []) === undefined && !isDaemonOrMirror(pod)
-  )
-  const cost = pods.reduce((sum, pod) => sum + evictionCost(pod), 0) * lifetimeRemaining(nodeClaim, context.now)
+  const { reschedulablePods } = scan
+  const cost = scan.evictionCost * lifetimeRemaining(nodeClaim, context.now)
   return {
     candidate: {
       name: stateNode.name,
@@ -138,8 +124,79 @@ export const evaluate = (stateNode: StateNode, context: Context, disruptionClass
   }
 }
 
-/** Pods grouped by the node they are bound to. */
-export const podsByNode = (pods: ReadonlyArray<Pod>): Map<string, Array<Pod>> => {
+/** What a node's pods say about disrupting it: what protects it, what must move, what evicting them costs. */
+interface PodScan {
+  readonly blocked: string | undefined
+  readonly reschedulablePods: ReadonlyArray<Pod>
+  readonly evictionCost: number
+}
+
+const noPods: ReadonlyArray<Pod> = []
+
+// A pass evaluates every node for every method, every 10 seconds: between pod changes a node's pods are the same
+// array (see podsByNode), so its scan is reused.
+const scans = new WeakMap<
+  ReadonlyArray<Pod>,
+  { readonly budgets: ReadonlyArray<PodDisruptionBudget>; readonly byWait: Map<boolean, PodScan> }
+>()
+
+const scanPods = (pods: ReadonlyArray<Pod>, budgets: ReadonlyArray<PodDisruptionBudget>, mayWait: boolean): PodScan => {
+  let cached = scans.get(pods)
+  if (cached === undefined || cached.budgets !== budgets) {
+    cached = { budgets, byWait: new Map() }
+    scans.set(pods, cached)
+  }
+  let scan = cached.byWait.get(mayWait)
+  if (scan === undefined) {
+    scan = computeScan(pods, budgets, mayWait)
+    cached.byWait.set(mayWait, scan)
+  }
+  return scan
+}
+
+const computeScan = (
+  pods: ReadonlyArray<Pod>,
+  budgets: ReadonlyArray<PodDisruptionBudget>,
+  mayWait: boolean
+): PodScan => {
+  const blocked = mayWait ? undefined : protectedBy(pods, budgets)
+  return {
+    blocked,
+    reschedulablePods: pods.filter(
+      (pod) => Reschedulable.notReschedulable(pod, []) === undefined && !isDaemonOrMirror(pod)
+    ),
+    evictionCost: pods.reduce((sum, pod) => sum + evictionCost(pod), 0)
+  }
+}
+
+/** Why an active pod keeps the node: do-not-disrupt, or a PodDisruptionBudget that allows no eviction now. */
+const protectedBy = (pods: ReadonlyArray<Pod>, budgets: ReadonlyArray<PodDisruptionBudget>): string | undefined => {
+  for (const pod of pods) {
+    if (!active(pod)) continue
+    if (pod.metadata.annotations?.[Labels.DoNotDisruptAnnotation] === "true") {
+      return `pod ${pod.metadata.namespace}/${pod.metadata.name} has ${Labels.DoNotDisruptAnnotation}`
+    }
+    if (isDaemonOrMirror(pod)) continue
+    const budget = blockingBudget(pod, budgets)
+    if (budget !== undefined) return `pdb ${budget.metadata.namespace}/${budget.metadata.name} prevents pod evictions`
+  }
+  return undefined
+}
+
+// Keyed by the informer's pod list, which is the same array until a pod changes: so are the per-node arrays.
+const byNodeOfList = new WeakMap<ReadonlyArray<Pod>, ReadonlyMap<string, ReadonlyArray<Pod>>>()
+
+/** Pods grouped by the node they are bound to; the same map (and arrays) for the same pod list. */
+export const podsByNode = (pods: ReadonlyArray<Pod>): ReadonlyMap<string, ReadonlyArray<Pod>> => {
+  let cached = byNodeOfList.get(pods)
+  if (cached === undefined) {
+    cached = groupByNode(pods)
+    byNodeOfList.set(pods, cached)
+  }
+  return cached
+}
+
+const groupByNode = (pods: ReadonlyArray<Pod>): Map<string, Array<Pod>> => {
   const byNode = new Map<string, Array<Pod>>()
   for (const pod of pods) {
     const name = pod.spec.nodeName

@@ -88,11 +88,30 @@ export const budgetStates = (state: Snapshot, reason: Reason): Array<BudgetState
 export const budgetMapping = (state: Snapshot, reason: Reason): Map<string, number> =>
   new Map(budgetStates(state, reason).map((budget) => [budget.nodePool.metadata.name ?? "", budget.left]))
 
+// Every method of a pass (and the pass's own DisruptionBlocked report) reads the same evaluations of a snapshot.
+const evaluated = new WeakMap<Snapshot, Map<Candidates.DisruptionClass, ReadonlyArray<Candidates.Outcome>>>()
+
+/** Every state node's outcome for a disruption class, in the snapshot's node order. */
+export const outcomes = (
+  state: Snapshot,
+  disruptionClass: Candidates.DisruptionClass
+): ReadonlyArray<Candidates.Outcome> => {
+  let byClass = evaluated.get(state)
+  if (byClass === undefined) {
+    byClass = new Map()
+    evaluated.set(state, byClass)
+  }
+  let result = byClass.get(disruptionClass)
+  if (result === undefined) {
+    result = state.stateNodes.map((node) => Candidates.evaluate(node, state.context, disruptionClass))
+    byClass.set(disruptionClass, result)
+  }
+  return result
+}
+
+/** The nodes a method of this class may disrupt now. */
 export const candidatesFor = (state: Snapshot, disruptionClass: Candidates.DisruptionClass) =>
-  state.stateNodes.flatMap((node) => {
-    const outcome = Candidates.evaluate(node, state.context, disruptionClass)
-    return "candidate" in outcome ? [outcome.candidate] : []
-  })
+  outcomes(state, disruptionClass).flatMap((outcome) => ("candidate" in outcome ? [outcome.candidate] : []))
 
 /** Schedules the cluster as if the candidates were gone. Undefined when a pod of theirs would not fit. */
 export const simulate = Effect.fn("Planner.simulate")(function* (
