@@ -68,6 +68,7 @@ export const make = (options?: Options) =>
     const settings: Planner.ConsolidationSettings = { spotToSpot: options?.spotToSpotConsolidation ?? false }
     const queue: Array<Queued> = []
     const consolidated = new Map<string, number>()
+    let orchestration: Singleton.Singleton | undefined
 
     const queuedNames = () => new Set(queue.flatMap((entry) => entry.command.candidates.map((c) => c.name)))
 
@@ -311,6 +312,7 @@ export const make = (options?: Options) =>
       const created = yield* Provisioner.createNodeClaims(command.replacements, command.reason.toLowerCase())
       const now = yield* Clock.currentTimeMillis
       queue.push({ command, startedAt: now, replacementNames: created.map((entry) => entry.name) })
+      if (orchestration !== undefined) yield* orchestration.trigger
       yield* log.record({
         time: now,
         reason: command.reason,
@@ -397,9 +399,11 @@ export const make = (options?: Options) =>
             message: `Disrupting Node: ${entry.command.reason}`
           })
         }
-        yield* cluster.unmarkForDeletion(entry.command.candidates.map((c) => c.name))
+        // The candidates stay marked until they are gone (ClusterState forgets them then): unmarked while the
+        // informers have not shown their deletion yet, they would look like fresh candidates to the next pass.
       }
-      return Result.requeueAfter("1 second")
+      // An empty queue sleeps until `execute` triggers it: polling every second was most of an idle simulated day.
+      return queue.length === 0 ? Result.done : Result.requeueAfter("1 second")
     })
 
     /** Recovers from a crash mid-command: nodes tainted by disruption that no command owns get their taint back off. */
@@ -445,8 +449,9 @@ export const make = (options?: Options) =>
       const state = yield* snapshot
       yield* recover(state)
       // Upstream GetCandidates: a node that something protects says why (DisruptionBlocked; the recorder dedupes).
-      for (const node of state.stateNodes) {
-        const outcome = Candidates.evaluate(node, state.context, "graceful")
+      const outcomes = Planner.outcomes(state, "graceful")
+      for (const [index, node] of state.stateNodes.entries()) {
+        const outcome = outcomes[index]!
         if ("blocked" in outcome && outcome.blocked !== undefined) {
           yield* events.publish({
             involvedObject: { apiVersion: "v1", kind: "Node", name: node.name },
@@ -486,5 +491,5 @@ export const make = (options?: Options) =>
       ),
       interval: options?.pollInterval ?? "10 seconds"
     })
-    yield* Singleton.make({ name: "disruption.orchestration", run: orchestrate, interval: "1 second" })
+    orchestration = yield* Singleton.make({ name: "disruption.orchestration", run: orchestrate, interval: "1 minute" })
   })
