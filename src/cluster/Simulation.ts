@@ -93,6 +93,25 @@ const resourceFor = (kind: string, apiVersion?: string): Effect.Effect<Resource<
     : Effect.succeed(resource)
 }
 
+/** What a step names must exist as a kind, and what it applies must be a valid object. */
+const check = (step: Scenario.Step): Effect.Effect<void, StepFailed> =>
+  Effect.gen(function* () {
+    for (const raw of step.apply ?? []) {
+      const candidate = raw as { apiVersion?: string; kind?: string }
+      const resource = yield* resourceFor(candidate.kind ?? "", candidate.apiVersion)
+      yield* resource.decode(raw).pipe(Effect.mapError((e) => new StepFailed({ message: e.message })))
+    }
+    for (const reference of step.delete ?? []) yield* resourceFor(reference.kind, reference.apiVersion)
+    if (step.scale !== undefined) yield* resourceFor(step.scale.kind)
+    if (step.patch !== undefined) yield* resourceFor(step.patch.kind, step.patch.apiVersion)
+  })
+
+/** Names the step (1-based, as written in the file) in a failure's message. */
+const atStep =
+  (step: Scenario.Step, index: number) =>
+  (error: { readonly message: string }): StepFailed =>
+    new StepFailed({ message: `step ${index + 1} (at ${step.at}): ${error.message}` })
+
 /**
  * Runs a scenario. `objects` are applied at the start; `catalogue` prices the nodes for the summary; `disruptions`
  * reads the commands the disruption controller recorded.
@@ -259,12 +278,14 @@ export const run = Effect.fn("Simulation.run")(function* (
   const steps = [...(scenario.spec.steps ?? [])]
     .map((step, index) => ({ step, index, at: Scenario.millis(step.at) }))
     .sort((a, b) => a.at - b.at || a.index - b.index)
+  // A step that can never work fails the run before it starts, naming the step, not hours into it.
+  for (const { step, index } of steps) yield* check(step).pipe(Effect.mapError(atStep(step, index)))
   const duration = Scenario.millis(scenario.spec.duration)
-  for (const { step, at } of steps) {
+  for (const { step, index, at } of steps) {
     if (at > duration) break
     yield* advanceTo(at)
     snapshots.push(yield* snapshot)
-    yield* applyStep(step)
+    yield* applyStep(step).pipe(Effect.mapError(atStep(step, index)))
     yield* settle
   }
   yield* advanceTo(duration)

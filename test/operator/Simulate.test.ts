@@ -618,7 +618,33 @@ spec:
             )
           ]
         ],
-        "unknown kind v1 Gizmo"
+        "step 1 (at 1m): unknown kind v1 Gizmo"
+      ],
+      [
+        "a late step naming an unknown kind (refused before the run starts, naming the step)",
+        [
+          [
+            "unknown-kind-late-step.yaml",
+            deployment +
+              scenarioDocument(
+                "  duration: 24h\n  steps:\n    - at: 1m\n      scale: {kind: Deployment, name: web, replicas: 2}\n    - at: 23h\n      delete: [{kind: Gizmo, name: g}]"
+              )
+          ]
+        ],
+        "step 2 (at 23h): unknown kind Gizmo"
+      ],
+      [
+        "a step scaling a Deployment that does not exist",
+        [
+          [
+            "missing-object.yaml",
+            deployment +
+              scenarioDocument(
+                "  duration: 1h\n  steps:\n    - at: 10m\n      scale: {kind: Deployment, name: api, replicas: 2}"
+              )
+          ]
+        ],
+        'step 1 (at 10m): deployments.apps "api" not found'
       ],
       ["a bad duration", [["bad-duration.yaml", scenarioDocument("  duration: soon")]], "spec.duration: must be"],
       [
