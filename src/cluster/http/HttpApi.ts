@@ -1,0 +1,312 @@
+/**
+ * The HTTP API façade: serves any KubeClient over the Kubernetes REST and watch protocol, so that kubectl and
+ * @kubernetes/client-node talk to the embedded cluster as to a real one (../shared/reference/kube-api.md).
+ *
+ * Built on `node:http`: each request runs as a fiber of the server's Scope (interrupted when its client goes away),
+ * watches stream newline-delimited JSON over a chunked response, and closing the Scope closes the listener and
+ * every open connection, watches included. Faults come from the {@link Faults.Faults} service when the context has
+ * one, else from a private switch (reachable over HTTP with `faultInjection: true`).
+ *
+ * Not served: protobuf bodies of kinds outside Protobuf.ts (415), aggregated discovery (kubectl uses the legacy
+ * documents), `fieldValidation` (unknown fields are pruned by the KubeClient's schemas, not rejected), and server-side
+ * apply's field ownership (applied fields are merged in; `force` and conflicts are ignored).
+ */
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
+import { Cause, Clock, Deferred, Duration, Effect, FiberSet, Schema, type Scope, Stream } from "effect"
+import * as KubeClient from "../../kube/KubeClient.ts"
+import * as Resources from "../../kube/Resources.ts"
+import * as CustomResourceDefinitions from "./CustomResourceDefinitions.ts"
+import * as Discovery from "./Discovery.ts"
+import * as Faults from "./Faults.ts"
+import * as Handlers from "./Handlers.ts"
+import * as LocalObjects from "./LocalObjects.ts"
+import * as Routes from "./Routes.ts"
+import * as Status from "./Status.ts"
+import * as Table from "./Table.ts"
+
+/** Where and how to serve. */
+export interface Options {
+  /** Default "127.0.0.1". */
+  readonly host?: string
+  /** Default 0: any free port. */
+  readonly port?: number
+  /** Serve the fault switch at `/karpenter-effect/faults` (default false). */
+  readonly faultInjection?: boolean
+}
+
+/** A running server. */
+export interface Served {
+  readonly url: string
+  readonly host: string
+  readonly port: number
+}
+
+/** The server could not start (the port is in use, the host cannot be bound, ...). */
+export class HttpApiError extends Schema.TaggedError<HttpApiError>()("HttpApiError", {
+  message: Schema.String
+}) {}
+
+/** A kubeconfig (YAML) pointing at `url` without credentials; `insecure-skip-tls-verify` lets client-node use http. */
+export const kubeconfigYaml = (
+  url: string,
+  options?: { readonly name?: string; readonly namespace?: string }
+): string => {
+  const name = options?.name ?? "karpenter-effect"
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    `- name: ${name}`,
+    "  cluster:",
+    `    server: ${JSON.stringify(url)}`,
+    "    insecure-skip-tls-verify: true",
+    "users:",
+    `- name: ${name}`,
+    "  user: {}",
+    "contexts:",
+    `- name: ${name}`,
+    "  context:",
+    `    cluster: ${name}`,
+    `    user: ${name}`,
+    `    namespace: ${options?.namespace ?? "default"}`,
+    `current-context: ${name}`,
+    ""
+  ].join("\n")
+}
+
+/** An open watch connection, for the fault switch. */
+interface OpenWatch {
+  readonly response: Http.ServerResponse
+  readonly expired: Deferred.Deferred<void>
+}
+
+const writeJson = (response: Http.ServerResponse, code: number, body: unknown, headers?: Http.OutgoingHttpHeaders) => {
+  const text = JSON.stringify(body)
+  response.writeHead(code, {
+    "Content-Type": "application/json",
+    "Content-Length": Buffer.byteLength(text),
+    ...headers
+  })
+  response.end(text)
+}
+
+const writeFailure = (response: Http.ServerResponse, failure: Status.Failure) => {
+  if (response.headersSent) {
+    response.destroy()
+    return
+  }
+  writeJson(
+    response,
+    failure.code,
+    failure.status,
+    failure.retryAfterSeconds === undefined ? undefined : { "Retry-After": String(failure.retryAfterSeconds) }
+  )
+}
+
+/** Writes a line, waiting for the socket to drain when its buffer is full. */
+const writeLine = (response: Http.ServerResponse, value: unknown): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    if (response.write(`${JSON.stringify(value)}\n`)) resume(Effect.void)
+    else response.once("drain", () => resume(Effect.void))
+  })
+
+const expiredEvent = (resourceVersion: string) =>
+  Handlers.errorEvent(Status.failure(410, `too old resource version: ${resourceVersion}`, { reason: "Expired" }))
+
+/** Serves the KubeClient in the context over the Kubernetes API until the Scope closes. */
+export const serve = Effect.fn("HttpApi.serve")(function* (
+  options?: Options
+): Effect.fn.Return<Served, HttpApiError, KubeClient.KubeClient | Scope.Scope> {
+  const kube = yield* KubeClient.KubeClient
+  const provided = yield* Effect.serviceOption(Faults.Faults)
+  const faults = provided._tag === "Some" ? provided.value : yield* Faults.make
+  const faultInjection = options?.faultInjection ?? false
+  const crds = CustomResourceDefinitions.make(yield* Clock.currentTimeMillis)
+  const locals = LocalObjects.make()
+  const watches = new Set<OpenWatch>()
+  // Set by expireWatches: resourceVersions below it are "compacted" and get 410.
+  let expiredBefore: number | undefined
+
+  yield* faults.register({
+    drop: Effect.sync(() => {
+      for (const watch of watches) watch.response.destroy()
+    }),
+    expire: Effect.gen(function* () {
+      const page = yield* Effect.option(kube.list(Resources.Namespaces, { limit: 1 }))
+      if (page._tag === "Some") expiredBefore = Number(page.value.resourceVersion)
+      yield* Effect.forEach([...watches], (watch) => Deferred.succeed(watch.expired, undefined), { discard: true })
+    })
+  })
+
+  const streamWatch = (
+    response: Http.ServerResponse,
+    reply: Extract<Handlers.Reply, { _tag: "Watch" }>,
+    kind: Discovery.Kind | undefined,
+    from: string | null
+  ) =>
+    Effect.gen(function* () {
+      // Registered before the headers go out, so a fault injected once the client sees them reaches this watch.
+      const watch: OpenWatch = { response, expired: yield* Deferred.make<void>() }
+      watches.add(watch)
+      yield* Effect.addFinalizer(() => Effect.sync(() => watches.delete(watch)))
+      response.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache" })
+      response.flushHeaders()
+      // "0" and no version at all mean "any state", which is never too old.
+      const requested = from === null || from === "" || from === "0" ? Number.NaN : Number(from)
+      if (expiredBefore !== undefined && requested < expiredBefore) {
+        yield* writeLine(response, expiredEvent(from ?? ""))
+        response.end()
+        return
+      }
+      const asTable = reply.table && kind !== undefined
+      const events = reply.events.pipe(
+        Stream.mapEffect((event) =>
+          asTable && (event.type === "ADDED" || event.type === "MODIFIED" || event.type === "DELETED")
+            ? Effect.map(Clock.currentTimeMillis, (now) => ({
+                type: event.type,
+                object: Table.make(kind, [event.object], now)
+              }))
+            : Effect.succeed(event)
+        )
+      )
+      yield* Effect.raceAll([
+        Stream.runForEach(events, (event) => writeLine(response, event)),
+        Effect.flatMap(Deferred.await(watch.expired), () => writeLine(response, expiredEvent(from ?? ""))),
+        reply.timeoutSeconds === undefined || reply.timeoutSeconds <= 0
+          ? Effect.never
+          : Effect.sleep(Duration.seconds(reply.timeoutSeconds))
+      ])
+      response.end()
+    }).pipe(Effect.scoped)
+
+  const answer = (request: Handlers.Request, response: Http.ServerResponse, serverAddress: string) =>
+    Effect.gen(function* () {
+      const route = Routes.route(request.path, faultInjection)
+      const watching = request.query.get("watch") === "true" || request.query.get("watch") === "1"
+      if (route._tag !== "Faults") {
+        const fault = yield* faults.take({ method: request.method, path: request.path, watch: watching })
+        if (fault?.hang === true) return yield* Effect.never
+        if (fault !== undefined) {
+          const code = fault.code ?? 500
+          return yield* Status.failure(
+            code,
+            fault.message ?? "injected fault",
+            code === 429 ? { retryAfterSeconds: 1 } : {}
+          )
+        }
+      }
+      const reply: Handlers.Reply = yield* dispatch(route, request, serverAddress)
+      if (reply._tag === "Json") {
+        writeJson(
+          response,
+          reply.code,
+          reply.body,
+          reply.contentType === undefined ? undefined : { "Content-Type": reply.contentType }
+        )
+      } else {
+        const kind = route._tag === "Resource" ? route.target.kind : undefined
+        yield* streamWatch(response, reply, kind, request.query.get("resourceVersion"))
+      }
+    }).pipe(
+      Effect.catch((failure) => Effect.sync(() => writeFailure(response, failure))),
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.void
+          : Effect.sync(() => writeFailure(response, Status.failure(500, Cause.pretty(cause))))
+      )
+    )
+
+  const dispatch = (
+    route: Routes.Route,
+    request: Handlers.Request,
+    serverAddress: string
+  ): Effect.Effect<Handlers.Reply, Status.Failure> => {
+    switch (route._tag) {
+      case "NotFound":
+        return Effect.fail(Status.failure(404, "the server could not find the requested resource", { details: {} }))
+      case "Document":
+        return request.method === "GET"
+          ? Effect.succeed(Handlers.json(200, route.body))
+          : Effect.fail(Handlers.methodNotAllowed(request))
+      case "ApiVersions":
+        return Effect.succeed(Handlers.json(200, Discovery.apiVersions(serverAddress)))
+      case "Bindings":
+        return request.method === "POST"
+          ? Handlers.bind(kube)(route.namespace, undefined, request)
+          : Effect.fail(Handlers.methodNotAllowed(request))
+      case "Faults":
+        return faultSwitch(route.action, request)
+      case "Resource": {
+        const resource = route.target.kind.resource
+        if (resource !== undefined) return Handlers.handle(kube, resource, route.target, request)
+        return route.target.kind === Discovery.customResourceDefinitions
+          ? CustomResourceDefinitions.handle(crds, route.target, request)
+          : LocalObjects.handle(locals, route.target, request)
+      }
+    }
+  }
+
+  const faultSwitch = (action: "faults" | "drop-watches" | "expire-watches", request: Handlers.Request) =>
+    Effect.gen(function* () {
+      if (action === "faults" && request.method === "DELETE") yield* faults.clear
+      else if (request.method !== "POST") return yield* Handlers.methodNotAllowed(request)
+      else if (action === "drop-watches") yield* faults.dropWatches
+      else if (action === "expire-watches") yield* faults.expireWatches
+      else {
+        const body = yield* Handlers.parseBody(request)
+        const fault = yield* Schema.decodeUnknownEffect(Faults.Fault)(body).pipe(
+          Effect.mapError((error) => Status.failure(400, `invalid fault: ${error.message}`))
+        )
+        yield* faults.inject(fault)
+      }
+      return Handlers.json(200, Status.success(200))
+    })
+
+  const runFork = yield* FiberSet.makeRuntime<never>()
+  const server = Http.createServer()
+  const host = options?.host ?? "127.0.0.1"
+  const port = yield* Effect.acquireRelease(
+    Effect.callback<number, HttpApiError>((resume) => {
+      const onError = (error: Error) =>
+        resume(
+          Effect.fail(new HttpApiError({ message: `cannot listen on ${host}:${options?.port ?? 0}: ${error.message}` }))
+        )
+      server.once("error", onError)
+      server.listen(options?.port ?? 0, host, () => {
+        server.off("error", onError)
+        resume(Effect.succeed((server.address() as AddressInfo).port))
+      })
+    }),
+    () =>
+      Effect.callback<void>((resume) => {
+        server.close(() => resume(Effect.void))
+        server.closeAllConnections()
+      })
+  )
+  const serverAddress = `${host}:${port}`
+  server.on("request", (incoming: Http.IncomingMessage, response: Http.ServerResponse) => {
+    const chunks: Array<Buffer> = []
+    incoming.on("data", (chunk: Buffer) => chunks.push(chunk))
+    // A client that goes away mid-body: nothing to answer.
+    incoming.on("error", () => response.destroy())
+    incoming.on("end", () => {
+      const url = new URL(incoming.url ?? "/", "http://localhost")
+      const body = Buffer.concat(chunks)
+      const request: Handlers.Request = {
+        method: incoming.method ?? "GET",
+        path: url.pathname,
+        query: url.searchParams,
+        contentType: incoming.headers["content-type"] ?? "application/json",
+        accept: incoming.headers.accept,
+        body: body.toString("utf8"),
+        bytes: body
+      }
+      const fiber = runFork(answer(request, response, serverAddress))
+      // The response's close (not the request's) marks a client gone, or the answer done.
+      response.on("close", () => fiber.interruptUnsafe())
+    })
+  })
+  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`
+  return { url, host, port }
+})

@@ -1,0 +1,262 @@
+/**
+ * Kinds the controllers never read but a cluster's manifests contain (ServiceAccounts, Services, ConfigMaps,
+ * Secrets, RBAC): the façade keeps them itself, in memory, so `kubectl apply -k manifests/` works against the
+ * embedded cluster. Plain storage semantics: uid, creationTimestamp and a resourceVersion of this store's own
+ * counter; optimistic concurrency on PUT; immediate deletion (no finalizers, no garbage collection); list and watch
+ * with label and field selectors.
+ */
+import { Clock, Effect, Queue, Stream } from "effect"
+import * as FieldSelector from "../../kube/FieldSelector.ts"
+import * as LabelSelector from "../../kube/LabelSelector.ts"
+import * as Patch from "../../kube/Patch.ts"
+import type * as Discovery from "./Discovery.ts"
+import * as Handlers from "./Handlers.ts"
+import * as Status from "./Status.ts"
+import * as Table from "./Table.ts"
+
+type Json = Handlers.Json
+
+interface Event {
+  readonly plural: string
+  readonly type: "ADDED" | "MODIFIED" | "DELETED"
+  readonly object: Json
+}
+
+/** The objects of one server. */
+export interface Store {
+  /** By `group/plural`, then `namespace/name`. */
+  readonly objects: Map<string, Map<string, Json>>
+  readonly listeners: Set<(event: Event) => void>
+  revision: number
+}
+
+/** An empty store. */
+export const make = (): Store => ({ objects: new Map(), listeners: new Set(), revision: 0 })
+
+const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value)
+const metadataOf = (value: unknown): Json => (isObject(value) && isObject(value.metadata) ? value.metadata : {})
+
+const keyOf = (namespace: string | undefined, name: string) => (namespace === undefined ? name : `${namespace}/${name}`)
+const collectionOf = (store: Store, kind: Discovery.Kind) => {
+  const id = `${kind.group}/${kind.plural}`
+  let objects = store.objects.get(id)
+  if (objects === undefined) {
+    objects = new Map()
+    store.objects.set(id, objects)
+  }
+  return objects
+}
+
+const qualified = (kind: Discovery.Kind) => (kind.group === "" ? kind.plural : `${kind.plural}.${kind.group}`)
+const details = (kind: Discovery.Kind, name: string) => ({
+  name,
+  ...(kind.group === "" ? {} : { group: kind.group }),
+  kind: kind.plural
+})
+const notFound = (kind: Discovery.Kind, name: string) =>
+  Status.failure(404, `${qualified(kind)} "${name}" not found`, { details: details(kind, name) })
+
+const selector = (request: Handlers.Request) => {
+  const labels = LabelSelector.parse(request.query.get("labelSelector") ?? "")
+  const fields = FieldSelector.parse(request.query.get("fieldSelector") ?? "")
+  if (!labels.ok) return Effect.fail(Status.failure(400, labels.message))
+  if (!fields.ok) return Effect.fail(Status.failure(400, fields.message))
+  return Effect.succeed(
+    (object: Json) =>
+      LabelSelector.matches(labels.selector, metadataOf(object).labels as LabelSelector.Labels | undefined) &&
+      FieldSelector.matches(fields.selector, object)
+  )
+}
+
+/** Stores `object` as the new state of `key`, with a new resourceVersion, and tells the watchers. */
+const commit = (store: Store, kind: Discovery.Kind, key: string, object: Json, type: Event["type"]): Json => {
+  store.revision += 1
+  const stored = { ...object, metadata: { ...metadataOf(object), resourceVersion: String(store.revision) } }
+  const objects = collectionOf(store, kind)
+  if (type === "DELETED") objects.delete(key)
+  else objects.set(key, stored)
+  for (const listener of store.listeners) listener({ plural: `${kind.group}/${kind.plural}`, type, object: stored })
+  return stored
+}
+
+/** Writes `next` over `current` unless nothing changed (no new resourceVersion for a no-op, as an apiserver). */
+const update = (store: Store, kind: Discovery.Kind, key: string, current: Json, next: Json): Json => {
+  const merged = {
+    ...next,
+    apiVersion: kind.apiVersion,
+    kind: kind.kind,
+    metadata: {
+      ...metadataOf(next),
+      name: metadataOf(current).name,
+      ...(kind.namespaced ? { namespace: metadataOf(current).namespace } : {}),
+      uid: metadataOf(current).uid,
+      creationTimestamp: metadataOf(current).creationTimestamp,
+      resourceVersion: metadataOf(current).resourceVersion
+    }
+  }
+  return Patch.deepEqual(merged, current) ? current : commit(store, kind, key, merged, "MODIFIED")
+}
+
+const create = Effect.fn("HttpApi.localCreate")(function* (
+  store: Store,
+  kind: Discovery.Kind,
+  namespace: string | undefined,
+  body: Json
+) {
+  const name = metadataOf(body).name
+  if (typeof name !== "string" || name === "") {
+    return yield* Status.failure(422, `${kind.kind} is invalid: metadata.name: Required value: name is required`)
+  }
+  const key = keyOf(namespace, name)
+  if (collectionOf(store, kind).has(key)) {
+    return yield* Status.failure(409, `${qualified(kind)} "${name}" already exists`, {
+      reason: "AlreadyExists",
+      details: details(kind, name)
+    })
+  }
+  const now = yield* Clock.currentTimeMillis
+  const uid = `${store.revision + 1}-${name}`
+  return commit(
+    store,
+    kind,
+    key,
+    {
+      ...body,
+      apiVersion: kind.apiVersion,
+      kind: kind.kind,
+      metadata: {
+        ...metadataOf(body),
+        name,
+        ...(namespace === undefined ? {} : { namespace }),
+        uid,
+        creationTimestamp: `${new Date(now).toISOString().slice(0, 19)}Z`
+      }
+    },
+    "ADDED"
+  )
+})
+
+/** Watch events of the objects `matches` selects: the current ones first unless resuming from a version. */
+const watchEvents = (
+  store: Store,
+  kind: Discovery.Kind,
+  request: Handlers.Request,
+  matches: (object: Json) => boolean
+): Stream.Stream<Handlers.WireEvent> => {
+  const from = request.query.get("resourceVersion")
+  const replay = from === null || from === "" || from === "0"
+  const id = `${kind.group}/${kind.plural}`
+  return Stream.callback<Handlers.WireEvent>((queue) =>
+    Effect.acquireRelease(
+      Effect.sync(() => {
+        if (replay) {
+          for (const object of collectionOf(store, kind).values()) {
+            if (matches(object)) Queue.offerUnsafe(queue, { type: "ADDED", object })
+          }
+        }
+        const listener = (event: Event) => {
+          if (event.plural === id && matches(event.object)) {
+            Queue.offerUnsafe(queue, { type: event.type, object: event.object })
+          }
+        }
+        store.listeners.add(listener)
+        return listener
+      }),
+      (listener) => Effect.sync(() => store.listeners.delete(listener))
+    )
+  )
+}
+
+/** Serves a request on a kind this store keeps. */
+export const handle = Effect.fn("HttpApi.local")(function* (
+  store: Store,
+  target: Handlers.Target,
+  request: Handlers.Request
+) {
+  const kind = target.kind
+  const objects = collectionOf(store, kind)
+  const namespace = kind.namespaced ? target.namespace : undefined
+  if (target.subresource !== undefined && target.subresource !== "status") {
+    return yield* Status.failure(404, "the server could not find the requested resource")
+  }
+  if (target.name === undefined) {
+    switch (request.method) {
+      case "GET": {
+        const matches = yield* selector(request)
+        const inScope = (object: Json) =>
+          matches(object) && (namespace === undefined || metadataOf(object).namespace === namespace)
+        const watch = request.query.get("watch")
+        if (watch === "true" || watch === "1") {
+          return {
+            _tag: "Watch",
+            events: watchEvents(store, kind, request, inScope),
+            timeoutSeconds: undefined,
+            table: Table.wanted(request.accept)
+          } satisfies Handlers.Reply
+        }
+        const items = [...objects.entries()]
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([, object]) => object)
+          .filter(inScope)
+        const metadata = { resourceVersion: String(store.revision) }
+        if (Table.wanted(request.accept)) {
+          return Handlers.json(200, Table.make(kind, items, yield* Clock.currentTimeMillis, metadata))
+        }
+        return Handlers.json(200, { kind: `${kind.kind}List`, apiVersion: kind.apiVersion, metadata, items })
+      }
+      case "POST":
+        return Handlers.json(201, yield* create(store, kind, namespace, yield* Handlers.objectBody(request)))
+      default:
+        return yield* Handlers.methodNotAllowed(request)
+    }
+  }
+  const name = target.name
+  const key = keyOf(namespace, name)
+  const current = objects.get(key)
+  const dryRun = request.query.get("dryRun") === "All"
+  switch (request.method) {
+    case "GET":
+      if (current === undefined) return yield* notFound(kind, name)
+      return yield* Handlers.objectReply(request, kind, current)
+    case "PUT": {
+      if (current === undefined) return yield* notFound(kind, name)
+      const body = yield* Handlers.objectBody(request)
+      const version = metadataOf(body).resourceVersion
+      if (version !== undefined && version !== metadataOf(current).resourceVersion) {
+        return yield* Status.failure(
+          409,
+          `Operation cannot be fulfilled on ${qualified(kind)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+          { details: details(kind, name) }
+        )
+      }
+      return Handlers.json(200, dryRun ? body : update(store, kind, key, current, body))
+    }
+    case "PATCH": {
+      const patch = yield* Handlers.patchOf(kind, request)
+      if (current === undefined) {
+        if (patch._tag !== "Apply") return yield* notFound(kind, name)
+        const body = { ...patch.object, metadata: { ...metadataOf(patch.object), name } }
+        return Handlers.json(201, dryRun ? body : yield* create(store, kind, namespace, body))
+      }
+      const result = Handlers.applyPatch(patch, current)
+      if (!result.ok) return yield* Status.failure(422, result.message)
+      const version = metadataOf(result.value).resourceVersion
+      if (version !== metadataOf(current).resourceVersion) {
+        return yield* Status.failure(
+          409,
+          `the object has been modified; please apply your changes to the latest version`,
+          {
+            details: details(kind, name)
+          }
+        )
+      }
+      return Handlers.json(200, dryRun ? result.value : update(store, kind, key, current, result.value as Json))
+    }
+    case "DELETE":
+      if (current === undefined) return yield* notFound(kind, name)
+      if (!dryRun) commit(store, kind, key, current, "DELETED")
+      return Handlers.json(200, Status.success(200, { ...details(kind, name), uid: metadataOf(current).uid }))
+    default:
+      return yield* Handlers.methodNotAllowed(request)
+  }
+})
