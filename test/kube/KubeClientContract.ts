@@ -11,6 +11,8 @@ import * as Resources from "../../src/kube/Resources.ts"
 export interface ContractHooks<R> {
   /** Drops the server's watch history (410 for older resourceVersions). */
   readonly compact?: Effect.Effect<void, never, R>
+  /** Run each test with `it.live` (real clock) instead of `it.effect`: implementations over real sockets need it. */
+  readonly live?: boolean
 }
 
 const nodePool = (name: string, labels?: Record<string, string>) => ({
@@ -69,8 +71,9 @@ export const kubeClientContract = <R>(
   hooks?: ContractHooks<R>
 ) =>
   describe(`KubeClient contract: ${name}`, () => {
+    const run = hooks?.live === true ? it.live : it.effect
     const test = (title: string, body: () => Effect.Effect<void, unknown, KubeClient.KubeClient | R>) =>
-      it.effect(title, () => Effect.provide(body(), layer))
+      run(title, () => Effect.provide(body(), layer))
 
     test("create sets uid, creationTimestamp, resourceVersion and generation 1 for custom resources", () =>
       Effect.gen(function* () {
