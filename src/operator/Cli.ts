@@ -2,11 +2,13 @@
  * The command-line interface: the commands and their flags, written against services only. `bin.ts` provides the
  * platform and picks the implementations.
  */
-import { Console, Effect, FileSystem, Option, Path } from "effect"
+import { Console, Effect, FileSystem, Option, Path, Result } from "effect"
 import { Command, Flag } from "effect/cli"
 import * as Crd from "../api/Crd.ts"
+import * as Options from "./Options.ts"
 import * as Schedule from "./Schedule.ts"
 import * as Simulate from "./Simulate.ts"
+import { version } from "./Version.ts"
 
 /** `crds`: print the generated CustomResourceDefinitions, or write them into a directory. */
 export const crds = Command.make(
@@ -94,16 +96,121 @@ export const simulate = (environment: Simulate.Environment) =>
     )
   )
 
-/** What the composition root hands the commands: the implementations they run on. */
-export interface Environment {
-  readonly simulation: Simulate.Environment
+/** What `dev` is asked to run. */
+export interface DevOptions {
+  /** The API port on 127.0.0.1; 0 picks a free one (the URL printed says which). */
+  readonly port: number
+  /** Where to write the kubeconfig; default `<tmpdir>/karpenter-effect-dev-<port>.kubeconfig`. */
+  readonly writeKubeconfig: string | undefined
+  /** Manifests applied once the cluster is up. */
+  readonly files: ReadonlyArray<string>
+  /** False with `--no-controllers`: the cluster only, for controllers running as other processes. */
+  readonly controllers: boolean
+  /** Serve the fault switch (`/karpenter-effect/faults`) for fault tests. */
+  readonly faultInjection: boolean
+  /** The port of /metrics, /healthz and /readyz on 127.0.0.1; default 0 (a free one, printed). */
+  readonly metricsPort: number
+  /** The options from the environment (LOG_LEVEL, BATCH_*_DURATION, FEATURE_GATES, PREFERENCE_POLICY, ...). */
+  readonly operator: Options.Options
 }
 
-/** The root command. */
-export const command = (environment: Environment) =>
+/** What the composition root hands the commands: the implementations they run on. */
+export interface Environment<R> {
+  readonly simulation: Simulate.Environment
+  /** Runs the operator against a real cluster until interrupted. */
+  readonly controller: (options: Options.Options) => Effect.Effect<void, Schedule.InvalidInput, R>
+  /** Runs the embedded cluster (and the controllers) until interrupted. */
+  readonly dev: (options: DevOptions) => Effect.Effect<void, Schedule.InvalidInput, R>
+  /** The process environment, for options given as variables. */
+  readonly env: Readonly<Record<string, string | undefined>>
+}
+
+const optionsFromEnvironment = (env: Readonly<Record<string, string | undefined>>) =>
+  Result.match(Options.fromEnvironment(env), {
+    onSuccess: (options) => Effect.succeed(options),
+    onFailure: (message) => Effect.fail(new Schedule.InvalidInput({ message }))
+  })
+
+/** `dev`: the embedded cluster served over HTTP for kubectl, with the KWOK provider and the controllers, in real time. */
+export const dev = <R>(environment: Environment<R>) =>
+  Command.make(
+    "dev",
+    {
+      port: Flag.Int("port").pipe(
+        Flag.withDescription("the API server port on 127.0.0.1 (0: any free port)"),
+        Flag.withDefault(8080)
+      ),
+      writeKubeconfig: Flag.String("write-kubeconfig").pipe(
+        Flag.withDescription("write a kubeconfig for the API server here (default: in the temporary directory)"),
+        Flag.optional
+      ),
+      files: Flag.String("file").pipe(
+        Flag.withAlias("f"),
+        Flag.withDescription("a manifest file or directory to apply once the cluster is up (repeatable)"),
+        Flag.atLeast(0)
+      ),
+      noControllers: Flag.Boolean("no-controllers").pipe(
+        Flag.withDescription("serve the cluster (API, control plane, KWOK) without Karpenter's controllers"),
+        Flag.withDefault(false)
+      ),
+      faultInjection: Flag.Boolean("fault-injection").pipe(
+        Flag.withDescription("serve the fault switch at /karpenter-effect/faults (for fault tests)"),
+        Flag.withDefault(false)
+      ),
+      metricsPort: Flag.Int("metrics-port").pipe(
+        Flag.withDescription("the port of /metrics, /healthz and /readyz on 127.0.0.1 (0: any free port)"),
+        Flag.withDefault(0)
+      )
+    },
+    Effect.fn("Cli.dev")(function* (flags) {
+      yield* environment.dev({
+        port: flags.port,
+        writeKubeconfig: Option.getOrUndefined(flags.writeKubeconfig),
+        files: flags.files,
+        controllers: !flags.noControllers,
+        faultInjection: flags.faultInjection,
+        metricsPort: flags.metricsPort,
+        operator: yield* optionsFromEnvironment(environment.env)
+      })
+    })
+  ).pipe(
+    Command.withDescription(
+      "Run the embedded cluster with the KWOK provider and the controllers in real time, serving the Kubernetes API on 127.0.0.1 so kubectl can connect"
+    )
+  )
+
+/** The root command (`controller` is parsed apart: see {@link run}). */
+export const command = <R>(environment: Environment<R>) =>
   Command.make("karpenter-effect").pipe(
     Command.withDescription(
-      "A Kubernetes node autoscaler that speaks Karpenter's v1 API (NodePool, NodeClaim), written as Effect programs."
+      "A Kubernetes node autoscaler that speaks Karpenter's v1 API (NodePool, NodeClaim), written as Effect programs. `karpenter-effect controller --help` lists the options of the production command."
     ),
-    Command.withSubcommands([crds, schedule, simulate(environment.simulation)])
+    Command.withSubcommands([crds, schedule, simulate(environment.simulation), dev(environment)])
   )
+
+/**
+ * `controller [flags]`: the operator against a real cluster. Its flags are upstream's (Go flag syntax, each with an
+ * environment variable), parsed here rather than by the command-line library so that an unknown flag or a bad value
+ * is one line and exit code 2, as for every invalid input.
+ */
+export const controller = <R>(environment: Environment<R>, args: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const parsed = Options.parse(args, environment.env)
+    if (Result.isFailure(parsed)) return yield* new Schedule.InvalidInput({ message: parsed.failure })
+    if (parsed.success._tag === "Help") {
+      yield* Console.log(
+        `Run Karpenter's controllers against the cluster of the kubeconfig (or in-cluster), with the KWOK provider, under leader election.\n\n${Options.usage("karpenter-effect controller")}`
+      )
+      return
+    }
+    yield* environment.controller(parsed.success.options)
+  })
+
+/** Runs a command line (the arguments after the program name). */
+export const run =
+  <R>(environment: Environment<R>) =>
+  (args: ReadonlyArray<string>) =>
+    Effect.gen(function* () {
+      if (args[0] === "controller") return yield* controller(environment, args.slice(1))
+      return yield* Command.runWith(command(environment), { version })(args)
+    })

@@ -2,8 +2,9 @@
  * Every Karpenter controller, as one Layer over the four services: what the operator runs (in a real cluster, on the
  * embedded one, or in a simulation).
  */
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import * as Disruption from "../controllers/disruption/Disruption.ts"
+import * as StateMetrics from "../controllers/metrics/StateMetrics.ts"
 import * as Termination from "../controllers/node/termination/Termination.ts"
 import * as Consistency from "../controllers/nodeclaim/consistency/Consistency.ts"
 import * as DisruptionConditions from "../controllers/nodeclaim/disruption/Disruption.ts"
@@ -13,6 +14,8 @@ import * as Lifecycle from "../controllers/nodeclaim/lifecycle/Lifecycle.ts"
 import * as PodEvents from "../controllers/nodeclaim/podevents/PodEvents.ts"
 import * as NodePoolControllers from "../controllers/nodepool/NodePoolControllers.ts"
 import * as Provisioner from "../controllers/provisioning/Provisioner.ts"
+import * as Manager from "../runtime/Manager.ts"
+import * as Operations from "./Operations.ts"
 
 /** The controllers; they run while the Layer's scope is open. */
 export const layer = (options?: Provisioner.Options & Disruption.Options) =>
@@ -27,4 +30,24 @@ export const layer = (options?: Provisioner.Options & Disruption.Options) =>
     Layer.effectDiscard(Disruption.make(options)),
     Layer.effectDiscard(Termination.make),
     Layer.effectDiscard(Provisioner.run(options))
+  )
+
+/**
+ * The controllers of a running operator (`controller`, `dev`): every controller plus the metrics controllers, which
+ * simulations leave out (their virtual hours would recompute gauges nobody scrapes).
+ */
+export const operatorLayer = (options?: Provisioner.Options & Disruption.Options) =>
+  Layer.merge(layer(options), Layer.effectDiscard(StateMetrics.make()))
+
+/**
+ * The operator's Manager: ready once the cluster state's caches have synced, running {@link operatorLayer} (built
+ * afresh each time) while the {@link Manager.LeaderGate} says this replica leads.
+ */
+export const manager = (options?: Provisioner.Options & Disruption.Options) =>
+  Layer.effect(
+    Manager.Manager,
+    Effect.gen(function* () {
+      const readiness = yield* Operations.clusterStateReadiness
+      return yield* Manager.make({ informers: [readiness], runnables: [Layer.build(operatorLayer(options))] })
+    })
   )

@@ -2,7 +2,7 @@
  * The provisioner (upstream `pkg/controllers/provisioning`): batches pending pods, runs one scheduling pass over the
  * cluster state, and creates the NodeClaims the pass decided on — within NodePool limits, nominating the pods.
  */
-import { Clock, Duration, Effect, Option, Queue, Stream } from "effect"
+import { Clock, Duration, Effect, Metric, Option, Queue, Stream } from "effect"
 import * as Conditions from "../../api/Conditions.ts"
 import * as Labels from "../../api/Labels.ts"
 import * as Meta from "../../api/Meta.ts"
@@ -21,12 +21,15 @@ import * as Scheduler from "../../scheduling/Scheduler.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
 import * as Hash from "../nodepool/hash/Hash.ts"
 import * as Batcher from "./Batcher.ts"
+import * as Metrics from "./Metrics.ts"
 
 /** Batching and timeout settings (upstream BATCH_IDLE_DURATION, BATCH_MAX_DURATION, the simulation timeout). */
 export interface Options {
   readonly batchIdle?: Duration.Input
   readonly batchMax?: Duration.Input
   readonly schedulingTimeout?: Duration.Input
+  /** PREFERENCE_POLICY: `Ignore` drops preferred affinities and ScheduleAnyway spreads; default `Respect`. */
+  readonly preferencePolicy?: "Respect" | "Ignore"
 }
 
 /** kube-scheduler gave up on the pod: the only pods Karpenter provisions for. */
@@ -127,10 +130,15 @@ export const simulate = Effect.fn("Provisioner.simulate")(function* (
     namespaces: view.namespaces,
     volumes,
     wellKnownLabels: wellKnown,
+    ...(options?.preferencePolicy === undefined ? {} : { preferencePolicy: options.preferencePolicy }),
     timeout: options?.schedulingTimeout ?? "1 minute"
   })
   return { pending, existingNodes, results }
 })
+
+/** Upstream `pretty.Slice` for logs: the first five items, then how many more. */
+const prettySlice = (names: ReadonlyArray<string>): string =>
+  names.length <= 5 ? names.join(", ") : `${names.slice(0, 5).join(", ")} and ${names.length - 5} other(s)`
 
 /**
  * Creates the NodeClaims a pass decided on, re-checking NodePool limits against what exists now, and nominates their
@@ -163,7 +171,23 @@ export const createNodeClaims = Effect.fn("Provisioner.createNodeClaims")(functi
       Effect.option
     )
     if (Option.isNone(nodeClaim)) continue
-    yield* Effect.logInfo(`created nodeclaim ${nodeClaim.value.metadata.name} (${reason})`)
+    yield* Effect.logInfo("created nodeclaim").pipe(
+      Effect.annotateLogs({
+        NodePool: { name },
+        NodeClaim: { name: nodeClaim.value.metadata.name },
+        reason,
+        requests: ResourceMath.toResourceList(claim.requests),
+        "instance-types": prettySlice(claim.instanceTypes.map((instanceType) => instanceType.name))
+      })
+    )
+    yield* Metric.update(
+      Metric.withAttributes(Metrics.nodeClaimsCreatedTotal, {
+        reason,
+        nodepool: name,
+        capacity_type: nodeClaim.value.metadata.labels?.[Labels.CapacityType] ?? ""
+      }),
+      1
+    )
     created.push({ name: nodeClaim.value.metadata.name ?? "", claim })
     for (const pod of claim.pods) {
       yield* events.publish({
@@ -177,14 +201,41 @@ export const createNodeClaims = Effect.fn("Provisioner.createNodeClaims")(functi
   return created
 })
 
+const schedulerAttributes = { controller: "provisioner" }
+let schedulingId = 0
+
 /** One provisioning pass: schedule the pending pods and create NodeClaims. Returns how many it created. */
 export const provision = Effect.fn("Provisioner.provision")(function* (options?: Options) {
   const cluster = yield* ClusterState
   const events = yield* EventRecorder
   if (!(yield* cluster.synced)) return { created: 0, synced: false }
   const view = yield* cluster.view
-  const { pending, results } = yield* simulate(view, yield* readyNodePools(), options)
+  const nodePools = yield* readyNodePools()
+  const started = yield* Clock.currentTimeMillis
+  const depth = Metric.withAttributes(Metrics.queueDepth, {
+    ...schedulerAttributes,
+    scheduling_id: String(++schedulingId)
+  })
+  yield* Metric.update(depth, view.pods.filter(isUnschedulable).length)
+  const { pending, results } = yield* simulate(view, nodePools, options).pipe(Effect.ensuring(Metric.remove(depth)))
+  const elapsed = (yield* Clock.currentTimeMillis) - started
+  yield* Metric.update(Metric.withAttributes(Metrics.schedulingDurationSeconds, schedulerAttributes), elapsed / 1000)
+  yield* Metric.update(Metric.withAttributes(Metrics.unschedulablePodsCount, schedulerAttributes), results.errors.size)
   if (pending.length === 0) return { created: 0, synced: true }
+  yield* Effect.logInfo("found provisionable pod(s)").pipe(
+    Effect.annotateLogs({
+      Pods: prettySlice(pending.map(ClusterView.podKey)),
+      duration: `${elapsed}ms`
+    })
+  )
+  if (results.newNodeClaims.length > 0) {
+    yield* Effect.logInfo("computed new nodeclaim(s) to fit pod(s)").pipe(
+      Effect.annotateLogs({
+        nodeclaims: results.newNodeClaims.length,
+        pods: results.newNodeClaims.reduce((sum, claim) => sum + claim.pods.length, 0)
+      })
+    )
+  }
   for (const placement of results.existingNodes) {
     yield* cluster.nominate(placement.name)
     const node = view.nodes.find((candidate) => candidate.metadata.name === placement.name)
@@ -295,5 +346,5 @@ export const run = Effect.fn("Provisioner.run")(function* (options?: Options) {
       yield* batcher.triggerNow
     }
   })
-  yield* Effect.forever(loop).pipe(Effect.forkScoped)
+  yield* Effect.forever(loop).pipe(Effect.annotateLogs({ controller: "provisioner" }), Effect.forkScoped)
 })

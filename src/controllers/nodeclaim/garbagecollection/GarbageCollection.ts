@@ -12,6 +12,7 @@ import * as Resources from "../../../kube/Resources.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as Singleton from "../../../runtime/Singleton.ts"
 import * as Conditions from "../../Conditions.ts"
+import * as LifecycleMetrics from "../lifecycle/Metrics.ts"
 
 /** How often the cloud is compared with the cluster (upstream: every 2 minutes). */
 export const interval = Duration.minutes(2)
@@ -46,6 +47,7 @@ export const collect = Effect.fn("GarbageCollection.collect")(function* () {
       continue
     }
     yield* Effect.logInfo(`deleting nodeclaim ${claim.metadata.name}: its instance ${providerID} is gone`)
+    yield* LifecycleMetrics.disrupted(claim, "garbage_collected")
     yield* kube
       .delete(Resources.NodeClaims, claim.metadata.name ?? "")
       .pipe(Effect.catchTag("NotFound", () => Effect.void))

@@ -24,6 +24,7 @@ import * as TerminationEvents from "../../node/termination/Events.ts"
 import * as InstanceTermination from "../../node/termination/InstanceTermination.ts"
 import * as TerminationMetrics from "../../node/termination/Metrics.ts"
 import * as RegistrationHealth from "../../nodepool/registrationhealth/RegistrationHealth.ts"
+import * as Metrics from "./Metrics.ts"
 
 /** A NodeClaim whose Node has not registered by then is deleted (upstream's registration TTL). */
 export const registrationTTL = Duration.minutes(15)
@@ -174,6 +175,10 @@ export const make = Effect.gen(function* () {
         reason: launched.error._tag === "InsufficientCapacity" ? "InsufficientCapacityError" : "NodeClassNotReady",
         message: `NodeClaim ${claim.metadata.name} event: Failed to launch node, ${launched.error.message}`
       })
+      yield* Metrics.disrupted(
+        claim,
+        launched.error._tag === "InsufficientCapacity" ? "insufficient_capacity" : "nodeclass_not_ready"
+      )
       yield* kube
         .delete(Resources.NodeClaims, claim.metadata.name ?? "")
         .pipe(Effect.catchTag("NotFound", () => Effect.void))
@@ -199,6 +204,19 @@ export const make = Effect.gen(function* () {
         })
       ]
     }))
+    // Logged once per instance: a launch taken from the cache was logged when it happened.
+    if (cached === undefined) {
+      yield* Effect.logInfo("launched nodeclaim").pipe(
+        Effect.annotateLogs({
+          NodeClaim: { name: claim.metadata.name },
+          "provider-id": created.status?.providerID ?? "",
+          "instance-type": created.metadata.labels?.[Labels.InstanceType] ?? "",
+          zone: created.metadata.labels?.[Labels.Zone] ?? "",
+          "capacity-type": created.metadata.labels?.[Labels.CapacityType] ?? "",
+          allocatable: created.status?.allocatable ?? {}
+        })
+      )
+    }
     return { _tag: "Launched", claim: written } satisfies LaunchOutcome as LaunchOutcome
   })
 
@@ -242,6 +260,12 @@ export const make = Effect.gen(function* () {
       ]
     }))
     if (nodePool !== undefined) yield* RegistrationHealth.markHealthy(nodePool)
+    if (!Conditions.isTrue(claim.status?.conditions, ConditionTypes.Registered)) {
+      yield* Effect.logInfo("registered nodeclaim").pipe(
+        Effect.annotateLogs({ NodeClaim: { name: claim.metadata.name }, Node: { name: node.metadata.name } })
+      )
+      yield* Metric.update(Metric.withAttributes(Metrics.nodesCreatedTotal, { nodepool: nodePool ?? "" }), 1)
+    }
     return { claim: registered, result: registered === claim ? Result.done : Result.requeue }
   })
 
@@ -277,6 +301,7 @@ export const make = Effect.gen(function* () {
       reason: "Disrupted",
       message: `Disrupting NodeClaim: Liveness - node did not register within ${Duration.format(registrationTTL)}`
     })
+    yield* Metrics.disrupted(claim, "liveness")
     yield* kube
       .delete(Resources.NodeClaims, claim.metadata.name ?? "")
       .pipe(Effect.catchTag("NotFound", () => Effect.void))
@@ -347,6 +372,15 @@ export const make = Effect.gen(function* () {
       })
     }
     yield* condition(claim, { type: ConditionTypes.Initialized, status: "True" })
+    if (!Conditions.isTrue(claim.status?.conditions, ConditionTypes.Initialized)) {
+      yield* Effect.logInfo("initialized nodeclaim").pipe(
+        Effect.annotateLogs({
+          NodeClaim: { name: claim.metadata.name },
+          Node: { name: node.metadata.name },
+          allocatable: node.status?.allocatable ?? {}
+        })
+      )
+    }
     return Result.done
   })
 

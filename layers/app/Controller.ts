@@ -1,0 +1,106 @@
+/**
+ * `controller`: Karpenter against a real cluster, as upstream's KWOK build runs (the KWOK provider is the only cloud
+ * provider here: NodeClaims become KWOK-style fake Nodes in that cluster). Two API clients, as upstream v1.4.0: the
+ * controllers' with KUBE_CLIENT_QPS/BURST, and the leader election's own, so a busy controller cannot starve lease
+ * renewals. The controllers run only while this replica holds the Lease; on SIGINT/SIGTERM the runtime interrupts
+ * the program, the controllers stop and the Lease is released for the next replica.
+ */
+import { randomUUID } from "node:crypto"
+import { hostname } from "node:os"
+import { Effect, FileSystem, Layer } from "effect"
+import * as Catalog from "../../src/cloudprovider/Catalog.ts"
+import { KubeClient } from "../../src/kube/KubeClient.ts"
+import * as Controllers from "../../src/operator/Controllers.ts"
+import * as Options from "../../src/operator/Options.ts"
+import { InvalidInput, loadCatalogue } from "../../src/operator/Schedule.ts"
+import { version } from "../../src/operator/Version.ts"
+import * as LeaderElection from "../../src/runtime/LeaderElection.ts"
+import * as Manager from "../../src/runtime/Manager.ts"
+import * as LiveKube from "../kube/live/LiveKubeClient.ts"
+import * as Operator from "./Operator.ts"
+
+/**
+ * The leader-election client's rate limit. Upstream v1.4.0 has no option for it: its lease client keeps
+ * controller-runtime's defaults (QPS 20, burst 30) while the main client gets KUBE_CLIENT_QPS/BURST.
+ */
+export const leaderElectionQPS = 20
+export const leaderElectionBurst = 30
+
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+/** The Lease's namespace: the option, else the pod's own namespace (in-cluster), else `kube-system`. */
+const leaseNamespace = (options: Options.Options) =>
+  Effect.gen(function* () {
+    if (options.leaderElectionNamespace !== "") return options.leaderElectionNamespace
+    const fs = yield* FileSystem.FileSystem
+    const own = yield* fs.readFileString(serviceAccountNamespace).pipe(Effect.option)
+    return own._tag === "Some" && own.value.trim() !== "" ? own.value.trim() : "kube-system"
+  })
+
+/** Runs the operator until interrupted. */
+export const run = (options: Options.Options) =>
+  Effect.gen(function* () {
+    const instanceTypes =
+      options.instanceTypesFilePath === undefined ? Catalog.kwok() : yield* loadCatalogue(options.instanceTypesFilePath)
+    const connection = {
+      ...(options.kubeconfig === undefined ? {} : { kubeconfig: options.kubeconfig }),
+      userAgent: `karpenter-effect/${version}`
+    }
+    const kube = LiveKube.layer({ ...connection, qps: options.kubeClientQPS, burst: options.kubeClientBurst })
+
+    const gate = options.disableLeaderElection
+      ? Effect.succeed(Manager.alwaysLeader)
+      : Effect.gen(function* () {
+          // Lease calls must finish well within the renew deadline, so no long retries.
+          const leaseClient = yield* LiveKube.make({
+            ...connection,
+            qps: leaderElectionQPS,
+            burst: leaderElectionBurst,
+            retries: 0,
+            requestTimeout: "5 seconds"
+          })
+          const namespace = yield* leaseNamespace(options)
+          const identity = `${hostname()}_${randomUUID()}`
+          yield* Effect.logInfo("attempting to acquire leader lease").pipe(
+            Effect.annotateLogs({
+              logger: "leader-election",
+              lease: `${namespace}/${options.leaderElectionName}`,
+              identity
+            })
+          )
+          return yield* LeaderElection.make({ name: options.leaderElectionName, namespace, identity }).pipe(
+            Effect.provideService(KubeClient, leaseClient)
+          )
+        })
+
+    const program = Effect.gen(function* () {
+      const served = yield* Operator.serveOperations([
+        { host: "0.0.0.0", port: options.metricsPort, endpoints: ["metrics"] },
+        { host: "0.0.0.0", port: options.healthProbePort, endpoints: ["health"] }
+      ])
+      for (const server of served) {
+        yield* Effect.logInfo("serving").pipe(
+          Effect.annotateLogs({ logger: "operations", url: server.url, endpoints: server.endpoints.join(",") })
+        )
+      }
+      yield* Effect.logInfo("starting manager").pipe(
+        Effect.annotateLogs({ logger: "controller", version, leaderElection: !options.disableLeaderElection })
+      )
+      return yield* Effect.never
+    })
+
+    const leaderGate = yield* gate
+    yield* program.pipe(
+      Effect.provide(
+        Controllers.manager(Options.controllerOptions(options)).pipe(
+          Layer.provideMerge(Operator.services(instanceTypes)),
+          Layer.provideMerge(kube)
+        )
+      ),
+      Effect.provideService(Manager.LeaderGate, leaderGate)
+    )
+  }).pipe(
+    Effect.scoped,
+    Effect.catchTag("ConfigError", (error) => Effect.fail(new InvalidInput({ message: error.message }))),
+    Effect.provide(Operator.logging(options.logLevel, "stdout"))
+  )

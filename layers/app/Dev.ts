@@ -1,0 +1,100 @@
+/**
+ * `dev`: the embedded cluster in real time — the in-memory API server served over HTTP on 127.0.0.1 (kubectl and the
+ * `controller` command connect to it), the emulated control plane, the KWOK provider and, unless `--no-controllers`,
+ * Karpenter's controllers (this process always leads). Prints where everything is, then runs until SIGINT/SIGTERM.
+ */
+import { tmpdir } from "node:os"
+import { Console, Effect, FileSystem, Layer, Path } from "effect"
+import * as Catalog from "../../src/cloudprovider/Catalog.ts"
+import * as ControlPlane from "../../src/cluster/Cluster.ts"
+import * as HttpApi from "../../src/cluster/http/HttpApi.ts"
+import { KubeClient } from "../../src/kube/KubeClient.ts"
+import type { KubeObject, Resource } from "../../src/kube/Resource.ts"
+import * as Resources from "../../src/kube/Resources.ts"
+import type { DevOptions } from "../../src/operator/Cli.ts"
+import * as Controllers from "../../src/operator/Controllers.ts"
+import * as Manifests from "../../src/operator/Manifests.ts"
+import * as Options from "../../src/operator/Options.ts"
+import { InvalidInput, loadCatalogue } from "../../src/operator/Schedule.ts"
+import * as Manager from "../../src/runtime/Manager.ts"
+import * as MemoryKube from "../kube/memory/MemoryKubeClient.ts"
+import * as Operator from "./Operator.ts"
+
+/** Creates an object, or merges it into the one of that name (as `kubectl apply` would, roughly). */
+const apply = (resource: Resource<KubeObject>, object: KubeObject) =>
+  Effect.gen(function* () {
+    const kube = yield* KubeClient
+    const namespace = resource.namespaced ? (object.metadata.namespace ?? "default") : undefined
+    const where = namespace === undefined ? {} : { namespace }
+    if (namespace !== undefined) {
+      yield* kube
+        .create(Resources.Namespaces, { metadata: { name: namespace } } as never)
+        .pipe(Effect.catchTag("AlreadyExists", () => Effect.void))
+    }
+    yield* kube.create(resource, object as never, where).pipe(
+      Effect.catchTag("AlreadyExists", () => {
+        const { metadata: _metadata, status: _status, ...body } = object as KubeObject & { status?: unknown }
+        return kube.patch(resource, object.metadata.name ?? "", { type: "merge", patch: body }, where)
+      })
+    )
+  })
+
+/** Runs `dev` until interrupted. */
+export const run = (options: DevOptions) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const manifests = yield* Manifests.load(options.files).pipe(
+      Effect.mapError((error) => new InvalidInput({ message: error.message }))
+    )
+    const operator = options.operator
+    const instanceTypes =
+      operator.instanceTypesFilePath === undefined
+        ? Catalog.kwok()
+        : yield* loadCatalogue(operator.instanceTypesFilePath)
+
+    const program = Effect.gen(function* () {
+      const api = yield* HttpApi.serve({ port: options.port, faultInjection: options.faultInjection })
+      const kubeconfig = options.writeKubeconfig ?? path.join(tmpdir(), `karpenter-effect-dev-${api.port}.kubeconfig`)
+      yield* fs.writeFileString(kubeconfig, HttpApi.kubeconfigYaml(api.url))
+      const [operations] = yield* Operator.serveOperations([
+        { host: "127.0.0.1", port: options.metricsPort, endpoints: ["metrics", "health"] }
+      ])
+      for (const entry of Manifests.objects(manifests)) {
+        yield* apply(entry.resource, entry.object).pipe(
+          Effect.mapError(
+            (error) =>
+              new InvalidInput({
+                message: `${entry.source.file}: document ${entry.source.document}: ${error.message}`
+              })
+          )
+        )
+      }
+      yield* Console.log(
+        [
+          `API server: ${api.url}`,
+          `Operations: ${operations?.url ?? ""} (/metrics /healthz /readyz)`,
+          `Kubeconfig: ${kubeconfig}`,
+          `Controllers: ${options.controllers ? "running" : "off (--no-controllers)"}`,
+          "",
+          "Point kubectl at the cluster with:",
+          `  export KUBECONFIG=${kubeconfig}`,
+          "",
+          "Ready. Press Ctrl-C to stop."
+        ].join("\n")
+      )
+      return yield* Effect.never
+    })
+
+    const manager = options.controllers ? Controllers.manager(Options.controllerOptions(operator)) : Manager.layer({})
+    const cluster = Layer.mergeAll(manager, ControlPlane.layer).pipe(
+      Layer.provideMerge(Operator.services(instanceTypes)),
+      Layer.provideMerge(MemoryKube.layer())
+    )
+    yield* program.pipe(Effect.provide(cluster))
+  }).pipe(
+    Effect.scoped,
+    Effect.catchTag("HttpApiError", (error) => Effect.fail(new InvalidInput({ message: error.message }))),
+    Effect.catchTag("PlatformError", (error) => Effect.fail(new InvalidInput({ message: error.message }))),
+    Effect.provide(Operator.logging(options.operator.logLevel, "stderr"))
+  )

@@ -1,0 +1,180 @@
+/**
+ * The gauges of upstream's metrics controllers (`metrics/pod`, `metrics/node`, `metrics/nodepool`, and the cluster
+ * state's own, v1.4.0), under their Prometheus names: recomputed from the cluster state's caches on a short period.
+ * A series whose object went away is removed, as upstream deletes it, so a scrape shows only what exists.
+ */
+import { type Duration, Effect, Metric } from "effect"
+import * as Labels from "../../api/Labels.ts"
+import type { Node } from "../../api/Node.ts"
+import type { Pod } from "../../api/Pod.ts"
+import * as Resources from "../../kube/Resources.ts"
+import * as Informer from "../../runtime/Informer.ts"
+import * as Result from "../../runtime/Result.ts"
+import * as Singleton from "../../runtime/Singleton.ts"
+import * as ResourceMath from "../../scheduling/Resources.ts"
+import { ClusterState } from "../../state/ClusterState.ts"
+
+/** `karpenter_pods_state`: 1 per pod, labelled with where it runs and its phase. */
+export const podsState = Metric.gauge("karpenter_pods_state", {
+  description:
+    "Pod state is the current state of pods. This metric can be used several ways as it is labeled by the pod name, namespace, owner, node, nodepool name, zone, architecture, capacity type, instance type and pod phase."
+})
+
+/** `karpenter_pods_startup_duration_seconds`: from a pod's creation to its first Ready, once per pod. */
+export const podsStartupDurationSeconds = Metric.summary("karpenter_pods_startup_duration_seconds", {
+  description: "The time from pod creation until the pod is running.",
+  maxAge: "10 minutes",
+  maxSize: 1000,
+  quantiles: [0, 0.5, 0.9, 0.99, 1]
+})
+
+/** `karpenter_nodes_allocatable{node_name,nodepool,resource_type,...}` (cores for cpu, bytes for memory). */
+export const nodesAllocatable = Metric.gauge("karpenter_nodes_allocatable", {
+  description: "Node allocatable are the resources allocatable by nodes."
+})
+
+/** `karpenter_nodes_total_pod_requests{node_name,nodepool,resource_type,...}`: requests of the pods bound there. */
+export const nodesTotalPodRequests = Metric.gauge("karpenter_nodes_total_pod_requests", {
+  description:
+    "Node total pod requests are the resources requested by pods bound to nodes, including the DaemonSet pods."
+})
+
+/** `karpenter_nodepools_usage{nodepool,resource_type}`: the capacity of a NodePool's nodes and in-flight NodeClaims. */
+export const nodePoolsUsage = Metric.gauge("karpenter_nodepools_usage", {
+  description:
+    "The amount of resources that have been provisioned for a nodepool. Labeled by nodepool name and resource type."
+})
+
+/** `karpenter_nodepools_limit{nodepool,resource_type}`: `spec.limits`. */
+export const nodePoolsLimit = Metric.gauge("karpenter_nodepools_limit", {
+  description:
+    "Limits specified on the nodepool that restrict the quantity of resources provisioned. Labeled by nodepool name and resource type."
+})
+
+/** `karpenter_cluster_state_node_count`: nodes and in-flight NodeClaims the cluster state tracks. */
+export const clusterStateNodeCount = Metric.gauge("karpenter_cluster_state_node_count", {
+  description: "Current count of nodes in cluster state"
+})
+
+/** `karpenter_cluster_state_synced`: 1 when the cluster state has synced with the API server. */
+export const clusterStateSynced = Metric.gauge("karpenter_cluster_state_synced", {
+  description:
+    "Returns 1 if cluster state is synced and 0 otherwise. Synced checks that nodeclaims and nodes that are stored in the APIServer have the same representation as Karpenter's cluster state"
+})
+
+/** A resource name as a label value: `ephemeral-storage` → `ephemeral_storage`, `nvidia.com/gpu` → `nvidia_com_gpu`. */
+export const resourceType = (name: string): string => name.replace(/[^a-zA-Z0-9]/g, "_")
+
+/** A milli-unit quantity as a metric value: cores for cpu, bytes for memory, counts for the rest. */
+const value = (milli: number): number => milli / 1000
+
+const nodeLabels = (node: Node | undefined): Record<string, string> => {
+  const labels = node?.metadata.labels ?? {}
+  return {
+    nodepool: labels[Labels.NodePool] ?? "",
+    zone: labels[Labels.Zone] ?? "",
+    arch: labels[Labels.Arch] ?? "",
+    capacity_type: labels[Labels.CapacityType] ?? "",
+    instance_type: labels[Labels.InstanceType] ?? ""
+  }
+}
+
+const podLabels = (pod: Pod, node: Node | undefined): Record<string, string> => {
+  const owner = pod.metadata.ownerReferences?.[0]
+  const scheduled = pod.status?.conditions?.find((condition) => condition.type === "PodScheduled")
+  return {
+    name: pod.metadata.name ?? "",
+    namespace: pod.metadata.namespace ?? "default",
+    owner: owner === undefined ? "" : `${owner.kind}/${owner.name}`,
+    node: pod.spec.nodeName ?? "",
+    scheduled: scheduled?.status ?? "",
+    ...nodeLabels(node),
+    phase: pod.status?.phase ?? ""
+  }
+}
+
+/** Seconds from a pod's creation to its Ready condition turning True, once it has. */
+const startupSeconds = (pod: Pod): number | undefined => {
+  const ready = pod.status?.conditions?.find((condition) => condition.type === "Ready" && condition.status === "True")
+  const created = Date.parse(pod.metadata.creationTimestamp ?? "")
+  const readyAt = Date.parse(ready?.lastTransitionTime ?? "")
+  return Number.isNaN(created) || Number.isNaN(readyAt) ? undefined : Math.max(0, (readyAt - created) / 1000)
+}
+
+/** The series set in one pass; the ones of the pass before that were not set again are removed. */
+const makeSeries = () => {
+  let previous = new Map<string, Metric.Metric<number, unknown>>()
+  let current = new Map<string, Metric.Metric<number, unknown>>()
+  return {
+    set: (gauge: Metric.Gauge<number>, attributes: Record<string, string>, amount: number) => {
+      const series = Metric.withAttributes(gauge, attributes)
+      current.set(`${gauge.id}${JSON.stringify(attributes)}`, series)
+      return Metric.update(series, amount)
+    },
+    sweep: Effect.suspend(() => {
+      const gone = [...previous].filter(([key]) => !current.has(key)).map(([, series]) => series)
+      previous = current
+      current = new Map()
+      return Effect.forEach(gone, (series) => Metric.remove(series), { discard: true })
+    })
+  }
+}
+
+/** Starts the metrics controller in the current Scope: one pass at once, then one every `interval` (default 10 s). */
+export const make = Effect.fn("StateMetrics.make")(function* (options?: { readonly interval?: Duration.Input }) {
+  const cluster = yield* ClusterState
+  const nodePools = yield* Informer.make(Resources.NodePools)
+  const series = makeSeries()
+  // Pods whose startup was recorded (by uid); forgotten once the pod is gone.
+  let started = new Set<string>()
+
+  const pass = Effect.gen(function* () {
+    const view = yield* cluster.view
+    const nodesByName = new Map(view.nodes.map((node) => [node.metadata.name ?? "", node]))
+    const requestsByNode = new Map<string, ResourceMath.Resources>()
+    const seen = new Set<string>()
+    for (const pod of view.pods) {
+      yield* series.set(podsState, podLabels(pod, nodesByName.get(pod.spec.nodeName ?? "")), 1)
+      const uid = pod.metadata.uid ?? ""
+      seen.add(uid)
+      const startup = startupSeconds(pod)
+      if (startup !== undefined && !started.has(uid)) {
+        started.add(uid)
+        yield* Metric.update(podsStartupDurationSeconds, startup)
+      }
+      const nodeName = pod.spec.nodeName
+      if (nodeName === undefined || nodeName === "") continue
+      if (pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") continue
+      requestsByNode.set(
+        nodeName,
+        ResourceMath.add(requestsByNode.get(nodeName) ?? ResourceMath.empty, ResourceMath.podRequests(pod.spec))
+      )
+    }
+    for (const node of view.nodes) {
+      const name = node.metadata.name ?? ""
+      const labels = { node_name: name, ...nodeLabels(node) }
+      for (const [resource, milli] of Object.entries(ResourceMath.fromResourceList(node.status?.allocatable))) {
+        yield* series.set(nodesAllocatable, { ...labels, resource_type: resourceType(resource) }, value(milli))
+      }
+      for (const [resource, milli] of Object.entries(requestsByNode.get(name) ?? ResourceMath.empty)) {
+        yield* series.set(nodesTotalPodRequests, { ...labels, resource_type: resourceType(resource) }, value(milli))
+      }
+    }
+    for (const nodePool of yield* nodePools.list()) {
+      const name = nodePool.metadata.name ?? ""
+      for (const [resource, milli] of Object.entries(yield* cluster.nodePoolResources(name))) {
+        yield* series.set(nodePoolsUsage, { nodepool: name, resource_type: resourceType(resource) }, value(milli))
+      }
+      for (const [resource, milli] of Object.entries(ResourceMath.fromResourceList(nodePool.spec.limits))) {
+        yield* series.set(nodePoolsLimit, { nodepool: name, resource_type: resourceType(resource) }, value(milli))
+      }
+    }
+    yield* series.set(clusterStateNodeCount, {}, (yield* cluster.nodes).length)
+    yield* series.set(clusterStateSynced, {}, (yield* cluster.synced) ? 1 : 0)
+    yield* series.sweep
+    started = new Set([...started].filter((uid) => seen.has(uid)))
+    return Result.done
+  })
+
+  yield* Singleton.make({ name: "metrics.state", interval: options?.interval ?? "10 seconds", run: pass })
+})
