@@ -102,7 +102,7 @@ export const make = Effect.fn("DaemonSets.make")(function* (
         if (Objects.isTerminating(daemonSet)) return Result.done
         const namespace = daemonSet.metadata.namespace ?? ""
         const template = daemonSet.spec.template
-        const owned = Objects.controlledBy(yield* podInformer.list(), daemonSet.metadata.uid).filter(
+        const owned = (yield* podInformer.controlledBy(daemonSet.metadata.uid)).filter(
           (pod) => pod.metadata.namespace === namespace
         )
         const byKey = new Map(owned.map((pod) => [Resource.keyOf(pod), pod]))

@@ -39,37 +39,6 @@ export const nodeNameOf = (pod: Pod.Pod): string | undefined =>
 export const controllerOf = (object: KubeObject): Meta.OwnerReference | undefined =>
   object.metadata.ownerReferences?.find((reference) => reference.controller === true)
 
-/** Whether `object`'s controller is the object with `uid`. */
-export const isControlledBy = (object: KubeObject, uid: string | undefined): boolean =>
-  uid !== undefined && controllerOf(object)?.uid === uid
-
-// Keyed by an informer's list, which stays the same array until an object changes.
-const byControllerOfList = new WeakMap<ReadonlyArray<KubeObject>, ReadonlyMap<string, ReadonlyArray<KubeObject>>>()
-
-/**
- * The objects of `list` controlled by the owner with this uid. The index is built once per list, so a controller
- * reconciling many owners against the same cache does not filter every object for each of them.
- */
-export const controlledBy = <A extends KubeObject>(
-  list: ReadonlyArray<A>,
-  uid: string | undefined
-): ReadonlyArray<A> => {
-  let index = byControllerOfList.get(list)
-  if (index === undefined) {
-    const built = new Map<string, Array<KubeObject>>()
-    for (const object of list) {
-      const owner = controllerOf(object)?.uid
-      if (owner === undefined) continue
-      const owned = built.get(owner)
-      if (owned === undefined) built.set(owner, [object])
-      else owned.push(object)
-    }
-    index = built
-    byControllerOfList.set(list, index)
-  }
-  return (uid === undefined ? undefined : (index.get(uid) as ReadonlyArray<A> | undefined)) ?? []
-}
-
 /** The `namespace/name` key of an object's controller of `kind`, when it has one. */
 export const controllerKey = (object: KubeObject, kind: string): ReadonlyArray<string> => {
   const owner = controllerOf(object)

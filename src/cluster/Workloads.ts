@@ -156,7 +156,7 @@ export const make = Effect.fn("Workloads.make")(function* (
         }
         if (Objects.isTerminating(replicaSet)) return Result.done
         const namespace = replicaSet.metadata.namespace ?? ""
-        const owned = Objects.controlledBy(yield* podInformer.list(), replicaSet.metadata.uid).filter(
+        const owned = (yield* podInformer.controlledBy(replicaSet.metadata.uid)).filter(
           (pod) => pod.metadata.namespace === namespace
         )
         const active = owned.filter(Objects.isActive)
@@ -220,7 +220,7 @@ export const make = Effect.fn("Workloads.make")(function* (
         const hash = templateHash(template)
         const currentName = `${deployment.metadata.name}-${hash}`
         const replicas = deployment.spec.replicas ?? 1
-        const owned = Objects.controlledBy(yield* replicaSetInformer.list(), deployment.metadata.uid).filter(
+        const owned = (yield* replicaSetInformer.controlledBy(deployment.metadata.uid)).filter(
           (replicaSet) => replicaSet.metadata.namespace === namespace
         )
         const current = owned.find((replicaSet) => replicaSet.metadata.name === currentName)

@@ -37,6 +37,8 @@ export interface Informer<A extends Resource.KubeObject> extends Syncable {
   get(key: string): Effect.Effect<A | undefined>
   /** Every cached object, sorted by key. */
   list(): Effect.Effect<ReadonlyArray<A>>
+  /** The cached objects whose controller (the owner reference with `controller: true`) has this uid, by key. */
+  controlledBy(uid: string | undefined): Effect.Effect<ReadonlyArray<A>>
   /** The newest resourceVersion seen (list, event or bookmark); undefined before the first list. */
   readonly lastResourceVersion: Effect.Effect<string | undefined>
 }
@@ -88,7 +90,46 @@ export const make = Effect.fn("Informer.make")(function* <A extends Resource.Kub
   const backoff = (attempt: number): number => Math.min(initialMillis * 2 ** attempt, maxMillis)
 
   const cache = new Map<string, A>()
+  // The cache's keys in order, kept sorted as events arrive, and the list handed out (rebuilt lazily, or edited as a
+  // copy): sorting every key after each change was a large part of a busy simulated cluster.
+  let sortedKeys: Array<string> = []
   let sorted: ReadonlyArray<A> | undefined
+
+  // client-go's controller indexer: owner uid → its objects by key, and their sorted list once asked for.
+  const owned = new Map<string, { readonly objects: Map<string, A>; sorted: ReadonlyArray<A> | undefined }>()
+  const controllerUid = (object: A): string | undefined =>
+    object.metadata.ownerReferences?.find((reference) => reference.controller === true)?.uid
+  const index = (key: string, previous: A | undefined, next: A | undefined): void => {
+    const before = previous === undefined ? undefined : controllerUid(previous)
+    const after = next === undefined ? undefined : controllerUid(next)
+    if (before !== undefined && before !== after) {
+      const entry = owned.get(before)
+      entry?.objects.delete(key)
+      if (entry !== undefined && entry.objects.size === 0) owned.delete(before)
+      else if (entry !== undefined) entry.sorted = undefined
+    }
+    if (after !== undefined && next !== undefined) {
+      let entry = owned.get(after)
+      if (entry === undefined) {
+        entry = { objects: new Map(), sorted: undefined }
+        owned.set(after, entry)
+      }
+      entry.objects.set(key, next)
+      entry.sorted = undefined
+    }
+  }
+
+  /** Where `key` is in `sortedKeys`, or where it would go. */
+  const position = (key: string): number => {
+    let low = 0
+    let high = sortedKeys.length
+    while (low < high) {
+      const middle = (low + high) >>> 1
+      if (sortedKeys[middle]! < key) low = middle + 1
+      else high = middle
+    }
+    return low
+  }
   let resourceVersion: string | undefined
   const synced = yield* Deferred.make<void>()
   const pubsub = yield* PubSub.unbounded<Change<A>>()
@@ -109,6 +150,7 @@ export const make = Effect.fn("Informer.make")(function* <A extends Resource.Kub
       } else {
         continue
       }
+      index(key, previous, object)
       cache.set(key, object)
     }
     const gone = Array.from(cache.keys())
@@ -116,9 +158,13 @@ export const make = Effect.fn("Informer.make")(function* <A extends Resource.Kub
       .sort(byKey)
     for (const key of gone) {
       changes.push({ type: "DELETED", object: cache.get(key)! })
+      index(key, cache.get(key), undefined)
       cache.delete(key)
     }
-    if (changes.length > 0) sorted = undefined
+    if (changes.length > 0) {
+      sortedKeys = Array.from(cache.keys()).sort(byKey)
+      sorted = undefined
+    }
     resourceVersion = listVersion
     return changes
   }
@@ -135,14 +181,26 @@ export const make = Effect.fn("Informer.make")(function* <A extends Resource.Kub
     resourceVersion = resourceVersionOf(object) ?? resourceVersion
     if (event.type === "DELETED") {
       if (previous === undefined) return undefined
+      index(key, previous, undefined)
       cache.delete(key)
+      sortedKeys.splice(position(key), 1)
       sorted = undefined
       return { type: "DELETED", object }
     }
     if (previous !== undefined && resourceVersionOf(previous) === resourceVersionOf(object)) return undefined
+    index(key, previous, object)
     cache.set(key, object)
-    sorted = undefined
-    return previous === undefined ? { type: "ADDED", object } : { type: "MODIFIED", object, previous }
+    if (previous === undefined) {
+      sortedKeys.splice(position(key), 0, key)
+      sorted = undefined
+      return { type: "ADDED", object }
+    }
+    if (sorted !== undefined) {
+      const edited = sorted.slice()
+      edited[position(key)] = object
+      sorted = edited
+    }
+    return { type: "MODIFIED", object, previous }
   }
 
   /** Every page of a list, and the collection's resourceVersion. */
@@ -224,12 +282,19 @@ export const make = Effect.fn("Informer.make")(function* <A extends Resource.Kub
     get: (key) => Effect.sync(() => cache.get(key)),
     list: () =>
       Effect.sync(() => {
-        if (sorted === undefined) {
-          sorted = Array.from(cache.keys())
-            .sort(byKey)
-            .map((key) => cache.get(key)!)
-        }
+        if (sorted === undefined) sorted = sortedKeys.map((key) => cache.get(key)!)
         return sorted
+      }),
+    controlledBy: (uid) =>
+      Effect.sync(() => {
+        const entry = uid === undefined ? undefined : owned.get(uid)
+        if (entry === undefined) return []
+        if (entry.sorted === undefined) {
+          entry.sorted = Array.from(entry.objects.keys())
+            .sort(byKey)
+            .map((key) => entry.objects.get(key)!)
+        }
+        return entry.sorted
       }),
     lastResourceVersion: Effect.sync(() => resourceVersion)
   }

@@ -48,6 +48,72 @@ const cacheState = (informer: Informer.Informer<Node>) =>
 const hooks = Effect.service(MemoryKube.MemoryApiServer)
 
 describe("Informer", () => {
+  it.effect("controlledBy follows owner references as objects gain, change and lose their controller", () =>
+    withKube(
+      Effect.gen(function* () {
+        const kube = yield* KubeClient
+        const informer = yield* Informer.make(Resources.Nodes)
+        yield* informer.synced
+        const owner = (uid: string, controller = true) => [
+          { apiVersion: "v1", kind: "Node", name: uid, uid, controller }
+        ]
+        const setOwners = (name: string, ownerReferences: ReadonlyArray<unknown> | null) =>
+          kube.patch(Resources.Nodes, name, { type: "merge", patch: { metadata: { ownerReferences } } })
+        const names = (uid: string) =>
+          Effect.map(informer.controlledBy(uid), (items) => items.map((item) => item.metadata.name))
+        for (const name of ["c", "a", "b"]) yield* create(name)
+        yield* setOwners("c", owner("u1"))
+        yield* setOwners("a", owner("u1"))
+        yield* setOwners("b", owner("u2", false))
+        yield* settle
+        assert.deepStrictEqual(yield* names("u1"), ["a", "c"])
+        assert.deepStrictEqual(yield* names("u2"), [], "an owner that is not the controller")
+        yield* setOwners("c", owner("u2"))
+        yield* remove("a")
+        yield* settle
+        assert.deepStrictEqual(yield* names("u1"), [])
+        assert.deepStrictEqual(yield* names("u2"), ["c"])
+        yield* setOwners("c", null)
+        yield* settle
+        assert.deepStrictEqual(yield* names("u2"), [])
+      })
+    )
+  )
+
+  it.effect("the list stays sorted and current through adds, updates and deletes in any order", () =>
+    withKube(
+      Effect.gen(function* () {
+        const informer = yield* Informer.make(Resources.Nodes)
+        yield* informer.synced
+        // A fixed pseudo-random walk over 40 names: every kind of event at every position of the list.
+        let seed = 7
+        const next = (bound: number) => {
+          seed = (seed * 1103515245 + 12345) % 2 ** 31
+          return seed % bound
+        }
+        const present = new Set<string>()
+        for (let step = 0; step < 300; step++) {
+          const name = `n${String(next(40)).padStart(2, "0")}`
+          if (!present.has(name)) {
+            yield* create(name)
+            present.add(name)
+          } else if (next(3) === 0) {
+            yield* remove(name)
+            present.delete(name)
+          } else {
+            yield* label(name, { step: String(step) })
+          }
+          if (step % 7 === 0) {
+            yield* settle
+            assert.deepStrictEqual(yield* cacheState(informer), yield* serverState, `after step ${step}`)
+          }
+        }
+        yield* settle
+        assert.deepStrictEqual(yield* cacheState(informer), yield* serverState)
+      })
+    )
+  )
+
   it.effect("the first list fills the cache, sorted by key, and completes synced", () =>
     withKube(
       Effect.gen(function* () {
