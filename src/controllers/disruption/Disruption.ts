@@ -23,6 +23,7 @@ import * as Provisioner from "../provisioning/Provisioner.ts"
 import * as Budgets from "./Budgets.ts"
 import * as Candidates from "./Candidates.ts"
 import { DisruptionLog } from "./DisruptionLog.ts"
+import * as Headroom from "./Headroom.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Planner from "./Planner.ts"
 
@@ -219,7 +220,11 @@ export const make = (options?: Options) =>
         for (const candidate of candidates) {
           if (candidate.reschedulablePods.length === 0) continue
           if ((budgets.get(candidate.nodePool.metadata.name ?? "") ?? 0) <= 0) continue
-          const { command, why } = yield* Planner.computeConsolidation(state, [candidate], "single", settings)
+          const ruledOut = Headroom.ruledOut(state, candidate, Planner.priceOf(candidate), settings)
+          const { command, why } =
+            ruledOut === undefined
+              ? yield* Planner.computeConsolidation(state, [candidate], "single", settings)
+              : { command: undefined, why: ruledOut }
           if (command !== undefined) return command
           yield* events.publish({
             involvedObject: { apiVersion: "v1", kind: "Node", name: candidate.name },

@@ -34,7 +34,8 @@ export interface Command {
 const consolidateAfterNever = (candidate: Candidates.Candidate) =>
   candidate.nodePool.spec.disruption.consolidateAfter === "Never"
 
-const priceOf = (candidate: Candidates.Candidate): number | undefined =>
+/** What the candidate's offering costs per hour; undefined when its instance type or offering is unknown. */
+export const priceOf = (candidate: Candidates.Candidate): number | undefined =>
   candidate.instanceType?.offerings.find(
     (offering) => offering.zone === candidate.zone && offering.capacityType === candidate.capacityType
   )?.price
