@@ -635,8 +635,10 @@ export const make = Effect.fn("Scheduler.make")(function* (
       const cached = byKey.get(key)
       if (cached === undefined || Objects.nodeNameOf(cached) !== undefined || !isPending(cached)) assumed.delete(key)
     }
-    const snapshot = Snapshot.make(yield* nodes.list(), allPods, yield* namespaces.list(), assumed)
     const queue = allPods.filter((pod) => isPending(pod) && !assumed.has(Resource.keyOf(pod))).sort(queueOrder)
+    // Most passes follow a binding or a deletion and find nothing pending: no snapshot of every pod for them.
+    if (queue.length === 0) return Result.done
+    const snapshot = Snapshot.make(yield* nodes.list(), allPods, yield* namespaces.list(), assumed)
     const now = yield* Clock.currentTimeMillis
     let placed = 0
     for (const pod of queue) {
