@@ -224,6 +224,28 @@ const deletingNodes = (view: ClusterView): Set<string> =>
       .map((claim) => claim.status?.nodeName ?? claim.metadata.name ?? "")
   ])
 
+// Keyed by the informer's pod list (the same array until a pod changes): every simulation of a disruption pass
+// shares the per-node arrays, and what is cached per array (topology counts) with them.
+const runningByNodeOfList = new WeakMap<ReadonlyArray<Pod>, ReadonlyMap<string, ReadonlyArray<Pod>>>()
+
+/** The bound pods that have not finished, by node name. */
+const runningByNode = (pods: ReadonlyArray<Pod>): ReadonlyMap<string, ReadonlyArray<Pod>> => {
+  let byNode = runningByNodeOfList.get(pods)
+  if (byNode === undefined) {
+    const built = new Map<string, Array<Pod>>()
+    for (const pod of pods) {
+      const name = pod.spec.nodeName
+      if (name === undefined || name === "" || isTerminal(pod)) continue
+      const onNode = built.get(name)
+      if (onNode === undefined) built.set(name, [pod])
+      else onNode.push(pod)
+    }
+    byNode = built
+    runningByNodeOfList.set(pods, byNode)
+  }
+  return byNode
+}
+
 /** The creation time given to pods that must move: later than any real pod's. */
 const recreatedAt = "9999-12-31T23:59:59Z"
 
@@ -231,6 +253,8 @@ const recreatedAt = "9999-12-31T23:59:59Z"
 export interface PodSets {
   readonly pending: Array<Pod>
   readonly bound: Array<Pod>
+  /** `bound` by node name; each node's array is the same for every pass over the same pod list. */
+  readonly boundByNode: ReadonlyMap<string, ReadonlyArray<Pod>>
   readonly ignored: Array<{ readonly pod: string; readonly reason: string }>
 }
 
@@ -281,5 +305,9 @@ export const podSets = (
     }
     pending.push(injected.pod)
   }
-  return { pending, bound, ignored }
+  const boundByNode = new Map<string, ReadonlyArray<Pod>>()
+  for (const [name, pods] of runningByNode(view.pods)) {
+    if (knownNodes.has(name) && !leaving.has(name)) boundByNode.set(name, pods)
+  }
+  return { pending, bound, boundByNode, ignored }
 }

@@ -62,6 +62,8 @@ export interface Input {
   readonly pods: ReadonlyArray<Pod>
   /** Pods bound to nodes, for topology counting. */
   readonly boundPods: ReadonlyArray<Pod>
+  /** The same pods by node name, when the caller has them in arrays that outlive one call (see Topology). */
+  readonly boundPodsByNode?: ReadonlyMap<string, ReadonlyArray<Pod>>
   /** One pod per DaemonSet (its template), whose requests every compatible node reserves. */
   readonly daemonSetPods: ReadonlyArray<Pod>
   readonly namespaces: ReadonlyArray<Namespace>
@@ -540,6 +542,7 @@ class Pass {
       .sort(byCpuAndMemoryDescending)
     this.topology = new Topology.Topology({
       boundPods: input.boundPods,
+      ...(input.boundPodsByNode === undefined ? {} : { boundPodsByNode: input.boundPodsByNode }),
       nodes,
       universe: domainUniverse(this.templates),
       namespaces: input.namespaces,

@@ -74,9 +74,9 @@ export class Group {
     return filter.tolerations === undefined || Tolerations.tolerates(filter.tolerations, node.taints) === undefined
   }
 
-  record(domain: string): void {
-    this.counts.set(domain, (this.counts.get(domain) ?? 0) + 1)
-    this.total += 1
+  record(domain: string, pods = 1): void {
+    this.counts.set(domain, (this.counts.get(domain) ?? 0) + pods)
+    this.total += pods
   }
 
   /** One line naming the constraint, for explanations. */
@@ -104,6 +104,11 @@ export interface TopologyPod {
 export interface TopologyInput {
   /** Pods bound to nodes: counted into domains (terminal and terminating pods are skipped). */
   readonly boundPods: ReadonlyArray<Pod>
+  /**
+   * The same pods by node name. Optional; when the arrays outlive one simulation (the disruption controller runs
+   * one per candidate over the same pods), what each group selects of them is worked out once per array.
+   */
+  readonly boundPodsByNode?: ReadonlyMap<string, ReadonlyArray<Pod>>
   /** Existing nodes by name. */
   readonly nodes: ReadonlyMap<string, TopologyNode>
   /**
@@ -551,6 +556,19 @@ export class Topology {
         if (!group.counts.has(domain)) group.counts.set(domain, 0)
       }
     }
+    const byNode = this.input.boundPodsByNode
+    if (byNode !== undefined) {
+      for (const [name, node] of this.input.nodes) {
+        const pods = byNode.get(name)
+        if (pods === undefined || (group.kind === "spread" && !group.countsNode(node))) continue
+        const counted = selectedBy(group, pods).filter((pod) => !this.input.excluded.has(podKeyOf(pod)))
+        if (counted.length === 0) continue
+        const domains = this.domainsOf(node.requirements, group.key, name)
+        if (group.kind !== "antiAffinity" && domains.length !== 1) continue
+        for (const domain of domains) group.record(domain, counted.length)
+      }
+      return
+    }
     for (const pod of this.input.boundPods) {
       if (!group.selects(pod.metadata.namespace ?? "default", pod.metadata.labels)) continue
       if (!isActive(pod) || this.input.excluded.has(podKeyOf(pod))) continue
@@ -560,6 +578,26 @@ export class Topology {
       if (group.kind === "antiAffinity" || domains.length === 1) for (const domain of domains) group.record(domain)
     }
   }
+}
+
+// A node's bound pods (an array shared by the simulations of one snapshot) → group id → the active ones it selects.
+const selectedOfPods = new WeakMap<ReadonlyArray<Pod>, Map<string, ReadonlyArray<Pod>>>()
+
+/** The active pods of `pods` the group selects; the id names the selection, so groups of one id share it. */
+const selectedBy = (group: Group, pods: ReadonlyArray<Pod>): ReadonlyArray<Pod> => {
+  let byGroup = selectedOfPods.get(pods)
+  if (byGroup === undefined) {
+    byGroup = new Map()
+    selectedOfPods.set(pods, byGroup)
+  }
+  let selected = byGroup.get(group.id)
+  if (selected === undefined) {
+    selected = pods.filter(
+      (pod) => isActive(pod) && group.selects(pod.metadata.namespace ?? "default", pod.metadata.labels)
+    )
+    byGroup.set(group.id, selected)
+  }
+  return selected
 }
 
 /** A label selector plus `matchLabelKeys` as equality requirements on the pod's own labels. */

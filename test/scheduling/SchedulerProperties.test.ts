@@ -659,6 +659,27 @@ describe("Scheduler properties", { timeout: 60_000 }, () => {
     )
   )
 
+  it.effect("(h2) bound pods given by node as well (the disruption controller's shared arrays) change nothing", () =>
+    Effect.forEach(
+      cases,
+      (c) =>
+        Effect.gen(function* () {
+          const byNode = new Map<string, Array<PodApi.Pod>>()
+          for (const pod of c.input.boundPods) {
+            const name = pod.spec.nodeName ?? ""
+            byNode.set(name, [...(byNode.get(name) ?? []), pod])
+          }
+          const first = yield* resultsOf(c)
+          const grouped = yield* Scheduler.solve({ ...c.input, boundPodsByNode: byNode })
+          assert.strictEqual(canonical(grouped), canonical(first), `seed ${c.seed}`)
+          // A second simulation over the same arrays reads what the first one worked out for them.
+          const again = yield* Scheduler.solve({ ...c.input, boundPodsByNode: byNode })
+          assert.strictEqual(canonical(again), canonical(first), `seed ${c.seed}: reusing the arrays`)
+        }),
+      { discard: true }
+    )
+  )
+
   it.effect("(i) required zonal pod affinity lands where a selected pod is known to run", () =>
     forEveryCase((c, results, violation) => {
       const hosts = hostsOf(c, results)

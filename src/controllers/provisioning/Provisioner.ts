@@ -114,7 +114,7 @@ export const simulate = Effect.fn("Provisioner.simulate")(function* (
   const cloud = yield* CloudProvider.CloudProvider
   const wellKnown = cloud.wellKnownLabels
   const volumes = ClusterView.volumeContext(view)
-  const { pending, bound } = ClusterView.podSets(view, wellKnown, volumes, isUnschedulable)
+  const { pending, bound, boundByNode } = ClusterView.podSets(view, wellKnown, volumes, isUnschedulable)
   const catalogue = nodePools.flatMap((pool) => pool.instanceTypes)
   const existingNodes = ClusterView.existingNodes(view, bound, catalogue, volumes)
   if (pending.length === 0) {
@@ -126,6 +126,7 @@ export const simulate = Effect.fn("Provisioner.simulate")(function* (
     existingNodes,
     pods: pending,
     boundPods: bound,
+    boundPodsByNode: boundByNode,
     daemonSetPods: view.daemonSets.map(ClusterView.daemonPod),
     namespaces: view.namespaces,
     volumes,
