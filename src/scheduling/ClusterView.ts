@@ -204,8 +204,32 @@ export const existingNodes = (
   return result
 }
 
-/** The claims, volumes and classes of the view, by key. */
-export const volumeContext = (view: ClusterView): VolumeTopology.VolumeContext => ({
+// Keyed by the informers' lists: the same lists give the same (shared, read-only) context.
+const volumeContexts = new WeakMap<
+  ReadonlyArray<unknown>,
+  {
+    readonly pvs: ReadonlyArray<unknown>
+    readonly storageClasses: ReadonlyArray<unknown>
+    readonly context: VolumeTopology.VolumeContext
+  }
+>()
+
+/** The claims, volumes and classes of the view, by key; the same object while those lists are unchanged. */
+export const volumeContext = (view: ClusterView): VolumeTopology.VolumeContext => {
+  const cached = volumeContexts.get(view.persistentVolumeClaims)
+  if (cached !== undefined && cached.pvs === view.persistentVolumes && cached.storageClasses === view.storageClasses) {
+    return cached.context
+  }
+  const context = buildVolumeContext(view)
+  volumeContexts.set(view.persistentVolumeClaims, {
+    pvs: view.persistentVolumes,
+    storageClasses: view.storageClasses,
+    context
+  })
+  return context
+}
+
+const buildVolumeContext = (view: ClusterView): VolumeTopology.VolumeContext => ({
   pvcs: new Map(
     view.persistentVolumeClaims.map((pvc) => [`${pvc.metadata.namespace ?? "default"}/${pvc.metadata.name}`, pvc])
   ),
@@ -255,7 +279,7 @@ export interface PodSets {
   readonly bound: Array<Pod>
   /** `bound` by node name; each node's array is the same for every pass over the same pod list. */
   readonly boundByNode: ReadonlyMap<string, ReadonlyArray<Pod>>
-  readonly ignored: Array<{ readonly pod: string; readonly reason: string }>
+  readonly ignored: ReadonlyArray<{ readonly pod: string; readonly reason: string }>
 }
 
 /**
@@ -274,24 +298,58 @@ export const podSets = (
     ...view.nodeClaims.map((claim) => claim.metadata.name ?? "")
   ])
   const leaving = new Set([...deletingNodes(view), ...(view.markedForDeletion ?? [])])
-  const pending: Array<Pod> = []
+  const unbound = unboundPods(view.pods, wellKnown, volumes, isPending)
+  const pending: Array<Pod> = [...unbound.pending]
   const bound: Array<Pod> = []
-  const ignored: Array<{ pod: string; reason: string }> = []
-  for (const pod of view.pods) {
-    if (pod.spec.nodeName !== undefined && pod.spec.nodeName !== "") {
-      if (isTerminal(pod)) continue
-      if (leaving.has(pod.spec.nodeName)) {
-        if (Reschedulable.notReschedulable(pod, view.podDisruptionBudgets) === undefined) {
-          const { nodeName: _nodeName, ...spec } = pod.spec
-          // Its controller will create the pod anew, so it queues behind the pods already pending (the scheduler
-          // orders equal pods by age); otherwise a simulation hands it a slot a pending pod takes first.
-          pending.push({ ...pod, metadata: { ...pod.metadata, creationTimestamp: recreatedAt }, spec })
-        }
-      } else if (knownNodes.has(pod.spec.nodeName)) {
-        bound.push(pod)
+  const boundByNode = new Map<string, ReadonlyArray<Pod>>()
+  for (const [name, pods] of runningByNode(view.pods)) {
+    if (leaving.has(name)) {
+      for (const pod of pods) {
+        if (Reschedulable.notReschedulable(pod, view.podDisruptionBudgets) !== undefined) continue
+        const { nodeName: _nodeName, ...spec } = pod.spec
+        // Its controller will create the pod anew, so it queues behind the pods already pending (the scheduler
+        // orders equal pods by age); otherwise a simulation hands it a slot a pending pod takes first.
+        pending.push({ ...pod, metadata: { ...pod.metadata, creationTimestamp: recreatedAt }, spec })
       }
-      continue
+    } else if (knownNodes.has(name)) {
+      boundByNode.set(name, pods)
+      for (const pod of pods) bound.push(pod)
     }
+  }
+  return { pending, bound, boundByNode, ignored: unbound.ignored }
+}
+
+interface Unbound {
+  readonly volumes: VolumeTopology.VolumeContext
+  readonly wellKnown: ReadonlySet<string>
+  readonly isPending: (pod: Pod) => boolean
+  readonly pending: ReadonlyArray<Pod>
+  readonly ignored: ReadonlyArray<{ readonly pod: string; readonly reason: string }>
+}
+
+// The simulations of a disruption pass share the pod list, the volumes and the rules: sort the unbound pods once.
+const unboundOfList = new WeakMap<ReadonlyArray<Pod>, Unbound>()
+
+/** The unbound pods to provision (volume topology injected), and those the provisioner ignores with why. */
+const unboundPods = (
+  pods: ReadonlyArray<Pod>,
+  wellKnown: ReadonlySet<string>,
+  volumes: VolumeTopology.VolumeContext,
+  isPending: (pod: Pod) => boolean
+): Unbound => {
+  const cached = unboundOfList.get(pods)
+  if (
+    cached !== undefined &&
+    cached.volumes === volumes &&
+    cached.wellKnown === wellKnown &&
+    cached.isPending === isPending
+  ) {
+    return cached
+  }
+  const pending: Array<Pod> = []
+  const ignored: Array<{ pod: string; reason: string }> = []
+  for (const pod of pods) {
+    if (pod.spec.nodeName !== undefined && pod.spec.nodeName !== "") continue
     const reason = PodRequirements.notProvisionable(pod, wellKnown)
     if (reason !== undefined) {
       ignored.push({ pod: podKey(pod), reason: `not provisionable: ${reason}` })
@@ -305,9 +363,7 @@ export const podSets = (
     }
     pending.push(injected.pod)
   }
-  const boundByNode = new Map<string, ReadonlyArray<Pod>>()
-  for (const [name, pods] of runningByNode(view.pods)) {
-    if (knownNodes.has(name) && !leaving.has(name)) boundByNode.set(name, pods)
-  }
-  return { pending, bound, boundByNode, ignored }
+  const result = { volumes, wellKnown, isPending, pending, ignored }
+  unboundOfList.set(pods, result)
+  return result
 }
