@@ -64,13 +64,14 @@ export const plan = Effect.fn("Schedule.plan")(function* (
     })
   }
   const volumes = ClusterView.volumeContext(manifests)
-  const { pending, bound, ignored } = ClusterView.podSets(manifests, wellKnown, volumes)
+  const { pending, bound, boundByNode, ignored } = ClusterView.podSets(manifests, wellKnown, volumes)
   unschedulable.push(...ignored)
   const results = yield* Scheduler.solve({
     nodePools,
-    existingNodes: ClusterView.existingNodes(manifests, bound, catalogue, volumes),
+    existingNodes: ClusterView.existingNodes(manifests, boundByNode, catalogue, volumes),
     pods: pending,
     boundPods: bound,
+    boundPodsByNode: boundByNode,
     daemonSetPods: manifests.daemonSets.map(ClusterView.daemonPod),
     namespaces: manifests.namespaces,
     volumes,

@@ -91,7 +91,7 @@ const sameElements = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>): boo
 /** Capacity that exists (a Node, with its NodeClaim if any) or is in flight (a NodeClaim without a Node). */
 export const existingNodes = (
   view: ClusterView,
-  boundPods: ReadonlyArray<Pod>,
+  boundByNode: ReadonlyMap<string, ReadonlyArray<Pod>>,
   catalogue: ReadonlyArray<InstanceType.InstanceType>,
   volumes: VolumeTopology.VolumeContext
 ): Array<Scheduler.ExistingNodeInput> => {
@@ -107,15 +107,8 @@ export const existingNodes = (
       )
     ])
   )
-  const podsByNode = new Map<string, Array<Pod>>()
-  for (const pod of boundPods) {
-    const name = pod.spec.nodeName ?? ""
-    const pods = podsByNode.get(name)
-    if (pods === undefined) podsByNode.set(name, [pod])
-    else pods.push(pod)
-  }
   const usage = (name: string) => {
-    const pods = podsByNode.get(name) ?? []
+    const pods = boundByNode.get(name) ?? []
     const hostPorts = new HostPorts.HostPortUsage()
     const volumeUsage = new VolumeUsage.VolumeUsage(limitsByNode.get(name) ?? new Map())
     for (const pod of pods) {
@@ -142,7 +135,7 @@ export const existingNodes = (
     const claim = node.spec.providerID === undefined ? undefined : claimsByProviderID.get(node.spec.providerID)
     if (claim !== undefined) joined.add(claim)
     const name = node.metadata.name ?? ""
-    const pods = podsByNode.get(name) ?? []
+    const pods = boundByNode.get(name) ?? []
     const memo = existingByNode.get(node)
     if (
       memo !== undefined &&

@@ -116,7 +116,7 @@ export const simulate = Effect.fn("Provisioner.simulate")(function* (
   const volumes = ClusterView.volumeContext(view)
   const { pending, bound, boundByNode } = ClusterView.podSets(view, wellKnown, volumes, isUnschedulable)
   const catalogue = nodePools.flatMap((pool) => pool.instanceTypes)
-  const existingNodes = ClusterView.existingNodes(view, bound, catalogue, volumes)
+  const existingNodes = ClusterView.existingNodes(view, boundByNode, catalogue, volumes)
   if (pending.length === 0) {
     const results: Scheduler.Results = { newNodeClaims: [], existingNodes: [], errors: new Map(), timedOut: false }
     return { pending, existingNodes, results }
