@@ -630,9 +630,8 @@ export const make = Effect.fn("Scheduler.make")(function* (
     yield* nodes.synced
     yield* namespaces.synced
     const allPods = yield* pods.list()
-    const byKey = new Map(allPods.map((pod) => [Resource.keyOf(pod), pod]))
     for (const key of [...assumed.keys()]) {
-      const cached = byKey.get(key)
+      const cached = yield* pods.get(key)
       if (cached === undefined || Objects.nodeNameOf(cached) !== undefined || !isPending(cached)) assumed.delete(key)
     }
     const queue = allPods.filter((pod) => isPending(pod) && !assumed.has(Resource.keyOf(pod))).sort(queueOrder)
