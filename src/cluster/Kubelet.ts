@@ -7,6 +7,9 @@
  * - a pod bound to a Ready node starts at once: phase `Running`, `startTime`, and `Initialized`, `ContainersReady`
  *   and `Ready` True (no images, no probes, no container statuses). When its node stops being Ready the pod's
  *   `Ready`/`ContainersReady` turn False, as the node lifecycle controller's MarkPodsNotReady does;
+ * - a cordoned node (`spec.unschedulable`) carries the `node.kubernetes.io/unschedulable:NoSchedule` taint, and an
+ *   uncordoned one loses it, as the node lifecycle controller's TaintNodesByCondition does: Karpenter reads taints,
+ *   not `spec.unschedulable`, so without it a drained node looked like room for the pods it evicted;
  * - a bound pod being deleted is removed for good (delete with grace 0) when its deletionTimestamp — the API server
  *   set it to now + grace period — is reached, whatever its node's state: graceful deletion takes exactly the grace
  *   period.
@@ -17,6 +20,7 @@
 import { Clock, Effect, Layer, type Scope } from "effect"
 import * as Node from "../api/Node.ts"
 import type * as Pod from "../api/Pod.ts"
+import * as Taints from "../api/Taints.ts"
 import { KubeClient } from "../kube/KubeClient.ts"
 import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
@@ -24,6 +28,7 @@ import * as Controller from "../runtime/Controller.ts"
 import * as Result from "../runtime/Result.ts"
 import * as Informers from "./Informers.ts"
 import * as Objects from "./Objects.ts"
+import { UnschedulableTaint } from "./Scheduler.ts"
 
 /** How the kubelets run. */
 export interface Options {
@@ -77,7 +82,25 @@ export const make = Effect.fn("Kubelet.make")(function* (
     for: nodeInformer,
     reconcile: (name, node) =>
       Effect.gen(function* () {
-        if (node === undefined || Objects.isTerminating(node) || !manages(node)) return Result.done
+        if (node === undefined || Objects.isTerminating(node)) return Result.done
+        const taints = node.spec.taints ?? []
+        const cordoned = node.spec.unschedulable === true
+        if (taints.some((taint) => Taints.matches(taint, UnschedulableTaint)) !== cordoned) {
+          yield* kube.patch(Resources.Nodes, name, {
+            type: "merge",
+            patch: {
+              metadata: { resourceVersion: node.metadata.resourceVersion },
+              spec: {
+                taints: cordoned
+                  ? [...taints, UnschedulableTaint]
+                  : taints.filter((taint) => !Taints.matches(taint, UnschedulableTaint))
+              }
+            }
+          })
+          // The new version comes through the informer and reconciles again.
+          return Result.done
+        }
+        if (!manages(node)) return Result.done
         if (node.status?.conditions?.some((condition) => condition.type === "Ready")) return Result.done
         const now = yield* Clock.currentTimeMillis
         yield* kube.patch(

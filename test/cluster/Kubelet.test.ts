@@ -10,6 +10,33 @@ import * as Resources from "../../src/kube/Resources.ts"
 import { converge, listPods, node, pod, podCondition, podSpec, withKube } from "./support.ts"
 
 describe("Kubelet", () => {
+  it.effect(
+    "a cordoned node carries the unschedulable taint, kept beside its others, and loses it when uncordoned",
+    () =>
+      withKube(
+        Effect.gen(function* () {
+          const kube = yield* KubeClient
+          yield* Kubelet.make()
+          const other = { key: "team", value: "a", effect: "NoSchedule" }
+          yield* kube.create(Resources.Nodes, { ...node("n"), spec: { taints: [other] } })
+          yield* converge
+          const cordon = (unschedulable: boolean) =>
+            kube.patch(Resources.Nodes, "n", { type: "merge", patch: { spec: { unschedulable } } })
+          const taints = Effect.map(kube.get(Resources.Nodes, "n"), (n) => n.spec.taints ?? [])
+          assert.deepStrictEqual(yield* taints, [other], "not cordoned: nothing added")
+          yield* cordon(true)
+          yield* converge
+          assert.deepStrictEqual(yield* taints, [
+            other,
+            { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" }
+          ])
+          yield* cordon(false)
+          yield* converge
+          assert.deepStrictEqual(yield* taints, [other])
+        })
+      )
+  )
+
   it.effect("reports a new node Ready, and leaves a Ready condition someone else wrote alone", () =>
     withKube(
       Effect.gen(function* () {
