@@ -1,0 +1,209 @@
+/**
+ * `karpenter-effect dev` as a separate process, driven by the machine's kubectl: CRDs and a NodePool applied, nodes
+ * launched for a Deployment, upstream's `get nodeclaims -o wide` columns, `/metrics` and `/readyz`, a drain through
+ * the eviction API, and consolidation once the Deployment is deleted.
+ */
+import { writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { root } from "../fixtures.ts"
+import { httpGet, items, kubectlFor, kubectlMissing, ok, poll, startDev, temporaryDirectory } from "./support.ts"
+
+if (kubectlMissing !== undefined) console.log(`skipping the dev end-to-end test: ${kubectlMissing}`)
+
+const manifests = `apiVersion: karpenter.kwok.sh/v1alpha1
+kind: KWOKNodeClass
+metadata:
+  name: default
+spec:
+  nodeRegistrationDelay: 1s
+---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata:
+  name: default
+spec:
+  template:
+    spec:
+      nodeClassRef:
+        group: karpenter.kwok.sh
+        kind: KWOKNodeClass
+        name: default
+      requirements:
+        - key: kubernetes.io/os
+          operator: In
+          values: ["linux"]
+  disruption:
+    consolidationPolicy: WhenEmptyOrUnderutilized
+    consolidateAfter: 0s
+    budgets:
+      - nodes: "100%"
+  limits:
+    cpu: "100"
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  replicas: 3
+  selector:
+    matchLabels: { app: web }
+  template:
+    metadata:
+      labels: { app: web }
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+        - name: web
+          image: nginx
+          resources:
+            requests: { cpu: 500m, memory: 512Mi }
+`
+
+/** Upstream's `kubectl get nodeclaims -o wide` columns (the CRD's additionalPrinterColumns). */
+const nodeClaimColumns = [
+  "NAME",
+  "TYPE",
+  "CAPACITY",
+  "ZONE",
+  "NODE",
+  "READY",
+  "AGE",
+  "IMAGEID",
+  "ID",
+  "NODEPOOL",
+  "NODECLASS",
+  "DRIFTED"
+]
+
+/** Metrics upstream Karpenter exports that a provisioning run must have produced. */
+const provisioningMetrics = [
+  "karpenter_build_info",
+  "karpenter_nodeclaims_created_total",
+  "karpenter_nodes_created_total",
+  "karpenter_nodes_allocatable",
+  "karpenter_nodes_total_pod_requests",
+  "karpenter_pods_state",
+  "karpenter_pods_startup_duration_seconds",
+  "karpenter_scheduler_scheduling_duration_seconds",
+  "karpenter_cluster_state_node_count",
+  "karpenter_cluster_state_synced",
+  "karpenter_nodepools_usage",
+  "karpenter_nodepools_limit"
+]
+
+/** Metrics upstream Karpenter exports that consolidation must have produced. */
+const disruptionMetrics = [
+  "karpenter_nodeclaims_disrupted_total",
+  "karpenter_nodeclaims_terminated_total",
+  "karpenter_nodes_terminated_total",
+  "karpenter_voluntary_disruption_decisions_total"
+]
+
+/** `name phase nodeName` of every pod of the Deployment. */
+const podsJsonPath = `jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.spec.nodeName}{"\\n"}{end}`
+
+describe.skipIf(kubectlMissing !== undefined)("dev driven by kubectl", () => {
+  it.live(
+    "provisions for a Deployment, drains through the eviction API, serves metrics and consolidates after deletion",
+    () =>
+      Effect.gen(function* () {
+        const directory = yield* temporaryDirectory
+        const dev = yield* startDev(join(directory, "kubeconfig"))
+        const kubectl = kubectlFor(dev.kubeconfig, directory)
+        const manifestFile = join(directory, "manifests.yaml")
+        writeFileSync(manifestFile, manifests)
+
+        assert.match(ok(yield* kubectl("apply", "-f", join(root, "manifests/crds")), "apply crds"), /nodeclaims/)
+        const applied = ok(yield* kubectl("apply", "-f", manifestFile), "apply manifests")
+        assert.match(applied, /nodepool\.karpenter\.sh\/default created/)
+        assert.match(applied, /deployment\.apps\/web created/)
+
+        const runningPods = Effect.map(kubectl("get", "pods", "-l", "app=web", "-o", podsJsonPath), (run) =>
+          run.stdout
+            .split("\n")
+            .filter((line) => line !== "")
+            .map((line) => {
+              const [name = "", phase = "", node = ""] = line.split(" ")
+              return { name, phase, node }
+            })
+        )
+        const allRunning = (where: (node: string) => boolean) =>
+          poll(
+            Effect.map(runningPods, (pods) =>
+              pods.length === 3 && pods.every((pod) => pod.phase === "Running" && where(pod.node)) ? pods : undefined
+            ),
+            { timeout: "60 seconds", what: () => dev.process.stderr().slice(-3000) }
+          )
+        const pods = yield* allRunning((node) => node !== "")
+
+        const nodes = ok(yield* kubectl("get", "nodes"), "get nodes")
+        const first = pods[0]!.node
+        assert.match(nodes, new RegExp(`^${first}\\s+Ready\\s`, "m"))
+        const wide = ok(yield* kubectl("get", "nodeclaims", "-o", "wide"), "get nodeclaims -o wide").split("\n")
+        assert.deepStrictEqual(wide[0]!.trim().split(/\s+/), nodeClaimColumns)
+        const row = wide.find((line) => line.includes(` ${first} `))
+        assert.isDefined(row, wide.join("\n"))
+        // TYPE CAPACITY ZONE NODE READY ... ID NODEPOOL NODECLASS, from a NodeClaim launched by the KWOK provider.
+        assert.match(row!, new RegExp(`^\\S+\\s+\\S+\\s+(spot|on-demand)\\s+\\S+\\s+${first}\\s+True\\s+`))
+        assert.match(row!, /\skwok:\/\/\S+\s+default\s+default\s*$/)
+
+        // The operations endpoints, once the run is reflected in the metrics.
+        let scraped = ""
+        const missing = () => provisioningMetrics.filter((name) => !scraped.includes(name))
+        const metrics = yield* poll(
+          Effect.map(httpGet(`${dev.operations}/metrics`), (response) => {
+            scraped = response.body
+            return response.status === 200 && missing().length === 0 ? response.body : undefined
+          }),
+          { timeout: "30 seconds", what: () => `/metrics lacks ${missing().join(", ")}` }
+        )
+        assert.match(metrics, /^karpenter_nodeclaims_created_total\{[^}]*nodepool="default"[^}]*\} [1-9]/m)
+        assert.match(metrics, /^karpenter_nodes_created_total\{[^}]*\} [1-9]/m)
+        assert.strictEqual((yield* httpGet(`${dev.operations}/readyz`)).status, 200)
+        assert.strictEqual((yield* httpGet(`${dev.operations}/healthz`)).status, 200)
+
+        // Drain: cordon, then every pod evicted through the eviction API; the ReplicaSet replaces them, and Karpenter
+        // launches a node for the replacements.
+        const drained = ok(
+          yield* kubectl("drain", first, "--ignore-daemonsets", "--delete-emptydir-data", "--force", "--timeout=60s"),
+          "drain"
+        )
+        const evicted = new Set(pods.filter((pod) => pod.node === first).map((pod) => pod.name))
+        for (const pod of evicted) assert.match(drained, new RegExp(`evicting pod default/${pod}`))
+        assert.match(drained, new RegExp(`node/${first} drained`))
+        assert.match(ok(yield* kubectl("get", "node", first), "get node"), /Ready,SchedulingDisabled/)
+        // The embedded node lifecycle taints the cordoned node, and that taint is what Karpenter's simulation sees:
+        // without it the evicted pods looked as if they fit back where they were, and no node was launched.
+        yield* poll(
+          Effect.map(kubectl("get", "node", first, "-o", "jsonpath={.spec.taints[*].key}"), (result) =>
+            result.stdout.includes("node.kubernetes.io/unschedulable") ? true : undefined
+          ),
+          { timeout: "10 seconds", interval: "200 millis", what: () => "the cordoned node was not tainted" }
+        )
+        const replaced = yield* allRunning((node) => node !== "" && node !== first)
+        for (const pod of replaced) assert.isFalse(evicted.has(pod.name), `${pod.name} still runs after its eviction`)
+
+        // Deleting the Deployment empties the nodes; emptiness consolidation removes them.
+        ok(yield* kubectl("delete", "deployment", "web"), "delete deployment")
+        yield* poll(
+          Effect.gen(function* () {
+            const claims = yield* items(kubectl, "nodeclaims")
+            const left = yield* items(kubectl, "nodes")
+            return claims?.length === 0 && left?.length === 0 ? true : undefined
+          }),
+          {
+            timeout: "120 seconds",
+            interval: "1 second",
+            what: () => `nodes were not consolidated:\n${dev.process.stderr().slice(-3000)}`
+          }
+        )
+        const disrupted = (yield* httpGet(`${dev.operations}/metrics`)).body
+        for (const name of disruptionMetrics) assert.match(disrupted, new RegExp(`^${name}\\{[^}]*\\} [1-9]`, "m"))
+      }).pipe(Effect.scoped),
+    240_000
+  )
+})
