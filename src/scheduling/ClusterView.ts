@@ -266,6 +266,23 @@ const runningByNode = (pods: ReadonlyArray<Pod>): ReadonlyMap<string, ReadonlyAr
 /** The creation time given to pods that must move: later than any real pod's. */
 const recreatedAt = "9999-12-31T23:59:59Z"
 
+// One copy per pod, reused by every simulation that moves it, so what is cached per spec (requests) is reused too.
+const recreatedCopies = new WeakMap<Pod, Pod>()
+
+/**
+ * The pod as its controller will create it anew, unbound: it queues behind the pods already pending (the scheduler
+ * orders equal pods by age); otherwise a simulation hands it a slot a pending pod takes first.
+ */
+const recreated = (pod: Pod): Pod => {
+  let copy = recreatedCopies.get(pod)
+  if (copy === undefined) {
+    const { nodeName: _nodeName, ...spec } = pod.spec
+    copy = { ...pod, metadata: { ...pod.metadata, creationTimestamp: recreatedAt }, spec }
+    recreatedCopies.set(pod, copy)
+  }
+  return copy
+}
+
 /** The pods of a pass: those that need a node, those bound to live capacity, and those the provisioner ignores. */
 export interface PodSets {
   readonly pending: Array<Pod>
@@ -298,11 +315,7 @@ export const podSets = (
   for (const [name, pods] of runningByNode(view.pods)) {
     if (leaving.has(name)) {
       for (const pod of pods) {
-        if (Reschedulable.notReschedulable(pod, view.podDisruptionBudgets) !== undefined) continue
-        const { nodeName: _nodeName, ...spec } = pod.spec
-        // Its controller will create the pod anew, so it queues behind the pods already pending (the scheduler
-        // orders equal pods by age); otherwise a simulation hands it a slot a pending pod takes first.
-        pending.push({ ...pod, metadata: { ...pod.metadata, creationTimestamp: recreatedAt }, spec })
+        if (Reschedulable.notReschedulable(pod, view.podDisruptionBudgets) === undefined) pending.push(recreated(pod))
       }
     } else if (knownNodes.has(name)) {
       boundByNode.set(name, pods)
