@@ -21,3 +21,41 @@ export const sharedData = (file: string): string => join(root, "..", "shared", "
 
 /** A JSON file of the shared data directory. */
 export const readSharedJson = (file: string): unknown => JSON.parse(readFileSync(sharedData(file), "utf8"))
+
+/**
+ * A KWOKNodeClass `default` and a linux NodePool `default` on it, as YAML for kubectl: the start of every manifest the
+ * kubectl-driven tests apply.
+ */
+export const kwokNodePoolYaml = (options: {
+  readonly registrationDelay: string
+  readonly consolidationPolicy: "WhenEmpty" | "WhenEmptyOrUnderutilized"
+  readonly consolidateAfter: string
+  readonly budgetNodes?: string
+  readonly cpuLimit?: string
+}): string => `apiVersion: karpenter.kwok.sh/v1alpha1
+kind: KWOKNodeClass
+metadata:
+  name: default
+spec:
+  nodeRegistrationDelay: ${options.registrationDelay}
+---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata:
+  name: default
+spec:
+  template:
+    spec:
+      nodeClassRef:
+        group: karpenter.kwok.sh
+        kind: KWOKNodeClass
+        name: default
+      requirements:
+        - key: kubernetes.io/os
+          operator: In
+          values: ["linux"]
+  disruption:
+    consolidationPolicy: ${options.consolidationPolicy}
+    consolidateAfter: ${options.consolidateAfter}
+${options.budgetNodes === undefined ? "" : `    budgets:\n      - nodes: "${options.budgetNodes}"\n`}${options.cpuLimit === undefined ? "" : `  limits:\n    cpu: "${options.cpuLimit}"\n`}---
+`

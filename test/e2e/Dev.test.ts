@@ -7,42 +7,12 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { root } from "../fixtures.ts"
+import { kwokNodePoolYaml, root } from "../fixtures.ts"
 import { httpGet, items, kubectlFor, kubectlMissing, ok, poll, startDev, temporaryDirectory } from "./support.ts"
 
 if (kubectlMissing !== undefined) console.log(`skipping the dev end-to-end test: ${kubectlMissing}`)
 
-const manifests = `apiVersion: karpenter.kwok.sh/v1alpha1
-kind: KWOKNodeClass
-metadata:
-  name: default
-spec:
-  nodeRegistrationDelay: 1s
----
-apiVersion: karpenter.sh/v1
-kind: NodePool
-metadata:
-  name: default
-spec:
-  template:
-    spec:
-      nodeClassRef:
-        group: karpenter.kwok.sh
-        kind: KWOKNodeClass
-        name: default
-      requirements:
-        - key: kubernetes.io/os
-          operator: In
-          values: ["linux"]
-  disruption:
-    consolidationPolicy: WhenEmptyOrUnderutilized
-    consolidateAfter: 0s
-    budgets:
-      - nodes: "100%"
-  limits:
-    cpu: "100"
----
-apiVersion: apps/v1
+const manifests = `${kwokNodePoolYaml({ registrationDelay: "1s", consolidationPolicy: "WhenEmptyOrUnderutilized", consolidateAfter: "0s", budgetNodes: "100%", cpuLimit: "100" })}apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: web

@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { type Duration, Effect } from "effect"
-import { root } from "../fixtures.ts"
+import { kwokNodePoolYaml, root } from "../fixtures.ts"
 import {
   items,
   kubectlFor,
@@ -30,33 +30,7 @@ const lease = "kube-system/karpenter-leader-election"
 const acquired = `successfully acquired lease ${lease}`
 
 /** Every pod of `spread` needs a node of its own (hostname anti-affinity): #NodeClaims must equal #pods. */
-const manifests = `apiVersion: karpenter.kwok.sh/v1alpha1
-kind: KWOKNodeClass
-metadata:
-  name: default
-spec:
-  nodeRegistrationDelay: 3s
----
-apiVersion: karpenter.sh/v1
-kind: NodePool
-metadata:
-  name: default
-spec:
-  template:
-    spec:
-      nodeClassRef:
-        group: karpenter.kwok.sh
-        kind: KWOKNodeClass
-        name: default
-      requirements:
-        - key: kubernetes.io/os
-          operator: In
-          values: ["linux"]
-  disruption:
-    consolidationPolicy: WhenEmpty
-    consolidateAfter: 10m
----
-apiVersion: apps/v1
+const manifests = `${kwokNodePoolYaml({ registrationDelay: "3s", consolidationPolicy: "WhenEmpty", consolidateAfter: "10m" })}apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: spread

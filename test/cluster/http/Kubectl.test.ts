@@ -11,7 +11,7 @@ import { Effect, Fiber } from "effect"
 import * as HttpApi from "../../../src/cluster/http/HttpApi.ts"
 import * as KubeClient from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
-import { root } from "../../fixtures.ts"
+import { kwokNodePoolYaml, root } from "../../fixtures.ts"
 import { withServer } from "./support.ts"
 
 const kubectlMissing = await new Promise<string | undefined>((resolve) =>
@@ -21,35 +21,7 @@ const kubectlMissing = await new Promise<string | undefined>((resolve) =>
 )
 if (kubectlMissing !== undefined) console.log(`skipping the kubectl tests: ${kubectlMissing}`)
 
-const manifests = `apiVersion: karpenter.kwok.sh/v1alpha1
-kind: KWOKNodeClass
-metadata:
-  name: default
-spec:
-  nodeRegistrationDelay: 30s
----
-apiVersion: karpenter.sh/v1
-kind: NodePool
-metadata:
-  name: default
-spec:
-  template:
-    spec:
-      nodeClassRef:
-        group: karpenter.kwok.sh
-        kind: KWOKNodeClass
-        name: default
-      requirements:
-        - key: kubernetes.io/os
-          operator: In
-          values: ["linux"]
-  disruption:
-    consolidationPolicy: WhenEmptyOrUnderutilized
-    consolidateAfter: 1m
-  limits:
-    cpu: "200"
----
-apiVersion: apps/v1
+const manifests = `${kwokNodePoolYaml({ registrationDelay: "30s", consolidationPolicy: "WhenEmptyOrUnderutilized", consolidateAfter: "1m", cpuLimit: "200" })}apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: web
