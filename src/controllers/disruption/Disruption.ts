@@ -41,6 +41,8 @@ export interface Options {
   readonly multiNodeTimeout?: Duration.Input
   /** The SpotToSpotConsolidation feature gate (off by default, as upstream v1.4.0). */
   readonly spotToSpotConsolidation?: boolean
+  /** PREFERENCE_POLICY for the scheduling simulations (the provisioner's option of the same name). */
+  readonly preferencePolicy?: "Respect" | "Ignore"
   /** An orchestrated command whose replacements are not initialized by then is abandoned. */
   readonly commandTimeout?: Duration.Input
 }
@@ -66,7 +68,10 @@ export const make = (options?: Options) =>
     const singleTimeout = millis(options?.singleNodeTimeout, "3 minutes")
     const multiTimeout = millis(options?.multiNodeTimeout, "1 minute")
     const commandTimeout = millis(options?.commandTimeout, "10 minutes")
-    const settings: Planner.ConsolidationSettings = { spotToSpot: options?.spotToSpotConsolidation ?? false }
+    const settings: Planner.ConsolidationSettings = {
+      spotToSpot: options?.spotToSpotConsolidation ?? false,
+      ...(options?.preferencePolicy === undefined ? {} : { preferencePolicy: options.preferencePolicy })
+    }
     const queue: Array<Queued> = []
     const consolidated = new Map<string, number>()
     let orchestration: Singleton.Singleton | undefined
@@ -147,7 +152,7 @@ export const make = (options?: Options) =>
         return { reason: "Drifted", method: "drift", candidates: empties, replacements: [] } satisfies Command
       for (const candidate of drifted) {
         if ((budgets.get(candidate.nodePool.metadata.name ?? "") ?? 0) <= 0) continue
-        const results = yield* Planner.simulate(state, [candidate])
+        const results = yield* Planner.simulate(state, [candidate], settings)
         if (results === undefined) {
           yield* events.publish({
             involvedObject: { apiVersion: "v1", kind: "Node", name: candidate.name },

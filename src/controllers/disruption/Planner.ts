@@ -117,12 +117,14 @@ export const candidatesFor = (state: Snapshot, disruptionClass: Candidates.Disru
 /** Schedules the cluster as if the candidates were gone. Undefined when a pod of theirs would not fit. */
 export const simulate = Effect.fn("Planner.simulate")(function* (
   state: Snapshot,
-  candidates: ReadonlyArray<Candidates.Candidate>
+  candidates: ReadonlyArray<Candidates.Candidate>,
+  settings?: ConsolidationSettings
 ) {
   const marked = new Set([...(state.view.markedForDeletion ?? []), ...candidates.map((c) => c.name)])
   const { results, existingNodes } = yield* Provisioner.simulate(
     { ...state.view, markedForDeletion: marked },
-    state.nodePools
+    state.nodePools,
+    settings?.preferencePolicy === undefined ? undefined : { preferencePolicy: settings.preferencePolicy }
   )
   const moving = new Set(
     candidates.flatMap((c) =>
@@ -143,10 +145,12 @@ export const simulate = Effect.fn("Planner.simulate")(function* (
   return results
 })
 
-/** Feature gates of consolidation. */
+/** What the operator's options change in disruption decisions. */
 export interface ConsolidationSettings {
   /** The SpotToSpotConsolidation feature gate (off by default, as upstream v1.4.0). */
   readonly spotToSpot?: boolean
+  /** PREFERENCE_POLICY, which the simulations follow as provisioning does (default Respect). */
+  readonly preferencePolicy?: "Respect" | "Ignore"
 }
 
 /** Cheaper spot types a single-node spot-to-spot replacement needs (upstream MinInstanceTypesForSpotToSpotConsolidation). */
@@ -189,7 +193,7 @@ export const computeConsolidation = Effect.fn("Planner.computeConsolidation")(fu
   method: string,
   settings?: ConsolidationSettings
 ) {
-  const results = yield* simulate(state, candidates)
+  const results = yield* simulate(state, candidates, settings)
   if (results === undefined) return { command: undefined, why: "not all pods would schedule" }
   yield* Effect.logDebug(
     `consolidating ${candidates.map((c) => c.name).join(", ")}: pods would go to ${results.existingNodes

@@ -15,6 +15,46 @@ const summary = (log: {
 }) => log.entries().map(({ reason, candidates, replacements }) => ({ reason, candidates, replacements }))
 
 describe("disruption: consolidation", S.controllerSuite, () => {
+  for (const [policy, expected] of [
+    // Respect: the pods' preferred anti-affinity keeps them apart, so b's pod needs a node of its own (a cheaper one).
+    ["Respect", [{ reason: "Underutilized", candidates: ["b"], replacements: ["small"] }]],
+    // Ignore (PREFERENCE_POLICY): the preference does not count; a goes first (equal cost, by name), its pod fitting
+    // beside b's.
+    ["Ignore", [{ reason: "Underutilized", candidates: ["a"], replacements: [] }]]
+  ] as const) {
+    it.effect(`the simulations follow PREFERENCE_POLICY ${policy}, as provisioning does`, () =>
+      Effect.gen(function* () {
+        yield* D.setup(D.nodePool("default", { consolidateAfter: "30s" }))
+        const log = yield* D.start({ disruption: { preferencePolicy: policy } })
+        yield* D.launch("a", "medium")
+        yield* D.launch("b", "medium")
+        yield* S.advance(2_000, 1_000)
+        const apart = {
+          podAntiAffinity: {
+            preferredDuringSchedulingIgnoredDuringExecution: [
+              {
+                weight: 100,
+                podAffinityTerm: {
+                  topologyKey: "kubernetes.io/hostname",
+                  labelSelector: { matchLabels: { app: "apart" } }
+                }
+              }
+            ]
+          }
+        }
+        // a's pod is too big to move anywhere cheaper; b's pod is small.
+        yield* S.createPod(
+          S.pod("pa", { cpu: "2500m", labels: { app: "apart" }, spec: { nodeName: "a", affinity: apart } }) as never
+        )
+        yield* S.createPod(
+          S.pod("pb", { cpu: "1", labels: { app: "apart" }, spec: { nodeName: "b", affinity: apart } }) as never
+        )
+        yield* S.advance(2 * 60_000, 10_000)
+        assert.deepStrictEqual(summary(log).slice(0, 1), [...expected])
+      }).pipe(Effect.provide(D.base()))
+    )
+  }
+
   it.effect("two underused nodes are merged into one cheaper node (multi-node)", () =>
     Effect.gen(function* () {
       // The default budget (10% of 2 nodes: 1) would never let two nodes go together.
