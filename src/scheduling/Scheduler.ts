@@ -62,7 +62,10 @@ export interface Input {
   readonly pods: ReadonlyArray<Pod>
   /** Pods bound to nodes, for topology counting. */
   readonly boundPods: ReadonlyArray<Pod>
-  /** The same pods by node name, when the caller has them in arrays that outlive one call (see Topology). */
+  /**
+   * The same pods by node name, when the caller has them in arrays that outlive one call (see Topology); none of them
+   * may be among `pods`.
+   */
   readonly boundPodsByNode?: ReadonlyMap<string, ReadonlyArray<Pod>>
   /** One pod per DaemonSet (its template), whose requests every compatible node reserves. */
   readonly daemonSetPods: ReadonlyArray<Pod>
@@ -261,24 +264,41 @@ const templateOf = (
 // -- Simulated nodes ---------------------------------------------------------------------------------------------
 
 /** An existing node during the simulation. */
+// The disruption controller simulates once per candidate with the same (memoised) node inputs: derive their label
+// requirements once per input.
+const labelRequirements = new WeakMap<ExistingNodeInput, Requirements.Requirements>()
+
+const requirementsOf = (input: ExistingNodeInput): Requirements.Requirements => {
+  let requirements = labelRequirements.get(input)
+  if (requirements === undefined) {
+    requirements = Requirements.fromLabels({ [Labels.Hostname]: input.name, ...input.labels })
+    labelRequirements.set(input, requirements)
+  }
+  return requirements
+}
+
+const noVolumes = new VolumeUsage.VolumeUsage(new Map())
+
 class ExistingNode {
   readonly pods: Array<Pod> = []
   readonly requirements: Requirements.Requirements
   /** The requirements of the last placement (the node's labels narrowed by the pod and its topology). */
   placed: Requirements.Requirements
   private requested: Resources.Resources
-  private readonly hostPorts: HostPorts.HostPortUsage
-  private readonly volumes: VolumeUsage.VolumeUsage
+  // The input's usage until a pod is placed here: most nodes of a simulation take none, so copy on first write.
+  private hostPorts: HostPorts.HostPortUsage
+  private volumes: VolumeUsage.VolumeUsage
+  private copied = false
 
   constructor(
     readonly input: ExistingNodeInput,
     remainingDaemon: Resources.Resources
   ) {
-    this.requirements = Requirements.fromLabels({ [Labels.Hostname]: input.name, ...input.labels })
+    this.requirements = requirementsOf(input)
     this.placed = this.requirements
     this.requested = Resources.add(input.requested, remainingDaemon)
-    this.hostPorts = input.hostPorts.copy()
-    this.volumes = input.volumeUsage?.copy() ?? new VolumeUsage.VolumeUsage(new Map())
+    this.hostPorts = input.hostPorts
+    this.volumes = input.volumeUsage ?? noVolumes
   }
 
   get topologyNode(): Topology.TopologyNode {
@@ -307,6 +327,11 @@ class ExistingNode {
     this.placed = narrowed.requirements
     this.pods.push(pod.pod)
     this.requested = Resources.add(this.requested, pod.requests)
+    if (!this.copied) {
+      this.hostPorts = this.hostPorts.copy()
+      this.volumes = this.volumes.copy()
+      this.copied = true
+    }
     this.hostPorts.add(pod.key, pod.hostPorts)
     this.volumes.add(pod.volumes)
     return undefined

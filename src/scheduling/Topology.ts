@@ -105,8 +105,9 @@ export interface TopologyInput {
   /** Pods bound to nodes: counted into domains (terminal and terminating pods are skipped). */
   readonly boundPods: ReadonlyArray<Pod>
   /**
-   * The same pods by node name. Optional; when the arrays outlive one simulation (the disruption controller runs
-   * one per candidate over the same pods), what each group selects of them is worked out once per array.
+   * The same pods by node name, none of them among the pods being scheduled (`excluded` is not consulted for them).
+   * Optional; when the arrays outlive one simulation (the disruption controller runs one per candidate over the same
+   * pods), what each group selects of them is worked out once per array.
    */
   readonly boundPodsByNode?: ReadonlyMap<string, ReadonlyArray<Pod>>
   /** Existing nodes by name. */
@@ -561,7 +562,7 @@ export class Topology {
       for (const [name, node] of this.input.nodes) {
         const pods = byNode.get(name)
         if (pods === undefined || (group.kind === "spread" && !group.countsNode(node))) continue
-        const counted = selectedBy(group, pods).filter((pod) => !this.input.excluded.has(podKeyOf(pod)))
+        const counted = selectedBy(group, pods)
         if (counted.length === 0) continue
         const domains = this.domainsOf(node.requirements, group.key, name)
         if (group.kind !== "antiAffinity" && domains.length !== 1) continue
