@@ -2,7 +2,8 @@
  * The embedded cluster a `simulate` scenario runs on: the in-memory API server, the emulated control plane, the KWOK
  * provider and every Karpenter controller, all on the caller's (virtual) clock.
  */
-import { Layer } from "effect"
+import { setFlagsFromString } from "node:v8"
+import { Effect, Layer } from "effect"
 import type * as InstanceType from "../../src/cloudprovider/InstanceType.ts"
 import * as ControlPlane from "../../src/cluster/Cluster.ts"
 import { EventRecorder } from "../../src/kube/EventRecorder.ts"
@@ -11,6 +12,13 @@ import * as Controllers from "../../src/operator/Controllers.ts"
 import * as ClusterState from "../../src/state/Cluster.ts"
 import * as KwokCloudProvider from "../cloudprovider/kwok/KwokCloudProvider.ts"
 import * as MemoryKube from "../kube/memory/MemoryKubeClient.ts"
+
+/**
+ * A simulated day allocates short-lived objects fast; with V8's default young generation, scavenges took a sixth of
+ * the 24 h bench. A 64 MB semi-space (V8 grows to it on demand) makes `simulate` a throughput job; the long-running
+ * commands keep Node's defaults.
+ */
+const throughputHeap = Layer.effectDiscard(Effect.sync(() => setFlagsFromString("--max-semi-space-size=64")))
 
 /** The simulation environment for a catalogue. */
 export const environment = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Layer.Layer<KubeClient> => {
@@ -21,5 +29,5 @@ export const environment = (instanceTypes: ReadonlyArray<InstanceType.InstanceTy
     ClusterState.layer
   ).pipe(Layer.provideMerge(kube))
   const running = Layer.mergeAll(ControlPlane.layer, Controllers.layer()).pipe(Layer.provideMerge(services))
-  return running
+  return running.pipe(Layer.provideMerge(throughputHeap))
 }
