@@ -155,3 +155,12 @@ export type Pod = typeof Pod.Type
 /** A pod template (Deployments, ReplicaSets, DaemonSets). */
 export const PodTemplateSpec = Schema.Struct({ metadata: optional(ObjectMeta), spec: Spec })
 export type PodTemplateSpec = typeof PodTemplateSpec.Type
+
+/** Succeeded or Failed: its containers are done for good (upstream `IsTerminal`). */
+export const isTerminal = (pod: Pod): boolean => pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed"
+
+/** Being deleted: a deletionTimestamp is set (upstream `IsTerminating`). */
+export const isTerminating = (pod: Pod): boolean => pod.metadata.deletionTimestamp !== undefined
+
+/** Neither terminal nor terminating: a pod that runs, or will. */
+export const isActive = (pod: Pod): boolean => !isTerminal(pod) && !isTerminating(pod)

@@ -17,7 +17,7 @@
 import { Clock, Effect, Layer, type Scope } from "effect"
 import type * as Meta from "../api/Meta.ts"
 import type * as Node from "../api/Node.ts"
-import type * as Pod from "../api/Pod.ts"
+import * as Pod from "../api/Pod.ts"
 import type * as WorkloadsApi from "../api/Workloads.ts"
 import { KubeClient } from "../kube/KubeClient.ts"
 import * as Patch from "../kube/Patch.ts"
@@ -111,7 +111,7 @@ export const make = Effect.fn("DaemonSets.make")(function* (
         const byNode = new Map<string, Array<Pod.Pod>>()
         for (const pod of owned) {
           const nodeName = Objects.nodeNameOf(pod)
-          if (nodeName === undefined || !Objects.isActive(pod)) continue
+          if (nodeName === undefined || !Pod.isActive(pod)) continue
           const list = byNode.get(nodeName) ?? []
           list.push(pod)
           byNode.set(nodeName, list)

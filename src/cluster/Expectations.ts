@@ -5,8 +5,7 @@
  * after a timeout, in case an event was lost). Mutable, owned by one controller.
  */
 
-import type * as Pod from "../api/Pod.ts"
-import * as Objects from "./Objects.ts"
+import * as Pod from "../api/Pod.ts"
 
 /** How long expectations may stay unmet before a controller acts anyway (upstream `ExpectationsTimeout`). */
 export const DefaultTimeoutMillis = 5 * 60 * 1000
@@ -61,7 +60,7 @@ export class Expectations {
     for (const key of [...entry.creations]) if (lookup(key) !== undefined) entry.creations.delete(key)
     for (const key of [...entry.deletions]) {
       const pod = lookup(key)
-      if (pod === undefined || !Objects.isActive(pod)) entry.deletions.delete(key)
+      if (pod === undefined || !Pod.isActive(pod)) entry.deletions.delete(key)
     }
     if (entry.creations.size === 0 && entry.deletions.size === 0) {
       this.pending.delete(owner)

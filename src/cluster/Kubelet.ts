@@ -19,7 +19,7 @@
  */
 import { Clock, Effect, Layer, type Scope } from "effect"
 import * as Node from "../api/Node.ts"
-import type * as Pod from "../api/Pod.ts"
+import * as Pod from "../api/Pod.ts"
 import * as Taints from "../api/Taints.ts"
 import { KubeClient } from "../kube/KubeClient.ts"
 import * as Resource from "../kube/Resource.ts"
@@ -149,7 +149,7 @@ export const make = Effect.fn("Kubelet.make")(function* (
           })
           return Result.done
         }
-        if (Objects.isTerminal(pod)) return Result.done
+        if (Pod.isTerminal(pod)) return Result.done
         const node = yield* nodeInformer.get(nodeName)
         if (node === undefined) return Result.done
         const conditions = pod.status?.conditions

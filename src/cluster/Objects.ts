@@ -22,12 +22,6 @@ export const compareStrings = (a: string, b: string): number => (a < b ? -1 : a 
 /** Whether the object has a deletionTimestamp. */
 export const isTerminating = (object: KubeObject): boolean => object.metadata.deletionTimestamp !== undefined
 
-/** Whether the pod finished (`Succeeded` or `Failed`): it no longer holds resources on its node. */
-export const isTerminal = (pod: Pod.Pod): boolean => pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed"
-
-/** Whether the pod is neither finished nor being deleted (upstream `controller.IsPodActive`). */
-export const isActive = (pod: Pod.Pod): boolean => !isTerminal(pod) && !isTerminating(pod)
-
 /** Whether the pod's `Ready` condition is True (upstream `podutil.IsPodReady`). */
 export const isPodReady = (pod: Pod.Pod): boolean => conditionStatus(pod.status?.conditions, "Ready") === "True"
 

@@ -22,7 +22,7 @@
 import { Clock, Duration, Effect, Layer, type Scope } from "effect"
 import type * as Meta from "../api/Meta.ts"
 import type * as Node from "../api/Node.ts"
-import type * as Pod from "../api/Pod.ts"
+import * as Pod from "../api/Pod.ts"
 import { KubeClient } from "../kube/KubeClient.ts"
 import * as LabelSelector from "../kube/LabelSelector.ts"
 import * as Patch from "../kube/Patch.ts"
@@ -182,7 +182,7 @@ export const untoleratedTaint = (
 export const isPending = (pod: Pod.Pod): boolean =>
   Objects.nodeNameOf(pod) === undefined &&
   !Objects.isTerminating(pod) &&
-  !Objects.isTerminal(pod) &&
+  !Pod.isTerminal(pod) &&
   (pod.spec.schedulerName === undefined ||
     pod.spec.schedulerName === "" ||
     pod.spec.schedulerName === Objects.DefaultSchedulerName)
@@ -343,7 +343,7 @@ export class Snapshot {
       snapshot.byName.set(info.name, info)
     }
     for (const pod of pods) {
-      if (Objects.isTerminal(pod)) continue
+      if (Pod.isTerminal(pod)) continue
       const nodeName = Objects.nodeNameOf(pod) ?? assumed.get(Resource.keyOf(pod))
       if (nodeName !== undefined) snapshot.assume(pod, nodeName)
     }
@@ -577,7 +577,7 @@ const podChangeMatters = (previous: Pod.Pod | undefined, pod: Pod.Pod): boolean 
   previous === undefined ||
   Objects.nodeNameOf(previous) !== Objects.nodeNameOf(pod) ||
   Objects.isTerminating(previous) !== Objects.isTerminating(pod) ||
-  Objects.isTerminal(previous) !== Objects.isTerminal(pod) ||
+  Pod.isTerminal(previous) !== Pod.isTerminal(pod) ||
   !Patch.deepEqual(previous.metadata.labels, pod.metadata.labels) ||
   (Objects.nodeNameOf(pod) === undefined && !Patch.deepEqual(previous.spec, pod.spec))
 

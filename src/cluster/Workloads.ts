@@ -18,7 +18,7 @@
  */
 import { Clock, Effect, Layer, type Scope } from "effect"
 import type * as Meta from "../api/Meta.ts"
-import type * as Pod from "../api/Pod.ts"
+import * as Pod from "../api/Pod.ts"
 import type * as WorkloadsApi from "../api/Workloads.ts"
 import { KubeClient } from "../kube/KubeClient.ts"
 import * as Resource from "../kube/Resource.ts"
@@ -159,7 +159,7 @@ export const make = Effect.fn("Workloads.make")(function* (
         const owned = (yield* podInformer.controlledBy(replicaSet.metadata.uid)).filter(
           (pod) => pod.metadata.namespace === namespace
         )
-        const active = owned.filter(Objects.isActive)
+        const active = owned.filter(Pod.isActive)
         const byKey = new Map(owned.map((pod) => [Resource.keyOf(pod), pod]))
         const now = yield* Clock.currentTimeMillis
         const check = expectations.check(key, (podKey) => byKey.get(podKey), now)

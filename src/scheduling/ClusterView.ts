@@ -7,7 +7,7 @@ import * as Labels from "../api/Labels.ts"
 import type { Namespace } from "../api/Namespace.ts"
 import type { Node } from "../api/Node.ts"
 import type { NodeClaim } from "../api/NodeClaim.ts"
-import type { Pod } from "../api/Pod.ts"
+import { isTerminal, type Pod } from "../api/Pod.ts"
 import type { PodDisruptionBudget } from "../api/PodDisruptionBudget.ts"
 import type * as Storage from "../api/Storage.ts"
 import * as Taints from "../api/Taints.ts"
@@ -40,7 +40,6 @@ export interface ClusterView {
 /** `namespace/name` of a pod. */
 export const podKey = (pod: Pod): string => `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`
 
-const isTerminal = (pod: Pod) => pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed"
 const isDaemonSetPod = (pod: Pod) => pod.metadata.ownerReferences?.some((owner) => owner.kind === "DaemonSet") ?? false
 
 /** A DaemonSet's pod as the scheduler reserves room for it. */

@@ -11,7 +11,7 @@
 
 import * as Labels from "../api/Labels.ts"
 import type { Namespace } from "../api/Namespace.ts"
-import type { Pod, PodAffinityTerm, TopologySpreadConstraint } from "../api/Pod.ts"
+import { isActive, type Pod, type PodAffinityTerm, type TopologySpreadConstraint } from "../api/Pod.ts"
 import type { TaintLike } from "../api/Taints.ts"
 import * as LabelSelector from "../kube/LabelSelector.ts"
 import * as Requirement from "./Requirement.ts"
@@ -135,9 +135,6 @@ const podKeyOf = (pod: Pod): string => {
   }
   return key
 }
-
-const isActive = (pod: Pod): boolean =>
-  pod.metadata.deletionTimestamp === undefined && pod.status?.phase !== "Succeeded" && pod.status?.phase !== "Failed"
 
 /** The topology of one scheduling simulation. */
 export class Topology {

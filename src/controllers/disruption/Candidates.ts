@@ -8,7 +8,7 @@ import * as Duration from "../../api/Duration.ts"
 import * as Labels from "../../api/Labels.ts"
 import type { NodeClaim } from "../../api/NodeClaim.ts"
 import type { NodePool } from "../../api/NodePool.ts"
-import type { Pod } from "../../api/Pod.ts"
+import { isActive, type Pod } from "../../api/Pod.ts"
 import type { PodDisruptionBudget } from "../../api/PodDisruptionBudget.ts"
 import type * as InstanceType from "../../cloudprovider/InstanceType.ts"
 import * as LabelSelector from "../../kube/LabelSelector.ts"
@@ -33,9 +33,6 @@ export interface Candidate {
 
 /** Graceful methods (emptiness, consolidation) respect every protection; eventual ones (drift) may wait out a TGP. */
 export type DisruptionClass = "graceful" | "eventual"
-
-const active = (pod: Pod) =>
-  pod.metadata.deletionTimestamp === undefined && pod.status?.phase !== "Succeeded" && pod.status?.phase !== "Failed"
 
 const isDaemonOrMirror = (pod: Pod) =>
   (pod.metadata.ownerReferences ?? []).some((owner) => owner.kind === "DaemonSet" || owner.kind === "Node") ||
@@ -172,7 +169,7 @@ const computeScan = (
 /** Why an active pod keeps the node: do-not-disrupt, or a PodDisruptionBudget that allows no eviction now. */
 const protectedBy = (pods: ReadonlyArray<Pod>, budgets: ReadonlyArray<PodDisruptionBudget>): string | undefined => {
   for (const pod of pods) {
-    if (!active(pod)) continue
+    if (!isActive(pod)) continue
     if (pod.metadata.annotations?.[Labels.DoNotDisruptAnnotation] === "true") {
       return `pod ${pod.metadata.namespace}/${pod.metadata.name} has ${Labels.DoNotDisruptAnnotation}`
     }

@@ -8,13 +8,10 @@
  * is one the simulation would reject too; a test checks that against the simulation.
  */
 import * as Labels from "../../api/Labels.ts"
-import type { Pod } from "../../api/Pod.ts"
+import { isActive } from "../../api/Pod.ts"
 import * as Resources from "../../scheduling/Resources.ts"
 import type * as Candidates from "./Candidates.ts"
 import type { ConsolidationSettings, Snapshot } from "./Planner.ts"
-
-const isActive = (pod: Pod): boolean =>
-  pod.metadata.deletionTimestamp === undefined && pod.status?.phase !== "Succeeded" && pod.status?.phase !== "Failed"
 
 /** Free capacity (allocatable − requests of its active pods, never negative) per state node name. */
 const freeByNode = (state: Snapshot): ReadonlyMap<string, Resources.Resources> => {

@@ -4,7 +4,7 @@
  * the times are epoch milliseconds from the caller's Clock.
  */
 import * as Labels from "../../../api/Labels.ts"
-import type { Pod } from "../../../api/Pod.ts"
+import { isActive, isTerminal, type Pod } from "../../../api/Pod.ts"
 import * as Taints from "../../../api/Taints.ts"
 import * as Tolerations from "../../../scheduling/Tolerations.ts"
 
@@ -28,15 +28,6 @@ const millisOf = (timestamp: string | undefined): number | undefined => {
 
 const isOwnedBy = (pod: Pod, apiVersion: string, kind: string): boolean =>
   (pod.metadata.ownerReferences ?? []).some((owner) => owner.apiVersion === apiVersion && owner.kind === kind)
-
-/** Succeeded or Failed. */
-export const isTerminal = (pod: Pod): boolean => pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed"
-
-/** Being deleted (a deletionTimestamp is set). */
-export const isTerminating = (pod: Pod): boolean => pod.metadata.deletionTimestamp !== undefined
-
-/** Neither terminal nor terminating. */
-export const isActive = (pod: Pod): boolean => !isTerminal(pod) && !isTerminating(pod)
 
 /** Terminating for more than a minute past its deletionTimestamp (which already includes the grace period). */
 export const isStuckTerminating = (pod: Pod, now: number): boolean => {

@@ -26,7 +26,7 @@ import type { Taint } from "../../../api/Meta.ts"
 import type { Node } from "../../../api/Node.ts"
 import * as NodeApi from "../../../api/Node.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"
-import type { Pod } from "../../../api/Pod.ts"
+import { isTerminating, type Pod } from "../../../api/Pod.ts"
 import * as Taints from "../../../api/Taints.ts"
 import * as CloudProvider from "../../../cloudprovider/CloudProvider.ts"
 import type { EventRecorder } from "../../../kube/EventRecorder.ts"
@@ -211,7 +211,7 @@ export const makeWith = Effect.fn("Termination.makeWith")(function* (
     const now = yield* Clock.currentTimeMillis
     const waiting = (yield* podsOf(node)).filter((pod) => Pods.isWaitingEviction(pod, now))
     const nextDeletion = yield* deleteExpiringPods(
-      waiting.filter((pod) => !Pods.isTerminating(pod)),
+      waiting.filter((pod) => !isTerminating(pod)),
       terminationAt,
       now
     )

@@ -9,7 +9,7 @@
  */
 import { Clock, Duration, Effect, Stream } from "effect"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"
-import type { Pod } from "../../../api/Pod.ts"
+import { isTerminal, isTerminating, type Pod } from "../../../api/Pod.ts"
 import { CloudProvider } from "../../../cloudprovider/CloudProvider.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"
@@ -24,12 +24,6 @@ import * as NodeClasses from "../../nodepool/NodeClasses.ts"
  * consolidation validation so that a command decided meanwhile is still invalidated).
  */
 export const dedupeTimeout = Duration.seconds(10)
-
-/** Whether a pod is Succeeded or Failed (upstream `IsTerminal`). */
-export const isTerminal = (pod: Pod): boolean => pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed"
-
-/** Whether a pod is being deleted (upstream `IsTerminating`). */
-export const isTerminating = (pod: Pod): boolean => pod.metadata.deletionTimestamp !== undefined
 
 /** Whether an `apps/v1` DaemonSet owns the pod (upstream `IsOwnedByDaemonSet`). */
 export const isOwnedByDaemonSet = (pod: Pod): boolean =>
