@@ -59,3 +59,25 @@ spec:
     consolidateAfter: ${options.consolidateAfter}
 ${options.budgetNodes === undefined ? "" : `    budgets:\n      - nodes: "${options.budgetNodes}"\n`}${options.cpuLimit === undefined ? "" : `  limits:\n    cpu: "${options.cpuLimit}"\n`}---
 `
+
+/** The `web` Deployment the kubectl-driven tests apply: 3 replicas of 500m cpu / 512Mi, as YAML. */
+export const webDeploymentYaml = (options: { readonly terminationGracePeriodSeconds?: number } = {}): string =>
+  `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  replicas: 3
+  selector:
+    matchLabels: { app: web }
+  template:
+    metadata:
+      labels: { app: web }
+    spec:
+${options.terminationGracePeriodSeconds === undefined ? "" : `      terminationGracePeriodSeconds: ${options.terminationGracePeriodSeconds}\n`}      containers:
+        - name: web
+          image: nginx
+          resources:
+            requests: { cpu: 500m, memory: 512Mi }
+`

@@ -7,31 +7,12 @@ import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { kwokNodePoolYaml, root } from "../fixtures.ts"
+import { kwokNodePoolYaml, root, webDeploymentYaml } from "../fixtures.ts"
 import { httpGet, items, kubectlFor, kubectlMissing, ok, poll, startDev, temporaryDirectory } from "./support.ts"
 
 if (kubectlMissing !== undefined) console.log(`skipping the dev end-to-end test: ${kubectlMissing}`)
 
-const manifests = `${kwokNodePoolYaml({ registrationDelay: "1s", consolidationPolicy: "WhenEmptyOrUnderutilized", consolidateAfter: "0s", budgetNodes: "100%", cpuLimit: "100" })}apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: default
-spec:
-  replicas: 3
-  selector:
-    matchLabels: { app: web }
-  template:
-    metadata:
-      labels: { app: web }
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-        - name: web
-          image: nginx
-          resources:
-            requests: { cpu: 500m, memory: 512Mi }
-`
+const manifests = `${kwokNodePoolYaml({ registrationDelay: "1s", consolidationPolicy: "WhenEmptyOrUnderutilized", consolidateAfter: "0s", budgetNodes: "100%", cpuLimit: "100" })}${webDeploymentYaml({ terminationGracePeriodSeconds: 0 })}`
 
 /** Upstream's `kubectl get nodeclaims -o wide` columns (the CRD's additionalPrinterColumns). */
 const nodeClaimColumns = [

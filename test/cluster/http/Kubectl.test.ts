@@ -11,7 +11,7 @@ import { Effect, Fiber } from "effect"
 import * as HttpApi from "../../../src/cluster/http/HttpApi.ts"
 import * as KubeClient from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
-import { kwokNodePoolYaml, root } from "../../fixtures.ts"
+import { kwokNodePoolYaml, root, webDeploymentYaml } from "../../fixtures.ts"
 import { withServer } from "./support.ts"
 
 const kubectlMissing = await new Promise<string | undefined>((resolve) =>
@@ -21,25 +21,7 @@ const kubectlMissing = await new Promise<string | undefined>((resolve) =>
 )
 if (kubectlMissing !== undefined) console.log(`skipping the kubectl tests: ${kubectlMissing}`)
 
-const manifests = `${kwokNodePoolYaml({ registrationDelay: "30s", consolidationPolicy: "WhenEmptyOrUnderutilized", consolidateAfter: "1m", cpuLimit: "200" })}apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: default
-spec:
-  replicas: 3
-  selector:
-    matchLabels: { app: web }
-  template:
-    metadata:
-      labels: { app: web }
-    spec:
-      containers:
-        - name: web
-          image: nginx
-          resources:
-            requests: { cpu: 500m, memory: 512Mi }
-`
+const manifests = `${kwokNodePoolYaml({ registrationDelay: "30s", consolidationPolicy: "WhenEmptyOrUnderutilized", consolidateAfter: "1m", cpuLimit: "200" })}${webDeploymentYaml()}`
 
 interface Run {
   readonly code: number
