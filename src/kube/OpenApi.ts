@@ -2,12 +2,10 @@
  * Structural OpenAPI v3 schemas as a CRD declares them: validation of objects against them and defaulting, the way
  * an apiserver treats custom resources (CEL rules excepted: those are the schemas' own checks).
  */
+import { isObject } from "./Json.ts"
 
 /** A node of an openAPIV3Schema. */
 export type OpenApiSchema = { readonly [key: string]: unknown }
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
 
 const child = (schema: OpenApiSchema, key: string): OpenApiSchema | undefined => {
   const value = schema[key]

@@ -5,15 +5,14 @@
  * Inputs are never mutated. Results share unchanged subtrees with the inputs, so treat all of them as immutable.
  * A key whose value is `undefined` counts as absent, as `JSON.stringify` would have it.
  */
+
+import { isObject } from "./Json.ts"
 import type { JsonPatchOperation } from "./KubeClient.ts"
 
 /** The outcome of a JSON patch: the patched value, or why the patch does not apply. */
 export type Result = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string }
 
 type JsonObject = Readonly<Record<string, unknown>>
-
-const isObject = (value: unknown): value is JsonObject =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
 
 // Own, defined keys only: JSON has no undefined.
 const keysOf = (value: JsonObject): ReadonlyArray<string> =>

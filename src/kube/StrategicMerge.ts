@@ -7,12 +7,11 @@
  * `$deleteFromPrimitiveList/<field>`; `$setElementOrder/<field>` is accepted and ignored (order is not significant
  * to the controllers).
  */
+
+import { isObject } from "./Json.ts"
 import * as Patch from "./Patch.ts"
 
 type JsonObject = Record<string, unknown>
-
-const isObject = (value: unknown): value is JsonObject =>
-  typeof value === "object" && value !== null && !Array.isArray(value)
 
 /**
  * The merge key of each keyed list, by field name. Upstream declares these per Go type; within the kinds served here

@@ -6,6 +6,7 @@
  */
 import { Clock, Effect, Stream } from "effect"
 import * as Crd from "../../api/Crd.ts"
+import { isObject } from "../../kube/Json.ts"
 import * as Patch from "../../kube/Patch.ts"
 import * as Discovery from "./Discovery.ts"
 import * as Handlers from "./Handlers.ts"
@@ -19,8 +20,6 @@ export interface Store {
   readonly objects: Map<string, Json>
   revision: number
 }
-
-const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** The installed CRDs, created at `now`. */
 export const make = (now: number): Store => {

@@ -9,6 +9,7 @@
  */
 import { Clock, Effect, Schema, Stream } from "effect"
 import { parse as parseYaml } from "yaml"
+import { isObject, type Json as JsonObject } from "../../kube/Json.ts"
 import type * as KubeClient from "../../kube/KubeClient.ts"
 import * as KubeError from "../../kube/KubeError.ts"
 import * as Patch from "../../kube/Patch.ts"
@@ -19,8 +20,8 @@ import * as Protobuf from "./Protobuf.ts"
 import * as Status from "./Status.ts"
 import * as Table from "./Table.ts"
 
-/** A JSON object. */
-export type Json = { [key: string]: unknown }
+/** A JSON object (re-exported for the façade's other modules). */
+export type Json = JsonObject
 
 /** An incoming request, its body read. */
 export interface Request {
@@ -70,7 +71,6 @@ export const json = (code: number, body: unknown, contentType?: string): Reply =
 
 const tableContentType = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
-const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value)
 const metadataOf = (value: unknown): Json => (isObject(value) && isObject(value.metadata) ? value.metadata : {})
 
 /** The wire form of a decoded object, with its apiVersion and kind. */

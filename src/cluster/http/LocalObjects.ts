@@ -7,6 +7,7 @@
  */
 import { Clock, Effect, Queue, Stream } from "effect"
 import * as FieldSelector from "../../kube/FieldSelector.ts"
+import { isObject } from "../../kube/Json.ts"
 import * as LabelSelector from "../../kube/LabelSelector.ts"
 import * as Patch from "../../kube/Patch.ts"
 import type * as Discovery from "./Discovery.ts"
@@ -33,7 +34,6 @@ export interface Store {
 /** An empty store. */
 export const make = (): Store => ({ objects: new Map(), listeners: new Set(), revision: 0 })
 
-const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value)
 const metadataOf = (value: unknown): Json => (isObject(value) && isObject(value.metadata) ? value.metadata : {})
 
 const keyOf = (namespace: string | undefined, name: string) => (namespace === undefined ? name : `${namespace}/${name}`)

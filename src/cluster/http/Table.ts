@@ -4,11 +4,11 @@
  * deployments and namespaces upstream's columns; everything else NAME and AGE.
  */
 import type * as Crd from "../../api/Crd.ts"
+import { isObject } from "../../kube/Json.ts"
 import type * as Discovery from "./Discovery.ts"
 
 type Json = { readonly [key: string]: unknown }
 
-const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value)
 const at = (value: unknown, ...path: ReadonlyArray<string>): unknown => {
   let current = value
   for (const key of path) current = isObject(current) ? current[key] : undefined
