@@ -1,8 +1,6 @@
 /**
  * Catalogue and requirements primitives: what every scheduling pass does per instance type.
  */
-import { readFileSync } from "node:fs"
-import { join } from "node:path"
 import { Effect } from "effect"
 import * as Labels from "../src/api/Labels.ts"
 import * as Catalog from "../src/cloudprovider/Catalog.ts"
@@ -10,14 +8,11 @@ import * as InstanceType from "../src/cloudprovider/InstanceType.ts"
 import * as Requirement from "../src/scheduling/Requirement.ts"
 import * as Requirements from "../src/scheduling/Requirements.ts"
 import * as Resources from "../src/scheduling/Resources.ts"
-import { measure, type Result } from "./Harness.ts"
-
-// npm runs benchmarks from the repository root; the datasets live in the shared/ folder beside it.
-const sharedData = (file: string) => join(process.cwd(), "..", "shared", "data", file)
+import { measure, type Result, readDataJson } from "./Harness.ts"
 
 /** Loads the catalogues and filters them the way the scheduler will. */
 export const runCatalog = async (): Promise<Array<Result>> => {
-  const awsJson = JSON.parse(readFileSync(sharedData("aws-instance-types.json"), "utf8"))
+  const awsJson = readDataJson("aws-instance-types.json")
   const aws = await Effect.runPromise(Catalog.fromAwsJson(awsJson))
   const podRequirements = Requirements.make(
     Requirement.make(Labels.Arch, "In", ["amd64"]),

@@ -2,7 +2,9 @@
  * A tiny benchmark harness: runs a case several times, reports the median wall time and the heap it leaves behind.
  * Benchmarks are not tests; numbers go to bench/README.md with the machine they ran on.
  */
+import { readFileSync } from "node:fs"
 import { cpus } from "node:os"
+import { join } from "node:path"
 
 /** One measured case. */
 export interface Result {
@@ -63,3 +65,7 @@ export const table = (results: ReadonlyArray<Result>): string => {
 /** Where the numbers came from. */
 export const machine = (): string =>
   `${cpus().length} × ${cpus()[0]?.model ?? "unknown cpu"}, Node ${process.version}, ${process.platform}/${process.arch}`
+
+/** A JSON dataset of the repository's data/ directory (npm runs benchmarks from the repository root). */
+export const readDataJson = (file: string): unknown =>
+  JSON.parse(readFileSync(join(process.cwd(), "data", file), "utf8"))

@@ -3,8 +3,6 @@
  * types (upstream's fake 400 by default), and a pod mix of one fifth each plain, zone-spread, hostname-spread, zonal
  * pod-affinity and hostname anti-affinity pods with seeded random requests.
  */
-import { readFileSync } from "node:fs"
-import { join } from "node:path"
 import { Effect, Schema } from "effect"
 import * as FakeInstanceTypes from "../layers/cloudprovider/fake/InstanceTypes.ts"
 import * as Labels from "../src/api/Labels.ts"
@@ -13,6 +11,7 @@ import * as PodApi from "../src/api/Pod.ts"
 import * as Catalog from "../src/cloudprovider/Catalog.ts"
 import type * as InstanceType from "../src/cloudprovider/InstanceType.ts"
 import * as Scheduler from "../src/scheduling/Scheduler.ts"
+import { readDataJson } from "./Harness.ts"
 
 /** One run's numbers (the `--json` line). */
 export interface Run {
@@ -124,9 +123,7 @@ export const catalogue = (
     case "kwok":
       return { instanceTypes: Catalog.kwok(), wellKnown: Catalog.kwokWellKnownLabels }
     case "aws": {
-      const json = JSON.parse(
-        readFileSync(join(process.cwd(), "..", "shared", "data", "aws-instance-types.json"), "utf8")
-      )
+      const json = readDataJson("aws-instance-types.json")
       return { instanceTypes: Effect.runSync(Catalog.fromAwsJson(json)), wellKnown: Catalog.awsWellKnownLabels }
     }
     default:

@@ -16,11 +16,8 @@ export const exampleNodePools = (): Array<{ readonly file: string; readonly obje
     .sort()
     .map((file) => ({ file, object: readYamlDocuments(join("examples/nodepools", file))[0] }))
 
-/** The shared data directory laid beside the repository (instance-type datasets). */
-export const sharedData = (file: string): string => join(root, "..", "shared", "data", file)
-
-/** A JSON file of the shared data directory. */
-export const readSharedJson = (file: string): unknown => JSON.parse(readFileSync(sharedData(file), "utf8"))
+/** A JSON dataset of the repository's data/ directory (instance-type catalogues). */
+export const readDataJson = (file: string): unknown => JSON.parse(readFileSync(join(root, "data", file), "utf8"))
 
 /**
  * A KWOKNodeClass `default` and a linux NodePool `default` on it, as YAML for kubectl: the start of every manifest the

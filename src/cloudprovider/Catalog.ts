@@ -1,6 +1,6 @@
 /**
  * Instance-type catalogues: the KWOK catalogue (built in, the default), catalogues in its JSON format
- * (`--instance-types`), and the AWS catalogue of ../shared/data for realistic simulations and benchmarks.
+ * (`--instance-types`), and the AWS catalogue of data/ for realistic simulations and benchmarks.
  */
 import { Effect, Schema } from "effect"
 import * as Decode from "../api/Decode.ts"
@@ -118,7 +118,7 @@ const roundPrice = (price: number): number => Math.round(price * 1e10) / 1e10
 
 /**
  * The entries of upstream KWOK's embedded catalogue (`kwok/tools/gen_instance_types.go`): cpu × memory family × OS ×
- * arch, four zones, spot at 70% of on-demand. Identical to ../shared/data/kwok-instance-types.json (a test checks).
+ * arch, four zones, spot at 70% of on-demand. Identical to data/kwok-instance-types.json (a test checks).
  */
 export const kwokEntries = (): Array<CatalogEntry> =>
   kwokCpus.flatMap((cpu) =>
@@ -152,7 +152,7 @@ export const kwok = (): Array<InstanceType.InstanceType> => kwokEntries().map(to
 
 // -- The AWS catalogue -------------------------------------------------------------------------------------------
 
-/** An entry of ../shared/data/aws-instance-types.json (the fields used). */
+/** An entry of data/aws-instance-types.json (the fields used). */
 export const AwsEntry = Schema.Struct({
   name: Schema.String,
   family: Schema.String,

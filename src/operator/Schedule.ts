@@ -15,7 +15,7 @@ import * as ScheduleOutput from "./ScheduleOutput.ts"
 /** Input the command cannot use: printed as one line, exit code 2. */
 export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", { message: Schema.String }) {}
 
-/** Reads an instance-type catalogue file (the format of shared/data/kwok-instance-types.json). */
+/** Reads an instance-type catalogue file (the format of data/kwok-instance-types.json). */
 export const loadCatalogue = Effect.fn("Schedule.loadCatalogue")(function* (path: string) {
   const fs = yield* FileSystem.FileSystem
   const text = yield* fs

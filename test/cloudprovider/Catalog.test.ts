@@ -5,20 +5,20 @@ import * as Catalog from "../../src/cloudprovider/Catalog.ts"
 import * as InstanceType from "../../src/cloudprovider/InstanceType.ts"
 import * as Requirement from "../../src/scheduling/Requirement.ts"
 import * as Requirements from "../../src/scheduling/Requirements.ts"
-import { readSharedJson } from "../fixtures.ts"
+import { readDataJson } from "../fixtures.ts"
 
 const gi = 1024 ** 3 * 1000
 const mi = 1024 ** 2 * 1000
 
 describe("Catalog", () => {
-  it("the built-in KWOK catalogue is upstream's, identical to shared/data/kwok-instance-types.json", () => {
-    const shared = Schema.decodeUnknownSync(Catalog.Catalog)(readSharedJson("kwok-instance-types.json"))
-    assert.deepStrictEqual(Catalog.kwokEntries(), shared)
+  it("the built-in KWOK catalogue is upstream's, identical to data/kwok-instance-types.json", () => {
+    const fromFile = Schema.decodeUnknownSync(Catalog.Catalog)(readDataJson("kwok-instance-types.json"))
+    assert.deepStrictEqual(Catalog.kwokEntries(), fromFile)
   })
 
-  it.effect("loads the shared KWOK file into the same instance types as the built-in one", () =>
+  it.effect("loads the KWOK file of data/ into the same instance types as the built-in one", () =>
     Effect.gen(function* () {
-      const loaded = yield* Catalog.fromJson(readSharedJson("kwok-instance-types.json"))
+      const loaded = yield* Catalog.fromJson(readDataJson("kwok-instance-types.json"))
       assert.strictEqual(loaded.length, 144)
       assert.deepStrictEqual(
         loaded.map((it) => [it.name, it.allocatable]),
@@ -95,7 +95,7 @@ describe("Catalog", () => {
 
   it.effect("loads the AWS dataset with its allocatable figures", () =>
     Effect.gen(function* () {
-      const types = yield* Catalog.fromAwsJson(readSharedJson("aws-instance-types.json"))
+      const types = yield* Catalog.fromAwsJson(readDataJson("aws-instance-types.json"))
       assert.strictEqual(types.length, 1363)
       const c6i = types.find((it) => it.name === "c6i.8xlarge")!
       assert.strictEqual(c6i.allocatable.cpu, 31_850)
