@@ -385,7 +385,7 @@ export class Topology {
         case "antiAffinity":
           return count === 0 ? true : []
         case "affinity":
-          return count > 0 || (selfSelecting && group.total === 0) ? true : []
+          return count > 0 || (selfSelecting && !this.populatesAnyOf(group, podDomains)) ? true : []
         case "spread":
           return count + (selfSelecting ? 1 : 0) - this.spreadMinimum(group, podDomains) <= group.maxSkew ? true : []
       }
@@ -399,13 +399,27 @@ export class Topology {
       case "affinity": {
         const populated = candidates.filter((domain) => (group.counts.get(domain) ?? 0) > 0)
         if (populated.length > 0) return populated
-        // The first pod of a self-selecting affinity group starts it somewhere, when nothing it selects runs yet.
-        if (selfSelecting && group.total === 0 && candidates.length > 0) return [candidates.sort()[0]!]
+        // A self-selecting pod starts a domain of its own when no selected pod runs in a domain it may use (none
+        // runs yet, or all run in domains its node affinity excludes); upstream picks one at random, we the first.
+        if (selfSelecting && candidates.length > 0 && !this.populatesAnyOf(group, podDomains)) {
+          return [candidates.sort()[0]!]
+        }
         return []
       }
       case "antiAffinity":
         return candidates.filter((domain) => (group.counts.get(domain) ?? 0) === 0)
     }
+  }
+
+  /** Whether the group counts a selected pod in one of these domains (upstream's `anyCompatiblePodDomain`). */
+  private populatesAnyOf(group: Group, podDomains: Requirement.Requirement): boolean {
+    if (group.total === 0) return false
+    if (!podDomains.complement) {
+      for (const domain of podDomains.values) if ((group.counts.get(domain) ?? 0) > 0) return true
+      return false
+    }
+    for (const [domain, count] of group.counts) if (count > 0 && Requirement.has(podDomains, domain)) return true
+    return false
   }
 
   /** Domains of new capacity the group considers, and every domain it has counted (existing nodes included). */

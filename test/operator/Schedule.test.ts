@@ -179,3 +179,44 @@ spec: {maxUnavailable: 0, selector: {matchLabels: {app: db}}}
     })
   )
 })
+
+describe("schedule: pod affinity to itself", () => {
+  const cachePod = (name: string, zone: string) => `
+apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, labels: {app: cache}}
+spec:
+  containers: [{name: c, resources: {requests: {cpu: "1"}}}]
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms: [{matchExpressions: [{key: topology.kubernetes.io/zone, operator: In, values: [${zone}]}]}]
+    podAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        - {topologyKey: topology.kubernetes.io/zone, labelSelector: {matchLabels: {app: cache}}}
+`
+  const manifests = `
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}
+      requirements: [{key: kubernetes.io/os, operator: In, values: [linux]}]
+---${cachePod("cache-a", "test-zone-a")}---${cachePod("cache-b", "test-zone-b")}`
+
+  it.effect("places two self-affine pods that require different zones, each in its own zone (upstream v1.4.0)", () =>
+    Effect.gen(function* () {
+      const parsed = yield* Manifests.parse("inline.yaml", manifests)
+      const { result } = yield* Schedule.plan(parsed, Catalog.kwok())
+      assert.deepStrictEqual(result.unschedulable, [])
+      const zoneOf = (pod: string) =>
+        result.nodeClaims
+          .find((claim) => claim.pods.includes(pod))
+          ?.requirements.find((requirement) => requirement.key === "topology.kubernetes.io/zone")?.values
+      assert.deepStrictEqual(zoneOf("default/cache-a"), ["test-zone-a"])
+      assert.deepStrictEqual(zoneOf("default/cache-b"), ["test-zone-b"])
+    })
+  )
+})
