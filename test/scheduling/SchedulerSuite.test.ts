@@ -1182,5 +1182,89 @@ describe("Scheduler (upstream suite)", () => {
         assert.strictEqual(results.newNodeClaims[0]!.pods.length, 4)
       })
     )
+
+    describe("self affinity under zone requirements", () => {
+      /** Required affinity on `key` to pods of `app`, with a required node affinity to these zones. */
+      const affineIn = (app: string, zones: ReadonlyArray<string>, key: string = Labels.Zone) => ({
+        affinity: {
+          ...requiredTerms([inZone(...zones)]),
+          podAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term(key, app)] }
+        }
+      })
+      /** A full node in `zone` running one pod of `app`, and an empty node in zone b. */
+      const withRunning = (app: string, zone: string, pods: ReadonlyArray<ReturnType<typeof pod>>) =>
+        Scheduler.solve(
+          makeInput({
+            nodePools: [nodePool("default")],
+            existingNodes: [
+              node("full", { cpu: "0", labels: { [Labels.Zone]: zone } }),
+              node("free-b", { cpu: "4", labels: { [Labels.Zone]: zoneB } })
+            ],
+            boundPods: [boundPod(`${app}-0`, "full", { labels: { app } })],
+            pods
+          })
+        )
+
+      it.effect("two self-affine pods whose zones differ each start their own zone", () =>
+        Effect.gen(function* () {
+          const results = yield* Scheduler.solve(
+            makeInput({
+              nodePools: [nodePool("default")],
+              pods: [
+                pod("in-b", { labels: { app: "cache" }, spec: affineIn("cache", [zoneB]) }),
+                pod("in-c", { labels: { app: "cache" }, spec: affineIn("cache", [zoneC]) })
+              ]
+            })
+          )
+          assert.strictEqual(results.errors.size, 0)
+          assert.deepStrictEqual(valuesOf(claimOf(results, "in-b")!, Labels.Zone), [zoneB])
+          assert.deepStrictEqual(valuesOf(claimOf(results, "in-c")!, Labels.Zone), [zoneC])
+        })
+      )
+
+      it.effect("a selected pod only in an excluded zone: a self-selecting pod starts its zone, another cannot", () =>
+        Effect.gen(function* () {
+          const results = yield* withRunning("db", zoneA, [
+            pod("replica", { labels: { app: "db" }, spec: affineIn("db", [zoneC]) }),
+            pod("client", { labels: { app: "client" }, spec: affineIn("db", [zoneD]) })
+          ])
+          assert.deepStrictEqual(valuesOf(claimOf(results, "replica")!, Labels.Zone), [zoneC])
+          assert.include(errorOf(results, "client"), "pod affinity")
+        })
+      )
+
+      it.effect("a self-selecting pod joins a selected pod in a zone it may use, not an empty node elsewhere", () =>
+        Effect.gen(function* () {
+          const results = yield* withRunning("cache", zoneA, [
+            pod("joiner", { labels: { app: "cache" }, spec: affineIn("cache", [zoneA, zoneB]) })
+          ])
+          assert.isUndefined(nodeOf(results, "joiner"))
+          assert.deepStrictEqual(valuesOf(claimOf(results, "joiner")!, Labels.Zone), [zoneA])
+        })
+      )
+
+      it.effect("with several zones allowed and none holding a selected pod, existing capacity starts one", () =>
+        Effect.gen(function* () {
+          const results = yield* withRunning("cache", zoneA, [
+            pod("starter", { labels: { app: "cache" }, spec: affineIn("cache", [zoneB, zoneC]) }),
+            pod("follower", { labels: { app: "cache" }, spec: affineIn("cache", [zoneB, zoneC]) })
+          ])
+          assert.strictEqual(nodeOf(results, "starter"), "free-b")
+          assert.strictEqual(nodeOf(results, "follower"), "free-b")
+        })
+      )
+
+      it.effect("hostname self affinity: a selected pod on any host blocks a new host, whatever the zones", () =>
+        Effect.gen(function* () {
+          // Upstream's "first empty topology domain only (hostname/constrained zones)": the pods constrain zones, not
+          // hostnames, so the host already running a selected pod is one they may use and no other host may start.
+          const results = yield* withRunning("sticky", zoneA, [
+            pod("sticky-1", { labels: { app: "sticky" }, spec: affineIn("sticky", [zoneB, zoneC], Labels.Hostname) })
+          ])
+          assert.strictEqual(results.newNodeClaims.length, 0)
+          assert.include(errorOf(results, "sticky-1"), "pod affinity")
+        })
+      )
+    })
   })
 })
