@@ -159,16 +159,7 @@ describe("disruption: consolidation", S.controllerSuite, () => {
       yield* D.launch("guarded", "medium")
       yield* D.launch("free", "medium")
       yield* S.advance(2_000, 1_000)
-      yield* kube.create(
-        Resources.PodDisruptionBudgets,
-        {
-          apiVersion: "policy/v1",
-          kind: "PodDisruptionBudget",
-          metadata: { name: "guard", namespace: "default" },
-          spec: { maxUnavailable: 0, selector: { matchLabels: { app: "guarded" } } }
-        } as never,
-        { namespace: "default" }
-      )
+      yield* D.createPodDisruptionBudget("guard", "guarded", { maxUnavailable: 0 })
       yield* D.boundPod("p-guarded", "guarded", { labels: { app: "guarded" } })
       yield* D.boundPod("p-free", "free")
       yield* S.advance(3 * 60_000, 10_000)

@@ -201,6 +201,57 @@ export const boundPod = (
         })
   } as never)
 
+/** Creates a PodDisruptionBudget in `default` selecting the pods labelled `app: <app>`. */
+export const createPodDisruptionBudget = (
+  name: string,
+  app: string,
+  limit: { readonly maxUnavailable: number | string } | { readonly minAvailable: number | string }
+) =>
+  Effect.flatMap(Effect.service(KubeClient), (kube) =>
+    kube.create(
+      Resources.PodDisruptionBudgets,
+      {
+        apiVersion: "policy/v1",
+        kind: "PodDisruptionBudget",
+        metadata: { name, namespace: "default" },
+        spec: { ...limit, selector: { matchLabels: { app } } }
+      } as never,
+      { namespace: "default" }
+    )
+  )
+
+/**
+ * Creates a DaemonSet in `default` whose pods (labelled `app: <name>`) run on the node `node` only, with the
+ * template's `tolerations`.
+ */
+export const createDaemonSet = (
+  name: string,
+  node: string,
+  tolerations: ReadonlyArray<{ readonly key?: string; readonly operator: string; readonly effect?: string }> = []
+) =>
+  Effect.flatMap(Effect.service(KubeClient), (kube) =>
+    kube.create(
+      Resources.DaemonSets,
+      {
+        apiVersion: "apps/v1",
+        kind: "DaemonSet",
+        metadata: { name, namespace: "default" },
+        spec: {
+          selector: { matchLabels: { app: name } },
+          template: {
+            metadata: { labels: { app: name } },
+            spec: {
+              nodeSelector: { [Labels.Hostname]: node },
+              tolerations,
+              containers: [S.container("100m", "64Mi")]
+            }
+          }
+        }
+      } as never,
+      { namespace: "default" }
+    )
+  )
+
 /** Names of the Nodes that exist and are not being deleted. */
 export const liveNodes = Effect.map(S.listNodes, (nodes) =>
   nodes.filter((node) => node.metadata.deletionTimestamp === undefined).map((node) => node.metadata.name ?? "")
