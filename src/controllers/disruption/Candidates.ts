@@ -1,7 +1,8 @@
 /**
  * Disruption candidates (upstream `disruption/types.go` `NewCandidate`, `helpers.go` `GetCandidates`): initialized,
  * managed nodes that nothing protects — no do-not-disrupt annotation on the node or an active pod, no
- * PodDisruptionBudget that allows no eviction of its pods — with what disrupting them costs.
+ * PodDisruptionBudget that allows no eviction of a pod the drain would evict (DaemonSet pods included) — with what
+ * disrupting them costs.
  */
 import * as ConditionTypes from "../../api/Conditions.ts"
 import * as Duration from "../../api/Duration.ts"
@@ -15,6 +16,7 @@ import * as LabelSelector from "../../kube/LabelSelector.ts"
 import * as Reschedulable from "../../scheduling/Reschedulable.ts"
 import type { StateNode } from "../../state/ClusterState.ts"
 import * as Conditions from "../Conditions.ts"
+import * as TerminationPods from "../node/termination/Pods.ts"
 
 /** A node disruption may take. */
 export interface Candidate {
@@ -33,10 +35,6 @@ export interface Candidate {
 
 /** Graceful methods (emptiness, consolidation) respect every protection; eventual ones (drift) may wait out a TGP. */
 export type DisruptionClass = "graceful" | "eventual"
-
-const isDaemonOrMirror = (pod: Pod) =>
-  (pod.metadata.ownerReferences ?? []).some((owner) => owner.kind === "DaemonSet" || owner.kind === "Node") ||
-  pod.metadata.annotations?.["kubernetes.io/config.mirror"] !== undefined
 
 /** Upstream `EvictionCost`: 1 + deletion cost / 2^27 + priority / 2^25, clamped to [−10, 10]. */
 export const evictionCost = (pod: Pod): number => {
@@ -159,23 +157,27 @@ const computeScan = (
   const blocked = mayWait ? undefined : protectedBy(pods, budgets)
   return {
     blocked,
-    reschedulablePods: pods.filter(
-      (pod) => Reschedulable.notReschedulable(pod, []) === undefined && !isDaemonOrMirror(pod)
-    ),
+    reschedulablePods: pods.filter((pod) => Reschedulable.notReschedulable(pod, []) === undefined),
     evictionCost: pods.reduce((sum, pod) => sum + evictionCost(pod), 0)
   }
 }
 
-/** Why an active pod keeps the node: do-not-disrupt, or a PodDisruptionBudget that allows no eviction now. */
+/**
+ * Why the node's pods keep it (upstream `StateNode.ValidatePodsDisruptable`): first any active pod with do-not-disrupt
+ * (DaemonSet and mirror pods too), then any pod the drain would evict — DaemonSet pods included, not mirror pods nor
+ * pods tolerating the disrupted taint (upstream `Limits.CanEvictPods`) — behind a budget that allows no eviction now.
+ */
 const protectedBy = (pods: ReadonlyArray<Pod>, budgets: ReadonlyArray<PodDisruptionBudget>): string | undefined => {
+  const pinned = pods.find((pod) => isActive(pod) && TerminationPods.hasDoNotDisrupt(pod))
+  if (pinned !== undefined) {
+    return `pod ${pinned.metadata.namespace}/${pinned.metadata.name} has ${Labels.DoNotDisruptAnnotation}`
+  }
   for (const pod of pods) {
-    if (!isActive(pod)) continue
-    if (pod.metadata.annotations?.[Labels.DoNotDisruptAnnotation] === "true") {
-      return `pod ${pod.metadata.namespace}/${pod.metadata.name} has ${Labels.DoNotDisruptAnnotation}`
-    }
-    if (isDaemonOrMirror(pod)) continue
+    // The budget first: most pods have none, and the toleration check is the dearer one.
     const budget = blockingBudget(pod, budgets)
-    if (budget !== undefined) return `pdb ${budget.metadata.namespace}/${budget.metadata.name} prevents pod evictions`
+    if (budget !== undefined && TerminationPods.isEvictable(pod)) {
+      return `pdb ${budget.metadata.namespace}/${budget.metadata.name} prevents pod evictions`
+    }
   }
   return undefined
 }

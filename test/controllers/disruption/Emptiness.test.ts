@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Metric } from "effect"
 import * as Metrics from "../../../src/controllers/disruption/Metrics.ts"
+import { KubeClient } from "../../../src/kube/KubeClient.ts"
+import * as Resources from "../../../src/kube/Resources.ts"
 import * as S from "../support.ts"
 import * as D from "./support.ts"
 
@@ -52,6 +54,51 @@ describe("disruption: emptiness", S.controllerSuite, () => {
       // The busy node's pod is untouched.
       assert.strictEqual((yield* S.getPod("app")).spec.nodeName, "busy")
     }).pipe(Effect.provide(D.base()))
+  )
+
+  it.effect(
+    "a PodDisruptionBudget allowing no disruption of a DaemonSet pod keeps its node, unless the pod tolerates the disrupted taint",
+    () =>
+      Effect.gen(function* () {
+        yield* D.setup(D.nodePool("default", { consolidateAfter: "30s" }))
+        const log = yield* D.start()
+        const kube = yield* KubeClient
+        yield* D.launch("guarded", "small")
+        yield* D.launch("tolerant", "small")
+        yield* S.advance(2_000, 1_000)
+        // Each node runs only a daemon: "agent" does not tolerate karpenter.sh/disrupted, "mesh" tolerates every taint.
+        yield* D.createDaemonSet("agent", "guarded")
+        yield* D.createDaemonSet("mesh", "tolerant", [{ operator: "Exists" }])
+        // A DaemonSet has no scale: maxUnavailable 0 fails the budget's sync (0 allowed); minAvailable 1 is all of one.
+        yield* D.createPodDisruptionBudget("agent", "agent", { maxUnavailable: 0 })
+        yield* D.createPodDisruptionBudget("mesh", "mesh", { minAvailable: 1 })
+        yield* S.advance(5_000, 1_000)
+        const daemons = (yield* S.listPods).map((pod) => [
+          pod.metadata.labels?.app,
+          pod.spec.nodeName,
+          pod.metadata.ownerReferences?.[0]?.kind
+        ])
+        assert.deepStrictEqual(daemons, [
+          ["agent", "guarded", "DaemonSet"],
+          ["mesh", "tolerant", "DaemonSet"]
+        ])
+        for (const name of ["agent", "mesh"]) {
+          const budget = yield* kube.get(Resources.PodDisruptionBudgets, name, { namespace: "default" })
+          assert.strictEqual(budget.status?.disruptionsAllowed, 0, `${name} allows no disruption`)
+        }
+
+        yield* S.advance(3 * 60_000, 10_000)
+        assert.deepStrictEqual(
+          log.entries().map((entry) => [entry.reason, entry.candidates]),
+          [["Empty", ["tolerant"]]],
+          "only the node whose daemon tolerates the disrupted taint goes, as Empty"
+        )
+        assert.deepStrictEqual(yield* D.nodeNames, ["guarded"])
+        assert.include(
+          yield* D.eventsWithReason("DisruptionBlocked"),
+          "guarded: Cannot disrupt Node: pdb default/agent prevents pod evictions"
+        )
+      }).pipe(Effect.provide(D.base()))
   )
 
   it.effect('budget nodes "20%" over 10 empty nodes: never more than 2 disrupting at once', () =>

@@ -1,7 +1,8 @@
 /**
  * What node termination asks of a pod (upstream `pkg/utils/pod/scheduling.go` and the pod grouping and deletion
- * times of `pkg/controllers/node/termination/terminator/terminator.go`, v1.4.0). Pure functions over decoded pods;
- * the times are epoch milliseconds from the caller's Clock.
+ * times of `pkg/controllers/node/termination/terminator/terminator.go`, v1.4.0); disruption's candidate checks ask the
+ * same of a node's pods (which ones the drain would evict). Pure functions over decoded pods; the times are epoch
+ * milliseconds from the caller's Clock.
  */
 import * as Labels from "../../../api/Labels.ts"
 import { isActive, isTerminal, type Pod } from "../../../api/Pod.ts"
