@@ -27,3 +27,13 @@ export const Effects = ["NoSchedule", "PreferNoSchedule", "NoExecute"] as const
 
 /** Two taints are the same taint when key and effect match (the value does not identify a taint). */
 export const matches = (a: TaintLike, b: TaintLike): boolean => a.key === b.key && a.effect === b.effect
+
+/**
+ * `taints` followed by each of `added` that matches none already there (upstream `Taints.Merge`): for a key and
+ * effect present in both, the first one stays.
+ */
+export const merge = <T extends TaintLike>(taints: ReadonlyArray<T>, added: ReadonlyArray<T>): Array<T> => {
+  const merged = [...taints]
+  for (const taint of added) if (!merged.some((present) => matches(present, taint))) merged.push(taint)
+  return merged
+}

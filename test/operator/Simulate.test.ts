@@ -547,6 +547,76 @@ ${scenarioDocument("  duration: 1h")}`
     30_000
   )
 
+  it.live(
+    "does not consolidate the nodes of a NodePool whose template annotates them karpenter.sh/do-not-disrupt",
+    () =>
+      Effect.gen(function* () {
+        // Two NodePools alike but for the annotation, each with its own Deployment; both scaled to 0 at 5m.
+        const nodePool = (name: string, annotations: string) => `apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: ${name}}
+spec:
+  template:
+    metadata: {annotations: {${annotations}}}
+    spec:
+      nodeClassRef: {group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}
+      requirements: [{key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}]
+  disruption: {consolidationPolicy: WhenEmptyOrUnderutilized, consolidateAfter: 30s}
+`
+        const deployment = (name: string) => `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ${name}}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: ${name}}}
+  template:
+    metadata: {labels: {app: ${name}}}
+    spec:
+      nodeSelector: {karpenter.sh/nodepool: ${name}}
+      containers: [{name: app, image: app, resources: {requests: {cpu: "1", memory: 1Gi}}}]
+`
+        const file = write(
+          "do-not-disrupt.yaml",
+          [
+            "apiVersion: karpenter.kwok.sh/v1alpha1\nkind: KWOKNodeClass\nmetadata: {name: default}\nspec: {}\n",
+            nodePool("guarded", `karpenter.sh/do-not-disrupt: "true"`),
+            nodePool("open", `example.com/team: web`),
+            deployment("guarded"),
+            deployment("open"),
+            scenarioDocument(`  duration: 20m
+  steps:
+    - at: 5m
+      scale: {kind: Deployment, name: guarded, replicas: 0}
+    - at: 5m
+      scale: {kind: Deployment, name: open, replicas: 0}`)
+          ].join("---\n")
+        )
+        const report = yield* simulateJson([file])
+        const poolsOf = (time: number) => [...new Set(snapshotAt(report, time).nodes.map((node) => node.nodePool))]
+        assert.deepStrictEqual(poolsOf(5 * 60).sort(), ["guarded", "open"])
+        const guarded = snapshotAt(report, 5 * 60)
+          .nodes.filter((node) => node.nodePool === "guarded")
+          .map((node) => node.name)
+        const end = snapshotAt(report, 20 * 60)
+        assert.deepStrictEqual(
+          end.nodes.map((node) => node.name),
+          guarded,
+          "the open NodePool's empty nodes go, the guarded ones stay"
+        )
+        assert.deepStrictEqual(
+          end.nodes.map((node) => node.pods.length),
+          guarded.map(() => 0),
+          "although empty"
+        )
+        assert.isAbove(report.disruptions.length, 0)
+        for (const disruption of report.disruptions) {
+          assert.strictEqual(disruption.reason, "Empty")
+          for (const candidate of disruption.candidates) assert.notInclude(guarded, candidate)
+        }
+      }),
+    60_000
+  )
+
   describe("rejects an invalid scenario with InvalidInput in one line", () => {
     const deployment = `apiVersion: apps/v1
 kind: Deployment

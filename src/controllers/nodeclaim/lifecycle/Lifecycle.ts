@@ -308,29 +308,40 @@ export const make = Effect.gen(function* () {
     return { deleted: true, result: Result.done }
   })
 
-  /** The Node takes the NodeClaim's labels, taints and finalizer; the unregistered taint goes. */
+  /**
+   * Upstream `syncNode`: the Node takes the NodeClaim's labels and annotations (the NodeClaim's value wins on a shared
+   * key), its taints then startup taints (a key and effect already on the Node keeps the Node's taint), its owner
+   * reference and the termination finalizer; the unregistered taint goes.
+   */
   const syncNode = Effect.fn("Lifecycle.syncNode")(function* (claim: NodeClaim, node: Node) {
-    const wanted = [...(claim.spec.taints ?? []), ...(claim.spec.startupTaints ?? [])]
-    const kept = (node.spec.taints ?? []).filter((taint) => !Taints.matches(taint, Taints.UnregisteredNoExecute))
-    const taints = [...kept, ...wanted.filter((taint) => !kept.some((existing) => Taints.matches(existing, taint)))]
+    const taints = Taints.merge(
+      Taints.merge(node.spec.taints ?? [], claim.spec.taints ?? []),
+      claim.spec.startupTaints ?? []
+    ).filter((taint) => !Taints.matches(taint, Taints.UnregisteredNoExecute))
+    const owners = node.metadata.ownerReferences ?? []
     yield* kube.patch(Resources.Nodes, node.metadata.name ?? "", {
       type: "merge",
       patch: {
         metadata: {
           resourceVersion: node.metadata.resourceVersion,
           labels: { ...claim.metadata.labels, [Labels.NodeRegistered]: "true" },
+          annotations: { ...claim.metadata.annotations },
           finalizers: hasFinalizer(node)
             ? node.metadata.finalizers
             : [...(node.metadata.finalizers ?? []), Labels.TerminationFinalizer],
-          ownerReferences: [
-            {
-              apiVersion: "karpenter.sh/v1",
-              kind: "NodeClaim",
-              name: claim.metadata.name ?? "",
-              uid: claim.metadata.uid ?? "",
-              blockOwnerDeletion: true
-            }
-          ]
+          // Appended to the Node's own, as upstream; once, should registration run again after a failed status write.
+          ownerReferences: owners.some((owner) => owner.uid === claim.metadata.uid)
+            ? owners
+            : [
+                ...owners,
+                {
+                  apiVersion: "karpenter.sh/v1",
+                  kind: "NodeClaim",
+                  name: claim.metadata.name ?? "",
+                  uid: claim.metadata.uid ?? "",
+                  blockOwnerDeletion: true
+                }
+              ]
         },
         spec: { taints }
       }

@@ -177,3 +177,82 @@ describe("NodeClaim lifecycle: registration and initialization", S.controllerSui
       }).pipe(Effect.provide(S.kwokBase))
   )
 })
+
+describe("NodeClaim lifecycle: registration syncs the NodeClaim's metadata onto the Node", S.controllerSuite, () => {
+  it.effect(
+    "labels and annotations merged (the NodeClaim's win), taints and startup taints added once, the Node's own kept",
+    () =>
+      Effect.gen(function* () {
+        const kube = yield* KubeClient
+        const dedicated = { key: "example.com/dedicated", value: "team-a", effect: "NoSchedule" } as const
+        const gpu = { key: "example.com/gpu", effect: "NoSchedule" } as const
+        const agent = { key: "example.com/agent-not-ready", effect: "NoExecute" } as const
+        yield* S.createNodePool(S.nodePool("default"))
+        yield* Layer.build(S.karpenter())
+        yield* S.settle
+        const claim = S.nodeClaim("claim")
+        yield* S.createNodeClaim({
+          ...claim,
+          metadata: {
+            ...claim.metadata,
+            labels: { ...claim.metadata.labels, team: "a" },
+            annotations: { [Labels.DoNotDisruptAnnotation]: "true", "example.com/owner": "team-a" }
+          },
+          // gpu twice (a NodeClaim written by hand): the Node gets it once.
+          spec: { ...claim.spec, taints: [dedicated, gpu], startupTaints: [agent, gpu] }
+        } as never)
+        yield* S.settle
+        const launched = yield* S.findNodeClaim("claim")
+        const providerID = launched?.status?.providerID ?? ""
+        assert.notStrictEqual(providerID, "")
+
+        // The instance's Node joins with metadata of its own, some of it conflicting with the NodeClaim's.
+        const joining = S.node("node-1", { providerID, labels: { team: "b", "example.com/rack": "r1" } })
+        const ownTaint = { key: "example.com/maintenance", effect: "NoExecute" } as const
+        const nodeDedicated = { key: dedicated.key, value: "from-kubelet", effect: dedicated.effect } as const
+        const foreignOwner = { apiVersion: "v1", kind: "ConfigMap", name: "owner", uid: "owner-uid" } as const
+        yield* S.createNode({
+          ...joining,
+          metadata: {
+            ...joining.metadata,
+            annotations: { "example.com/owner": "kubelet", "node.alpha.kubernetes.io/ttl": "0" },
+            ownerReferences: [foreignOwner]
+          },
+          spec: {
+            ...joining.spec,
+            taints: [{ key: "karpenter.sh/unregistered", effect: "NoExecute" }, nodeDedicated, ownTaint]
+          }
+        } as never)
+        yield* S.settle
+        assert.strictEqual(
+          S.conditionOf((yield* S.findNodeClaim("claim"))?.status?.conditions, ConditionTypes.Registered)?.status,
+          "True"
+        )
+
+        const node = yield* kube.get(Resources.Nodes, "node-1")
+        const labels = node.metadata.labels ?? {}
+        assert.deepStrictEqual(
+          [labels.team, labels["example.com/rack"], labels[Labels.NodePool], labels[Labels.NodeRegistered]],
+          ["a", "r1", "default", "true"],
+          "the NodeClaim's labels win; the Node's others stay"
+        )
+        assert.deepStrictEqual(node.metadata.annotations, {
+          [Labels.DoNotDisruptAnnotation]: "true",
+          "example.com/owner": "team-a",
+          "node.alpha.kubernetes.io/ttl": "0"
+        })
+        assert.deepStrictEqual(
+          node.spec.taints,
+          [nodeDedicated, ownTaint, gpu, agent],
+          "the Node's taints first (its own value kept for a key and effect the NodeClaim also has), then the " +
+            "NodeClaim's taints and startup taints not yet there; the unregistered taint is gone"
+        )
+        assert.deepStrictEqual(
+          (node.metadata.ownerReferences ?? []).map((owner) => owner.uid),
+          [foreignOwner.uid, launched?.metadata.uid],
+          "the NodeClaim's owner reference is added to the Node's"
+        )
+        assert.include(node.metadata.finalizers ?? [], Labels.TerminationFinalizer)
+      }).pipe(Effect.provide(S.fakeBase))
+  )
+})
