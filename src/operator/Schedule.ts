@@ -3,9 +3,15 @@
  * NodeClaims would be launched for the rest (and as what), and why any pod cannot be placed.
  */
 import { Effect, FileSystem, Schema } from "effect"
+import * as Conditions from "../api/Conditions.ts"
 import * as KWOKNodeClass from "../api/KWOKNodeClass.ts"
+import * as Meta from "../api/Meta.ts"
+import type { NodeClassRef } from "../api/NodeClassRef.ts"
+import type { NodePool } from "../api/NodePool.ts"
 import * as Catalog from "../cloudprovider/Catalog.ts"
 import type * as InstanceType from "../cloudprovider/InstanceType.ts"
+import * as Readiness from "../controllers/nodepool/readiness/Readiness.ts"
+import * as Provisioner from "../controllers/provisioning/Provisioner.ts"
 import * as ClusterView from "../scheduling/ClusterView.ts"
 import * as Requirements from "../scheduling/Requirements.ts"
 import * as Scheduler from "../scheduling/Scheduler.ts"
@@ -39,6 +45,36 @@ export const wellKnownFor = (instanceTypes: ReadonlyArray<InstanceType.InstanceT
   return keys
 }
 
+const kwokKind = { group: KWOKNodeClass.group, kind: KWOKNodeClass.kind }
+
+const isKwok = (ref: NodeClassRef): boolean => ref.group === kwokKind.group && ref.kind === kwokKind.kind
+
+/** A Ready condition for people: its reason (else its status) and its message. */
+const conditionText = (condition: { readonly status: string; readonly reason?: string; readonly message?: string }) =>
+  [condition.reason || `Ready=${condition.status}`, ...(condition.message ? [condition.message] : [])].join(": ")
+
+/**
+ * Why the pass leaves a NodePool out, or undefined when it uses it: the provisioner's test of the NodePool's own Ready,
+ * then the readiness controller's of its KWOKNodeClass (when the input gives KWOKNodeClasses). Status is rarely part
+ * of manifests, so a NodePool without a Ready condition counts as ready, as does a KWOKNodeClass without conditions.
+ */
+const notReadyBecause = (
+  nodePool: NodePool,
+  nodeClasses: ReadonlyArray<KWOKNodeClass.KWOKNodeClass>
+): string | undefined => {
+  const name = `nodepool "${nodePool.metadata.name}" is not ready`
+  const ready = Meta.findCondition(nodePool.status?.conditions, Conditions.Ready)
+  if (ready !== undefined && !Provisioner.isReady(nodePool)) return `${name}: ${conditionText(ready)}`
+  const ref = nodePool.spec.template.spec.nodeClassRef
+  if (!isKwok(ref) || nodeClasses.length === 0) return undefined
+  const nodeClass = nodeClasses.find((candidate) => candidate.metadata.name === ref.name)
+  const readiness = Readiness.readinessOf(
+    nodeClass === undefined ? { _tag: "NotFound", kind: kwokKind } : { _tag: "Found", kind: kwokKind, nodeClass }
+  )
+  if (readiness === undefined || readiness.status === "True") return undefined
+  return `${name}: KWOKNodeClass "${ref.name}": ${conditionText(readiness)}`
+}
+
 /** One provisioning pass over the manifests, as the contract's result. */
 export const plan = Effect.fn("Schedule.plan")(function* (
   manifests: Manifests.Manifests,
@@ -46,21 +82,20 @@ export const plan = Effect.fn("Schedule.plan")(function* (
 ) {
   const wellKnown = wellKnownFor(catalogue)
   const unschedulable: Array<{ pod: string; reason: string }> = []
-  const nodeClassNames = new Set(manifests.nodeClasses.map((nodeClass) => nodeClass.metadata.name ?? ""))
   const nodePools: Array<Scheduler.NodePoolInput> = []
   const skippedPools: Array<string> = []
   for (const nodePool of manifests.nodePools) {
     if (nodePool.metadata.deletionTimestamp !== undefined) continue
-    const ref = nodePool.spec.template.spec.nodeClassRef
-    const isKwok = ref.group === KWOKNodeClass.group && ref.kind === KWOKNodeClass.kind
-    if (isKwok && nodeClassNames.size > 0 && !nodeClassNames.has(ref.name)) {
-      skippedPools.push(`nodepool "${nodePool.metadata.name}": KWOKNodeClass "${ref.name}" not found`)
+    const skipped = notReadyBecause(nodePool, manifests.nodeClasses)
+    if (skipped !== undefined) {
+      skippedPools.push(skipped)
       continue
     }
+    const ref = nodePool.spec.template.spec.nodeClassRef
     nodePools.push({
       nodePool,
       instanceTypes: catalogue,
-      labels: isKwok ? { [KWOKNodeClass.NodeClassLabel]: ref.name } : {}
+      labels: isKwok(ref) ? { [KWOKNodeClass.NodeClassLabel]: ref.name } : {}
     })
   }
   const volumes = ClusterView.volumeContext(manifests)
@@ -78,7 +113,9 @@ export const plan = Effect.fn("Schedule.plan")(function* (
     wellKnownLabels: wellKnown
   })
   for (const [pod, reason] of results.errors) {
-    const why = nodePools.length === 0 && skippedPools.length > 0 ? skippedPools.join("; ") : reason
+    // The NodePools left out may be the ones the pod would have fitted: name them and why.
+    const why =
+      skippedPools.length === 0 ? reason : [...(nodePools.length === 0 ? [] : [reason]), ...skippedPools].join("; ")
     unschedulable.push({ pod, reason: why })
   }
   const result: ScheduleOutput.PassResult = {

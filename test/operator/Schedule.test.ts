@@ -220,3 +220,152 @@ spec:
     })
   )
 })
+
+describe("schedule: NodePools that are not Ready", () => {
+  const kwokNodeClass = (name: string, status = "") => `apiVersion: karpenter.kwok.sh/v1alpha1
+kind: KWOKNodeClass
+metadata: {name: ${name}}
+${status}
+---
+`
+  const nodePool = (name: string, options: { nodeClass?: string; weight?: number; status?: string } = {}) =>
+    `apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: ${name}}
+spec:
+  ${options.weight === undefined ? "" : `weight: ${options.weight}`}
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.kwok.sh, kind: KWOKNodeClass, name: ${options.nodeClass ?? "default"}}
+      requirements: [{key: kubernetes.io/os, operator: In, values: [linux]}]
+${options.status ?? ""}
+---
+`
+  const readyStatus = (status: string, reason: string, message: string) => `status:
+  conditions:
+    - {type: Ready, status: "${status}", reason: ${reason}, message: "${message}", lastTransitionTime: "2026-01-01T00:00:00Z"}`
+  const pods = `apiVersion: v1
+kind: Pod
+metadata: {name: a}
+spec: {containers: [{name: c, image: c, resources: {requests: {cpu: "1"}}}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b}
+spec: {containers: [{name: c, image: c, resources: {requests: {cpu: "1"}}}]}
+`
+  const plan = (text: string) =>
+    Effect.gen(function* () {
+      const { result } = yield* Schedule.plan(yield* Manifests.parse("inline.yaml", text), Catalog.kwok())
+      return result
+    })
+
+  it.effect("skips a NodePool whose status says Ready=False, and each pod's reason names it", () =>
+    Effect.gen(function* () {
+      const result = yield* plan(
+        kwokNodeClass("default") +
+          nodePool("broken", { status: readyStatus("False", "ValidationFailed", "invalid requirements") }) +
+          pods
+      )
+      assert.deepStrictEqual(result.nodeClaims, [])
+      assert.deepStrictEqual(
+        result.unschedulable.map((entry) => entry.pod),
+        ["default/a", "default/b"]
+      )
+      for (const { reason } of result.unschedulable) {
+        assert.include(reason, 'nodepool "broken"')
+        assert.include(reason, "ValidationFailed")
+        assert.include(reason, "invalid requirements")
+      }
+    })
+  )
+
+  it.effect("skips a NodePool whose KWOKNodeClass says Ready=False, and each pod's reason names both", () =>
+    Effect.gen(function* () {
+      const result = yield* plan(
+        kwokNodeClass("slow", readyStatus("False", "ImagesNotFound", "no image resolved")) +
+          nodePool("waiting", { nodeClass: "slow" }) +
+          pods
+      )
+      assert.deepStrictEqual(result.nodeClaims, [])
+      assert.strictEqual(result.unschedulable.length, 2)
+      for (const { reason } of result.unschedulable) {
+        assert.include(reason, 'nodepool "waiting"')
+        assert.include(reason, 'KWOKNodeClass "slow"')
+        assert.include(reason, "ImagesNotFound")
+        assert.include(reason, "no image resolved")
+      }
+    })
+  )
+
+  it.effect("uses the ready NodePool when a heavier one is not ready (itself or by its NodeClass)", () =>
+    Effect.gen(function* () {
+      const result = yield* plan(
+        kwokNodeClass("default") +
+          kwokNodeClass("slow", readyStatus("False", "ImagesNotFound", "no image resolved")) +
+          nodePool("broken", { weight: 100, status: readyStatus("False", "ValidationFailed", "invalid") }) +
+          nodePool("waiting", { weight: 50, nodeClass: "slow" }) +
+          nodePool("fallback", { weight: 1, status: readyStatus("True", "Ready", "") }) +
+          pods
+      )
+      assert.deepStrictEqual(result.unschedulable, [])
+      assert.deepStrictEqual(
+        result.nodeClaims.map((claim) => claim.nodePool),
+        ["fallback"]
+      )
+      assert.deepStrictEqual(result.nodeClaims[0]!.pods, ["default/a", "default/b"])
+    })
+  )
+
+  it.effect("names the NodePools left out in the reason of a pod the ready ones cannot take", () =>
+    Effect.gen(function* () {
+      const amd64Only = `apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: amd64}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}
+      requirements: [{key: kubernetes.io/arch, operator: In, values: [amd64]}]
+---
+`
+      const armPod = `apiVersion: v1
+kind: Pod
+metadata: {name: arm}
+spec:
+  nodeSelector: {kubernetes.io/arch: arm64}
+  containers: [{name: c, image: c, resources: {requests: {cpu: "1"}}}]
+`
+      const result = yield* plan(
+        kwokNodeClass("default") +
+          amd64Only +
+          nodePool("broken", { status: readyStatus("False", "ValidationFailed", "invalid") }) +
+          armPod
+      )
+      assert.deepStrictEqual(result.nodeClaims, [])
+      const [entry] = result.unschedulable
+      assert.strictEqual(entry?.pod, "default/arm")
+      assert.include(entry?.reason, 'incompatible with nodepool "amd64"')
+      assert.include(entry?.reason, 'nodepool "broken" is not ready: ValidationFailed: invalid')
+    })
+  )
+
+  it.effect("takes a NodePool and a KWOKNodeClass without status (or without a Ready condition) as ready", () =>
+    Effect.gen(function* () {
+      const noReady = `status:
+  conditions:
+    - {type: ValidationSucceeded, status: "True", reason: ValidationSucceeded, lastTransitionTime: "2026-01-01T00:00:00Z"}`
+      for (const text of [
+        kwokNodeClass("default") + nodePool("plain") + pods,
+        kwokNodeClass("default") + nodePool("plain", { status: noReady }) + pods
+      ]) {
+        const result = yield* plan(text)
+        assert.deepStrictEqual(result.unschedulable, [])
+        assert.deepStrictEqual(
+          result.nodeClaims.map((claim) => claim.nodePool),
+          ["plain"]
+        )
+      }
+    })
+  )
+})

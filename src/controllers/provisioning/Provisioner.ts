@@ -41,7 +41,8 @@ export const isUnschedulable = (pod: Pod): boolean =>
       condition.type === "PodScheduled" && condition.status === "False" && condition.reason === "Unschedulable"
   )
 
-const isReady = (nodePool: NodePool): boolean =>
+/** A NodePool the provisioner launches from: not being deleted, and Ready=True. */
+export const isReady = (nodePool: NodePool): boolean =>
   nodePool.metadata.deletionTimestamp === undefined &&
   Meta.isConditionTrue(nodePool.status?.conditions, Conditions.Ready)
 
