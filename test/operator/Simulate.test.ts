@@ -617,6 +617,79 @@ spec:
     60_000
   )
 
+  it.live(
+    "reports why a node cannot be consolidated: which pods would not reschedule, and why",
+    () =>
+      Effect.gen(function* () {
+        // web selects tier=gold, which the NodePool stops giving new nodes at 5m: its node (drifted, and underused once
+        // batch is gone) cannot go, and Karpenter names the pod that keeps it and the reason.
+        const file = write(
+          "unconsolidatable.yaml",
+          `apiVersion: karpenter.kwok.sh/v1alpha1
+kind: KWOKNodeClass
+metadata: {name: default}
+spec: {nodeRegistrationDelay: 30s}
+---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    metadata: {labels: {tier: gold}}
+    spec:
+      nodeClassRef: {group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}
+      requirements:
+        - {key: karpenter.sh/capacity-type, operator: In, values: [on-demand]}
+        - {key: karpenter.kwok.sh/instance-cpu, operator: In, values: ["1", "2", "4"]}
+  disruption: {consolidationPolicy: WhenEmptyOrUnderutilized, consolidateAfter: 30s}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  nodeSelector: {tier: gold}
+  containers: [{name: web, image: web, resources: {requests: {cpu: 500m, memory: 256Mi}}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: batch}
+spec:
+  containers: [{name: batch, image: batch, resources: {requests: {cpu: "3", memory: 256Mi}}}]
+---
+${scenarioDocument(`  duration: 10m
+  steps:
+    - at: 5m
+      patch: {kind: NodePool, name: default, merge: {spec: {template: {metadata: {labels: {tier: silver}}}}}}
+    - at: 5m
+      delete: [{kind: Pod, name: batch}]`)}`
+        )
+        const report = yield* simulateJson([file])
+        const [node] = snapshotAt(report, 5 * 60).nodes
+        assert.deepStrictEqual(node?.pods, ["default/batch", "default/web"])
+        assert.deepStrictEqual(
+          snapshotAt(report, 10 * 60).nodes.map((entry) => entry.name),
+          [node!.name],
+          "the node stays"
+        )
+        const why = (reason: string) =>
+          report.events
+            .filter((event) => event.reason === reason && event.name === node!.name)
+            .map((event) => `${event.kind}: ${event.message}`)
+        const message =
+          'Not all pods would schedule, default/web => incompatible with nodepool "default": key tier, tier In [gold] not in tier In [silver] '
+        assert.deepStrictEqual(why("Unconsolidatable"), [
+          // Before 5m batch needs the node's size.
+          "Node: can't replace with a cheaper node",
+          "NodeClaim: can't replace with a cheaper node",
+          `Node: ${message}`,
+          `NodeClaim: ${message}`
+        ])
+        // Drift says the same.
+        assert.includeMembers(why("DisruptionBlocked"), [`Node: ${message}`, `NodeClaim: ${message}`])
+      }),
+    30_000
+  )
+
   describe("rejects an invalid scenario with InvalidInput in one line", () => {
     const deployment = `apiVersion: apps/v1
 kind: Deployment

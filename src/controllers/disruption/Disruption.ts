@@ -81,6 +81,29 @@ export const make = (options?: Options) =>
     const snapshot = Effect.suspend(() => Planner.snapshot(queuedNames()))
     const isConsolidated = (method: string, state: number) => consolidated.get(method) === state
 
+    /**
+     * Tells why a candidate stays (Unconsolidatable, DisruptionBlocked) on its Node and its NodeClaim, as upstream
+     * does, and in the debug log.
+     */
+    const explain = (candidate: Candidates.Candidate, reason: "Unconsolidatable" | "DisruptionBlocked", why: string) =>
+      Effect.gen(function* () {
+        const claim = candidate.nodeClaim.metadata
+        for (const involvedObject of [
+          { apiVersion: "v1", kind: "Node", name: candidate.name },
+          {
+            apiVersion: "karpenter.sh/v1",
+            kind: "NodeClaim",
+            name: claim.name ?? "",
+            ...(claim.uid === undefined ? {} : { uid: claim.uid })
+          }
+        ]) {
+          yield* events.publish({ involvedObject, type: "Normal", reason, message: why })
+        }
+        yield* Effect.logDebug(reason.toLowerCase()).pipe(
+          Effect.annotateLogs({ Node: { name: candidate.name }, NodeClaim: { name: claim.name }, why })
+        )
+      })
+
     const reportEligible = (reason: Reason, count: number) =>
       Metric.update(Metric.withAttributes(Metrics.eligibleNodes, { reason: reason.toLowerCase() }), count)
 
@@ -102,7 +125,11 @@ export const make = (options?: Options) =>
       }
       if (command.reason === "Empty") return { ...command, candidates: still }
       const again = yield* Planner.computeConsolidation(state, still, command.method, settings)
-      if (again.command === undefined) return undefined
+      if (again.command === undefined) {
+        // Upstream's "command is no longer valid" (pod churn), with the reason.
+        yield* Effect.logDebug(`abandoning ${command.method} consolidation, command is no longer valid: ${again.why}`)
+        return undefined
+      }
       if ((again.command.replacements.length === 0) !== (command.replacements.length === 0)) return undefined
       return again.command
     })
@@ -153,13 +180,8 @@ export const make = (options?: Options) =>
       for (const candidate of drifted) {
         if ((budgets.get(candidate.nodePool.metadata.name ?? "") ?? 0) <= 0) continue
         const results = yield* Planner.simulate(state, [candidate], settings)
-        if (results === undefined) {
-          yield* events.publish({
-            involvedObject: { apiVersion: "v1", kind: "Node", name: candidate.name },
-            type: "Normal",
-            reason: "DisruptionBlocked",
-            message: "Cannot disrupt Node: not all pods would schedule"
-          })
+        if ("podErrors" in results) {
+          yield* explain(candidate, "DisruptionBlocked", Planner.podSchedulingErrors(results.podErrors))
           continue
         }
         return {
@@ -231,12 +253,7 @@ export const make = (options?: Options) =>
               ? yield* Planner.computeConsolidation(state, [candidate], "single", settings)
               : { command: undefined, why: ruledOut }
           if (command !== undefined) return command
-          yield* events.publish({
-            involvedObject: { apiVersion: "v1", kind: "Node", name: candidate.name },
-            type: "Normal",
-            reason: "Unconsolidatable",
-            message: why
-          })
+          yield* explain(candidate, "Unconsolidatable", why)
           yield* Effect.yieldNow
         }
         return undefined

@@ -13,7 +13,7 @@ import * as InstanceType from "../../cloudprovider/InstanceType.ts"
 import * as InstanceTypeFilter from "../../scheduling/InstanceTypeFilter.ts"
 import * as Requirement from "../../scheduling/Requirement.ts"
 import * as Requirements from "../../scheduling/Requirements.ts"
-import type * as Scheduler from "../../scheduling/Scheduler.ts"
+import * as Scheduler from "../../scheduling/Scheduler.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
 import * as Conditions from "../Conditions.ts"
 import * as Provisioner from "../provisioning/Provisioner.ts"
@@ -114,7 +114,12 @@ export const outcomes = (
 export const candidatesFor = (state: Snapshot, disruptionClass: Candidates.DisruptionClass) =>
   outcomes(state, disruptionClass).flatMap((outcome) => ("candidate" in outcome ? [outcome.candidate] : []))
 
-/** Schedules the cluster as if the candidates were gone. Undefined when a pod of theirs would not fit. */
+/** The candidates' pods that would not reschedule, each with why, by `namespace/name`. */
+export interface Unschedulable {
+  readonly podErrors: ReadonlyMap<string, string>
+}
+
+/** Schedules the cluster as if the candidates were gone; when a pod of theirs would not reschedule, which and why. */
 export const simulate = Effect.fn("Planner.simulate")(function* (
   state: Snapshot,
   candidates: ReadonlyArray<Candidates.Candidate>,
@@ -126,24 +131,46 @@ export const simulate = Effect.fn("Planner.simulate")(function* (
     state.nodePools,
     settings?.preferencePolicy === undefined ? undefined : { preferencePolicy: settings.preferencePolicy }
   )
-  const moving = new Set(
-    candidates.flatMap((c) =>
-      c.reschedulablePods.map((pod) => `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`)
-    )
-  )
-  for (const key of results.errors.keys()) if (moving.has(key)) return undefined
-  // Pods may not count on capacity that is not ready yet, unless it is where they already were going.
+  const moving = new Set(candidates.flatMap((c) => c.reschedulablePods.map(Scheduler.podKey)))
+  const podErrors = new Map<string, string>()
+  for (const [key, error] of results.errors) if (moving.has(key)) podErrors.set(key, error)
+  // The candidates' pods may not count on capacity that is not ready yet (pending pods may: they were going there).
   const uninitialized = new Set(existingNodes.filter((node) => !node.initialized).map((node) => node.name))
   for (const placement of results.existingNodes) {
-    if (
-      uninitialized.has(placement.name) &&
-      placement.pods.some((pod) => moving.has(`${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`))
-    ) {
-      return undefined
+    if (!uninitialized.has(placement.name)) continue
+    for (const pod of placement.pods) {
+      const key = Scheduler.podKey(pod)
+      if (moving.has(key)) podErrors.set(key, uninitializedNodeError(state, placement.name))
     }
   }
-  return results
+  return podErrors.size === 0 ? results : ({ podErrors } satisfies Unschedulable)
 })
+
+/** Upstream's UninitializedNodeError: the NodeClaim and Node a pod would count on before they are ready. */
+const uninitializedNodeError = (state: Snapshot, name: string): string => {
+  const stateNode = state.stateNodes.find((node) => node.name === name)
+  const objects = [
+    ...(stateNode?.nodeClaim === undefined ? [] : [`nodeclaim/${stateNode.nodeClaim.metadata.name}`]),
+    ...(stateNode?.node === undefined ? [] : [`node/${stateNode.node.metadata.name}`])
+  ]
+  return `would schedule against uninitialized ${objects.join(", ")}`
+}
+
+/** Pods a not-all-pods-would-schedule message names; the rest are counted. */
+const maxPodErrors = 5
+
+/**
+ * Upstream's `pretty.Sentence(results.NonPendingPodSchedulingErrors())`, format and all: `namespace/name => why ` for
+ * up to five pods, then ` and N other(s)` once five are named (even when N is 0). Upstream names them in Go's random
+ * map order; here they go by `namespace/name`, so the message is the same every run.
+ */
+export const podSchedulingErrors = (podErrors: ReadonlyMap<string, string>): string => {
+  const keys = [...podErrors.keys()].sort()
+  let message = "Not all pods would schedule, "
+  for (const key of keys.slice(0, maxPodErrors)) message += `${key} => ${podErrors.get(key)} `
+  if (keys.length >= maxPodErrors) message += ` and ${keys.length - maxPodErrors} other(s)`
+  return message
+}
 
 /** What the operator's options change in disruption decisions. */
 export interface ConsolidationSettings {
@@ -194,7 +221,7 @@ export const computeConsolidation = Effect.fn("Planner.computeConsolidation")(fu
   settings?: ConsolidationSettings
 ) {
   const results = yield* simulate(state, candidates, settings)
-  if (results === undefined) return { command: undefined, why: "not all pods would schedule" }
+  if ("podErrors" in results) return { command: undefined, why: podSchedulingErrors(results.podErrors) }
   yield* Effect.logDebug(
     `consolidating ${candidates.map((c) => c.name).join(", ")}: pods would go to ${results.existingNodes
       .map((node) => `${node.name} (${node.pods.map((pod) => pod.metadata.name).join(" ")})`)

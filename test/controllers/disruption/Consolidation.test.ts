@@ -128,6 +128,37 @@ describe("disruption: consolidation", S.controllerSuite, () => {
     })
   )
 
+  it.effect(
+    "a node whose pods cannot move says which of them and why, on its Node and NodeClaim (Unconsolidatable)",
+    () =>
+      Effect.gen(function* () {
+        yield* D.setup(D.nodePool("default", { consolidateAfter: "30s" }))
+        const log = yield* D.start()
+        // Each medium node would go for a small one ($0.10 < $0.20), but its pods select its hostname.
+        yield* D.launch("pinned", "medium")
+        yield* D.launch("crowded", "medium")
+        yield* S.advance(2_000, 1_000)
+        yield* D.pinnedPod("p-pinned", "pinned")
+        for (const index of [1, 2, 3, 4, 5, 6, 7]) yield* D.pinnedPod(`p-crowded-${index}`, "crowded", "100m")
+        yield* S.advance(3 * 60_000, 10_000)
+        assert.deepStrictEqual(summary(log), [])
+        // A new node would have another hostname (the scheduler's placeholder for it).
+        const why = (node: string) =>
+          `incompatible with nodepool "default": key kubernetes.io/hostname, kubernetes.io/hostname In [${node}] not in kubernetes.io/hostname In [hostname-placeholder-0000]`
+        const pinned = `Not all pods would schedule, default/p-pinned => ${why("pinned")} `
+        // Five pods by name, then how many more: upstream's NonPendingPodSchedulingErrors, spaces and all.
+        const crowded = `Not all pods would schedule, ${[1, 2, 3, 4, 5]
+          .map((index) => `default/p-crowded-${index} => ${why("crowded")} `)
+          .join("")} and 2 other(s)`
+        assert.includeMembers(yield* D.eventsOn("Unconsolidatable"), [
+          `Node/pinned: ${pinned}`,
+          `NodeClaim/pinned: ${pinned}`,
+          `Node/crowded: ${crowded}`,
+          `NodeClaim/crowded: ${crowded}`
+        ])
+      }).pipe(Effect.provide(D.base()))
+  )
+
   it.effect("a pod annotated karpenter.sh/do-not-disrupt protects its node", () =>
     Effect.gen(function* () {
       yield* D.setup(D.nodePool("default", { consolidateAfter: "30s" }))

@@ -64,4 +64,30 @@ describe("disruption: drift", S.controllerSuite, () => {
         }
       }).pipe(Effect.provide(D.base()))
   )
+
+  it.effect(
+    "a drifted node whose pod cannot move says which pod and why, on its Node and NodeClaim (DisruptionBlocked)",
+    () =>
+      Effect.gen(function* () {
+        yield* D.setup(D.nodePool("default", { consolidateAfter: "Never", labels: { team: "a" } }))
+        const log = yield* D.start()
+        yield* D.launch("pinned", "small")
+        yield* S.advance(2_000, 1_000)
+        yield* D.pinnedPod("p-pinned", "pinned")
+        yield* S.advance(60_000, 10_000)
+        const kube = yield* KubeClient
+        yield* kube.patch(Resources.NodePools, "default", {
+          type: "merge",
+          patch: { spec: { template: { metadata: { labels: { team: "b" } } } } }
+        })
+        yield* S.advance(2 * 60_000, 10_000)
+        assert.deepStrictEqual(log.entries(), [], "the drifted node stays: its pod has nowhere to go")
+        const message =
+          'Not all pods would schedule, default/p-pinned => incompatible with nodepool "default": key kubernetes.io/hostname, kubernetes.io/hostname In [pinned] not in kubernetes.io/hostname In [hostname-placeholder-0000] '
+        assert.includeMembers(yield* D.eventsOn("DisruptionBlocked"), [
+          `Node/pinned: ${message}`,
+          `NodeClaim/pinned: ${message}`
+        ])
+      }).pipe(Effect.provide(D.base()))
+  )
 })

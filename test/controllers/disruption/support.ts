@@ -303,6 +303,18 @@ export const eventsWithReason = (reason: string) =>
     events.filter((event) => event.reason === reason).map((event) => `${event.involvedObject.name}: ${event.message}`)
   )
 
+/** The Events with a reason, as `kind/name: message` (to tell a Node's from its NodeClaim's). */
+export const eventsOn = (reason: string) =>
+  Effect.map(S.listEvents, (events) =>
+    events
+      .filter((event) => event.reason === reason)
+      .map((event) => `${event.involvedObject.kind}/${event.involvedObject.name}: ${event.message}`)
+  )
+
+/** A pod bound to `node` that only that node can take (it selects the node's hostname), requesting `cpu`. */
+export const pinnedPod = (name: string, node: string, cpu = "1") =>
+  S.createPod(S.pod(name, { cpu, spec: { nodeName: node, nodeSelector: { "kubernetes.io/hostname": node } } }) as never)
+
 /**
  * Watches the Nodes from now on and tracks how many are being disrupted at once (tainted karpenter.sh/disrupted or
  * deleting), at every write the API server sees: `most()` is the peak, `now()` the current count; `seen()` every
