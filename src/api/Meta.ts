@@ -39,6 +39,10 @@ export const ObjectMeta = Schema.Struct({
 })
 export type ObjectMeta = typeof ObjectMeta.Type
 
+/** The owner reference with `controller: true` (upstream `metav1.GetControllerOf`). */
+export const controllerOf = (object: { readonly metadata: ObjectMeta }): OwnerReference | undefined =>
+  object.metadata.ownerReferences?.find((reference) => reference.controller === true)
+
 /** Condition status values. */
 export const ConditionStatus = Schema.Literals(["True", "False", "Unknown"])
 

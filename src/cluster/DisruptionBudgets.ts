@@ -18,6 +18,7 @@
  * resourceVersion they were computed from, so an eviction's decrement in between is never overwritten.
  */
 import { Clock, Effect, Layer, type Scope } from "effect"
+import * as Meta from "../api/Meta.ts"
 import type * as Pod from "../api/Pod.ts"
 import type * as PodDisruptionBudget from "../api/PodDisruptionBudget.ts"
 import type * as WorkloadsApi from "../api/Workloads.ts"
@@ -168,7 +169,7 @@ export const make = Effect.fn("DisruptionBudgets.make")(function* (
         : { _tag: "Scale", uid, scale: deployment.spec.replicas ?? 1 }
     }
     return (pod: Pod.Pod): ControllerScale => {
-      const owner = Objects.controllerOf(pod)
+      const owner = Meta.controllerOf(pod)
       if (owner === undefined) return { _tag: "Unmanaged" }
       const namespace = pod.metadata.namespace ?? ""
       const notFound: ControllerScale = {
@@ -179,7 +180,7 @@ export const make = Effect.fn("DisruptionBudgets.make")(function* (
       if (owner.kind !== "ReplicaSet") return notFound
       const replicaSet = replicaSets.get(`${namespace}/${owner.name}`)
       if (replicaSet === undefined || replicaSet.metadata.uid !== owner.uid) return notFound
-      const above = Objects.controllerOf(replicaSet)
+      const above = Meta.controllerOf(replicaSet)
       if (above?.kind === "Deployment") return deploymentScale(namespace, above.name, above.uid) ?? notFound
       return { _tag: "Scale", uid: owner.uid, scale: replicaSet.spec.replicas ?? 1 }
     }

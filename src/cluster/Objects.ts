@@ -2,7 +2,7 @@
  * Small helpers over pods, owners, conditions and timestamps, shared by the embedded cluster's control-plane
  * emulation (scheduler, kubelet, workload controllers, PDB status, pod GC). Plain functions over decoded objects.
  */
-import type * as Meta from "../api/Meta.ts"
+import * as Meta from "../api/Meta.ts"
 import type * as Pod from "../api/Pod.ts"
 import type { KubeObject } from "../kube/Resource.ts"
 
@@ -29,13 +29,9 @@ export const isPodReady = (pod: Pod.Pod): boolean => conditionStatus(pod.status?
 export const nodeNameOf = (pod: Pod.Pod): string | undefined =>
   pod.spec.nodeName === undefined || pod.spec.nodeName === "" ? undefined : pod.spec.nodeName
 
-/** The owner reference with `controller: true` (upstream `metav1.GetControllerOf`). */
-export const controllerOf = (object: KubeObject): Meta.OwnerReference | undefined =>
-  object.metadata.ownerReferences?.find((reference) => reference.controller === true)
-
 /** The `namespace/name` key of an object's controller of `kind`, when it has one. */
 export const controllerKey = (object: KubeObject, kind: string): ReadonlyArray<string> => {
-  const owner = controllerOf(object)
+  const owner = Meta.controllerOf(object)
   if (owner === undefined || owner.kind !== kind) return []
   const namespace = object.metadata.namespace
   return [namespace === undefined || namespace === "" ? owner.name : `${namespace}/${owner.name}`]

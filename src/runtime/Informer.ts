@@ -5,6 +5,7 @@
  * relist it publishes the difference from its cache, so subscribers see every change once: no loss, no duplicates.
  */
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Option, PubSub, type Scope, Stream } from "effect"
+import * as Meta from "../api/Meta.ts"
 import { KubeClient, type Selection, type WatchEvent } from "../kube/KubeClient.ts"
 import type * as KubeError from "../kube/KubeError.ts"
 import * as Resource from "../kube/Resource.ts"
@@ -97,8 +98,7 @@ export const make = Effect.fn("Informer.make")(function* <A extends Resource.Kub
 
   // client-go's controller indexer: owner uid → its objects by key, and their sorted list once asked for.
   const owned = new Map<string, { readonly objects: Map<string, A>; sorted: ReadonlyArray<A> | undefined }>()
-  const controllerUid = (object: A): string | undefined =>
-    object.metadata.ownerReferences?.find((reference) => reference.controller === true)?.uid
+  const controllerUid = (object: A): string | undefined => Meta.controllerOf(object)?.uid
   const index = (key: string, previous: A | undefined, next: A | undefined): void => {
     const before = previous === undefined ? undefined : controllerUid(previous)
     const after = next === undefined ? undefined : controllerUid(next)
