@@ -1,6 +1,6 @@
 /**
  * `apps/v1` Deployment, ReplicaSet and DaemonSet: the embedded cluster runs their controllers, and the scheduler
- * reads DaemonSet pod templates to reserve room for daemons on new nodes.
+ * reserves room for daemons on new nodes (sized by each DaemonSet's newest pod, else its pod template).
  */
 import { Schema } from "effect"
 import { LabelSelector, ObjectMeta } from "./Meta.ts"

@@ -107,7 +107,7 @@ export const plan = Effect.fn("Schedule.plan")(function* (
     pods: pending,
     boundPods: bound,
     boundPodsByNode: boundByNode,
-    daemonSetPods: manifests.daemonSets.map(ClusterView.daemonPod),
+    daemonSetPods: ClusterView.daemonSetPods(manifests),
     namespaces: manifests.namespaces,
     volumes,
     wellKnownLabels: wellKnown

@@ -1,9 +1,10 @@
 /**
  * The cluster as one provisioning pass sees it, built the same way from manifests (`schedule`) and from informer
  * caches (the provisioner): capacity that exists or is in flight, pods that need a node, pods already bound, and
- * DaemonSet pods every new node must make room for.
+ * DaemonSet pods every new node must make room for (each DaemonSet's newest pod, else its template).
  */
 import * as Labels from "../api/Labels.ts"
+import * as Meta from "../api/Meta.ts"
 import type { Namespace } from "../api/Namespace.ts"
 import type { Node } from "../api/Node.ts"
 import type { NodeClaim } from "../api/NodeClaim.ts"
@@ -35,6 +36,11 @@ export interface ClusterView {
   readonly namespaces: ReadonlyArray<Namespace>
   /** Nodes (by name) that disruption chose: their pods need capacity elsewhere, as on deleting nodes. */
   readonly markedForDeletion?: ReadonlySet<string>
+  /**
+   * The newest pod of each DaemonSet (by `namespace/name`) as ClusterState recorded it, kept once the pods are gone;
+   * without it, the newest of `pods` ({@link newestDaemonSetPods}).
+   */
+  readonly recordedDaemonSetPods?: ReadonlyMap<string, Pod>
 }
 
 /** `namespace/name` of a pod. */
@@ -42,8 +48,61 @@ export const podKey = (pod: Pod): string => `${pod.metadata.namespace ?? "defaul
 
 const isDaemonSetPod = (pod: Pod) => pod.metadata.ownerReferences?.some((owner) => owner.kind === "DaemonSet") ?? false
 
-/** A DaemonSet's pod as the scheduler reserves room for it. */
-export const daemonPod = (daemonSet: DaemonSet): Pod => ({
+const daemonSetKey = (daemonSet: DaemonSet): string =>
+  `${daemonSet.metadata.namespace ?? "default"}/${daemonSet.metadata.name ?? ""}`
+
+/** Whether the DaemonSet is the pod's controller (upstream `metav1.IsControlledBy`: the controller reference's uid). */
+const isControlledBy = (pod: Pod, daemonSet: DaemonSet): boolean => {
+  const owner = Meta.controllerOf(pod)
+  if (owner === undefined || (pod.metadata.namespace ?? "default") !== (daemonSet.metadata.namespace ?? "default")) {
+    return false
+  }
+  // Hand-written manifests for `schedule` may leave the DaemonSet's uid out: then its name identifies it.
+  return daemonSet.metadata.uid === undefined
+    ? owner.kind === "DaemonSet" && owner.name === daemonSet.metadata.name
+    : owner.uid === daemonSet.metadata.uid
+}
+
+/**
+ * The newest pod each DaemonSet controls, by `namespace/name` (upstream `Cluster.UpdateDaemonSet`: the latest
+ * creationTimestamp wins, the first listed on a tie). A DaemonSet none of whose pods is in `pods` keeps its pod of
+ * `recorded`, as upstream keeps it until the DaemonSet is deleted: a cluster scaled to zero still sizes new nodes by
+ * what its daemons last ran with.
+ */
+export const newestDaemonSetPods = (
+  daemonSets: ReadonlyArray<DaemonSet>,
+  pods: ReadonlyArray<Pod>,
+  recorded: ReadonlyMap<string, Pod> = new Map()
+): ReadonlyMap<string, Pod> => {
+  const byUid = new Map<string, DaemonSet>()
+  const withoutUid = new Map<string, DaemonSet>()
+  for (const daemonSet of daemonSets) {
+    if (daemonSet.metadata.uid === undefined) withoutUid.set(daemonSetKey(daemonSet), daemonSet)
+    else byUid.set(daemonSet.metadata.uid, daemonSet)
+  }
+  const newest = new Map<string, Pod>()
+  for (const pod of pods) {
+    const owner = Meta.controllerOf(pod)
+    if (owner === undefined) continue
+    const daemonSet = byUid.get(owner.uid) ?? withoutUid.get(`${pod.metadata.namespace ?? "default"}/${owner.name}`)
+    if (daemonSet === undefined || !isControlledBy(pod, daemonSet)) continue
+    const key = daemonSetKey(daemonSet)
+    const current = newest.get(key)
+    if (current === undefined || (pod.metadata.creationTimestamp ?? "") > (current.metadata.creationTimestamp ?? "")) {
+      newest.set(key, pod)
+    }
+  }
+  for (const daemonSet of daemonSets) {
+    const key = daemonSetKey(daemonSet)
+    const kept = recorded.get(key)
+    // A DaemonSet deleted and created again under the same name does not inherit its predecessor's pod.
+    if (!newest.has(key) && kept !== undefined && isControlledBy(kept, daemonSet)) newest.set(key, kept)
+  }
+  return newest
+}
+
+/** A DaemonSet's template as a pod: what its overhead is sized from while no pod of it is known. */
+const templatePod = (daemonSet: DaemonSet): Pod => ({
   metadata: {
     name: daemonSet.metadata.name ?? "",
     namespace: daemonSet.metadata.namespace ?? "default",
@@ -61,6 +120,45 @@ export const daemonPod = (daemonSet: DaemonSet): Pod => ({
   },
   spec: daemonSet.spec.template.spec
 })
+
+// One copy per (pod, template affinity), reused by every simulation, so what is cached per spec (requests) is too.
+const withTemplateAffinity = new WeakMap<Pod, { readonly required: unknown; readonly pod: Pod }>()
+
+/**
+ * The pod with its DaemonSet template's required node affinity: the DaemonSet controller replaces it on the pods it
+ * creates with one that pins the pod to its node (upstream `getDaemonSetPods` puts the template's back).
+ */
+const restoreNodeAffinity = (pod: Pod, daemonSet: DaemonSet): Pod => {
+  const required = daemonSet.spec.template.spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
+  if (required === undefined) return pod
+  const cached = withTemplateAffinity.get(pod)
+  if (cached !== undefined && cached.required === required) return cached.pod
+  const affinity = pod.spec.affinity
+  const restored: Pod = {
+    ...pod,
+    spec: {
+      ...pod.spec,
+      affinity: {
+        ...affinity,
+        nodeAffinity: { ...affinity?.nodeAffinity, requiredDuringSchedulingIgnoredDuringExecution: required }
+      }
+    }
+  }
+  withTemplateAffinity.set(pod, { required, pod: restored })
+  return restored
+}
+
+/**
+ * The pod every compatible new node reserves room for, one per DaemonSet (upstream `Provisioner.getDaemonSetPods`):
+ * its newest pod, which a VPA or a LimitRange may have sized differently from the template, else the template.
+ */
+export const daemonSetPods = (view: ClusterView): Array<Pod> => {
+  const newest = view.recordedDaemonSetPods ?? newestDaemonSetPods(view.daemonSets, view.pods)
+  return view.daemonSets.map((daemonSet) => {
+    const pod = newest.get(daemonSetKey(daemonSet))
+    return pod === undefined ? templatePod(daemonSet) : restoreNodeAffinity(pod, daemonSet)
+  })
+}
 
 /** The single instance type a NodeClaim launched as (or will launch as), if it names exactly one. */
 const instanceTypeOf = (

@@ -67,7 +67,7 @@ export interface Input {
    * may be among `pods`.
    */
   readonly boundPodsByNode?: ReadonlyMap<string, ReadonlyArray<Pod>>
-  /** One pod per DaemonSet (its template), whose requests every compatible node reserves. */
+  /** One pod per DaemonSet (its newest pod, else its template), whose requests every compatible node reserves. */
   readonly daemonSetPods: ReadonlyArray<Pod>
   readonly namespaces: ReadonlyArray<Namespace>
   /** Claims, volumes and classes, to count pod volumes against node volume limits. */

@@ -8,10 +8,12 @@ import * as Labels from "../api/Labels.ts"
 import * as Meta from "../api/Meta.ts"
 import type { Node } from "../api/Node.ts"
 import type { NodeClaim } from "../api/NodeClaim.ts"
+import type { Pod } from "../api/Pod.ts"
+import type { DaemonSet } from "../api/Workloads.ts"
 import type { KubeObject } from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as Informer from "../runtime/Informer.ts"
-import type { ClusterView } from "../scheduling/ClusterView.ts"
+import * as ClusterView from "../scheduling/ClusterView.ts"
 import * as ResourceMath from "../scheduling/Resources.ts"
 import { ClusterState, type StateNode } from "./ClusterState.ts"
 
@@ -24,7 +26,7 @@ const isDeleting = (object: KubeObject): boolean => object.metadata.deletionTime
 
 /** Every node and in-flight NodeClaim, joined by providerID, sorted by name. */
 export const stateNodes = (
-  view: ClusterView,
+  view: ClusterView.ClusterView,
   marked: ReadonlySet<string>,
   nominated: ReadonlyMap<string, number>
 ): Array<StateNode> => {
@@ -121,7 +123,7 @@ export const layer = Layer.effect(
         }
       | undefined
     // Disruption keeps its candidates marked until they are gone; then the mark has nothing left to hold back.
-    const forgetVanished = (current: ClusterView) => {
+    const forgetVanished = (current: ClusterView.ClusterView) => {
       if (marked.size === 0) return
       const present = new Set([
         ...current.nodes.map((node) => node.metadata.name ?? ""),
@@ -134,7 +136,7 @@ export const layer = Layer.effect(
       }
     }
     // Several controllers ask for the state nodes every few seconds; between changes the answer is the same.
-    const joinedNodes = (current: ClusterView): ReadonlyArray<StateNode> => {
+    const joinedNodes = (current: ClusterView.ClusterView): ReadonlyArray<StateNode> => {
       if (
         joined === undefined ||
         joined.nodes !== current.nodes ||
@@ -152,6 +154,27 @@ export const layer = Layer.effect(
         }
       }
       return joined.result
+    }
+    // Each DaemonSet's newest pod, refreshed when the DaemonSets or pods change; a pod stays recorded after it is gone.
+    let recorded:
+      | {
+          readonly daemonSets: ReadonlyArray<DaemonSet>
+          readonly pods: ReadonlyArray<Pod>
+          readonly newest: ReadonlyMap<string, Pod>
+        }
+      | undefined
+    const recordDaemonSetPods = (
+      currentDaemonSets: ReadonlyArray<DaemonSet>,
+      currentPods: ReadonlyArray<Pod>
+    ): ReadonlyMap<string, Pod> => {
+      if (recorded?.daemonSets !== currentDaemonSets || recorded.pods !== currentPods) {
+        recorded = {
+          daemonSets: currentDaemonSets,
+          pods: currentPods,
+          newest: ClusterView.newestDaemonSetPods(currentDaemonSets, currentPods, recorded?.newest)
+        }
+      }
+      return recorded.newest
     }
     // A version, not a time: in virtual time a change and the pass that read the state share a millisecond, and a
     // timestamp would hide that change from the pass after (upstream compares wall-clock times, which rarely tie).
@@ -197,11 +220,14 @@ export const layer = Layer.effect(
     }
 
     const view = Effect.gen(function* () {
+      const currentPods = yield* pods.list()
+      const currentDaemonSets = yield* daemonSets.list()
       return {
         nodes: yield* nodes.list(),
         nodeClaims: yield* nodeClaims.list(),
-        pods: yield* pods.list(),
-        daemonSets: yield* daemonSets.list(),
+        pods: currentPods,
+        daemonSets: currentDaemonSets,
+        recordedDaemonSetPods: recordDaemonSetPods(currentDaemonSets, currentPods),
         persistentVolumeClaims: yield* pvcs.list(),
         persistentVolumes: yield* pvs.list(),
         storageClasses: yield* storageClasses.list(),
@@ -209,7 +235,7 @@ export const layer = Layer.effect(
         podDisruptionBudgets: yield* budgets.list(),
         namespaces: yield* namespaces.list(),
         markedForDeletion: new Set(marked)
-      } satisfies ClusterView
+      } satisfies ClusterView.ClusterView
     })
 
     const liveNominations = Effect.map(Clock.currentTimeMillis, (now) => {

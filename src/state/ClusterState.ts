@@ -43,7 +43,10 @@ export class ClusterState extends Context.Service<
      * disruption wait, so they never decide on a half-known cluster.
      */
     readonly synced: Effect.Effect<boolean>
-    /** The objects a provisioning pass reads, from the caches (with the nodes marked for deletion). */
+    /**
+     * The objects a provisioning pass reads, from the caches (with the nodes marked for deletion and each DaemonSet's
+     * newest pod, kept once its pods are gone).
+     */
     readonly view: Effect.Effect<ClusterView>
     /** Every node and in-flight NodeClaim, sorted by name. */
     readonly nodes: Effect.Effect<ReadonlyArray<StateNode>>

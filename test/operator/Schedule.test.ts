@@ -369,3 +369,108 @@ spec:
     })
   )
 })
+
+describe("schedule: DaemonSet overhead", () => {
+  const oneCpu = `containers: [{name: c, resources: {requests: {cpu: "1", memory: 64Mi}}}]`
+  /** A NodePool of amd64 c-family nodes, the DaemonSet `agent` with this template spec, and a pending pod. */
+  const nodePoolAndDaemonSet = (templateSpec: string) => `
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}
+      requirements:
+        - {key: karpenter.kwok.sh/instance-family, operator: In, values: [c]}
+        - {key: kubernetes.io/os, operator: In, values: [linux]}
+        - {key: kubernetes.io/arch, operator: In, values: [amd64]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, uid: agent-uid}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      ${templateSpec}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: app}
+spec: {containers: [{name: c, resources: {requests: {cpu: 700m, memory: 512Mi}}}]}
+`
+  /** A pod the DaemonSet `agent` controls. */
+  const agentPod = (name: string, creationTimestamp: string, spec: string) => `
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  creationTimestamp: "${creationTimestamp}"
+  labels: {app: agent}
+  ownerReferences: [{apiVersion: apps/v1, kind: DaemonSet, name: agent, uid: agent-uid, controller: true}]
+spec:
+  ${spec}
+`
+  /** A node too small for `app` next to the daemon pods on it. */
+  const node = (name: string, arch: string) => `
+---
+apiVersion: v1
+kind: Node
+metadata: {name: ${name}, labels: {kubernetes.io/os: linux, kubernetes.io/arch: ${arch}}}
+status: {allocatable: {cpu: 1500m, memory: 4Gi, pods: "10"}}
+`
+  const cheapestFor = (manifests: string) =>
+    Effect.gen(function* () {
+      const { result } = yield* Schedule.plan(yield* Manifests.parse("inline.yaml", manifests), Catalog.kwok())
+      assert.deepStrictEqual(
+        result.nodeClaims.map((claim) => claim.pods),
+        [["default/app"]]
+      )
+      return result.nodeClaims[0]?.instanceTypes[0]?.name
+    })
+
+  it.effect("sizes new nodes by the DaemonSet's newest pod in the input", () =>
+    Effect.gen(function* () {
+      // The older pod has the template's request, the newer one the smaller request a VPA gave it.
+      const running =
+        node("existing", "amd64") +
+        agentPod("agent-1", "2026-01-01T00:00:00Z", `nodeName: existing\n  ${oneCpu}`) +
+        agentPod(
+          "agent-2",
+          "2026-01-02T00:00:00Z",
+          "nodeName: existing\n  containers: [{name: c, resources: {requests: {cpu: 100m, memory: 64Mi}}}]"
+        )
+      // 700m + the pod's 100m fits one CPU (900m allocatable); with the template's 1 CPU it needs two.
+      assert.strictEqual(yield* cheapestFor(nodePoolAndDaemonSet(oneCpu) + running), "c-1x-amd64-linux")
+    })
+  )
+
+  it.effect("sizes new nodes by the DaemonSet's template when the input has none of its pods", () =>
+    Effect.gen(function* () {
+      assert.strictEqual(yield* cheapestFor(nodePoolAndDaemonSet(oneCpu)), "c-2x-amd64-linux")
+    })
+  )
+
+  it.effect("reserves room for a daemon only where its template's node affinity lets it run", () =>
+    Effect.gen(function* () {
+      // The template asks for arm64; the DaemonSet controller replaced that on its pod with a pin to the pod's node
+      // (matchFields): the NodePool's amd64 nodes get no daemon.
+      const affinity = (term: string) =>
+        `affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [${term}]}}}`
+      const armOnly = nodePoolAndDaemonSet(
+        `${affinity("{matchExpressions: [{key: kubernetes.io/arch, operator: In, values: [arm64]}]}")}\n      ${oneCpu}`
+      )
+      const pinned =
+        node("arm", "arm64") +
+        agentPod(
+          "agent-1",
+          "2026-01-01T00:00:00Z",
+          `nodeName: arm\n  ${affinity("{matchFields: [{key: metadata.name, operator: In, values: [arm]}]}")}\n  ${oneCpu}`
+        )
+      assert.strictEqual(yield* cheapestFor(armOnly + pinned), "c-1x-amd64-linux")
+    })
+  )
+})

@@ -128,7 +128,7 @@ export const simulate = Effect.fn("Provisioner.simulate")(function* (
     pods: pending,
     boundPods: bound,
     boundPodsByNode: boundByNode,
-    daemonSetPods: view.daemonSets.map(ClusterView.daemonPod),
+    daemonSetPods: ClusterView.daemonSetPods(view),
     namespaces: view.namespaces,
     volumes,
     wellKnownLabels: wellKnown,

@@ -485,6 +485,131 @@ describe("Provisioner launch failures", S.controllerSuite, () => {
   )
 })
 
+describe("Provisioner DaemonSet overhead", S.controllerSuite, () => {
+  /** The `agent` DaemonSet, its template requesting `cpu`. */
+  const createAgent = (cpu: string) =>
+    Effect.flatMap(Effect.service(KubeClient), (kube) =>
+      kube.create(
+        Resources.DaemonSets,
+        {
+          apiVersion: "apps/v1",
+          kind: "DaemonSet",
+          metadata: { name: "agent", namespace: "default" },
+          spec: {
+            selector: { matchLabels: { app: "agent" } },
+            template: { metadata: { labels: { app: "agent" } }, spec: { containers: [S.container(cpu, "64Mi")] } }
+          }
+        } as never,
+        { namespace: "default" }
+      )
+    )
+
+  /** A pod of the DaemonSet on `nodeName` requesting `cpu` (as a VPA or a LimitRange may have sized it). */
+  const createAgentPod = (
+    name: string,
+    cpu: string,
+    daemonSet: { readonly metadata: { readonly name?: string; readonly uid?: string } },
+    options: { readonly controller?: boolean; readonly nodeName?: string } = {}
+  ) => {
+    const manifest = S.pod(name, { cpu, memory: "64Mi", labels: { app: "agent" } })
+    return Effect.flatMap(Effect.service(KubeClient), (kube) =>
+      kube.create(
+        Resources.Pods,
+        {
+          ...manifest,
+          metadata: {
+            ...manifest.metadata,
+            ownerReferences: [
+              {
+                apiVersion: "apps/v1",
+                kind: "DaemonSet",
+                name: daemonSet.metadata.name,
+                uid: daemonSet.metadata.uid,
+                controller: options.controller ?? true
+              }
+            ]
+          },
+          spec: { ...manifest.spec, nodeName: options.nodeName ?? "existing" }
+        } as never,
+        { namespace: "default" }
+      )
+    )
+  }
+
+  /** A node not managed by Karpenter where the daemon runs: too small for the pending pod. */
+  const createExistingNode = S.createNode(
+    S.node("existing", { capacity: { cpu: "1500m", memory: "4Gi", pods: "110" } })
+  )
+
+  /** Creates the pending pod `name` (1.5 CPU) and lets one provisioning pass run; returns the NodeClaims. */
+  const provisionFor = (name: string) =>
+    Effect.gen(function* () {
+      yield* S.createPendingPod(S.pod(name, { cpu: "1500m", memory: "1Gi" }))
+      yield* S.advance(2_000, 500)
+      return yield* S.listNodeClaims
+    })
+
+  it.effect("sizes the NodeClaim by the DaemonSet's newest pod, not by its template (upstream getDaemonSetPods)", () =>
+    Effect.gen(function* () {
+      yield* fakeCluster()
+      const daemonSet = yield* createAgent("1")
+      yield* createExistingNode
+      // The first pod has the template's request; the newer one the smaller request a VPA gave it.
+      yield* createAgentPod("agent-1", "1", daemonSet)
+      yield* S.advance(1_000)
+      yield* createAgentPod("agent-2", "100m", daemonSet)
+
+      const [claim, ...more] = yield* provisionFor("app")
+      assert.lengthOf(more, 0)
+      // 1.5 CPU + the daemon's 100m fits the small type (1.9 CPU allocatable); with the template's 1 CPU it would not.
+      assert.deepStrictEqual(claim?.spec.resources?.requests, { cpu: "1600m", memory: "1088Mi", pods: "2" })
+      assert.strictEqual(claim?.metadata.labels?.[Labels.InstanceType], "small-instance-type")
+    }).pipe(Effect.provide(S.fakeBase))
+  )
+
+  it.effect("falls back to the template while the DaemonSet controls no pod", () =>
+    Effect.gen(function* () {
+      yield* fakeCluster()
+      const daemonSet = yield* createAgent("1")
+      yield* createExistingNode
+      // Owned by the DaemonSet but not controlled by it: not one of its pods (upstream metav1.IsControlledBy).
+      yield* createAgentPod("adopted", "100m", daemonSet, { controller: false })
+
+      const [claim, ...more] = yield* provisionFor("app")
+      assert.lengthOf(more, 0)
+      assert.deepStrictEqual(claim?.spec.resources?.requests, { cpu: "2500m", memory: "1088Mi", pods: "2" })
+      assert.strictEqual(claim?.metadata.labels?.[Labels.InstanceType], "default-instance-type")
+    }).pipe(Effect.provide(S.fakeBase))
+  )
+
+  it.effect(
+    "keeps sizing by the last pod seen once the DaemonSet's pods are gone (upstream Cluster.UpdateDaemonSet)",
+    () =>
+      Effect.gen(function* () {
+        const kube = yield* KubeClient
+        yield* fakeCluster()
+        const daemonSet = yield* createAgent("1")
+        yield* createExistingNode
+        yield* createAgentPod("agent-1", "100m", daemonSet)
+        const [first] = yield* provisionFor("first")
+        assert.strictEqual(first?.metadata.labels?.[Labels.InstanceType], "small-instance-type")
+
+        // The daemon's node goes, and its pod with it: no pod of the DaemonSet is left.
+        yield* kube.delete(Resources.Pods, "agent-1", { namespace: "default", gracePeriodSeconds: 0 })
+        yield* kube.delete(Resources.Nodes, "existing")
+        assert.notInclude(
+          (yield* S.listPods).map((pod) => pod.metadata.name),
+          "agent-1"
+        )
+        const claims = yield* provisionFor("second")
+        assert.lengthOf(claims, 2)
+        const second = claims.find((claim) => claim.metadata.name !== first?.metadata.name)
+        assert.deepStrictEqual(second?.spec.resources?.requests, { cpu: "1600m", memory: "1088Mi", pods: "2" })
+        assert.strictEqual(second?.metadata.labels?.[Labels.InstanceType], "small-instance-type")
+      }).pipe(Effect.provide(S.fakeBase))
+  )
+})
+
 describe("Provisioner restart", S.controllerSuite, () => {
   it.effect("a process stopped before its NodeClaim launched leaves one NodeClaim, launched by the next (fake)", () =>
     Effect.gen(function* () {
