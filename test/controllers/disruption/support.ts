@@ -30,8 +30,16 @@ import * as S from "../support.ts"
 
 export const Zone = "test-zone-a"
 
-/** An on-demand linux/amd64 instance type in one zone, `cpu` cores and 4 GiB per core, no overhead. */
-export const instanceType = (name: string, cpu: number, price: number): InstanceType.InstanceType =>
+/**
+ * A linux/amd64 instance type in one zone, `cpu` cores and 4 GiB per core, no overhead: on-demand at `price`, and
+ * spot at `spotPrice` when given.
+ */
+export const instanceType = (
+  name: string,
+  cpu: number,
+  price: number,
+  options: { readonly spotPrice?: number } = {}
+): InstanceType.InstanceType =>
   Catalog.toInstanceType({
     name,
     architecture: "amd64",
@@ -40,7 +48,12 @@ export const instanceType = (name: string, cpu: number, price: number): Instance
     memory: `${cpu * 4}Gi`,
     pods: 110,
     overhead: { cpu: "0", memory: "0" },
-    offerings: [{ zone: Zone, capacityType: Labels.CapacityTypeOnDemand, price, available: true }]
+    offerings: [
+      { zone: Zone, capacityType: Labels.CapacityTypeOnDemand, price, available: true },
+      ...(options.spotPrice === undefined
+        ? []
+        : [{ zone: Zone, capacityType: Labels.CapacityTypeSpot, price: options.spotPrice, available: true }])
+    ]
   })
 
 /**
@@ -99,10 +112,11 @@ export interface Budget {
   readonly reasons?: ReadonlyArray<string>
 }
 
-/** A NodePool on the KWOK NodeClass, on-demand only, with disruption settings. */
+/** A NodePool on the KWOK NodeClass, on-demand only unless `capacityTypes` says otherwise, with disruption settings. */
 export const nodePool = (
   name: string,
   options: {
+    readonly capacityTypes?: ReadonlyArray<string>
     readonly consolidateAfter?: string
     readonly consolidationPolicy?: "WhenEmpty" | "WhenEmptyOrUnderutilized"
     readonly budgets?: ReadonlyArray<Budget>
@@ -118,7 +132,9 @@ export const nodePool = (
       ...(options.labels === undefined ? {} : { metadata: { labels: options.labels } }),
       spec: {
         nodeClassRef: S.kwokNodeClassRef,
-        requirements: [{ key: Labels.CapacityType, operator: "In", values: [Labels.CapacityTypeOnDemand] }],
+        requirements: [
+          { key: Labels.CapacityType, operator: "In", values: options.capacityTypes ?? [Labels.CapacityTypeOnDemand] }
+        ],
         ...(options.expireAfter === undefined ? {} : { expireAfter: options.expireAfter })
       }
     },
@@ -139,9 +155,14 @@ export const setup = (pool: ReturnType<typeof nodePool>) =>
 
 /**
  * Launches a NodeClaim of `instanceType` for the NodePool, as the provisioner would write it (labels, the NodePool's
- * hash, its template's expireAfter); KWOK registers its Node (same name) at once.
+ * hash, its template's expireAfter), on-demand unless `capacityType` says otherwise; KWOK registers its Node (same
+ * name) at once.
  */
-export const launch = (name: string, type: string, options: { readonly nodePool?: string } = {}) =>
+export const launch = (
+  name: string,
+  type: string,
+  options: { readonly nodePool?: string; readonly capacityType?: string } = {}
+) =>
   Effect.gen(function* () {
     const kube = yield* KubeClient
     const pool = yield* kube.get(Resources.NodePools, options.nodePool ?? "default")
@@ -166,7 +187,7 @@ export const launch = (name: string, type: string, options: { readonly nodePool?
         requirements: [
           { key: Labels.NodePool, operator: "In", values: [poolName] },
           { key: Labels.InstanceType, operator: "In", values: [type] },
-          { key: Labels.CapacityType, operator: "In", values: [Labels.CapacityTypeOnDemand] }
+          { key: Labels.CapacityType, operator: "In", values: [options.capacityType ?? Labels.CapacityTypeOnDemand] }
         ],
         expireAfter: pool.spec.template.spec.expireAfter
       }
@@ -318,19 +339,26 @@ export const pinnedPod = (name: string, node: string, cpu = "1") =>
 /**
  * Watches the Nodes from now on and tracks how many are being disrupted at once (tainted karpenter.sh/disrupted or
  * deleting), at every write the API server sees: `most()` is the peak, `now()` the current count; `seen()` every
- * Node that appeared, with its instance type.
+ * Node that appeared, with its instance type (`seenLabels()`: with the labels it first had); `liveCounts()` how many
+ * Nodes were live (not deleting) after each change of that number.
  */
 export const trackDisrupting = Effect.gen(function* () {
   const kube = yield* KubeClient
   const current = new Set<string>()
+  const live = new Set<string>()
+  const liveCounts: Array<number> = []
   const seen = new Map<string, string>()
+  const seenLabels = new Map<string, Readonly<Record<string, string>>>()
   let most = 0
   yield* Stream.runForEach(kube.watch(Resources.Nodes), (event) =>
     Effect.sync(() => {
       if (event.type === "BOOKMARK") return
       const node = event.object
       const name = node.metadata.name ?? ""
-      if (!seen.has(name)) seen.set(name, node.metadata.labels?.[Labels.InstanceType] ?? "")
+      if (!seen.has(name)) {
+        seen.set(name, node.metadata.labels?.[Labels.InstanceType] ?? "")
+        seenLabels.set(name, node.metadata.labels ?? {})
+      }
       const disrupted =
         event.type !== "DELETED" &&
         (node.metadata.deletionTimestamp !== undefined ||
@@ -338,8 +366,17 @@ export const trackDisrupting = Effect.gen(function* () {
       if (disrupted) current.add(name)
       else current.delete(name)
       most = Math.max(most, current.size)
+      if (event.type !== "DELETED" && node.metadata.deletionTimestamp === undefined) live.add(name)
+      else live.delete(name)
+      if (liveCounts.at(-1) !== live.size) liveCounts.push(live.size)
     })
   ).pipe(Effect.forkScoped)
   yield* S.settle
-  return { most: () => most, now: () => current.size, seen: () => new Map(seen) }
+  return {
+    most: () => most,
+    now: () => current.size,
+    seen: () => new Map(seen),
+    seenLabels: () => new Map(seenLabels),
+    liveCounts: () => [...liveCounts]
+  }
 })
