@@ -153,3 +153,22 @@ export const worstLaunchPrice = (
   }
   return Number.POSITIVE_INFINITY
 }
+
+/**
+ * What a running node of the type costs per hour (upstream `getCandidatePrices`): its cheapest offering compatible
+ * with the node's labels, available or not — the offering it was launched on, so on-demand for an on-demand node.
+ * Undefined when the type no longer has such an offering.
+ */
+export const nodePrice = (
+  instanceType: InstanceType,
+  nodeLabels: Readonly<Record<string, string>>,
+  wellKnown: ReadonlySet<string> = Labels.WellKnownLabels
+): number | undefined => {
+  const requirements = Requirements.fromLabels(nodeLabels)
+  let cheapest: number | undefined
+  for (const offering of instanceType.offerings) {
+    if (!Requirements.isCompatible(requirements, offering.requirements, { allowUndefined: wellKnown })) continue
+    if (cheapest === undefined || offering.price < cheapest) cheapest = offering.price
+  }
+  return cheapest
+}

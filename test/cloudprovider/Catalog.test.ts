@@ -156,4 +156,46 @@ describe("InstanceType", () => {
       Number.POSITIVE_INFINITY
     )
   })
+
+  it("prices a running node at its own offering, available or not (upstream getCandidatePrices)", () => {
+    const reservation = "example.com/reservation-id"
+    const dual = InstanceType.make({
+      name: "dual",
+      requirements: Requirements.empty,
+      capacity: {},
+      offerings: [
+        InstanceType.offering({ zone: "a", capacityType: Labels.CapacityTypeSpot, price: 0.12 }),
+        InstanceType.offering({ zone: "a", capacityType: Labels.CapacityTypeOnDemand, price: 0.3, available: false }),
+        ...[
+          ["r-dear", 0.05],
+          ["r-cheap", 0.01]
+        ].map(([id, price]) =>
+          InstanceType.offering({
+            zone: "a",
+            capacityType: Labels.CapacityTypeReserved,
+            price: price as number,
+            extra: [Requirement.make(reservation, "In", [id as string])]
+          })
+        )
+      ]
+    })
+    const node = (capacityType: string, extra: Record<string, string> = {}) => ({
+      [Labels.Hostname]: "n1",
+      [Labels.Zone]: "a",
+      [Labels.CapacityType]: capacityType,
+      ...extra
+    })
+    // An on-demand node costs the on-demand price though the type sells cheaper as spot, and though that offering is
+    // no longer available.
+    assert.strictEqual(InstanceType.nodePrice(dual, node(Labels.CapacityTypeOnDemand)), 0.3)
+    assert.strictEqual(InstanceType.nodePrice(dual, node(Labels.CapacityTypeSpot)), 0.12)
+    // A reserved node costs its own reservation's price.
+    const wellKnown = new Set([...Labels.WellKnownLabels, reservation])
+    assert.strictEqual(
+      InstanceType.nodePrice(dual, node(Labels.CapacityTypeReserved, { [reservation]: "r-dear" }), wellKnown),
+      0.05
+    )
+    // Gone from the catalogue: no price.
+    assert.isUndefined(InstanceType.nodePrice(dual, { ...node(Labels.CapacityTypeSpot), [Labels.Zone]: "b" }))
+  })
 })

@@ -247,7 +247,7 @@ export const make = (options?: Options) =>
         for (const candidate of candidates) {
           if (candidate.reschedulablePods.length === 0) continue
           if ((budgets.get(candidate.nodePool.metadata.name ?? "") ?? 0) <= 0) continue
-          const ruledOut = Headroom.ruledOut(state, candidate, Planner.priceOf(candidate), settings)
+          const ruledOut = Headroom.ruledOut(state, candidate, Planner.candidatesPrice([candidate]), settings)
           const { command, why } =
             ruledOut === undefined
               ? yield* Planner.computeConsolidation(state, [candidate], "single", settings)

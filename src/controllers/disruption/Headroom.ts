@@ -53,10 +53,9 @@ const headroomOf = (state: Snapshot) => {
 export const ruledOut = (
   state: Snapshot,
   candidate: Candidates.Candidate,
-  candidatePrice: number | undefined,
+  candidatePrice: number,
   settings: ConsolidationSettings | undefined
 ): string | undefined => {
-  if (candidatePrice === undefined) return undefined
   const { free, total } = headroomOf(state)
   const needed = Resources.requestsForPods(...candidate.reschedulablePods.map((pod) => pod.spec))
   const own = free.get(candidate.name) ?? Resources.empty

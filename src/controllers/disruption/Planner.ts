@@ -34,11 +34,50 @@ export interface Command {
 const consolidateAfterNever = (candidate: Candidates.Candidate) =>
   candidate.nodePool.spec.disruption.consolidateAfter === "Never"
 
-/** What the candidate's offering costs per hour; undefined when its instance type or offering is unknown. */
+/**
+ * What the candidate costs per hour: the price of its own offering (its type's, compatible with its Node's labels), so
+ * an on-demand node costs the on-demand price even where the type also sells as spot. Undefined when the catalogue no
+ * longer has that offering.
+ */
 export const priceOf = (candidate: Candidates.Candidate): number | undefined =>
-  candidate.instanceType?.offerings.find(
-    (offering) => offering.zone === candidate.zone && offering.capacityType === candidate.capacityType
-  )?.price
+  candidate.instanceType === undefined
+    ? undefined
+    : InstanceType.nodePrice(candidate.instanceType, candidate.stateNode.node?.metadata.labels ?? {})
+
+/**
+ * What the candidates cost together (upstream `getCandidatePrices`). A candidate whose offering is gone makes it 0,
+ * so no replacement is cheaper and the set can only be deleted: upstream v1.4.0 failed the whole disruption pass there
+ * (the error ended multi-node consolidation, and single-node never ran); v1.9.0 (#2812) models it as free, as v1.4.0
+ * already did for a reserved node, which we take as the fix.
+ */
+export const candidatesPrice = (candidates: ReadonlyArray<Candidates.Candidate>): number => {
+  let total = 0
+  for (const candidate of candidates) {
+    const price = priceOf(candidate)
+    if (price === undefined) return 0
+    total += price
+  }
+  return total
+}
+
+/**
+ * The ceiling of upstream's `filterOutSameType` (multi-node): when a replacement option is the type of some
+ * candidates, the replacement must launch for less than the cheapest of those candidates costs (its own offering),
+ * or deleting the others alone would do; +∞ when no option is a candidate's type.
+ */
+export const sameTypeCeiling = (
+  candidates: ReadonlyArray<Candidates.Candidate>,
+  options: ReadonlyArray<InstanceType.InstanceType>
+): number => {
+  const optionNames = new Set(options.map((it) => it.name))
+  let ceiling = Number.POSITIVE_INFINITY
+  for (const candidate of candidates) {
+    if (candidate.instanceType === undefined || !optionNames.has(candidate.instanceType.name)) continue
+    const price = priceOf(candidate)
+    if (price !== undefined && price < ceiling) ceiling = price
+  }
+  return ceiling
+}
 
 /** Reads everything a pass decides on, once; `queued` are the nodes of commands under way. */
 export const snapshot = (queued: ReadonlySet<string>) =>
@@ -180,6 +219,26 @@ export interface ConsolidationSettings {
   readonly preferencePolicy?: "Respect" | "Ignore"
 }
 
+/** Replacement options, or why there are none. */
+type Options = { readonly options: ReadonlyArray<InstanceType.InstanceType> } | { readonly why: string }
+
+/**
+ * Upstream `RemoveInstanceTypeOptionsByPriceAndMinValues`: the types whose worst launch price is below `price`, as long
+ * as they still satisfy minValues.
+ */
+const cheaperOptions = (
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+  requirements: Requirements.Requirements,
+  price: number
+): Options => {
+  const options = instanceTypes.filter((it) => InstanceType.worstLaunchPrice(it.offerings, requirements) < price)
+  if (options.length === 0) return { why: "can't replace with a cheaper node" }
+  if (InstanceTypeFilter.minValuesViolation(options, requirements) !== undefined) {
+    return { why: "a cheaper replacement would not satisfy minValues" }
+  }
+  return { options }
+}
+
 /** Cheaper spot types a single-node spot-to-spot replacement needs (upstream MinInstanceTypesForSpotToSpotConsolidation). */
 export const minSpotToSpotOptions = 15
 
@@ -193,16 +252,14 @@ export const spotToSpotOptions = (
   spotRequirements: Requirements.Requirements,
   candidatePrice: number,
   method: string
-): { readonly options: ReadonlyArray<InstanceType.InstanceType> } | { readonly why: string } => {
+): Options => {
   const priceOf = (it: InstanceType.InstanceType) =>
     InstanceType.cheapestOffering(it, spotRequirements)?.price ?? Number.POSITIVE_INFINITY
-  const cheaper = instanceTypes
-    .filter((it) => InstanceType.worstLaunchPrice(it.offerings, spotRequirements) < candidatePrice)
-    .sort((a, b) => priceOf(a) - priceOf(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-  if (cheaper.length === 0) return { why: "can't replace with a cheaper node" }
-  if (InstanceTypeFilter.minValuesViolation(cheaper, spotRequirements) !== undefined) {
-    return { why: "a cheaper replacement would not satisfy minValues" }
-  }
+  const filtered = cheaperOptions(instanceTypes, spotRequirements, candidatePrice)
+  if ("why" in filtered) return filtered
+  const cheaper = [...filtered.options].sort(
+    (a, b) => priceOf(a) - priceOf(b) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+  )
   if (method !== "single") return { options: cheaper }
   if (cheaper.length < minSpotToSpotOptions) {
     return {
@@ -231,76 +288,35 @@ export const computeConsolidation = Effect.fn("Planner.computeConsolidation")(fu
     return { command: { reason: "Underutilized", method, candidates, replacements: [] } satisfies Command, why: "" }
   }
   if (results.newNodeClaims.length > 1) return { command: undefined, why: "would need more than one replacement" }
-  let candidatePrice = 0
-  for (const candidate of candidates) {
-    const price = priceOf(candidate)
-    if (price === undefined) return { command: undefined, why: "the node's offering is unknown" }
-    candidatePrice += price
-  }
+  const candidatePrice = candidatesPrice(candidates)
   const replacement = results.newNodeClaims[0]!
   const capacityTypes = Requirements.get(replacement.requirements, Labels.CapacityType)
   const allSpot = candidates.every((c) => c.capacityType === Labels.CapacityTypeSpot)
-  if (allSpot && Requirement.has(capacityTypes, Labels.CapacityTypeSpot)) {
-    // Spot-to-spot consolidation is behind the SpotToSpotConsolidation gate, off by default in v1.4.0.
-    if (!(settings?.spotToSpot ?? false)) return { command: undefined, why: "spot-to-spot consolidation is disabled" }
-    const spot = Requirements.add(
-      replacement.requirements,
-      Requirement.make(Labels.CapacityType, "In", [Labels.CapacityTypeSpot])
-    )
-    const chosen = spotToSpotOptions(replacement.instanceTypes, spot, candidatePrice, method)
-    if ("why" in chosen) return { command: undefined, why: chosen.why }
-    const command: Command = {
-      reason: "Underutilized",
-      method,
-      candidates,
-      replacements: [
-        {
-          ...replacement,
-          requirements: Requirements.add(
-            spot,
-            Requirement.make(
-              Labels.InstanceType,
-              "In",
-              chosen.options.map((it) => it.name)
-            )
-          ),
-          instanceTypes: chosen.options
-        }
-      ]
-    }
-    return { command, why: "" }
+  const spotToSpot = allSpot && Requirement.has(capacityTypes, Labels.CapacityTypeSpot)
+  // Spot-to-spot consolidation is behind the SpotToSpotConsolidation gate, off by default in v1.4.0.
+  if (spotToSpot && !(settings?.spotToSpot ?? false)) {
+    return { command: undefined, why: "spot-to-spot consolidation is disabled" }
   }
   let requirements = replacement.requirements
-  // An on-demand node may be replaced by spot: when both are allowed, the replacement is spot.
+  // A spot node is replaced by spot; an on-demand one may be too: when both are allowed, the replacement is spot.
   if (
     Requirement.has(capacityTypes, Labels.CapacityTypeSpot) &&
-    Requirement.has(capacityTypes, Labels.CapacityTypeOnDemand)
+    (spotToSpot || Requirement.has(capacityTypes, Labels.CapacityTypeOnDemand))
   ) {
     requirements = Requirements.add(
       requirements,
       Requirement.make(Labels.CapacityType, "In", [Labels.CapacityTypeSpot])
     )
   }
-  let options = replacement.instanceTypes.filter(
-    (instanceType) => InstanceType.worstLaunchPrice(instanceType.offerings, requirements) < candidatePrice
-  )
-  if (method === "multi") {
-    // Upstream filterOutSameType: never replace a set of nodes by one of their own types at no saving.
-    const candidateTypes = new Set(candidates.map((c) => c.instanceType?.name))
-    const sameType = options.filter((it) => candidateTypes.has(it.name))
-    if (sameType.length > 0) {
-      const cheapest = Math.min(
-        ...sameType.map((it) => InstanceType.cheapestOffering(it, requirements)?.price ?? Number.POSITIVE_INFINITY)
-      )
-      options = options.filter(
-        (it) => (InstanceType.cheapestOffering(it, requirements)?.price ?? Number.POSITIVE_INFINITY) < cheapest
-      )
-    }
+  let chosen = spotToSpot
+    ? spotToSpotOptions(replacement.instanceTypes, requirements, candidatePrice, method)
+    : cheaperOptions(replacement.instanceTypes, requirements, candidatePrice)
+  // Upstream filterOutSameType (spot-to-spot too): never replace a set of nodes by one of their own types at no saving.
+  if (method === "multi" && "options" in chosen) {
+    chosen = cheaperOptions(chosen.options, requirements, sameTypeCeiling(candidates, chosen.options))
   }
-  if (options.length === 0) return { command: undefined, why: "can't replace with a cheaper node" }
-  if (InstanceTypeFilter.minValuesViolation(options, requirements) !== undefined) {
-    return { command: undefined, why: "a cheaper replacement would not satisfy minValues" }
-  }
+  if ("why" in chosen) return { command: undefined, why: chosen.why }
+  const options = chosen.options
   requirements = Requirements.add(
     requirements,
     Requirement.make(

@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect } from "effect"
+import { Clock, Duration, Effect, Metric } from "effect"
+import * as Labels from "../../../src/api/Labels.ts"
 import * as CloudProvider from "../../../src/cloudprovider/CloudProvider.ts"
+import * as Metrics from "../../../src/controllers/disruption/Metrics.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
 import * as S from "../support.ts"
@@ -92,6 +94,100 @@ describe("disruption: consolidation", S.controllerSuite, () => {
         "b: Disrupting Node: Underutilized"
       ])
     }).pipe(Effect.provide(D.base()))
+  )
+
+  it.effect("three on-demand nodes merge into one spot node of their own type, priced at what they cost", () =>
+    Effect.gen(function* () {
+      // One 8-cpu type, $0.30 on-demand and $0.12 spot; the NodePool allows both. Upstream compares a replacement with
+      // the candidates' own offerings (on-demand, $0.30 each): one spot node of the same type saves, and all three go
+      // in one command. Priced at the type's spot offering instead, the same type looks no cheaper than the nodes it
+      // replaces, so only two go (their pods fit on the third) and the third is replaced on its own later.
+      const catalogue = [...D.catalogue().slice(0, 2), D.instanceType("large", 8, 0.3, { spotPrice: 0.12 })]
+      const underutilized = (decision: string, method: string) =>
+        Metric.withAttributes(Metrics.decisionsTotal, {
+          decision,
+          ...Metrics.methodAttributes("Underutilized", method)
+        })
+      const counters = [
+        underutilized("replace", "multi"),
+        underutilized("delete", "multi"),
+        underutilized("replace", "single"),
+        underutilized("delete", "single")
+      ]
+      const before = yield* Effect.forEach(counters, (counter) => Metric.value(counter))
+      return yield* Effect.gen(function* () {
+        yield* D.setup(
+          D.nodePool("default", {
+            capacityTypes: [Labels.CapacityTypeSpot, Labels.CapacityTypeOnDemand],
+            consolidateAfter: "30s",
+            budgets: [{ nodes: "100%" }]
+          })
+        )
+        const log = yield* D.start()
+        const tracker = yield* D.trackDisrupting
+        for (const name of ["a", "b", "c"]) yield* D.launch(name, "large")
+        yield* S.advance(2_000, 1_000)
+        // 7.5 cpu in all: one large node holds every pod, nothing smaller holds them.
+        for (const name of ["a", "b", "c"]) yield* D.boundPod(`p-${name}`, name, { cpu: "2500m" })
+        yield* S.advance(3 * 60_000, 10_000)
+        assert.deepStrictEqual(
+          summary(log).filter((entry) => entry.reason === "Underutilized"),
+          [{ reason: "Underutilized", candidates: ["a", "b", "c"], replacements: ["large"] }]
+        )
+        const after = yield* Effect.forEach(counters, (counter) => Metric.value(counter))
+        assert.deepStrictEqual(
+          after.map((value, i) => value.count - before[i]!.count),
+          [1, 0, 0, 0],
+          "one multi-node replace decision, nothing else"
+        )
+        // The three nodes come up and the spot replacement joins them before any goes; from then on nodes only go:
+        // the three, then the replacement, left empty (the test's pods have no owner to recreate them) and removed as
+        // Empty. The two-step sequence would go down to one node and back up to two.
+        assert.deepStrictEqual(tracker.liveCounts(), [1, 2, 3, 4, 3, 2, 1, 0])
+        const ours = (events: ReadonlyArray<string>) => events.filter((event) => /^[abc]: /.test(event))
+        assert.deepStrictEqual(ours(yield* D.eventsWithReason("DisruptionLaunching")), [
+          "a: Disrupting Node: Underutilized/Replace",
+          "b: Disrupting Node: Underutilized/Replace",
+          "c: Disrupting Node: Underutilized/Replace"
+        ])
+        const launched = [...tracker.seenLabels()].filter(([name]) => !["a", "b", "c"].includes(name))
+        assert.deepStrictEqual(
+          launched.map(([, labels]) => [labels[Labels.InstanceType], labels[Labels.CapacityType]]),
+          [["large", Labels.CapacityTypeSpot]],
+          "one spot large node replaced the three"
+        )
+      }).pipe(Effect.provide(D.base(catalogue)))
+    })
+  )
+
+  it.effect("spot-to-spot, multi-node: three spot nodes are not replaced by one of their own type at no saving", () =>
+    Effect.gen(function* () {
+      // The same cluster on spot, with the SpotToSpotConsolidation gate on. One spot large node costs what each of
+      // them costs ($0.12): upstream's filterOutSameType drops it, so the three are not merged; two go instead (their
+      // pods fit on the third), with nothing launched.
+      const catalogue = [...D.catalogue().slice(0, 2), D.instanceType("large", 8, 0.3, { spotPrice: 0.12 })]
+      return yield* Effect.gen(function* () {
+        yield* D.setup(
+          D.nodePool("default", {
+            capacityTypes: [Labels.CapacityTypeSpot, Labels.CapacityTypeOnDemand],
+            consolidateAfter: "30s",
+            budgets: [{ nodes: "100%" }]
+          })
+        )
+        const log = yield* D.start({ disruption: { spotToSpotConsolidation: true } })
+        const tracker = yield* D.trackDisrupting
+        for (const name of ["a", "b", "c"]) yield* D.launch(name, "large", { capacityType: Labels.CapacityTypeSpot })
+        yield* S.advance(2_000, 1_000)
+        for (const name of ["a", "b", "c"]) yield* D.boundPod(`p-${name}`, name, { cpu: "2500m" })
+        yield* S.advance(3 * 60_000, 10_000)
+        assert.deepStrictEqual(
+          summary(log).filter((entry) => entry.reason === "Underutilized"),
+          [{ reason: "Underutilized", candidates: ["a", "b"], replacements: [] }]
+        )
+        assert.deepStrictEqual([...tracker.seen().keys()], ["a", "b", "c"], "nothing was launched")
+        assert.deepStrictEqual(yield* D.liveNodes, ["c"])
+      }).pipe(Effect.provide(D.base(catalogue)))
+    })
   )
 
   it.effect("replaces a node only with a strictly cheaper one", () =>

@@ -61,7 +61,7 @@ const cluster = (seed: number) =>
     let ruledOut = 0
     let commands = 0
     for (const candidate of Planner.consolidationCandidates(snapshot)) {
-      const why = Headroom.ruledOut(snapshot, candidate, Planner.priceOf(candidate), undefined)
+      const why = Headroom.ruledOut(snapshot, candidate, Planner.candidatesPrice([candidate]), undefined)
       const simulated = yield* Effect.provide(Planner.computeConsolidation(snapshot, [candidate], "single"), services)
       if (simulated.command !== undefined) commands++
       if (why === undefined) continue
