@@ -1,6 +1,6 @@
 /**
  * PersistentVolumeClaim, PersistentVolume and StorageClass: the scheduler reads them for volume topology and
- * per-driver volume limits.
+ * per-driver volume limits. VolumeAttachment: node termination waits for a node's volumes to be detached.
  */
 import { Schema } from "effect"
 import { NodeSelector, ObjectMeta } from "./Meta.ts"
@@ -33,7 +33,7 @@ export const PersistentVolume = Schema.Struct({
     capacity: optional(ResourceList),
     nodeAffinity: optional(Schema.Struct({ required: optional(NodeSelector) })),
     claimRef: optional(Schema.Struct({ namespace: optional(Schema.String), name: optional(Schema.String) })),
-    csi: optional(Schema.Struct({ driver: Schema.String }))
+    csi: optional(Schema.Struct({ driver: Schema.String, volumeHandle: optional(Schema.String) }))
   }),
   status: optional(Schema.Struct({ phase: optional(Schema.String) }))
 })
@@ -74,3 +74,21 @@ export const CSINode = Schema.Struct({
   })
 })
 export type CSINode = typeof CSINode.Type
+
+/**
+ * A VolumeAttachment (`storage.k8s.io/v1`): the attach/detach controller asks the CSI driver `spec.attacher` to attach
+ * a PersistentVolume to `spec.nodeName`; the driver's external-attacher reports `status.attached`. The object stays
+ * until the volume is detached.
+ */
+export const VolumeAttachment = Schema.Struct({
+  apiVersion: optional(Schema.String),
+  kind: optional(Schema.String),
+  metadata: ObjectMeta,
+  spec: Schema.Struct({
+    attacher: Schema.String,
+    nodeName: Schema.String,
+    source: Schema.Struct({ persistentVolumeName: optional(Schema.String) })
+  }),
+  status: optional(Schema.Struct({ attached: Schema.Boolean }))
+})
+export type VolumeAttachment = typeof VolumeAttachment.Type

@@ -102,6 +102,14 @@ export const CSINodes = Resource.make({
   namespaced: false,
   schema: Storage.CSINode
 })
+export const VolumeAttachments = Resource.make({
+  group: "storage.k8s.io",
+  version: "v1",
+  kind: "VolumeAttachment",
+  plural: "volumeattachments",
+  namespaced: false,
+  schema: Storage.VolumeAttachment
+})
 export const PodDisruptionBudgets = Resource.make({
   group: "policy",
   version: "v1",
@@ -156,6 +164,7 @@ export const all: ReadonlyArray<Resource.Resource<Resource.KubeObject>> = [
   PersistentVolumes,
   StorageClasses,
   CSINodes,
+  VolumeAttachments,
   PodDisruptionBudgets,
   Leases,
   Deployments,

@@ -35,8 +35,15 @@ export const objectAt = (value: unknown, ...path: ReadonlyArray<string>): Json =
   return isObject(current) ? current : {}
 }
 
-const nodeClaimRules = (previous: Json, next: Json): ReadonlyArray<Problem> =>
-  Patch.deepEqual(previous.spec, next.spec) ? [] : [{ field: "spec", message: "spec is immutable" }]
+/** A kind whose spec never changes after creation, refused with `message`. */
+const immutableSpec =
+  (message: string) =>
+  (previous: Json, next: Json): ReadonlyArray<Problem> =>
+    Patch.deepEqual(previous.spec, next.spec) ? [] : [{ field: "spec", message }]
+
+// The NodeClaim CRD's CEL rule; the apiserver's VolumeAttachment validation.
+const nodeClaimRules = immutableSpec("spec is immutable")
+const volumeAttachmentRules = immutableSpec("field is immutable")
 
 const nodePoolRules = (previous: Json, next: Json): ReadonlyArray<Problem> => {
   const before = objectAt(previous, "spec", "template", "spec", "nodeClassRef")
@@ -94,6 +101,8 @@ export const of = (resource: Resource.Resource<Resource.KubeObject>): Kind => {
           ? nodePoolRules
           : id === "pods"
             ? podRules
-            : noRules
+            : id === "volumeattachments.storage.k8s.io"
+              ? volumeAttachmentRules
+              : noRules
   }
 }

@@ -65,6 +65,7 @@ const builtIns: Readonly<
   persistentvolumes: { shortNames: ["pv"], subresources: [status] },
   storageclasses: { shortNames: ["sc"] },
   csinodes: {},
+  volumeattachments: { subresources: [status] },
   poddisruptionbudgets: { shortNames: ["pdb"], subresources: [status] },
   leases: {},
   deployments: { shortNames: ["deploy"], categories: ["all"], subresources: [status, scale] },
