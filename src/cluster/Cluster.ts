@@ -1,10 +1,11 @@
 /**
  * The embedded cluster's control plane: the parts of a real cluster Karpenter relies on, each a controller over the
  * KubeClient contract — kube-scheduler, kubelets, the Deployment/ReplicaSet and DaemonSet controllers, the disruption
- * (PDB status) controller and the pod garbage collector. They share one informer per kind.
+ * (PDB status) controller, the pod garbage collector and CSI volume attachment. They share one informer per kind.
  */
 import { Effect, Layer, type Scope } from "effect"
 import type { KubeClient } from "../kube/KubeClient.ts"
+import * as AttachDetach from "./AttachDetach.ts"
 import * as DaemonSets from "./DaemonSets.ts"
 import * as DisruptionBudgets from "./DisruptionBudgets.ts"
 import * as Informers from "./Informers.ts"
@@ -36,6 +37,7 @@ export const make = Effect.fn("Cluster.make")(function* (
   yield* DaemonSets.make({ informers })
   yield* DisruptionBudgets.make({ informers })
   yield* PodGarbageCollector.make({ informers })
+  yield* AttachDetach.make({ informers })
   return { informers, scheduler }
 })
 

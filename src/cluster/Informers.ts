@@ -8,6 +8,7 @@ import type * as Namespace from "../api/Namespace.ts"
 import type * as Node from "../api/Node.ts"
 import type * as Pod from "../api/Pod.ts"
 import type * as PodDisruptionBudget from "../api/PodDisruptionBudget.ts"
+import type * as Storage from "../api/Storage.ts"
 import type * as Workloads from "../api/Workloads.ts"
 import type { KubeClient } from "../kube/KubeClient.ts"
 import type * as Resource from "../kube/Resource.ts"
@@ -23,6 +24,9 @@ export interface Informers {
   readonly replicaSets: Informer.Informer<Workloads.ReplicaSet>
   readonly daemonSets: Informer.Informer<Workloads.DaemonSet>
   readonly podDisruptionBudgets: Informer.Informer<PodDisruptionBudget.PodDisruptionBudget>
+  readonly persistentVolumeClaims: Informer.Informer<Storage.PersistentVolumeClaim>
+  readonly persistentVolumes: Informer.Informer<Storage.PersistentVolume>
+  readonly volumeAttachments: Informer.Informer<Storage.VolumeAttachment>
 }
 
 const resources: { readonly [K in keyof Informers]: Resource.Resource<Resource.KubeObject> } = {
@@ -32,7 +36,10 @@ const resources: { readonly [K in keyof Informers]: Resource.Resource<Resource.K
   deployments: Resources.Deployments,
   replicaSets: Resources.ReplicaSets,
   daemonSets: Resources.DaemonSets,
-  podDisruptionBudgets: Resources.PodDisruptionBudgets
+  podDisruptionBudgets: Resources.PodDisruptionBudgets,
+  persistentVolumeClaims: Resources.PersistentVolumeClaims,
+  persistentVolumes: Resources.PersistentVolumes,
+  volumeAttachments: Resources.VolumeAttachments
 }
 
 /** The informer of `kind` from `shared`, or a new one started in the current Scope. */
@@ -54,7 +61,10 @@ export const make: Effect.Effect<Informers, never, KubeClient | Scope.Scope> = E
     deployments: yield* resolve(undefined, "deployments"),
     replicaSets: yield* resolve(undefined, "replicaSets"),
     daemonSets: yield* resolve(undefined, "daemonSets"),
-    podDisruptionBudgets: yield* resolve(undefined, "podDisruptionBudgets")
+    podDisruptionBudgets: yield* resolve(undefined, "podDisruptionBudgets"),
+    persistentVolumeClaims: yield* resolve(undefined, "persistentVolumeClaims"),
+    persistentVolumes: yield* resolve(undefined, "persistentVolumes"),
+    volumeAttachments: yield* resolve(undefined, "volumeAttachments")
   }
 })
 

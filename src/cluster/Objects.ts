@@ -1,6 +1,7 @@
 /**
  * Small helpers over pods, owners, conditions and timestamps, shared by the embedded cluster's control-plane
- * emulation (scheduler, kubelet, workload controllers, PDB status, pod GC). Plain functions over decoded objects.
+ * emulation (scheduler, kubelet, workload controllers, PDB status, pod GC, volume attachment). Plain functions over
+ * decoded objects.
  */
 import * as Meta from "../api/Meta.ts"
 import type * as Pod from "../api/Pod.ts"

@@ -95,7 +95,7 @@ export const startIn = <ROut, E, RIn>(layer: Layer.Layer<ROut, E, RIn>) =>
     return scope
   })
 
-/** The embedded control plane (kube-scheduler, kubelet, workloads, DaemonSets, PDBs, pod GC). */
+/** The embedded control plane (kube-scheduler, kubelet, workloads, DaemonSets, PDBs, pod GC, volume attachment). */
 export const controlPlane = ControlPlane.layer
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -247,8 +247,46 @@ export const node = (
   }
 }
 
+/** A CSI PersistentVolume `name` of `driver` (volume handle `handle-<name>`), bound to the claim `default/<claim>`. */
+export const csiVolume = (name: string, claim: string, driver = "ebs.csi.aws.com") => ({
+  apiVersion: "v1",
+  kind: "PersistentVolume",
+  metadata: { name },
+  spec: {
+    capacity: { storage: "10Gi" },
+    accessModes: ["ReadWriteOnce"],
+    csi: { driver, volumeHandle: `handle-${name}` },
+    claimRef: { namespace: "default", name: claim }
+  }
+})
+
+/** A PersistentVolumeClaim `name` in `default`, bound to the PersistentVolume `volume`. */
+export const boundClaim = (name: string, volume: string) => ({
+  apiVersion: "v1",
+  kind: "PersistentVolumeClaim",
+  metadata: { name, namespace: "default" },
+  spec: { volumeName: volume, accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "10Gi" } } }
+})
+
 // ---------------------------------------------------------------------------------------------------------------
 // API helpers
+
+/** Creates the CSI volume `volume` (of `driver`) and the claim `claim` in `default` bound to it. */
+export const createCsiClaim = (claim: string, volume: string, driver?: string) =>
+  Effect.gen(function* () {
+    const kube = yield* KubeClient
+    yield* kube.create(Resources.PersistentVolumes, csiVolume(volume, claim, driver) as never)
+    yield* kube.create(Resources.PersistentVolumeClaims, boundClaim(claim, volume) as never, { namespace: "default" })
+  })
+
+/** Every VolumeAttachment, sorted by the name of its PersistentVolume. */
+export const listVolumeAttachments = Effect.flatMap(Effect.service(KubeClient), (kube) =>
+  Effect.map(kube.list(Resources.VolumeAttachments), ({ items }) =>
+    [...items].sort((a, b) =>
+      (a.spec.source.persistentVolumeName ?? "") < (b.spec.source.persistentVolumeName ?? "") ? -1 : 1
+    )
+  )
+)
 
 /** Creates a NodeClaim. */
 export const createNodeClaim = (object: ReturnType<typeof nodeClaim>) =>
