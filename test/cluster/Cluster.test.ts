@@ -18,6 +18,9 @@ const antiAffine = podSpec("500m", {
 
 /** A small cluster with every kind of constraint, run to quiet; returns where each pod went. */
 const scenario = Effect.gen(function* () {
+  // A previous run's teardown (its interrupted informers and controllers) may still have fibers to finish: let them,
+  // so that every run interleaves its own fibers alike.
+  yield* converge
   const kube = yield* KubeClient
   for (const [name, zone] of [
     ["n1", "a"],
