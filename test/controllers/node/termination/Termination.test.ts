@@ -4,6 +4,7 @@ import * as Fake from "../../../../layers/cloudprovider/fake/FakeCloudProvider.t
 import * as ConditionTypes from "../../../../src/api/Conditions.ts"
 import * as Labels from "../../../../src/api/Labels.ts"
 import * as CloudProvider from "../../../../src/cloudprovider/CloudProvider.ts"
+import * as AttachDetach from "../../../../src/cluster/AttachDetach.ts"
 import * as DisruptionBudgets from "../../../../src/cluster/DisruptionBudgets.ts"
 import * as Kubelet from "../../../../src/cluster/Kubelet.ts"
 import * as Conditions from "../../../../src/controllers/Conditions.ts"
@@ -12,6 +13,7 @@ import * as Termination from "../../../../src/controllers/node/termination/Termi
 import * as Lifecycle from "../../../../src/controllers/nodeclaim/lifecycle/Lifecycle.ts"
 import { KubeClient } from "../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"
+import { createCsiClaim, listVolumeAttachments } from "../../support.ts"
 import {
   advance,
   createBudget,
@@ -36,11 +38,15 @@ const run = <A, E, R>(recorded: Recorder, body: Effect.Effect<A, E, R>, shutdown
     Effect.provideService(Metric.MetricRegistry, new Map())
   )
 
-/** The kubelets (pods run, graceful deletions complete), optionally the PDB controller, and the two finalizers. */
-const start = (options: { readonly budgets?: boolean } = {}) =>
+/**
+ * The kubelets (pods run, graceful deletions complete), optionally the PDB controller and CSI volume attachment, and
+ * the two finalizers.
+ */
+const start = (options: { readonly budgets?: boolean; readonly volumes?: boolean } = {}) =>
   Effect.gen(function* () {
     yield* Kubelet.make()
     if (options.budgets === true) yield* DisruptionBudgets.make()
+    if (options.volumes === true) yield* AttachDetach.make()
     yield* Lifecycle.make
     const termination = yield* Termination.makeWith()
     yield* settle
@@ -431,6 +437,123 @@ describe("Node termination", () => {
           assert.include(foreign?.metadata.finalizers ?? [], Labels.TerminationFinalizer)
           assert.isUndefined(foreign?.spec.taints)
           assert.isUndefined((yield* findNodeClaim("foreign"))?.metadata.deletionTimestamp)
+        })
+      )
+    },
+    60_000
+  )
+
+  it.effect(
+    "waits for the VolumeAttachments of the drained pods to go before terminating the instance",
+    () => {
+      const recorded = recorder()
+      return run(
+        recorded,
+        Effect.gen(function* () {
+          const providerID = yield* launch("n1")
+          yield* start({ volumes: true })
+          yield* createCsiClaim("data", "pv-data")
+          yield* createPod("db", "n1", { grace: 10, claims: ["data"] })
+          yield* settle
+          assert.deepStrictEqual(
+            (yield* listVolumeAttachments).map((attachment) => [attachment.spec.nodeName, attachment.status?.attached]),
+            [["n1", true]]
+          )
+
+          yield* deleteNode("n1")
+          // 10.5 s: the pod went after its grace period; its volume is being detached (5 s).
+          yield* advance(10_500)
+          assert.isUndefined(yield* findPod("db"))
+          assert.isDefined((yield* listVolumeAttachments)[0]?.metadata.deletionTimestamp)
+          assert.deepStrictEqual(yield* deleteCalls, [], "no instance termination while a volume is attached")
+          assert.isTrue(yield* instanceExists(providerID))
+          yield* advance(4_000)
+          assert.lengthOf(yield* listVolumeAttachments, 1)
+          assert.deepStrictEqual(yield* deleteCalls, [])
+
+          // 15 s: detached; the next check (1 s) terminates the instance, confirmed gone 5 s later.
+          yield* advance(2_000)
+          assert.lengthOf(yield* listVolumeAttachments, 0)
+          assert.isFalse(yield* instanceExists(providerID))
+          assert.isDefined(yield* findNode("n1"))
+          yield* advance(6_000)
+          assert.isUndefined(yield* findNode("n1"))
+          assert.isUndefined(yield* findNodeClaim("n1"))
+        })
+      )
+    },
+    60_000
+  )
+
+  it.effect(
+    "a VolumeAttachment that never goes away holds the instance only until the terminationGracePeriod",
+    () => {
+      const recorded = recorder()
+      return run(
+        recorded,
+        Effect.gen(function* () {
+          const kube = yield* KubeClient
+          const providerID = yield* launch("n1", { terminationGracePeriod: "2m" })
+          // No attach/detach controller: nothing will ever detach this volume.
+          yield* start()
+          yield* kube.create(Resources.VolumeAttachments, {
+            apiVersion: "storage.k8s.io/v1",
+            kind: "VolumeAttachment",
+            metadata: { name: "csi-stuck" },
+            spec: { attacher: "ebs.csi.aws.com", nodeName: "n1", source: { persistentVolumeName: "pv-stuck" } }
+          })
+
+          yield* deleteNode("n1")
+          yield* advance(119_000, 1_000)
+          assert.isDefined(yield* findNode("n1"), "the node waits for its volume until 2m")
+          assert.deepStrictEqual(yield* deleteCalls, [], "drained, but the volume is still attached")
+          assert.isTrue(yield* instanceExists(providerID))
+
+          // 2m: the termination time has come; the instance goes with the volume still attached.
+          yield* advance(3_000, 1_000)
+          assert.isFalse(yield* instanceExists(providerID))
+          yield* advance(6_000, 1_000)
+          assert.isUndefined(yield* findNode("n1"))
+          assert.isUndefined(yield* findNodeClaim("n1"))
+          assert.lengthOf(yield* listVolumeAttachments, 1)
+        })
+      )
+    },
+    60_000
+  )
+
+  it.effect(
+    "the VolumeAttachments of pods the drain does not wait for do not hold the instance",
+    () => {
+      const recorded = recorder()
+      return run(
+        recorded,
+        Effect.gen(function* () {
+          const providerID = yield* launch("n1")
+          yield* start({ volumes: true })
+          yield* createCsiClaim("data", "pv-data")
+          yield* createCsiClaim("agent-state", "pv-agent")
+          yield* createPod("db", "n1", { grace: 10, claims: ["data"] })
+          // Tolerates the disrupted taint: never evicted, and its volume stays attached.
+          yield* createPod("agent", "n1", { grace: 10, claims: ["agent-state"], tolerations: [{ operator: "Exists" }] })
+          yield* settle
+          assert.lengthOf(yield* listVolumeAttachments, 2)
+
+          yield* deleteNode("n1")
+          yield* advance(10_500)
+          assert.isUndefined(yield* findPod("db"))
+          assert.deepStrictEqual(yield* deleteCalls, [], "pv-data is being detached")
+          yield* advance(6_000)
+          assert.isFalse(yield* instanceExists(providerID))
+          assert.deepStrictEqual(evicted(recorded), ["db"])
+          const attached = yield* listVolumeAttachments
+          assert.deepStrictEqual(
+            attached.map((attachment) => [
+              attachment.spec.source.persistentVolumeName,
+              attachment.metadata.deletionTimestamp
+            ]),
+            [["pv-agent", undefined]]
+          )
         })
       )
     },

@@ -207,6 +207,8 @@ export interface PodOptions {
   readonly doNotDisrupt?: boolean
   readonly labels?: Record<string, string>
   readonly tolerations?: ReadonlyArray<Record<string, string>>
+  /** PersistentVolumeClaims (in `default`) the pod mounts, each as a volume of its name. */
+  readonly claims?: ReadonlyArray<string>
 }
 
 /** Creates pod `name` in `default`, bound to `node`. */
@@ -235,7 +237,10 @@ export const createPod = (name: string, node: string, options: PodOptions = {}) 
           containers: [{ name: "app", image: "app" }],
           ...(options.grace === undefined ? {} : { terminationGracePeriodSeconds: options.grace }),
           ...(options.priorityClassName === undefined ? {} : { priorityClassName: options.priorityClassName }),
-          ...(options.tolerations === undefined ? {} : { tolerations: options.tolerations })
+          ...(options.tolerations === undefined ? {} : { tolerations: options.tolerations }),
+          ...(options.claims === undefined
+            ? {}
+            : { volumes: options.claims.map((claim) => ({ name: claim, persistentVolumeClaim: { claimName: claim } })) })
         }
       } as never,
       { namespace: "default" }
