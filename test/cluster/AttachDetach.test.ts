@@ -2,6 +2,7 @@ import { createHash } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
+import type * as Pod from "../../src/api/Pod.ts"
 import * as AttachDetach from "../../src/cluster/AttachDetach.ts"
 import * as Kubelet from "../../src/cluster/Kubelet.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
@@ -9,11 +10,16 @@ import * as Resources from "../../src/kube/Resources.ts"
 import { createCsiClaim, listVolumeAttachments } from "../controllers/support.ts"
 import { converge, node, pod, podSpec, withKube } from "./support.ts"
 
-/** A pod `name` bound to `nodeName`, mounting each claim in `claims`. */
-const podWithClaims = (name: string, nodeName: string, claims: ReadonlyArray<string>) => ({
+/** A pod `name` bound to `nodeName`, mounting each claim in `claims`, its spec with `extra`. */
+const podWithClaims = (
+  name: string,
+  nodeName: string,
+  claims: ReadonlyArray<string>,
+  extra: Partial<Pod.Spec> = {}
+) => ({
   ...pod(name),
   spec: {
-    ...podSpec(),
+    ...podSpec("1", extra),
     nodeName,
     volumes: claims.map((claim) => ({ name: claim, persistentVolumeClaim: { claimName: claim } }))
   }
@@ -115,39 +121,38 @@ describe("AttachDetach", () => {
       )
   )
 
-  it.effect("keeps a volume attached while its pod terminates, and for a pod bound to a missing node attaches none", () =>
-    withKube(
-      Effect.gen(function* () {
-        const kube = yield* KubeClient
-        yield* Kubelet.make()
-        yield* AttachDetach.make()
-        yield* kube.create(Resources.Nodes, node("n1"))
-        yield* createCsiClaim("data", "pv-data")
-        yield* createCsiClaim("other", "pv-other")
-        yield* kube.create(Resources.Pods, {
-          ...podWithClaims("db", "n1", ["data"]),
-          spec: { ...podWithClaims("db", "n1", ["data"]).spec, terminationGracePeriodSeconds: 30 }
-        })
-        yield* kube.create(Resources.Pods, podWithClaims("lost", "ghost", ["other"]))
-        yield* converge
-        assert.deepStrictEqual(
-          (yield* listVolumeAttachments).map((attachment) => attachment.spec.nodeName),
-          ["n1"]
-        )
+  it.effect(
+    "keeps a volume attached while its pod terminates, and for a pod bound to a missing node attaches none",
+    () =>
+      withKube(
+        Effect.gen(function* () {
+          const kube = yield* KubeClient
+          yield* Kubelet.make()
+          yield* AttachDetach.make()
+          yield* kube.create(Resources.Nodes, node("n1"))
+          yield* createCsiClaim("data", "pv-data")
+          yield* createCsiClaim("other", "pv-other")
+          yield* kube.create(Resources.Pods, podWithClaims("db", "n1", ["data"], { terminationGracePeriodSeconds: 30 }))
+          yield* kube.create(Resources.Pods, podWithClaims("lost", "ghost", ["other"]))
+          yield* converge
+          assert.deepStrictEqual(
+            (yield* listVolumeAttachments).map((attachment) => attachment.spec.nodeName),
+            ["n1"]
+          )
 
-        // The kubelet removes the pod when its 30 s grace ends; the volume is detached 5 s after.
-        yield* kube.delete(Resources.Pods, "db", { namespace: "default" })
-        yield* TestClock.adjust("29 seconds")
-        yield* converge
-        assert.isUndefined((yield* listVolumeAttachments)[0]?.metadata.deletionTimestamp)
-        yield* TestClock.adjust("1 second")
-        yield* converge
-        assert.strictEqual((yield* listVolumeAttachments)[0]?.metadata.deletionTimestamp, "1970-01-01T00:00:30Z")
-        yield* TestClock.adjust("5 seconds")
-        yield* converge
-        assert.lengthOf(yield* listVolumeAttachments, 0)
-      })
-    )
+          // The kubelet removes the pod when its 30 s grace ends; the volume is detached 5 s after.
+          yield* kube.delete(Resources.Pods, "db", { namespace: "default" })
+          yield* TestClock.adjust("29 seconds")
+          yield* converge
+          assert.isUndefined((yield* listVolumeAttachments)[0]?.metadata.deletionTimestamp)
+          yield* TestClock.adjust("1 second")
+          yield* converge
+          assert.strictEqual((yield* listVolumeAttachments)[0]?.metadata.deletionTimestamp, "1970-01-01T00:00:30Z")
+          yield* TestClock.adjust("5 seconds")
+          yield* converge
+          assert.lengthOf(yield* listVolumeAttachments, 0)
+        })
+      )
   )
 
   it.effect("attaches a volume whose claim is bound after its pod started", () =>

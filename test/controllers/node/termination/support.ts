@@ -240,7 +240,9 @@ export const createPod = (name: string, node: string, options: PodOptions = {}) 
           ...(options.tolerations === undefined ? {} : { tolerations: options.tolerations }),
           ...(options.claims === undefined
             ? {}
-            : { volumes: options.claims.map((claim) => ({ name: claim, persistentVolumeClaim: { claimName: claim } })) })
+            : {
+                volumes: options.claims.map((claim) => ({ name: claim, persistentVolumeClaim: { claimName: claim } }))
+              })
         }
       } as never,
       { namespace: "default" }
