@@ -74,9 +74,11 @@ const clusterWide: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   // Cluster state informers for the scheduling simulation.
   ["/namespaces", ["list", "watch"]],
   ["/persistentvolumes", ["list", "watch"]],
+  // And node termination's informers: the claims of a drained node's pods, and its VolumeAttachments.
   ["/persistentvolumeclaims", ["list", "watch"]],
   ["storage.k8s.io/storageclasses", ["list", "watch"]],
   ["storage.k8s.io/csinodes", ["list", "watch"]],
+  ["storage.k8s.io/volumeattachments", ["list", "watch"]],
   ["apps/daemonsets", ["list", "watch"]],
   ["policy/poddisruptionbudgets", ["list", "watch"]],
   // kube/EventRecorder: a new Event, or its count bumped.

@@ -13,12 +13,14 @@
  *    critical non-DaemonSet, critical DaemonSet, and only the first non-empty group's evictable pods go to the
  *    {@link EvictionQueue}. While pods wait, the reconcile comes back after 1 s (event `FailedDraining`); if the Node is
  *    not Ready and the provider says its instance is gone, the finalizer goes at once;
- * 4. drained, the instance of every NodeClaim is terminated (`CloudProvider.delete` until `NodeClaimNotFound`,
- *    checking every 5 s), then the finalizer is removed.
+ * 4. drained, and before its termination time, the node waits (checking every 1 s) until no VolumeAttachment to it
+ *    is left but those of the pods the drain does not wait for ({@link Volumes}): their PersistentVolumes must be
+ *    detached before the pods' replacements can attach them elsewhere. At the termination time it waits no more;
+ * 5. the instance of every NodeClaim is terminated (`CloudProvider.delete` until `NodeClaimNotFound`, checking every
+ *    5 s), then the finalizer is removed.
  *
- * Not done: upstream then waits for the VolumeAttachments of the node's drainable pods to be detached (unless past the
- * termination time). This project has no VolumeAttachment kind (no CSI attach/detach to wait for), so that step is
- * skipped.
+ * As upstream v1.4.0, the wait for volumes sets no NodeClaim condition and publishes no event (the `VolumesDetached`
+ * condition and the `AwaitingVolumeDetachment` event came in v1.6.0).
  */
 import { Clock, Data, Duration, Effect, Metric, type Scope } from "effect"
 import * as Labels from "../../../api/Labels.ts"
@@ -41,9 +43,12 @@ import * as EvictionQueue from "./EvictionQueue.ts"
 import * as InstanceTermination from "./InstanceTermination.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Pods from "./Pods.ts"
+import * as Volumes from "./Volumes.ts"
 
 /** How long a drain waits before looking at the node's pods again. */
 export const DrainRequeue = Duration.seconds(1)
+/** How long a drained node waits before looking at its VolumeAttachments again. */
+export const VolumeDetachmentRequeue = Duration.seconds(1)
 /** How long to wait before asking the provider again whether an instance is gone. */
 export const TerminationRequeue = Duration.seconds(5)
 
@@ -104,6 +109,8 @@ export const makeWith = Effect.fn("Termination.makeWith")(function* (
   const nodes = yield* Informer.make(Resources.Nodes)
   const pods = yield* Informer.make(Resources.Pods)
   const nodeClaims = yield* Informer.make(Resources.NodeClaims)
+  const volumeAttachments = yield* Informer.make(Resources.VolumeAttachments)
+  const claims = yield* Informer.make(Resources.PersistentVolumeClaims)
   const evictionQueue = yield* EvictionQueue.make({ pods, nodeClaims, publisher, ...options?.evictionQueue })
 
   const nodeClaimsOf = (node: Node): Effect.Effect<ReadonlyArray<NodeClaim>> =>
@@ -227,6 +234,28 @@ export const makeWith = Effect.fn("Termination.makeWith")(function* (
     return waitingFor
   })
 
+  /**
+   * The VolumeAttachments to the node still to wait for (upstream `ensureVolumesDetached`). It reads the caches once
+   * they are filled, as controller-runtime's cached client does: an empty cache would let the instance go too soon.
+   */
+  const pendingVolumeAttachments = Effect.fn("Termination.pendingVolumeAttachments")(function* (
+    node: Node,
+    now: number
+  ) {
+    yield* volumeAttachments.synced
+    const attached = (yield* volumeAttachments.list()).filter(
+      (attachment) => attachment.spec.nodeName === node.metadata.name
+    )
+    if (attached.length === 0) return attached
+    yield* claims.synced
+    const spared = new Set<string>()
+    for (const key of Volumes.undrainableClaims(yield* podsOf(node), now)) {
+      const volume = (yield* claims.get(key))?.spec.volumeName
+      if (volume !== undefined) spared.add(volume)
+    }
+    return Volumes.pending(attached, spared)
+  })
+
   /** Removes the finalizer (a JSON patch that tests the entry, as a strategic merge would remove just it). */
   const removeFinalizer = Effect.fn("Termination.removeFinalizer")(function* (node: Node) {
     const index = (node.metadata.finalizers ?? []).indexOf(Labels.TerminationFinalizer)
@@ -288,7 +317,18 @@ export const makeWith = Effect.fn("Termination.makeWith")(function* (
       Metric.withAttributes(Metrics.nodesDrainedTotal, { nodepool: node.metadata.labels?.[Labels.NodePool] ?? "" }),
       1
     )
-    // Upstream waits here for the node's VolumeAttachments to be detached; there is no such kind in this project.
+    const now = yield* Clock.currentTimeMillis
+    if (terminationAt === undefined || now < terminationAt) {
+      const pending = yield* pendingVolumeAttachments(node, now)
+      if (pending.length > 0) {
+        yield* Effect.logDebug("awaiting volume detachment").pipe(
+          Effect.annotateLogs({
+            volumeAttachments: pending.map((attachment) => attachment.metadata.name ?? "").join(",")
+          })
+        )
+        return Result.requeueAfter(VolumeDetachmentRequeue)
+      }
+    }
     for (const claim of yield* nodeClaimsOf(node)) {
       const outcome = yield* InstanceTermination.ensureTerminated(claim).pipe(
         Effect.map(({ terminated }) => (terminated ? "terminated" : "terminating")),
