@@ -21,19 +21,26 @@ const findNode = (name: string) => Effect.map(S.listNodes, (nodes) => nodes.find
 
 const findPod = (name: string) => Effect.map(S.listPods, (pods) => pods.find((pod) => pod.metadata.name === name))
 
-/** KWOK + control plane + controllers, with one `web` pod running on a Karpenter node; returns that node's name. */
-const runningPod = Effect.gen(function* () {
-  yield* S.createKwokNodeClass(S.kwokNodeClass("default"))
-  yield* S.createNodePool(S.nodePool("default", kwokPool))
-  yield* Layer.build(Layer.mergeAll(S.karpenter(), S.controlPlane))
-  yield* S.settle
-  yield* S.createPod(S.pod("web", { labels: { app: "web" } }))
-  yield* S.settle
-  yield* S.advance(2_000, 250)
-  const pod = yield* S.getPod("web")
-  assert.strictEqual(pod.status?.phase, "Running")
-  return pod.spec.nodeName ?? ""
-})
+/**
+ * KWOK + control plane + controllers, with one `web` pod (its spec with `spec`) running on a Karpenter node; returns
+ * that node's name.
+ */
+const runningPodWith = (spec: Record<string, unknown>) =>
+  Effect.gen(function* () {
+    yield* S.createKwokNodeClass(S.kwokNodeClass("default"))
+    yield* S.createNodePool(S.nodePool("default", kwokPool))
+    yield* Layer.build(Layer.mergeAll(S.karpenter(), S.controlPlane))
+    yield* S.settle
+    yield* S.createPod(S.pod("web", { labels: { app: "web" }, spec }))
+    yield* S.settle
+    yield* S.advance(2_000, 250)
+    const pod = yield* S.getPod("web")
+    assert.strictEqual(pod.status?.phase, "Running")
+    return pod.spec.nodeName ?? ""
+  })
+
+/** {@link runningPodWith} a plain pod. */
+const runningPod = runningPodWith({})
 
 describe("Node termination", S.controllerSuite, () => {
   it.effect(
@@ -132,6 +139,36 @@ describe("Node termination", S.controllerSuite, () => {
         (yield* cloud.list()).map((instance) => instance.status?.providerID),
         providerID
       )
+    }).pipe(Effect.provide(S.kwokBase))
+  )
+
+  it.effect("a pod's CSI volume holds the instance until its VolumeAttachment is detached", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      const cloud = yield* CloudProvider.CloudProvider
+      yield* S.createCsiClaim("data", "pv-data")
+      const nodeName = yield* runningPodWith({
+        volumes: [{ name: "data", persistentVolumeClaim: { claimName: "data" } }]
+      })
+      const providerID = (yield* findNode(nodeName))?.spec.providerID ?? ""
+      assert.deepStrictEqual(
+        (yield* S.listVolumeAttachments).map((attachment) => [attachment.spec.nodeName, attachment.status?.attached]),
+        [[nodeName, true]]
+      )
+
+      yield* kube.delete(Resources.NodeClaims, nodeName)
+      // The pod goes after its 30 s grace period; its volume then takes 5 s to detach, and the instance waits.
+      yield* S.advance(32_000, 1_000)
+      assert.isUndefined(yield* findPod("web"))
+      assert.isDefined((yield* S.listVolumeAttachments)[0]?.metadata.deletionTimestamp)
+      assert.isDefined(yield* cloud.get(providerID), "the instance waits for the volume")
+      assert.isDefined(yield* findNode(nodeName))
+
+      yield* S.advance(10_000, 1_000)
+      assert.lengthOf(yield* S.listVolumeAttachments, 0)
+      assert.strictEqual((yield* Effect.flip(cloud.get(providerID)))._tag, "NodeClaimNotFound")
+      assert.isUndefined(yield* findNode(nodeName))
+      assert.isUndefined(yield* S.findNodeClaim(nodeName))
     }).pipe(Effect.provide(S.kwokBase))
   )
 
