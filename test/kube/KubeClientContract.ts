@@ -276,6 +276,31 @@ export const kubeClientContract = <R>(
         assert.include(error.message, "spec is immutable")
       }))
 
+    test("a VolumeAttachment's spec is immutable, and its status is written through the status subresource", () =>
+      Effect.gen(function* () {
+        const kube = yield* KubeClient.KubeClient
+        const created = yield* kube.create(Resources.VolumeAttachments, {
+          apiVersion: "storage.k8s.io/v1",
+          kind: "VolumeAttachment",
+          metadata: { name: "csi-a" },
+          spec: { attacher: "ebs.csi.aws.com", nodeName: "n1", source: { persistentVolumeName: "pv-a" } },
+          status: { attached: true }
+        })
+        assert.isUndefined(created.status, "status is reset on create")
+        const error = yield* Effect.flip(
+          kube.patch(Resources.VolumeAttachments, "csi-a", { type: "merge", patch: { spec: { nodeName: "n2" } } })
+        )
+        assert.strictEqual(error._tag, "Invalid")
+        assert.include(error.message, "field is immutable")
+        const attached = yield* kube.patch(
+          Resources.VolumeAttachments,
+          "csi-a",
+          { type: "merge", patch: { status: { attached: true } } },
+          { subresource: "status" }
+        )
+        assert.isTrue(attached.status?.attached)
+      }))
+
     test("finalizers hold a deleted object, forbid new finalizers, and their removal deletes it", () =>
       Effect.gen(function* () {
         const kube = yield* KubeClient.KubeClient

@@ -64,6 +64,9 @@ describe("HttpApi discovery", () => {
         assert.deepStrictEqual(byName(karpenter.body, "nodeclaims/status").verbs, ["get", "patch", "update"])
         const apps = yield* request(served, "GET", "/apis/apps/v1")
         assert.deepStrictEqual(byName(apps.body, "deployments").shortNames, ["deploy"])
+        const storage = yield* request(served, "GET", "/apis/storage.k8s.io/v1")
+        assert.deepInclude(byName(storage.body, "volumeattachments"), { kind: "VolumeAttachment", namespaced: false })
+        assert.isDefined(byName(storage.body, "volumeattachments/status"))
         const openapi = yield* request(served, "GET", "/openapi/v3")
         const url = openapi.body.paths["apis/karpenter.sh/v1"].serverRelativeURL as string
         const document = yield* request(served, "GET", url)
