@@ -72,7 +72,8 @@ export const make = Effect.fn("AttachDetach.make")(function* (
   /** The CSI volumes the node's pods need, by attachment name, in pod then volume order. */
   const wantedOn = Effect.fn("AttachDetach.wantedOn")(function* (nodeName: string) {
     const wanted = new Map<string, Wanted>()
-    if ((yield* nodeInformer.get(nodeName)) === undefined) return wanted
+    // Without a node, or without any claim in the cluster (most simulations), no pod needs a volume: no pod scan.
+    if ((yield* nodeInformer.get(nodeName)) === undefined || (yield* claimInformer.list()).length === 0) return wanted
     for (const pod of yield* podInformer.list()) {
       if (Objects.nodeNameOf(pod) !== nodeName || Pod.isTerminal(pod)) continue
       for (const key of VolumeTopology.volumeClaimsOf(pod)) {
