@@ -553,7 +553,7 @@ describe("HttpApi resources", () => {
           "IP",
           "Node"
         ])
-        assert.deepStrictEqual(pods.body.rows[0].cells.slice(0, 4), ["p", "0/1", "Pending", 0])
+        assert.deepStrictEqual(pods.body.rows[0].cells.slice(0, 4), ["p", "0/1", "Pending", "0"])
         assert.strictEqual(pods.body.rows[0].cells[6], "n")
         const stored = yield* request(served, "GET", "/api/v1/namespaces/default/pods/p")
         yield* request(served, "PUT", "/api/v1/namespaces/default/pods/p/status", {
