@@ -98,11 +98,12 @@ export class ApiServer {
   private readonly faults = new Map<Operation, Array<KubeError.KubeError>>()
   private random: number
 
-  constructor(options?: Options) {
+  /** `startedAt`: when the cluster starts (epoch millis), the creation time of the namespaces that exist from it. */
+  constructor(options?: Options, startedAt = 0) {
     this.historyLimit = options?.historyLimit ?? 10_000
     this.random = options?.seed ?? 1
     for (const namespace of options?.namespaces ?? ["default", "kube-system", "kube-node-lease"]) {
-      this.create(Resources.Namespaces, { metadata: { name: namespace } }, { now: 0 })
+      this.create(Resources.Namespaces, { metadata: { name: namespace } }, { now: startedAt })
     }
   }
 

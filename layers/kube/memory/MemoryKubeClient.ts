@@ -164,11 +164,11 @@ export const makeClient = (server: ApiServer): KubeClient.KubeClient["Service"] 
   bind: (namespace, name, nodeName) => narrow(call((now) => server.bind(namespace, name, nodeName, now)))
 })
 
-/** A KubeClient on a fresh in-memory API server, with its test hooks. */
+/** A KubeClient on a fresh in-memory API server started at the Clock's time, with its test hooks. */
 export const layer = (options?: Options): Layer.Layer<KubeClient.KubeClient | MemoryApiServer> =>
   Layer.effectContext(
-    Effect.sync(() => {
-      const server = new ApiServer(options)
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      const server = new ApiServer(options, now)
       const hooks = MemoryApiServer.of({
         server,
         compact: Effect.sync(() => server.compact()),

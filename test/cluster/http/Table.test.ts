@@ -449,4 +449,33 @@ describe("Table", () => {
       )
     })
   )
+
+  it.effect("built-in namespaces and CRDs were created when the cluster started, not at the epoch", () =>
+    Effect.gen(function* () {
+      yield* TestClock.setTime(start)
+      yield* withServer((served) =>
+        Effect.gen(function* () {
+          yield* TestClock.adjust("3 minutes")
+          const namespaces = yield* table(served, "/api/v1/namespaces")
+          assert.deepStrictEqual(
+            namespaces.rows.map((row: { cells: ReadonlyArray<unknown> }) => row.cells),
+            [
+              ["default", "Active", "3m"],
+              ["kube-node-lease", "Active", "3m"],
+              ["kube-system", "Active", "3m"]
+            ]
+          )
+          const crd = yield* table(
+            served,
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/nodeclaims.karpenter.sh"
+          )
+          assert.deepStrictEqual(columnsOf(crd), [
+            ["Name", 0],
+            ["Created At", 0]
+          ])
+          assert.deepStrictEqual(crd.rows[0].cells, ["nodeclaims.karpenter.sh", at(0)])
+        })
+      )
+    })
+  )
 })
