@@ -30,6 +30,8 @@ export interface Kind {
   readonly resource: Resource.Resource<Resource.KubeObject> | undefined
   /** The CRD's printer columns, for custom resources. */
   readonly printerColumns: ReadonlyArray<Crd.PrinterColumn> | undefined
+  /** The verbs served, when not every object verb (the authorization reviews are only created). */
+  readonly verbs?: ReadonlyArray<string>
 }
 
 const objectVerbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
@@ -155,8 +157,26 @@ export const localKinds: ReadonlyArray<Kind> = [
   local({ group: rbac, kind: "RoleBinding", plural: "rolebindings", namespaced: true })
 ]
 
+// Reviews are only created: answered at once and never stored (AccessReviews).
+const review = (kind: string): Kind => ({
+  ...local({ group: "authorization.k8s.io", kind, plural: `${kind.toLowerCase()}s`, namespaced: false }),
+  verbs: ["create"]
+})
+
+/** What `kubectl auth can-i` creates. */
+export const selfSubjectAccessReviews: Kind = review("SelfSubjectAccessReview")
+
+/** What `kubectl auth can-i --list` creates. */
+export const selfSubjectRulesReviews: Kind = review("SelfSubjectRulesReview")
+
 /** Every served kind. */
-export const kinds: ReadonlyArray<Kind> = [...Resources.all.map(ofResource), customResourceDefinitions, ...localKinds]
+export const kinds: ReadonlyArray<Kind> = [
+  ...Resources.all.map(ofResource),
+  customResourceDefinitions,
+  ...localKinds,
+  selfSubjectAccessReviews,
+  selfSubjectRulesReviews
+]
 
 /** Whether a kind is a custom resource (merge and JSON patch only, like an apiserver's CRD handler). */
 export const isCustom = (kind: Kind): boolean => kind.printerColumns !== undefined
@@ -234,7 +254,7 @@ export const apiResourceList = (group: string, version: string) => {
         singularName: kind.singular,
         namespaced: kind.namespaced,
         kind: kind.kind,
-        verbs: objectVerbs,
+        verbs: kind.verbs ?? objectVerbs,
         ...(kind.shortNames.length === 0 ? {} : { shortNames: kind.shortNames }),
         ...(kind.categories.length === 0 ? {} : { categories: kind.categories })
       },

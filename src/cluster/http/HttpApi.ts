@@ -16,6 +16,7 @@ import type { AddressInfo } from "node:net"
 import { Cause, Clock, Deferred, Duration, Effect, FiberSet, Schema, type Scope, Stream } from "effect"
 import * as KubeClient from "../../kube/KubeClient.ts"
 import * as Resources from "../../kube/Resources.ts"
+import * as AccessReviews from "./AccessReviews.ts"
 import * as CustomResourceDefinitions from "./CustomResourceDefinitions.ts"
 import * as Discovery from "./Discovery.ts"
 import * as Faults from "./Faults.ts"
@@ -240,6 +241,7 @@ export const serve = Effect.fn("HttpApi.serve")(function* (
       case "Resource": {
         const resource = route.target.kind.resource
         if (resource !== undefined) return Handlers.handle(kube, resource, route.target, request)
+        if (AccessReviews.isReview(route.target.kind)) return AccessReviews.handle(route.target, request)
         return route.target.kind === Discovery.customResourceDefinitions
           ? CustomResourceDefinitions.handle(crds, route.target, request)
           : LocalObjects.handle(locals, route.target, request)

@@ -1,8 +1,8 @@
 /**
  * Decoding of the Kubernetes protobuf request encoding (`application/vnd.kubernetes.protobuf`) for the kinds kubectl's
- * imperative generators create (`create namespace|deployment|configmap|secret|serviceaccount|service|pdb`, `run`): the
- * `k8s\0` + runtime.Unknown envelope, then the object by the field numbers of k8s.io/api's generated.proto. Fields
- * outside these tables are skipped; the result is the object's JSON form.
+ * imperative generators create (`create namespace|deployment|configmap|secret|serviceaccount|service|pdb`, `run`) and
+ * the reviews `auth can-i` sends: the `k8s\0` + runtime.Unknown envelope, then the object by the field numbers of
+ * k8s.io/api's generated.proto. Fields outside these tables are skipped; the result is the object's JSON form.
  */
 
 /** A JSON object. */
@@ -147,6 +147,26 @@ const kinds: Readonly<Record<string, Message>> = {
       7: flag("paused"),
       9: int("progressDeadlineSeconds")
     })
+  },
+  // What `kubectl auth can-i` sends (k8s.io/api/authorization/v1).
+  "authorization.k8s.io/v1/SelfSubjectAccessReview": {
+    1: message("metadata", objectMeta),
+    2: message("spec", {
+      1: message("resourceAttributes", {
+        1: string("namespace"),
+        2: string("verb"),
+        3: string("group"),
+        4: string("version"),
+        5: string("resource"),
+        6: string("subresource"),
+        7: string("name")
+      }),
+      2: message("nonResourceAttributes", { 1: string("path"), 2: string("verb") })
+    })
+  },
+  "authorization.k8s.io/v1/SelfSubjectRulesReview": {
+    1: message("metadata", objectMeta),
+    2: message("spec", { 1: string("namespace") })
   },
   "policy/v1/PodDisruptionBudget": {
     1: message("metadata", objectMeta),

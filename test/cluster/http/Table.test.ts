@@ -1,7 +1,7 @@
 /**
  * Server-side printing as kube-apiserver does it (pkg/printers/internalversion/printers.go): the columns, their
  * priorities and every cell of one object of each built-in kind the façade serves, five minutes after the cluster
- * started on the TestClock.
+ * started on the TestClock; and the authorization reviews kubectl's `auth can-i` sends.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -477,5 +477,62 @@ describe("Table", () => {
         })
       )
     })
+  )
+})
+
+describe("authorization reviews", () => {
+  it.effect(
+    "SelfSubjectAccessReview and SelfSubjectRulesReview allow the caller everything, and discovery lists them",
+    () =>
+      withServer((served) =>
+        Effect.gen(function* () {
+          const group = yield* request(served, "GET", "/apis/authorization.k8s.io/v1")
+          assert.strictEqual(group.status, 200)
+          assert.deepStrictEqual(
+            group.body.resources.map((resource: { name: string; namespaced: boolean; verbs: Array<string> }) => [
+              resource.name,
+              resource.namespaced,
+              resource.verbs
+            ]),
+            [
+              ["selfsubjectaccessreviews", false, ["create"]],
+              ["selfsubjectrulesreviews", false, ["create"]]
+            ]
+          )
+          const spec = {
+            resourceAttributes: { namespace: "default", verb: "create", group: "karpenter.sh", resource: "nodeclaims" }
+          }
+          const review = yield* request(served, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+            body: { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec }
+          })
+          assert.strictEqual(review.status, 201)
+          assert.strictEqual(review.body.kind, "SelfSubjectAccessReview")
+          assert.deepStrictEqual(review.body.spec, spec)
+          assert.isTrue(review.body.status.allowed)
+          const empty = yield* request(served, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", {
+            body: { apiVersion: "authorization.k8s.io/v1", kind: "SelfSubjectAccessReview", spec: {} }
+          })
+          assert.strictEqual(empty.status, 422)
+          assert.match(
+            empty.body.message,
+            /exactly one of nonResourceAttributes or resourceAttributes must be specified/
+          )
+          const rules = yield* request(served, "POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", {
+            body: {
+              apiVersion: "authorization.k8s.io/v1",
+              kind: "SelfSubjectRulesReview",
+              spec: { namespace: "default" }
+            }
+          })
+          assert.strictEqual(rules.status, 201)
+          assert.deepStrictEqual(rules.body.status, {
+            resourceRules: [{ verbs: ["*"], apiGroups: ["*"], resources: ["*"] }],
+            nonResourceRules: [{ verbs: ["*"], nonResourceURLs: ["*"] }],
+            incomplete: false
+          })
+          const get = yield* request(served, "GET", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews")
+          assert.strictEqual(get.status, 405)
+        })
+      )
   )
 })
