@@ -1,7 +1,8 @@
 /**
  * `karpenter-effect dev` as a separate process, driven by the machine's kubectl: CRDs and a NodePool applied, nodes
- * launched for a Deployment, upstream's `get nodeclaims -o wide` columns, `/metrics` and `/readyz`, a drain through
- * the eviction API, and consolidation once the Deployment is deleted.
+ * launched for a Deployment, upstream's `get nodeclaims -o wide` columns, kube-apiserver's `get events` and `get rs`
+ * columns, `auth can-i`, `/metrics` and `/readyz`, a drain through the eviction API, and consolidation once the
+ * Deployment is deleted.
  */
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -101,6 +102,41 @@ describe.skipIf(kubectlMissing !== undefined)("dev driven by kubectl", () => {
         // TYPE CAPACITY ZONE NODE READY ... ID NODEPOOL NODECLASS, from a NodeClaim launched by the KWOK provider.
         assert.match(row!, new RegExp(`^\\S+\\s+\\S+\\s+(spot|on-demand)\\s+\\S+\\s+${first}\\s+True\\s+`))
         assert.match(row!, /\skwok:\/\/\S+\s+default\s+default\s*$/)
+
+        // kubectl as people use it: kube-apiserver's columns for Events and ReplicaSets, `auth can-i` answered, and
+        // the built-in namespaces as old as the cluster.
+        const header = (output: string) =>
+          output
+            .split("\n")[0]!
+            .trim()
+            .split(/\s{2,}/)
+        const events = ok(yield* kubectl("get", "events"), "get events")
+        assert.deepStrictEqual(header(events), ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"])
+        assert.match(events, /^\d+s\s+Normal\s+Nominated\s+pod\/web-\S+\s+Pod should schedule on: nodeclaim\/\S+/m)
+        const replicaSets = ok(yield* kubectl("get", "rs"), "get rs")
+        assert.deepStrictEqual(header(replicaSets), ["NAME", "DESIRED", "CURRENT", "READY", "AGE"])
+        assert.match(replicaSets, /^web-\S+\s+3\s+3\s+3\s+\d+s$/m)
+        const wideReplicaSets = ok(yield* kubectl("get", "rs", "-o", "wide"), "get rs -o wide")
+        assert.deepStrictEqual(header(wideReplicaSets), [
+          "NAME",
+          "DESIRED",
+          "CURRENT",
+          "READY",
+          "AGE",
+          "CONTAINERS",
+          "IMAGES",
+          "SELECTOR"
+        ])
+        assert.match(wideReplicaSets, /^web-(\S+)\s+3\s+3\s+3\s+\d+s\s+web\s+nginx\s+app=web,pod-template-hash=\1$/m)
+        assert.strictEqual(ok(yield* kubectl("auth", "can-i", "create", "nodeclaims"), "auth can-i").trim(), "yes")
+        assert.match(
+          ok(yield* kubectl("auth", "can-i", "--list"), "auth can-i --list"),
+          /^\*\.\*\s+\[\]\s+\[\]\s+\[\*\]$/m
+        )
+        assert.match(
+          ok(yield* kubectl("get", "ns", "default"), "get ns default"),
+          /^default\s+Active\s+(\d+s|\d+m\d*s?)$/m
+        )
 
         // The operations endpoints, once the run is reflected in the metrics.
         let scraped = ""
