@@ -126,7 +126,7 @@ export const serve = Effect.fn("HttpApi.serve")(function* (
   const crds = CustomResourceDefinitions.make(yield* Clock.currentTimeMillis)
   const locals = LocalObjects.make()
   const watches = new Set<OpenWatch>()
-  // Set by expireWatches: resourceVersions below it are "compacted" and get 410.
+  // Set by expireWatches: resourceVersions of the KubeClient below it are "compacted" and get 410.
   let expiredBefore: number | undefined
 
   yield* faults.register({
@@ -136,6 +136,7 @@ export const serve = Effect.fn("HttpApi.serve")(function* (
     expire: Effect.gen(function* () {
       const page = yield* Effect.option(kube.list(Resources.Namespaces, { limit: 1 }))
       if (page._tag === "Some") expiredBefore = Number(page.value.resourceVersion)
+      LocalObjects.compact(locals)
       yield* Effect.forEach([...watches], (watch) => Deferred.succeed(watch.expired, undefined), { discard: true })
     })
   })
@@ -153,9 +154,10 @@ export const serve = Effect.fn("HttpApi.serve")(function* (
       yield* Effect.addFinalizer(() => Effect.sync(() => watches.delete(watch)))
       response.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache" })
       response.flushHeaders()
-      // "0" and no version at all mean "any state", which is never too old.
+      // "0" and no version at all mean "any state", which is never too old. The kinds the façade stores itself count
+      // versions of their own, and expire them themselves.
       const requested = from === null || from === "" || from === "0" ? Number.NaN : Number(from)
-      if (expiredBefore !== undefined && requested < expiredBefore) {
+      if (kind?.resource !== undefined && expiredBefore !== undefined && requested < expiredBefore) {
         yield* writeLine(response, expiredEvent(from ?? ""))
         response.end()
         return

@@ -3,7 +3,9 @@
  * Secrets, RBAC): the façade keeps them itself, in memory, so `kubectl apply -k manifests/` works against the
  * embedded cluster. Plain storage semantics: uid, creationTimestamp and a resourceVersion of this store's own
  * counter; optimistic concurrency on PUT; immediate deletion (no finalizers, no garbage collection); list and watch
- * with label and field selectors.
+ * with label and field selectors. A bounded history of changes lets a watch resume from a resourceVersion as on
+ * kube-apiserver (kube-api.md §H): the changes after it are replayed, and a version older than the history gets an
+ * ERROR 410 Expired event.
  */
 import { Clock, Effect, Queue, Stream } from "effect"
 import * as FieldSelector from "../../kube/FieldSelector.ts"
@@ -18,9 +20,11 @@ import * as Table from "./Table.ts"
 type Json = Handlers.Json
 
 interface Event {
+  /** `group/plural`. */
   readonly plural: string
   readonly type: "ADDED" | "MODIFIED" | "DELETED"
   readonly object: Json
+  readonly revision: number
 }
 
 /** The objects of one server. */
@@ -29,10 +33,28 @@ export interface Store {
   readonly objects: Map<string, Map<string, Json>>
   readonly listeners: Set<(event: Event) => void>
   revision: number
+  /** The latest changes, oldest first, for watches that resume from a version. */
+  readonly history: Array<Event>
+  readonly historyLimit: number
+  /** The oldest version a watch may resume from: the changes after it are all in the history. */
+  historyStart: number
 }
 
-/** An empty store. */
-export const make = (): Store => ({ objects: new Map(), listeners: new Set(), revision: 0 })
+/** An empty store that remembers the latest `historyLimit` changes (default 1000; these kinds change seldom). */
+export const make = (options?: { readonly historyLimit?: number }): Store => ({
+  objects: new Map(),
+  listeners: new Set(),
+  revision: 0,
+  history: [],
+  historyLimit: options?.historyLimit ?? 1000,
+  historyStart: 0
+})
+
+/** Forgets the history: watches from any earlier version get 410 Expired (the fault switch's "expire"). */
+export const compact = (store: Store): void => {
+  store.history.length = 0
+  store.historyStart = store.revision
+}
 
 const metadataOf = (value: unknown): Json => (isObject(value) && isObject(value.metadata) ? value.metadata : {})
 
@@ -75,7 +97,10 @@ const commit = (store: Store, kind: Discovery.Kind, key: string, object: Json, t
   const objects = collectionOf(store, kind)
   if (type === "DELETED") objects.delete(key)
   else objects.set(key, stored)
-  for (const listener of store.listeners) listener({ plural: `${kind.group}/${kind.plural}`, type, object: stored })
+  const event: Event = { plural: `${kind.group}/${kind.plural}`, type, object: stored, revision: store.revision }
+  store.history.push(event)
+  if (store.history.length > store.historyLimit) store.historyStart = store.history.shift()!.revision
+  for (const listener of store.listeners) listener(event)
   return stored
 }
 
@@ -136,22 +161,35 @@ const create = Effect.fn("HttpApi.localCreate")(function* (
   )
 })
 
-/** Watch events of the objects `matches` selects: the current ones first unless resuming from a version. */
+/**
+ * Watch events of the objects `matches` selects, from version `from`: without one (or from "0"), the current objects
+ * first; from a version, the changes after it, or ERROR 410 when the history no longer holds them all. Then the live
+ * changes: the replay and the subscription happen in one step, so none is missed or seen twice.
+ */
 const watchEvents = (
   store: Store,
   kind: Discovery.Kind,
-  request: Handlers.Request,
+  from: number | undefined,
   matches: (object: Json) => boolean
 ): Stream.Stream<Handlers.WireEvent> => {
-  const from = request.query.get("resourceVersion")
-  const replay = from === null || from === "" || from === "0"
   const id = `${kind.group}/${kind.plural}`
   return Stream.callback<Handlers.WireEvent>((queue) =>
     Effect.acquireRelease(
       Effect.sync(() => {
-        if (replay) {
+        if (from === undefined) {
           for (const object of collectionOf(store, kind).values()) {
             if (matches(object)) Queue.offerUnsafe(queue, { type: "ADDED", object })
+          }
+        } else if (from < store.historyStart) {
+          const expired = Status.failure(410, `too old resource version: ${from} (${store.revision})`)
+          Queue.offerUnsafe(queue, Handlers.errorEvent(expired))
+          Queue.endUnsafe(queue)
+          return undefined
+        } else {
+          for (const event of store.history) {
+            if (event.revision > from && event.plural === id && matches(event.object)) {
+              Queue.offerUnsafe(queue, { type: event.type, object: event.object })
+            }
           }
         }
         const listener = (event: Event) => {
@@ -162,9 +200,20 @@ const watchEvents = (
         store.listeners.add(listener)
         return listener
       }),
-      (listener) => Effect.sync(() => store.listeners.delete(listener))
+      (listener) => Effect.sync(() => listener !== undefined && store.listeners.delete(listener))
     )
   )
+}
+
+/** The version a watch resumes from: undefined for "any" (none, "" or "0"), or a 400 when it is not a version. */
+const resumeFrom = (request: Handlers.Request) => {
+  const from = request.query.get("resourceVersion")
+  if (from === null || from === "" || from === "0") return Effect.succeed(undefined)
+  return /^\d+$/.test(from)
+    ? Effect.succeed(Number(from))
+    : Effect.fail(
+        Status.failure(400, `resourceVersion: Invalid value: ${JSON.stringify(from)}: invalid resource version`)
+      )
 }
 
 /** Serves a request on a kind this store keeps. */
@@ -189,8 +238,8 @@ export const handle = Effect.fn("HttpApi.local")(function* (
         if (watch === "true" || watch === "1") {
           return {
             _tag: "Watch",
-            events: watchEvents(store, kind, request, inScope),
-            timeoutSeconds: undefined,
+            events: watchEvents(store, kind, yield* resumeFrom(request), inScope),
+            timeoutSeconds: Number(request.query.get("timeoutSeconds")) || undefined,
             table: Table.wanted(request.accept)
           } satisfies Handlers.Reply
         }
