@@ -16,6 +16,7 @@ import * as Patch from "../../kube/Patch.ts"
 import * as Resource from "../../kube/Resource.ts"
 import * as StrategicMerge from "../../kube/StrategicMerge.ts"
 import * as Discovery from "./Discovery.ts"
+import * as Nesting from "./Nesting.ts"
 import * as Protobuf from "./Protobuf.ts"
 import * as Status from "./Status.ts"
 import * as Table from "./Table.ts"
@@ -87,14 +88,21 @@ export const parseBody = (request: Request): Effect.Effect<unknown, Status.Failu
     const decoded = Protobuf.decode(request.bytes)
     return decoded.ok ? Effect.succeed(decoded.value) : Effect.fail(Status.failure(415, decoded.message))
   }
-  return Effect.try({
-    try: () =>
-      request.contentType.startsWith("application/apply-patch+yaml") ||
-      request.contentType.startsWith("application/yaml")
-        ? parseYaml(request.body)
-        : JSON.parse(request.body === "" ? "null" : request.body),
+  const yaml =
+    request.contentType.startsWith("application/apply-patch+yaml") || request.contentType.startsWith("application/yaml")
+  const tooDeep = badRequest(`the request body is malformed: it nests deeper than ${Nesting.maxDepth} levels`)
+  // Measured before parsing: past the limit, the parsers and everything after them would overflow the stack.
+  if ((yaml ? Nesting.yaml(request.body) : Nesting.json(request.body)) > Nesting.maxDepth) return Effect.fail(tooDeep)
+  const parsed = Effect.try({
+    try: () => (yaml ? parseYaml(request.body) : JSON.parse(request.body === "" ? "null" : request.body)),
     catch: (error) => badRequest(`the request body is malformed: ${String(error)}`)
   })
+  // YAML aliases share values: they can nest deeper than the text, or in a circle.
+  return yaml
+    ? Effect.flatMap(parsed, (value) =>
+        Nesting.value(value) > Nesting.maxDepth ? Effect.fail(tooDeep) : Effect.succeed(value)
+      )
+    : parsed
 }
 
 /** Parses a body that must be a JSON object. */

@@ -7,6 +7,11 @@
  * every open connection, watches included. Faults come from the {@link Faults.Faults} service when the context has
  * one, else from a private switch (reachable over HTTP with `faultInjection: true`).
  *
+ * Before a request is read, {@link Access} decides whether it may be served (loopback Host names only, no browser
+ * requests, the bearer token when the server has one); its body may not exceed kube-apiserver's 3 MiB, and is never
+ * buffered past that. A failure the handlers did not expect is logged here and answered with a bare 500 Status: a
+ * response never carries a stack trace or a path of this machine.
+ *
  * Not served: protobuf bodies of kinds outside Protobuf.ts (415), aggregated discovery (kubectl uses the legacy
  * documents), `fieldValidation` (unknown fields are pruned by the KubeClient's schemas, not rejected), and server-side
  * apply's field ownership (applied fields are merged in; `force` and conflicts are ignored).
@@ -16,6 +21,7 @@ import type { AddressInfo } from "node:net"
 import { Cause, Clock, Deferred, Duration, Effect, FiberSet, Schema, type Scope, Stream } from "effect"
 import * as KubeClient from "../../kube/KubeClient.ts"
 import * as Resources from "../../kube/Resources.ts"
+import * as Access from "./Access.ts"
 import * as AccessReviews from "./AccessReviews.ts"
 import * as CustomResourceDefinitions from "./CustomResourceDefinitions.ts"
 import * as Discovery from "./Discovery.ts"
@@ -28,12 +34,17 @@ import * as Table from "./Table.ts"
 
 /** Where and how to serve. */
 export interface Options {
-  /** Default "127.0.0.1". */
+  /** Default "127.0.0.1". Whatever the address, only requests addressed to a loopback name are answered. */
   readonly host?: string
   /** Default 0: any free port. */
   readonly port?: number
   /** Serve the fault switch at `/karpenter-effect/faults` (default false). */
   readonly faultInjection?: boolean
+  /**
+   * The bearer token every request must carry, but for /healthz, /livez, /readyz and /version (401 without it).
+   * Default: none, no authentication (in-process tests); `dev` always sets one unless `--insecure`.
+   */
+  readonly token?: string
 }
 
 /** A running server. */
@@ -48,10 +59,13 @@ export class HttpApiError extends Schema.TaggedError<HttpApiError>()("HttpApiErr
   message: Schema.String
 }) {}
 
-/** A kubeconfig (YAML) pointing at `url` without credentials; `insecure-skip-tls-verify` lets client-node use http. */
+/**
+ * A kubeconfig (YAML) pointing at `url`, with the server's bearer token when it has one; `insecure-skip-tls-verify`
+ * lets client-node use http.
+ */
 export const kubeconfigYaml = (
   url: string,
-  options?: { readonly name?: string; readonly namespace?: string }
+  options?: { readonly name?: string; readonly namespace?: string; readonly token?: string }
 ): string => {
   const name = options?.name ?? "karpenter-effect"
   return [
@@ -64,7 +78,7 @@ export const kubeconfigYaml = (
     "    insecure-skip-tls-verify: true",
     "users:",
     `- name: ${name}`,
-    "  user: {}",
+    options?.token === undefined ? "  user: {}" : `  user:\n    token: ${JSON.stringify(options.token)}`,
     "contexts:",
     `- name: ${name}`,
     "  context:",
@@ -112,6 +126,25 @@ const writeLine = (response: Http.ServerResponse, value: unknown): Effect.Effect
     else response.once("drain", () => resume(Effect.void))
   })
 
+/** kube-apiserver's limit on a request body (its `--max-request-body-bytes` default). */
+export const maxBodyBytes = 3 * 1024 * 1024
+
+const tooLarge = Status.failure(413, `Request entity too large: limit is ${maxBodyBytes}`)
+
+/** The URL of a request target, or undefined when it is not one or its path has a malformed %-escape. */
+const requestTarget = (target: string | undefined) => {
+  try {
+    const url = new URL(target ?? "/", "http://localhost")
+    decodeURIComponent(url.pathname)
+    return url
+  } catch {
+    return undefined
+  }
+}
+
+// kube-apiserver wraps the error in its message; here the details stay in the server's log.
+const internalError = Status.failure(500, "Internal error occurred")
+
 const expiredEvent = (resourceVersion: string) =>
   Handlers.errorEvent(Status.failure(410, `too old resource version: ${resourceVersion}`, { reason: "Expired" }))
 
@@ -125,6 +158,7 @@ export const serve = Effect.fn("HttpApi.serve")(function* (
   const faultInjection = options?.faultInjection ?? false
   const crds = CustomResourceDefinitions.make(yield* Clock.currentTimeMillis)
   const locals = LocalObjects.make()
+  const access = Access.make({ token: options?.token })
   const watches = new Set<OpenWatch>()
   // Set by expireWatches: resourceVersions of the KubeClient below it are "compacted" and get 410.
   let expiredBefore: number | undefined
@@ -216,7 +250,9 @@ export const serve = Effect.fn("HttpApi.serve")(function* (
       Effect.catchCause((cause) =>
         Cause.hasInterruptsOnly(cause)
           ? Effect.void
-          : Effect.sync(() => writeFailure(response, Status.failure(500, Cause.pretty(cause))))
+          : Effect.logError(`HttpApi: ${request.method} ${request.path} failed unexpectedly`, cause).pipe(
+              Effect.andThen(Effect.sync(() => writeFailure(response, internalError)))
+            )
       )
     )
 
@@ -290,12 +326,28 @@ export const serve = Effect.fn("HttpApi.serve")(function* (
   )
   const serverAddress = `${host}:${port}`
   server.on("request", (incoming: Http.IncomingMessage, response: Http.ServerResponse) => {
+    // Answered before the body is read: node discards what the client still sends.
+    const url = requestTarget(incoming.url)
+    if (url === undefined) return writeFailure(response, Status.failure(400, "the request URL is malformed"))
+    const refused = access(url.pathname, incoming.headers)
+    if (refused !== undefined) return writeFailure(response, refused)
+    if (Number(incoming.headers["content-length"] ?? 0) > maxBodyBytes) return writeFailure(response, tooLarge)
+    // Counted as it streams in (a chunked body declares no length): past the limit it is answered and discarded.
     const chunks: Array<Buffer> = []
-    incoming.on("data", (chunk: Buffer) => chunks.push(chunk))
+    let size = 0
+    incoming.on("data", (chunk: Buffer) => {
+      if (size > maxBodyBytes) return
+      size += chunk.length
+      if (size <= maxBodyBytes) chunks.push(chunk)
+      else {
+        chunks.length = 0
+        writeFailure(response, tooLarge)
+      }
+    })
     // A client that goes away mid-body: nothing to answer.
     incoming.on("error", () => response.destroy())
     incoming.on("end", () => {
-      const url = new URL(incoming.url ?? "/", "http://localhost")
+      if (size > maxBodyBytes) return
       const body = Buffer.concat(chunks)
       const request: Handlers.Request = {
         method: incoming.method ?? "GET",

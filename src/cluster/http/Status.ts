@@ -27,12 +27,14 @@ export class Failure extends Data.TaggedError("HttpFailure")<{
 
 const reasons: Readonly<Record<number, string>> = {
   400: "BadRequest",
+  401: "Unauthorized",
   403: "Forbidden",
   404: "NotFound",
   405: "MethodNotAllowed",
   406: "NotAcceptable",
   409: "Conflict",
   410: "Expired",
+  413: "RequestEntityTooLarge",
   415: "UnsupportedMediaType",
   422: "Invalid",
   429: "TooManyRequests",
