@@ -1,10 +1,14 @@
 /**
- * `dev`: the embedded cluster in real time — the in-memory API server served over HTTP on 127.0.0.1 (kubectl and the
+ * `dev`: the embedded cluster in real time — the in-memory API server served over HTTPS on 127.0.0.1 (kubectl and the
  * `controller` command connect to it), the emulated control plane, the KWOK provider and, unless `--no-controllers`,
  * Karpenter's controllers (this process always leads). Prints where everything is, then runs until SIGINT/SIGTERM.
+ *
+ * Unless `--insecure`, the API is served over TLS with a certificate made at start, and requires a bearer token drawn
+ * at start: both are found only in the kubeconfig written here, readable by its owner only.
  */
+import { randomBytes } from "node:crypto"
 import { tmpdir } from "node:os"
-import { Console, Effect, FileSystem, Layer, Path } from "effect"
+import { Clock, Console, Effect, FileSystem, Layer, Path } from "effect"
 import * as Catalog from "../../src/cloudprovider/Catalog.ts"
 import * as ControlPlane from "../../src/cluster/Cluster.ts"
 import * as HttpApi from "../../src/cluster/http/HttpApi.ts"
@@ -18,6 +22,7 @@ import * as Options from "../../src/operator/Options.ts"
 import { InvalidInput, loadCatalogue } from "../../src/operator/Schedule.ts"
 import * as Manager from "../../src/runtime/Manager.ts"
 import * as MemoryKube from "../kube/memory/MemoryKubeClient.ts"
+import * as Certificate from "./Certificate.ts"
 import * as Operator from "./Operator.ts"
 
 /** Creates an object, or merges it into the one of that name (as `kubectl apply` would, roughly). */
@@ -54,9 +59,16 @@ export const run = (options: DevOptions) =>
         : yield* loadCatalogue(operator.instanceTypesFilePath)
 
     const program = Effect.gen(function* () {
-      const api = yield* HttpApi.serve({ port: options.port, faultInjection: options.faultInjection })
+      // 256 random bits from the operating system: a secret, not a simulation input, so not Effect's Random.
+      const token = options.insecure ? undefined : randomBytes(32).toString("base64url")
+      const tls = options.insecure ? undefined : Certificate.selfSigned(yield* Clock.currentTimeMillis)
+      const api = yield* HttpApi.serve({ port: options.port, faultInjection: options.faultInjection, token, tls })
       const kubeconfig = options.writeKubeconfig ?? path.join(tmpdir(), `karpenter-effect-dev-${api.port}.kubeconfig`)
-      yield* fs.writeFileString(kubeconfig, HttpApi.kubeconfigYaml(api.url))
+      // Created afresh, for its owner only: an existing file (in a shared temporary directory, perhaps another
+      // user's, or a link to one) keeps its owner and mode when written over.
+      yield* fs.remove(kubeconfig, { force: true })
+      const config = HttpApi.kubeconfigYaml(api.url, { token, certificateAuthority: tls?.cert })
+      yield* fs.writeFileString(kubeconfig, config, { flag: "wx", mode: 0o600 })
       const [operations] = yield* Operator.serveOperations([
         { host: "127.0.0.1", port: options.metricsPort, endpoints: ["metrics", "health"] }
       ])
@@ -75,6 +87,7 @@ export const run = (options: DevOptions) =>
           `API server: ${api.url}`,
           `Operations: ${operations?.url ?? ""} (/metrics /healthz /readyz)`,
           `Kubeconfig: ${kubeconfig}`,
+          `Authentication: ${token === undefined ? "off (--insecure: plain HTTP, no token)" : "TLS and a bearer token, in the kubeconfig"}`,
           `Controllers: ${options.controllers ? "running" : "off (--no-controllers)"}`,
           "",
           "Point kubectl at the cluster with:",

@@ -108,6 +108,8 @@ export interface DevOptions {
   readonly controllers: boolean
   /** Serve the fault switch (`/karpenter-effect/faults`) for fault tests. */
   readonly faultInjection: boolean
+  /** Serve plain HTTP without the bearer token (`--insecure`): any local process may then use the API. */
+  readonly insecure: boolean
   /** The port of /metrics, /healthz and /readyz on 127.0.0.1; default 0 (a free one, printed). */
   readonly metricsPort: number
   /** The options from the environment (LOG_LEVEL, BATCH_*_DURATION, FEATURE_GATES, PREFERENCE_POLICY, ...). */
@@ -157,6 +159,12 @@ export const dev = <R>(environment: Environment<R>) =>
         Flag.withDescription("serve the fault switch at /karpenter-effect/faults (for fault tests)"),
         Flag.withDefault(false)
       ),
+      insecure: Flag.Boolean("insecure").pipe(
+        Flag.withDescription(
+          "serve the API over plain HTTP without the bearer token of the kubeconfig: any local process may use it (loopback Host names only and no browser requests still hold)"
+        ),
+        Flag.withDefault(false)
+      ),
       metricsPort: Flag.Int("metrics-port").pipe(
         Flag.withDescription("the port of /metrics, /healthz and /readyz on 127.0.0.1 (0: any free port)"),
         Flag.withDefault(0)
@@ -169,6 +177,7 @@ export const dev = <R>(environment: Environment<R>) =>
         files: flags.files,
         controllers: !flags.noControllers,
         faultInjection: flags.faultInjection,
+        insecure: flags.insecure,
         metricsPort: flags.metricsPort,
         operator: yield* optionsFromEnvironment(environment.env)
       })

@@ -1,10 +1,12 @@
 /**
- * `karpenter-effect dev` as a separate process, driven by the machine's kubectl: CRDs and a NodePool applied, nodes
- * launched for a Deployment, upstream's `get nodeclaims -o wide` columns, kube-apiserver's `get events` and `get rs`
- * columns, `auth can-i`, `/metrics` and `/readyz`, a drain through the eviction API, and consolidation once the
- * Deployment is deleted.
+ * `karpenter-effect dev` as a separate process, driven by the machine's kubectl: the API over TLS with a bearer token
+ * (kubectl has both from the emitted kubeconfig, a request without the token gets 401), CRDs and a NodePool applied,
+ * nodes launched for a Deployment, upstream's `get nodeclaims -o wide` columns, kube-apiserver's `get events` and
+ * `get rs` columns, `auth can-i`, `/metrics` and `/readyz`, a drain through the eviction API, and consolidation once
+ * the Deployment is deleted.
  */
-import { writeFileSync } from "node:fs"
+import { readFileSync, statSync, writeFileSync } from "node:fs"
+import * as Https from "node:https"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -55,6 +57,19 @@ const disruptionMetrics = [
   "karpenter_voluntary_disruption_decisions_total"
 ]
 
+/** A GET on `dev`'s API (HTTPS, trusting `ca`): the status and the parsed body. */
+const apiGet = (url: string, ca: string, token?: string) =>
+  Effect.callback<{ readonly status: number; readonly body: any }>((resume) => {
+    const headers = token === undefined ? {} : { Authorization: `Bearer ${token}` }
+    Https.get(url, { ca, headers }, (response) => {
+      let text = ""
+      response.on("data", (chunk) => {
+        text += String(chunk)
+      })
+      response.on("end", () => resume(Effect.succeed({ status: response.statusCode ?? 0, body: JSON.parse(text) })))
+    }).on("error", (error) => resume(Effect.die(error)))
+  })
+
 /** `name phase nodeName` of every pod of the Deployment. */
 const podsJsonPath = `jsonpath={range .items[*]}{.metadata.name} {.status.phase} {.spec.nodeName}{"\\n"}{end}`
 
@@ -73,6 +88,25 @@ describe.skipIf(kubectlMissing !== undefined)("dev driven by kubectl", () => {
         const applied = ok(yield* kubectl("apply", "-f", manifestFile), "apply manifests")
         assert.match(applied, /nodepool\.karpenter\.sh\/default created/)
         assert.match(applied, /deployment\.apps\/web created/)
+
+        // kubectl got in with the kubeconfig's certificate and token; without the token the API answers 401, but
+        // for the public /version.
+        assert.match(dev.apiServer, /^https:\/\//)
+        assert.strictEqual(statSync(dev.kubeconfig).mode & 0o777, 0o600)
+        const kubeconfig = readFileSync(dev.kubeconfig, "utf8")
+        const token = /^\s+token: "([^"]+)"$/m.exec(kubeconfig)?.[1]
+        const authority = /^\s+certificate-authority-data: (\S+)$/m.exec(kubeconfig)?.[1]
+        assert.isDefined(token, kubeconfig)
+        assert.isDefined(authority, kubeconfig)
+        const ca = Buffer.from(authority!, "base64").toString("utf8")
+        const podList = `${dev.apiServer}/api/v1/namespaces/default/pods`
+        const anonymous = yield* apiGet(podList, ca)
+        assert.strictEqual(anonymous.status, 401)
+        assert.strictEqual(anonymous.body.reason, "Unauthorized")
+        const authorized = yield* apiGet(podList, ca, token)
+        assert.strictEqual(authorized.status, 200)
+        assert.strictEqual(authorized.body.kind, "PodList")
+        assert.strictEqual((yield* apiGet(`${dev.apiServer}/version`, ca)).status, 200)
 
         const runningPods = Effect.map(kubectl("get", "pods", "-l", "app=web", "-o", podsJsonPath), (run) =>
           run.stdout

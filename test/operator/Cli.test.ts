@@ -59,12 +59,14 @@ describe("Cli controller and dev", () => {
         "-f",
         "b.yaml",
         "--write-kubeconfig",
-        "/tmp/kc"
+        "/tmp/kc",
+        "--insecure"
       ])
       const [options] = calls.dev
       assert.strictEqual(options?.port, 0)
       assert.isFalse(options?.controllers)
       assert.isFalse(options?.faultInjection)
+      assert.isTrue(options?.insecure)
       assert.deepStrictEqual(options?.files, ["a.yaml", "b.yaml"])
       assert.strictEqual(options?.writeKubeconfig, "/tmp/kc")
       assert.strictEqual(options?.metricsPort, 0)
@@ -73,6 +75,7 @@ describe("Cli controller and dev", () => {
       yield* run(["dev"])
       assert.strictEqual(calls.dev[1]?.port, 8080)
       assert.isTrue(calls.dev[1]?.controllers)
+      assert.isFalse(calls.dev[1]?.insecure)
       assert.strictEqual(calls.dev[1]?.writeKubeconfig, undefined)
     })
   )

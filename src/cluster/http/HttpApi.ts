@@ -7,16 +7,17 @@
  * every open connection, watches included. Faults come from the {@link Faults.Faults} service when the context has
  * one, else from a private switch (reachable over HTTP with `faultInjection: true`).
  *
- * Before a request is read, {@link Access} decides whether it may be served (loopback Host names only, no browser
- * requests, the bearer token when the server has one); its body may not exceed kube-apiserver's 3 MiB, and is never
- * buffered past that. A failure the handlers did not expect is logged here and answered with a bare 500 Status: a
- * response never carries a stack trace or a path of this machine.
+ * Served over HTTPS when given a key and certificate. Before a request is read, {@link Access} decides whether it may
+ * be served (loopback Host names only, no browser requests, the bearer token when the server has one); its body may
+ * not exceed kube-apiserver's 3 MiB, and is never buffered past that. A failure the handlers did not expect is logged
+ * here and answered with a bare 500 Status: a response never carries a stack trace or a path of this machine.
  *
  * Not served: protobuf bodies of kinds outside Protobuf.ts (415), aggregated discovery (kubectl uses the legacy
  * documents), `fieldValidation` (unknown fields are pruned by the KubeClient's schemas, not rejected), and server-side
  * apply's field ownership (applied fields are merged in; `force` and conflicts are ignored).
  */
 import * as Http from "node:http"
+import * as Https from "node:https"
 import type { AddressInfo } from "node:net"
 import { Cause, Clock, Deferred, Duration, Effect, FiberSet, Schema, type Scope, Stream } from "effect"
 import * as KubeClient from "../../kube/KubeClient.ts"
@@ -44,7 +45,9 @@ export interface Options {
    * The bearer token every request must carry, but for /healthz, /livez, /readyz and /version (401 without it).
    * Default: none, no authentication (in-process tests); `dev` always sets one unless `--insecure`.
    */
-  readonly token?: string
+  readonly token?: string | undefined
+  /** Serve HTTPS with this key and certificate (PEM); default: plain HTTP. */
+  readonly tls?: { readonly key: string; readonly cert: string } | undefined
 }
 
 /** A running server. */
@@ -60,12 +63,18 @@ export class HttpApiError extends Schema.TaggedError<HttpApiError>()("HttpApiErr
 }) {}
 
 /**
- * A kubeconfig (YAML) pointing at `url`, with the server's bearer token when it has one; `insecure-skip-tls-verify`
- * lets client-node use http.
+ * A kubeconfig (YAML) pointing at `url`, with the server's bearer token and the certificate to trust when it has them
+ * (kubectl sends a token only over TLS); else `insecure-skip-tls-verify`, which lets client-node use http.
  */
 export const kubeconfigYaml = (
   url: string,
-  options?: { readonly name?: string; readonly namespace?: string; readonly token?: string }
+  options?: {
+    readonly name?: string
+    readonly namespace?: string
+    readonly token?: string | undefined
+    /** The PEM certificate of the server, or of its authority. */
+    readonly certificateAuthority?: string | undefined
+  }
 ): string => {
   const name = options?.name ?? "karpenter-effect"
   return [
@@ -75,7 +84,9 @@ export const kubeconfigYaml = (
     `- name: ${name}`,
     "  cluster:",
     `    server: ${JSON.stringify(url)}`,
-    "    insecure-skip-tls-verify: true",
+    options?.certificateAuthority === undefined
+      ? "    insecure-skip-tls-verify: true"
+      : `    certificate-authority-data: ${Buffer.from(options.certificateAuthority).toString("base64")}`,
     "users:",
     `- name: ${name}`,
     options?.token === undefined ? "  user: {}" : `  user:\n    token: ${JSON.stringify(options.token)}`,
@@ -304,7 +315,7 @@ export const serve = Effect.fn("HttpApi.serve")(function* (
     })
 
   const runFork = yield* FiberSet.makeRuntime<never>()
-  const server = Http.createServer()
+  const server = options?.tls === undefined ? Http.createServer() : Https.createServer(options.tls)
   const host = options?.host ?? "127.0.0.1"
   const port = yield* Effect.acquireRelease(
     Effect.callback<number, HttpApiError>((resume) => {
@@ -363,6 +374,6 @@ export const serve = Effect.fn("HttpApi.serve")(function* (
       response.on("close", () => fiber.interruptUnsafe())
     })
   })
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`
+  const url = `${options?.tls === undefined ? "http" : "https"}://${host.includes(":") ? `[${host}]` : host}:${port}`
   return { url, host, port }
 })
