@@ -3,7 +3,7 @@
  * platform and picks the implementations.
  */
 import { Console, Effect, FileSystem, Option, Path, Result } from "effect"
-import { Command, Flag } from "effect/cli"
+import { type CliError, CliOutput, Command, Flag } from "effect/cli"
 import * as Crd from "../api/Crd.ts"
 import * as Options from "./Options.ts"
 import * as Schedule from "./Schedule.ts"
@@ -133,15 +133,20 @@ const optionsFromEnvironment = (env: Readonly<Record<string, string | undefined>
     onFailure: (message) => Effect.fail(new Schedule.InvalidInput({ message }))
   })
 
+/** A port flag: 0 to 65535, 0 for any free port. */
+const portFlag = (name: string, description: string, fallback: number) =>
+  Flag.Int(name).pipe(
+    Flag.withDescription(description),
+    Flag.filter(Options.isPort, () => Options.portExpected),
+    Flag.withDefault(fallback)
+  )
+
 /** `dev`: the embedded cluster served over HTTP for kubectl, with the KWOK provider and the controllers, in real time. */
 export const dev = <R>(environment: Environment<R>) =>
   Command.make(
     "dev",
     {
-      port: Flag.Int("port").pipe(
-        Flag.withDescription("the API server port on 127.0.0.1 (0: any free port)"),
-        Flag.withDefault(8080)
-      ),
+      port: portFlag("port", "the API server port on 127.0.0.1 (0: any free port)", 8080),
       writeKubeconfig: Flag.String("write-kubeconfig").pipe(
         Flag.withDescription("write a kubeconfig for the API server here (default: in the temporary directory)"),
         Flag.optional
@@ -165,9 +170,10 @@ export const dev = <R>(environment: Environment<R>) =>
         ),
         Flag.withDefault(false)
       ),
-      metricsPort: Flag.Int("metrics-port").pipe(
-        Flag.withDescription("the port of /metrics, /healthz and /readyz on 127.0.0.1 (0: any free port)"),
-        Flag.withDefault(0)
+      metricsPort: portFlag(
+        "metrics-port",
+        "the port of /metrics, /healthz and /readyz on 127.0.0.1 (0: any free port)",
+        0
       )
     },
     Effect.fn("Cli.dev")(function* (flags) {
@@ -215,11 +221,54 @@ export const controller = <R>(environment: Environment<R>, args: ReadonlyArray<s
     yield* environment.controller(parsed.success.options)
   })
 
+const expectation = (expected: string) => `expected ${expected.replace(/^expected:?\s*/i, "")}`
+
+const didYouMean = (suggestions: ReadonlyArray<string>) =>
+  suggestions.length === 0 ? "" : ` (did you mean ${suggestions.join(" or ")}?)`
+
+/** One line for what the command-line library rejected: a flag, a value, an argument or a command. */
+const usageMessage = (error: CliError.NonShowHelpErrors): string => {
+  switch (error._tag) {
+    case "UnrecognizedOption":
+      return `unknown flag ${error.option}${error.command === undefined ? "" : ` for ${error.command.join(" ")}`}${didYouMean(error.suggestions)}`
+    case "MissingOption":
+      return `missing required flag --${error.option}`
+    case "InvalidValue": {
+      const what = error.kind === "flag" ? `flag --${error.option}` : `argument <${error.option}>`
+      return error.value === ""
+        ? `${what} needs a value`
+        : `invalid value ${JSON.stringify(error.value)} for ${what}: ${expectation(error.expected)}`
+    }
+    case "UnknownSubcommand":
+      return `unknown command ${JSON.stringify(error.subcommand)}${didYouMean(error.suggestions)}`
+    default:
+      return error.message
+  }
+}
+
+/** The library's usage errors as one line, as for every other invalid input (bin.ts: stderr, exit code 2). */
+const usageError = (errors: ReadonlyArray<CliError.NonShowHelpErrors>) =>
+  new Schedule.InvalidInput({
+    message: errors
+      .map(usageMessage)
+      .join("; ")
+      .replace(/\p{Cc}+/gu, " ")
+  })
+
+/** The library's presenter, but silent on usage errors: the help text would bury the one line that matters. */
+const presenter: CliOutput.Presenter = {
+  present: (event) => (event._tag === "InvalidInvocation" ? Effect.void : CliOutput.defaultPresenter.present(event))
+}
+
 /** Runs a command line (the arguments after the program name). */
 export const run =
   <R>(environment: Environment<R>) =>
   (args: ReadonlyArray<string>) =>
     Effect.gen(function* () {
       if (args[0] === "controller") return yield* controller(environment, args.slice(1))
-      return yield* Command.runWith(command(environment), { version })(args)
+      return yield* Command.runWith(command(environment), { version })(args).pipe(
+        Effect.provideService(CliOutput.Presenter, presenter),
+        // Help asked for, or shown for a bare command, stays as it is (exit code 0).
+        Effect.catchTag("ShowHelp", (help) => Effect.fail(help.errors.length === 0 ? help : usageError(help.errors)))
+      )
     })

@@ -93,10 +93,14 @@ export const parseDuration = (text: string): Result.Result<Duration.Duration, st
   return Result.succeed(Duration.millis(millis))
 }
 
+/** A TCP port, or 0 for any free one. */
+export const isPort = (value: number): boolean => Number.isInteger(value) && value >= 0 && value <= 65535
+
+/** What a port must be, for messages. */
+export const portExpected = "expected a port between 0 and 65535"
+
 const port = (text: string) =>
-  Result.flatMap(parseInteger(text, 0), (value) =>
-    value <= 65535 ? Result.succeed(value) : Result.fail("expected a port between 0 and 65535")
-  )
+  Result.flatMap(parseInteger(text, 0), (value) => (isPort(value) ? Result.succeed(value) : Result.fail(portExpected)))
 
 const gateNames: ReadonlyArray<keyof FeatureGates> = ["NodeRepair", "ReservedCapacity", "SpotToSpotConsolidation"]
 

@@ -1,6 +1,6 @@
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer } from "effect"
+import { Console, Duration, Effect, Layer } from "effect"
 import * as Cli from "../../src/operator/Cli.ts"
 import type * as Options from "../../src/operator/Options.ts"
 
@@ -85,6 +85,62 @@ describe("Cli controller and dev", () => {
       const { run } = recording({ LOG_LEVEL: "loud" })
       const error = yield* Effect.flip(run(["dev"]))
       assert.strictEqual(error._tag, "InvalidInput")
+    })
+  )
+})
+
+/** What the commands printed: `Console.log` is stdout, `Console.error` stderr. */
+const capturing = () => {
+  const printed = { stdout: [] as Array<string>, stderr: [] as Array<string> }
+  const console: Console.Console = {
+    ...globalThis.console,
+    log: (...args) => void printed.stdout.push(args.join(" ")),
+    error: (...args) => void printed.stderr.push(args.join(" "))
+  }
+  return { printed, console }
+}
+
+describe("Cli flag errors", () => {
+  // Each is one InvalidInput line naming the flag (bin.ts prints it on stderr and exits 2), never the help.
+  const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+    [["schedule", "-o", "yaml", "-f", "a.yaml"], '"yaml" for flag --output'],
+    [["schedule"], "--file"],
+    [["schedule", "-f"], "--file"],
+    [["schedule", "--bogus", "-f", "a.yaml"], "--bogus"],
+    [["simulate", "-f", "a.yaml", "--output"], "--output"],
+    [["dev", "--port", "99999"], '"99999" for flag --port: expected a port between 0 and 65535'],
+    [["dev", "--port", "http"], '"http" for flag --port'],
+    [["dev", "--metrics-port", "-1"], '"-1" for flag --metrics-port'],
+    [["dev", "--no-controllers=maybe"], "--no-controllers"],
+    [["crds", "--output-dir"], "--output-dir"],
+    [["crds", "extra"], '"extra"'],
+    [["nosuch"], '"nosuch"'],
+    [["--log-level", "loud", "crds"], '"loud" for flag --log-level']
+  ]
+  for (const [args, naming] of cases) {
+    it.effect(`${args.join(" ") || "(none)"}: one line naming ${naming}, nothing else printed`, () =>
+      Effect.gen(function* () {
+        const { calls, run } = recording()
+        const { printed, console } = capturing()
+        const error = yield* Effect.flip(run(args).pipe(Effect.provideService(Console.Console, console)))
+        assert.strictEqual(error._tag, "InvalidInput")
+        assert.include(error.message, naming)
+        assert.notInclude(error.message, "\n")
+        assert.deepStrictEqual(printed, { stdout: [], stderr: [] })
+        assert.deepStrictEqual(calls, { controller: [], dev: [] })
+      })
+    )
+  }
+
+  it.effect("--help and --version still print and succeed", () =>
+    Effect.gen(function* () {
+      const { run } = recording()
+      for (const args of [["--help"], ["--version"], ["simulate", "--help"], ["dev", "-h"]]) {
+        const { printed, console } = capturing()
+        yield* run(args).pipe(Effect.provideService(Console.Console, console))
+        assert.isAbove(printed.stdout.join("\n").length, 0, args.join(" "))
+        assert.deepStrictEqual(printed.stderr, [])
+      }
     })
   )
 })
