@@ -80,13 +80,24 @@ export const simulate = (environment: Simulate.Environment) =>
         Flag.atLeast(1)
       ),
       instanceTypes: instanceTypesFlag,
-      output: outputFlag
+      output: outputFlag,
+      maxDuration: Flag.String("max-duration").pipe(
+        Flag.withDescription(
+          `refuse a scenario whose spec.duration is longer than this, e.g. 90d or 2160h (default ${Simulate.defaultMaxDuration.text})`
+        ),
+        Flag.filterMap(
+          (text) => Option.fromUndefinedOr(Simulate.parseMaxDuration(text)),
+          () => "expected a duration such as 90d, 36h or 90m"
+        ),
+        Flag.withDefault(Simulate.defaultMaxDuration)
+      )
     },
-    Effect.fn("Cli.simulate")(function* ({ files, instanceTypes, output }) {
+    Effect.fn("Cli.simulate")(function* ({ files, instanceTypes, output, maxDuration }) {
       const printed = yield* Simulate.run(environment, {
         files,
         instanceTypes: Option.getOrUndefined(instanceTypes),
-        output
+        output,
+        maxDuration
       })
       yield* Console.log(printed)
     })

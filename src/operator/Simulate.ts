@@ -5,6 +5,7 @@
  */
 import { Effect, type Layer } from "effect"
 import { TestClock } from "effect/testing"
+import * as Duration from "../api/Duration.ts"
 import * as Catalog from "../cloudprovider/Catalog.ts"
 import type * as InstanceType from "../cloudprovider/InstanceType.ts"
 import * as Scenario from "../cluster/Scenario.ts"
@@ -25,6 +26,24 @@ const formatDuration = (seconds: number): string => {
   const s = seconds % 60
   return `${h > 0 ? `${h}h` : ""}${m > 0 || h > 0 ? `${String(m).padStart(h > 0 ? 2 : 1, "0")}m` : ""}${String(s).padStart(h > 0 || m > 0 ? 2 : 1, "0")}s`
 }
+
+/** A limit on a scenario's `spec.duration`: as the user wrote it (for messages) and in milliseconds. */
+export interface MaxDuration {
+  readonly text: string
+  readonly millis: number
+}
+
+const day = 86_400_000
+
+/** A duration limit in Go's units, with days too ("31d", "1d12h", "720h"); `undefined` when malformed. */
+export const parseMaxDuration = (text: string): MaxDuration | undefined => {
+  const [, days, rest = ""] = /^(?:(\d+)d)?(.*)$/.exec(text) ?? []
+  const remainder = rest === "" ? (days === undefined ? null : 0) : Duration.toMillis(rest)
+  return typeof remainder === "number" ? { text, millis: Number(days ?? 0) * day + remainder } : undefined
+}
+
+/** A month: longer scenarios are refused unless `--max-duration` allows them (their runs take hours). */
+export const defaultMaxDuration: MaxDuration = { text: "31d", millis: 31 * day }
 
 /** The report as a readable timeline. */
 export const toText = (report: Simulation.Report): string => {
@@ -62,6 +81,8 @@ export const run = Effect.fn("Simulate.run")(function* (
     readonly files: ReadonlyArray<string>
     readonly instanceTypes: string | undefined
     readonly output: "json" | "text"
+    /** Default {@link defaultMaxDuration}. */
+    readonly maxDuration?: MaxDuration
   }
 ) {
   const manifests = yield* Manifests.load(options.files).pipe(
@@ -77,12 +98,17 @@ export const run = Effect.fn("Simulate.run")(function* (
       message: `${extra[0]!.source.file}: document ${extra[0]!.source.document}: more than one Scenario`
     })
   }
+  const where = `${document.source.file}: document ${document.source.document}`
   const scenario = yield* Scenario.decode(document.raw).pipe(
-    Effect.mapError(
-      (error) =>
-        new InvalidInput({ message: `${document.source.file}: document ${document.source.document}: ${error.message}` })
-    )
+    Effect.mapError((error) => new InvalidInput({ message: `${where}: ${error.message}` }))
   )
+  // Virtual time is fast, not free: a scenario of years would run until killed. Refuse it before it starts.
+  const maxDuration = options.maxDuration ?? defaultMaxDuration
+  if (Scenario.millis(scenario.spec.duration) > maxDuration.millis) {
+    return yield* new InvalidInput({
+      message: `${where}: spec.duration ${scenario.spec.duration} is longer than the limit of ${maxDuration.text} (raise it with --max-duration)`
+    })
+  }
   const catalogue = options.instanceTypes === undefined ? Catalog.kwok() : yield* loadCatalogue(options.instanceTypes)
   const start = Date.parse(scenario.spec.start ?? Scenario.defaultStart)
   const log = DisruptionLog.inMemory()

@@ -1,8 +1,14 @@
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Console, Duration, Effect, Layer } from "effect"
+import { Cause, Console, Duration, Effect, Exit, Layer, Logger, References } from "effect"
+import * as Simulation from "../../layers/app/Simulation.ts"
+import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Cli from "../../src/operator/Cli.ts"
 import type * as Options from "../../src/operator/Options.ts"
+import type * as Simulate from "../../src/operator/Simulate.ts"
 
 /** An environment whose `controller` and `dev` record what they were asked to run. */
 const recording = (env: Record<string, string> = {}) => {
@@ -107,6 +113,7 @@ describe("Cli flag errors", () => {
     [["schedule"], "--file"],
     [["schedule", "-f"], "--file"],
     [["schedule", "--bogus", "-f", "a.yaml"], "--bogus"],
+    [["simulate", "-f", "a.yaml", "--max-duration", "soon"], '"soon" for flag --max-duration'],
     [["simulate", "-f", "a.yaml", "--output"], "--output"],
     [["dev", "--port", "99999"], '"99999" for flag --port: expected a port between 0 and 65535'],
     [["dev", "--port", "http"], '"http" for flag --port'],
@@ -141,6 +148,81 @@ describe("Cli flag errors", () => {
         assert.isAbove(printed.stdout.join("\n").length, 0, args.join(" "))
         assert.deepStrictEqual(printed.stderr, [])
       }
+      const { printed, console } = capturing()
+      yield* run(["simulate", "--help"]).pipe(Effect.provideService(Console.Console, console))
+      assert.include(printed.stdout.join("\n"), "--max-duration")
+    })
+  )
+})
+
+// -- simulate: the duration limit -----------------------------------------------------------------------------------
+
+const scratch = mkdtempSync(join(tmpdir(), "cli-test-"))
+const scenarioFile = (name: string, duration: string, objects = "") => {
+  const path = join(scratch, name)
+  writeFileSync(
+    path,
+    `${objects}apiVersion: karpenter-effect.dev/v1alpha1\nkind: Scenario\nmetadata: {name: ${name}}\nspec: {duration: ${duration}}\n`
+  )
+  return path
+}
+
+/** A cluster that must never be built: reaching it means the scenario was let through. */
+class Started extends Error {}
+const unbuildable: Simulate.Environment = () => Layer.effect(KubeClient, Effect.die(new Started()))
+
+const simulateWith = (args: ReadonlyArray<string>, options: { readonly simulation?: Simulate.Environment } = {}) => {
+  const { printed, console } = capturing()
+  const environment: Cli.Environment<never> = {
+    simulation: options.simulation ?? Simulation.environment,
+    controller: () => Effect.void,
+    dev: () => Effect.void,
+    env: {}
+  }
+  return Cli.run(environment)(["simulate", ...args]).pipe(
+    Effect.provideService(Console.Console, console),
+    Effect.provideService(Logger.LogToStderr, true),
+    Effect.provideService(References.MinimumLogLevel, "Warn"),
+    Effect.provide(NodeServices.layer),
+    Effect.exit,
+    Effect.map((exit) => ({ exit, printed }))
+  )
+}
+
+describe("Cli simulate limits", () => {
+  it.live("refuses a 10-year scenario up front, before the cluster is built", () =>
+    Effect.gen(function* () {
+      const file = scenarioFile("ten-years", "87600h")
+      const { exit, printed } = yield* simulateWith(["-f", file], { simulation: unbuildable })
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      assert.strictEqual((error as { _tag?: string })._tag, "InvalidInput", String(error))
+      assert.strictEqual(
+        (error as Error).message,
+        `${file}: document 1: spec.duration 87600h is longer than the limit of 31d (raise it with --max-duration)`
+      )
+      assert.deepStrictEqual(printed, { stdout: [], stderr: [] })
+    })
+  )
+
+  it.live("--max-duration raises the limit (and lowers it)", () =>
+    Effect.gen(function* () {
+      const long = scenarioFile("forty-days", "960h")
+      const raised = yield* simulateWith(["-f", long, "--max-duration", "90d"], { simulation: unbuildable })
+      assert.isTrue(
+        Exit.isFailure(raised.exit) && Cause.squash(raised.exit.cause) instanceof Started,
+        "a 40-day scenario under --max-duration 90d reaches the cluster"
+      )
+
+      const short = scenarioFile("three-quarters", "45m")
+      const lowered = yield* simulateWith(["-f", short, "--max-duration", "30m"], { simulation: unbuildable })
+      assert.include(
+        Exit.isFailure(lowered.exit) ? String(Cause.squash(lowered.exit.cause)) : "",
+        "spec.duration 45m is longer than the limit of 30m"
+      )
+      const ran = yield* simulateWith(["-f", short, "--max-duration", "1h", "-o", "json"])
+      assert.isTrue(Exit.isSuccess(ran.exit))
+      assert.strictEqual(JSON.parse(ran.printed.stdout.join("\n")).snapshots.at(-1).time, 45 * 60)
     })
   )
 })
