@@ -13,7 +13,13 @@ Cli.run({
   simulation: Simulation.environment,
   controller: Controller.run,
   dev: Dev.run,
-  env: process.env
+  env: process.env,
+  // simulate's progress line: on stderr when it is a terminal (never in CI logs or pipes), paced by the wall clock.
+  terminal: {
+    isTTY: process.stderr.isTTY === true,
+    write: (text) => void process.stderr.write(text),
+    now: () => performance.now()
+  }
 })(process.argv.slice(2)).pipe(
   // Bad input is the user's to fix: one line on stderr and exit code 2, never a stack trace.
   Effect.catchTag("InvalidInput", (error) =>

@@ -4,7 +4,7 @@
  * happens in between — kube-scheduler, kubelet, workload controllers, Karpenter's controllers — runs on the same
  * clock, so hours pass in seconds and the same scenario always gives the same result.
  */
-import { Clock, Effect, Fiber, Schema, Stream } from "effect"
+import { Clock, Context, Effect, Fiber, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as Labels from "../api/Labels.ts"
 import type * as InstanceType from "../cloudprovider/InstanceType.ts"
@@ -65,6 +65,27 @@ export interface Report {
     readonly peakNodes: number
   }
 }
+
+/** How far a run has got, for a progress display. */
+export interface Progress {
+  /** Seconds of virtual time since the start. */
+  readonly time: number
+  /** Seconds the scenario runs. */
+  readonly duration: number
+  readonly nodes: number
+  /** Pods on a node, and pods waiting for one. */
+  readonly boundPods: number
+  readonly pendingPods: number
+}
+
+/** Receives the run's progress after each virtual hour and at the end; unset (the default), none is sampled. */
+export const ProgressSink = Context.Reference<((progress: Progress) => Effect.Effect<void>) | undefined>(
+  "karpenter-effect/cluster/Simulation/ProgressSink",
+  { defaultValue: () => undefined }
+)
+
+/** How far the clock moves at a time: progress is sampled in between. */
+const progressStep = 3_600_000
 
 /** A step the driver could not carry out (an unknown kind, an invalid object): one line, exit 2. */
 export class StepFailed extends Schema.TaggedError<StepFailed>()("StepFailed", { message: Schema.String }) {}
@@ -262,16 +283,36 @@ export const run = Effect.fn("Simulation.run")(function* (
     return { time: seconds(now), nodes, nodeClaims, nodePools, pendingPods: pending.sort() } satisfies Snapshot
   })
 
+  const duration = Scenario.millis(scenario.spec.duration)
+  const sink = yield* ProgressSink
+  const reportProgress = Effect.gen(function* () {
+    if (sink === undefined) return
+    const now = yield* Clock.currentTimeMillis
+    let boundPods = 0
+    let pendingPods = 0
+    for (const pod of (yield* kube.list(Resources.Pods)).items) {
+      const phase = pod.status?.phase
+      if (phase === "Succeeded" || phase === "Failed") continue
+      if (pod.spec.nodeName === undefined || pod.spec.nodeName === "") pendingPods++
+      else boundPods++
+    }
+    yield* sink({ time: seconds(now), duration: duration / 1000, nodes: live, boundPods, pendingPods })
+  })
+
   for (const { resource, object } of objects) yield* apply(resource, object)
   yield* settle
 
   const snapshots: Array<Snapshot> = []
   let elapsed = 0
+  // The clock moves a virtual hour at a time, so a long run can show how far it got; the TestClock wakes the same
+  // sleepers in the same order as in one move (each wake runs to idle), so the report is the same.
   const advanceTo = (offset: number) =>
     Effect.gen(function* () {
-      if (offset > elapsed) {
-        yield* TestClock.adjust(offset - elapsed)
-        elapsed = offset
+      while (offset > elapsed) {
+        const next = Math.min(offset, (Math.floor(elapsed / progressStep) + 1) * progressStep)
+        yield* TestClock.adjust(next - elapsed)
+        elapsed = next
+        yield* reportProgress
       }
       yield* settle
     })
@@ -280,7 +321,6 @@ export const run = Effect.fn("Simulation.run")(function* (
     .sort((a, b) => a.at - b.at || a.index - b.index)
   // A step that can never work fails the run before it starts, naming the step, not hours into it.
   for (const { step, index } of steps) yield* check(step).pipe(Effect.mapError(atStep(step, index)))
-  const duration = Scenario.millis(scenario.spec.duration)
   for (const { step, index, at } of steps) {
     if (at > duration) break
     yield* advanceTo(at)

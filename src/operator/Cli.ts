@@ -69,8 +69,8 @@ export const schedule = Command.make(
   )
 )
 
-/** `simulate`: a scenario on the embedded cluster in virtual time. */
-export const simulate = (environment: Simulate.Environment) =>
+/** `simulate`: a scenario on the embedded cluster in virtual time; its progress on `terminal`, if one is given. */
+export const simulate = (environment: Simulate.Environment, terminal?: Simulate.Terminal) =>
   Command.make(
     "simulate",
     {
@@ -97,7 +97,8 @@ export const simulate = (environment: Simulate.Environment) =>
         files,
         instanceTypes: Option.getOrUndefined(instanceTypes),
         output,
-        maxDuration
+        maxDuration,
+        ...(terminal === undefined ? {} : { terminal })
       })
       yield* Console.log(printed)
     })
@@ -130,6 +131,8 @@ export interface DevOptions {
 /** What the composition root hands the commands: the implementations they run on. */
 export interface Environment<R> {
   readonly simulation: Simulate.Environment
+  /** Where `simulate` shows its progress (stderr); none without. */
+  readonly terminal?: Simulate.Terminal
   /** Runs the operator against a real cluster until interrupted. */
   readonly controller: (options: Options.Options) => Effect.Effect<void, Schedule.InvalidInput, R>
   /** Runs the embedded cluster (and the controllers) until interrupted. */
@@ -211,7 +214,7 @@ export const command = <R>(environment: Environment<R>) =>
     Command.withDescription(
       "A Kubernetes node autoscaler that speaks Karpenter's v1 API (NodePool, NodeClaim), written as Effect programs. `karpenter-effect controller --help` lists the options of the production command."
     ),
-    Command.withSubcommands([crds, schedule, simulate(environment.simulation), dev(environment)])
+    Command.withSubcommands([crds, schedule, simulate(environment.simulation, environment.terminal), dev(environment)])
   )
 
 /**

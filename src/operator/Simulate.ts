@@ -45,6 +45,52 @@ export const parseMaxDuration = (text: string): MaxDuration | undefined => {
 /** A month: longer scenarios are refused unless `--max-duration` allows them (their runs take hours). */
 export const defaultMaxDuration: MaxDuration = { text: "31d", millis: 31 * day }
 
+/**
+ * Where `simulate` shows its progress: stderr (only when it is a terminal) and a monotonic wall clock in milliseconds.
+ * The composition root hands them in, as src/ never reads the wall clock.
+ */
+export interface Terminal {
+  readonly isTTY: boolean
+  readonly write: (text: string) => void
+  readonly now: () => number
+}
+
+/** The least wall-clock time between two progress updates; a run shorter than this shows none. */
+const progressInterval = 500
+
+const progressLine = (progress: Simulation.Progress): string =>
+  `simulate: t=${formatDuration(progress.time)} of ${formatDuration(progress.duration)} (${progress.duration === 0 ? 100 : Math.floor((100 * progress.time) / progress.duration)}%), nodes ${progress.nodes}, pods ${progress.boundPods} bound, ${progress.pendingPods} pending`
+
+/** Rewrites the line under the cursor (carriage return, erase to the end of the line). */
+const rewriteLine = (text: string) => `\r\x1b[K${text}`
+
+/** Shows a run's progress on a terminal, updated in place and at a modest rate, and clears it when the run ends. */
+const showingProgress =
+  (terminal: Terminal | undefined) =>
+  <A, E, R>(run: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    if (terminal === undefined || !terminal.isTTY) return run
+    return Effect.suspend(() => {
+      let shownAt = terminal.now()
+      let shown = false
+      const sink = (progress: Simulation.Progress) =>
+        Effect.sync(() => {
+          const now = terminal.now()
+          if (now - shownAt < progressInterval) return
+          shownAt = now
+          shown = true
+          terminal.write(rewriteLine(progressLine(progress)))
+        })
+      return run.pipe(
+        Effect.provideService(Simulation.ProgressSink, sink),
+        Effect.ensuring(
+          Effect.sync(() => {
+            if (shown) terminal.write(rewriteLine(""))
+          })
+        )
+      )
+    })
+  }
+
 /** The report as a readable timeline. */
 export const toText = (report: Simulation.Report): string => {
   const lines: Array<string> = []
@@ -83,6 +129,8 @@ export const run = Effect.fn("Simulate.run")(function* (
     readonly output: "json" | "text"
     /** Default {@link defaultMaxDuration}. */
     readonly maxDuration?: MaxDuration
+    /** Where to show the progress; none without. */
+    readonly terminal?: Terminal
   }
 ) {
   const manifests = yield* Manifests.load(options.files).pipe(
@@ -122,6 +170,7 @@ export const run = Effect.fn("Simulate.run")(function* (
       log.entries
     ).pipe(Effect.provide(environment(catalogue)), Effect.provideService(DisruptionLog.DisruptionLog, log.service))
   }).pipe(
+    showingProgress(options.terminal),
     Effect.provide(TestClock.layer({ warningDelay: "1 hour" })),
     Effect.mapError((error) => new InvalidInput({ message: error.message }))
   )

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -9,6 +9,7 @@ import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Cli from "../../src/operator/Cli.ts"
 import type * as Options from "../../src/operator/Options.ts"
 import type * as Simulate from "../../src/operator/Simulate.ts"
+import { root } from "../fixtures.ts"
 
 /** An environment whose `controller` and `dev` record what they were asked to run. */
 const recording = (env: Record<string, string> = {}) => {
@@ -155,7 +156,7 @@ describe("Cli flag errors", () => {
   )
 })
 
-// -- simulate: the duration limit -----------------------------------------------------------------------------------
+// -- simulate: the duration limit and the progress line -------------------------------------------------------------
 
 const scratch = mkdtempSync(join(tmpdir(), "cli-test-"))
 const scenarioFile = (name: string, duration: string, objects = "") => {
@@ -171,13 +172,17 @@ const scenarioFile = (name: string, duration: string, objects = "") => {
 class Started extends Error {}
 const unbuildable: Simulate.Environment = () => Layer.effect(KubeClient, Effect.die(new Started()))
 
-const simulateWith = (args: ReadonlyArray<string>, options: { readonly simulation?: Simulate.Environment } = {}) => {
+const simulateWith = (
+  args: ReadonlyArray<string>,
+  options: { readonly simulation?: Simulate.Environment; readonly terminal?: Simulate.Terminal } = {}
+) => {
   const { printed, console } = capturing()
   const environment: Cli.Environment<never> = {
     simulation: options.simulation ?? Simulation.environment,
     controller: () => Effect.void,
     dev: () => Effect.void,
-    env: {}
+    env: {},
+    ...(options.terminal === undefined ? {} : { terminal: options.terminal })
   }
   return Cli.run(environment)(["simulate", ...args]).pipe(
     Effect.provideService(Console.Console, console),
@@ -224,5 +229,46 @@ describe("Cli simulate limits", () => {
       assert.isTrue(Exit.isSuccess(ran.exit))
       assert.strictEqual(JSON.parse(ran.printed.stdout.join("\n")).snapshots.at(-1).time, 45 * 60)
     })
+  )
+
+  it.live(
+    "on a terminal, progress goes to stderr in place; the output is the same bytes; elsewhere no progress",
+    () =>
+      Effect.gen(function* () {
+        // Two virtual hours: a progress sample after each, with nodes launched for the pods.
+        const file = scenarioFile(
+          "two-hours",
+          "2h",
+          `${readFileSync(join(root, "examples", "demo.yaml"), "utf8")
+            .split("\n---\n")
+            .slice(0, 3)
+            .join("\n---\n")}\n---\n`
+        )
+        // A terminal whose wall clock is 300 ms later at each reading (the start, then each sample): at most one update
+        // per 500 ms shows every other sample.
+        const written: Array<string> = []
+        let wall = 0
+        const terminal = (isTTY: boolean): Simulate.Terminal => ({
+          isTTY,
+          write: (text) => void written.push(text),
+          now: () => (wall += 300)
+        })
+        const shown = yield* simulateWith(["-f", file, "-o", "json"], { terminal: terminal(true) })
+        assert.isTrue(Exit.isSuccess(shown.exit))
+        assert.deepStrictEqual(shown.printed.stderr, [])
+        const progress = written.join("")
+        assert.isTrue(progress.startsWith("\r\x1b[K"), "each update rewrites the line")
+        assert.notInclude(progress, "t=1h00m00s", "300 ms after the start is too soon")
+        assert.match(progress, /t=2h00m00s of 2h00m00s \(100%\), nodes [1-9]\d*, pods 3 bound, 0 pending\r/, "the end")
+        assert.isTrue(progress.endsWith("\r\x1b[K"), "the line is cleared at the end")
+        assert.notInclude(progress, "\n")
+
+        written.length = 0
+        const piped = yield* simulateWith(["-f", file, "-o", "json"], { terminal: terminal(false) })
+        assert.isTrue(Exit.isSuccess(piped.exit))
+        assert.deepStrictEqual(written, [], "no progress when stderr is not a terminal")
+        assert.strictEqual(shown.printed.stdout.join("\n"), piped.printed.stdout.join("\n"), "the same JSON")
+      }),
+    60_000
   )
 })
