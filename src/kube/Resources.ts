@@ -1,6 +1,7 @@
 /**
  * The descriptors of every kind the controllers and the embedded cluster use.
  */
+import * as ConfigMap from "../api/ConfigMap.ts"
 import * as Event from "../api/Event.ts"
 import * as KWOKNodeClass from "../api/KWOKNodeClass.ts"
 import * as Lease from "../api/Lease.ts"
@@ -69,6 +70,14 @@ export const Events = Resource.make({
   plural: "events",
   namespaced: true,
   schema: Event.Event
+})
+export const ConfigMaps = Resource.make({
+  group: "",
+  version: "v1",
+  kind: "ConfigMap",
+  plural: "configmaps",
+  namespaced: true,
+  schema: ConfigMap.ConfigMap
 })
 export const PersistentVolumeClaims = Resource.make({
   group: "",
@@ -160,6 +169,7 @@ export const all: ReadonlyArray<Resource.Resource<Resource.KubeObject>> = [
   Nodes,
   Namespaces,
   Events,
+  ConfigMaps,
   PersistentVolumeClaims,
   PersistentVolumes,
   StorageClasses,

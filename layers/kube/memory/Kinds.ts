@@ -71,7 +71,7 @@ const podRules = (previous: Json, next: Json): ReadonlyArray<Problem> => {
 const noRules = (): ReadonlyArray<Problem> => []
 
 // Kinds without a status subresource, and kinds whose generation the apiserver maintains.
-const withoutStatus = new Set(["events", "leases", "storageclasses"])
+const withoutStatus = new Set(["events", "leases", "storageclasses", "configmaps"])
 const withGeneration = new Set([
   "deployments.apps",
   "replicasets.apps",

@@ -63,6 +63,7 @@ const builtIns: Readonly<
   nodes: { shortNames: ["no"], subresources: [status] },
   namespaces: { shortNames: ["ns"], subresources: [status] },
   events: { shortNames: ["ev"] },
+  configmaps: { shortNames: ["cm"] },
   persistentvolumeclaims: { shortNames: ["pvc"], subresources: [status] },
   persistentvolumes: { shortNames: ["pv"], subresources: [status] },
   storageclasses: { shortNames: ["sc"] },
@@ -149,7 +150,6 @@ export const localKinds: ReadonlyArray<Kind> = [
     shortNames: ["svc"],
     categories: ["all"]
   }),
-  local({ group: "", kind: "ConfigMap", plural: "configmaps", namespaced: true, shortNames: ["cm"] }),
   local({ group: "", kind: "Secret", plural: "secrets", namespaced: true }),
   local({ group: rbac, kind: "ClusterRole", plural: "clusterroles", namespaced: false }),
   local({ group: rbac, kind: "ClusterRoleBinding", plural: "clusterrolebindings", namespaced: false }),

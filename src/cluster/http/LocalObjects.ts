@@ -1,11 +1,10 @@
 /**
- * Kinds the controllers never read but a cluster's manifests contain (ServiceAccounts, Services, ConfigMaps,
- * Secrets, RBAC): the façade keeps them itself, in memory, so `kubectl apply -k manifests/` works against the
- * embedded cluster. Plain storage semantics: uid, creationTimestamp and a resourceVersion of this store's own
- * counter; optimistic concurrency on PUT; immediate deletion (no finalizers, no garbage collection); list and watch
- * with label and field selectors. A bounded history of changes lets a watch resume from a resourceVersion as on
- * kube-apiserver (kube-api.md §H): the changes after it are replayed, and a version older than the history gets an
- * ERROR 410 Expired event.
+ * Kinds the controllers never read but a cluster's manifests contain (ServiceAccounts, Services, Secrets, RBAC): the
+ * façade keeps them itself, in memory, so `kubectl apply -k manifests/` works against the embedded cluster. Plain
+ * storage semantics: uid, creationTimestamp and a resourceVersion of this store's own counter; optimistic concurrency
+ * on PUT; immediate deletion (no finalizers, no garbage collection); list and watch with label and field selectors. A
+ * bounded history of changes lets a watch resume from a resourceVersion as on kube-apiserver (kube-api.md §H): the
+ * changes after it are replayed, and a version older than the history gets an ERROR 410 Expired event.
  */
 import { Clock, Effect, Queue, Stream } from "effect"
 import * as FieldSelector from "../../kube/FieldSelector.ts"
