@@ -28,8 +28,11 @@ export const leaderElectionBurst = 30
 
 const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 
-/** The Lease's namespace: the option, else the pod's own namespace (in-cluster), else `kube-system`. */
-const leaseNamespace = (options: Options.Options) =>
+/**
+ * The controller's namespace: the option, else the pod's own namespace (in-cluster), else `kube-system`. The Lease
+ * and the KWOK provider's instance records live there, where manifests/rbac.yaml's Role grants them.
+ */
+const ownNamespace = (options: Options.Options) =>
   Effect.gen(function* () {
     if (options.leaderElectionNamespace !== "") return options.leaderElectionNamespace
     const fs = yield* FileSystem.FileSystem
@@ -47,6 +50,7 @@ export const run = (options: Options.Options) =>
       userAgent: `karpenter-effect/${version}`
     }
     const kube = LiveKube.layer({ ...connection, qps: options.kubeClientQPS, burst: options.kubeClientBurst })
+    const namespace = yield* ownNamespace(options)
 
     const gate = options.disableLeaderElection
       ? Effect.succeed(Manager.alwaysLeader)
@@ -59,7 +63,6 @@ export const run = (options: Options.Options) =>
             retries: 0,
             requestTimeout: "5 seconds"
           })
-          const namespace = yield* leaseNamespace(options)
           const identity = `${hostname()}_${randomUUID()}`
           yield* Effect.logInfo("attempting to acquire leader lease").pipe(
             Effect.annotateLogs({
@@ -93,7 +96,7 @@ export const run = (options: Options.Options) =>
     yield* program.pipe(
       Effect.provide(
         Controllers.manager(Options.controllerOptions(options)).pipe(
-          Layer.provideMerge(Operator.services(instanceTypes)),
+          Layer.provideMerge(Operator.services({ instanceTypes, namespace })),
           Layer.provideMerge(kube)
         )
       ),

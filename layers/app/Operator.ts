@@ -5,7 +5,6 @@
 import { createServer } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Layer, Logger, References, type Scope } from "effect"
-import type * as InstanceType from "../../src/cloudprovider/InstanceType.ts"
 import { EventRecorder } from "../../src/kube/EventRecorder.ts"
 import * as Operations from "../../src/operator/Operations.ts"
 import { InvalidInput } from "../../src/operator/Schedule.ts"
@@ -15,8 +14,8 @@ import * as ClusterState from "../../src/state/Cluster.ts"
 import * as KwokCloudProvider from "../cloudprovider/kwok/KwokCloudProvider.ts"
 
 /** The services of one Karpenter process over a KubeClient: events, the KWOK provider and the cluster state. */
-export const services = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>) =>
-  Layer.mergeAll(EventRecorder.layer, KwokCloudProvider.layer({ instanceTypes }), ClusterState.layer)
+export const services = (kwok: KwokCloudProvider.Options) =>
+  Layer.mergeAll(EventRecorder.layer, KwokCloudProvider.layer(kwok), ClusterState.layer)
 
 /** JSON logs, one object per line, on stdout (`controller`, as upstream) or stderr (`dev`, whose stdout is for people). */
 export const logging = (level: "debug" | "info" | "error", to: "stdout" | "stderr") =>

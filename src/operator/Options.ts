@@ -32,7 +32,7 @@ export interface Options {
   readonly enableProfiling: boolean
   readonly disableLeaderElection: boolean
   readonly leaderElectionName: string
-  /** Empty: the pod's own namespace (in-cluster), else `kube-system`. */
+  /** Empty: the pod's own namespace (in-cluster), else `kube-system`. The KWOK instance records live there too. */
   readonly leaderElectionNamespace: string
   /** Accepted for compatibility (a Go soft memory limit); Node's heap is sized with --max-old-space-size. */
   readonly memoryLimit: number

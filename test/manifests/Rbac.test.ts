@@ -191,7 +191,9 @@ const karpenterProcess = (calls: Array<Call>) =>
     Controllers.layer(),
     LeaderElection.layer({ name: "karpenter-leader-election", namespace: releaseNamespace, identity: "replica-a" })
   ).pipe(
-    Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, ClusterState.layer, KwokCloudProvider.layer())),
+    Layer.provideMerge(
+      Layer.mergeAll(EventRecorder.layer, ClusterState.layer, KwokCloudProvider.layer({ namespace: releaseNamespace }))
+    ),
     Layer.provide(recording(calls))
   )
 
@@ -214,7 +216,7 @@ describe("manifests/rbac.yaml", () => {
     assert.deepStrictEqual(grants(clusterRole.rules ?? []), expand(clusterWide))
   })
 
-  it("the Role grants leader election on its one Lease, and creating it", () => {
+  it("the Role grants leader election on its one Lease and creating it, and the KWOK provider's instance records", () => {
     assert.deepStrictEqual(role.rules, [
       {
         apiGroups: ["coordination.k8s.io"],
@@ -222,21 +224,25 @@ describe("manifests/rbac.yaml", () => {
         resourceNames: ["karpenter-leader-election"],
         verbs: ["get", "patch"]
       },
-      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] }
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+      // layers/cloudprovider/kwok: created at launch, read by get, listed and watched by every replica, deleted
+      // with the instance.
+      { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch", "create", "delete"] }
     ])
   })
 
-  it("grants nothing broad: no wildcards, no URLs, no secrets, no privilege escalation", () => {
+  it("grants nothing broad: no wildcards, no URLs, no secrets, no cluster-wide ConfigMaps, no privilege escalation", () => {
     for (const rule of [...(clusterRole.rules ?? []), ...(role.rules ?? [])]) {
       for (const value of [...(rule.apiGroups ?? []), ...(rule.resources ?? []), ...rule.verbs]) {
         assert.notInclude(value, "*", JSON.stringify(rule))
       }
       assert.isUndefined(rule.nonResourceURLs)
       for (const resource of rule.resources ?? []) {
-        assert.notInclude(["secrets", "configmaps", "serviceaccounts", "pods/exec", "pods/binding"], resource)
+        assert.notInclude(["secrets", "serviceaccounts", "pods/exec", "pods/binding"], resource)
       }
       for (const verb of rule.verbs) assert.notInclude(["escalate", "bind", "impersonate", "deletecollection"], verb)
     }
+    for (const rule of clusterRole.rules ?? []) assert.notInclude(rule.resources ?? [], "configmaps")
   })
 
   it.effect(
@@ -283,6 +289,9 @@ describe("manifests/rbac.yaml", () => {
           "karpenter.sh/nodepools/status patch",
           "/nodes create",
           "/nodes delete",
+          "/configmaps create",
+          "/configmaps watch",
+          "/configmaps delete",
           "/pods/eviction create",
           "/events create",
           "coordination.k8s.io/leases create",

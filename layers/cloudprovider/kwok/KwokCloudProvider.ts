@@ -3,21 +3,30 @@
  * after the KWOKNodeClass's registration delay, with no machine behind them. Unlike upstream, everything is
  * deterministic: the cheapest offering wins with the CLI contract's tie rule, and the Node is named after the
  * NodeClaim (so is the providerID) instead of a random docker-style name.
+ *
+ * The "cloud" lives in the API server, not in the process that launched an instance: each launch writes an instance
+ * record (a ConfigMap: the NodeClaim as launched, the Node to register and when), and every process running this
+ * provider watches the records and writes each Node when its time comes. A leader that dies during the registration
+ * delay thus loses nothing: the next process registers the Node on time (upstream's goroutine dies with its process,
+ * and the NodeClaim waits for garbage collection).
  */
-import { Effect, FiberMap, Layer, Schedule } from "effect"
+import { Clock, Effect, FiberMap, Layer, Option, Schedule, Schema, Stream } from "effect"
+import type * as ConfigMap from "../../../src/api/ConfigMap.ts"
 import * as Duration from "../../../src/api/Duration.ts"
 import * as KWOKNodeClass from "../../../src/api/KWOKNodeClass.ts"
 import * as Labels from "../../../src/api/Labels.ts"
 import type { Taint } from "../../../src/api/Meta.ts"
-import type * as Node from "../../../src/api/Node.ts"
-import type { NodeClaim } from "../../../src/api/NodeClaim.ts"
+import * as Node from "../../../src/api/Node.ts"
+import { NodeClaim } from "../../../src/api/NodeClaim.ts"
 import * as Taints from "../../../src/api/Taints.ts"
 import * as Catalog from "../../../src/cloudprovider/Catalog.ts"
 import * as CloudProvider from "../../../src/cloudprovider/CloudProvider.ts"
 import * as InstanceType from "../../../src/cloudprovider/InstanceType.ts"
 import * as KubeClient from "../../../src/kube/KubeClient.ts"
 import type * as KubeError from "../../../src/kube/KubeError.ts"
+import type { KubeObject, Resource } from "../../../src/kube/Resource.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
+import * as Informer from "../../../src/runtime/Informer.ts"
 import * as Requirement from "../../../src/scheduling/Requirement.ts"
 import * as Requirements from "../../../src/scheduling/Requirements.ts"
 import * as ResourceMath from "../../../src/scheduling/Resources.ts"
@@ -37,10 +46,18 @@ export const KubeletVersion = "v1.32.0"
 /** The providerID of the instance launched for a NodeClaim (and of its Node). */
 export const providerIDFor = (nodeClaimName: string): string => `${ProviderIDPrefix}${nodeClaimName}`
 
+/** The label that marks a ConfigMap as an instance record (the provider lists and watches by it). */
+export const InstanceRecordLabel = "karpenter.kwok.sh/instance"
+
+/** Where the instance records live unless told: a namespace every cluster has. */
+export const defaultNamespace = "kube-system"
+
 /** Options of {@link layer}. */
 export interface Options {
   /** The catalogue; default: the built-in KWOK catalogue (`Catalog.kwok()`). */
   readonly instanceTypes?: ReadonlyArray<InstanceType.InstanceType>
+  /** The namespace of the instance records; default {@link defaultNamespace}. */
+  readonly namespace?: string
 }
 
 /** Karpenter's and KWOK's well-known labels plus every key an instance type of `instanceTypes` defines. */
@@ -115,7 +132,7 @@ export const launchedLabels = (nodeClaim: NodeClaim, choice: Choice): Record<str
 }
 
 /** The Node a launched instance registers: the launched labels plus the node-only markers, unregistered taint. */
-export const toNode = (launched: NodeClaim, price: number): typeof Resources.Nodes.schema.Encoded => {
+export const toNode = (launched: NodeClaim, price: number): Node.Node => {
   const nodeName = launched.metadata.name ?? ""
   const taints: Array<Taint> = []
   // Kubernetes rejects two taints with the same key and effect; the first declaration wins.
@@ -158,8 +175,8 @@ export const toNode = (launched: NodeClaim, price: number): typeof Resources.Nod
   }
 }
 
-// A Node the registry does not know (launched by an earlier process against the same API server), read back as
-// its instance, as upstream's Node-backed Get and List do.
+// A Node without an instance record (launched before records existed, or created by hand) is an instance too, read
+// back as upstream's Node-backed Get and List do.
 const fromNode = (node: Node.Node): NodeClaim => {
   const labels = node.metadata.labels ?? {}
   return {
@@ -185,10 +202,46 @@ const fromNode = (node: Node.Node): NodeClaim => {
   }
 }
 
+/**
+ * What an instance record's data holds: the NodeClaim as launched (what get and list return), the Node its "kubelet"
+ * registers, and when (RFC 3339, in milliseconds; absent for a NodeClass that fails registration).
+ */
+const InstanceRecord = Schema.Struct({
+  nodeClaim: Schema.fromJsonString(NodeClaim),
+  node: Schema.fromJsonString(Node.Node),
+  registersAt: Schema.optionalKey(Schema.String)
+})
+type InstanceRecord = typeof InstanceRecord.Type
+
+const encodeRecord = Schema.encodeSync(InstanceRecord)
+const decodeRecord = Schema.decodeUnknownOption(InstanceRecord)
+
+/** The ConfigMap of an instance record, named after the instance; labelled with its type, zone and capacity type. */
+const recordObject = (
+  name: string,
+  namespace: string,
+  choice: Choice,
+  record: InstanceRecord
+): typeof Resources.ConfigMaps.schema.Encoded => ({
+  apiVersion: "v1",
+  kind: "ConfigMap",
+  metadata: {
+    name,
+    namespace,
+    labels: {
+      [InstanceRecordLabel]: "true",
+      [Labels.InstanceType]: choice.instanceType.name,
+      [Labels.Zone]: choice.offering.zone,
+      [Labels.CapacityType]: choice.offering.capacityType
+    }
+  },
+  data: encodeRecord(record)
+})
+
 const nodeNameOf = (providerID: string): string | undefined =>
   providerID.startsWith(ProviderIDPrefix) ? providerID.slice(ProviderIDPrefix.length) : undefined
 
-const unavailable = (method: string) => (error: KubeError.KubeUnavailable) =>
+const apiFailure = (method: string) => (error: KubeError.KubeError) =>
   new CloudProvider.CloudProviderError({ method, message: `${method}: ${error.message}` })
 
 const notFound = (providerID: string) =>
@@ -202,29 +255,73 @@ const make = (options: Options | undefined) =>
     const kube = yield* KubeClient.KubeClient
     const instanceTypes = options?.instanceTypes ?? Catalog.kwok()
     const wellKnownLabels = wellKnownLabelsFor(instanceTypes)
-    /** Launched instances by providerID: they exist from `create` on, whether or not their Node does yet. */
-    const instances = new Map<string, NodeClaim>()
+    const namespace = options?.namespace ?? defaultNamespace
+    const inNamespace = { namespace }
     // Owned by the layer's scope: a pending registration outlives the reconcile that launched it, and ends with
-    // the provider (or when the instance is deleted first).
+    // the provider (or when the instance is deleted first). Keyed by instance (= Node) name.
     const registrations = yield* FiberMap.make<string>()
 
-    const register = (launched: NodeClaim, price: number, delayMillis: number) =>
-      // No sleep for no delay: the Node is written as soon as the fiber starts, with no clock tick needed.
-      (delayMillis > 0 ? Effect.sleep(delayMillis) : Effect.void).pipe(
-        Effect.andThen(
-          kube.create(Resources.Nodes, toNode(launched, price)).pipe(
-            Effect.retry({ schedule: registrationRetry, while: (error) => error._tag === "KubeUnavailable" }),
-            Effect.asVoid,
-            Effect.catchTag("AlreadyExists", () => Effect.void),
-            Effect.catch((error) =>
-              Effect.logWarning("kwok: registering the node failed", {
-                node: launched.metadata.name,
-                error: error.message
-              })
-            )
+    // Each stored version of a record is parsed once (the in-memory API server hands out the same object until it
+    // changes); a record that does not parse is no instance, so garbage collection replaces its NodeClaim.
+    const parsed = new WeakMap<ConfigMap.ConfigMap, Option.Option<InstanceRecord>>()
+    const recordOf = (configMap: ConfigMap.ConfigMap): InstanceRecord | undefined => {
+      let record = parsed.get(configMap)
+      if (record === undefined) {
+        record = decodeRecord(configMap.data)
+        parsed.set(configMap, record)
+      }
+      return Option.getOrUndefined(record)
+    }
+
+    const register = (record: InstanceRecord, registersAt: number) =>
+      Effect.gen(function* () {
+        const wait = registersAt - (yield* Clock.currentTimeMillis)
+        // No sleep when the time has come: the Node is written as soon as the fiber starts, with no clock tick.
+        if (wait > 0) yield* Effect.sleep(wait)
+        // Every process watching the records writes the Node: the first one wins, the others find it there.
+        yield* kube.create(Resources.Nodes, record.node).pipe(
+          Effect.retry({ schedule: registrationRetry, while: (error) => error._tag === "KubeUnavailable" }),
+          Effect.asVoid,
+          Effect.catchTag("AlreadyExists", () => Effect.void),
+          Effect.catch((error) =>
+            Effect.logWarning("kwok: registering the node failed", {
+              node: record.node.metadata.name,
+              error: error.message
+            })
           )
         )
+      })
+
+    /**
+     * Schedules the registration of a record's Node. A record just written `replace`s whatever is scheduled under its
+     * name (left by an earlier instance of that name whose deletion this process has not seen yet); a record seen
+     * again keeps the registration already scheduled.
+     */
+    const schedule = (name: string, record: InstanceRecord, replace: boolean) => {
+      const registersAt = record.registersAt === undefined ? Number.NaN : Date.parse(record.registersAt)
+      if (Number.isNaN(registersAt)) return replace ? FiberMap.remove(registrations, name) : Effect.void
+      return Effect.asVoid(
+        FiberMap.run(registrations, name, register(record, registersAt), { onlyIfMissing: !replace })
       )
+    }
+
+    // The records launched anywhere: the first list resumes what a stopped process launched, the watch follows
+    // what other processes launch and delete, so whichever process leads next registers their Nodes on time. Once
+    // synced, every cached record is followed too, in case the first list was published before the subscription.
+    const records = yield* Informer.make(Resources.ConfigMaps, { ...inNamespace, labelSelector: InstanceRecordLabel })
+    const follow = (configMap: ConfigMap.ConfigMap) => {
+      const record = recordOf(configMap)
+      return record === undefined ? Effect.void : schedule(configMap.metadata.name ?? "", record, false)
+    }
+    yield* Stream.runForEach(yield* records.subscribe, (change) =>
+      change.type === "DELETED"
+        ? FiberMap.remove(registrations, change.object.metadata.name ?? "")
+        : follow(change.object)
+    ).pipe(Effect.forkScoped)
+    yield* Effect.andThen(
+      records.synced,
+      Effect.flatMap(records.list(), (all) => Effect.forEach(all, follow, { discard: true }))
+    ).pipe(Effect.forkScoped)
 
     const readNodeClass = (nodeClaim: NodeClaim) => {
       const ref = nodeClaim.spec.nodeClassRef
@@ -234,7 +331,7 @@ const make = (options: Options | undefined) =>
       if (ref.group !== KWOKNodeClass.group || ref.kind !== KWOKNodeClass.kind) return Effect.fail(missing)
       return kube.get(Resources.KWOKNodeClasses, ref.name).pipe(
         Effect.catchTag("NotFound", () => Effect.fail(missing)),
-        Effect.catchTag("KubeUnavailable", (error) => Effect.fail(unavailable("create")(error))),
+        Effect.catchTag("KubeUnavailable", (error) => Effect.fail(apiFailure("create")(error))),
         Effect.flatMap((nodeClass) =>
           nodeClass.metadata.deletionTimestamp === undefined
             ? Effect.succeed(nodeClass)
@@ -246,6 +343,14 @@ const make = (options: Options | undefined) =>
         )
       )
     }
+
+    /** The record of an instance, if it has one. */
+    const getRecord = (method: string, name: string) =>
+      kube.get(Resources.ConfigMaps, name, inNamespace).pipe(
+        Effect.map(recordOf),
+        Effect.catchTag("NotFound", () => Effect.succeed(undefined)),
+        Effect.catchTag("KubeUnavailable", (error) => Effect.fail(apiFailure(method)(error)))
+      )
 
     const create = Effect.fn("Kwok.create")(function* (nodeClaim: NodeClaim) {
       const nodeClass = yield* readNodeClass(nodeClaim)
@@ -274,44 +379,66 @@ const make = (options: Options | undefined) =>
           allocatable: ResourceMath.toResourceList(choice.instanceType.allocatable)
         }
       }
-      instances.set(providerID, launched)
-      if (nodeClass.spec.failRegistration === true) {
-        // A relaunch of the same NodeClaim must not leave an earlier registration running.
-        yield* FiberMap.remove(registrations, providerID)
-      } else {
-        const delay = Duration.toMillis(nodeClass.spec.nodeRegistrationDelay ?? "0s") ?? 0
-        yield* FiberMap.run(registrations, providerID, register(launched, choice.offering.price, delay))
+      const now = yield* Clock.currentTimeMillis
+      const delay = Duration.toMillis(nodeClass.spec.nodeRegistrationDelay ?? "0s") ?? 0
+      const record: InstanceRecord = {
+        nodeClaim: launched,
+        node: toNode(launched, choice.offering.price),
+        ...(nodeClass.spec.failRegistration === true ? {} : { registersAt: new Date(now + delay).toISOString() })
       }
-      return launched
+      const written = yield* kube
+        .create(Resources.ConfigMaps, recordObject(nodeClaimName, namespace, choice, record), inNamespace)
+        .pipe(
+          Effect.as(true),
+          // The instance of this NodeClaim exists already (a launch whose result was never recorded on the
+          // NodeClaim): launching is idempotent, the instance stays as it was.
+          Effect.catchTag("AlreadyExists", () => Effect.succeed(false)),
+          Effect.catch((error) => Effect.fail(apiFailure("create")(error)))
+        )
+      if (written) {
+        yield* schedule(nodeClaimName, record, true)
+        return launched
+      }
+      const existing = yield* getRecord("create", nodeClaimName)
+      if (existing === undefined) {
+        return yield* new CloudProvider.CloudProviderError({
+          method: "create",
+          message: `create: the record of kwok instance ${providerID} is unreadable or gone`
+        })
+      }
+      yield* schedule(nodeClaimName, existing, false)
+      return existing.nodeClaim
     })
 
     const deleteInstance = Effect.fn("Kwok.delete")(function* (nodeClaim: NodeClaim) {
       const providerID = nodeClaim.status?.providerID ?? ""
       const nodeName = nodeNameOf(providerID)
       if (nodeName === undefined) return yield* notFound(providerID)
-      yield* FiberMap.remove(registrations, providerID)
-      const known = instances.has(providerID)
-      const deleted = yield* kube.delete(Resources.Nodes, nodeName).pipe(
-        Effect.as(true),
-        Effect.catchTag("NotFound", () => Effect.succeed(false)),
-        Effect.catchTag("Conflict", () => Effect.succeed(true)),
-        Effect.catchTag("KubeUnavailable", (error) => Effect.fail(unavailable("delete")(error)))
-      )
-      instances.delete(providerID)
+      yield* FiberMap.remove(registrations, nodeName)
+      // The record first: once it is gone no process registers the Node again.
+      const deleteObject = <A extends KubeObject, I>(resource: Resource<A, I>, where?: typeof inNamespace) =>
+        kube.delete(resource, nodeName, where).pipe(
+          Effect.as(true),
+          Effect.catchTag("NotFound", () => Effect.succeed(false)),
+          Effect.catchTag("Conflict", () => Effect.succeed(true)),
+          Effect.catchTag("KubeUnavailable", (error) => Effect.fail(apiFailure("delete")(error)))
+        )
+      const recorded = yield* deleteObject(Resources.ConfigMaps, inNamespace)
+      const deleted = yield* deleteObject(Resources.Nodes)
       // Termination is immediate, as upstream: the first call already reports the instance gone.
       return yield* new CloudProvider.NodeClaimNotFound({
-        message: known || deleted ? `nodeclaim not found, instance terminated` : notFound(providerID).message
+        message: recorded || deleted ? `nodeclaim not found, instance terminated` : notFound(providerID).message
       })
     })
 
     const get = Effect.fn("Kwok.get")(function* (providerID: string) {
-      const instance = instances.get(providerID)
-      if (instance !== undefined) return instance
       const nodeName = nodeNameOf(providerID)
       if (nodeName === undefined) return yield* notFound(providerID)
+      const record = yield* getRecord("get", nodeName)
+      if (record !== undefined) return record.nodeClaim
       const node = yield* kube.get(Resources.Nodes, nodeName).pipe(
         Effect.catchTag("NotFound", () => Effect.fail(notFound(providerID))),
-        Effect.catchTag("KubeUnavailable", (error) => Effect.fail(unavailable("get")(error)))
+        Effect.catchTag("KubeUnavailable", (error) => Effect.fail(apiFailure("get")(error)))
       )
       if (node.spec.providerID !== providerID || node.metadata.deletionTimestamp !== undefined) {
         return yield* notFound(providerID)
@@ -320,17 +447,25 @@ const make = (options: Options | undefined) =>
     })
 
     const list = Effect.fn("Kwok.list")(function* () {
-      const nodes = yield* kube.list(Resources.Nodes).pipe(
-        Effect.catchTag("KubeUnavailable", (error) => Effect.fail(unavailable("list")(error))),
-        Effect.catchTags({
-          Invalid: (error) => Effect.die(error),
-          Expired: (error) => Effect.die(error)
-        })
-      )
-      const result = [...instances.values()]
+      const listAll = <A extends KubeObject, I>(resource: Resource<A, I>, selection?: KubeClient.Selection) =>
+        kube.list(resource, selection).pipe(
+          Effect.catchTag("KubeUnavailable", (error) => Effect.fail(apiFailure("list")(error))),
+          Effect.catchTags({
+            Invalid: (error) => Effect.die(error),
+            Expired: (error) => Effect.die(error)
+          })
+        )
+      const recorded = yield* listAll(Resources.ConfigMaps, { ...inNamespace, labelSelector: InstanceRecordLabel })
+      const nodes = yield* listAll(Resources.Nodes)
+      const result: Array<NodeClaim> = []
+      for (const configMap of recorded.items) {
+        const record = recordOf(configMap)
+        if (record !== undefined) result.push(record.nodeClaim)
+      }
+      const known = new Set(result.map((instance) => instance.status?.providerID))
       for (const node of nodes.items) {
         const providerID = node.spec.providerID ?? ""
-        if (nodeNameOf(providerID) === undefined || instances.has(providerID)) continue
+        if (nodeNameOf(providerID) === undefined || known.has(providerID)) continue
         if (node.metadata.deletionTimestamp !== undefined) continue
         result.push(fromNode(node))
       }
@@ -351,6 +486,9 @@ const make = (options: Options | undefined) =>
     })
   })
 
-/** The KWOK CloudProvider over the KubeClient; pending Node registrations live as long as the layer. */
+/**
+ * The KWOK CloudProvider over the KubeClient: its instance records live in the API server; this process registers
+ * their Nodes (pending registrations, and the watch on the records, live as long as the layer).
+ */
 export const layer = (options?: Options): Layer.Layer<CloudProvider.CloudProvider, never, KubeClient.KubeClient> =>
   Layer.effect(CloudProvider.CloudProvider, make(options))

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
 import { TestClock } from "effect/testing"
 import * as Kwok from "../../../../layers/cloudprovider/kwok/KwokCloudProvider.ts"
 import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"
@@ -13,6 +13,7 @@ import * as CloudProvider from "../../../../src/cloudprovider/CloudProvider.ts"
 import type * as InstanceType from "../../../../src/cloudprovider/InstanceType.ts"
 import * as KubeClient from "../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"
+import { settle } from "../../../controllers/support.ts"
 
 type Services = CloudProvider.CloudProvider | KubeClient.KubeClient | MemoryKube.MemoryApiServer
 
@@ -20,6 +21,18 @@ const run = <A, E>(
   effect: Effect.Effect<A, E, Services>,
   options?: { readonly instanceTypes?: ReadonlyArray<InstanceType.InstanceType> }
 ) => Effect.provide(effect, Kwok.layer(options).pipe(Layer.provideMerge(MemoryKube.layer())))
+
+/** A provider of another process over the same API server; it stops when the returned Scope closes. */
+const startProvider = Effect.gen(function* () {
+  const scope = yield* Scope.make()
+  const context = yield* Layer.buildWithScope(Kwok.layer(), scope)
+  yield* settle
+  return { scope, cloud: Context.get(context, CloudProvider.CloudProvider) }
+})
+
+/** Runs processes of their own (see {@link startProvider}) over one in-memory API server. */
+const runProcesses = <A, E>(effect: Effect.Effect<A, E, KubeClient.KubeClient | MemoryKube.MemoryApiServer>) =>
+  Effect.provide(effect, MemoryKube.layer())
 
 const nodeClaim = (options: {
   readonly name?: string
@@ -312,12 +325,29 @@ describe("KwokCloudProvider", () => {
       Effect.gen(function* () {
         const cloud = yield* CloudProvider.CloudProvider
         const hooks = yield* MemoryKube.MemoryApiServer
-        yield* createNodeClass("default")
-        yield* hooks.failNext("create", 3)
+        yield* createNodeClass("default", { nodeRegistrationDelay: "1s" })
         yield* cloud.create(nodeClaim({ name: "flaky" }))
+        yield* hooks.failNext("create", 3)
+        yield* TestClock.adjust("1 second")
         assert.strictEqual(yield* getNode("flaky"), undefined)
         yield* TestClock.adjust("1 second")
         assert.isDefined(yield* getNode("flaky"))
+      })
+    )
+  )
+
+  it.effect("fails the launch, launching nothing, when the instance record cannot be written", () =>
+    run(
+      Effect.gen(function* () {
+        const cloud = yield* CloudProvider.CloudProvider
+        const hooks = yield* MemoryKube.MemoryApiServer
+        yield* createNodeClass("default")
+        yield* hooks.failNext("create", 1)
+        const failure = yield* Effect.flip(cloud.create(nodeClaim({ name: "unlucky" })))
+        assert.strictEqual(failure._tag, "CloudProviderError")
+        yield* TestClock.adjust("1 minute")
+        assert.deepStrictEqual(yield* cloud.list(), [])
+        assert.strictEqual(yield* getNode("unlucky"), undefined)
       })
     )
   )
@@ -457,36 +487,38 @@ describe("KwokCloudProvider", () => {
     )
   )
 
-  it.effect("reads back Nodes it did not launch itself (a restarted provider), as upstream's Node-backed get", () =>
-    run(
-      Effect.gen(function* () {
-        const cloud = yield* CloudProvider.CloudProvider
-        const kube = yield* KubeClient.KubeClient
-        yield* kube.create(Resources.Nodes, {
-          apiVersion: "v1",
-          kind: "Node",
-          metadata: { name: "survivor", labels: { [KWOKNodeClass.NodeClassLabel]: "default" } },
-          spec: { providerID: "kwok://survivor" },
-          status: { capacity: { cpu: "2" }, allocatable: { cpu: "1900m" } }
+  it.effect(
+    "reads back Nodes without an instance record (launched before records existed), as upstream's Node-backed get",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const cloud = yield* CloudProvider.CloudProvider
+          const kube = yield* KubeClient.KubeClient
+          yield* kube.create(Resources.Nodes, {
+            apiVersion: "v1",
+            kind: "Node",
+            metadata: { name: "survivor", labels: { [KWOKNodeClass.NodeClassLabel]: "default" } },
+            spec: { providerID: "kwok://survivor" },
+            status: { capacity: { cpu: "2" }, allocatable: { cpu: "1900m" } }
+          })
+          yield* kube.create(Resources.Nodes, {
+            apiVersion: "v1",
+            kind: "Node",
+            metadata: { name: "elsewhere" },
+            spec: { providerID: "aws:///zone/i-1" }
+          })
+          const survivor = yield* cloud.get("kwok://survivor")
+          assert.strictEqual(survivor.status?.providerID, "kwok://survivor")
+          assert.strictEqual(survivor.status?.allocatable?.cpu, "1900m")
+          assert.deepStrictEqual(
+            (yield* cloud.list()).map((nc) => nc.status?.providerID),
+            ["kwok://survivor"]
+          )
+          assert.strictEqual((yield* Effect.flip(cloud.delete(survivor)))._tag, "NodeClaimNotFound")
+          assert.strictEqual(yield* getNode("survivor"), undefined)
+          assert.deepStrictEqual(yield* cloud.list(), [])
         })
-        yield* kube.create(Resources.Nodes, {
-          apiVersion: "v1",
-          kind: "Node",
-          metadata: { name: "elsewhere" },
-          spec: { providerID: "aws:///zone/i-1" }
-        })
-        const survivor = yield* cloud.get("kwok://survivor")
-        assert.strictEqual(survivor.status?.providerID, "kwok://survivor")
-        assert.strictEqual(survivor.status?.allocatable?.cpu, "1900m")
-        assert.deepStrictEqual(
-          (yield* cloud.list()).map((nc) => nc.status?.providerID),
-          ["kwok://survivor"]
-        )
-        assert.strictEqual((yield* Effect.flip(cloud.delete(survivor)))._tag, "NodeClaimNotFound")
-        assert.strictEqual(yield* getNode("survivor"), undefined)
-        assert.deepStrictEqual(yield* cloud.list(), [])
-      })
-    )
+      )
   )
 
   it.effect("names instances after their NodeClaims, the same on every run", () =>
@@ -505,5 +537,67 @@ describe("KwokCloudProvider", () => {
       assert.deepStrictEqual(first, ["kwok://default-b", "kwok://default-a", "kwok://other-z"])
       assert.deepStrictEqual(yield* launchAll, first)
     })
+  )
+
+  it.effect("launching an instance again returns it as first launched, its registration time unchanged", () =>
+    run(
+      Effect.gen(function* () {
+        const cloud = yield* CloudProvider.CloudProvider
+        yield* createNodeClass("slow", { nodeRegistrationDelay: "30s" })
+        const first = yield* cloud.create(nodeClaim({ name: "twice", nodeClass: "slow" }))
+        yield* TestClock.adjust("20 seconds")
+        const again = yield* cloud.create(
+          nodeClaim({ name: "twice", nodeClass: "slow", requirements: onlyType(["c-4x-amd64-linux"]) })
+        )
+        assert.deepStrictEqual(again, first)
+        yield* TestClock.adjust("9999 millis")
+        assert.strictEqual(yield* getNode("twice"), undefined)
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual(
+          (yield* getNode("twice"))?.metadata.labels?.[Labels.InstanceType],
+          first.metadata.labels?.[Labels.InstanceType]
+        )
+        assert.strictEqual((yield* cloud.list()).length, 1)
+      })
+    )
+  )
+
+  it.effect("a provider already running when another launched registers the Node on time once the launcher stops", () =>
+    runProcesses(
+      Effect.gen(function* () {
+        yield* createNodeClass("slow", { nodeRegistrationDelay: "30s" })
+        const standby = yield* startProvider
+        const leader = yield* startProvider
+        yield* leader.cloud.create(nodeClaim({ name: "handed-over", nodeClass: "slow" }))
+        yield* settle
+        yield* Scope.close(leader.scope, Exit.void)
+        yield* TestClock.adjust("29999 millis")
+        assert.strictEqual(yield* getNode("handed-over"), undefined)
+        yield* TestClock.adjust("1 millis")
+        assert.strictEqual((yield* getNode("handed-over"))?.spec.providerID, "kwok://handed-over")
+        assert.deepStrictEqual(
+          (yield* standby.cloud.list()).map((instance) => instance.status?.providerID),
+          ["kwok://handed-over"]
+        )
+      })
+    )
+  )
+
+  it.effect("an instance deleted by one provider is not registered by another", () =>
+    runProcesses(
+      Effect.gen(function* () {
+        yield* createNodeClass("slow", { nodeRegistrationDelay: "30s" })
+        const other = yield* startProvider
+        const launcher = yield* startProvider
+        const launched = yield* launcher.cloud.create(nodeClaim({ name: "cancelled", nodeClass: "slow" }))
+        yield* settle
+        yield* TestClock.adjust("10 seconds")
+        assert.strictEqual((yield* Effect.flip(launcher.cloud.delete(launched)))._tag, "NodeClaimNotFound")
+        yield* settle
+        yield* TestClock.adjust("1 minute")
+        assert.strictEqual(yield* getNode("cancelled"), undefined)
+        assert.deepStrictEqual(yield* other.cloud.list(), [])
+      })
+    )
   )
 })
