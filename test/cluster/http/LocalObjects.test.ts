@@ -1,5 +1,5 @@
 /**
- * Watches of the kinds the façade stores itself (ConfigMaps, Secrets, Services, RBAC, ...) resume from a
+ * Watches of the kinds the façade stores itself (Secrets, Services, RBAC, ...) resume from a
  * resourceVersion as kube-apiserver's do (kube-api.md §H): what was committed after it is replayed, a version older than
  * the retained history gets an ERROR 410 Expired event.
  */
@@ -11,11 +11,11 @@ import type * as Handlers from "../../../src/cluster/http/Handlers.ts"
 import * as LocalObjects from "../../../src/cluster/http/LocalObjects.ts"
 import { request, watch, withServer } from "./support.ts"
 
-const configMaps = "/api/v1/namespaces/default/configmaps"
+const secrets = "/api/v1/namespaces/default/secrets"
 
-const configMap = (name: string, data: Record<string, string>, labels?: Record<string, string>) => ({
+const secret = (name: string, data: Record<string, string>, labels?: Record<string, string>) => ({
   apiVersion: "v1",
-  kind: "ConfigMap",
+  kind: "Secret",
   metadata: { name, ...(labels === undefined ? {} : { labels }) },
   data
 })
@@ -24,20 +24,20 @@ describe("HttpApi watches of façade-stored kinds", () => {
   it.live("from a list's resourceVersion: exactly the changes committed after it, then the live ones", () =>
     withServer((served) =>
       Effect.gen(function* () {
-        yield* request(served, "POST", configMaps, { body: configMap("before", { a: "1" }) })
-        const list = yield* request(served, "GET", configMaps)
+        yield* request(served, "POST", secrets, { body: secret("before", { a: "1" }) })
+        const list = yield* request(served, "GET", secrets)
         const from = list.body.metadata.resourceVersion as string
         // Committed between the list and the watch: an informer must not lose them.
-        yield* request(served, "POST", configMaps, { body: configMap("between", { a: "1" }, { app: "web" }) })
-        yield* request(served, "PATCH", `${configMaps}/before`, {
+        yield* request(served, "POST", secrets, { body: secret("between", { a: "1" }, { app: "web" }) })
+        yield* request(served, "PATCH", `${secrets}/before`, {
           body: { data: { a: "2" } },
           contentType: "application/merge-patch+json"
         })
-        yield* request(served, "DELETE", `${configMaps}/between`)
-        yield* request(served, "POST", "/api/v1/namespaces/default/secrets", {
-          body: { apiVersion: "v1", kind: "Secret", metadata: { name: "other-kind" } }
+        yield* request(served, "DELETE", `${secrets}/between`)
+        yield* request(served, "POST", "/api/v1/namespaces/default/serviceaccounts", {
+          body: { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "other-kind" } }
         })
-        const stream = yield* watch(served, `${configMaps}?watch=true&resourceVersion=${from}`)
+        const stream = yield* watch(served, `${secrets}?watch=true&resourceVersion=${from}`)
         assert.strictEqual(stream.status, 200)
         const replayed = [yield* stream.next, yield* stream.next, yield* stream.next]
         assert.deepStrictEqual(
@@ -55,20 +55,17 @@ describe("HttpApi watches of façade-stored kinds", () => {
           [...versions].sort((a, b) => a - b),
           versions
         )
-        yield* request(served, "POST", configMaps, { body: configMap("after", { a: "1" }) })
+        yield* request(served, "POST", secrets, { body: secret("after", { a: "1" }) })
         const live = yield* stream.next
         assert.deepStrictEqual([live.type, live.object.metadata.name], ["ADDED", "after"])
 
         // Selectors apply to the replayed events too; a namespace's watch sees only that namespace.
-        const selected = yield* watch(
-          served,
-          `${configMaps}?watch=true&resourceVersion=${from}&labelSelector=app%3Dweb`
-        )
+        const selected = yield* watch(served, `${secrets}?watch=true&resourceVersion=${from}&labelSelector=app%3Dweb`)
         assert.deepStrictEqual((yield* selected.next).object.metadata.name, "between")
         assert.strictEqual((yield* selected.next).type, "DELETED")
         const elsewhere = yield* watch(
           served,
-          `/api/v1/namespaces/other/configmaps?watch=true&resourceVersion=${from}&timeoutSeconds=1`
+          `/api/v1/namespaces/other/secrets?watch=true&resourceVersion=${from}&timeoutSeconds=1`
         )
         assert.strictEqual(yield* elsewhere.next, undefined)
       })
@@ -78,12 +75,12 @@ describe("HttpApi watches of façade-stored kinds", () => {
   it.live("a resourceVersion older than the retained history gets ERROR 410 Expired, and the stream ends", () =>
     withServer((served) =>
       Effect.gen(function* () {
-        const created = yield* request(served, "POST", configMaps, { body: configMap("a", { a: "1" }) })
+        const created = yield* request(served, "POST", secrets, { body: secret("a", { a: "1" }) })
         const old = created.body.metadata.resourceVersion as string
-        yield* request(served, "POST", configMaps, { body: configMap("b", { a: "1" }) })
+        yield* request(served, "POST", secrets, { body: secret("b", { a: "1" }) })
         const faults = yield* Faults.Faults
         yield* faults.expireWatches
-        const expired = yield* watch(served, `${configMaps}?watch=true&resourceVersion=${old}`)
+        const expired = yield* watch(served, `${secrets}?watch=true&resourceVersion=${old}`)
         assert.strictEqual(expired.status, 200)
         const error = yield* expired.next
         assert.strictEqual(error.type, "ERROR")
@@ -92,16 +89,16 @@ describe("HttpApi watches of façade-stored kinds", () => {
         assert.strictEqual(yield* expired.closed, "ended")
 
         // A fresh list's version is served again, and the watch sees what follows it.
-        const list = yield* request(served, "GET", configMaps)
+        const list = yield* request(served, "GET", secrets)
         const fresh = yield* watch(
           served,
-          `${configMaps}?watch=true&resourceVersion=${list.body.metadata.resourceVersion}`
+          `${secrets}?watch=true&resourceVersion=${list.body.metadata.resourceVersion}`
         )
-        yield* request(served, "POST", configMaps, { body: configMap("c", { a: "1" }) })
+        yield* request(served, "POST", secrets, { body: secret("c", { a: "1" }) })
         const added = yield* fresh.next
         assert.deepStrictEqual([added.type, added.object.metadata.name], ["ADDED", "c"])
 
-        const invalid = yield* request(served, "GET", `${configMaps}?watch=true&resourceVersion=abc`)
+        const invalid = yield* request(served, "GET", `${secrets}?watch=true&resourceVersion=abc`)
         assert.strictEqual(invalid.status, 400)
       })
     )
@@ -110,13 +107,13 @@ describe("HttpApi watches of façade-stored kinds", () => {
   it.effect("the history is bounded: past its limit, the oldest versions expire", () =>
     Effect.gen(function* () {
       const store = LocalObjects.make({ historyLimit: 2 })
-      const kind = Discovery.find("", "v1", "configmaps")!
+      const kind = Discovery.find("", "v1", "secrets")!
       const target = { kind, namespace: "default", name: undefined, subresource: undefined }
       const call = (method: string, query: string, body?: unknown) => {
         const text = body === undefined ? "" : JSON.stringify(body)
         const incoming: Handlers.Request = {
           method,
-          path: configMaps,
+          path: secrets,
           query: new URLSearchParams(query),
           contentType: "application/json",
           accept: undefined,
@@ -127,7 +124,7 @@ describe("HttpApi watches of façade-stored kinds", () => {
       }
       const versions: Array<string> = []
       for (const name of ["a", "b", "c", "d"]) {
-        const reply = yield* call("POST", "", configMap(name, {}))
+        const reply = yield* call("POST", "", secret(name, {}))
         assert(reply._tag === "Json")
         versions.push((reply.body as any).metadata.resourceVersion)
       }
