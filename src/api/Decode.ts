@@ -36,11 +36,12 @@ export const problems = (issue: SchemaIssue.Issue): Array<Problem> =>
     message: leaf.message
   }))
 
+/** Problems as `field: message`, joined with "; ". */
+export const describeProblems = (list: ReadonlyArray<Problem>): string =>
+  list.map(({ field, message }) => (field === "" ? message : `${field}: ${message}`)).join("; ")
+
 /** Every problem of a schema issue as `field: message`, joined with "; ". */
-export const describeIssue = (issue: SchemaIssue.Issue): string =>
-  problems(issue)
-    .map(({ field, message }) => (field === "" ? message : `${field}: ${message}`))
-    .join("; ")
+export const describeIssue = (issue: SchemaIssue.Issue): string => describeProblems(problems(issue))
 
 /** A synchronous check of `input` against `schema`: every problem, or none. */
 export const validator = <S extends Schema.Constraint & { readonly DecodingServices: never }>(schema: S) => {
@@ -54,7 +55,8 @@ export const validator = <S extends Schema.Constraint & { readonly DecodingServi
   }
 }
 
-const nameOf = (input: unknown): string => {
+/** How an object is named in messages: `namespace/name`, `name`, or "" when it has none. */
+export const nameOf = (input: unknown): string => {
   if (typeof input !== "object" || input === null) return ""
   const metadata = (input as { readonly metadata?: unknown }).metadata
   if (typeof metadata !== "object" || metadata === null) return ""

@@ -101,6 +101,77 @@ export const validate = (schema: OpenApiSchema, value: unknown, path = ""): Arra
   return errors
 }
 
+// Where unknown fields are allowed: below `x-kubernetes-preserve-unknown-fields`, and in objects that declare no
+// properties of their own (maps say what their values are through additionalProperties).
+const keepsUnknown = (schema: OpenApiSchema): boolean =>
+  schema["x-kubernetes-preserve-unknown-fields"] === true ||
+  (child(schema, "properties") === undefined && child(schema, "additionalProperties") === undefined)
+
+/** The schema of one field (or item) of an object (or array) `schema` describes; undefined when it has none. */
+const fieldSchema = (schema: OpenApiSchema, key: string | number): OpenApiSchema | undefined => {
+  if (typeof key === "number") return child(schema, "items")
+  const properties = child(schema, "properties")
+  return properties === undefined ? child(schema, "additionalProperties") : child(properties, key)
+}
+
+/**
+ * The fields of `value` that `schema` does not know, as paths (`spec.foo`, `spec.containers[0].bar`): what an
+ * apiserver's strict decoding reports, and what it prunes otherwise. Keys starting with `$` are patch directives
+ * (strategic merge patch), not fields.
+ */
+export const unknownFields = (schema: OpenApiSchema, value: unknown, path = ""): Array<string> => {
+  if (Array.isArray(value)) {
+    const items = child(schema, "items")
+    return items === undefined ? [] : value.flatMap((item, index) => unknownFields(items, item, join(path, index)))
+  }
+  if (!isObject(value) || schema["x-kubernetes-preserve-unknown-fields"] === true) return []
+  const unknown: Array<string> = []
+  for (const [key, field] of Object.entries(value)) {
+    if (key.startsWith("$")) continue
+    const known = fieldSchema(schema, key)
+    if (known !== undefined) unknown.push(...unknownFields(known, field, join(path, key)))
+    else if (!keepsUnknown(schema)) unknown.push(join(path, key))
+  }
+  return unknown
+}
+
+/** A copy of `value` without the fields `schema` does not know (an apiserver's pruning). */
+export const prune = (schema: OpenApiSchema, value: unknown): unknown => {
+  if (Array.isArray(value)) {
+    const items = child(schema, "items")
+    return items === undefined ? value : value.map((item) => prune(items, item))
+  }
+  if (!isObject(value) || schema["x-kubernetes-preserve-unknown-fields"] === true) return value
+  const output: Record<string, unknown> = {}
+  for (const [key, field] of Object.entries(value)) {
+    const known = key.startsWith("$") ? undefined : fieldSchema(schema, key)
+    if (known !== undefined) output[key] = prune(known, field)
+    else if (key.startsWith("$") || keepsUnknown(schema)) output[key] = field
+  }
+  return output
+}
+
+/**
+ * The unknown fields a JSON patch operation writes: `value` checked at the schema of the JSON pointer `pointer`
+ * (or the pointer itself, when it names an unknown field).
+ */
+export const unknownFieldsAt = (schema: OpenApiSchema, pointer: string, value: unknown): Array<string> => {
+  let current: OpenApiSchema | undefined = schema
+  let path = ""
+  const segments = pointer === "" ? [] : pointer.slice(1).split("/")
+  for (const raw of segments) {
+    const segment = raw.replaceAll("~1", "/").replaceAll("~0", "~")
+    if (current === undefined || current["x-kubernetes-preserve-unknown-fields"] === true) return []
+    const isIndex = /^(\d+|-)$/.test(segment) && child(current, "items") !== undefined
+    const key: string | number = isIndex ? (segment === "-" ? 0 : Number(segment)) : segment
+    const next = fieldSchema(current, key)
+    path = isIndex && segment === "-" ? `${path}[-]` : join(path, key)
+    if (next === undefined) return keepsUnknown(current) ? [] : [path]
+    current = next
+  }
+  return current === undefined ? [] : unknownFields(current, value, path)
+}
+
 /**
  * A copy of `value` with the schema's defaults filled in where fields are absent, recursively (apiserver defaulting).
  */

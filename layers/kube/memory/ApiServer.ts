@@ -10,6 +10,7 @@
  * removes the namespace's objects at once instead of through a Terminating phase.
  */
 import type { Problem } from "../../../src/api/Decode.ts"
+import * as Admission from "../../../src/kube/Admission.ts"
 import * as FieldSelector from "../../../src/kube/FieldSelector.ts"
 import type { JsonPatchOperation, WatchEvent } from "../../../src/kube/KubeClient.ts"
 import * as KubeError from "../../../src/kube/KubeError.ts"
@@ -75,6 +76,8 @@ export const timestamp = (millis: number): string => `${new Date(millis).toISOSt
 
 const microTimePattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}(Z|[+-]\d{2}:\d{2})$/
 const nameAlphabet = "bcdfghjklmnpqrstvwxz2456789"
+const generatedSuffixLength = 5
+const maxGeneratedNameLength = 63
 
 const objectKey = (namespace: string | undefined, name: string): string =>
   namespace === undefined || namespace === "" ? name : `${namespace}/${name}`
@@ -680,10 +683,13 @@ export class ApiServer {
     }
   }
 
-  /** Validation every write passes: the kind's schema (with its CEL-equivalent checks) and MicroTime fields. */
+  /**
+   * Validation every write passes: kube-apiserver's rules and the kind's schema (with its CEL-equivalent checks), and
+   * MicroTime fields.
+   */
   private admit(kind: Kinds.Kind, object: Json): Json {
     const name = stringAt(metadataOf(object), "name") ?? ""
-    const problems: Array<Problem> = [...kind.resource.validate(object)]
+    const problems = Admission.problems(kind.resource, object)
     if (kind.id === "leases.coordination.k8s.io") {
       for (const field of ["acquireTime", "renewTime"]) {
         const value = objectAt(object, "spec")[field]
@@ -911,11 +917,13 @@ export class ApiServer {
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`
   }
 
-  private generateName(kind: Kinds.Kind, prefix: string, namespace: string | undefined): string {
+  private generateName(kind: Kinds.Kind, generateName: string, namespace: string | undefined): string {
     const store = this.storeOf(kind)
+    // As apiserver's name generator: the prefix is cut so that a generated name fits a DNS label (63 characters).
+    const prefix = generateName.slice(0, maxGeneratedNameLength - generatedSuffixLength)
     for (;;) {
       const suffix = Array.from(
-        { length: 5 },
+        { length: generatedSuffixLength },
         () => nameAlphabet[Math.floor(this.nextRandom() * nameAlphabet.length)]
       ).join("")
       const name = `${prefix}${suffix}`

@@ -10,6 +10,7 @@ import * as Labels from "../../../api/Labels.ts"
 import type { NodePool } from "../../../api/NodePool.ts"
 import * as Requirements from "../../../api/Requirements.ts"
 import * as Taints from "../../../api/Taints.ts"
+import { labelValueErrors, qualifiedNameErrors } from "../../../api/Validation.ts"
 import { CloudProvider } from "../../../cloudprovider/CloudProvider.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"
@@ -17,77 +18,6 @@ import * as Controller from "../../../runtime/Controller.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as Conditions from "../../Conditions.ts"
 import * as NodeClasses from "../NodeClasses.ts"
-
-// -- k8s.io/apimachinery/pkg/util/validation, with its messages ---------------------------------------------------
-
-const qualifiedNameFormat = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-const qualifiedNamePattern = new RegExp(`^${qualifiedNameFormat}$`)
-const labelValueFormat = `(${qualifiedNameFormat})?`
-const labelValuePattern = new RegExp(`^${labelValueFormat}$`)
-const dns1123SubdomainFormat = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-const dns1123SubdomainPattern = new RegExp(`^${dns1123SubdomainFormat}$`)
-
-const regexError = (message: string, format: string, ...examples: ReadonlyArray<string>): string =>
-  `${message} (e.g. ${examples.map((example) => `'${example}', `).join("or ")}regex used for validation is '${format}')`
-
-const qualifiedNameMessage = regexError(
-  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
-  qualifiedNameFormat,
-  "MyName",
-  "my.name",
-  "123-abc"
-)
-
-/** `validation.IsQualifiedName`: an optional DNS-subdomain prefix and `/`, then a name of at most 63 characters. */
-const qualifiedNameErrors = (value: string): Array<string> => {
-  const errors: Array<string> = []
-  const parts = value.split("/")
-  if (parts.length > 2) {
-    return [
-      `a qualified name ${qualifiedNameMessage} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`
-    ]
-  }
-  const name = parts.length === 1 ? parts[0]! : parts[1]!
-  if (parts.length === 2) {
-    const prefix = parts[0]!
-    if (prefix.length === 0) errors.push("prefix part must be non-empty")
-    else {
-      if (prefix.length > 253) errors.push("prefix part must be no more than 253 characters")
-      if (!dns1123SubdomainPattern.test(prefix)) {
-        errors.push(
-          "prefix part " +
-            regexError(
-              "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
-              dns1123SubdomainFormat,
-              "example.com"
-            )
-        )
-      }
-    }
-  }
-  if (name.length === 0) errors.push("name part must be non-empty")
-  else if (name.length > 63) errors.push("name part must be no more than 63 characters")
-  if (!qualifiedNamePattern.test(name)) errors.push(`name part ${qualifiedNameMessage}`)
-  return errors
-}
-
-/** `validation.IsValidLabelValue`. */
-const labelValueErrors = (value: string): Array<string> => {
-  const errors: Array<string> = []
-  if (value.length > 63) errors.push("must be no more than 63 characters")
-  if (!labelValuePattern.test(value)) {
-    errors.push(
-      regexError(
-        "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
-        labelValueFormat,
-        "MyValue",
-        "my_value",
-        "12345"
-      )
-    )
-  }
-  return errors
-}
 
 // -- RuntimeValidate ----------------------------------------------------------------------------------------------
 

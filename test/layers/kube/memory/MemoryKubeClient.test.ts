@@ -121,6 +121,37 @@ describe("MemoryKubeClient", () => {
       assert.strictEqual(created.metadata.creationTimestamp, "1970-01-01T00:00:00Z")
     }))
 
+  test("every write is admitted by kube-apiserver's rules: creates and updates are Invalid, naming the fields", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient.KubeClient
+      const created = yield* Effect.flip(kube.create(Resources.Nodes, node("node_1") as never))
+      assert.strictEqual(created._tag, "Invalid")
+      assert.match(created.message, /^Node "node_1" is invalid: metadata\.name: Invalid value: "node_1": a lowercase/)
+      yield* kube.create(Resources.Nodes, node("a") as never)
+      const labelled = yield* Effect.flip(
+        kube.patch(Resources.Nodes, "a", { type: "merge", patch: { metadata: { labels: { "a b": "c" } } } })
+      )
+      assert.strictEqual(labelled._tag, "Invalid")
+      assert.deepStrictEqual(labelled._tag === "Invalid" ? labelled.causes.map((cause) => cause.field) : [], [
+        "metadata.labels"
+      ])
+      const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "p", namespace: "default" } }
+      const empty = yield* Effect.flip(kube.create(Resources.Pods, { ...pod, spec: { containers: [] } } as never))
+      assert.strictEqual(empty.message, 'Pod "p" is invalid: spec.containers: Required value')
+      // The schema's complaint about the same field gives way to kube-apiserver's wording.
+      const unnamed = yield* Effect.flip(kube.create(Resources.Pods, { ...pod, spec: { containers: [{}] } } as never))
+      assert.strictEqual(unnamed.message, 'Pod "p" is invalid: spec.containers[0].name: Required value')
+    }))
+
+  test("generated names fit a DNS label: a long generateName is cut, as apiserver's name generator does", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient.KubeClient
+      const prefix = `${"a".repeat(100)}-`
+      const created = yield* kube.create(Resources.Nodes, { ...node(""), metadata: { generateName: prefix } } as never)
+      assert.strictEqual(created.metadata.name?.length, 63)
+      assert.isTrue(created.metadata.name?.startsWith("a".repeat(58)))
+    }))
+
   it.effect("two servers built from the same seed name objects identically", () =>
     Effect.gen(function* () {
       const makeOne = Effect.gen(function* () {
