@@ -89,6 +89,7 @@ export const handle = Effect.fn("HttpApi.customResourceDefinitions")(function* (
   target: Handlers.Target,
   request: Handlers.Request
 ) {
+  yield* Handlers.checkRequest(target, request)
   const kind = Discovery.customResourceDefinitions
   if (target.name === undefined) {
     const items = [...store.objects.values()]
@@ -148,7 +149,7 @@ export const handle = Effect.fn("HttpApi.customResourceDefinitions")(function* (
       if (current === undefined) return yield* patch._tag === "Apply" ? foreign(name) : notFound(name)
       const result = Handlers.applyPatch(patch, current)
       if (!result.ok) return yield* Status.failure(422, result.message)
-      return Handlers.json(200, relabel(store, current, result.value))
+      return Handlers.withWarnings(Handlers.json(200, relabel(store, current, result.value)), patch.warnings)
     }
     case "DELETE":
       return yield* Status.failure(405, `the CRDs of this cluster are always installed and cannot be deleted`)

@@ -9,9 +9,12 @@
  */
 import { Clock, Effect, Schema, Stream } from "effect"
 import { parse as parseYaml } from "yaml"
+import * as Admission from "../../kube/Admission.ts"
 import { isObject, type Json as JsonObject } from "../../kube/Json.ts"
+import * as KnownFields from "../../kube/KnownFields.ts"
 import type * as KubeClient from "../../kube/KubeClient.ts"
 import * as KubeError from "../../kube/KubeError.ts"
+import * as OpenApi from "../../kube/OpenApi.ts"
 import * as Patch from "../../kube/Patch.ts"
 import * as Resource from "../../kube/Resource.ts"
 import * as StrategicMerge from "../../kube/StrategicMerge.ts"
@@ -45,7 +48,14 @@ export interface WireEvent {
 
 /** What a handler answers: a JSON document, or a stream of watch events. */
 export type Reply =
-  | { readonly _tag: "Json"; readonly code: number; readonly body: unknown; readonly contentType?: string }
+  | {
+      readonly _tag: "Json"
+      readonly code: number
+      readonly body: unknown
+      readonly contentType?: string
+      /** `Warning` headers (as kube-apiserver's: unknown fields dropped under `fieldValidation=Warn`). */
+      readonly warnings?: ReadonlyArray<string>
+    }
   | {
       readonly _tag: "Watch"
       /** Ends after an ERROR event, or never. */
@@ -69,6 +79,10 @@ export const json = (code: number, body: unknown, contentType?: string): Reply =
   body,
   ...(contentType === undefined ? {} : { contentType })
 })
+
+/** A JSON reply carrying `Warning` headers. */
+export const withWarnings = (reply: Reply, warnings: ReadonlyArray<string>): Reply =>
+  reply._tag === "Json" && warnings.length > 0 ? { ...reply, warnings } : reply
 
 const tableContentType = "application/json;as=Table;v=v1;g=meta.k8s.io"
 
@@ -110,6 +124,134 @@ export const objectBody = (request: Request): Effect.Effect<Json, Status.Failure
   Effect.flatMap(parseBody(request), (body) =>
     isObject(body) ? Effect.succeed(body) : Effect.fail(badRequest("the request body must be a JSON object"))
   )
+
+// strconv.ParseUint's range: a resourceVersion is an unsigned 64-bit integer.
+const maxResourceVersion = 2n ** 64n - 1n
+
+/**
+ * What kube-apiserver refuses in any request before it reaches storage: an unparseable `resourceVersion` on a read
+ * (list, watch, get), and a PUT whose body names another object than its URL.
+ */
+export const checkRequest = Effect.fn("HttpApi.checkRequest")(function* (target: Target, request: Request) {
+  const resourceVersion = request.query.get("resourceVersion")
+  if (request.method === "GET" && resourceVersion !== null && resourceVersion !== "") {
+    const problem = !/^[0-9]+$/.test(resourceVersion)
+      ? "invalid syntax"
+      : BigInt(resourceVersion) > maxResourceVersion
+        ? "value out of range"
+        : undefined
+    if (problem !== undefined) {
+      const message = `Invalid value: ${JSON.stringify(resourceVersion)}: strconv.ParseUint: parsing ${JSON.stringify(resourceVersion)}: ${problem}`
+      return yield* badRequest(`resourceVersion: ${message}`)
+    }
+  }
+  if (request.method === "PUT" && target.name !== undefined) {
+    const metadata = metadataOf(yield* objectBody(request))
+    if (typeof metadata.name === "string" && metadata.name !== target.name) {
+      return yield* badRequest(
+        `the name of the object (${metadata.name}) does not match the name on the URL (${target.name})`
+      )
+    }
+    const namespace = metadata.namespace
+    if (
+      typeof namespace === "string" &&
+      namespace !== "" &&
+      target.namespace !== undefined &&
+      namespace !== target.namespace
+    ) {
+      return yield* badRequest(
+        `the namespace of the object (${namespace}) does not match the namespace on the URL (${target.namespace})`
+      )
+    }
+  }
+})
+
+/** What `fieldValidation` asks for unknown fields; kube-apiserver's default is Warn. */
+type FieldValidation = "Strict" | "Warn" | "Ignore"
+
+const fieldValidationOf = (request: Request): Effect.Effect<FieldValidation, Status.Failure> => {
+  const directive = request.query.get("fieldValidation") ?? ""
+  if (directive === "") return Effect.succeed("Warn")
+  if (directive === "Strict" || directive === "Warn" || directive === "Ignore") return Effect.succeed(directive)
+  return Effect.fail(
+    Status.failure(
+      422,
+      `fieldValidation: Unsupported value: ${JSON.stringify(directive)}: supported values: "", "Ignore", "Strict", "Warn"`
+    )
+  )
+}
+
+/** A request body after `fieldValidation`: without the unknown fields, and the warnings to send. */
+export interface CheckedBody<A> {
+  readonly body: A
+  readonly warnings: ReadonlyArray<string>
+}
+
+/** The kind whose fields a body is checked against: the target's, or the subresource's (autoscaling/v1 Scale). */
+type FieldsOf = { readonly group: string; readonly version: string; readonly kind: string }
+
+/**
+ * kube-apiserver's `fieldValidation` of a body: under `Strict` fields the kind does not have are refused (400 for an
+ * object, 422 Invalid naming `patch` for a patch), under `Warn` (the default) they are dropped with a `Warning`
+ * each, under `Ignore` dropped silently.
+ */
+export const checkFields = Effect.fn("HttpApi.checkFields")(function* <A>(
+  kind: FieldsOf,
+  request: Request,
+  body: A,
+  as: "object" | "patch"
+) {
+  const schema = KnownFields.schemaOf(kind)
+  const unknown = schema === undefined ? [] : OpenApi.unknownFields(schema, body)
+  if (unknown.length === 0) return { body, warnings: [] } satisfies CheckedBody<A>
+  const directive = yield* fieldValidationOf(request)
+  if (directive === "Strict") return yield* strictFailure(kind, body, unknown, as)
+  return {
+    body: OpenApi.prune(schema!, body) as A,
+    warnings: directive === "Warn" ? unknown.map(unknownFieldWarning) : []
+  } satisfies CheckedBody<A>
+})
+
+const unknownFieldWarning = (field: string): string => `unknown field ${JSON.stringify(field)}`
+
+const strictFailure = (kind: FieldsOf, body: unknown, unknown: ReadonlyArray<string>, as: "object" | "patch") => {
+  const error = KnownFields.strictDecodingError(unknown)
+  if (as === "object") {
+    return badRequest(
+      `${kind.kind} in version ${JSON.stringify(kind.version)} cannot be handled as a ${kind.kind}: ${error}`
+    )
+  }
+  const message = `Invalid value: ${JSON.stringify(JSON.stringify(body))}: ${error}`
+  const name = metadataOf(body).name
+  return Status.failure(
+    422,
+    `${kind.kind} ${JSON.stringify(typeof name === "string" ? name : "")} is invalid: patch: ${message}`,
+    {
+      details: { causes: [{ reason: "FieldValueInvalid", message, field: "patch" }] }
+    }
+  )
+}
+
+/** A JSON patch's unknown fields (the values its operations write), under `fieldValidation`. */
+const checkJsonPatch = Effect.fn("HttpApi.checkJsonPatch")(function* (
+  kind: FieldsOf,
+  request: Request,
+  operations: ReadonlyArray<KubeClient.JsonPatchOperation>
+) {
+  const schema = KnownFields.schemaOf(kind)
+  const unknown =
+    schema === undefined
+      ? []
+      : operations.flatMap((operation) =>
+          (operation.op === "add" || operation.op === "replace") && typeof operation.path === "string"
+            ? OpenApi.unknownFieldsAt(schema, operation.path, operation.value)
+            : []
+        )
+  if (unknown.length === 0) return []
+  const directive = yield* fieldValidationOf(request)
+  if (directive === "Strict") return yield* strictFailure(kind, operations, unknown, "patch")
+  return directive === "Warn" ? unknown.map(unknownFieldWarning) : []
+})
 
 const optionalNumber = (value: string | null): number | undefined => {
   if (value === null || value === "") return undefined
@@ -257,33 +399,49 @@ const unsupportedMediaType = (custom: boolean) =>
     `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml${custom ? "" : ", application/strategic-merge-patch+json"}`
   )
 
-/** Reads a PATCH request: a merge or JSON patch to forward, or a transformation of the stored object. */
-export const patchOf = Effect.fn("HttpApi.patchOf")(function* (kind: Discovery.Kind, request: Request) {
+/**
+ * Reads a PATCH request: a merge or JSON patch to forward, or a transformation of the stored object, its fields
+ * checked under `fieldValidation` against `fields` (the target kind unless a subresource takes another).
+ */
+export const patchOf = Effect.fn("HttpApi.patchOf")(function* (
+  kind: Discovery.Kind,
+  request: Request,
+  fields: FieldsOf = kind
+) {
   const mediaType = request.contentType.split(";")[0]!.trim()
   const body = yield* parseBody(request)
   switch (mediaType) {
-    case "application/merge-patch+json":
-      return { _tag: "Merge" as const, patch: body }
-    case "application/json-patch+json":
+    case "application/merge-patch+json": {
+      const checked = yield* checkFields(fields, request, body, "patch")
+      return { _tag: "Merge" as const, patch: checked.body, warnings: checked.warnings }
+    }
+    case "application/json-patch+json": {
       if (!Array.isArray(body)) return yield* badRequest("a JSON patch must be an array of operations")
-      return { _tag: "Json" as const, patch: body as ReadonlyArray<KubeClient.JsonPatchOperation> }
-    case "application/strategic-merge-patch+json":
+      const operations = body as ReadonlyArray<KubeClient.JsonPatchOperation>
+      return { _tag: "Json" as const, patch: operations, warnings: yield* checkJsonPatch(fields, request, operations) }
+    }
+    case "application/strategic-merge-patch+json": {
       if (Discovery.isCustom(kind)) return yield* unsupportedMediaType(true)
+      const checked = yield* checkFields(fields, request, body, "patch")
       return {
         _tag: "Transform" as const,
-        transform: (current: Json) => StrategicMerge.apply(current, body),
-        retry: metadataOf(body).resourceVersion === undefined
+        transform: (current: Json) => StrategicMerge.apply(current, checked.body),
+        retry: metadataOf(body).resourceVersion === undefined,
+        warnings: checked.warnings
       }
+    }
     case "application/apply-patch+yaml": {
       if (optionalString(request.query.get("fieldManager")) === undefined) {
         return yield* Status.failure(422, "fieldManager: Required value: is required for apply patch")
       }
       if (!isObject(body)) return yield* badRequest("an apply patch must be an object")
+      const checked = yield* checkFields(fields, request, body, "patch")
       return {
         _tag: "Apply" as const,
-        object: body,
-        transform: (current: Json) => StrategicMerge.apply(current, body),
-        retry: metadataOf(body).resourceVersion === undefined
+        object: checked.body,
+        transform: (current: Json) => StrategicMerge.apply(current, checked.body),
+        retry: metadataOf(body).resourceVersion === undefined,
+        warnings: checked.warnings
       }
     }
     default:
@@ -319,7 +477,7 @@ const patchObject = (kube: KubeClient.KubeClient["Service"], resource: Resource.
             { ...namespaceOption, ...subresourceOption }
           )
           .pipe(Effect.mapError(Status.fromKubeError))
-        return { object: wire(resource, patched), created: false }
+        return { object: wire(resource, patched), created: false, warnings: patch.warnings }
       }
       case "Apply": {
         const existing = yield* kube.get(resource, name, namespaceOption).pipe(
@@ -331,14 +489,14 @@ const patchObject = (kube: KubeClient.KubeClient["Service"], resource: Resource.
           const created = yield* kube
             .create(resource, { ...patch.object, metadata: { ...metadataOf(patch.object), name } }, namespaceOption)
             .pipe(Effect.mapError(Status.fromKubeError))
-          return { object: wire(resource, created), created: true }
+          return { object: wire(resource, created), created: true, warnings: patch.warnings }
         }
         const patched = yield* rewrite(kube, resource, target, name, patch.transform, patch.retry)
-        return { object: wire(resource, patched), created: false }
+        return { object: wire(resource, patched), created: false, warnings: patch.warnings }
       }
       case "Transform": {
         const patched = yield* rewrite(kube, resource, target, name, patch.transform, patch.retry)
-        return { object: wire(resource, patched), created: false }
+        return { object: wire(resource, patched), created: false, warnings: patch.warnings }
       }
     }
   })
@@ -413,6 +571,8 @@ const scaleOf = (object: Json): Json => {
   }
 }
 
+const scaleKind: FieldsOf = { group: "autoscaling", version: "v1", kind: "Scale" }
+
 /** The scale subresource of deployments and replicasets: `spec.replicas` through an autoscaling/v1 Scale. */
 const scale = (kube: KubeClient.KubeClient["Service"], resource: Resource.Resource<Resource.KubeObject>) =>
   Effect.fn("HttpApi.scale")(function* (target: Target, name: string, request: Request) {
@@ -424,7 +584,7 @@ const scale = (kube: KubeClient.KubeClient["Service"], resource: Resource.Resour
     let next: unknown
     if (request.method === "PUT") next = yield* objectBody(request)
     else if (request.method === "PATCH") {
-      const result = applyPatch(yield* patchOf(target.kind, request), current)
+      const result = applyPatch(yield* patchOf(target.kind, request, scaleKind), current)
       if (!result.ok) return yield* Status.failure(422, result.message)
       next = result.value
     } else return yield* Status.failure(405, `${request.method} is not allowed on the scale subresource`)
@@ -470,24 +630,16 @@ export const bind = (kube: KubeClient.KubeClient["Service"]) =>
 export const methodNotAllowed = (request: Request) =>
   Status.failure(405, `the server does not allow this method on the requested resource: ${request.method}`)
 
-/** A would-be result of a dry run: checked against the kind's schema, never stored. */
-const checked = (resource: Resource.Resource<Resource.KubeObject>, object: unknown, code: number) => {
-  const problems = resource.validate(object)
-  if (problems.length === 0) return Effect.succeed(json(code, object))
-  const name = String(metadataOf(object).name ?? "")
-  return Effect.fail(
-    Status.failure(
-      422,
-      `${resource.kind} "${name}" is invalid: ${problems.map((p) => `${p.field}: ${p.message}`).join(", ")}`,
-      {
-        details: {
-          name,
-          kind: resource.kind,
-          causes: problems.map((p) => ({ reason: "FieldValueInvalid", field: p.field, message: p.message }))
-        }
-      }
-    )
-  )
+/** A would-be result of a dry run: admitted as a write would be, never stored. */
+const checked = (
+  resource: Resource.Resource<Resource.KubeObject>,
+  object: unknown,
+  code: number,
+  warnings: ReadonlyArray<string>
+) => {
+  const problems = Admission.problems(resource, object)
+  if (problems.length === 0) return Effect.succeed(withWarnings(json(code, object), warnings))
+  return Effect.fail(Status.invalid(resource, String(metadataOf(object).name ?? ""), problems))
 }
 
 /**
@@ -505,9 +657,13 @@ const dryRun = Effect.fn("HttpApi.dryRun")(function* (
     target.namespace === undefined
       ? object
       : { ...object, metadata: { ...metadataOf(object), namespace: target.namespace } }
+  const bodyOf = Effect.fn(function* () {
+    return yield* checkFields(target.kind, request, yield* objectBody(request), "object")
+  })
   if (target.name === undefined) {
     if (request.method !== "POST") return yield* methodNotAllowed(request)
-    return yield* checked(resource, inNamespace(yield* objectBody(request)), 201)
+    const { body, warnings } = yield* bodyOf()
+    return yield* checked(resource, inNamespace(body), 201, warnings)
   }
   const current = yield* kube
     .get(resource, target.name, target.namespace === undefined ? {} : { namespace: target.namespace })
@@ -518,18 +674,20 @@ const dryRun = Effect.fn("HttpApi.dryRun")(function* (
     )
   const missing = Status.failure(404, `${Resource.qualifiedName(resource)} "${target.name}" not found`)
   switch (request.method) {
-    case "PUT":
+    case "PUT": {
       if (current === undefined) return yield* missing
-      return yield* checked(resource, inNamespace(yield* objectBody(request)), 200)
+      const { body, warnings } = yield* bodyOf()
+      return yield* checked(resource, inNamespace(body), 200, warnings)
+    }
     case "PATCH": {
       const patch = yield* patchOf(target.kind, request)
       if (current === undefined) {
-        if (patch._tag === "Apply") return yield* checked(resource, inNamespace(patch.object), 201)
+        if (patch._tag === "Apply") return yield* checked(resource, inNamespace(patch.object), 201, patch.warnings)
         return yield* missing
       }
       const result = applyPatch(patch, current)
       if (!result.ok) return yield* Status.failure(422, result.message)
-      return yield* checked(resource, result.value, 200)
+      return yield* checked(resource, result.value, 200, patch.warnings)
     }
     case "DELETE":
       if (current === undefined) return yield* missing
@@ -546,6 +704,7 @@ export const handle = Effect.fn("HttpApi.handle")(function* (
   target: Target,
   request: Request
 ) {
+  yield* checkRequest(target, request)
   if (request.query.get("dryRun") === "All" && request.method !== "GET") {
     return yield* dryRun(kube, resource, target, request)
   }
@@ -555,9 +714,9 @@ export const handle = Effect.fn("HttpApi.handle")(function* (
       case "GET":
         return yield* listOrWatch(kube, resource)(target, request)
       case "POST": {
-        const body = yield* objectBody(request)
+        const { body, warnings } = yield* checkFields(target.kind, request, yield* objectBody(request), "object")
         const created = yield* kube.create(resource, body, namespaceOption).pipe(Effect.mapError(Status.fromKubeError))
-        return yield* objectReply(request, target.kind, wire(resource, created), 201)
+        return withWarnings(yield* objectReply(request, target.kind, wire(resource, created), 201), warnings)
       }
       case "DELETE": {
         const options = yield* deleteOptions(target, request)
@@ -610,11 +769,7 @@ export const handle = Effect.fn("HttpApi.handle")(function* (
       return yield* objectReply(request, target.kind, wire(resource, object))
     }
     case "PUT": {
-      const body = yield* objectBody(request)
-      const bodyName = metadataOf(body).name
-      if (bodyName !== undefined && bodyName !== name) {
-        return yield* badRequest("the name of the object does not match the name on the URL")
-      }
+      const { body, warnings } = yield* checkFields(target.kind, request, yield* objectBody(request), "object")
       const replaced = yield* kube
         .replace(
           resource,
@@ -625,11 +780,11 @@ export const handle = Effect.fn("HttpApi.handle")(function* (
           }
         )
         .pipe(Effect.mapError(Status.fromKubeError))
-      return json(200, wire(resource, replaced))
+      return withWarnings(json(200, wire(resource, replaced)), warnings)
     }
     case "PATCH": {
-      const { object, created } = yield* patchObject(kube, resource)(target, name, request)
-      return json(created ? 201 : 200, object)
+      const { object, created, warnings } = yield* patchObject(kube, resource)(target, name, request)
+      return withWarnings(json(created ? 201 : 200, object), warnings)
     }
     case "DELETE":
       if (target.subresource !== undefined) return yield* methodNotAllowed(request)

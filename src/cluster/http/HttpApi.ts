@@ -13,8 +13,8 @@
  * here and answered with a bare 500 Status: a response never carries a stack trace or a path of this machine.
  *
  * Not served: protobuf bodies of kinds outside Protobuf.ts (415), aggregated discovery (kubectl uses the legacy
- * documents), `fieldValidation` (unknown fields are pruned by the KubeClient's schemas, not rejected), and server-side
- * apply's field ownership (applied fields are merged in; `force` and conflicts are ignored).
+ * documents) and server-side apply's field ownership (applied fields are merged in; `force` and conflicts are
+ * ignored).
  */
 import * as Http from "node:http"
 import * as Https from "node:https"
@@ -246,12 +246,13 @@ export const serve = Effect.fn("HttpApi.serve")(function* (
       }
       const reply: Handlers.Reply = yield* dispatch(route, request, serverAddress)
       if (reply._tag === "Json") {
-        writeJson(
-          response,
-          reply.code,
-          reply.body,
-          reply.contentType === undefined ? undefined : { "Content-Type": reply.contentType }
-        )
+        writeJson(response, reply.code, reply.body, {
+          ...(reply.contentType === undefined ? {} : { "Content-Type": reply.contentType }),
+          // RFC 7234 warnings as kube-apiserver sends them: code 299, no agent, the text quoted.
+          ...(reply.warnings === undefined
+            ? {}
+            : { Warning: reply.warnings.map((text) => `299 - ${JSON.stringify(text)}`) })
+        })
       } else {
         const kind = route._tag === "Resource" ? route.target.kind : undefined
         yield* streamWatch(response, reply, kind, request.query.get("resourceVersion"))

@@ -7,6 +7,7 @@
  * changes after it are replayed, and a version older than the history gets an ERROR 410 Expired event.
  */
 import { Clock, Effect, Queue, Stream } from "effect"
+import * as Admission from "../../kube/Admission.ts"
 import * as FieldSelector from "../../kube/FieldSelector.ts"
 import { isObject } from "../../kube/Json.ts"
 import * as LabelSelector from "../../kube/LabelSelector.ts"
@@ -103,34 +104,61 @@ const commit = (store: Store, kind: Discovery.Kind, key: string, object: Json, t
   return stored
 }
 
-/** Writes `next` over `current` unless nothing changed (no new resourceVersion for a no-op, as an apiserver). */
-const update = (store: Store, kind: Discovery.Kind, key: string, current: Json, next: Json): Json => {
-  const merged = {
-    ...next,
-    apiVersion: kind.apiVersion,
-    kind: kind.kind,
-    metadata: {
-      ...metadataOf(next),
-      name: metadataOf(current).name,
-      ...(kind.namespaced ? { namespace: metadataOf(current).namespace } : {}),
-      uid: metadataOf(current).uid,
-      creationTimestamp: metadataOf(current).creationTimestamp,
-      resourceVersion: metadataOf(current).resourceVersion
-    }
+/** The object as an update would store it: `next` with the identity and version of `current`. */
+const updated = (kind: Discovery.Kind, current: Json, next: Json): Json => ({
+  ...next,
+  apiVersion: kind.apiVersion,
+  kind: kind.kind,
+  metadata: {
+    ...metadataOf(next),
+    name: metadataOf(current).name,
+    ...(kind.namespaced ? { namespace: metadataOf(current).namespace } : {}),
+    uid: metadataOf(current).uid,
+    creationTimestamp: metadataOf(current).creationTimestamp,
+    resourceVersion: metadataOf(current).resourceVersion
   }
-  return Patch.deepEqual(merged, current) ? current : commit(store, kind, key, merged, "MODIFIED")
+})
+
+/** kube-apiserver's validation of an object of a kind this store keeps (its names, labels and annotations). */
+const admit = (kind: Discovery.Kind, object: Json): Effect.Effect<Json, Status.Failure> => {
+  const problems = Admission.problems(kind, object)
+  return problems.length === 0
+    ? Effect.succeed(object)
+    : Effect.fail(Status.invalid(kind, String(metadataOf(object).name ?? ""), problems))
 }
+
+/**
+ * Writes `next` over `current` once admitted, unless nothing changed (no new resourceVersion for a no-op, as an
+ * apiserver); a dry run only admits it.
+ */
+const update = Effect.fn("HttpApi.localUpdate")(function* (
+  store: Store,
+  kind: Discovery.Kind,
+  key: string,
+  current: Json,
+  next: Json,
+  dryRun: boolean
+) {
+  const merged = yield* admit(kind, updated(kind, current, next))
+  if (dryRun) return merged
+  return Patch.deepEqual(merged, current) ? current : commit(store, kind, key, merged, "MODIFIED")
+})
 
 const create = Effect.fn("HttpApi.localCreate")(function* (
   store: Store,
   kind: Discovery.Kind,
   namespace: string | undefined,
-  body: Json
+  body: Json,
+  dryRun: boolean
 ) {
   const name = metadataOf(body).name
   if (typeof name !== "string" || name === "") {
     return yield* Status.failure(422, `${kind.kind} is invalid: metadata.name: Required value: name is required`)
   }
+  const admitted = yield* admit(kind, {
+    ...body,
+    metadata: { ...metadataOf(body), ...(namespace === undefined ? {} : { namespace }) }
+  })
   const key = keyOf(namespace, name)
   if (collectionOf(store, kind).has(key)) {
     return yield* Status.failure(409, `${qualified(kind)} "${name}" already exists`, {
@@ -138,6 +166,7 @@ const create = Effect.fn("HttpApi.localCreate")(function* (
       details: details(kind, name)
     })
   }
+  if (dryRun) return admitted
   const now = yield* Clock.currentTimeMillis
   const uid = `${store.revision + 1}-${name}`
   return commit(
@@ -145,13 +174,12 @@ const create = Effect.fn("HttpApi.localCreate")(function* (
     kind,
     key,
     {
-      ...body,
+      ...admitted,
       apiVersion: kind.apiVersion,
       kind: kind.kind,
       metadata: {
-        ...metadataOf(body),
+        ...metadataOf(admitted),
         name,
-        ...(namespace === undefined ? {} : { namespace }),
         uid,
         creationTimestamp: `${new Date(now).toISOString().slice(0, 19)}Z`
       }
@@ -221,9 +249,11 @@ export const handle = Effect.fn("HttpApi.local")(function* (
   target: Handlers.Target,
   request: Handlers.Request
 ) {
+  yield* Handlers.checkRequest(target, request)
   const kind = target.kind
   const objects = collectionOf(store, kind)
   const namespace = kind.namespaced ? target.namespace : undefined
+  const dryRun = request.query.get("dryRun") === "All"
   if (target.subresource !== undefined && target.subresource !== "status") {
     return yield* Status.failure(404, "the server could not find the requested resource")
   }
@@ -252,8 +282,15 @@ export const handle = Effect.fn("HttpApi.local")(function* (
         }
         return Handlers.json(200, { kind: `${kind.kind}List`, apiVersion: kind.apiVersion, metadata, items })
       }
-      case "POST":
-        return Handlers.json(201, yield* create(store, kind, namespace, yield* Handlers.objectBody(request)))
+      case "POST": {
+        const { body, warnings } = yield* Handlers.checkFields(
+          kind,
+          request,
+          yield* Handlers.objectBody(request),
+          "object"
+        )
+        return Handlers.withWarnings(Handlers.json(201, yield* create(store, kind, namespace, body, dryRun)), warnings)
+      }
       default:
         return yield* Handlers.methodNotAllowed(request)
     }
@@ -261,14 +298,18 @@ export const handle = Effect.fn("HttpApi.local")(function* (
   const name = target.name
   const key = keyOf(namespace, name)
   const current = objects.get(key)
-  const dryRun = request.query.get("dryRun") === "All"
   switch (request.method) {
     case "GET":
       if (current === undefined) return yield* notFound(kind, name)
       return yield* Handlers.objectReply(request, kind, current)
     case "PUT": {
       if (current === undefined) return yield* notFound(kind, name)
-      const body = yield* Handlers.objectBody(request)
+      const { body, warnings } = yield* Handlers.checkFields(
+        kind,
+        request,
+        yield* Handlers.objectBody(request),
+        "object"
+      )
       const version = metadataOf(body).resourceVersion
       if (version !== undefined && version !== metadataOf(current).resourceVersion) {
         return yield* Status.failure(
@@ -277,14 +318,17 @@ export const handle = Effect.fn("HttpApi.local")(function* (
           { details: details(kind, name) }
         )
       }
-      return Handlers.json(200, dryRun ? body : update(store, kind, key, current, body))
+      return Handlers.withWarnings(Handlers.json(200, yield* update(store, kind, key, current, body, dryRun)), warnings)
     }
     case "PATCH": {
       const patch = yield* Handlers.patchOf(kind, request)
       if (current === undefined) {
         if (patch._tag !== "Apply") return yield* notFound(kind, name)
         const body = { ...patch.object, metadata: { ...metadataOf(patch.object), name } }
-        return Handlers.json(201, dryRun ? body : yield* create(store, kind, namespace, body))
+        return Handlers.withWarnings(
+          Handlers.json(201, yield* create(store, kind, namespace, body, dryRun)),
+          patch.warnings
+        )
       }
       const result = Handlers.applyPatch(patch, current)
       if (!result.ok) return yield* Status.failure(422, result.message)
@@ -298,7 +342,10 @@ export const handle = Effect.fn("HttpApi.local")(function* (
           }
         )
       }
-      return Handlers.json(200, dryRun ? result.value : update(store, kind, key, current, result.value as Json))
+      return Handlers.withWarnings(
+        Handlers.json(200, yield* update(store, kind, key, current, result.value as Json, dryRun)),
+        patch.warnings
+      )
     }
     case "DELETE":
       if (current === undefined) return yield* notFound(kind, name)

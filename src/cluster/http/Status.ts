@@ -93,6 +93,30 @@ const detailsOf = (error: { readonly resource: string; readonly name: string }) 
   }
 }
 
+/**
+ * 422 Invalid for an object's problems, as kube-apiserver words it: `Kind.group "name" is invalid: field: message, ...`
+ * with each problem a cause naming its field.
+ */
+export const invalid = (
+  kind: { readonly kind: string; readonly group: string; readonly plural: string },
+  name: string,
+  problems: ReadonlyArray<{ readonly field: string; readonly message: string }>
+): Failure =>
+  failure(
+    422,
+    `${kind.kind}${kind.group === "" ? "" : `.${kind.group}`} ${JSON.stringify(name)} is invalid: ${problems
+      .map(({ field, message }) => (field === "" ? message : `${field}: ${message}`))
+      .join(", ")}`,
+    {
+      details: {
+        name,
+        ...(kind.group === "" ? {} : { group: kind.group }),
+        kind: kind.plural,
+        causes: problems.map(({ field, message }) => ({ reason: "FieldValueInvalid", message, field }))
+      }
+    }
+  )
+
 // Request parameters, not object fields: a bad one is a malformed request (400), not an invalid object (422).
 const requestFields = new Set(["labelSelector", "fieldSelector", "continue", "resourceVersion", "limit"])
 

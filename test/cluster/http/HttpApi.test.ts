@@ -568,6 +568,178 @@ describe("HttpApi resources", () => {
   )
 })
 
+describe("HttpApi validation", () => {
+  it.live(
+    "kube-apiserver's object validation: 422 Invalid naming each field, for stored kinds and dry runs alike",
+    () =>
+      withServer((served) =>
+        Effect.gen(function* () {
+          const pods = "/api/v1/namespaces/default/pods"
+          const bad = pod("BadName")
+          const refused = yield* request(served, "POST", pods, {
+            body: { ...bad, spec: { containers: [{ name: "app", resources: { requests: { cpu: "-1" } } }] } }
+          })
+          assert.strictEqual(refused.status, 422)
+          assert.strictEqual(refused.body.reason, "Invalid")
+          assert.match(
+            refused.body.message,
+            /^Pod "BadName" is invalid: metadata\.name: Invalid value: "BadName": a lowercase RFC 1123 subdomain/
+          )
+          assert.deepStrictEqual(
+            refused.body.details.causes.map((cause: { field: string }) => cause.field),
+            ["metadata.name", "spec.containers[0].resources.requests[cpu]"]
+          )
+          assert.strictEqual(
+            refused.body.details.causes[1].message,
+            'Invalid value: "-1": must be greater than or equal to 0'
+          )
+          const dryRun = yield* request(served, "POST", `${pods}?dryRun=All`, {
+            body: { ...pod("p"), spec: { containers: [] } }
+          })
+          assert.strictEqual(dryRun.status, 422)
+          assert.strictEqual(dryRun.body.details.causes[0].message, "Required value")
+          const long = yield* request(served, "POST", "/apis/karpenter.sh/v1/nodepools", {
+            body: nodePool("a".repeat(300))
+          })
+          assert.strictEqual(long.status, 422)
+          assert.strictEqual(long.body.details.causes[0].message.endsWith("must be no more than 253 characters"), true)
+
+          const configMaps = "/api/v1/namespaces/default/configmaps"
+          const configMap = yield* request(served, "POST", configMaps, {
+            body: { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "Bad_Name" }, data: { a: "b" } }
+          })
+          assert.strictEqual(configMap.status, 422)
+          assert.match(configMap.body.message, /^ConfigMap "Bad_Name" is invalid: metadata\.name: Invalid value/)
+          assert.strictEqual((yield* request(served, "GET", `${configMaps}/Bad_Name`)).status, 404)
+        })
+      )
+  )
+
+  it.live(
+    "fieldValidation: Strict refuses unknown fields, Warn (the default) drops them with a warning, Ignore drops them",
+    () =>
+      withServer((served) =>
+        Effect.gen(function* () {
+          const pods = "/api/v1/namespaces/default/pods"
+          const withFoo = (name: string) => ({
+            ...pod(name),
+            spec: { ...pod(name).spec, foo: 1, securityContext: { runAsUser: 1 } }
+          })
+          const strict = yield* request(served, "POST", `${pods}?fieldValidation=Strict`, { body: withFoo("a") })
+          assert.strictEqual(strict.status, 400)
+          assert.strictEqual(strict.body.reason, "BadRequest")
+          assert.strictEqual(
+            strict.body.message,
+            'Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.foo"'
+          )
+          const warned = yield* request(served, "POST", pods, { body: withFoo("b") })
+          assert.strictEqual(warned.status, 201)
+          assert.strictEqual(warned.headers.get("warning"), '299 - "unknown field \\"spec.foo\\""')
+          const ignored = yield* request(served, "POST", `${pods}?fieldValidation=Ignore`, { body: withFoo("c") })
+          assert.strictEqual(ignored.status, 201)
+          assert.isNull(ignored.headers.get("warning"))
+          const bogus = yield* request(served, "POST", `${pods}?fieldValidation=Sometimes`, { body: withFoo("d") })
+          assert.strictEqual(bogus.status, 422)
+
+          const patched = yield* request(served, "PATCH", `${pods}/b?fieldValidation=Strict`, {
+            body: { metadata: { labels: { a: "b" } }, spec: { containers: [{ name: "app", cpu: "1" }] } },
+            contentType: "application/strategic-merge-patch+json"
+          })
+          assert.strictEqual(patched.status, 422)
+          assert.deepStrictEqual(
+            patched.body.details.causes.map((cause: { field: string }) => cause.field),
+            ["patch"]
+          )
+          assert.include(patched.body.message, 'strict decoding error: unknown field "spec.containers[0].cpu"')
+          const jsonPatched = yield* request(served, "PATCH", `${pods}/b?fieldValidation=Strict`, {
+            body: [
+              { op: "add", path: "/metadata/labels", value: { a: "b" } },
+              { op: "add", path: "/spec/bar", value: 1 }
+            ],
+            contentType: "application/json-patch+json"
+          })
+          assert.strictEqual(jsonPatched.status, 422)
+          assert.include(jsonPatched.body.message, 'unknown field "spec.bar"')
+
+          const nodePools = "/apis/karpenter.sh/v1/nodepools"
+          const custom = yield* request(served, "POST", `${nodePools}?fieldValidation=Strict`, {
+            body: { ...nodePool("default"), spec: { ...nodePool("default").spec, foo: 1 } }
+          })
+          assert.strictEqual(custom.status, 400)
+          assert.include(custom.body.message, 'NodePool in version "v1" cannot be handled as a NodePool')
+
+          const configMaps = "/api/v1/namespaces/default/configmaps"
+          const configMap = {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: "settings" },
+            data: { a: "b" },
+            date: {}
+          }
+          const strictLocal = yield* request(served, "POST", `${configMaps}?fieldValidation=Strict`, {
+            body: configMap
+          })
+          assert.strictEqual(strictLocal.status, 400)
+          assert.include(strictLocal.body.message, 'unknown field "date"')
+          const warnedLocal = yield* request(served, "POST", configMaps, { body: configMap })
+          assert.strictEqual(warnedLocal.status, 201)
+          assert.strictEqual(warnedLocal.headers.get("warning"), '299 - "unknown field \\"date\\""')
+          assert.deepStrictEqual(Object.keys((yield* request(served, "GET", `${configMaps}/settings`)).body).sort(), [
+            "apiVersion",
+            "data",
+            "kind",
+            "metadata"
+          ])
+        })
+      )
+  )
+
+  it.live(
+    "request shape: a PUT naming another object, and an unparseable resourceVersion, are 400 for every kind",
+    () =>
+      withServer((served) =>
+        Effect.gen(function* () {
+          const pods = "/api/v1/namespaces/default/pods"
+          const created = yield* request(served, "POST", pods, { body: pod("a") })
+          const renamed = yield* request(served, "PUT", `${pods}/a`, {
+            body: { ...created.body, metadata: { ...created.body.metadata, name: "b" } }
+          })
+          assert.strictEqual(renamed.status, 400)
+          assert.strictEqual(renamed.body.message, "the name of the object (b) does not match the name on the URL (a)")
+          const moved = yield* request(served, "PUT", `${pods}/a`, {
+            body: { ...created.body, metadata: { ...created.body.metadata, namespace: "kube-system" } }
+          })
+          assert.strictEqual(moved.status, 400)
+          const services = "/api/v1/namespaces/default/services"
+          const service = yield* request(served, "POST", services, {
+            body: { apiVersion: "v1", kind: "Service", metadata: { name: "web" }, spec: { ports: [{ port: 80 }] } }
+          })
+          const renamedLocal = yield* request(served, "PUT", `${services}/web`, {
+            body: { ...service.body, metadata: { ...service.body.metadata, name: "api" } }
+          })
+          assert.strictEqual(renamedLocal.status, 400)
+
+          for (const path of [
+            `${pods}?resourceVersion=abc`,
+            `${pods}?watch=true&resourceVersion=abc`,
+            `${pods}/a?resourceVersion=-1`,
+            `${services}?watch=1&resourceVersion=x`,
+            `/apis/apiextensions.k8s.io/v1/customresourcedefinitions?resourceVersion=18446744073709551616`
+          ]) {
+            const response = yield* request(served, "GET", path)
+            assert.strictEqual(response.status, 400, path)
+            assert.match(
+              response.body.message,
+              /^resourceVersion: Invalid value: ".*": strconv\.ParseUint: parsing/,
+              path
+            )
+          }
+          assert.strictEqual((yield* request(served, "GET", `${pods}?resourceVersion=0`)).status, 200)
+        })
+      )
+  )
+})
+
 describe("HttpApi watch", () => {
   it.live("from a list's resourceVersion: exactly the later ADDED, MODIFIED and DELETED, then a timeout ends it", () =>
     withServer((served) =>
