@@ -9,6 +9,7 @@ import { TestClock } from "effect/testing"
 import * as Labels from "../api/Labels.ts"
 import type * as InstanceType from "../cloudprovider/InstanceType.ts"
 import type * as DisruptionLog from "../controllers/disruption/DisruptionLog.ts"
+import * as Admission from "../kube/Admission.ts"
 import { KubeClient } from "../kube/KubeClient.ts"
 import type { KubeObject, Resource } from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
@@ -120,6 +121,8 @@ const check = (step: Scenario.Step): Effect.Effect<void, StepFailed> =>
     for (const raw of step.apply ?? []) {
       const candidate = raw as { apiVersion?: string; kind?: string }
       const resource = yield* resourceFor(candidate.kind ?? "", candidate.apiVersion)
+      const refusal = Admission.strictRefusal(resource, raw)
+      if (refusal !== undefined) return yield* new StepFailed({ message: refusal })
       yield* resource.decode(raw).pipe(Effect.mapError((e) => new StepFailed({ message: e.message })))
     }
     for (const reference of step.delete ?? []) yield* resourceFor(reference.kind, reference.apiVersion)

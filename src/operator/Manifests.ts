@@ -15,6 +15,8 @@ import type * as Pod from "../api/Pod.ts"
 import type * as PodDisruptionBudget from "../api/PodDisruptionBudget.ts"
 import type * as Storage from "../api/Storage.ts"
 import type * as Workloads from "../api/Workloads.ts"
+import * as Discovery from "../cluster/http/Discovery.ts"
+import * as Admission from "../kube/Admission.ts"
 import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 
@@ -161,9 +163,15 @@ const withScope = (raw: Record<string, unknown>, namespaced: boolean): Record<st
 
 /**
  * Decodes one object of a known kind; `at` names where it sits inside the document (`items[2]`,
- * `spec.steps[0].apply[1]`) and prefixes the problem. Scenario documents are not objects: this rejects them.
+ * `spec.steps[0].apply[1]`) and prefixes the problem. Objects of the other kinds a cluster serves (ConfigMaps,
+ * Services, RBAC, ...) are validated, then left out (undefined): nothing here reads them. Scenario documents are not
+ * objects: this rejects them.
  */
-export const decodeObject = (raw: unknown, source: Source, at?: string): Effect.Effect<Entry, ManifestError> => {
+export const decodeObject = (
+  raw: unknown,
+  source: Source,
+  at?: string
+): Effect.Effect<Entry | undefined, ManifestError> => {
   const fail = (reason: string) =>
     Effect.fail(
       new ManifestError({
@@ -177,12 +185,19 @@ export const decodeObject = (raw: unknown, source: Source, at?: string): Effect.
   if (typeof apiVersion !== "string" || apiVersion === "") return fail("missing apiVersion")
   if (typeof kind !== "string" || kind === "") return fail("missing kind")
   const resource = Resources.byKind(apiVersion, kind)
-  if (resource === undefined) return fail(`unknown kind ${apiVersion} ${kind}`)
-  return resource.decode(withScope(raw, resource.namespaced)).pipe(
+  const served =
+    resource ?? Discovery.localKinds.find((local) => local.apiVersion === apiVersion && local.kind === kind)
+  if (served === undefined) return fail(`unknown kind ${apiVersion} ${kind}`)
+  const scoped = withScope(raw, served.namespaced)
+  const refusal = Admission.strictRefusal(served, scoped)
+  if (refusal !== undefined) return fail(refusal)
+  if (resource === undefined) return Effect.succeed(undefined)
+  return resource.decode(scoped).pipe(
     Effect.catch((error) => fail(error.message)),
     Effect.flatMap((object) =>
+      // A generateName alone names nothing here: objects are keyed by their names.
       object.metadata.name === undefined || object.metadata.name === ""
-        ? fail(`invalid ${kind}: metadata.name: is required`)
+        ? fail(`invalid ${kind}: metadata.name: Required value: name is required`)
         : Effect.succeed({ resource, object, source })
     )
   )
@@ -242,7 +257,10 @@ const parseFile = (file: string, text: string): Effect.Effect<Parsed, ManifestEr
           : items.map((item, i) => [item, Array.isArray(raw) ? `[${i}]` : `items[${i}]`] as const)
       for (const [object, at] of located) {
         if (isScenario(object)) scenarios.push({ source, raw: object })
-        else entries.push(yield* decodeObject(object, source, at))
+        else {
+          const entry = yield* decodeObject(object, source, at)
+          if (entry !== undefined) entries.push(entry)
+        }
       }
     }
     return { entries, scenarios }

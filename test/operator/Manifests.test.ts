@@ -154,14 +154,14 @@ describe("Manifests.load", () => {
         apiVersion: "v1",
         kind: "List",
         items: [
-          { apiVersion: "v1", kind: "Pod", metadata: { name: "p1" }, spec: { containers: [] } },
+          { apiVersion: "v1", kind: "Pod", metadata: { name: "p1" }, spec: { containers: [{ name: "app" }] } },
           { apiVersion: "storage.k8s.io/v1", kind: "StorageClass", metadata: { name: "gp3" }, provisioner: "ebs" }
         ]
       }
       const dir = yield* fixtures({
         "list.json": JSON.stringify(list),
         "array.json": JSON.stringify([
-          { apiVersion: "v1", kind: "Pod", metadata: { name: "p2" }, spec: { containers: [] } }
+          { apiVersion: "v1", kind: "Pod", metadata: { name: "p2" }, spec: { containers: [{ name: "app" }] } }
         ])
       })
       const manifests = yield* load([join(dir, "list.json"), join(dir, "array.json")])
@@ -224,15 +224,56 @@ describe("Manifests.load", () => {
     })
   )
 
+  it.effect("holds objects to kube-apiserver's validation and its strict decoding, in its words", () =>
+    Effect.gen(function* () {
+      const dir = yield* fixtures({
+        "name.yaml": pod("BadName"),
+        "cpu.yaml": `${pod("a")}---\n${pod("b").replace("cpu: 500m", 'cpu: "-1"')}`,
+        "typo.yaml": pod("c").replace("      resources:", "      resource:"),
+        "configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name}\ndata: {a: b}\n"
+      })
+      const message = (file: string) => loadError(dir, [join(dir, file)])
+      assert.strictEqual(
+        yield* message("name.yaml"),
+        `$DIR/name.yaml: document 1: invalid Pod "default/BadName": metadata.name: Invalid value: "BadName": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`
+      )
+      assert.strictEqual(
+        yield* message("cpu.yaml"),
+        `$DIR/cpu.yaml: document 2: invalid Pod "default/b": spec.containers[0].resources.requests[cpu]: Invalid value: "-1": must be greater than or equal to 0`
+      )
+      assert.strictEqual(
+        yield* message("typo.yaml"),
+        `$DIR/typo.yaml: document 1: invalid Pod "default/c": strict decoding error: unknown field "spec.containers[0].resource"`
+      )
+      assert.match(
+        yield* message("configmap.yaml"),
+        /^\$DIR\/configmap\.yaml: document 1: invalid ConfigMap "default\/Bad_Name": metadata\.name: Invalid value/
+      )
+    })
+  )
+
+  it.effect("reads the other kinds a cluster serves (ConfigMaps, Services, RBAC) and leaves them out", () =>
+    Effect.gen(function* () {
+      const dir = yield* fixtures({
+        "app.yaml": `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n---\n${pod("a")}---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: "system:reader"}\nrules: [{apiGroups: [""], resources: [pods], verbs: [get]}]\n`
+      })
+      const manifests = yield* load([join(dir, "app.yaml")])
+      assert.deepStrictEqual(
+        manifests.entries.map((entry) => `${entry.resource.kind}/${entry.object.metadata.name}`),
+        ["Pod/a"]
+      )
+    })
+  )
+
   it.effect("reports unknown kinds, missing apiVersion or kind, non-objects and missing names", () =>
     Effect.gen(function* () {
       const dir = yield* fixtures({
         "widget.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n",
         "nokind.yaml": "apiVersion: v1\nmetadata: {name: w}\n",
         "scalar.yaml": `${pod("a")}---\njust a string\n`,
-        "noname.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {}\nspec: {containers: []}\n",
+        "noname.yaml": "apiVersion: v1\nkind: Pod\nmetadata: {}\nspec: {containers: [{name: app}]}\n",
         "badlist.yaml":
-          "apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: Pod, metadata: {name: ok}, spec: {containers: []}}\n  - {apiVersion: v9, kind: Pod}\n",
+          "apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: Pod, metadata: {name: ok}, spec: {containers: [{name: app}]}}\n  - {apiVersion: v9, kind: Pod}\n",
         "otherscenario.yaml": "apiVersion: karpenter-effect.dev/v1alpha1\nkind: Widget\n"
       })
       const message = (file: string) => loadError(dir, [join(dir, file)])
@@ -247,7 +288,7 @@ describe("Manifests.load", () => {
       )
       assert.strictEqual(
         yield* message("noname.yaml"),
-        "$DIR/noname.yaml: document 1: invalid Pod: metadata.name: is required"
+        "$DIR/noname.yaml: document 1: invalid Pod: metadata.name: Required value: name or generateName is required"
       )
       assert.strictEqual(yield* message("badlist.yaml"), "$DIR/badlist.yaml: document 1: items[1]: unknown kind v9 Pod")
       assert.strictEqual(
@@ -317,5 +358,5 @@ describe("Manifests.parse", () => {
 
 const dsSpec = {
   selector: { matchLabels: { app: "ds" } },
-  template: { metadata: { labels: { app: "ds" } }, spec: { containers: [] } }
+  template: { metadata: { labels: { app: "ds" } }, spec: { containers: [{ name: "exporter" }] } }
 }

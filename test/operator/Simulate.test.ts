@@ -777,6 +777,42 @@ spec:
         "step 2 (at 23h): unknown kind Gizmo"
       ],
       [
+        "an object kube-apiserver would refuse (a negative request)",
+        [
+          [
+            "negative.yaml",
+            deployment.replace("image: web}", 'image: web, resources: {requests: {cpu: "-1"}}}') +
+              scenarioDocument("  duration: 1h")
+          ]
+        ],
+        'negative.yaml: document 1: invalid Deployment "default/web": spec.template.spec.containers[0].resources.requests[cpu]: Invalid value: "-1": must be greater than or equal to 0'
+      ],
+      [
+        "a late step applying an invalid object (refused before the run starts, naming the step and the field)",
+        [
+          [
+            "invalid-late-step.yaml",
+            deployment +
+              scenarioDocument(
+                "  duration: 24h\n  steps:\n    - at: 23h\n      apply: [{apiVersion: v1, kind: Pod, metadata: {name: BadName}, spec: {containers: [{name: app}]}}]"
+              )
+          ]
+        ],
+        'step 1 (at 23h): invalid Pod "BadName": metadata.name: Invalid value: "BadName"'
+      ],
+      [
+        "a step applying an object with a misspelt field",
+        [
+          [
+            "typo-step.yaml",
+            scenarioDocument(
+              "  duration: 1h\n  steps:\n    - at: 1m\n      apply: [{apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: app, resource: {}}]}}]"
+            )
+          ]
+        ],
+        'step 1 (at 1m): invalid Pod "p": strict decoding error: unknown field "spec.containers[0].resource"'
+      ],
+      [
         "a step scaling a Deployment that does not exist",
         [
           [
