@@ -2,17 +2,33 @@
 /**
  * The composition root: picks the service implementations and runs the command line.
  */
-import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Console, Effect, Logger, References } from "effect"
-import * as Controller from "./layers/app/Controller.ts"
-import * as Dev from "./layers/app/Dev.ts"
-import * as Simulation from "./layers/app/Simulation.ts"
+// The modules themselves, not the package's index, which would load every Node platform service.
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { Console, Effect, Layer, Logger, References } from "effect"
 import * as Cli from "./src/operator/Cli.ts"
 
+// Each command loads only the implementations it runs: `schedule` (and `--help`) start without the API clients,
+// the HTTP façade or the controllers, which took most of every start-up.
+
 Cli.run({
-  simulation: Simulation.environment,
-  controller: Controller.run,
-  dev: Dev.run,
+  simulation: (instanceTypes) =>
+    Layer.unwrap(
+      Effect.map(
+        Effect.promise(() => import("./layers/app/Simulation.ts")),
+        (Simulation) => Simulation.environment(instanceTypes)
+      )
+    ),
+  controller: (options) =>
+    Effect.flatMap(
+      Effect.promise(() => import("./layers/app/Controller.ts")),
+      (Controller) => Controller.run(options)
+    ),
+  dev: (options) =>
+    Effect.flatMap(
+      Effect.promise(() => import("./layers/app/Dev.ts")),
+      (Dev) => Dev.run(options)
+    ),
   env: process.env,
   // simulate's progress line: on stderr when it is a terminal (never in CI logs or pipes), paced by the wall clock.
   terminal: {
