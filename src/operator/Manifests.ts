@@ -163,7 +163,7 @@ const withScope = (raw: Record<string, unknown>, namespaced: boolean): Record<st
 
 /**
  * Decodes one object of a known kind; `at` names where it sits inside the document (`items[2]`,
- * `spec.steps[0].apply[1]`) and prefixes the problem. Objects of the other kinds a cluster serves (ConfigMaps,
+ * `spec.steps[0].apply[1]`) and prefixes the problem. Objects of the other kinds a cluster serves (Secrets,
  * Services, RBAC, ...) are validated, then left out (undefined): nothing here reads them. Scenario documents are not
  * objects: this rejects them.
  */

@@ -252,10 +252,10 @@ describe("Manifests.load", () => {
     })
   )
 
-  it.effect("reads the other kinds a cluster serves (ConfigMaps, Services, RBAC) and leaves them out", () =>
+  it.effect("reads the other kinds a cluster serves (Secrets, Services, RBAC) and leaves them out", () =>
     Effect.gen(function* () {
       const dir = yield* fixtures({
-        "app.yaml": `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n---\n${pod("a")}---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: "system:reader"}\nrules: [{apiGroups: [""], resources: [pods], verbs: [get]}]\n`
+        "app.yaml": `apiVersion: v1\nkind: Secret\nmetadata: {name: settings}\nstringData: {a: b}\n---\n${pod("a")}---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: "system:reader"}\nrules: [{apiGroups: [""], resources: [pods], verbs: [get]}]\n`
       })
       const manifests = yield* load([join(dir, "app.yaml")])
       assert.deepStrictEqual(
