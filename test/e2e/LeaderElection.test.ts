@@ -109,12 +109,16 @@ describe.skipIf(kubectlMissing !== undefined)("leader election between controlle
         yield* waitForLog(leader, "leading: controllers started")
         assert.strictEqual(yield* holder(), identities.get(leader))
 
-        // The leader provisions; it is killed (no release) as soon as its first NodeClaims exist.
+        // The leader provisions; it is killed (no release) as soon as a NodeClaim is launched, before its Node registers
+        // (3 s later): the instance must outlive the leader, and the next leader must finish it, not replace it.
         const manifestFile = join(directory, "manifests.yaml")
         writeFileSync(manifestFile, manifests)
         ok(yield* kubectl("apply", "-f", manifestFile), "apply manifests")
-        yield* poll(
-          Effect.map(items(kubectl, "nodeclaims"), (claims) => ((claims?.length ?? 0) > 0 ? true : undefined)),
+        const launched = yield* poll(
+          Effect.map(items(kubectl, "nodeclaims"), (claims) => {
+            const names = (claims ?? []).map((claim) => claim.metadata.name as string)
+            return (claims ?? []).some((claim) => claim.status?.providerID !== undefined) ? names : undefined
+          }),
           { timeout: "60 seconds", interval: "100 millis", what: () => output(leader) }
         )
         const followers = replicas.filter((replica) => replica !== leader)
@@ -139,6 +143,7 @@ describe.skipIf(kubectlMissing !== undefined)("leader election between controlle
             .map((claim) => `${claim.metadata.name}@${claim.status?.nodeName ?? ""}`)
             .join(" ")}; nodes ${[...nodes].join(" ")}`
           const done =
+            launched.every((name) => claims.some((claim) => claim.metadata.name === name)) &&
             pods.length === 4 &&
             bound.length === 4 &&
             new Set(bound.map((pod) => pod.spec.nodeName)).size === 4 &&
