@@ -29,3 +29,17 @@ export const requeueAfter = (delay: Duration.Input): Result => ({
 
 /** Run again right away (after any other queued work). */
 export const requeue: Result = { _tag: "RequeueAfter", delay: Duration.zero }
+
+/**
+ * The result that runs again soonest (upstream `pkg/utils/result.Min`, how a reconciler of several steps merges
+ * theirs): the shortest `RequeueAfter`, a requeue now included; `done` only if every result is.
+ */
+export const min = (...results: ReadonlyArray<Result>): Result =>
+  results.reduce<Result>(
+    (soonest, result) =>
+      result._tag === "Done" ||
+      (soonest._tag === "RequeueAfter" && Duration.isLessThanOrEqualTo(soonest.delay, result.delay))
+        ? soonest
+        : result,
+    done
+  )

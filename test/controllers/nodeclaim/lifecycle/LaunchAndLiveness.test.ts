@@ -12,7 +12,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer } from "effect"
 import * as Fake from "../../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as ConditionTypes from "../../../../src/api/Conditions.ts"
-import * as Lifecycle from "../../../../src/controllers/nodeclaim/lifecycle/Lifecycle.ts"
+import * as Liveness from "../../../../src/controllers/nodeclaim/lifecycle/Liveness.ts"
 import * as S from "../../support.ts"
 
 const allowedCreateCallsExceeded = "erroring as number of AllowedCreateCalls has been exceeded"
@@ -85,7 +85,7 @@ describe("NodeClaim lifecycle: liveness of a NodeClaim that never launches", S.c
       yield* S.createNodeClaim(S.nodeClaim("claim"))
 
       // 14m59s after its creation: still there, still failing to launch, the NodePool still Unknown.
-      yield* S.advance(Duration.toMillis(Lifecycle.registrationTTL) - 1_000)
+      yield* S.advance(Duration.toMillis(Liveness.registrationTTL) - 1_000)
       assert.isDefined(yield* S.findNodeClaim("claim"))
       assert.strictEqual((yield* launchedOf("claim"))?.reason, ConditionTypes.LaunchFailed)
       assert.strictEqual((yield* health)?.status, "Unknown")

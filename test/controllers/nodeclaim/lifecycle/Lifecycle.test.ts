@@ -4,7 +4,7 @@ import { TestClock } from "effect/testing"
 import * as ConditionTypes from "../../../../src/api/Conditions.ts"
 import * as Labels from "../../../../src/api/Labels.ts"
 import * as CloudProvider from "../../../../src/cloudprovider/CloudProvider.ts"
-import * as Lifecycle from "../../../../src/controllers/nodeclaim/lifecycle/Lifecycle.ts"
+import * as Liveness from "../../../../src/controllers/nodeclaim/lifecycle/Liveness.ts"
 import { KubeClient } from "../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"
 import * as S from "../../support.ts"
@@ -44,7 +44,7 @@ describe("NodeClaim lifecycle: registration TTL", S.controllerSuite, () => {
       const providerID = claim?.status?.providerID ?? ""
 
       // 14m59s after its creation: still waiting.
-      yield* jump(Duration.toMillis(Lifecycle.registrationTTL) - 1_000)
+      yield* jump(Duration.toMillis(Liveness.registrationTTL) - 1_000)
       assert.isDefined(yield* S.findNodeClaim(name))
       assert.isUndefined((yield* S.findNodeClaim(name))?.metadata.deletionTimestamp)
       assert.strictEqual((yield* health)?.status, "Unknown")
@@ -95,7 +95,7 @@ describe("NodeClaim lifecycle: registration TTL", S.controllerSuite, () => {
       yield* S.createNodeClaim(S.nodeClaim("stray", { nodeClassRef: { ...S.kwokNodeClassRef, name: "broken" } }))
       yield* S.settle
       assert.strictEqual((yield* claimCondition("stray", ConditionTypes.Launched))?.status, "True")
-      yield* jump(Duration.toMillis(Lifecycle.registrationTTL) + 1_000)
+      yield* jump(Duration.toMillis(Liveness.registrationTTL) + 1_000)
       assert.isUndefined(yield* S.findNodeClaim("stray"))
       const after = yield* health
       assert.strictEqual(after?.status, "True")
