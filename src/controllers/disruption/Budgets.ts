@@ -140,6 +140,44 @@ export const allowedDisruptions = (nodePool: NodePool, numNodes: number, reason:
   return allowed
 }
 
+/** Disruptions each NodePool allows now, by NodePool name (upstream's disruption budget mapping). */
+export type Mapping = ReadonlyMap<string, number>
+
+/** Whether the mapping leaves the candidate's NodePool a disruption (a NodePool it does not name has none). */
+export const allows = (budgets: Mapping, candidate: { readonly nodePool: NodePool }): boolean =>
+  (budgets.get(candidate.nodePool.metadata.name ?? "") ?? 0) > 0
+
+/** What {@link take} took, in order, and whether a budget turned a candidate away. */
+export interface Taken<A> {
+  readonly taken: ReadonlyArray<A>
+  readonly constrained: boolean
+}
+
+/**
+ * Takes candidates in order while their NodePool has a disruption left, each using one of its NodePool's (upstream's
+ * decrement of the budget mapping, which every method does), until `limit` are taken. The mapping is left as it was.
+ */
+export const take = <A extends { readonly nodePool: NodePool }>(
+  candidates: Iterable<A>,
+  budgets: Mapping,
+  limit = Number.POSITIVE_INFINITY
+): Taken<A> => {
+  const left = new Map(budgets)
+  const taken: Array<A> = []
+  let constrained = false
+  for (const candidate of candidates) {
+    if (taken.length >= limit) break
+    if (!allows(left, candidate)) {
+      constrained = true
+      continue
+    }
+    const name = candidate.nodePool.metadata.name ?? ""
+    left.set(name, (left.get(name) ?? 0) - 1)
+    taken.push(candidate)
+  }
+  return { taken, constrained }
+}
+
 const pad = (value: number): string => String(value).padStart(2, "0")
 
 // "09:00 UTC" on the day of `now`, "2024-01-08 09:00 UTC" on another day.

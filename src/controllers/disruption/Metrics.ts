@@ -15,6 +15,10 @@ export const eligibleNodes = Metric.gauge("karpenter_voluntary_disruption_eligib
   description: "Number of nodes eligible for disruption by Karpenter. Labeled by disruption reason."
 })
 
+/** Sets the eligible-nodes gauge of a reason: how many candidates its method saw. */
+export const reportEligible = (reason: string, count: number) =>
+  Metric.update(Metric.withAttributes(eligibleNodes, { reason: reason.toLowerCase() }), count)
+
 /** `karpenter_voluntary_disruption_consolidation_timeouts_total{consolidation_type}`. */
 export const consolidationTimeoutsTotal = Metric.counter(
   "karpenter_voluntary_disruption_consolidation_timeouts_total",

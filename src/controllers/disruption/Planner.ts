@@ -339,18 +339,20 @@ export const computeConsolidation = Effect.fn("Planner.computeConsolidation")(fu
 export const consolidatable = (candidate: Candidates.Candidate) =>
   !consolidateAfterNever(candidate) && Candidates.hasCondition(candidate, ConditionTypes.Consolidatable)
 
+/**
+ * Whether consolidation of underused nodes (multi- and single-node) may take the candidate: consolidatable, its
+ * NodePool consolidates WhenEmptyOrUnderutilized, and its instance type, zone and capacity type are known.
+ */
+export const isConsolidationCandidate = (c: Candidates.Candidate): boolean =>
+  consolidatable(c) &&
+  c.nodePool.spec.disruption.consolidationPolicy === "WhenEmptyOrUnderutilized" &&
+  c.instanceType !== undefined &&
+  c.zone !== undefined &&
+  c.capacityType !== undefined
+
 /** Consolidation candidates, cheapest to disrupt first. */
 export const consolidationCandidates = (state: Snapshot) =>
-  candidatesFor(state, "graceful")
-    .filter(
-      (c) =>
-        consolidatable(c) &&
-        c.nodePool.spec.disruption.consolidationPolicy === "WhenEmptyOrUnderutilized" &&
-        c.instanceType !== undefined &&
-        c.zone !== undefined &&
-        c.capacityType !== undefined
-    )
-    .sort(Candidates.byDisruptionCost)
+  candidatesFor(state, "graceful").filter(isConsolidationCandidate).sort(Candidates.byDisruptionCost)
 
 /** What a timed search found: its best answer (if any) and whether the deadline cut it short. */
 export interface SearchResult<A> {

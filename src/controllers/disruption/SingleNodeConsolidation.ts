@@ -1,0 +1,78 @@
+/**
+ * Single-node consolidation (upstream `disruption/singlenodeconsolidation.go`): the first candidate with pods,
+ * cheapest to disrupt first and within its NodePool's budget, that can go alone — deleted, its pods moving to the
+ * other nodes, or replaced by one strictly cheaper NodeClaim. A candidate Headroom rules out is not simulated; each one
+ * that cannot go says why (Unconsolidatable). The search has a deadline (3 minutes by default) checked between
+ * candidates; cut short, it finds nothing this pass. The command is validated before it is carried out.
+ */
+import { Duration, Effect, Metric, Option } from "effect"
+import { ClusterState } from "../../state/ClusterState.ts"
+import * as Budgets from "./Budgets.ts"
+import * as Candidates from "./Candidates.ts"
+import * as Headroom from "./Headroom.ts"
+import * as Method from "./Method.ts"
+import * as Metrics from "./Metrics.ts"
+import * as Planner from "./Planner.ts"
+
+/** Upstream `ShouldDisrupt` of consolidation. */
+export const shouldDisrupt = Planner.isConsolidationCandidate
+
+/** Whether the search tries the candidate: it has pods to move (empty ones are Emptiness's) and budget left. */
+export const tries = (candidate: Candidates.Candidate, budgets: Budgets.Mapping): boolean =>
+  candidate.reschedulablePods.length > 0 && Budgets.allows(budgets, candidate)
+
+/** The single-node consolidation method; its search is cut after `timeoutMillis`. */
+export const make = Effect.fn("SingleNodeConsolidation.make")(function* <E, R>(
+  context: Method.Context<E, R>,
+  timeoutMillis: number
+) {
+  const cluster = yield* ClusterState
+  const mark = Method.consolidatedMark()
+  const computeCommand = Effect.fn("SingleNodeConsolidation.computeCommand")(function* (
+    state: Planner.Snapshot,
+    candidates: ReadonlyArray<Candidates.Candidate>,
+    budgets: Budgets.Mapping
+  ) {
+    const consolidationState = yield* cluster.consolidationState
+    if (mark.isConsolidated(consolidationState)) return undefined
+    const ordered = [...candidates].sort(Candidates.byDisruptionCost)
+    yield* Metrics.reportEligible("Underutilized", ordered.length)
+    const search = Effect.gen(function* () {
+      for (const candidate of ordered) {
+        if (!tries(candidate, budgets)) continue
+        const ruledOut = Headroom.ruledOut(state, candidate, Planner.candidatesPrice([candidate]), context.settings)
+        const { command, why } =
+          ruledOut === undefined
+            ? yield* Planner.computeConsolidation(state, [candidate], "single", context.settings)
+            : { command: undefined, why: ruledOut }
+        if (command !== undefined) return command
+        yield* Method.explain(candidate, "Unconsolidatable", why)
+        yield* Effect.yieldNow
+      }
+      return undefined
+    })
+    const found = yield* Effect.timeoutOption(search, Duration.millis(timeoutMillis))
+    if (Option.isNone(found)) {
+      yield* Metric.update(
+        Metric.withAttributes(Metrics.consolidationTimeoutsTotal, { consolidation_type: "single" }),
+        1
+      )
+      yield* Effect.logInfo(
+        `single-node consolidation timed out after ${Duration.format(Duration.millis(timeoutMillis))}`
+      )
+      return undefined
+    }
+    if (found.value === undefined) {
+      mark.markConsolidated(consolidationState)
+      return undefined
+    }
+    return yield* context.validate(found.value)
+  })
+  return {
+    name: "single",
+    reason: "Underutilized",
+    disruptionClass: "graceful",
+    shouldDisrupt,
+    computeCommand
+  } satisfies Method.Any
+})
