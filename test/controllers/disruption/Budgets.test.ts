@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
 import * as NodePool from "../../../src/api/NodePool.ts"
 import * as Budgets from "../../../src/controllers/disruption/Budgets.ts"
+import * as F from "./fixtures.ts"
 
 /** A NodePool (decoded, so defaults apply) with these budgets; `undefined` leaves the CRD default. */
 const pool = (budgets?: ReadonlyArray<Record<string, unknown>>): NodePool.NodePool =>
@@ -170,5 +171,58 @@ describe("Budgets.describe", () => {
       Budgets.describe(pool([{ nodes: "1", schedule: "a b c d e", duration: "1h" }]), 3, "Drifted", mondayTen),
       'budget schedule "a b c d e" is invalid'
     )
+  })
+})
+
+describe("Budgets.take: the budget step every method shares", () => {
+  const a = (name: string) => F.candidate(name, { nodePool: "a" })
+  const b = (name: string) => F.candidate(name, { nodePool: "b" })
+
+  it("takes candidates in order while their NodePool has a disruption left, each NodePool on its own", () => {
+    const { taken, constrained } = Budgets.take(
+      [a("a1"), b("b1"), a("a2"), a("a3"), b("b2")],
+      new Map([
+        ["a", 2],
+        ["b", 5]
+      ])
+    )
+    assert.deepStrictEqual(F.names(taken), ["a1", "b1", "a2", "b2"])
+    assert.isTrue(constrained, "a3 was turned away")
+  })
+
+  it("at the boundary: a budget of exactly n takes n and is not constrained; one more candidate is turned away", () => {
+    const budgets = new Map([["a", 2]])
+    assert.deepStrictEqual(Budgets.take([a("a1"), a("a2")], budgets), { taken: [a("a1"), a("a2")], constrained: false })
+    const over = Budgets.take([a("a1"), a("a2"), a("a3")], budgets)
+    assert.deepStrictEqual(F.names(over.taken), ["a1", "a2"])
+    assert.isTrue(over.constrained)
+  })
+
+  it("a budget of 0, or a NodePool the mapping does not name, takes nothing", () => {
+    assert.deepStrictEqual(Budgets.take([a("a1")], new Map([["a", 0]])), { taken: [], constrained: true })
+    assert.deepStrictEqual(Budgets.take([b("b1")], new Map([["a", 3]])), { taken: [], constrained: true })
+    assert.deepStrictEqual(Budgets.take([], new Map([["a", 0]])), { taken: [], constrained: false })
+  })
+
+  it("stops at the limit: the candidates after it are neither taken nor counted as turned away", () => {
+    const { taken, constrained } = Budgets.take([a("a1"), a("a2"), a("a3")], new Map([["a", 2]]), 1)
+    assert.deepStrictEqual(F.names(taken), ["a1"])
+    assert.isFalse(constrained)
+  })
+
+  it("leaves the mapping as it was", () => {
+    const budgets = new Map([["a", 1]])
+    Budgets.take([a("a1"), a("a2")], budgets)
+    assert.deepStrictEqual([...budgets], [["a", 1]])
+  })
+
+  it("allows: a disruption left, none at 0, none for a NodePool the mapping does not name", () => {
+    const budgets = new Map([
+      ["a", 1],
+      ["b", 0]
+    ])
+    assert.isTrue(Budgets.allows(budgets, a("a1")))
+    assert.isFalse(Budgets.allows(budgets, b("b1")))
+    assert.isFalse(Budgets.allows(budgets, F.candidate("c1", { nodePool: "c" })))
   })
 })

@@ -2,9 +2,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as ConditionTypes from "../../../src/api/Conditions.ts"
 import * as Conditions from "../../../src/controllers/Conditions.ts"
+import * as Drift from "../../../src/controllers/disruption/Drift.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
 import * as S from "../support.ts"
+import * as F from "./fixtures.ts"
 import * as D from "./support.ts"
 
 describe("disruption: drift", S.controllerSuite, () => {
@@ -90,4 +92,39 @@ describe("disruption: drift", S.controllerSuite, () => {
         ])
       }).pipe(Effect.provide(D.base()))
   )
+})
+
+describe("Drift: its step", () => {
+  it("should disrupt candidates whose NodeClaim is Drifted, consolidatable or not", () => {
+    assert.isTrue(Drift.shouldDisrupt(F.candidate("drifted", { driftedAt: "2024-01-01T00:00:00Z", pods: 2 })))
+    assert.isTrue(
+      Drift.shouldDisrupt(F.candidate("never", { driftedAt: "2024-01-01T00:00:00Z", consolidateAfter: "Never" }))
+    )
+    assert.isFalse(Drift.shouldDisrupt(F.candidate("current")))
+  })
+
+  it("orders the oldest drift first, then the cheapest to disrupt, then by name", () => {
+    const ordered = Drift.order([
+      F.candidate("late", { driftedAt: "2024-01-01T00:10:00Z", cost: 0 }),
+      F.candidate("early-dear", { driftedAt: "2024-01-01T00:00:00Z", cost: 5 }),
+      F.candidate("early-cheap-b", { driftedAt: "2024-01-01T00:00:00Z", cost: 1 }),
+      F.candidate("early-cheap-a", { driftedAt: "2024-01-01T00:00:00Z", cost: 1 })
+    ])
+    assert.deepStrictEqual(F.names(ordered), ["early-cheap-a", "early-cheap-b", "early-dear", "late"])
+  })
+
+  it("takes every empty drifted candidate the budgets allow, in drift order, and none with pods", () => {
+    const ordered = Drift.order([
+      F.candidate("a-busy", { nodePool: "a", driftedAt: "2024-01-01T00:00:00Z", pods: 1 }),
+      F.candidate("a-old", { nodePool: "a", driftedAt: "2024-01-01T00:01:00Z" }),
+      F.candidate("a-new", { nodePool: "a", driftedAt: "2024-01-01T00:02:00Z" }),
+      F.candidate("b-old", { nodePool: "b", driftedAt: "2024-01-01T00:03:00Z" })
+    ])
+    const budgets = new Map([
+      ["a", 1],
+      ["b", 1]
+    ])
+    assert.deepStrictEqual(F.names(Drift.empties(ordered, budgets)), ["a-old", "b-old"])
+    assert.deepStrictEqual(Drift.empties(ordered, new Map([["a", 0]])), [])
+  })
 })

@@ -1,9 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Metric } from "effect"
+import * as Emptiness from "../../../src/controllers/disruption/Emptiness.ts"
 import * as Metrics from "../../../src/controllers/disruption/Metrics.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
 import * as S from "../support.ts"
+import * as F from "./fixtures.ts"
 import * as D from "./support.ts"
 
 describe("disruption: emptiness", S.controllerSuite, () => {
@@ -162,4 +164,44 @@ describe("disruption: emptiness", S.controllerSuite, () => {
       assert.isAtLeast(log.entries()[1]!.time, 25 * 60_000, "decided after 00:25")
     }).pipe(Effect.provide(D.base()))
   )
+})
+
+describe("Emptiness: its step", () => {
+  it("should disrupt only consolidatable candidates with no pods to move", () => {
+    assert.isTrue(Emptiness.shouldDisrupt(F.candidate("empty")))
+    assert.isFalse(Emptiness.shouldDisrupt(F.candidate("busy", { pods: 1 })), "a pod to move")
+    assert.isFalse(Emptiness.shouldDisrupt(F.candidate("fresh", { consolidatable: false })), "not Consolidatable yet")
+    assert.isFalse(
+      Emptiness.shouldDisrupt(F.candidate("never", { consolidateAfter: "Never" })),
+      "its NodePool never consolidates"
+    )
+    // WhenEmpty NodePools are emptiness's too.
+    assert.isTrue(Emptiness.shouldDisrupt(F.candidate("when-empty", { consolidationPolicy: "WhenEmpty" })))
+  })
+
+  it("selects the cheapest to disrupt first, as many per NodePool as its budget allows", () => {
+    const { taken, constrained } = Emptiness.select(
+      [
+        F.candidate("a-dear", { nodePool: "a", cost: 3 }),
+        F.candidate("b-only", { nodePool: "b", cost: 5 }),
+        F.candidate("a-cheap", { nodePool: "a", cost: 1 }),
+        F.candidate("a-mid", { nodePool: "a", cost: 2 })
+      ],
+      new Map([
+        ["a", 2],
+        ["b", 1]
+      ])
+    )
+    assert.deepStrictEqual(F.names(taken), ["a-cheap", "a-mid", "b-only"])
+    assert.isTrue(constrained, "a-dear waits for budget")
+  })
+
+  it("equal costs go by name; within budget nothing is constrained", () => {
+    const { taken, constrained } = Emptiness.select(
+      [F.candidate("n2"), F.candidate("n1"), F.candidate("n3")],
+      new Map([["default", 3]])
+    )
+    assert.deepStrictEqual(F.names(taken), ["n1", "n2", "n3"])
+    assert.isFalse(constrained)
+  })
 })
