@@ -50,9 +50,9 @@ const millis = (input: Duration.Input | undefined, fallback: Duration.Input) =>
   Duration.toMillis(Duration.fromInputUnsafe(input ?? fallback))
 
 /**
- * Runs the methods in order on a snapshot and returns the first command with candidates, with the method that found
- * it; later methods are not run. Each method sees the candidates of its class it should disrupt and its reason's
- * budgets; how long it took is recorded.
+ * Runs the methods in order on a snapshot and returns the first command with candidates; later methods are not run.
+ * Each method sees the candidates of its class it should disrupt and its reason's budgets; how long it took is
+ * recorded.
  */
 export const firstCommand = <E, R>(methods: ReadonlyArray<Method.Method<E, R>>, state: Planner.Snapshot) =>
   Effect.gen(function* () {
@@ -88,11 +88,7 @@ export const make = (options?: Options) =>
     const snapshot = Effect.suspend(() => Planner.snapshot(orchestration.queued()))
     const context = {
       settings,
-      validate: Validation.make({
-        ttl: Duration.millis(millis(options?.validationTTL, "15 seconds")),
-        snapshot,
-        settings
-      })
+      validate: Validation.make({ ttl: options?.validationTTL ?? "15 seconds", snapshot, settings })
     }
     const methods = [
       yield* Emptiness.make(context),
