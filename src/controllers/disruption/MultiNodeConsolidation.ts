@@ -13,7 +13,7 @@ import * as Method from "./Method.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Planner from "./Planner.ts"
 
-/** The most candidates one search considers (upstream `MaxParallel`). */
+/** The most candidates one search considers (upstream `ComputeCommand`'s `maxParallel`). */
 export const maxCandidates = 100
 
 /** Upstream `ShouldDisrupt` of consolidation. */
