@@ -10,7 +10,7 @@ import * as NodePoolApi from "../src/api/NodePool.ts"
 import * as PodApi from "../src/api/Pod.ts"
 import * as Catalog from "../src/cloudprovider/Catalog.ts"
 import type * as InstanceType from "../src/cloudprovider/InstanceType.ts"
-import * as Scheduler from "../src/scheduling/Scheduler.ts"
+import * as Scheduler from "../src/controllers/provisioning/scheduling/Scheduler.ts"
 import { readDataJson } from "./Harness.ts"
 
 /** One run's numbers (the `--json` line). */

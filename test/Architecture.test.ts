@@ -38,7 +38,45 @@ const pathsOutsideRepository = (file: string): Array<string> => {
   return built.filter((path) => relative(root, path).startsWith("..")).map((path) => `${relative(root, file)}: ${path}`)
 }
 
+// Folder → the folders its modules import (relative imports only; a folder is a module's own directory).
+const folderImports = (folders: ReadonlyArray<string>): Map<string, Set<string>> => {
+  const graph = new Map<string, Set<string>>()
+  for (const file of folders.flatMap((folder) => sourceFiles(join(root, folder)))) {
+    const from = relative(root, dirname(file))
+    const targets = graph.get(from) ?? new Set<string>()
+    graph.set(from, targets)
+    for (const match of readFileSync(file, "utf8").matchAll(/\bfrom\s+["'](\.{1,2}\/[^"']+)["']/g)) {
+      const to = relative(root, dirname(resolve(dirname(file), match[1]!)))
+      if (to !== from) targets.add(to)
+    }
+  }
+  return graph
+}
+
+// The folders that import themselves through others: each cycle once, as the path that closes it.
+const folderCycles = (graph: Map<string, Set<string>>): Array<string> => {
+  const cycles = new Set<string>()
+  const visit = (folder: string, path: ReadonlyArray<string>) => {
+    for (const next of graph.get(folder) ?? []) {
+      const at = path.indexOf(next)
+      if (at >= 0) {
+        const cycle = path.slice(at)
+        const start = cycle.indexOf([...cycle].sort()[0]!)
+        cycles.add([...cycle.slice(start), ...cycle.slice(0, start), cycle[start]].join(" → "))
+      } else visit(next, [...path, next])
+    }
+  }
+  for (const folder of [...graph.keys()].sort()) visit(folder, [folder])
+  return [...cycles].sort()
+}
+
 describe("architecture", () => {
+  it("no folder imports itself through others (the scheduling algebra sits below cloudprovider, the solver above)", () => {
+    const graph = folderImports(["src", "layers"])
+    assert.isTrue(graph.get("src/cloudprovider")?.has("src/scheduling"))
+    assert.deepStrictEqual(folderCycles(graph), [])
+  })
+
   it("nothing reads a path outside the repository (a user's clone has nothing beside it)", () => {
     const files = [
       ...["src", "layers", "bench", "test", "examples"].flatMap((folder) => sourceFiles(join(root, folder))),

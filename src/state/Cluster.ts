@@ -13,7 +13,7 @@ import type { DaemonSet } from "../api/Workloads.ts"
 import type { KubeObject } from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as Informer from "../runtime/Informer.ts"
-import * as ClusterView from "../scheduling/ClusterView.ts"
+import * as ClusterView from "../controllers/provisioning/scheduling/ClusterView.ts"
 import * as ResourceMath from "../scheduling/Resources.ts"
 import { ClusterState, type StateNode } from "./ClusterState.ts"
 

@@ -5,7 +5,7 @@
 import { Context, type Effect, type Stream } from "effect"
 import type { Node } from "../api/Node.ts"
 import type { NodeClaim } from "../api/NodeClaim.ts"
-import type { ClusterView } from "../scheduling/ClusterView.ts"
+import type { ClusterView } from "../controllers/provisioning/scheduling/ClusterView.ts"
 import type * as Resources from "../scheduling/Resources.ts"
 
 /**

@@ -68,7 +68,7 @@ describe("package.json exports", () => {
       "src/operator/Controllers.ts",
       "src/controllers/provisioning/Provisioner.ts",
       "src/controllers/disruption/Disruption.ts",
-      "src/scheduling/Scheduler.ts",
+      "src/controllers/provisioning/scheduling/Scheduler.ts",
       "src/runtime/Manager.ts",
       "src/runtime/Controller.ts",
       "src/api/NodePool.ts",

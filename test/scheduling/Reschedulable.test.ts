@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
 import * as PodDisruptionBudget from "../../src/api/PodDisruptionBudget.ts"
 import * as Reschedulable from "../../src/scheduling/Reschedulable.ts"
-import { pod } from "./fixtures.ts"
+import { pod } from "../controllers/provisioning/scheduling/fixtures.ts"
 
 const budget = (name: string, spec: Record<string, unknown>) =>
   Schema.decodeUnknownSync(PodDisruptionBudget.PodDisruptionBudget)({

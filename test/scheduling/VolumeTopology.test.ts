@@ -4,7 +4,7 @@ import type * as Meta from "../../src/api/Meta.ts"
 import type * as Pod from "../../src/api/Pod.ts"
 import type * as Storage from "../../src/api/Storage.ts"
 import * as PodRequirements from "../../src/scheduling/PodRequirements.ts"
-import * as Preferences from "../../src/scheduling/Preferences.ts"
+import * as Preferences from "../../src/controllers/provisioning/scheduling/Preferences.ts"
 import * as Requirements from "../../src/scheduling/Requirements.ts"
 import * as VolumeTopology from "../../src/scheduling/VolumeTopology.ts"
 

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
 import * as Storage from "../../src/api/Storage.ts"
 import * as VolumeUsage from "../../src/scheduling/VolumeUsage.ts"
-import { pod } from "./fixtures.ts"
+import { pod } from "../controllers/provisioning/scheduling/fixtures.ts"
 
 const pvc = (name: string, options: { volumeName?: string; storageClassName?: string }) =>
   Schema.decodeUnknownSync(Storage.PersistentVolumeClaim)({ metadata: { name, namespace: "default" }, spec: options })

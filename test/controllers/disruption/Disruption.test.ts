@@ -6,7 +6,7 @@ import * as Candidates from "../../../src/controllers/disruption/Candidates.ts"
 import * as Disruption from "../../../src/controllers/disruption/Disruption.ts"
 import type * as Method from "../../../src/controllers/disruption/Method.ts"
 import type * as Planner from "../../../src/controllers/disruption/Planner.ts"
-import * as Fixtures from "../../scheduling/fixtures.ts"
+import * as Fixtures from "../provisioning/scheduling/fixtures.ts"
 import * as F from "./fixtures.ts"
 
 const condition = (type: string) => ({ type, status: "True", reason: type, message: "", lastTransitionTime: "" })

@@ -32,7 +32,7 @@ import * as Requirement from "../../../scheduling/Requirement.ts"
 import * as Requirements from "../../../scheduling/Requirements.ts"
 import * as Conditions from "../../Conditions.ts"
 import * as Hash from "../../nodepool/hash/Hash.ts"
-import * as NodeClasses from "../../nodepool/NodeClasses.ts"
+import * as NodeClasses from "../../nodepool/nodeclass/NodeClasses.ts"
 
 /** Drift is looked at again this often even when nothing changes (upstream: 5 minutes, the providers' cache TTL). */
 export const driftInterval = Duration.minutes(5)

@@ -14,7 +14,7 @@ import * as Resources from "../../../kube/Resources.ts"
 import * as Controller from "../../../runtime/Controller.ts"
 import * as Result from "../../../runtime/Result.ts"
 import { DisruptionLog } from "../../disruption/DisruptionLog.ts"
-import * as NodeClasses from "../../nodepool/NodeClasses.ts"
+import * as NodeClasses from "../../nodepool/nodeclass/NodeClasses.ts"
 
 /**
  * When the NodeClaim expires (epoch millis): `creationTimestamp + spec.expireAfter`; undefined for `Never` (or an

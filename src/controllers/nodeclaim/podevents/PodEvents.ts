@@ -17,7 +17,7 @@ import * as Controller from "../../../runtime/Controller.ts"
 import * as Informer from "../../../runtime/Informer.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as Conditions from "../../Conditions.ts"
-import * as NodeClasses from "../../nodepool/NodeClasses.ts"
+import * as NodeClasses from "../../nodepool/nodeclass/NodeClasses.ts"
 
 /**
  * A NodeClaim's lastPodEventTime is not rewritten within this long (upstream v1.4.0: 10 s, shorter than the 15 s

@@ -10,7 +10,7 @@ import * as Controller from "../../../runtime/Controller.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as SchedulingResources from "../../../scheduling/Resources.ts"
 import { ClusterState } from "../../../state/ClusterState.ts"
-import * as NodeClasses from "../NodeClasses.ts"
+import * as NodeClasses from "../nodeclass/NodeClasses.ts"
 
 /** How often `status.resources` is refreshed. */
 export const refreshInterval = Duration.seconds(5)

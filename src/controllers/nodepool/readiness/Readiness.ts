@@ -8,7 +8,7 @@ import * as KWOKNodeClass from "../../../api/KWOKNodeClass.ts"
 import type { NodeClassKind } from "../../../cloudprovider/CloudProvider.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as Conditions from "../../Conditions.ts"
-import * as NodeClasses from "../NodeClasses.ts"
+import * as NodeClasses from "../nodeclass/NodeClasses.ts"
 
 /**
  * What `NodeClassReady` says of a NodeClass that exists and is not being deleted: its Ready condition, True; False with

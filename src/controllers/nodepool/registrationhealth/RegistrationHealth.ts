@@ -16,7 +16,7 @@ import type * as KubeError from "../../../kube/KubeError.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as Conditions from "../../Conditions.ts"
-import * as NodeClasses from "../NodeClasses.ts"
+import * as NodeClasses from "../nodeclass/NodeClasses.ts"
 
 const Type = ConditionTypes.NodeRegistrationHealthy
 const dependents = ConditionTypes.NodePoolReadyDependents

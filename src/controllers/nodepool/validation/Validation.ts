@@ -17,7 +17,7 @@ import * as Resources from "../../../kube/Resources.ts"
 import * as Controller from "../../../runtime/Controller.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as Conditions from "../../Conditions.ts"
-import * as NodeClasses from "../NodeClasses.ts"
+import * as NodeClasses from "../nodeclass/NodeClasses.ts"
 
 // -- RuntimeValidate ----------------------------------------------------------------------------------------------
 

@@ -2,18 +2,18 @@
  * Helpers for the scheduler suite and property tests: inputs over one shared KWOK catalogue, flexible existing
  * nodes and pods, reading results back (where did each pod go), and a seeded generator for random cases.
  */
-import * as KWOKNodeClass from "../../src/api/KWOKNodeClass.ts"
-import * as Labels from "../../src/api/Labels.ts"
-import type * as NodePoolApi from "../../src/api/NodePool.ts"
-import type * as PodApi from "../../src/api/Pod.ts"
-import type { TaintLike } from "../../src/api/Taints.ts"
-import * as Catalog from "../../src/cloudprovider/Catalog.ts"
-import * as InstanceType from "../../src/cloudprovider/InstanceType.ts"
-import * as HostPorts from "../../src/scheduling/HostPorts.ts"
-import * as Requirement from "../../src/scheduling/Requirement.ts"
-import * as Requirements from "../../src/scheduling/Requirements.ts"
-import * as Resources from "../../src/scheduling/Resources.ts"
-import * as Scheduler from "../../src/scheduling/Scheduler.ts"
+import * as KWOKNodeClass from "../../../../src/api/KWOKNodeClass.ts"
+import * as Labels from "../../../../src/api/Labels.ts"
+import type * as NodePoolApi from "../../../../src/api/NodePool.ts"
+import type * as PodApi from "../../../../src/api/Pod.ts"
+import type { TaintLike } from "../../../../src/api/Taints.ts"
+import * as Catalog from "../../../../src/cloudprovider/Catalog.ts"
+import * as InstanceType from "../../../../src/cloudprovider/InstanceType.ts"
+import * as HostPorts from "../../../../src/scheduling/HostPorts.ts"
+import * as Requirement from "../../../../src/scheduling/Requirement.ts"
+import * as Requirements from "../../../../src/scheduling/Requirements.ts"
+import * as Resources from "../../../../src/scheduling/Resources.ts"
+import * as Scheduler from "../../../../src/controllers/provisioning/scheduling/Scheduler.ts"
 import { pod } from "./fixtures.ts"
 
 // -- Catalogue and inputs ----------------------------------------------------------------------------------------

@@ -5,10 +5,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Labels from "../../src/api/Labels.ts"
-import * as InstanceType from "../../src/cloudprovider/InstanceType.ts"
-import * as Resources from "../../src/scheduling/Resources.ts"
-import * as Scheduler from "../../src/scheduling/Scheduler.ts"
+import * as Labels from "../../../../src/api/Labels.ts"
+import * as InstanceType from "../../../../src/cloudprovider/InstanceType.ts"
+import * as Resources from "../../../../src/scheduling/Resources.ts"
+import * as Scheduler from "../../../../src/controllers/provisioning/scheduling/Scheduler.ts"
 import { nodePool, pod } from "./fixtures.ts"
 import {
   boundPod,

@@ -4,9 +4,9 @@
  *
  * Upstream edits the pod in place; {@link relax} returns a copy that shares every part it did not change.
  */
-import type * as Meta from "../api/Meta.ts"
-import type * as Pod from "../api/Pod.ts"
-import { preferNoScheduleToleration } from "./Tolerations.ts"
+import type * as Meta from "../../../api/Meta.ts"
+import type * as Pod from "../../../api/Pod.ts"
+import { preferNoScheduleToleration } from "../../../scheduling/Tolerations.ts"
 
 type Affinity = NonNullable<Pod.Spec["affinity"]>
 type NodeAffinity = NonNullable<Affinity["nodeAffinity"]>

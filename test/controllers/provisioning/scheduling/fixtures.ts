@@ -1,13 +1,13 @@
 /** Builders for scheduling tests: decoded NodePools and Pods, and a Scheduler input around them. */
 import { type Duration, Schema } from "effect"
-import * as KWOKNodeClass from "../../src/api/KWOKNodeClass.ts"
-import * as NodePoolApi from "../../src/api/NodePool.ts"
-import * as PodApi from "../../src/api/Pod.ts"
-import * as Catalog from "../../src/cloudprovider/Catalog.ts"
-import type * as InstanceType from "../../src/cloudprovider/InstanceType.ts"
-import * as HostPorts from "../../src/scheduling/HostPorts.ts"
-import * as Resources from "../../src/scheduling/Resources.ts"
-import type * as Scheduler from "../../src/scheduling/Scheduler.ts"
+import * as KWOKNodeClass from "../../../../src/api/KWOKNodeClass.ts"
+import * as NodePoolApi from "../../../../src/api/NodePool.ts"
+import * as PodApi from "../../../../src/api/Pod.ts"
+import * as Catalog from "../../../../src/cloudprovider/Catalog.ts"
+import type * as InstanceType from "../../../../src/cloudprovider/InstanceType.ts"
+import * as HostPorts from "../../../../src/scheduling/HostPorts.ts"
+import * as Resources from "../../../../src/scheduling/Resources.ts"
+import type * as Scheduler from "../../../../src/controllers/provisioning/scheduling/Scheduler.ts"
 
 const decodeNodePool = Schema.decodeUnknownSync(NodePoolApi.NodePool)
 const decodePod = Schema.decodeUnknownSync(PodApi.Pod)

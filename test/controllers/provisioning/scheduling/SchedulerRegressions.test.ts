@@ -4,8 +4,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Labels from "../../src/api/Labels.ts"
-import * as Scheduler from "../../src/scheduling/Scheduler.ts"
+import * as Labels from "../../../../src/api/Labels.ts"
+import * as Scheduler from "../../../../src/controllers/provisioning/scheduling/Scheduler.ts"
 import { nodePool, pod } from "./fixtures.ts"
 import { boundPod, makeInput, matchApp, node, singleValue, spread, term } from "./support.ts"
 

@@ -4,17 +4,17 @@
  * status patch.
  */
 import { Effect, type Scope, Stream } from "effect"
-import type { Condition } from "../../api/Meta.ts"
-import type { NodeClassRef } from "../../api/NodeClassRef.ts"
-import type { NodePool } from "../../api/NodePool.ts"
-import { CloudProvider, type NodeClassKind } from "../../cloudprovider/CloudProvider.ts"
-import { KubeClient } from "../../kube/KubeClient.ts"
-import type * as KubeError from "../../kube/KubeError.ts"
-import type * as Resource from "../../kube/Resource.ts"
-import * as Resources from "../../kube/Resources.ts"
-import * as Controller from "../../runtime/Controller.ts"
-import * as Informer from "../../runtime/Informer.ts"
-import * as Result from "../../runtime/Result.ts"
+import type { Condition } from "../../../api/Meta.ts"
+import type { NodeClassRef } from "../../../api/NodeClassRef.ts"
+import type { NodePool } from "../../../api/NodePool.ts"
+import { CloudProvider, type NodeClassKind } from "../../../cloudprovider/CloudProvider.ts"
+import { KubeClient } from "../../../kube/KubeClient.ts"
+import type * as KubeError from "../../../kube/KubeError.ts"
+import type * as Resource from "../../../kube/Resource.ts"
+import * as Resources from "../../../kube/Resources.ts"
+import * as Controller from "../../../runtime/Controller.ts"
+import * as Informer from "../../../runtime/Informer.ts"
+import * as Result from "../../../runtime/Result.ts"
 
 /** What the controllers read of any NodeClass: its metadata and its conditions. */
 export interface NodeClassObject extends Resource.KubeObject {

@@ -4,11 +4,11 @@
  * requirements). When nothing is left, the filter says which criterion failed, in words a person can act on.
  */
 
-import * as Labels from "../api/Labels.ts"
-import type * as InstanceType from "../cloudprovider/InstanceType.ts"
-import * as Requirement from "./Requirement.ts"
-import * as Requirements from "./Requirements.ts"
-import * as Resources from "./Resources.ts"
+import * as Labels from "../../../api/Labels.ts"
+import type * as InstanceType from "../../../cloudprovider/InstanceType.ts"
+import * as Requirement from "../../../scheduling/Requirement.ts"
+import * as Requirements from "../../../scheduling/Requirements.ts"
+import * as Resources from "../../../scheduling/Resources.ts"
 
 /** The types that passed, or why none did. */
 export type Filtered =

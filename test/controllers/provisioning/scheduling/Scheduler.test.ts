@@ -1,12 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import * as Labels from "../../src/api/Labels.ts"
-import * as Storage from "../../src/api/Storage.ts"
-import * as Requirement from "../../src/scheduling/Requirement.ts"
-import * as Requirements from "../../src/scheduling/Requirements.ts"
-import * as Scheduler from "../../src/scheduling/Scheduler.ts"
-import * as VolumeUsage from "../../src/scheduling/VolumeUsage.ts"
+import * as Labels from "../../../../src/api/Labels.ts"
+import * as Storage from "../../../../src/api/Storage.ts"
+import * as Requirement from "../../../../src/scheduling/Requirement.ts"
+import * as Requirements from "../../../../src/scheduling/Requirements.ts"
+import * as Scheduler from "../../../../src/controllers/provisioning/scheduling/Scheduler.ts"
+import * as VolumeUsage from "../../../../src/scheduling/VolumeUsage.ts"
 import { existingNode, input, nodePool, pod } from "./fixtures.ts"
 
 const valuesOf = (claim: Scheduler.NewNodeClaim, key: string) =>

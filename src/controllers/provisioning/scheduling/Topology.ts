@@ -9,14 +9,14 @@
  * the number of known domains.
  */
 
-import * as Labels from "../api/Labels.ts"
-import type { Namespace } from "../api/Namespace.ts"
-import { isActive, type Pod, type PodAffinityTerm, type TopologySpreadConstraint } from "../api/Pod.ts"
-import type { TaintLike } from "../api/Taints.ts"
-import * as LabelSelector from "../kube/LabelSelector.ts"
-import * as Requirement from "./Requirement.ts"
-import * as Requirements from "./Requirements.ts"
-import * as Tolerations from "./Tolerations.ts"
+import * as Labels from "../../../api/Labels.ts"
+import type { Namespace } from "../../../api/Namespace.ts"
+import { isActive, type Pod, type PodAffinityTerm, type TopologySpreadConstraint } from "../../../api/Pod.ts"
+import type { TaintLike } from "../../../api/Taints.ts"
+import * as LabelSelector from "../../../kube/LabelSelector.ts"
+import * as Requirement from "../../../scheduling/Requirement.ts"
+import * as Requirements from "../../../scheduling/Requirements.ts"
+import * as Tolerations from "../../../scheduling/Tolerations.ts"
 
 /** What a group constrains. */
 export type Kind = "spread" | "affinity" | "antiAffinity"
