@@ -8,7 +8,7 @@ import * as Kubelet from "../../src/cluster/Kubelet.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
 import { createCsiClaim, listVolumeAttachments } from "../controllers/support.ts"
-import { converge, node, pod, podSpec, withKube } from "./support.ts"
+import { node, pod, podSpec, settle, withKube } from "./support.ts"
 
 /** A pod `name` bound to `nodeName`, mounting each claim in `claims`, its spec with `extra`. */
 const podWithClaims = (
@@ -59,7 +59,7 @@ describe("AttachDetach", () => {
           )
           yield* kube.create(Resources.Pods, podWithClaims("a", "n1", ["data", "nfs"]))
           yield* kube.create(Resources.Pods, podWithClaims("b", "n1", ["data", "logs"]))
-          yield* converge
+          yield* settle
 
           const attached = yield* listVolumeAttachments
           assert.deepStrictEqual(
@@ -87,7 +87,7 @@ describe("AttachDetach", () => {
 
           // `b` goes: pv-logs is detached; pv-data stays, `a` still uses it.
           yield* kube.delete(Resources.Pods, "b", { namespace: "default", gracePeriodSeconds: 0 })
-          yield* converge
+          yield* settle
           const detaching = yield* listVolumeAttachments
           assert.deepStrictEqual(
             detaching.map((attachment) => [
@@ -101,10 +101,10 @@ describe("AttachDetach", () => {
           )
           // The driver takes DetachDelay to detach; the object goes then.
           yield* TestClock.adjust("4999 millis")
-          yield* converge
+          yield* settle
           assert.lengthOf(yield* listVolumeAttachments, 2)
           yield* TestClock.adjust("1 milli")
-          yield* converge
+          yield* settle
           assert.deepStrictEqual(
             (yield* listVolumeAttachments).map((attachment) => attachment.spec.source.persistentVolumeName),
             ["pv-data"]
@@ -112,10 +112,10 @@ describe("AttachDetach", () => {
 
           // The node goes: its volumes are detached, whatever pods still claim to be bound to it.
           yield* kube.delete(Resources.Nodes, "n1")
-          yield* converge
+          yield* settle
           assert.isDefined((yield* listVolumeAttachments)[0]?.metadata.deletionTimestamp)
           yield* TestClock.adjust("5 seconds")
-          yield* converge
+          yield* settle
           assert.lengthOf(yield* listVolumeAttachments, 0)
         })
       )
@@ -134,7 +134,7 @@ describe("AttachDetach", () => {
           yield* createCsiClaim("other", "pv-other")
           yield* kube.create(Resources.Pods, podWithClaims("db", "n1", ["data"], { terminationGracePeriodSeconds: 30 }))
           yield* kube.create(Resources.Pods, podWithClaims("lost", "ghost", ["other"]))
-          yield* converge
+          yield* settle
           assert.deepStrictEqual(
             (yield* listVolumeAttachments).map((attachment) => attachment.spec.nodeName),
             ["n1"]
@@ -143,13 +143,13 @@ describe("AttachDetach", () => {
           // The kubelet removes the pod when its 30 s grace ends; the volume is detached 5 s after.
           yield* kube.delete(Resources.Pods, "db", { namespace: "default" })
           yield* TestClock.adjust("29 seconds")
-          yield* converge
+          yield* settle
           assert.isUndefined((yield* listVolumeAttachments)[0]?.metadata.deletionTimestamp)
           yield* TestClock.adjust("1 second")
-          yield* converge
+          yield* settle
           assert.strictEqual((yield* listVolumeAttachments)[0]?.metadata.deletionTimestamp, "1970-01-01T00:00:30Z")
           yield* TestClock.adjust("5 seconds")
-          yield* converge
+          yield* settle
           assert.lengthOf(yield* listVolumeAttachments, 0)
         })
       )
@@ -162,10 +162,10 @@ describe("AttachDetach", () => {
         yield* AttachDetach.make()
         yield* kube.create(Resources.Nodes, node("n1"))
         yield* kube.create(Resources.Pods, podWithClaims("db", "n1", ["data"]))
-        yield* converge
+        yield* settle
         assert.lengthOf(yield* listVolumeAttachments, 0)
         yield* createCsiClaim("data", "pv-data")
-        yield* converge
+        yield* settle
         assert.deepStrictEqual(
           (yield* listVolumeAttachments).map((attachment) => attachment.status?.attached),
           [true]

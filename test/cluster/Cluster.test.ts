@@ -4,7 +4,7 @@ import { TestClock } from "effect/testing"
 import * as Cluster from "../../src/cluster/Cluster.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
-import { converge, deployment, listPods, node, podCondition, podSpec, withKube } from "./support.ts"
+import { deployment, listPods, node, podCondition, podSpec, settle, withKube } from "./support.ts"
 
 const antiAffine = podSpec("500m", {
   affinity: {
@@ -20,7 +20,7 @@ const antiAffine = podSpec("500m", {
 const scenario = Effect.gen(function* () {
   // A previous run's teardown (its interrupted informers and controllers) may still have fibers to finish: let them,
   // so that every run interleaves its own fibers alike.
-  yield* converge
+  yield* settle
   const kube = yield* KubeClient
   for (const [name, zone] of [
     ["n1", "a"],
@@ -53,9 +53,9 @@ const scenario = Effect.gen(function* () {
     deployment("ports", 3, { containers: [{ name: "c", ports: [{ containerPort: 80, hostPort: 80 }] }] })
   )
   yield* kube.create(Resources.Deployments, deployment("pinned", 2, podSpec("1", { nodeSelector: { zone: "c" } })))
-  yield* converge
+  yield* settle
   yield* TestClock.adjust("1 second")
-  yield* converge
+  yield* settle
   return (yield* listPods).map((pod) => `${pod.metadata.name} → ${pod.spec.nodeName ?? "pending"}`)
 })
 
@@ -68,7 +68,7 @@ describe("Cluster", () => {
         yield* kube.create(Resources.Nodes, node("n1"))
         yield* kube.create(Resources.Nodes, node("n2"))
         yield* kube.create(Resources.Deployments, deployment("web", 3, antiAffine))
-        yield* converge
+        yield* settle
         let pods = yield* listPods
         assert.deepStrictEqual(pods.map((pod) => pod.spec.nodeName ?? "pending").sort(), ["n1", "n2", "pending"])
         const pending = pods.find((pod) => pod.spec.nodeName === undefined)!
@@ -77,7 +77,7 @@ describe("Cluster", () => {
           "0/2 nodes are available: 2 node(s) didn't match pod anti-affinity rules."
         )
         yield* kube.create(Resources.Nodes, node("n3"))
-        yield* converge
+        yield* settle
         pods = yield* listPods
         assert.deepStrictEqual(pods.map((pod) => pod.spec.nodeName).sort(), ["n1", "n2", "n3"])
         assert.isTrue(pods.every((pod) => pod.status?.phase === "Running"))

@@ -4,7 +4,7 @@ import * as Cluster from "../../src/cluster/Cluster.ts"
 import * as DaemonSets from "../../src/cluster/DaemonSets.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
-import { converge, listPods, node, podSpec, readyNode, withKube } from "./support.ts"
+import { listPods, node, podSpec, readyNode, settle, withKube } from "./support.ts"
 
 const daemonSet = (name: string, spec = podSpec("100m")) => ({
   apiVersion: "apps/v1",
@@ -66,7 +66,7 @@ describe("DaemonSets", () => {
           node("new", { taints: [{ key: "karpenter.sh/unregistered", effect: "NoExecute" }] })
         )
         yield* kube.create(Resources.DaemonSets, daemonSet("agent"))
-        yield* converge
+        yield* settle
         assert.deepStrictEqual(yield* placement, ["n1", "n2"])
         const pods = yield* listPods
         for (const p of pods) {
@@ -83,12 +83,12 @@ describe("DaemonSets", () => {
 
         // Registration removes the taint: the node gets its daemon.
         yield* kube.patch(Resources.Nodes, "new", { type: "merge", patch: { spec: { taints: null } } })
-        yield* converge
+        yield* settle
         assert.deepStrictEqual(yield* placement, ["n1", "n2", "new"])
 
         // The node goes: so does its daemon (the pod GC deletes it at once).
         yield* kube.delete(Resources.Nodes, "n1")
-        yield* converge
+        yield* settle
         assert.deepStrictEqual(yield* placement, ["n2", "new"])
         status = (yield* kube.get(Resources.DaemonSets, "agent", { namespace: "default" })).status
         assert.strictEqual(status?.desiredNumberScheduled, 2)
@@ -99,7 +99,7 @@ describe("DaemonSets", () => {
           type: "merge",
           patch: { spec: { taints: [{ key: "maintenance", effect: "NoExecute" }] } }
         })
-        yield* converge
+        yield* settle
         assert.deepStrictEqual(yield* placement, ["n2 (terminating)", "new"])
       })
     )

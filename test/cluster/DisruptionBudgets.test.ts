@@ -7,7 +7,7 @@ import * as Cluster from "../../src/cluster/Cluster.ts"
 import * as DisruptionBudgets from "../../src/cluster/DisruptionBudgets.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
-import { boundPod, converge, deployment, listPods, node, withKube } from "./support.ts"
+import { boundPod, deployment, listPods, node, settle, withKube } from "./support.ts"
 
 const budget = (
   spec: Partial<PodDisruptionBudget.PodDisruptionBudget["spec"]>,
@@ -170,7 +170,7 @@ describe("DisruptionBudgets controller", () => {
         yield* kube.create(Resources.Nodes, node("n1", { allocatable: { cpu: "8", memory: "32Gi", pods: "110" } }))
         yield* kube.create(Resources.Deployments, deployment("web", 3))
         yield* kube.create(Resources.PodDisruptionBudgets, pdbManifest({ maxUnavailable: 1 }))
-        yield* converge
+        yield* settle
         assert.deepStrictEqual(yield* status, {
           expectedPods: 3,
           desiredHealthy: 2,
@@ -183,7 +183,7 @@ describe("DisruptionBudgets controller", () => {
         yield* kube.evict("default", first!.metadata.name!)
         const refused = yield* Effect.flip(kube.evict("default", second!.metadata.name!))
         assert.strictEqual(refused._tag, "TooManyRequests")
-        yield* converge
+        yield* settle
         // The evicted pod terminates; its replacement starts at once on the node.
         assert.deepStrictEqual(yield* status, {
           expectedPods: 3,
@@ -195,7 +195,7 @@ describe("DisruptionBudgets controller", () => {
         assert.strictEqual((yield* listPods).length, 4)
 
         yield* kube.patch(Resources.Deployments, "web", { type: "merge", patch: { spec: { replicas: 5 } } })
-        yield* converge
+        yield* settle
         assert.deepStrictEqual(yield* status, {
           expectedPods: 5,
           desiredHealthy: 4,
@@ -215,7 +215,7 @@ describe("DisruptionBudgets controller", () => {
         yield* kube.create(Resources.Nodes, node("n1"))
         yield* kube.create(Resources.Deployments, deployment("web", 4))
         yield* kube.create(Resources.PodDisruptionBudgets, pdbManifest({ minAvailable: 4 }))
-        yield* converge
+        yield* settle
         assert.deepStrictEqual(yield* status, {
           expectedPods: 4,
           desiredHealthy: 4,
@@ -235,7 +235,7 @@ describe("DisruptionBudgets controller", () => {
           },
           { namespace: "default" }
         )
-        yield* converge
+        yield* settle
         assert.deepStrictEqual(yield* status, {
           expectedPods: 4,
           desiredHealthy: 1,
@@ -255,7 +255,7 @@ describe("DisruptionBudgets controller", () => {
         yield* kube.create(Resources.Nodes, node("n1"))
         yield* kube.create(Resources.Deployments, deployment("web", 2))
         yield* kube.create(Resources.PodDisruptionBudgets, pdbManifest({ minAvailable: 1 }))
-        yield* converge
+        yield* settle
         const [victim] = yield* listPods
         // What an eviction whose delete never happened leaves behind.
         const pdb = yield* kube.get(Resources.PodDisruptionBudgets, "web", { namespace: "default" })
@@ -271,11 +271,11 @@ describe("DisruptionBudgets controller", () => {
           },
           { namespace: "default", subresource: "status" }
         )
-        yield* converge
+        yield* settle
         assert.strictEqual((yield* status).currentHealthy, 1)
         assert.strictEqual((yield* status).disruptionsAllowed, 0)
         yield* TestClock.adjust("2 minutes")
-        yield* converge
+        yield* settle
         const after = yield* kube.get(Resources.PodDisruptionBudgets, "web", { namespace: "default" })
         assert.strictEqual(after.status?.currentHealthy, 2)
         assert.strictEqual(after.status?.disruptionsAllowed, 1)

@@ -7,7 +7,7 @@ import * as PodGarbageCollector from "../../src/cluster/PodGarbageCollector.ts"
 import * as Scheduler from "../../src/cluster/Scheduler.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
-import { converge, listPods, node, pod, podCondition, podSpec, withKube } from "./support.ts"
+import { listPods, node, pod, podCondition, podSpec, settle, withKube } from "./support.ts"
 
 describe("Kubelet", () => {
   it.effect(
@@ -19,19 +19,19 @@ describe("Kubelet", () => {
           yield* Kubelet.make()
           const other = { key: "team", value: "a", effect: "NoSchedule" }
           yield* kube.create(Resources.Nodes, { ...node("n"), spec: { taints: [other] } })
-          yield* converge
+          yield* settle
           const cordon = (unschedulable: boolean) =>
             kube.patch(Resources.Nodes, "n", { type: "merge", patch: { spec: { unschedulable } } })
           const taints = Effect.map(kube.get(Resources.Nodes, "n"), (n) => n.spec.taints ?? [])
           assert.deepStrictEqual(yield* taints, [other], "not cordoned: nothing added")
           yield* cordon(true)
-          yield* converge
+          yield* settle
           assert.deepStrictEqual(yield* taints, [
             other,
             { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" }
           ])
           yield* cordon(false)
-          yield* converge
+          yield* settle
           assert.deepStrictEqual(yield* taints, [other])
         })
       )
@@ -45,7 +45,7 @@ describe("Kubelet", () => {
         yield* Kubelet.make()
         yield* kube.create(Resources.Nodes, node("fresh"))
         yield* kube.create(Resources.Nodes, node("broken", { ready: false }))
-        yield* converge
+        yield* settle
         const fresh = yield* kube.get(Resources.Nodes, "fresh")
         assert.isTrue(Node.isReady(fresh))
         const ready = fresh.status?.conditions?.find((condition) => condition.type === "Ready")
@@ -64,7 +64,7 @@ describe("Kubelet", () => {
         yield* Kubelet.make()
         yield* kube.create(Resources.Nodes, node("down", { ready: false }))
         yield* kube.create(Resources.Pods, { ...pod("p"), spec: { ...podSpec(), nodeName: "down" } })
-        yield* converge
+        yield* settle
         assert.strictEqual((yield* listPods)[0]!.status?.phase, "Pending")
 
         const setReady = (status: string) =>
@@ -75,13 +75,13 @@ describe("Kubelet", () => {
             { subresource: "status" }
           )
         yield* setReady("True")
-        yield* converge
+        yield* settle
         let [running] = yield* listPods
         assert.strictEqual(running!.status?.phase, "Running")
         assert.strictEqual(podCondition(running!, "Ready")?.status, "True")
 
         yield* setReady("False")
-        yield* converge
+        yield* settle
         ;[running] = yield* listPods
         assert.strictEqual(running!.status?.phase, "Running")
         assert.strictEqual(podCondition(running!, "Ready")?.status, "False")
@@ -100,28 +100,28 @@ describe("Kubelet", () => {
           ...pod("p"),
           spec: { ...podSpec("1", { terminationGracePeriodSeconds: 45 }), nodeName: "n1" }
         })
-        yield* converge
+        yield* settle
         yield* kube.delete(Resources.Pods, "p", { namespace: "default" })
-        yield* converge
+        yield* settle
         const terminating = yield* listPods
         assert.strictEqual(terminating[0]!.metadata.deletionTimestamp, "1970-01-01T00:00:45Z")
 
         yield* TestClock.adjust("44999 millis")
-        yield* converge
+        yield* settle
         assert.strictEqual((yield* listPods).length, 1)
         yield* TestClock.adjust("1 milli")
-        yield* converge
+        yield* settle
         assert.strictEqual((yield* listPods).length, 0)
 
         // An explicit shorter grace period wins.
         yield* kube.create(Resources.Pods, { ...pod("q"), spec: { ...podSpec(), nodeName: "n1" } })
-        yield* converge
+        yield* settle
         yield* kube.delete(Resources.Pods, "q", { namespace: "default", gracePeriodSeconds: 5 })
         yield* TestClock.adjust("4 seconds")
-        yield* converge
+        yield* settle
         assert.strictEqual((yield* listPods).length, 1)
         yield* TestClock.adjust("1 second")
-        yield* converge
+        yield* settle
         assert.strictEqual((yield* listPods).length, 0)
       })
     )
@@ -140,12 +140,12 @@ describe("PodGarbageCollector", () => {
         yield* kube.create(Resources.Nodes, node("n2", { allocatable: { cpu: "1", memory: "4Gi", pods: "10" } }))
         yield* kube.create(Resources.Pods, pod("a"))
         yield* kube.create(Resources.Pods, pod("b"))
-        yield* converge
+        yield* settle
         const placed = Object.fromEntries((yield* listPods).map((p) => [p.metadata.name, p.spec.nodeName]))
         assert.deepStrictEqual(placed, { a: "n1", b: "n2" })
 
         yield* kube.delete(Resources.Nodes, "n1")
-        yield* converge
+        yield* settle
         assert.deepStrictEqual(
           (yield* listPods).map((p) => p.metadata.name),
           ["b"]
@@ -159,11 +159,11 @@ describe("PodGarbageCollector", () => {
       Effect.gen(function* () {
         const kube = yield* KubeClient
         yield* PodGarbageCollector.make()
-        yield* converge
+        yield* settle
         yield* kube.create(Resources.Nodes, node("n1"))
         yield* kube.create(Resources.Pods, { ...pod("p"), spec: { ...podSpec(), nodeName: "n1" } })
         yield* kube.create(Resources.Pods, { ...pod("orphan"), spec: { ...podSpec(), nodeName: "ghost" } })
-        yield* converge
+        yield* settle
         assert.deepStrictEqual(
           (yield* listPods).map((p) => p.metadata.name),
           ["p"]

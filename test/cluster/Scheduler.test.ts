@@ -4,7 +4,7 @@ import type * as Pod from "../../src/api/Pod.ts"
 import * as Scheduler from "../../src/cluster/Scheduler.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
-import { boundPod, converge, listPods, node, pod, podCondition, podSpec, readyNode, withKube } from "./support.ts"
+import { boundPod, listPods, node, pod, podCondition, podSpec, readyNode, settle, withKube } from "./support.ts"
 
 const place = (
   nodes: ReadonlyArray<ReturnType<typeof readyNode>>,
@@ -258,7 +258,7 @@ describe("Scheduler controller", () => {
         yield* kube.create(Resources.Nodes, node("small", { ready: true, allocatable: { cpu: "1", pods: "10" } }))
         yield* kube.create(Resources.Pods, pod("big", { spec: podSpec("2") }))
         yield* Scheduler.make()
-        yield* converge
+        yield* settle
         const [pending] = yield* listPods
         assert.strictEqual(pending!.spec.nodeName, undefined)
         const condition = podCondition(pending!, "PodScheduled")
@@ -273,11 +273,11 @@ describe("Scheduler controller", () => {
         // Unrelated changes do not rewrite an unchanged condition.
         const version = pending!.metadata.resourceVersion
         yield* kube.patch(Resources.Nodes, "small", { type: "merge", patch: { metadata: { labels: { x: "y" } } } })
-        yield* converge
+        yield* settle
         assert.strictEqual((yield* listPods)[0]!.metadata.resourceVersion, version)
 
         yield* kube.create(Resources.Nodes, node("large", { ready: true }))
-        yield* converge
+        yield* settle
         const [bound] = yield* listPods
         assert.strictEqual(bound!.spec.nodeName, "large")
         assert.strictEqual(podCondition(bound!, "PodScheduled")?.status, "True")
@@ -296,7 +296,7 @@ describe("Scheduler controller", () => {
         yield* Scheduler.make()
         for (let i = 0; i < 5; i++) yield* kube.create(Resources.Pods, pod(`p${i}`))
         yield* kube.create(Resources.Pods, pod("custom", { spec: podSpec("1", { schedulerName: "other" }) }))
-        yield* converge
+        yield* settle
         const pods = yield* listPods
         assert.deepStrictEqual(
           pods.map((p) => [p.metadata.name, p.spec.nodeName ?? podCondition(p, "PodScheduled")?.reason ?? "-"]),

@@ -5,7 +5,7 @@ import * as Cluster from "../../src/cluster/Cluster.ts"
 import * as Workloads from "../../src/cluster/Workloads.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
-import { converge, deployment, listPods, node, podCondition, podSpec, withKube } from "./support.ts"
+import { deployment, listPods, node, podCondition, podSpec, settle, withKube } from "./support.ts"
 
 const replicaSets = Effect.gen(function* () {
   const kube = yield* KubeClient
@@ -19,7 +19,7 @@ describe("Workloads", () => {
         const kube = yield* KubeClient
         yield* Cluster.make()
         yield* kube.create(Resources.Deployments, deployment("web", 3))
-        yield* converge
+        yield* settle
 
         const [replicaSet] = yield* replicaSets
         const hash = Workloads.templateHash((yield* kube.get(Resources.Deployments, "web")).spec.template)
@@ -37,7 +37,7 @@ describe("Workloads", () => {
         }
 
         yield* kube.create(Resources.Nodes, node("n1"))
-        yield* converge
+        yield* settle
         pods = yield* listPods
         for (const p of pods) {
           assert.strictEqual(p.spec.nodeName, "n1")
@@ -69,13 +69,13 @@ describe("Workloads", () => {
         // Room for two pods only: the third stays pending and is the first to go.
         yield* kube.create(Resources.Nodes, node("n1", { allocatable: { cpu: "2", memory: "8Gi", pods: "110" } }))
         yield* kube.create(Resources.Deployments, deployment("web", 3))
-        yield* converge
+        yield* settle
         const before = yield* listPods
         const pending = before.filter((p) => p.spec.nodeName === undefined).map((p) => p.metadata.name)
         assert.strictEqual(pending.length, 1)
 
         yield* kube.patch(Resources.Deployments, "web", { type: "merge", patch: { spec: { replicas: 1 } } })
-        yield* converge
+        yield* settle
         const during = yield* listPods
         // The pending pod went at once; one running pod is terminating for its grace period.
         assert.strictEqual(during.length, 2)
@@ -84,7 +84,7 @@ describe("Workloads", () => {
         assert.strictEqual((yield* replicaSets)[0]!.spec.replicas, 1)
 
         yield* TestClock.adjust("30 seconds")
-        yield* converge
+        yield* settle
         const after = yield* listPods
         assert.strictEqual(after.length, 1)
         assert.strictEqual(after[0]!.status?.phase, "Running")
@@ -102,15 +102,15 @@ describe("Workloads", () => {
         yield* Cluster.make()
         yield* kube.create(Resources.Nodes, node("n1"))
         yield* kube.create(Resources.Deployments, deployment("web", 2))
-        yield* converge
+        yield* settle
         const [first] = yield* replicaSets
         yield* kube.patch(Resources.Deployments, "web", {
           type: "merge",
           patch: { spec: { template: { spec: podSpec("500m") } } }
         })
-        yield* converge
+        yield* settle
         yield* TestClock.adjust("30 seconds")
-        yield* converge
+        yield* settle
         const sets = yield* replicaSets
         assert.strictEqual(sets.length, 1)
         assert.notStrictEqual(sets[0]!.metadata.name, first!.metadata.name)

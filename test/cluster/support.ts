@@ -1,4 +1,4 @@
-/** Helpers of the embedded-cluster tests: manifests, and letting the control plane converge. */
+/** Helpers of the embedded-cluster tests: manifests, and letting the control plane settle. */
 import { Effect } from "effect"
 import * as MemoryKube from "../../layers/kube/memory/MemoryKubeClient.ts"
 import type * as Meta from "../../src/api/Meta.ts"
@@ -7,10 +7,7 @@ import type * as Pod from "../../src/api/Pod.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
 
-/** Lets every runnable fiber run until the control plane is quiet (chains of controllers take several rounds). */
-export const converge: Effect.Effect<void> = Effect.gen(function* () {
-  for (let i = 0; i < 3000; i++) yield* Effect.yieldNow
-})
+export { settle } from "../support/Settle.ts"
 
 /** Runs a test body against a fresh in-memory API server. */
 export const withKube = <A, E, R>(

@@ -27,17 +27,15 @@ import * as Requirement from "../../src/scheduling/Requirement.ts"
 import * as Requirements from "../../src/scheduling/Requirements.ts"
 import * as ClusterStateLayer from "../../src/state/Cluster.ts"
 import type { ClusterState } from "../../src/state/ClusterState.ts"
+import { settle } from "../support/Settle.ts"
+
+export { settle }
 
 /**
  * Options of the suites that run controllers: a few seconds of wall clock each, more on a loaded machine, so the
  * 5 s default is raised (virtual time keeps them from depending on it otherwise).
  */
 export const controllerSuite = { timeout: 30_000 } as const
-
-/** Lets every runnable fiber run until it blocks (controller chains take several rounds). */
-export const settle: Effect.Effect<void> = Effect.gen(function* () {
-  for (let i = 0; i < 200; i++) yield* Effect.yieldNow
-})
 
 /**
  * Advances the virtual clock by `millis`: first lets the work the test started settle, then moves in steps of at

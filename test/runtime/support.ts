@@ -3,10 +3,7 @@ import { Effect } from "effect"
 import * as MemoryKube from "../../layers/kube/memory/MemoryKubeClient.ts"
 import type * as KubeClient from "../../src/kube/KubeClient.ts"
 
-/** Lets every runnable fiber run until it blocks (fibers woken by fibers woken by … , a few generations deep). */
-export const settle: Effect.Effect<void> = Effect.gen(function* () {
-  for (let i = 0; i < 100; i++) yield* Effect.yieldNow
-})
+export { settle } from "../support/Settle.ts"
 
 /** Runs a test body against a fresh in-memory API server. */
 export const withKube = <A, E, R>(

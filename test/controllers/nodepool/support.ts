@@ -11,10 +11,7 @@ import * as Resources from "../../../src/kube/Resources.ts"
 import type * as SchedulingResources from "../../../src/scheduling/Resources.ts"
 import { ClusterState } from "../../../src/state/ClusterState.ts"
 
-/** Lets every runnable fiber run until it blocks. */
-export const settle: Effect.Effect<void> = Effect.gen(function* () {
-  for (let i = 0; i < 200; i++) yield* Effect.yieldNow
-})
+export { settle } from "../../support/Settle.ts"
 
 /** The KWOK NodeClass kind. */
 export const kwokKind = { group: KWOKNodeClass.group, kind: KWOKNodeClass.kind } as const

@@ -15,6 +15,9 @@ import * as CloudProvider from "../../../../src/cloudprovider/CloudProvider.ts"
 import { type Event, EventRecorder } from "../../../../src/kube/EventRecorder.ts"
 import { KubeClient } from "../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"
+import { settle } from "../../../support/Settle.ts"
+
+export { settle }
 
 /** One answer of the eviction API: when (virtual ms), which pod, and `ok` or the error's tag. */
 export interface Eviction {
@@ -94,11 +97,6 @@ export const environment = (
     provider(options.shutdownMillis ?? 0),
     EventRecorder.layerMemory(recorded.events)
   )
-
-/** Lets every runnable fiber run until it blocks. */
-export const settle: Effect.Effect<void> = Effect.gen(function* () {
-  for (let i = 0; i < 300; i++) yield* Effect.yieldNow
-})
 
 /** Advances the virtual clock by `millis` in steps of `step`, settling after each. */
 export const advance = (millis: number, step = 100): Effect.Effect<void> =>

@@ -15,11 +15,9 @@ import * as Conditions from "../../../../src/controllers/Conditions.ts"
 import { EventRecorder } from "../../../../src/kube/EventRecorder.ts"
 import { KubeClient } from "../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"
+import { settle } from "../../../support/Settle.ts"
 
-/** Lets every runnable fiber run until it blocks (informer → work queue → reconcile → write → informer …). */
-export const settle: Effect.Effect<void> = Effect.gen(function* () {
-  for (let i = 0; i < 300; i++) yield* Effect.yieldNow
-})
+export { settle }
 
 /** Advances the virtual clock by `millis` in one step, then lets fibers settle. */
 export const advance = (millis: number): Effect.Effect<void> => Effect.andThen(TestClock.adjust(millis), settle)
