@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Labels from "../../../../src/api/Labels.ts"
 import type * as Pod from "../../../../src/api/Pod.ts"
-import * as PodRequirements from "../../../../src/scheduling/PodRequirements.ts"
 import * as Preferences from "../../../../src/controllers/provisioning/scheduling/Preferences.ts"
+import * as PodRequirements from "../../../../src/scheduling/PodRequirements.ts"
 import * as Requirements from "../../../../src/scheduling/Requirements.ts"
 
 const zoneTerm = (...zones: Array<string>) => ({

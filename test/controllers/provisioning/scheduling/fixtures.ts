@@ -5,9 +5,9 @@ import * as NodePoolApi from "../../../../src/api/NodePool.ts"
 import * as PodApi from "../../../../src/api/Pod.ts"
 import * as Catalog from "../../../../src/cloudprovider/Catalog.ts"
 import type * as InstanceType from "../../../../src/cloudprovider/InstanceType.ts"
+import type * as Scheduler from "../../../../src/controllers/provisioning/scheduling/Scheduler.ts"
 import * as HostPorts from "../../../../src/scheduling/HostPorts.ts"
 import * as Resources from "../../../../src/scheduling/Resources.ts"
-import type * as Scheduler from "../../../../src/controllers/provisioning/scheduling/Scheduler.ts"
 
 const decodeNodePool = Schema.decodeUnknownSync(NodePoolApi.NodePool)
 const decodePod = Schema.decodeUnknownSync(PodApi.Pod)

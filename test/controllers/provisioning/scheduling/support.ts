@@ -1,6 +1,6 @@
 /**
  * Helpers for the scheduler suite and property tests: inputs over one shared KWOK catalogue, flexible existing
- * nodes and pods, reading results back (where did each pod go), and a seeded generator for random cases.
+ * nodes and pods, and reading results back (where did each pod go).
  */
 import * as KWOKNodeClass from "../../../../src/api/KWOKNodeClass.ts"
 import * as Labels from "../../../../src/api/Labels.ts"
@@ -9,11 +9,11 @@ import type * as PodApi from "../../../../src/api/Pod.ts"
 import type { TaintLike } from "../../../../src/api/Taints.ts"
 import * as Catalog from "../../../../src/cloudprovider/Catalog.ts"
 import * as InstanceType from "../../../../src/cloudprovider/InstanceType.ts"
+import * as Scheduler from "../../../../src/controllers/provisioning/scheduling/Scheduler.ts"
 import * as HostPorts from "../../../../src/scheduling/HostPorts.ts"
 import * as Requirement from "../../../../src/scheduling/Requirement.ts"
 import * as Requirements from "../../../../src/scheduling/Requirements.ts"
 import * as Resources from "../../../../src/scheduling/Resources.ts"
-import * as Scheduler from "../../../../src/controllers/provisioning/scheduling/Scheduler.ts"
 import { pod } from "./fixtures.ts"
 
 // -- Catalogue and inputs ----------------------------------------------------------------------------------------
@@ -239,39 +239,3 @@ export const canonical = (results: Scheduler.Results): string =>
 /** The cheapest launchable price of an instance type under a NodeClaim's requirements. */
 export const priceUnder = (instanceType: InstanceType.InstanceType, requirements: Requirements.Requirements): number =>
   InstanceType.cheapestOffering(instanceType, requirements, wellKnown)?.price ?? Number.POSITIVE_INFINITY
-
-// -- Seeded randomness -------------------------------------------------------------------------------------------
-
-/** A small linear congruential generator (Numerical Recipes constants), deterministic per seed. */
-export class Lcg {
-  private state: number
-
-  constructor(seed: number) {
-    this.state = (seed * 2654435761 + 1) >>> 0
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    this.state = (Math.imul(this.state, 1664525) + 1013904223) >>> 0
-    return this.state / 4294967296
-  }
-
-  /** An integer in [min, max]. */
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1))
-  }
-
-  chance(probability: number): boolean {
-    return this.next() < probability
-  }
-
-  pick<A>(items: ReadonlyArray<A>): A {
-    return items[this.int(0, items.length - 1)]!
-  }
-
-  /** A non-empty random subset, in the original order. */
-  subset<A>(items: ReadonlyArray<A>): Array<A> {
-    const chosen = items.filter(() => this.chance(0.5))
-    return chosen.length === 0 ? [this.pick(items)] : chosen
-  }
-}
