@@ -1,15 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as fc from "fast-check"
 import * as Requirement from "../../src/scheduling/Requirement.ts"
 import * as Requirements from "../../src/scheduling/Requirements.ts"
-
-/** A small seeded linear congruential generator returning [0, 1): reproducible property tests. */
-const lcg = (seed: number): (() => number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0
-    return state / 4294967296
-  }
-}
+import * as Property from "../support/Property.ts"
 
 /** Label values the generated requirements draw from, mixing words and integers (with a non-canonical "07"). */
 const valuePool: ReadonlyArray<string> = ["A", "B", "C", "1", "2", "5", "7", "9", "10", "-3", "07", "0"]
@@ -33,21 +26,33 @@ const operators: ReadonlyArray<Requirement.Operator> = [
   "Lte"
 ]
 
-const pick = <A>(random: () => number, items: ReadonlyArray<A>): A => items[Math.floor(random() * items.length)]!
+const numericOperators: ReadonlySet<Requirement.Operator> = new Set(["Gt", "Lt", "Gte", "Lte"])
 
-/** A requirement on `key` from a random operator; sometimes the intersection of two, to reach bounded complements. */
-const requirement = (random: () => number, key = "key"): Requirement.Requirement => {
-  const single = (): Requirement.Requirement => {
-    const operator = pick(random, operators)
-    const minValues = random() < 0.2 ? 1 + Math.floor(random() * 3) : undefined
-    if (operator === "Gt" || operator === "Lt" || operator === "Gte" || operator === "Lte") {
-      return Requirement.make(key, operator, [String(Math.floor(random() * 16) - 4)], minValues)
-    }
-    const values = valuePool.filter(() => random() < 0.3)
-    return Requirement.make(key, operator, operator === "In" && values.length === 0 ? ["A"] : values, minValues)
-  }
-  return random() < 0.35 ? Requirement.intersection(single(), single()) : single()
-}
+/** A requirement on "key" from a random operator (an `In` has at least one value). */
+const single: fc.Arbitrary<Requirement.Requirement> = fc
+  .record({
+    operator: fc.constantFrom(...operators),
+    bound: fc.integer({ min: -4, max: 11 }),
+    values: fc.subarray([...valuePool]),
+    minValues: Property.sometimes(0.2, fc.integer({ min: 1, max: 3 }))
+  })
+  .map(({ operator, bound, values, minValues }) =>
+    Requirement.make(
+      "key",
+      operator,
+      numericOperators.has(operator) ? [String(bound)] : operator === "In" && values.length === 0 ? ["A"] : values,
+      minValues
+    )
+  )
+
+/** A single requirement, or sometimes the intersection of two, to reach bounded complements. */
+const requirements: fc.Arbitrary<Requirement.Requirement> = Property.weighted(
+  [65, single],
+  [35, fc.tuple(single, single).map(([a, b]) => Requirement.intersection(a, b))]
+)
+
+/** A draw of a random source: [0, 1). */
+const draws = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true })
 
 /** A requirement as comparable plain data. */
 const view = (req: Requirement.Requirement) => ({
@@ -306,24 +311,39 @@ describe("Requirement.operator, len, values", () => {
 })
 
 describe("Requirement.any", () => {
-  const random = lcg(7)
-
-  it("matches upstream's expectations", () => {
-    assert.notStrictEqual(Requirement.any(fixtures.exists, random), "")
-    assert.strictEqual(Requirement.any(fixtures.doesNotExist, random), "")
-    assert.strictEqual(Requirement.any(fixtures.inA, random), "A")
-    assert.strictEqual(Requirement.any(fixtures.in9, random), "9")
-    assert.notInclude(["", "A"], Requirement.any(fixtures.notInA, random))
-    assert.isAbove(Number(Requirement.any(fixtures.greaterThan1, random)), 1)
-    assert.isAbove(Number(Requirement.any(fixtures.greaterThan9, random)), 9)
-    assert.strictEqual(Requirement.any(fixtures.lessThan1, random), "0")
-    const belowNine = Number(Requirement.any(fixtures.lessThan9, random))
-    assert.isTrue(belowNine >= 0 && belowNine < 9)
+  it("matches upstream's expectations, whatever the draw", () => {
+    fc.assert(
+      fc.property(draws, (draw) => {
+        const random = () => draw
+        assert.notStrictEqual(Requirement.any(fixtures.exists, random), "")
+        assert.strictEqual(Requirement.any(fixtures.doesNotExist, random), "")
+        assert.strictEqual(Requirement.any(fixtures.inA, random), "A")
+        assert.strictEqual(Requirement.any(fixtures.in9, random), "9")
+        assert.notInclude(["", "A"], Requirement.any(fixtures.notInA, random))
+        assert.isAbove(Number(Requirement.any(fixtures.greaterThan1, random)), 1)
+        assert.isAbove(Number(Requirement.any(fixtures.greaterThan9, random)), 9)
+        assert.strictEqual(Requirement.any(fixtures.lessThan1, random), "0")
+        const belowNine = Number(Requirement.any(fixtures.lessThan9, random))
+        assert.isTrue(belowNine >= 0 && belowNine < 9)
+      }),
+      { seed: 7, numRuns: 100 }
+    )
   })
 
-  it("gives the smallest value of an In requirement", () => {
-    assert.strictEqual(Requirement.any(Requirement.make("key", "In", ["b", "c", "a"]), random), "a")
-    assert.strictEqual(Requirement.any(fixtures.in19, random), "1")
+  it("gives the smallest value of an In requirement, whatever the draw", () => {
+    fc.assert(
+      fc.property(draws, (draw) => {
+        assert.strictEqual(
+          Requirement.any(Requirement.make("key", "In", ["b", "c", "a"]), () => draw),
+          "a"
+        )
+        assert.strictEqual(
+          Requirement.any(fixtures.in19, () => draw),
+          "1"
+        )
+      }),
+      { seed: 7, numRuns: 100 }
+    )
   })
 
   it("steps past excluded values within the bounds", () => {
@@ -453,21 +473,21 @@ describe("Requirement properties (seeded)", () => {
     `${Requirement.operator(req)}${req.greaterThan === undefined ? "" : " gt"}${req.lessThan === undefined ? "" : " lt"}`
 
   it("membership of an intersection is the conjunction of memberships, both ways round", () => {
-    const random = lcg(20240601)
     const shapes = new Set<string>()
-    for (let round = 0; round < 1000; round++) {
-      const a = requirement(random)
-      const b = requirement(random)
-      const ab = Requirement.intersection(a, b)
-      const ba = Requirement.intersection(b, a)
-      shapes.add(describeShape(a))
-      for (const value of sampleValues) {
-        const expected = Requirement.has(a, value) && Requirement.has(b, value)
-        if (Requirement.has(ab, value) !== expected || Requirement.has(ba, value) !== expected) {
-          assert.fail(`${Requirement.format(a)} ∩ ${Requirement.format(b)} for ${JSON.stringify(value)}`)
+    fc.assert(
+      fc.property(requirements, requirements, (a, b) => {
+        const ab = Requirement.intersection(a, b)
+        const ba = Requirement.intersection(b, a)
+        shapes.add(describeShape(a))
+        for (const value of sampleValues) {
+          const expected = Requirement.has(a, value) && Requirement.has(b, value)
+          if (Requirement.has(ab, value) !== expected || Requirement.has(ba, value) !== expected) {
+            assert.fail(`${Requirement.format(a)} ∩ ${Requirement.format(b)} for ${JSON.stringify(value)}`)
+          }
         }
-      }
-    }
+      }),
+      { seed: 20240601, numRuns: 1000 }
+    )
     // The generator must reach the interesting shapes, bounded complements with exclusions among them.
     for (const shape of [
       "In",
@@ -484,43 +504,45 @@ describe("Requirement properties (seeded)", () => {
   })
 
   it("hasIntersection agrees with len(intersection) > 0 and is symmetric", () => {
-    const random = lcg(42)
-    for (let round = 0; round < 1000; round++) {
-      const a = requirement(random)
-      const b = requirement(random)
-      const expected = Requirement.len(Requirement.intersection(a, b)) > 0
-      if (Requirement.hasIntersection(a, b) !== expected || Requirement.hasIntersection(b, a) !== expected) {
-        assert.fail(`${Requirement.format(a)} ∩ ${Requirement.format(b)}`)
-      }
-    }
+    fc.assert(
+      fc.property(requirements, requirements, (a, b) => {
+        const expected = Requirement.len(Requirement.intersection(a, b)) > 0
+        if (Requirement.hasIntersection(a, b) !== expected || Requirement.hasIntersection(b, a) !== expected) {
+          assert.fail(`${Requirement.format(a)} ∩ ${Requirement.format(b)}`)
+        }
+      }),
+      { seed: 42, numRuns: 1000 }
+    )
   })
 
   it("any() returns an allowed value whenever it returns one", () => {
-    const random = lcg(99)
-    for (let round = 0; round < 1000; round++) {
-      const req = requirement(random)
-      const value = Requirement.any(req, random)
-      if (value !== "" && !Requirement.has(req, value)) assert.fail(`${Requirement.format(req)} gave ${value}`)
-      if (value === "" && Requirement.operator(req) === "In") assert.fail(`${Requirement.format(req)} gave nothing`)
-    }
+    fc.assert(
+      fc.property(requirements, draws, (req, draw) => {
+        const value = Requirement.any(req, () => draw)
+        if (value !== "" && !Requirement.has(req, value)) assert.fail(`${Requirement.format(req)} gave ${value}`)
+        if (value === "" && Requirement.operator(req) === "In") assert.fail(`${Requirement.format(req)} gave nothing`)
+      }),
+      { seed: 99, numRuns: 1000 }
+    )
   })
 
   it("node selector requirements read back to the same membership", () => {
-    const random = lcg(5)
-    for (let round = 0; round < 1000; round++) {
-      const req = requirement(random)
-      const back = Requirements.get(
-        Requirements.fromNodeSelectorRequirements(Requirement.toNodeSelectorRequirements(req)),
-        "key"
-      )
-      for (const value of sampleValues) {
-        if (Requirement.has(back, value) !== Requirement.has(req, value)) {
-          assert.fail(
-            `${Requirement.format(req)} read back as ${Requirement.format(back)} for ${JSON.stringify(value)}`
-          )
+    fc.assert(
+      fc.property(requirements, (req) => {
+        const back = Requirements.get(
+          Requirements.fromNodeSelectorRequirements(Requirement.toNodeSelectorRequirements(req)),
+          "key"
+        )
+        for (const value of sampleValues) {
+          if (Requirement.has(back, value) !== Requirement.has(req, value)) {
+            assert.fail(
+              `${Requirement.format(req)} read back as ${Requirement.format(back)} for ${JSON.stringify(value)}`
+            )
+          }
         }
-      }
-      assert.strictEqual(back.minValues, req.minValues)
-    }
+        assert.strictEqual(back.minValues, req.minValues)
+      }),
+      { seed: 5, numRuns: 1000 }
+    )
   })
 })
