@@ -1,61 +1,95 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as fc from "fast-check"
 import type { JsonPatchOperation } from "../../src/kube/KubeClient.ts"
 import * as Patch from "../../src/kube/Patch.ts"
-
-/** A small seeded linear congruential generator returning [0, 1): reproducible property tests. */
-const lcg = (seed: number): (() => number) => {
-  let state = seed >>> 0
-  return () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0
-    return state / 4294967296
-  }
-}
-
-const pick = <A>(random: () => number, items: ReadonlyArray<A>): A => items[Math.floor(random() * items.length)]!
+import * as Property from "../support/Property.ts"
 
 const keyPool = ["a", "b", "c", "d", "e", "f", "metadata", "spec", "~", "a/b", "__proto__"]
 
-// JSON values; nulls only inside arrays, since merge patch reads a null member as "delete".
-const randomValue = (random: () => number, depth: number, inArray: boolean): unknown => {
-  const roll = random()
-  if (depth <= 0 || roll < 0.45) {
-    return pick(random, [0, 1, -2.5, "", "x", "y", true, false, ...(inArray ? [null] : [])])
-  }
-  if (roll < 0.65) return Array.from({ length: Math.floor(random() * 4) }, () => randomValue(random, depth - 1, true))
-  return randomObject(random, depth - 1)
-}
+type JsonObject = Record<string, unknown>
 
-const randomObject = (random: () => number, depth: number): Record<string, unknown> => {
-  const result: Record<string, unknown> = {}
-  const size = Math.floor(random() * 5)
-  for (let index = 0; index < size; index++) {
-    Object.defineProperty(result, pick(random, keyPool), {
-      value: randomValue(random, depth, false),
-      enumerable: true,
-      writable: true,
-      configurable: true
-    })
+/** An object of the entries, each an own property (`__proto__` too; a repeated key keeps its last value). */
+const objectOf = (entries: ReadonlyArray<readonly [string, unknown]>): JsonObject => {
+  const result: JsonObject = {}
+  for (const [key, value] of entries) {
+    Object.defineProperty(result, key, { value, enumerable: true, writable: true, configurable: true })
   }
   return result
 }
 
-// `b` as an edit of `a`, so that the two share most keys and nested objects.
-const mutate = (random: () => number, value: Record<string, unknown>, depth: number): Record<string, unknown> => {
-  const result: Record<string, unknown> = {}
-  const set = (key: string, next: unknown) =>
-    Object.defineProperty(result, key, { value: next, enumerable: true, writable: true, configurable: true })
-  for (const key of Object.keys(value)) {
-    const roll = random()
-    const current = value[key]
-    if (roll < 0.15) continue
-    if (roll < 0.3) set(key, randomValue(random, depth, false))
-    else if (roll < 0.6 && typeof current === "object" && current !== null && !Array.isArray(current)) {
-      set(key, mutate(random, current as Record<string, unknown>, depth - 1))
-    } else set(key, current)
+/** An arbitrary per depth, each built once: the edits below ask for the same ones over and over. */
+const byDepth = <A>(make: (depth: number) => fc.Arbitrary<A>): ((depth: number) => fc.Arbitrary<A>) => {
+  const made = new Map<number, fc.Arbitrary<A>>()
+  return (depth) => {
+    if (!made.has(depth)) made.set(depth, make(depth))
+    return made.get(depth)!
   }
-  if (random() < 0.4) set(pick(random, keyPool), randomValue(random, depth, false))
-  return result
 }
+
+// JSON values nested at most `depth` objects deep; nulls only inside arrays, since merge patch reads a null member as
+// "delete".
+const leaf = (inArray: boolean) => fc.constantFrom(0, 1, -2.5, "", "x", "y", true, false, ...(inArray ? [null] : []))
+
+const valuesOf = (inArray: boolean) =>
+  byDepth(
+    (depth): fc.Arbitrary<unknown> =>
+      depth <= 0
+        ? leaf(inArray)
+        : Property.weighted<unknown>(
+            [45, leaf(inArray)],
+            [20, fc.array(arrayItems(depth - 1), { maxLength: 3 })],
+            [35, objects(depth - 1)]
+          )
+  )
+const members = valuesOf(false)
+const arrayItems = valuesOf(true)
+
+/** Objects of up to four members. */
+const objects = byDepth(
+  (depth): fc.Arbitrary<JsonObject> =>
+    fc
+      .uniqueArray(fc.tuple(fc.constantFrom(...keyPool), members(depth)), { selector: ([key]) => key, maxLength: 4 })
+      .map(objectOf)
+)
+
+const Absent = Symbol("absent")
+
+/** A member of `a` and what becomes of it in `b`: kept, dropped, replaced, or (an object) edited in turn. */
+const memberEdits = byDepth(
+  (depth): fc.Arbitrary<readonly [unknown, unknown]> =>
+    Property.weighted<readonly [unknown, unknown]>(
+      [60, members(depth).map((value) => [value, value] as const)],
+      [15, members(depth).map((value) => [value, Absent] as const)],
+      [15, fc.tuple(members(depth), members(depth))],
+      [10, depth <= 0 ? members(depth).map((value) => [value, value] as const) : edits(depth - 1)]
+    )
+)
+
+/** An object and an edit of it, so that the two share most keys and nested objects; `b` may gain a member. */
+const edits = byDepth(
+  (depth): fc.Arbitrary<readonly [JsonObject, JsonObject]> =>
+    fc
+      .tuple(
+        fc.uniqueArray(fc.tuple(fc.constantFrom(...keyPool), memberEdits(depth)), {
+          selector: ([key]) => key,
+          maxLength: 4
+        }),
+        Property.sometimes(0.4, fc.tuple(fc.constantFrom(...keyPool), members(depth)))
+      )
+      .map(([entries, added]) => [
+        objectOf(entries.map(([key, [before]]) => [key, before] as const)),
+        objectOf([
+          ...entries.flatMap(([key, [, after]]) => (after === Absent ? [] : [[key, after] as const])),
+          ...(added === undefined ? [] : [added])
+        ])
+      ])
+)
+
+/** Two objects: mostly the second an edit of the first, otherwise unrelated. */
+const objectPairs = Property.weighted<readonly [JsonObject, JsonObject]>(
+  [70, edits(4)],
+  [30, fc.tuple(objects(4), objects(4))]
+)
 
 const patched = (target: unknown, operations: ReadonlyArray<JsonPatchOperation>): unknown => {
   const result = Patch.jsonPatch(target, operations)
@@ -359,18 +393,18 @@ describe("Patch", () => {
     })
 
     it("round-trips random objects: mergePatch(a, diffMerge(a, b)) equals b", () => {
-      const random = lcg(20240917)
-      for (let round = 0; round < 2000; round++) {
-        const a = randomObject(random, 4)
-        const b = random() < 0.7 ? mutate(random, a, 4) : randomObject(random, 4)
-        const snapshot = JSON.stringify([a, b])
-        const patch = Patch.diffMerge(a, b)
-        const result = Patch.mergePatch(a, patch)
-        assert.isTrue(Patch.deepEqual(result, b), `round ${round}: ${snapshot} via ${JSON.stringify(patch)}`)
-        assert.deepStrictEqual(result, b)
-        assert.strictEqual(JSON.stringify([a, b]), snapshot, "inputs are untouched")
-        assert.deepStrictEqual(Patch.diffMerge(a, a), {})
-      }
+      fc.assert(
+        fc.property(objectPairs, ([a, b]) => {
+          const snapshot = JSON.stringify([a, b])
+          const patch = Patch.diffMerge(a, b)
+          const result = Patch.mergePatch(a, patch)
+          assert.isTrue(Patch.deepEqual(result, b), `${snapshot} via ${JSON.stringify(patch)}`)
+          assert.deepStrictEqual(result, b)
+          assert.strictEqual(JSON.stringify([a, b]), snapshot, "inputs are untouched")
+          assert.deepStrictEqual(Patch.diffMerge(a, a), {})
+        }),
+        { seed: 20240917, numRuns: 2000 }
+      )
     })
   })
 })
