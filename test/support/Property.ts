@@ -10,6 +10,11 @@ import * as fc from "fast-check"
 export type Parameters = Pick<fc.Parameters, "path" | "endOnFailure"> & {
   readonly seed: number
   readonly numRuns: number
+  /**
+   * How many candidates shrinking may run after the first failure, for properties whose every case is expensive (a
+   * whole cluster): past it, the smallest counterexample found so far is reported. Unbounded when left out.
+   */
+  readonly shrinkRuns?: number
 }
 
 /**
@@ -20,13 +25,22 @@ export type Parameters = Pick<fc.Parameters, "path" | "endOnFailure"> & {
 export const check = <A, E, R>(
   arbitrary: fc.Arbitrary<A>,
   property: (value: A) => Effect.Effect<void, E, R>,
-  parameters: Parameters
+  { shrinkRuns = Number.POSITIVE_INFINITY, ...parameters }: Parameters
 ): Effect.Effect<void, never, R> =>
   Effect.flatMap(Effect.context<R>(), (context) => {
     const run = Effect.runPromiseWith(context)
+    let failed = false
+    let shrinks = 0
     return Effect.promise(() =>
       fc.assert(
-        fc.asyncProperty(arbitrary, (value) => run(property(value))),
+        fc.asyncProperty(arbitrary, async (value) => {
+          // Once the budget is spent every further candidate passes unrun, so shrinking ends where it stands.
+          if (failed && ++shrinks > shrinkRuns) return
+          await run(property(value)).catch((error: unknown) => {
+            failed = true
+            throw error
+          })
+        }),
         parameters
       )
     )
