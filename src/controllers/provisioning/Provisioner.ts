@@ -14,14 +14,14 @@ import { KubeClient } from "../../kube/KubeClient.ts"
 import * as Resource from "../../kube/Resource.ts"
 import * as Resources from "../../kube/Resources.ts"
 import * as Informer from "../../runtime/Informer.ts"
-import * as ClusterView from "./scheduling/ClusterView.ts"
 import * as Requirements from "../../scheduling/Requirements.ts"
 import * as ResourceMath from "../../scheduling/Resources.ts"
-import * as Scheduler from "./scheduling/Scheduler.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
 import * as Hash from "../nodepool/hash/Hash.ts"
 import * as Batcher from "./Batcher.ts"
 import * as Metrics from "./Metrics.ts"
+import * as ClusterView from "./scheduling/ClusterView.ts"
+import * as Scheduler from "./scheduling/Scheduler.ts"
 
 /** Batching and timeout settings (upstream BATCH_IDLE_DURATION, BATCH_MAX_DURATION, the simulation timeout). */
 export interface Options {

@@ -18,9 +18,9 @@ import * as HostPorts from "../../../scheduling/HostPorts.ts"
 import * as PodRequirements from "../../../scheduling/PodRequirements.ts"
 import * as Reschedulable from "../../../scheduling/Reschedulable.ts"
 import * as Resources from "../../../scheduling/Resources.ts"
-import type * as Scheduler from "./Scheduler.ts"
 import * as VolumeTopology from "../../../scheduling/VolumeTopology.ts"
 import * as VolumeUsage from "../../../scheduling/VolumeUsage.ts"
+import type * as Scheduler from "./Scheduler.ts"
 
 /** The objects a pass reads. */
 export interface ClusterView {
