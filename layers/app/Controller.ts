@@ -16,6 +16,7 @@ import { InvalidInput, loadCatalogue } from "../../src/operator/Schedule.ts"
 import { version } from "../../src/operator/Version.ts"
 import * as LeaderElection from "../../src/runtime/LeaderElection.ts"
 import * as Manager from "../../src/runtime/Manager.ts"
+import type * as KwokCloudProvider from "../cloudprovider/kwok/KwokCloudProvider.ts"
 import * as LiveKube from "../kube/live/LiveKubeClient.ts"
 import * as Operator from "./Operator.ts"
 
@@ -39,6 +40,20 @@ const ownNamespace = (options: Options.Options) =>
     const own = yield* fs.readFileString(serviceAccountNamespace).pipe(Effect.option)
     return own._tag === "Some" && own.value.trim() !== "" ? own.value.trim() : "kube-system"
   })
+
+/**
+ * One `controller` process over a KubeClient: the Manager running every controller (while this replica leads) on the
+ * process's services (events, the KWOK provider, the cluster state).
+ */
+export const layer = <E, R>(
+  options: Options.Options,
+  provider: KwokCloudProvider.Options,
+  kube: Layer.Layer<KubeClient, E, R>
+) =>
+  Controllers.manager(Options.controllerOptions(options)).pipe(
+    Layer.provideMerge(Operator.services(provider)),
+    Layer.provideMerge(kube)
+  )
 
 /** Runs the operator until interrupted. */
 export const run = (options: Options.Options) =>
@@ -94,12 +109,7 @@ export const run = (options: Options.Options) =>
 
     const leaderGate = yield* gate
     yield* program.pipe(
-      Effect.provide(
-        Controllers.manager(Options.controllerOptions(options)).pipe(
-          Layer.provideMerge(Operator.services({ instanceTypes, namespace })),
-          Layer.provideMerge(kube)
-        )
-      ),
+      Effect.provide(layer(options, { instanceTypes, namespace }, kube)),
       Effect.provideService(Manager.LeaderGate, leaderGate)
     )
   }).pipe(
