@@ -14,6 +14,7 @@ import type * as InstanceType from "../src/cloudprovider/InstanceType.ts"
 import * as Planner from "../src/controllers/disruption/Planner.ts"
 import { KubeClient } from "../src/kube/KubeClient.ts"
 import * as Resources from "../src/kube/Resources.ts"
+import * as InformerCache from "../src/runtime/InformerCache.ts"
 import * as ResourceMath from "../src/scheduling/Resources.ts"
 import * as ClusterStateLayer from "../src/state/Cluster.ts"
 import { ClusterState } from "../src/state/ClusterState.ts"
@@ -208,7 +209,10 @@ export const runOnce = async (nodes: number, podsPerNode: number, limit = Number
       heapMB: Math.round(process.memoryUsage().heapUsed / 1024 / 1024)
     }
   })
-  const services = ClusterStateLayer.layer.pipe(Layer.provideMerge(Layer.mergeAll(MemoryKube.layer(), Fake.layer)))
+  const services = ClusterStateLayer.layer.pipe(
+    Layer.provide(InformerCache.layer),
+    Layer.provideMerge(Layer.mergeAll(MemoryKube.layer(), Fake.layer))
+  )
   return Effect.runPromise(Effect.scoped(program.pipe(Effect.provide(services))))
 }
 

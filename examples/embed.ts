@@ -22,6 +22,7 @@ import * as Provisioner from "../src/controllers/provisioning/Provisioner.ts"
 import { EventRecorder } from "../src/kube/EventRecorder.ts"
 import { KubeClient } from "../src/kube/KubeClient.ts"
 import * as Resources from "../src/kube/Resources.ts"
+import * as InformerCache from "../src/runtime/InformerCache.ts"
 import * as ClusterState from "../src/state/Cluster.ts"
 
 /** The NodePool the program applies: any of the fake provider's instance types, on-demand only. */
@@ -55,10 +56,11 @@ export const pod = (name: string): typeof Resources.Pods.schema.Encoded => ({
 export const podNames = ["web-1", "web-2", "web-3"]
 
 /**
- * What this program brings: its KubeClient (in memory) and CloudProvider (the fake), plus the two services every
- * Karpenter process has — the event recorder and the cluster state — built on them.
+ * What this program brings: its KubeClient (in memory) and CloudProvider (the fake), plus the services every
+ * Karpenter process has — the informer cache, the event recorder and the cluster state — built on them.
  */
 export const environment = Layer.mergeAll(EventRecorder.layer, ClusterState.layer).pipe(
+  Layer.provideMerge(InformerCache.layer),
   Layer.provideMerge(Layer.mergeAll(MemoryKube.layer(), Fake.layer))
 )
 

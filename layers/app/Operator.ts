@@ -9,13 +9,19 @@ import { EventRecorder } from "../../src/kube/EventRecorder.ts"
 import * as Operations from "../../src/operator/Operations.ts"
 import { InvalidInput } from "../../src/operator/Schedule.ts"
 import { version } from "../../src/operator/Version.ts"
+import * as InformerCache from "../../src/runtime/InformerCache.ts"
 import type { Manager } from "../../src/runtime/Manager.ts"
 import * as ClusterState from "../../src/state/Cluster.ts"
 import * as KwokCloudProvider from "../cloudprovider/kwok/KwokCloudProvider.ts"
 
-/** The services of one Karpenter process over a KubeClient: events, the KWOK provider and the cluster state. */
+/**
+ * The services of one Karpenter process over a KubeClient: its informer cache (shared by the cluster state, the
+ * controllers and, in `dev`, the embedded control plane), events, the KWOK provider and the cluster state.
+ */
 export const services = (kwok: KwokCloudProvider.Options) =>
-  Layer.mergeAll(EventRecorder.layer, KwokCloudProvider.layer(kwok), ClusterState.layer)
+  Layer.mergeAll(EventRecorder.layer, KwokCloudProvider.layer(kwok), ClusterState.layer).pipe(
+    Layer.provideMerge(InformerCache.layer)
+  )
 
 /** JSON logs, one object per line, on stdout (`controller`, as upstream) or stderr (`dev`, whose stdout is for people). */
 export const logging = (level: "debug" | "info" | "error", to: "stdout" | "stderr") =>

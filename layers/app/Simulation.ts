@@ -9,6 +9,7 @@ import * as ControlPlane from "../../src/cluster/Cluster.ts"
 import { EventRecorder } from "../../src/kube/EventRecorder.ts"
 import type { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Controllers from "../../src/operator/Controllers.ts"
+import * as InformerCache from "../../src/runtime/InformerCache.ts"
 import * as ClusterState from "../../src/state/Cluster.ts"
 import * as KwokCloudProvider from "../cloudprovider/kwok/KwokCloudProvider.ts"
 import * as MemoryKube from "../kube/memory/MemoryKubeClient.ts"
@@ -23,11 +24,12 @@ const throughputHeap = Layer.effectDiscard(Effect.sync(() => setFlagsFromString(
 /** The simulation environment for a catalogue. */
 export const environment = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Layer.Layer<KubeClient> => {
   const kube = MemoryKube.layer()
+  // One informer cache for the whole process: the control plane and the controllers read the same informers.
   const services = Layer.mergeAll(
     EventRecorder.layer,
     KwokCloudProvider.layer({ instanceTypes }),
     ClusterState.layer
-  ).pipe(Layer.provideMerge(kube))
+  ).pipe(Layer.provideMerge(InformerCache.layer), Layer.provideMerge(kube))
   const running = Layer.mergeAll(ControlPlane.layer, Controllers.layer()).pipe(Layer.provideMerge(services))
   return running.pipe(Layer.provideMerge(throughputHeap))
 }

@@ -24,6 +24,7 @@ import type * as Storage from "../api/Storage.ts"
 import { KubeClient } from "../kube/KubeClient.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as Controller from "../runtime/Controller.ts"
+import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
 import * as VolumeTopology from "../scheduling/VolumeTopology.ts"
 import * as Informers from "./Informers.ts"
@@ -31,8 +32,6 @@ import * as Objects from "./Objects.ts"
 
 /** How the attach/detach emulation runs. */
 export interface Options {
-  /** Informers to share (Cluster passes its own); missing ones are started. */
-  readonly informers?: Partial<Informers.Informers>
   /** How long a CSI driver takes to detach a volume once its VolumeAttachment is deleted; default 5 s. */
   readonly detachDelay?: Duration.Input
 }
@@ -60,13 +59,13 @@ interface Wanted {
 /** Starts the attach/detach emulation in the current Scope: one reconcile per node. */
 export const make = Effect.fn("AttachDetach.make")(function* (
   options?: Options
-): Effect.fn.Return<Controller.Controller<Node.Node>, never, KubeClient | Scope.Scope> {
+): Effect.fn.Return<Controller.Controller<Node.Node>, never, KubeClient | InformerCache.InformerCache | Scope.Scope> {
   const kube = yield* KubeClient
-  const podInformer = yield* Informers.resolve(options?.informers, "pods")
-  const nodeInformer = yield* Informers.resolve(options?.informers, "nodes")
-  const claimInformer = yield* Informers.resolve(options?.informers, "persistentVolumeClaims")
-  const volumeInformer = yield* Informers.resolve(options?.informers, "persistentVolumes")
-  const attachmentInformer = yield* Informers.resolve(options?.informers, "volumeAttachments")
+  const podInformer = yield* InformerCache.informer(Resources.Pods)
+  const nodeInformer = yield* InformerCache.informer(Resources.Nodes)
+  const claimInformer = yield* InformerCache.informer(Resources.PersistentVolumeClaims)
+  const volumeInformer = yield* InformerCache.informer(Resources.PersistentVolumes)
+  const attachmentInformer = yield* InformerCache.informer(Resources.VolumeAttachments)
   const detachMillis = Duration.toMillis(options?.detachDelay ?? Duration.seconds(5))
 
   /** The CSI volumes the node's pods need, by attachment name, in pod then volume order. */
@@ -201,4 +200,5 @@ export const make = Effect.fn("AttachDetach.make")(function* (
 })
 
 /** The attach/detach emulation as a Layer: built, it runs until the Layer's scope closes. */
-export const layer = (options?: Options): Layer.Layer<never, never, KubeClient> => Layer.effectDiscard(make(options))
+export const layer = (options?: Options): Layer.Layer<never, never, KubeClient | InformerCache.InformerCache> =>
+  Layer.effectDiscard(make(options))

@@ -24,17 +24,13 @@ import * as Patch from "../kube/Patch.ts"
 import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as Controller from "../runtime/Controller.ts"
+import * as Indices from "../runtime/Indices.ts"
+import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
 import { Expectations } from "./Expectations.ts"
 import * as Informers from "./Informers.ts"
 import * as Objects from "./Objects.ts"
 import * as Scheduler from "./Scheduler.ts"
-
-/** How the DaemonSet controller runs. */
-export interface Options {
-  /** Informers to share (Cluster passes its own); missing ones are started. */
-  readonly informers?: Partial<Informers.Informers>
-}
 
 const exists = (key: string, effect: string): Meta.Toleration => ({ key, operator: "Exists", effect })
 
@@ -80,13 +76,15 @@ const byAge = (a: Pod.Pod, b: Pod.Pod): number =>
   Objects.compareStrings(a.metadata.name ?? "", b.metadata.name ?? "")
 
 /** Starts the DaemonSet controller in the current Scope. */
-export const make = Effect.fn("DaemonSets.make")(function* (
-  options?: Options
-): Effect.fn.Return<Controller.Controller<WorkloadsApi.DaemonSet>, never, KubeClient | Scope.Scope> {
+export const make = Effect.fn("DaemonSets.make")(function* (): Effect.fn.Return<
+  Controller.Controller<WorkloadsApi.DaemonSet>,
+  never,
+  KubeClient | InformerCache.InformerCache | Scope.Scope
+> {
   const kube = yield* KubeClient
-  const podInformer = yield* Informers.resolve(options?.informers, "pods")
-  const nodeInformer = yield* Informers.resolve(options?.informers, "nodes")
-  const daemonSetInformer = yield* Informers.resolve(options?.informers, "daemonSets")
+  const podInformer = yield* InformerCache.informer(Resources.Pods)
+  const nodeInformer = yield* InformerCache.informer(Resources.Nodes)
+  const daemonSetInformer = yield* InformerCache.informer(Resources.DaemonSets)
   const expectations = new Expectations()
 
   const controller = yield* Controller.make({
@@ -102,7 +100,7 @@ export const make = Effect.fn("DaemonSets.make")(function* (
         if (Objects.isTerminating(daemonSet)) return Result.done
         const namespace = daemonSet.metadata.namespace ?? ""
         const template = daemonSet.spec.template
-        const owned = (yield* podInformer.controlledBy(daemonSet.metadata.uid)).filter(
+        const owned = (yield* podInformer.byIndex(Indices.controller, daemonSet.metadata.uid)).filter(
           (pod) => pod.metadata.namespace === namespace
         )
         const byKey = new Map(owned.map((pod) => [Resource.keyOf(pod), pod]))
@@ -210,4 +208,4 @@ export const make = Effect.fn("DaemonSets.make")(function* (
 })
 
 /** The DaemonSet controller as a Layer: built, it runs until the Layer's scope closes. */
-export const layer = (options?: Options): Layer.Layer<never, never, KubeClient> => Layer.effectDiscard(make(options))
+export const layer: Layer.Layer<never, never, KubeClient | InformerCache.InformerCache> = Layer.effectDiscard(make())

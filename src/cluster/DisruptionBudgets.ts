@@ -28,18 +28,13 @@ import * as Patch from "../kube/Patch.ts"
 import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as Controller from "../runtime/Controller.ts"
+import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
 import * as Informers from "./Informers.ts"
 import * as Objects from "./Objects.ts"
 
 /** How long an eviction's entry in `disruptedPods` holds a pod out of `currentHealthy` (upstream `DeletionTimeout`). */
 export const DeletionTimeoutMillis = 2 * 60 * 1000
-
-/** How the disruption controller runs. */
-export interface Options {
-  /** Informers to share (Cluster passes its own); missing ones are started. */
-  readonly informers?: Partial<Informers.Informers>
-}
 
 /** A pod's controller and its desired scale, or why there is none. */
 export type ControllerScale =
@@ -147,14 +142,16 @@ interface AllowedCondition {
 }
 
 /** Starts the disruption controller in the current Scope. */
-export const make = Effect.fn("DisruptionBudgets.make")(function* (
-  options?: Options
-): Effect.fn.Return<Controller.Controller<PodDisruptionBudget.PodDisruptionBudget>, never, KubeClient | Scope.Scope> {
+export const make = Effect.fn("DisruptionBudgets.make")(function* (): Effect.fn.Return<
+  Controller.Controller<PodDisruptionBudget.PodDisruptionBudget>,
+  never,
+  KubeClient | InformerCache.InformerCache | Scope.Scope
+> {
   const kube = yield* KubeClient
-  const podInformer = yield* Informers.resolve(options?.informers, "pods")
-  const replicaSetInformer = yield* Informers.resolve(options?.informers, "replicaSets")
-  const deploymentInformer = yield* Informers.resolve(options?.informers, "deployments")
-  const budgetInformer = yield* Informers.resolve(options?.informers, "podDisruptionBudgets")
+  const podInformer = yield* InformerCache.informer(Resources.Pods)
+  const replicaSetInformer = yield* InformerCache.informer(Resources.ReplicaSets)
+  const deploymentInformer = yield* InformerCache.informer(Resources.Deployments)
+  const budgetInformer = yield* InformerCache.informer(Resources.PodDisruptionBudgets)
   // The status schema drops conditions on decode, so the controller remembers what it last wrote.
   const written = new Map<string, AllowedCondition>()
 
@@ -351,4 +348,4 @@ export const make = Effect.fn("DisruptionBudgets.make")(function* (
 })
 
 /** The disruption controller as a Layer: built, it runs until the Layer's scope closes. */
-export const layer = (options?: Options): Layer.Layer<never, never, KubeClient> => Layer.effectDiscard(make(options))
+export const layer: Layer.Layer<never, never, KubeClient | InformerCache.InformerCache> = Layer.effectDiscard(make())

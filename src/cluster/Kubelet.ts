@@ -25,6 +25,7 @@ import { KubeClient } from "../kube/KubeClient.ts"
 import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as Controller from "../runtime/Controller.ts"
+import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
 import * as Informers from "./Informers.ts"
 import * as Objects from "./Objects.ts"
@@ -32,8 +33,6 @@ import { UnschedulableTaint } from "./Scheduler.ts"
 
 /** How the kubelets run. */
 export interface Options {
-  /** Informers to share (Cluster passes its own); missing ones are started. */
-  readonly informers?: Partial<Informers.Informers>
   /** The nodes whose kubelet reports Ready; default every node. */
   readonly manages?: (node: Node.Node) => boolean
 }
@@ -71,10 +70,10 @@ const readinessChanged = (previous: Node.Node | undefined, node: Node.Node): boo
 /** Starts the kubelet emulation in the current Scope. */
 export const make = Effect.fn("Kubelet.make")(function* (
   options?: Options
-): Effect.fn.Return<Kubelet, never, KubeClient | Scope.Scope> {
+): Effect.fn.Return<Kubelet, never, KubeClient | InformerCache.InformerCache | Scope.Scope> {
   const kube = yield* KubeClient
-  const podInformer = yield* Informers.resolve(options?.informers, "pods")
-  const nodeInformer = yield* Informers.resolve(options?.informers, "nodes")
+  const podInformer = yield* InformerCache.informer(Resources.Pods)
+  const nodeInformer = yield* InformerCache.informer(Resources.Nodes)
   const manages = options?.manages ?? (() => true)
 
   const nodes = yield* Controller.make({
@@ -195,4 +194,5 @@ export const make = Effect.fn("Kubelet.make")(function* (
 })
 
 /** The kubelet emulation as a Layer: built, it runs until the Layer's scope closes. */
-export const layer = (options?: Options): Layer.Layer<never, never, KubeClient> => Layer.effectDiscard(make(options))
+export const layer = (options?: Options): Layer.Layer<never, never, KubeClient | InformerCache.InformerCache> =>
+  Layer.effectDiscard(make(options))

@@ -13,23 +13,20 @@ import { KubeClient } from "../kube/KubeClient.ts"
 import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as Controller from "../runtime/Controller.ts"
+import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
 import * as Informers from "./Informers.ts"
 import * as Objects from "./Objects.ts"
 
-/** How the pod garbage collector runs. */
-export interface Options {
-  /** Informers to share (Cluster passes its own); missing ones are started. */
-  readonly informers?: Partial<Informers.Informers>
-}
-
 /** Starts the pod garbage collector in the current Scope. */
-export const make = Effect.fn("PodGarbageCollector.make")(function* (
-  options?: Options
-): Effect.fn.Return<Controller.Controller<Pod.Pod>, never, KubeClient | Scope.Scope> {
+export const make = Effect.fn("PodGarbageCollector.make")(function* (): Effect.fn.Return<
+  Controller.Controller<Pod.Pod>,
+  never,
+  KubeClient | InformerCache.InformerCache | Scope.Scope
+> {
   const kube = yield* KubeClient
-  const podInformer = yield* Informers.resolve(options?.informers, "pods")
-  const nodeInformer = yield* Informers.resolve(options?.informers, "nodes")
+  const podInformer = yield* InformerCache.informer(Resources.Pods)
+  const nodeInformer = yield* InformerCache.informer(Resources.Nodes)
 
   const controller = yield* Controller.make({
     name: "cluster.podgc",
@@ -71,4 +68,4 @@ export const make = Effect.fn("PodGarbageCollector.make")(function* (
 })
 
 /** The pod garbage collector as a Layer: built, it runs until the Layer's scope closes. */
-export const layer = (options?: Options): Layer.Layer<never, never, KubeClient> => Layer.effectDiscard(make(options))
+export const layer: Layer.Layer<never, never, KubeClient | InformerCache.InformerCache> = Layer.effectDiscard(make())

@@ -28,6 +28,7 @@ import * as LabelSelector from "../kube/LabelSelector.ts"
 import * as Patch from "../kube/Patch.ts"
 import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
+import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
 import * as Singleton from "../runtime/Singleton.ts"
 import * as HostPorts from "../scheduling/HostPorts.ts"
@@ -43,8 +44,6 @@ export type Scoring = "LeastAllocated" | "MostAllocated"
 
 /** How the scheduler runs. */
 export interface Options {
-  /** Informers to share (Cluster passes its own); missing ones are started. */
-  readonly informers?: Partial<Informers.Informers>
   /** Default `LeastAllocated`, as kube-scheduler. */
   readonly scoring?: Scoring
   /** A pass runs at least this often even without changes; default 5 minutes (kube's unschedulable-pod flush). */
@@ -593,11 +592,11 @@ export const unschedulableCondition = (message: string, now: number): Objects.Co
 /** Starts the scheduler in the current Scope. */
 export const make = Effect.fn("Scheduler.make")(function* (
   options?: Options
-): Effect.fn.Return<Scheduler, never, KubeClient | Scope.Scope> {
+): Effect.fn.Return<Scheduler, never, KubeClient | InformerCache.InformerCache | Scope.Scope> {
   const kube = yield* KubeClient
-  const pods = yield* Informers.resolve(options?.informers, "pods")
-  const nodes = yield* Informers.resolve(options?.informers, "nodes")
-  const namespaces = yield* Informers.resolve(options?.informers, "namespaces")
+  const pods = yield* InformerCache.informer(Resources.Pods)
+  const nodes = yield* InformerCache.informer(Resources.Nodes)
+  const namespaces = yield* InformerCache.informer(Resources.Namespaces)
   const scoring = options?.scoring ?? "LeastAllocated"
   /** Pod key → node, for bindings the pod informer has not shown yet. */
   const assumed = new Map<string, string>()
@@ -675,4 +674,5 @@ export const make = Effect.fn("Scheduler.make")(function* (
 })
 
 /** The scheduler as a Layer: built, it runs until the Layer's scope closes. */
-export const layer = (options?: Options): Layer.Layer<never, never, KubeClient> => Layer.effectDiscard(make(options))
+export const layer = (options?: Options): Layer.Layer<never, never, KubeClient | InformerCache.InformerCache> =>
+  Layer.effectDiscard(make(options))

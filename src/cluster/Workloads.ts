@@ -24,16 +24,11 @@ import { KubeClient } from "../kube/KubeClient.ts"
 import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as Controller from "../runtime/Controller.ts"
+import * as Indices from "../runtime/Indices.ts"
+import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
 import { Expectations } from "./Expectations.ts"
-import * as Informers from "./Informers.ts"
 import * as Objects from "./Objects.ts"
-
-/** How the workload controllers run. */
-export interface Options {
-  /** Informers to share (Cluster passes its own); missing ones are started. */
-  readonly informers?: Partial<Informers.Informers>
-}
 
 /** The running Deployment and ReplicaSet controllers. */
 export interface Workloads {
@@ -105,13 +100,15 @@ const withHash = (labels: Readonly<Record<string, string>> | undefined, hash: st
 })
 
 /** Starts the Deployment and ReplicaSet controllers in the current Scope. */
-export const make = Effect.fn("Workloads.make")(function* (
-  options?: Options
-): Effect.fn.Return<Workloads, never, KubeClient | Scope.Scope> {
+export const make = Effect.fn("Workloads.make")(function* (): Effect.fn.Return<
+  Workloads,
+  never,
+  KubeClient | InformerCache.InformerCache | Scope.Scope
+> {
   const kube = yield* KubeClient
-  const podInformer = yield* Informers.resolve(options?.informers, "pods")
-  const replicaSetInformer = yield* Informers.resolve(options?.informers, "replicaSets")
-  const deploymentInformer = yield* Informers.resolve(options?.informers, "deployments")
+  const podInformer = yield* InformerCache.informer(Resources.Pods)
+  const replicaSetInformer = yield* InformerCache.informer(Resources.ReplicaSets)
+  const deploymentInformer = yield* InformerCache.informer(Resources.Deployments)
   const expectations = new Expectations()
 
   const ignoreGone = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -156,7 +153,7 @@ export const make = Effect.fn("Workloads.make")(function* (
         }
         if (Objects.isTerminating(replicaSet)) return Result.done
         const namespace = replicaSet.metadata.namespace ?? ""
-        const owned = (yield* podInformer.controlledBy(replicaSet.metadata.uid)).filter(
+        const owned = (yield* podInformer.byIndex(Indices.controller, replicaSet.metadata.uid)).filter(
           (pod) => pod.metadata.namespace === namespace
         )
         const active = owned.filter(Pod.isActive)
@@ -220,7 +217,7 @@ export const make = Effect.fn("Workloads.make")(function* (
         const hash = templateHash(template)
         const currentName = `${deployment.metadata.name}-${hash}`
         const replicas = deployment.spec.replicas ?? 1
-        const owned = (yield* replicaSetInformer.controlledBy(deployment.metadata.uid)).filter(
+        const owned = (yield* replicaSetInformer.byIndex(Indices.controller, deployment.metadata.uid)).filter(
           (replicaSet) => replicaSet.metadata.namespace === namespace
         )
         const current = owned.find((replicaSet) => replicaSet.metadata.name === currentName)
@@ -280,4 +277,4 @@ export const make = Effect.fn("Workloads.make")(function* (
 })
 
 /** The Deployment and ReplicaSet controllers as a Layer: built, they run until the Layer's scope closes. */
-export const layer = (options?: Options): Layer.Layer<never, never, KubeClient> => Layer.effectDiscard(make(options))
+export const layer: Layer.Layer<never, never, KubeClient | InformerCache.InformerCache> = Layer.effectDiscard(make())

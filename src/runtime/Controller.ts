@@ -5,19 +5,22 @@
  * fails, which retries the key with per-key exponential backoff.
  */
 import { Cause, Effect, Layer, Metric, Predicate, type Scope, Stream } from "effect"
-import type { KubeClient } from "../kube/KubeClient.ts"
 import * as Resource from "../kube/Resource.ts"
-import * as Informer from "./Informer.ts"
+import type * as Informer from "./Informer.ts"
+import * as InformerCache from "./InformerCache.ts"
 import type * as Result from "./Result.ts"
 import * as WorkQueue from "./WorkQueue.ts"
 
-/** Objects the controller reacts to: an informer already running, or a resource to start an informer for. */
+/** Objects the controller reacts to: an informer, or a resource whose informer the process's cache hands out. */
 export type Source<A extends Resource.KubeObject> = Informer.Informer<A> | Resource.Resource<A, unknown>
 
-/** A related resource: its changes enqueue the keys `map` returns (for a MODIFIED, of the old and the new object). */
+/**
+ * A related resource: its changes enqueue the keys `map` returns (for a MODIFIED, of the old and the new object);
+ * `map` may read caches (an Effect), e.g. an informer's index.
+ */
 export interface Watch<B extends Resource.KubeObject> {
   readonly source: Source<B>
-  readonly map: (object: B) => ReadonlyArray<string>
+  readonly map: (object: B) => ReadonlyArray<string> | Effect.Effect<ReadonlyArray<string>>
 }
 
 /** What a controller is made of. */
@@ -72,13 +75,33 @@ const isInformer = <A extends Resource.KubeObject>(source: Source<A>): source is
 
 const informerOf = <A extends Resource.KubeObject>(
   source: Source<A>
-): Effect.Effect<Informer.Informer<A>, never, KubeClient | Scope.Scope> =>
-  isInformer(source) ? Effect.succeed(source) : Informer.make(source)
+): Effect.Effect<Informer.Informer<A>, never, InformerCache.InformerCache> =>
+  isInformer(source) ? Effect.succeed(source) : InformerCache.informer(source)
 
-const keysOf = <B extends Resource.KubeObject>(watch: Watch<B>, change: Informer.Change<B>): ReadonlyArray<string> =>
+const mapped = <B extends Resource.KubeObject>(watch: Watch<B>, object: B): Effect.Effect<ReadonlyArray<string>> =>
+  Effect.suspend(() => {
+    const keys = watch.map(object)
+    return Effect.isEffect(keys) ? keys : Effect.succeed(keys)
+  })
+
+const keysOf = <B extends Resource.KubeObject>(
+  watch: Watch<B>,
+  change: Informer.Change<B>
+): Effect.Effect<ReadonlyArray<string>> =>
   change.previous === undefined
-    ? watch.map(change.object)
-    : [...watch.map(change.previous), ...watch.map(change.object)]
+    ? mapped(watch, change.object)
+    : Effect.zipWith(mapped(watch, change.previous), mapped(watch, change.object), (before, after) => [
+        ...before,
+        ...after
+      ])
+
+/** For a watch's `map`: the keys of the objects `index` files under `value` in `informer`'s cache. */
+export const keysByIndex = <A extends Resource.KubeObject>(
+  informer: Informer.Informer<A>,
+  index: Informer.Index<A>,
+  value: string | undefined
+): Effect.Effect<ReadonlyArray<string>> =>
+  Effect.map(informer.byIndex(index, value), (objects) => objects.map(Resource.keyOf))
 
 /**
  * Starts a controller in the current Scope: subscribes to its informers (starting those given as resources), waits
@@ -89,7 +112,7 @@ export const make = Effect.fn("Controller.make")(function* <
   E,
   R,
   const W extends ReadonlyArray<Resource.KubeObject> = []
->(options: Options<A, W, E, R>): Effect.fn.Return<Controller<A>, never, R | KubeClient | Scope.Scope> {
+>(options: Options<A, W, E, R>): Effect.fn.Return<Controller<A>, never, R | InformerCache.InformerCache | Scope.Scope> {
   const queue = yield* WorkQueue.make(options.backoff)
   const informer = yield* informerOf(options.for)
   const informers: Array<Informer.Syncable> = [informer]
@@ -102,7 +125,7 @@ export const make = Effect.fn("Controller.make")(function* <
     const source = yield* informerOf(watch.source)
     informers.push(source)
     yield* Stream.runForEach(yield* source.subscribe, (change) =>
-      Effect.suspend(() => Effect.forEach(keysOf(watch, change), queue.add, { discard: true })).pipe(
+      Effect.flatMap(keysOf(watch, change), (keys) => Effect.forEach(keys, queue.add, { discard: true })).pipe(
         // A throwing `map` is a bug: log it, and keep the watch alive for the other objects.
         Effect.catchDefect((defect) => Effect.logError(`watch ${source.name}: map failed`, defect))
       )
@@ -169,4 +192,5 @@ export const make = Effect.fn("Controller.make")(function* <
 /** The controller as a Layer: built, it runs until the Layer's scope closes. */
 export const layer = <A extends Resource.KubeObject, E, R, const W extends ReadonlyArray<Resource.KubeObject> = []>(
   options: Options<A, W, E, R>
-): Layer.Layer<never, never, Exclude<R, Scope.Scope> | KubeClient> => Layer.effectDiscard(make(options))
+): Layer.Layer<never, never, Exclude<R, Scope.Scope> | InformerCache.InformerCache> =>
+  Layer.effectDiscard(make(options))

@@ -1,11 +1,11 @@
 /**
- * An informer (client-go's reflector + store, kube-rs's `reflector`): lists a resource, watches it from the list's
- * resourceVersion, keeps a cache of the objects by key and publishes every change. It relists on 410 Expired and
- * re-watches with capped exponential backoff on any other failure; it never stops until its Scope closes. After a
- * relist it publishes the difference from its cache, so subscribers see every change once: no loss, no duplicates.
+ * An informer (client-go's reflector + indexer, kube-rs's `reflector`): lists a resource, watches it from the list's
+ * resourceVersion, keeps a cache of the objects by key, with secondary indices, and publishes every change. It
+ * relists on 410 Expired and re-watches with capped exponential backoff on any other failure; it never stops until its
+ * Scope closes. After a relist it publishes the difference from its cache, so subscribers see every change once: no
+ * loss, no duplicates. A process starts its informers through the InformerCache, which shares one per resource.
  */
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Option, PubSub, type Scope, Stream } from "effect"
-import * as Meta from "../api/Meta.ts"
 import { KubeClient, type Selection, type WatchEvent } from "../kube/KubeClient.ts"
 import type * as KubeError from "../kube/KubeError.ts"
 import * as Resource from "../kube/Resource.ts"
@@ -38,11 +38,26 @@ export interface Informer<A extends Resource.KubeObject> extends Syncable {
   get(key: string): Effect.Effect<A | undefined>
   /** Every cached object, sorted by key. */
   list(): Effect.Effect<ReadonlyArray<A>>
-  /** The cached objects whose controller (the owner reference with `controller: true`) has this uid, by key. */
-  controlledBy(uid: string | undefined): Effect.Effect<ReadonlyArray<A>>
+  /**
+   * The cached objects `index` files under `value`, sorted by key (client-go's `ByIndex`). An index is kept from its
+   * first lookup on, updated with the cache before each change is published.
+   */
+  byIndex(index: Index<A>, value: string | undefined): Effect.Effect<ReadonlyArray<A>>
   /** The newest resourceVersion seen (list, event or bookmark); undefined before the first list. */
   readonly lastResourceVersion: Effect.Effect<string | undefined>
 }
+
+/**
+ * A secondary index (client-go's `IndexFunc`): the values an object is filed under. Declare each once, as a module
+ * constant: an informer knows its indices by name, and one name with two key functions is a bug.
+ */
+export interface Index<in A> {
+  readonly name: string
+  readonly values: (object: A) => ReadonlyArray<string>
+}
+
+/** Declares an index. */
+export const index = <A>(name: string, values: (object: A) => ReadonlyArray<string>): Index<A> => ({ name, values })
 
 /** The selection and the reconnect backoff. */
 export interface Options extends Selection {
@@ -63,6 +78,53 @@ const isExpired = (cause: Cause.Cause<ListError>): boolean => {
 const resourceVersionOf = (object: Resource.KubeObject): string | undefined => object.metadata.resourceVersion
 
 const byKey = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/** One index of a cache: value → the objects filed under it, by key. */
+interface Indexed<A> {
+  readonly declared: Index<A>
+  update(key: string, previous: A | undefined, next: A | undefined): void
+  lookup(value: string | undefined): ReadonlyArray<A>
+}
+
+const makeIndexed = <A>(declared: Index<A>): Indexed<A> => {
+  const entries = new Map<string, { readonly objects: Map<string, A>; sorted: ReadonlyArray<A> | undefined }>()
+  const none: ReadonlyArray<string> = []
+  return {
+    declared,
+    update: (key, previous, next) => {
+      const before = previous === undefined ? none : declared.values(previous)
+      const after = next === undefined ? none : declared.values(next)
+      for (const value of before) {
+        if (after.includes(value)) continue
+        const entry = entries.get(value)
+        if (entry === undefined) continue
+        entry.objects.delete(key)
+        if (entry.objects.size === 0) entries.delete(value)
+        else entry.sorted = undefined
+      }
+      if (next === undefined) return
+      for (const value of after) {
+        let entry = entries.get(value)
+        if (entry === undefined) {
+          entry = { objects: new Map(), sorted: undefined }
+          entries.set(value, entry)
+        }
+        entry.objects.set(key, next)
+        entry.sorted = undefined
+      }
+    },
+    lookup: (value) => {
+      const entry = value === undefined ? undefined : entries.get(value)
+      if (entry === undefined) return []
+      if (entry.sorted === undefined) {
+        entry.sorted = Array.from(entry.objects.keys())
+          .sort(byKey)
+          .map((key) => entry.objects.get(key)!)
+      }
+      return entry.sorted
+    }
+  }
+}
 
 const describe = (resource: Resource.Resource<Resource.KubeObject>, selection: Selection): string => {
   const parts = [
@@ -96,27 +158,21 @@ export const make = Effect.fn("Informer.make")(function* <A extends Resource.Kub
   let sortedKeys: Array<string> = []
   let sorted: ReadonlyArray<A> | undefined
 
-  // client-go's controller indexer: owner uid → its objects by key, and their sorted list once asked for.
-  const owned = new Map<string, { readonly objects: Map<string, A>; sorted: ReadonlyArray<A> | undefined }>()
-  const controllerUid = (object: A): string | undefined => Meta.controllerOf(object)?.uid
+  // client-go's indexer: per index, value → its objects by key, and their sorted list once asked for.
+  const indices = new Map<string, Indexed<A>>()
   const index = (key: string, previous: A | undefined, next: A | undefined): void => {
-    const before = previous === undefined ? undefined : controllerUid(previous)
-    const after = next === undefined ? undefined : controllerUid(next)
-    if (before !== undefined && before !== after) {
-      const entry = owned.get(before)
-      entry?.objects.delete(key)
-      if (entry !== undefined && entry.objects.size === 0) owned.delete(before)
-      else if (entry !== undefined) entry.sorted = undefined
+    for (const indexed of indices.values()) indexed.update(key, previous, next)
+  }
+  const indexedBy = (declared: Index<A>): Indexed<A> => {
+    let indexed = indices.get(declared.name)
+    if (indexed === undefined) {
+      indexed = makeIndexed(declared)
+      for (const [key, object] of cache) indexed.update(key, undefined, object)
+      indices.set(declared.name, indexed)
+    } else if (indexed.declared.values !== declared.values) {
+      throw new Error(`${name}: index ${declared.name} declared with two key functions`)
     }
-    if (after !== undefined && next !== undefined) {
-      let entry = owned.get(after)
-      if (entry === undefined) {
-        entry = { objects: new Map(), sorted: undefined }
-        owned.set(after, entry)
-      }
-      entry.objects.set(key, next)
-      entry.sorted = undefined
-    }
+    return indexed
   }
 
   /** Where `key` is in `sortedKeys`, or where it would go. */
@@ -285,17 +341,7 @@ export const make = Effect.fn("Informer.make")(function* <A extends Resource.Kub
         if (sorted === undefined) sorted = sortedKeys.map((key) => cache.get(key)!)
         return sorted
       }),
-    controlledBy: (uid) =>
-      Effect.sync(() => {
-        const entry = uid === undefined ? undefined : owned.get(uid)
-        if (entry === undefined) return []
-        if (entry.sorted === undefined) {
-          entry.sorted = Array.from(entry.objects.keys())
-            .sort(byKey)
-            .map((key) => entry.objects.get(key)!)
-        }
-        return entry.sorted
-      }),
+    byIndex: (declared, value) => Effect.sync(() => indexedBy(declared).lookup(value)),
     lastResourceVersion: Effect.sync(() => resourceVersion)
   }
 })

@@ -1,6 +1,7 @@
 /**
- * The ClusterState implementation: informers over the objects a pass reads, joined on demand, plus the bookkeeping
- * only Karpenter has (nominations, nodes marked for deletion, the consolidation timestamp).
+ * The ClusterState implementation: the process's informers (from its InformerCache) over the objects a pass reads,
+ * joined on demand, plus the bookkeeping only Karpenter has (nominations, nodes marked for deletion, the consolidation
+ * timestamp).
  */
 import { Clock, Effect, Layer, PubSub, type Scope, Stream } from "effect"
 import * as ConditionTypes from "../api/Conditions.ts"
@@ -13,7 +14,8 @@ import type { DaemonSet } from "../api/Workloads.ts"
 import * as ClusterView from "../controllers/provisioning/scheduling/ClusterView.ts"
 import type { KubeObject } from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
-import * as Informer from "../runtime/Informer.ts"
+import type * as Informer from "../runtime/Informer.ts"
+import * as InformerCache from "../runtime/InformerCache.ts"
 import * as ResourceMath from "../scheduling/Resources.ts"
 import { ClusterState, type StateNode } from "./ClusterState.ts"
 
@@ -80,21 +82,21 @@ const initializedLabel = (node: Node | undefined) => node?.metadata.labels?.[Lab
 const claimReadiness = (claim: NodeClaim | undefined) =>
   `${Meta.isConditionTrue(claim?.status?.conditions, ConditionTypes.Initialized)}/${Meta.isConditionTrue(claim?.status?.conditions, ConditionTypes.Consolidatable)}`
 
-/** ClusterState fed by informers on the KubeClient. */
+/** ClusterState fed by the process's informers (from the InformerCache). */
 export const layer = Layer.effect(
   ClusterState,
   Effect.gen(function* () {
-    const nodes = yield* Informer.make(Resources.Nodes)
-    const nodeClaims = yield* Informer.make(Resources.NodeClaims)
-    const pods = yield* Informer.make(Resources.Pods)
-    const daemonSets = yield* Informer.make(Resources.DaemonSets)
-    const pvcs = yield* Informer.make(Resources.PersistentVolumeClaims)
-    const pvs = yield* Informer.make(Resources.PersistentVolumes)
-    const storageClasses = yield* Informer.make(Resources.StorageClasses)
-    const csiNodes = yield* Informer.make(Resources.CSINodes)
-    const budgets = yield* Informer.make(Resources.PodDisruptionBudgets)
-    const namespaces = yield* Informer.make(Resources.Namespaces)
-    const nodePools = yield* Informer.make(Resources.NodePools)
+    const nodes = yield* InformerCache.informer(Resources.Nodes)
+    const nodeClaims = yield* InformerCache.informer(Resources.NodeClaims)
+    const pods = yield* InformerCache.informer(Resources.Pods)
+    const daemonSets = yield* InformerCache.informer(Resources.DaemonSets)
+    const pvcs = yield* InformerCache.informer(Resources.PersistentVolumeClaims)
+    const pvs = yield* InformerCache.informer(Resources.PersistentVolumes)
+    const storageClasses = yield* InformerCache.informer(Resources.StorageClasses)
+    const csiNodes = yield* InformerCache.informer(Resources.CSINodes)
+    const budgets = yield* InformerCache.informer(Resources.PodDisruptionBudgets)
+    const namespaces = yield* InformerCache.informer(Resources.Namespaces)
+    const nodePools = yield* InformerCache.informer(Resources.NodePools)
     const informers: ReadonlyArray<Informer.Syncable> = [
       nodes,
       nodeClaims,

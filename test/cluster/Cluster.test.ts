@@ -18,8 +18,9 @@ const antiAffine = podSpec("500m", {
 
 /** A small cluster with every kind of constraint, run to quiet; returns where each pod went. */
 const scenario = Effect.gen(function* () {
-  // A previous run's teardown (its interrupted informers and controllers) may still have fibers to finish: let them,
-  // so that every run interleaves its own fibers alike.
+  // A previous run's teardown (its interrupted informers and controllers) may still have fibers to finish, and the
+  // control plane's caches list the empty cluster first: every object then reaches it as a watch event, in the order
+  // it was created, however the fibers were scheduled until then.
   yield* settle
   const kube = yield* KubeClient
   for (const [name, zone] of [

@@ -1,18 +1,20 @@
 /** Helpers of the embedded-cluster tests: manifests, and letting the control plane settle. */
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import * as MemoryKube from "../../layers/kube/memory/MemoryKubeClient.ts"
 import type * as Meta from "../../src/api/Meta.ts"
 import type * as Node from "../../src/api/Node.ts"
 import type * as Pod from "../../src/api/Pod.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
+import * as InformerCache from "../../src/runtime/InformerCache.ts"
 
 export { settle } from "../support/Settle.ts"
 
-/** Runs a test body against a fresh in-memory API server. */
+/** Runs a test body against a fresh in-memory API server, with an informer cache on it. */
 export const withKube = <A, E, R>(
   body: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, Exclude<R, KubeClient | MemoryKube.MemoryApiServer>> => Effect.provide(body, MemoryKube.layer())
+): Effect.Effect<A, E, Exclude<R, KubeClient | MemoryKube.MemoryApiServer | InformerCache.InformerCache>> =>
+  Effect.provide(body, InformerCache.layer.pipe(Layer.provideMerge(MemoryKube.layer())))
 
 /** A node manifest's knobs. */
 export interface NodeOptions {

@@ -23,6 +23,7 @@ import * as Provisioner from "../../src/controllers/provisioning/Provisioner.ts"
 import { EventRecorder } from "../../src/kube/EventRecorder.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
+import * as InformerCache from "../../src/runtime/InformerCache.ts"
 import * as Requirement from "../../src/scheduling/Requirement.ts"
 import * as Requirements from "../../src/scheduling/Requirements.ts"
 import * as ClusterStateLayer from "../../src/state/Cluster.ts"
@@ -53,10 +54,16 @@ export const advance = (millis: number, step = 5_000): Effect.Effect<void> =>
     }
   })
 
-/** What one Karpenter "process" runs on: the event recorder and cluster state (its in-memory bookkeeping). */
-export const processServices: Layer.Layer<EventRecorder | ClusterState, never, KubeClient> = Layer.mergeAll(
-  EventRecorder.layer,
-  ClusterStateLayer.layer
+/**
+ * What one Karpenter "process" runs on: its own informer cache (fresh, never another process's), the event recorder
+ * and the cluster state (its in-memory bookkeeping).
+ */
+export const processServices: Layer.Layer<
+  InformerCache.InformerCache | EventRecorder | ClusterState,
+  never,
+  KubeClient
+> = Layer.mergeAll(EventRecorder.layer, ClusterStateLayer.layer).pipe(
+  Layer.provideMerge(Layer.fresh(InformerCache.layer))
 )
 
 /**
@@ -67,7 +74,11 @@ export const processServices: Layer.Layer<EventRecorder | ClusterState, never, K
  */
 export const karpenter = (
   options?: Provisioner.Options
-): Layer.Layer<EventRecorder | ClusterState, never, KubeClient | CloudProvider.CloudProvider> =>
+): Layer.Layer<
+  InformerCache.InformerCache | EventRecorder | ClusterState,
+  never,
+  KubeClient | CloudProvider.CloudProvider
+> =>
   Layer.mergeAll(
     NodePoolControllers.layer,
     Layer.effectDiscard(Lifecycle.make),
@@ -93,8 +104,13 @@ export const startIn = <ROut, E, RIn>(layer: Layer.Layer<ROut, E, RIn>) =>
     return scope
   })
 
-/** The embedded control plane (kube-scheduler, kubelet, workloads, DaemonSets, PDBs, pod GC, volume attachment). */
-export const controlPlane = ControlPlane.layer
+/**
+ * The embedded control plane (kube-scheduler, kubelet, workloads, DaemonSets, PDBs, pod GC, volume attachment), on an
+ * informer cache of its own: another process, as in a real cluster.
+ */
+export const controlPlane: Layer.Layer<never, never, KubeClient> = ControlPlane.layer.pipe(
+  Layer.provide(Layer.fresh(InformerCache.layer))
+)
 
 // ---------------------------------------------------------------------------------------------------------------
 // Manifests (wire form)

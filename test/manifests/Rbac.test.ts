@@ -8,12 +8,12 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Stream } from "effect"
 import * as KwokCloudProvider from "../../layers/cloudprovider/kwok/KwokCloudProvider.ts"
 import * as MemoryKube from "../../layers/kube/memory/MemoryKubeClient.ts"
-import * as ControlPlane from "../../src/cluster/Cluster.ts"
 import { EventRecorder } from "../../src/kube/EventRecorder.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import type { KubeObject, Resource } from "../../src/kube/Resource.ts"
 import * as Resources from "../../src/kube/Resources.ts"
 import * as Controllers from "../../src/operator/Controllers.ts"
+import * as InformerCache from "../../src/runtime/InformerCache.ts"
 import * as LeaderElection from "../../src/runtime/LeaderElection.ts"
 import * as ClusterState from "../../src/state/Cluster.ts"
 import * as S from "../controllers/support.ts"
@@ -194,6 +194,7 @@ const karpenterProcess = (calls: Array<Call>) =>
     Layer.provideMerge(
       Layer.mergeAll(EventRecorder.layer, ClusterState.layer, KwokCloudProvider.layer({ namespace: releaseNamespace }))
     ),
+    Layer.provideMerge(InformerCache.layer),
     Layer.provide(recording(calls))
   )
 
@@ -259,7 +260,7 @@ describe("manifests/rbac.yaml", () => {
         yield* S.createKwokNodeClass(S.kwokNodeClass("default"))
         yield* S.createNodePool(S.nodePool("default", { nodeClassRef: S.kwokNodeClassRef }))
         // The cluster's own components use the API server directly; only the Karpenter process is recorded.
-        yield* Layer.build(Layer.mergeAll(ControlPlane.layer, karpenterProcess(calls)))
+        yield* Layer.build(Layer.mergeAll(S.controlPlane, karpenterProcess(calls)))
         yield* S.createPod(S.pod("web", { labels: { app: "web" } }))
         yield* S.advance(5_000, 250)
         const running = yield* S.getPod("web")

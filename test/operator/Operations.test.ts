@@ -10,6 +10,7 @@ import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
 import * as Controllers from "../../src/operator/Controllers.ts"
 import * as Operations from "../../src/operator/Operations.ts"
+import * as InformerCache from "../../src/runtime/InformerCache.ts"
 import * as Manager from "../../src/runtime/Manager.ts"
 import * as ClusterStateLayer from "../../src/state/Cluster.ts"
 import * as S from "../controllers/support.ts"
@@ -17,6 +18,7 @@ import * as S from "../controllers/support.ts"
 /** The embedded cluster with the KWOK provider and every controller of a running operator. */
 const operator = Layer.mergeAll(ControlPlane.layer, Controllers.operatorLayer()).pipe(
   Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, ClusterStateLayer.layer)),
+  Layer.provideMerge(InformerCache.layer),
   Layer.provideMerge(KwokCloudProvider.layer().pipe(Layer.provideMerge(MemoryKube.layer())))
 )
 
@@ -98,6 +100,7 @@ describe("Operations", S.controllerSuite, () => {
       Effect.provide(
         Controllers.manager().pipe(
           Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, ClusterStateLayer.layer)),
+          Layer.provideMerge(InformerCache.layer),
           Layer.provideMerge(KwokCloudProvider.layer().pipe(Layer.provideMerge(MemoryKube.layer())))
         )
       )

@@ -6,7 +6,9 @@ import type { Pod } from "../../src/api/Pod.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
 import * as Controller from "../../src/runtime/Controller.ts"
+import * as Indices from "../../src/runtime/Indices.ts"
 import * as Informer from "../../src/runtime/Informer.ts"
+import * as InformerCache from "../../src/runtime/InformerCache.ts"
 import * as Result from "../../src/runtime/Result.ts"
 import { node, settle, withKube } from "./support.ts"
 
@@ -56,6 +58,44 @@ describe("Controller", () => {
           Metric.withAttributes(Controller.reconcileErrorsTotal, { controller: "failing" })
         )
         assert.strictEqual(errors.count, 7)
+      })
+    )
+  )
+
+  it.effect("a watch may map through an index of a cache", () =>
+    withKube(
+      Effect.gen(function* () {
+        const kube = yield* KubeClient
+        const seen: Array<string> = []
+        const pods = yield* InformerCache.informer(Resources.Pods)
+        yield* Controller.make({
+          name: "pods-of-nodes",
+          for: Resources.Pods,
+          watches: [
+            {
+              source: Resources.Nodes,
+              map: (node: Node) => Controller.keysByIndex(pods, Indices.podNodeName, node.metadata.name)
+            }
+          ],
+          reconcile: (key) =>
+            Effect.sync(() => {
+              seen.push(key)
+              return Result.done
+            })
+        })
+        const bound = (name: string, nodeName: string) => ({
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name, namespace: "default" },
+          spec: { nodeName, containers: [{ name: "c", image: "i" }] }
+        })
+        yield* kube.create(Resources.Pods, bound("p1", "n1") as never, { namespace: "default" })
+        yield* kube.create(Resources.Pods, bound("p2", "n2") as never, { namespace: "default" })
+        yield* settle
+        seen.length = 0
+        yield* kube.create(Resources.Nodes, node("n2") as never)
+        yield* settle
+        assert.deepStrictEqual(seen, ["default/p2"])
       })
     )
   )

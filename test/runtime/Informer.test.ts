@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, type Scope, Stream } from "effect"
+import { Effect, Exit, Fiber, type Scope, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import * as MemoryKube from "../../layers/kube/memory/MemoryKubeClient.ts"
@@ -7,6 +7,7 @@ import type { Node } from "../../src/api/Node.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resource from "../../src/kube/Resource.ts"
 import * as Resources from "../../src/kube/Resources.ts"
+import * as Indices from "../../src/runtime/Indices.ts"
 import * as Informer from "../../src/runtime/Informer.ts"
 import * as Property from "../support/Property.ts"
 import { node, settle, withKube } from "./support.ts"
@@ -50,7 +51,7 @@ const cacheState = (informer: Informer.Informer<Node>) =>
 const hooks = Effect.service(MemoryKube.MemoryApiServer)
 
 describe("Informer", () => {
-  it.effect("controlledBy follows owner references as objects gain, change and lose their controller", () =>
+  it.effect("the controller index follows owner references as objects gain, change and lose their controller", () =>
     withKube(
       Effect.gen(function* () {
         const kube = yield* KubeClient
@@ -62,7 +63,7 @@ describe("Informer", () => {
         const setOwners = (name: string, ownerReferences: ReadonlyArray<unknown> | null) =>
           kube.patch(Resources.Nodes, name, { type: "merge", patch: { metadata: { ownerReferences } } })
         const names = (uid: string) =>
-          Effect.map(informer.controlledBy(uid), (items) => items.map((item) => item.metadata.name))
+          Effect.map(informer.byIndex(Indices.controller, uid), (items) => items.map((item) => item.metadata.name))
         for (const name of ["c", "a", "b"]) yield* create(name)
         yield* setOwners("c", owner("u1"))
         yield* setOwners("a", owner("u1"))
@@ -78,6 +79,34 @@ describe("Informer", () => {
         yield* setOwners("c", null)
         yield* settle
         assert.deepStrictEqual(yield* names("u2"), [])
+      })
+    )
+  )
+
+  it.effect("an index declared after the cache filled files every object under each of its values", () =>
+    withKube(
+      Effect.gen(function* () {
+        yield* create("b", { team: "x", zone: "a" })
+        yield* create("a", { team: "x" })
+        yield* create("c", { zone: "a" })
+        const informer = yield* Informer.make(Resources.Nodes)
+        yield* informer.synced
+        // Multi-valued: a node is filed under its team and its zone.
+        const byLabel = Informer.index<Node>("labels", (node) => Object.values(node.metadata.labels ?? {}))
+        const names = (value: string) =>
+          Effect.map(informer.byIndex(byLabel, value), (items) => items.map((item) => item.metadata.name))
+        assert.deepStrictEqual(yield* names("x"), ["a", "b"])
+        assert.deepStrictEqual(yield* names("a"), ["b", "c"])
+        yield* label("b", { team: null as never, zone: "b" })
+        yield* remove("c")
+        yield* create("d", { team: "x" })
+        yield* settle
+        assert.deepStrictEqual(yield* names("x"), ["a", "d"])
+        assert.deepStrictEqual(yield* names("a"), [])
+        assert.deepStrictEqual(yield* names("b"), ["b"])
+        // One name, two key functions: a bug, not a second index.
+        const clash = Informer.index<Node>("labels", () => [])
+        assert.isTrue(Exit.hasDies(yield* Effect.exit(informer.byIndex(clash, "x"))))
       })
     )
   )

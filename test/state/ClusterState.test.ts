@@ -4,13 +4,14 @@ import * as MemoryKube from "../../layers/kube/memory/MemoryKubeClient.ts"
 import * as Labels from "../../src/api/Labels.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
+import * as InformerCache from "../../src/runtime/InformerCache.ts"
 import * as Cluster from "../../src/state/Cluster.ts"
 import { ClusterState } from "../../src/state/ClusterState.ts"
 import * as S from "../controllers/support.ts"
 
 /** ClusterState over a fresh in-memory API server, and nothing else (no controller writes anything). */
 const withState = <A, E, R>(body: Effect.Effect<A, E, R>) =>
-  Effect.provide(body, Cluster.layer.pipe(Layer.provideMerge(MemoryKube.layer())))
+  Effect.provide(body, Cluster.layer.pipe(Layer.provide(InformerCache.layer), Layer.provideMerge(MemoryKube.layer())))
 
 /** Writes a NodeClaim's status (what the lifecycle does once the instance launched). */
 const launch = (name: string, providerID: string, capacity: Record<string, string>) =>
@@ -56,7 +57,7 @@ describe("ClusterState.synced", S.controllerSuite, () => {
     Effect.gen(function* () {
       yield* S.createNodeClaim(S.nodeClaim("launched"))
       yield* launch("launched", "fake://launched", { cpu: "4" })
-      const context = yield* Layer.build(Cluster.layer)
+      const context = yield* Layer.build(Cluster.layer.pipe(Layer.provide(InformerCache.layer)))
       const cluster = Context.get(context, ClusterState)
       // Built, but the informers' first lists have not run yet.
       assert.isFalse(yield* cluster.synced)

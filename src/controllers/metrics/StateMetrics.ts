@@ -8,7 +8,7 @@ import * as Labels from "../../api/Labels.ts"
 import type { Node } from "../../api/Node.ts"
 import type { Pod } from "../../api/Pod.ts"
 import * as Resources from "../../kube/Resources.ts"
-import * as Informer from "../../runtime/Informer.ts"
+import * as InformerCache from "../../runtime/InformerCache.ts"
 import * as Result from "../../runtime/Result.ts"
 import * as Singleton from "../../runtime/Singleton.ts"
 import * as ResourceMath from "../../scheduling/Resources.ts"
@@ -123,7 +123,7 @@ const makeSeries = () => {
 /** Starts the metrics controller in the current Scope: one pass at once, then one every `interval` (default 10 s). */
 export const make = Effect.fn("StateMetrics.make")(function* (options?: { readonly interval?: Duration.Input }) {
   const cluster = yield* ClusterState
-  const nodePools = yield* Informer.make(Resources.NodePools)
+  const nodePools = yield* InformerCache.informer(Resources.NodePools)
   const series = makeSeries()
   // Pods whose startup was recorded (by uid); forgotten once the pod is gone.
   let started = new Set<string>()

@@ -13,7 +13,7 @@ import { EventRecorder } from "../../kube/EventRecorder.ts"
 import { KubeClient } from "../../kube/KubeClient.ts"
 import * as Resource from "../../kube/Resource.ts"
 import * as Resources from "../../kube/Resources.ts"
-import * as Informer from "../../runtime/Informer.ts"
+import * as InformerCache from "../../runtime/InformerCache.ts"
 import * as Requirements from "../../scheduling/Requirements.ts"
 import * as ResourceMath from "../../scheduling/Resources.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
@@ -296,7 +296,7 @@ export const run = Effect.fn("Provisioner.run")(function* (options?: Options) {
     idle: options?.batchIdle ?? "1 second",
     max: options?.batchMax ?? "10 seconds"
   })
-  const pods = yield* Informer.make(Resources.Pods)
+  const pods = yield* InformerCache.informer(Resources.Pods)
   const triggerKey = (object: Resource.KubeObject) => object.metadata.uid ?? Resource.keyOf(object)
 
   // The pod trigger (upstream `provisioner.trigger.pod`): trigger on every change of an unschedulable pod and requeue
@@ -327,7 +327,7 @@ export const run = Effect.fn("Provisioner.run")(function* (options?: Options) {
 
   // Nodes going away need capacity for their pods too.
   for (const resource of [Resources.Nodes, Resources.NodeClaims] as const) {
-    const informer = yield* Informer.make(resource as typeof Resources.Nodes)
+    const informer = yield* InformerCache.informer(resource as typeof Resources.Nodes)
     yield* Stream.runForEach(yield* informer.subscribe, (change) =>
       change.type === "MODIFIED" && change.object.metadata.deletionTimestamp !== undefined
         ? batcher.trigger(triggerKey(change.object))

@@ -8,6 +8,7 @@ import type { NodePool } from "../../../src/api/NodePool.ts"
 import { CloudProvider } from "../../../src/cloudprovider/CloudProvider.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
+import * as InformerCache from "../../../src/runtime/InformerCache.ts"
 import type * as SchedulingResources from "../../../src/scheduling/Resources.ts"
 import { ClusterState } from "../../../src/state/ClusterState.ts"
 
@@ -53,22 +54,27 @@ export const clusterState = (view: ClusterView): Layer.Layer<ClusterState> =>
     } as unknown as ClusterState["Service"])
   )
 
-/** Runs a test body against a fresh in-memory API server, the test CloudProvider and a ClusterState stub. */
+type Services = KubeClient | MemoryKube.MemoryApiServer | InformerCache.InformerCache | CloudProvider | ClusterState
+
+/**
+ * Runs a test body against a fresh in-memory API server and its informer cache, the test CloudProvider and a
+ * ClusterState stub.
+ */
 export const run = <A, E, R>(
   body: Effect.Effect<A, E, R>,
   options?: {
     readonly cloudProvider?: Layer.Layer<CloudProvider>
     readonly cluster?: ClusterView
   }
-): Effect.Effect<A, E, Exclude<R, KubeClient | MemoryKube.MemoryApiServer | CloudProvider | ClusterState>> =>
+): Effect.Effect<A, E, Exclude<R, Services>> =>
   Effect.provide(
     body,
     Layer.mergeAll(
-      MemoryKube.layer(),
+      InformerCache.layer.pipe(Layer.provideMerge(MemoryKube.layer())),
       options?.cloudProvider ?? cloudProvider(),
       clusterState(options?.cluster ?? { synced: true, resources: {} })
     )
-  ) as Effect.Effect<A, E, Exclude<R, KubeClient | MemoryKube.MemoryApiServer | CloudProvider | ClusterState>>
+  ) as Effect.Effect<A, E, Exclude<R, Services>>
 
 /** A NodePool's wire spec, with a default KWOK nodeClassRef and requirement. */
 export const nodePoolSpec = (template?: {

@@ -17,13 +17,13 @@
 import { Duration, Effect, Metric, type Scope } from "effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import type { Node } from "../../../api/Node.ts"
-import type { NodeClaim } from "../../../api/NodeClaim.ts"
 import type { Pod } from "../../../api/Pod.ts"
 import type { EventRecorder } from "../../../kube/EventRecorder.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import type * as KubeError from "../../../kube/KubeError.ts"
 import * as Resources from "../../../kube/Resources.ts"
-import * as Informer from "../../../runtime/Informer.ts"
+import * as Indices from "../../../runtime/Indices.ts"
+import * as InformerCache from "../../../runtime/InformerCache.ts"
 import * as WorkQueue from "../../../runtime/WorkQueue.ts"
 import * as Conditions from "../../Conditions.ts"
 import * as Events from "./Events.ts"
@@ -36,10 +36,6 @@ export const MaxDelay = Duration.seconds(10)
 
 /** How the queue runs. */
 export interface Options {
-  /** The pod informer to check uids against; default a new one. */
-  readonly pods?: Informer.Informer<Pod>
-  /** The NodeClaim informer the `Evicted` event's reason comes from; default a new one. */
-  readonly nodeClaims?: Informer.Informer<NodeClaim>
   /** Where events go; default a deduplicating publisher of its own. */
   readonly publisher?: Events.Publisher
   /** Evictions in flight at once; default 1, as upstream's singleton reconciler. */
@@ -98,10 +94,10 @@ const countRequest = (code: number) =>
 /** Starts the queue and its worker in the current Scope; closing it stops them. */
 export const make = Effect.fn("EvictionQueue.make")(function* (
   options?: Options
-): Effect.fn.Return<EvictionQueue, never, KubeClient | EventRecorder | Scope.Scope> {
+): Effect.fn.Return<EvictionQueue, never, KubeClient | InformerCache.InformerCache | EventRecorder | Scope.Scope> {
   const kube = yield* KubeClient
-  const pods = options?.pods ?? (yield* Informer.make(Resources.Pods))
-  const nodeClaims = options?.nodeClaims ?? (yield* Informer.make(Resources.NodeClaims))
+  const pods = yield* InformerCache.informer(Resources.Pods)
+  const nodeClaims = yield* InformerCache.informer(Resources.NodeClaims)
   const publisher = options?.publisher ?? (yield* Events.makePublisher)
   const queue = yield* WorkQueue.make(options?.backoff ?? { baseDelay: BaseDelay, maxDelay: MaxDelay })
   /** Every queued pod by key, from `add` until its eviction is done. */
@@ -109,8 +105,8 @@ export const make = Effect.fn("EvictionQueue.make")(function* (
 
   /** The reason the `Evicted` event gives: the NodeClaim's DisruptionReason if True, else forceful termination. */
   const evictionReason = (item: Item) =>
-    Effect.map(nodeClaims.list(), (claims) => {
-      const claim = claims.find((candidate) => candidate.status?.providerID === item.providerID)
+    Effect.map(nodeClaims.byIndex(Indices.nodeClaimProviderID, item.providerID), (claims) => {
+      const claim = claims[0]
       if (claim === undefined) return ""
       const condition = Conditions.get(claim.status?.conditions, ConditionTypes.DisruptionReason)
       return condition?.status === "True" ? (condition.reason ?? "") : "Forceful Termination"

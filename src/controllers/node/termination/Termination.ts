@@ -35,7 +35,8 @@ import type { EventRecorder } from "../../../kube/EventRecorder.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Controller from "../../../runtime/Controller.ts"
-import * as Informer from "../../../runtime/Informer.ts"
+import * as Indices from "../../../runtime/Indices.ts"
+import * as InformerCache from "../../../runtime/InformerCache.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as Conditions from "../../Conditions.ts"
 import * as Events from "./Events.ts"
@@ -102,26 +103,26 @@ export type Drain =
 /** Starts the node termination controller with options in the current Scope. */
 export const makeWith = Effect.fn("Termination.makeWith")(function* (
   options?: Options
-): Effect.fn.Return<Termination, never, KubeClient | CloudProvider.CloudProvider | EventRecorder | Scope.Scope> {
+): Effect.fn.Return<
+  Termination,
+  never,
+  KubeClient | InformerCache.InformerCache | CloudProvider.CloudProvider | EventRecorder | Scope.Scope
+> {
   const kube = yield* KubeClient
   const cloud = yield* CloudProvider.CloudProvider
   const publisher = yield* Events.makePublisher
-  const nodes = yield* Informer.make(Resources.Nodes)
-  const pods = yield* Informer.make(Resources.Pods)
-  const nodeClaims = yield* Informer.make(Resources.NodeClaims)
-  const volumeAttachments = yield* Informer.make(Resources.VolumeAttachments)
-  const claims = yield* Informer.make(Resources.PersistentVolumeClaims)
-  const evictionQueue = yield* EvictionQueue.make({ pods, nodeClaims, publisher, ...options?.evictionQueue })
+  const nodes = yield* InformerCache.informer(Resources.Nodes)
+  const pods = yield* InformerCache.informer(Resources.Pods)
+  const nodeClaims = yield* InformerCache.informer(Resources.NodeClaims)
+  const volumeAttachments = yield* InformerCache.informer(Resources.VolumeAttachments)
+  const claims = yield* InformerCache.informer(Resources.PersistentVolumeClaims)
+  const evictionQueue = yield* EvictionQueue.make({ publisher, ...options?.evictionQueue })
 
   const nodeClaimsOf = (node: Node): Effect.Effect<ReadonlyArray<NodeClaim>> =>
-    Effect.map(nodeClaims.list(), (all) =>
-      node.spec.providerID === undefined || node.spec.providerID === ""
-        ? []
-        : all.filter((claim) => claim.status?.providerID === node.spec.providerID)
-    )
+    nodeClaims.byIndex(Indices.nodeClaimProviderID, node.spec.providerID)
 
   const podsOf = (node: Node): Effect.Effect<ReadonlyArray<Pod>> =>
-    Effect.map(pods.list(), (all) => all.filter((pod) => pod.spec.nodeName === node.metadata.name))
+    pods.byIndex(Indices.podNodeName, node.metadata.name)
 
   /** Deletes the NodeClaims not being deleted yet (upstream `deleteAllNodeClaims`). */
   const deleteNodeClaims = (claims: ReadonlyArray<NodeClaim>) =>
@@ -370,5 +371,5 @@ export const makeWith = Effect.fn("Termination.makeWith")(function* (
 export const make: Effect.Effect<
   Controller.Controller<Node>,
   never,
-  KubeClient | CloudProvider.CloudProvider | EventRecorder | Scope.Scope
+  KubeClient | InformerCache.InformerCache | CloudProvider.CloudProvider | EventRecorder | Scope.Scope
 > = Effect.map(makeWith(), (termination) => termination.controller)

@@ -12,7 +12,8 @@ import { EventRecorder } from "../../../kube/EventRecorder.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Controller from "../../../runtime/Controller.ts"
-import * as Informer from "../../../runtime/Informer.ts"
+import * as Indices from "../../../runtime/Indices.ts"
+import * as InformerCache from "../../../runtime/InformerCache.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as ResourceMath from "../../../scheduling/Resources.ts"
 import * as Conditions from "../../Conditions.ts"
@@ -42,12 +43,12 @@ export const nodeShapeProblem = (claim: NodeClaim, node: Node): string | undefin
 export const make = Effect.gen(function* () {
   const kube = yield* KubeClient
   const events = yield* EventRecorder
-  const nodes = yield* Informer.make(Resources.Nodes)
+  const nodes = yield* InformerCache.informer(Resources.Nodes)
 
   const check = Effect.fn("Consistency.check")(function* (claim: NodeClaim) {
     if (claim.metadata.deletionTimestamp !== undefined) return Result.done
     if (!Conditions.isTrue(claim.status?.conditions, ConditionTypes.Initialized)) return Result.requeueAfter(recheck)
-    const node = (yield* nodes.list()).find((candidate) => candidate.spec.providerID === claim.status?.providerID)
+    const [node] = yield* nodes.byIndex(Indices.nodeProviderID, claim.status?.providerID)
     if (node === undefined) return Result.requeueAfter(recheck)
     const problem = nodeShapeProblem(claim, node)
     const now = yield* Clock.currentTimeMillis

@@ -9,24 +9,20 @@
  *
  * Both are plain conditions (not dependents of Ready), written with one optimistic-lock status patch.
  */
-import { Clock, Duration, Effect, Stream } from "effect"
+import { Clock, Duration, Effect } from "effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import * as ApiDuration from "../../../api/Duration.ts"
 import * as Labels from "../../../api/Labels.ts"
 import type { Condition } from "../../../api/Meta.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"
 import type { NodePool } from "../../../api/NodePool.ts"
-import {
-  CloudProvider,
-  type CloudProviderError,
-  type DriftReason,
-  type NodeClassKind
-} from "../../../cloudprovider/CloudProvider.ts"
+import { CloudProvider, type CloudProviderError, type DriftReason } from "../../../cloudprovider/CloudProvider.ts"
 import type { InstanceType } from "../../../cloudprovider/InstanceType.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Controller from "../../../runtime/Controller.ts"
-import * as Informer from "../../../runtime/Informer.ts"
+import * as Indices from "../../../runtime/Indices.ts"
+import * as InformerCache from "../../../runtime/InformerCache.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as Requirement from "../../../scheduling/Requirement.ts"
 import * as Requirements from "../../../scheduling/Requirements.ts"
@@ -172,40 +168,6 @@ const earliest = (results: ReadonlyArray<Result.Result>): Result.Result => {
   return best
 }
 
-const nodeClassKey = (group: string, kind: string, name: string): string => `${group}/${kind}/${name}`
-
-/**
- * Keeps, from the NodeClaim informer, each NodeClaim's NodePool and NodeClass, so that NodePool and NodeClass changes
- * map to their NodeClaims synchronously (a watch's `map`).
- */
-const indexNodeClaims = Effect.fnUntraced(function* (nodeClaims: Informer.Informer<NodeClaim>) {
-  const entries = new Map<string, { readonly nodePool: string | undefined; readonly nodeClass: string }>()
-  const put = (claim: NodeClaim) => {
-    const ref = claim.spec.nodeClassRef
-    entries.set(claim.metadata.name ?? "", {
-      nodePool: claim.metadata.labels?.[Labels.NodePool],
-      nodeClass: nodeClassKey(ref.group, ref.kind, ref.name)
-    })
-  }
-  const changes = yield* nodeClaims.subscribe
-  for (const claim of yield* nodeClaims.list()) put(claim)
-  yield* Stream.runForEach(changes, (change) =>
-    Effect.sync(() =>
-      change.type === "DELETED" ? entries.delete(change.object.metadata.name ?? "") : put(change.object)
-    )
-  ).pipe(Effect.forkScoped)
-  const select = (matches: (entry: { nodePool: string | undefined; nodeClass: string }) => boolean) => {
-    const names: Array<string> = []
-    for (const [name, entry] of entries) if (matches(entry)) names.push(name)
-    return names.sort()
-  }
-  return {
-    byNodePool: (nodePool: string): ReadonlyArray<string> => select((entry) => entry.nodePool === nodePool),
-    byNodeClass: (kind: NodeClassKind, name: string): ReadonlyArray<string> =>
-      select((entry) => entry.nodeClass === nodeClassKey(kind.group, kind.kind, name))
-  }
-})
-
 /**
  * Starts `nodeclaim.disruption` in the current Scope: reconciles every NodeClaim the provider manages when it, its
  * NodePool or its NodeClass changes, and every {@link driftInterval} once launched.
@@ -213,10 +175,9 @@ const indexNodeClaims = Effect.fnUntraced(function* (nodeClaims: Informer.Inform
 export const make = Effect.gen(function* () {
   const kube = yield* KubeClient
   const cloud = yield* CloudProvider
-  const nodeClaims = yield* Informer.make(Resources.NodeClaims)
-  const nodePools = yield* Informer.make(Resources.NodePools)
+  const nodeClaims = yield* InformerCache.informer(Resources.NodeClaims)
+  const nodePools = yield* InformerCache.informer(Resources.NodePools)
   const nodeClasses = yield* NodeClasses.makeInformers(cloud)
-  const index = yield* indexNodeClaims(nodeClaims)
 
   const drift = Effect.fnUntraced(function* (
     nodePool: NodePool,
@@ -310,12 +271,13 @@ export const make = Effect.gen(function* () {
 
   const nodePoolWatch: Controller.Watch<NodePool> = {
     source: nodePools,
-    map: (nodePool) => index.byNodePool(nodePool.metadata.name ?? "")
+    map: (nodePool) => Controller.keysByIndex(nodeClaims, Indices.nodePool, nodePool.metadata.name)
   }
   const nodeClassWatches = nodeClasses.map(
     ({ kind, informer }): Controller.Watch<NodeClasses.NodeClassObject> => ({
       source: informer,
-      map: (nodeClass) => index.byNodeClass(kind, nodeClass.metadata.name ?? "")
+      map: (nodeClass) =>
+        Controller.keysByIndex(nodeClaims, Indices.nodeClaimNodeClass, NodeClasses.refKey(kind, nodeClass))
     })
   )
   return yield* Controller.make({

@@ -12,7 +12,8 @@ import { EventRecorder } from "../../../kube/EventRecorder.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Controller from "../../../runtime/Controller.ts"
-import * as Informer from "../../../runtime/Informer.ts"
+import * as Indices from "../../../runtime/Indices.ts"
+import * as InformerCache from "../../../runtime/InformerCache.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as Finalization from "./Finalization.ts"
 import * as Initialization from "./Initialization.ts"
@@ -26,15 +27,10 @@ export const make = Effect.gen(function* () {
   const kube = yield* KubeClient
   const cloud = yield* CloudProvider.CloudProvider
   const events = yield* EventRecorder
-  const nodes = yield* Informer.make(Resources.Nodes)
-  const nodeClaims = yield* Informer.make(Resources.NodeClaims)
+  const nodes = yield* InformerCache.informer(Resources.Nodes)
+  const nodeClaims = yield* InformerCache.informer(Resources.NodeClaims)
 
-  const nodesOf = (claim: NodeClaim) =>
-    Effect.map(nodes.list(), (all) =>
-      claim.status?.providerID === undefined
-        ? []
-        : all.filter((node) => node.spec.providerID === claim.status?.providerID)
-    )
+  const nodesOf = (claim: NodeClaim) => nodes.byIndex(Indices.nodeProviderID, claim.status?.providerID)
 
   const deps: Step.Deps = { kube, cloud, events, nodesOf }
   const progress = [Launch.make(deps), Registration.make(deps), Initialization.make(deps)] as const
@@ -73,34 +69,28 @@ export const make = Effect.gen(function* () {
     return Result.min(Step.resultOf(last), Step.resultOf(live))
   })
 
-  // Nodes name no NodeClaim; the providerID joins them.
-  const claimNameByProviderID = new Map<string, string>()
   return yield* Controller.make({
     name: "nodeclaim.lifecycle",
     for: nodeClaims,
     concurrency: 10,
     // Upstream's lifecycle rate limiter: per-key exponential failure backoff from 1 s up to 1 min.
     backoff: { baseDelay: Duration.seconds(1), maxDelay: Duration.minutes(1) },
+    // Nodes name no NodeClaim; the providerID joins them (upstream's `NodeEventHandler`).
     watches: [
       {
         source: nodes,
-        map: (node: Node) => {
-          const name = node.spec.providerID === undefined ? undefined : claimNameByProviderID.get(node.spec.providerID)
-          return name === undefined ? [] : [name]
-        }
+        map: (node: Node) => Controller.keysByIndex(nodeClaims, Indices.nodeClaimProviderID, node.spec.providerID)
       }
     ],
-    reconcile: (_key, claim) => {
-      if (claim === undefined) return Effect.succeed(Result.done)
-      if (claim.status?.providerID !== undefined)
-        claimNameByProviderID.set(claim.status.providerID, claim.metadata.name ?? "")
-      return reconcile(claim).pipe(
-        // Someone else wrote the object meanwhile: look again with the new version.
-        Effect.catchTags({
-          Conflict: () => Effect.succeed(Result.requeue),
-          NotFound: () => Effect.succeed(Result.done)
-        })
-      )
-    }
+    reconcile: (_key, claim) =>
+      claim === undefined
+        ? Effect.succeed(Result.done)
+        : reconcile(claim).pipe(
+            // Someone else wrote the object meanwhile: look again with the new version.
+            Effect.catchTags({
+              Conflict: () => Effect.succeed(Result.requeue),
+              NotFound: () => Effect.succeed(Result.done)
+            })
+          )
   })
 })

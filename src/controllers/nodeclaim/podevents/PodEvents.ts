@@ -14,7 +14,9 @@ import { CloudProvider } from "../../../cloudprovider/CloudProvider.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Controller from "../../../runtime/Controller.ts"
-import * as Informer from "../../../runtime/Informer.ts"
+import * as Indices from "../../../runtime/Indices.ts"
+import type * as Informer from "../../../runtime/Informer.ts"
+import * as InformerCache from "../../../runtime/InformerCache.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as Conditions from "../../Conditions.ts"
 import * as NodeClasses from "../../nodepool/nodeclass/NodeClasses.ts"
@@ -49,9 +51,9 @@ export const isPodEvent = (change: Informer.Change<Pod>): boolean => {
 export const make = Effect.gen(function* () {
   const kube = yield* KubeClient
   const cloud = yield* CloudProvider
-  const pods = yield* Informer.make(Resources.Pods)
-  const nodes = yield* Informer.make(Resources.Nodes)
-  const nodeClaims = yield* Informer.make(Resources.NodeClaims)
+  const pods = yield* InformerCache.informer(Resources.Pods)
+  const nodes = yield* InformerCache.informer(Resources.Nodes)
+  const nodeClaims = yield* InformerCache.informer(Resources.NodeClaims)
   const dedupeMillis = Duration.toMillis(dedupeTimeout)
 
   // The pod informer as the controller sees it: only the changes that are pod events.
@@ -63,11 +65,9 @@ export const make = Effect.gen(function* () {
 
   /** The one NodeClaim with the node's providerID (upstream `NodeClaimForNode`); none when zero or several. */
   const nodeClaimOf = (providerID: string | undefined) =>
-    Effect.map(nodeClaims.list(), (all): NodeClaim | undefined => {
-      if (providerID === undefined || providerID === "") return undefined
-      const found = all.filter((claim) => claim.status?.providerID === providerID)
-      return found.length === 1 ? found[0] : undefined
-    })
+    Effect.map(nodeClaims.byIndex(Indices.nodeClaimProviderID, providerID), (found): NodeClaim | undefined =>
+      found.length === 1 ? found[0] : undefined
+    )
 
   const reconcile = Effect.fn("PodEvents.reconcile")(function* (pod: Pod) {
     const nodeName = nodeNameOf(pod)

@@ -32,13 +32,13 @@ const sameResources = (a: SchedulingResources.Resources, b: SchedulingResources.
 }
 
 /** Starts `nodepool.counter`. */
-export const make = Effect.fn("NodePoolCounter.make")(function* (sources?: NodeClasses.Sources) {
+export const make = Effect.fn("NodePoolCounter.make")(function* () {
   const kube = yield* KubeClient
   const cloudProvider = yield* CloudProvider
   const cluster = yield* ClusterState
   return yield* Controller.make({
     name: "nodepool.counter",
-    for: sources?.nodePools ?? Resources.NodePools,
+    for: Resources.NodePools,
     concurrency: 10,
     reconcile: (_key, nodePool) =>
       Effect.gen(function* () {

@@ -17,6 +17,9 @@ import { CloudProvider } from "../../../cloudprovider/CloudProvider.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Controller from "../../../runtime/Controller.ts"
+import * as Indices from "../../../runtime/Indices.ts"
+import type * as Informer from "../../../runtime/Informer.ts"
+import * as InformerCache from "../../../runtime/InformerCache.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as Conditions from "../../Conditions.ts"
 import * as NodeClasses from "../nodeclass/NodeClasses.ts"
@@ -231,11 +234,16 @@ export const hashOf = (nodePool: NodePool): string => {
  * version becomes current, and the hash too unless the NodeClaim has a Drifted condition (a hash of another version
  * cannot tell whether it is still drifted, so it stays drifted).
  */
-const migrateNodeClaims = Effect.fn("NodePoolHash.migrateNodeClaims")(function* (nodePool: NodePool, hash: string) {
+const migrateNodeClaims = Effect.fn("NodePoolHash.migrateNodeClaims")(function* (
+  nodeClaims: Informer.Informer<NodeClaim>,
+  nodePool: NodePool,
+  hash: string
+) {
   const kube = yield* KubeClient
   const cloudProvider = yield* CloudProvider
-  const name = nodePool.metadata.name ?? ""
-  const { items } = yield* kube.list(Resources.NodeClaims, { labelSelector: `${Labels.NodePool}=${name}` })
+  // From the cache, as upstream's cached client lists them (which waits for the cache to fill).
+  yield* nodeClaims.synced
+  const items = yield* nodeClaims.byIndex(Indices.nodePool, nodePool.metadata.name)
   const stale = items.filter(
     (nodeClaim: NodeClaim) =>
       NodeClasses.supports(cloudProvider, nodeClaim.spec.nodeClassRef) &&
@@ -261,12 +269,13 @@ const migrateNodeClaims = Effect.fn("NodePoolHash.migrateNodeClaims")(function* 
 })
 
 /** Starts `nodepool.hash`: keeps the hash annotations of every managed NodePool current. */
-export const make = Effect.fn("NodePoolHash.make")(function* (sources?: NodeClasses.Sources) {
+export const make = Effect.fn("NodePoolHash.make")(function* () {
   const kube = yield* KubeClient
   const cloudProvider = yield* CloudProvider
+  const nodeClaims = yield* InformerCache.informer(Resources.NodeClaims)
   return yield* Controller.make({
     name: "nodepool.hash",
-    for: sources?.nodePools ?? Resources.NodePools,
+    for: Resources.NodePools,
     concurrency: 10,
     reconcile: (_key, nodePool) =>
       Effect.gen(function* () {
@@ -274,7 +283,7 @@ export const make = Effect.fn("NodePoolHash.make")(function* (sources?: NodeClas
         const annotations = nodePool.metadata.annotations ?? {}
         const hash = hashOf(nodePool)
         const version = annotations[Labels.NodePoolHashVersionAnnotation]
-        if (version !== Labels.NodePoolHashVersion) yield* migrateNodeClaims(nodePool, hash)
+        if (version !== Labels.NodePoolHashVersion) yield* migrateNodeClaims(nodeClaims, nodePool, hash)
         if (version === Labels.NodePoolHashVersion && annotations[Labels.NodePoolHashAnnotation] === hash) {
           return Result.done
         }

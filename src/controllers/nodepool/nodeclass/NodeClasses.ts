@@ -3,9 +3,9 @@
  * the lookup of a NodePool's NodeClass, the NodeClass → NodePools mapping of their watches, and the optimistic-lock
  * status patch.
  */
-import { Effect, type Scope, Stream } from "effect"
+import { Effect } from "effect"
 import type { Condition } from "../../../api/Meta.ts"
-import type { NodeClassRef } from "../../../api/NodeClassRef.ts"
+import * as NodeClassRef from "../../../api/NodeClassRef.ts"
 import type { NodePool } from "../../../api/NodePool.ts"
 import { CloudProvider, type NodeClassKind } from "../../../cloudprovider/CloudProvider.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
@@ -13,7 +13,9 @@ import type * as KubeError from "../../../kube/KubeError.ts"
 import type * as Resource from "../../../kube/Resource.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Controller from "../../../runtime/Controller.ts"
-import * as Informer from "../../../runtime/Informer.ts"
+import * as Indices from "../../../runtime/Indices.ts"
+import type * as Informer from "../../../runtime/Informer.ts"
+import * as InformerCache from "../../../runtime/InformerCache.ts"
 import * as Result from "../../../runtime/Result.ts"
 
 /** What the controllers read of any NodeClass: its metadata and its conditions. */
@@ -27,18 +29,12 @@ export interface NodeClassInformer {
   readonly informer: Informer.Informer<NodeClassObject>
 }
 
-/** Informers the NodePool controllers may share; each one not given is started by the controller that needs it. */
-export interface Sources {
-  readonly nodePools?: Informer.Informer<NodePool> | undefined
-  readonly nodeClasses?: ReadonlyArray<NodeClassInformer> | undefined
-}
-
 /** Whether the NodePool's NodeClass kind is one the cloud provider supports (upstream `IsManaged`). */
 export const isManaged = (nodePool: NodePool, cloudProvider: CloudProvider["Service"]): boolean =>
   supports(cloudProvider, nodePool.spec.template.spec.nodeClassRef)
 
 /** Whether the provider supports the kind of a NodeClass reference. */
-export const supports = (cloudProvider: CloudProvider["Service"], ref: NodeClassRef): boolean =>
+export const supports = (cloudProvider: CloudProvider["Service"], ref: NodeClassRef.NodeClassRef): boolean =>
   cloudProvider.supportedNodeClasses.some((kind) => kind.group === ref.group && kind.kind === ref.kind)
 
 /** The descriptor of a NodeClass kind, if this project knows the kind. */
@@ -48,17 +44,21 @@ export const resourceOf = (kind: NodeClassKind): Resource.Resource<NodeClassObje
     | Resource.Resource<NodeClassObject>
     | undefined
 
-/** Starts an informer for every supported NodeClass kind this project has a descriptor for. */
+/** The process's informer of every supported NodeClass kind this project has a descriptor for. */
 export const makeInformers = Effect.fn("NodeClasses.makeInformers")(function* (
   cloudProvider: CloudProvider["Service"]
-): Effect.fn.Return<ReadonlyArray<NodeClassInformer>, never, KubeClient | Scope.Scope> {
+): Effect.fn.Return<ReadonlyArray<NodeClassInformer>, never, InformerCache.InformerCache> {
   const informers: Array<NodeClassInformer> = []
   for (const kind of cloudProvider.supportedNodeClasses) {
     const resource = resourceOf(kind)
-    if (resource !== undefined) informers.push({ kind, informer: yield* Informer.make(resource) })
+    if (resource !== undefined) informers.push({ kind, informer: yield* InformerCache.informer(resource) })
   }
   return informers
 })
+
+/** The {@link NodeClassRef.key} of a NodeClass of `kind`, under which the NodeClass indices file its dependents. */
+export const refKey = (kind: NodeClassKind, nodeClass: Resource.KubeObject): string =>
+  NodeClassRef.key({ group: kind.group, kind: kind.kind, name: nodeClass.metadata.name ?? "" })
 
 /** The NodeClass of a NodePool, as upstream's `GetNodeClass` finds it. */
 export type Lookup =
@@ -87,55 +87,15 @@ export const lookup = (
   )
 }
 
-/**
- * Keeps, from a NodePool informer, which NodePools reference which NodeClass, so that a NodeClass change maps to its
- * NodePools synchronously (a watch's `map`). A NodePool the index has not seen yet is queued by its own event anyway.
- */
-export const indexByNodeClass = Effect.fn("NodeClasses.indexByNodeClass")(function* (
-  nodePools: Informer.Informer<NodePool>
-): Effect.fn.Return<(kind: NodeClassKind, name: string) => ReadonlyArray<string>, never, Scope.Scope> {
-  const refs = new Map<string, NodeClassRef>()
-  const changes = yield* nodePools.subscribe
-  for (const nodePool of yield* nodePools.list()) refs.set(nodePool.metadata.name ?? "", refOf(nodePool))
-  yield* Stream.runForEach(changes, (change) =>
-    Effect.sync(() => {
-      const name = change.object.metadata.name ?? ""
-      if (change.type === "DELETED") refs.delete(name)
-      else refs.set(name, refOf(change.object))
-    })
-  ).pipe(Effect.forkScoped)
-  return (kind, name) => {
-    const names: Array<string> = []
-    for (const [nodePool, ref] of refs) {
-      if (ref.group === kind.group && ref.kind === kind.kind && ref.name === name) names.push(nodePool)
-    }
-    return names.sort()
-  }
-})
-
-const refOf = (nodePool: NodePool): NodeClassRef => nodePool.spec.template.spec.nodeClassRef
-
-/** The NodePool informer given, or a new one. */
-export const nodePoolInformer = (
-  sources: Sources | undefined
-): Effect.Effect<Informer.Informer<NodePool>, never, KubeClient | Scope.Scope> =>
-  sources?.nodePools === undefined ? Informer.make(Resources.NodePools) : Effect.succeed(sources.nodePools)
-
-/** The NodeClass informers given, or new ones for the provider's kinds. */
-export const nodeClassInformers = (
-  sources: Sources | undefined,
-  cloudProvider: CloudProvider["Service"]
-): Effect.Effect<ReadonlyArray<NodeClassInformer>, never, KubeClient | Scope.Scope> =>
-  sources?.nodeClasses === undefined ? makeInformers(cloudProvider) : Effect.succeed(sources.nodeClasses)
-
 /** The watches that queue the NodePools referencing a changed NodeClass (upstream `NodeClassEventHandler`). */
 export const nodeClassWatches = (
   informers: ReadonlyArray<NodeClassInformer>,
-  nodePoolsOf: (kind: NodeClassKind, name: string) => ReadonlyArray<string>
+  nodePools: Informer.Informer<NodePool>
 ): ReadonlyArray<Controller.Watch<NodeClassObject>> =>
   informers.map(({ kind, informer }) => ({
     source: informer,
-    map: (nodeClass: NodeClassObject) => nodePoolsOf(kind, nodeClass.metadata.name ?? "")
+    map: (nodeClass: NodeClassObject) =>
+      Controller.keysByIndex(nodePools, Indices.nodePoolNodeClass, refKey(kind, nodeClass))
   }))
 
 /**
@@ -185,19 +145,17 @@ export const settleWrite = <R>(
  */
 export const nodePoolController = <E>(
   name: string,
-  sources: Sources | undefined,
   reconcile: (nodePool: NodePool, lookup: Lookup) => Effect.Effect<Result.Result, E, KubeClient>
 ) =>
   Effect.gen(function* () {
     const kube = yield* KubeClient
     const cloudProvider = yield* CloudProvider
-    const nodePools = yield* nodePoolInformer(sources)
-    const nodeClasses = yield* nodeClassInformers(sources, cloudProvider)
-    const nodePoolsOf = yield* indexByNodeClass(nodePools)
+    const nodePools = yield* InformerCache.informer(Resources.NodePools)
+    const nodeClasses = yield* makeInformers(cloudProvider)
     return yield* Controller.make({
       name,
       for: nodePools,
-      watches: nodeClassWatches(nodeClasses, nodePoolsOf),
+      watches: nodeClassWatches(nodeClasses, nodePools),
       concurrency: 10,
       reconcile: (_key, nodePool) =>
         nodePool === undefined

@@ -68,8 +68,8 @@ export const readinessOf = (lookup: NodeClasses.Lookup): Conditions.Input | unde
 }
 
 /** Starts `nodepool.readiness`: sets `NodeClassReady` on every managed NodePool. */
-export const make = Effect.fn("NodePoolReadiness.make")(function* (sources?: NodeClasses.Sources) {
-  return yield* NodeClasses.nodePoolController("nodepool.readiness", sources, (nodePool, lookup) =>
+export const make = Effect.fn("NodePoolReadiness.make")(function* () {
+  return yield* NodeClasses.nodePoolController("nodepool.readiness", (nodePool, lookup) =>
     Effect.gen(function* () {
       const input = readinessOf(lookup)
       if (input === undefined) return Result.done

@@ -87,8 +87,8 @@ export const markUnhealthy = Effect.fn("RegistrationHealth.markUnhealthy")(funct
 })
 
 /** Starts `nodepool.registrationhealth`. */
-export const make = Effect.fn("NodePoolRegistrationHealth.make")(function* (sources?: NodeClasses.Sources) {
-  return yield* NodeClasses.nodePoolController("nodepool.registrationhealth", sources, (nodePool, lookup) =>
+export const make = Effect.fn("NodePoolRegistrationHealth.make")(function* () {
+  return yield* NodeClasses.nodePoolController("nodepool.registrationhealth", (nodePool, lookup) =>
     Effect.gen(function* () {
       if (lookup._tag === "Unmanaged" || lookup._tag === "NotFound") return Result.done
       // A kind this project cannot read has no generation to follow: only the NodePool's own is checked.

@@ -135,12 +135,12 @@ export const runtimeValidate = (nodePool: NodePool, wellKnown: ReadonlySet<strin
 // -- the controller -----------------------------------------------------------------------------------------------
 
 /** Starts `nodepool.validation`: sets `ValidationSucceeded` on every managed NodePool. */
-export const make = Effect.fn("NodePoolValidation.make")(function* (sources?: NodeClasses.Sources) {
+export const make = Effect.fn("NodePoolValidation.make")(function* () {
   const kube = yield* KubeClient
   const cloudProvider = yield* CloudProvider
   return yield* Controller.make({
     name: "nodepool.validation",
-    for: sources?.nodePools ?? Resources.NodePools,
+    for: Resources.NodePools,
     concurrency: 10,
     reconcile: (_key, nodePool) =>
       Effect.gen(function* () {

@@ -19,6 +19,8 @@ import { settle } from "../../../support/Settle.ts"
 
 export { settle }
 
+import * as InformerCache from "../../../../src/runtime/InformerCache.ts"
+
 /** One answer of the eviction API: when (virtual ms), which pod, and `ok` or the error's tag. */
 export interface Eviction {
   readonly at: number
@@ -85,15 +87,23 @@ const provider = (shutdownMillis: number): Layer.Layer<CloudProvider.CloudProvid
     })
   ).pipe(Layer.provide(Fake.layer))
 
-/** The API server, the fake provider (instances shutting down for `shutdownMillis`, default 0) and an event sink. */
+/**
+ * The API server, the fake provider (instances shutting down for `shutdownMillis`, default 0), an event sink and the
+ * process's informer cache.
+ */
 export const environment = (
   recorded: Recorder,
   options: { readonly shutdownMillis?: number } = {}
 ): Layer.Layer<
-  KubeClient | MemoryKube.MemoryApiServer | CloudProvider.CloudProvider | Fake.FakeCloudProvider | EventRecorder
+  | KubeClient
+  | MemoryKube.MemoryApiServer
+  | InformerCache.InformerCache
+  | CloudProvider.CloudProvider
+  | Fake.FakeCloudProvider
+  | EventRecorder
 > =>
   Layer.mergeAll(
-    recordingKube(recorded.evictions),
+    InformerCache.layer.pipe(Layer.provideMerge(recordingKube(recorded.evictions))),
     provider(options.shutdownMillis ?? 0),
     EventRecorder.layerMemory(recorded.events)
   )

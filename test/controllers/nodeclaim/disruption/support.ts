@@ -15,6 +15,7 @@ import * as Conditions from "../../../../src/controllers/Conditions.ts"
 import { EventRecorder } from "../../../../src/kube/EventRecorder.ts"
 import { KubeClient } from "../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"
+import * as InformerCache from "../../../../src/runtime/InformerCache.ts"
 import { settle } from "../../../support/Settle.ts"
 
 export { settle }
@@ -22,13 +23,21 @@ export { settle }
 /** Advances the virtual clock by `millis` in one step, then lets fibers settle. */
 export const advance = (millis: number): Effect.Effect<void> => Effect.andThen(TestClock.adjust(millis), settle)
 
-type Services = KubeClient | MemoryKube.MemoryApiServer | CloudProvider | Fake.FakeCloudProvider | EventRecorder
+type Services =
+  | KubeClient
+  | MemoryKube.MemoryApiServer
+  | InformerCache.InformerCache
+  | CloudProvider
+  | Fake.FakeCloudProvider
+  | EventRecorder
 
-/** Runs a test body against a fresh in-memory API server, the fake provider and an event recorder. */
+/** Runs a test body against a fresh in-memory API server, its informer cache, the fake provider and event recorder. */
 export const run = <A, E, R>(body: Effect.Effect<A, E, R>): Effect.Effect<A, E, Exclude<R, Services>> =>
   Effect.provide(
     body,
-    EventRecorder.layer.pipe(Layer.provideMerge(Layer.mergeAll(MemoryKube.layer(), Fake.layer)))
+    Layer.mergeAll(EventRecorder.layer, InformerCache.layer).pipe(
+      Layer.provideMerge(Layer.mergeAll(MemoryKube.layer(), Fake.layer))
+    )
   ) as Effect.Effect<A, E, Exclude<R, Services>>
 
 /** The fake provider's NodeClass reference. */

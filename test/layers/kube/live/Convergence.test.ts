@@ -17,6 +17,7 @@ import { EventRecorder } from "../../../../src/kube/EventRecorder.ts"
 import * as KubeClient from "../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"
 import * as Controllers from "../../../../src/operator/Controllers.ts"
+import * as InformerCache from "../../../../src/runtime/InformerCache.ts"
 import * as ClusterState from "../../../../src/state/Cluster.ts"
 import * as Stub from "./Stub.ts"
 
@@ -99,7 +100,12 @@ describe("live client convergence", () => {
         const cluster = yield* Layer.build(Layer.merge(MemoryKube.layer(), Faults.Faults.layer))
         const backend = Context.get(cluster, KubeClient.KubeClient)
         const faultSwitch = Context.get(cluster, Faults.Faults)
-        yield* Layer.build(ControlPlane.layer.pipe(Layer.provide(Layer.succeedContext(cluster))))
+        yield* Layer.build(
+          ControlPlane.layer.pipe(
+            Layer.provide(Layer.fresh(InformerCache.layer)),
+            Layer.provide(Layer.succeedContext(cluster))
+          )
+        )
         const served = yield* Effect.provide(HttpApi.serve(), cluster)
 
         yield* backend.create(Resources.KWOKNodeClasses, manifests.nodeClass as never)
@@ -115,6 +121,7 @@ describe("live client convergence", () => {
         yield* Layer.build(
           Controllers.layer({ batchIdle: "200 millis", batchMax: "1 second" }).pipe(
             Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, ClusterState.layer, KwokCloudProvider.layer())),
+            Layer.provideMerge(InformerCache.layer),
             Layer.provide(live)
           )
         )
