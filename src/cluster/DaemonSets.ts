@@ -191,7 +191,7 @@ export const make = Effect.fn("DaemonSets.make")(function* (): Effect.fn.Return<
             .pipe(Effect.catchTags({ NotFound: () => Effect.void, Conflict: () => Effect.void }))
         }
         return check.satisfied ? Result.done : Result.requeueAfter(check.recheckAfterMillis)
-      }).pipe(Effect.catchTags({ NotFound: () => Effect.succeed(Result.done) }))
+      })
   })
 
   // A node coming, going, or changing labels or taints can change where daemons belong.

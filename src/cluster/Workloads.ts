@@ -197,7 +197,7 @@ export const make = Effect.fn("Workloads.make")(function* (): Effect.fn.Return<
         }
         if (!sameStatus(replicaSet.status, status)) yield* patchStatus(Resources.ReplicaSets, replicaSet, status)
         return check.satisfied ? Result.done : Result.requeueAfter(check.recheckAfterMillis)
-      }).pipe(Effect.catchTags({ NotFound: () => Effect.succeed(Result.done) }))
+      })
   })
 
   const deployments = yield* Controller.make({
@@ -270,7 +270,7 @@ export const make = Effect.fn("Workloads.make")(function* (): Effect.fn.Return<
         }
         if (!sameStatus(deployment.status, status)) yield* patchStatus(Resources.Deployments, deployment, status)
         return Result.done
-      }).pipe(Effect.catchTags({ NotFound: () => Effect.succeed(Result.done) }))
+      })
   })
 
   return { deployments, replicaSets }

@@ -2,13 +2,13 @@
  * A controller (controller-runtime's `Controller`, kube-rs's `Controller`): the keys of changed objects of its own
  * resource (`for`), and keys mapped from related objects (`watches`), go into a WorkQueue; `concurrency` workers
  * reconcile them, never one key twice at once. `reconcile` returns `Result.done` or `Result.requeueAfter(delay)`, or
- * fails, which retries the key with per-key exponential backoff.
+ * fails: the {@link errorPolicy} decides, for every controller, what a failure asks for.
  */
 import { Cause, Effect, Layer, Metric, Predicate, type Scope, Stream } from "effect"
 import * as Resource from "../kube/Resource.ts"
 import type * as Informer from "./Informer.ts"
 import * as InformerCache from "./InformerCache.ts"
-import type * as Result from "./Result.ts"
+import * as Result from "./Result.ts"
 import * as WorkQueue from "./WorkQueue.ts"
 
 /** Objects the controller reacts to: an informer, or a resource whose informer the process's cache hands out. */
@@ -104,6 +104,19 @@ export const keysByIndex = <A extends Resource.KubeObject>(
   Effect.map(informer.byIndex(index, value), (objects) => objects.map(Resource.keyOf))
 
 /**
+ * What a failed reconcile asks for (kube-rs's `error_policy`), decided here for every controller: a Conflict (the
+ * object changed since it was read) runs the key again at once, on the newer version; a NotFound (it is gone) is
+ * done; anything else — undefined — is retried after the key's backoff.
+ */
+export const errorPolicy = (cause: Cause.Cause<unknown>): Result.Result | undefined => {
+  const [reason, ...others] = cause.reasons
+  if (reason === undefined || others.length > 0 || !Cause.isFailReason(reason)) return undefined
+  if (Predicate.isTagged(reason.error, "Conflict")) return Result.requeue
+  if (Predicate.isTagged(reason.error, "NotFound")) return Result.done
+  return undefined
+}
+
+/**
  * Starts a controller in the current Scope: subscribes to its informers (starting those given as resources), waits
  * for their caches to sync, queues every cached object, then runs the workers. Closing the Scope interrupts them.
  */
@@ -143,6 +156,10 @@ export const make = Effect.fn("Controller.make")(function* <
 
   const reconcileKey = (key: string): Effect.Effect<void, never, R> =>
     Effect.flatMap(informer.get(key), (object) => options.reconcile(key, object)).pipe(
+      Effect.catchCause((cause) => {
+        const result = errorPolicy(cause)
+        return result === undefined ? Effect.failCause(cause) : Effect.succeed(result)
+      }),
       Effect.matchCauseEffect({
         onSuccess: (result) =>
           Effect.gen(function* () {

@@ -4,6 +4,7 @@ import { TestClock } from "effect/testing"
 import type { Node } from "../../src/api/Node.ts"
 import type { Pod } from "../../src/api/Pod.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
+import * as KubeError from "../../src/kube/KubeError.ts"
 import * as Resources from "../../src/kube/Resources.ts"
 import * as Controller from "../../src/runtime/Controller.ts"
 import * as Indices from "../../src/runtime/Indices.ts"
@@ -60,6 +61,48 @@ describe("Controller", () => {
         assert.strictEqual(errors.count, 7)
       })
     )
+  )
+
+  it.effect(
+    "the error policy: a Conflict runs the key again at once, a NotFound ends it, anything else backs off",
+    () =>
+      withKube(
+        Effect.gen(function* () {
+          const attempts: Array<string> = []
+          const failures: Record<string, Array<KubeError.KubeError | Boom>> = {
+            conflict: [new KubeError.Conflict({ resource: "nodes", name: "conflict", message: "changed" })],
+            gone: [new KubeError.NotFound({ resource: "nodes", name: "gone", message: "not found" })],
+            broken: [new Boom({ attempt: 1 })]
+          }
+          const controller = yield* Controller.make({
+            name: "policy",
+            for: Resources.Nodes,
+            reconcile: (key) =>
+              Effect.gen(function* () {
+                attempts.push(`${key}@${yield* Clock.currentTimeMillis}`)
+                const failure = failures[key]?.shift()
+                if (failure !== undefined) return yield* Effect.fail(failure)
+                return Result.done
+              })
+          })
+          yield* settle
+          for (const key of ["conflict", "gone", "broken"]) yield* controller.enqueue(key)
+          yield* settle
+          assert.deepStrictEqual([...attempts].sort(), ["broken@0", "conflict@0", "conflict@0", "gone@0"])
+          yield* TestClock.adjust("1 minute")
+          assert.deepStrictEqual(attempts.slice(4), ["broken@5"])
+          assert.strictEqual(yield* controller.queue.numRequeues("conflict"), 0)
+          const total = (result: string) =>
+            Effect.map(
+              Metric.value(Metric.withAttributes(Controller.reconcileTotal, { controller: "policy", result })),
+              (state) => state.count
+            )
+          assert.deepStrictEqual(
+            [yield* total("success"), yield* total("requeue_after"), yield* total("error")],
+            [3, 1, 1]
+          )
+        })
+      )
   )
 
   it.effect("a watch may map through an index of a cache", () =>

@@ -353,13 +353,8 @@ export const makeWith = Effect.fn("Termination.makeWith")(function* (
       }
       if (!isManaged(node, cloud.supportedNodeClasses)) return Effect.succeed(Result.done)
       return finalize(node).pipe(
-        Effect.catchTags({
-          // A newer version of the Node or NodeClaim exists: look again with it.
-          Conflict: () => Effect.succeed(Result.requeue),
-          // The JSON patch's test failed: the finalizers changed meanwhile.
-          Invalid: () => Effect.succeed(Result.requeue),
-          NotFound: () => Effect.succeed(Result.done)
-        }),
+        // The JSON patch's test failed: the finalizers changed meanwhile (Conflict and NotFound: the error policy).
+        Effect.catchTag("Invalid", () => Effect.succeed(Result.requeue)),
         Effect.annotateLogs({ Node: node.metadata.name ?? "" })
       )
     }

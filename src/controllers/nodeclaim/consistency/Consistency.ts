@@ -89,14 +89,6 @@ export const make = Effect.gen(function* () {
   return yield* Controller.make({
     name: "nodeclaim.consistency",
     for: Resources.NodeClaims,
-    reconcile: (_key, claim) =>
-      claim === undefined
-        ? Effect.succeed(Result.done)
-        : check(claim).pipe(
-            Effect.catchTags({
-              Conflict: () => Effect.succeed(Result.requeue),
-              NotFound: () => Effect.succeed(Result.done)
-            })
-          )
+    reconcile: (_key, claim) => (claim === undefined ? Effect.succeed(Result.done) : check(claim))
   })
 })

@@ -289,12 +289,7 @@ export const make = Effect.gen(function* () {
       claim === undefined
         ? Effect.succeed(Result.done)
         : reconcile(claim).pipe(
-            Effect.annotateLogs({ NodeClaim: claim.metadata.name ?? "", Node: claim.status?.nodeName ?? "" }),
-            Effect.catchTags({
-              // Someone else wrote the NodeClaim meanwhile: look again at the new version.
-              Conflict: () => Effect.succeed(Result.requeue),
-              NotFound: () => Effect.succeed(Result.done)
-            })
+            Effect.annotateLogs({ NodeClaim: claim.metadata.name ?? "", Node: claim.status?.nodeName ?? "" })
           )
   })
 })

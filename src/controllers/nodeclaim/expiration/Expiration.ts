@@ -86,8 +86,7 @@ export const make = Effect.gen(function* () {
         return Effect.succeed(Result.done)
       }
       return reconcile(claim).pipe(
-        Effect.annotateLogs({ NodeClaim: claim.metadata.name ?? "", Node: claim.status?.nodeName ?? "" }),
-        Effect.catchTag("NotFound", () => Effect.succeed(Result.done))
+        Effect.annotateLogs({ NodeClaim: claim.metadata.name ?? "", Node: claim.status?.nodeName ?? "" })
       )
     }
   })

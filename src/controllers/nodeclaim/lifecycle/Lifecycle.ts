@@ -82,15 +82,6 @@ export const make = Effect.gen(function* () {
         map: (node: Node) => Controller.keysByIndex(nodeClaims, Indices.nodeClaimProviderID, node.spec.providerID)
       }
     ],
-    reconcile: (_key, claim) =>
-      claim === undefined
-        ? Effect.succeed(Result.done)
-        : reconcile(claim).pipe(
-            // Someone else wrote the object meanwhile: look again with the new version.
-            Effect.catchTags({
-              Conflict: () => Effect.succeed(Result.requeue),
-              NotFound: () => Effect.succeed(Result.done)
-            })
-          )
+    reconcile: (_key, claim) => (claim === undefined ? Effect.succeed(Result.done) : reconcile(claim))
   })
 })

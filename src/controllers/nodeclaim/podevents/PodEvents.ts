@@ -97,9 +97,6 @@ export const make = Effect.gen(function* () {
     name: "nodeclaim.podevents",
     for: podEvents,
     concurrency: 10,
-    reconcile: (_key, pod) =>
-      pod === undefined
-        ? Effect.succeed(Result.done)
-        : reconcile(pod).pipe(Effect.catchTag("NotFound", () => Effect.succeed(Result.done)))
+    reconcile: (_key, pod) => (pod === undefined ? Effect.succeed(Result.done) : reconcile(pod))
   })
 })
