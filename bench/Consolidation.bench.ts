@@ -210,7 +210,7 @@ export const runOnce = async (nodes: number, podsPerNode: number, limit = Number
     }
   })
   const services = ClusterStateLayer.layer.pipe(
-    Layer.provide(InformerCache.layer),
+    Layer.provideMerge(InformerCache.layer),
     Layer.provideMerge(Layer.mergeAll(MemoryKube.layer(), Fake.layer))
   )
   return Effect.runPromise(Effect.scoped(program.pipe(Effect.provide(services))))

@@ -86,10 +86,12 @@ export const toNodeClaim = (claim: Scheduler.NewNodeClaim) => {
 
 /** The ready NodePools with their instance types (NodePools without instance types are left out). */
 export const readyNodePools = Effect.fn("Provisioner.readyNodePools")(function* () {
-  const kube = yield* KubeClient
   const cloud = yield* CloudProvider.CloudProvider
   const nodePools: Array<Scheduler.NodePoolInput> = []
-  for (const nodePool of (yield* kube.list(Resources.NodePools)).items.filter(isReady)) {
+  // From the process's cache, as upstream's cached client lists them: no API request per pass.
+  const informer = yield* InformerCache.informer(Resources.NodePools)
+  yield* informer.synced
+  for (const nodePool of (yield* informer.list()).filter(isReady)) {
     const instanceTypes = yield* cloud
       .getInstanceTypes(nodePool)
       .pipe(
