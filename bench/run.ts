@@ -4,6 +4,7 @@
 import { runApiServer } from "./ApiServer.bench.ts"
 import { runCatalog } from "./Catalog.bench.ts"
 import * as ConsolidationBench from "./Consolidation.bench.ts"
+import * as ControllerBench from "./Controller.bench.ts"
 import { machine, type Result, table } from "./Harness.ts"
 import * as SchedulingBench from "./Scheduling.bench.ts"
 import * as SimulateBench from "./Simulate.bench.ts"
@@ -13,6 +14,10 @@ const suites: Record<string, () => Promise<Array<Result>>> = { catalog: runCatal
 const args = process.argv.slice(2)
 if (args[0] === "consolidation") {
   await ConsolidationBench.main(args.slice(1))
+  process.exit(0)
+}
+if (args[0] === "controller") {
+  await ControllerBench.main(args.slice(1))
   process.exit(0)
 }
 if (args[0] === "scheduling") {
