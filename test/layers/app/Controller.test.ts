@@ -64,11 +64,13 @@ describe("controller process", () => {
         yield* Stub.eventually(manager.isLeader)
         const informers = yield* Context.get(process, InformerCache.InformerCache).informers
         yield* Effect.forEach(informers, (informer) => informer.synced, { discard: true })
-        yield* Stub.until(() => [...requests.watches.values()].reduce((sum, n) => sum + n, 0) >= informers.length)
+        // The cache's informers, and the KWOK provider's own watch on its instance records (the "cloud" side).
+        yield* Stub.until(() => [...requests.watches.values()].reduce((sum, n) => sum + n, 0) >= informers.length + 1)
 
         const watched = [...requests.watches].sort(([a], [b]) => (a < b ? -1 : 1))
-        // Nodes, NodeClaims, pods, NodePools, the NodeClass and the other kinds the cluster state reads.
-        assert.strictEqual(watched.length, 12, JSON.stringify(watched))
+        // Nodes, NodeClaims, pods, NodePools, the NodeClass, the other kinds the cluster state reads, the
+        // VolumeAttachments termination waits for, and the KWOK instance records.
+        assert.strictEqual(watched.length, 14, JSON.stringify(watched))
         assert.deepStrictEqual(
           watched.filter(([, count]) => count !== 1),
           []
