@@ -15,13 +15,13 @@ Cli.run({
   simulation: (instanceTypes) =>
     Layer.unwrap(
       Effect.map(
-        Effect.promise(() => import("./layers/app/Simulation.ts")),
+        Effect.promise(() => import("./layers/app/SimulationApp.ts")),
         (Simulation) => Simulation.environment(instanceTypes)
       )
     ),
   controller: (options) =>
     Effect.flatMap(
-      Effect.promise(() => import("./layers/app/Controller.ts")),
+      Effect.promise(() => import("./layers/app/ControllerApp.ts")),
       (Controller) => Controller.run(options)
     ),
   dev: (options) =>

@@ -7,7 +7,7 @@ import * as Catalog from "../src/cloudprovider/Catalog.ts"
 import * as InstanceType from "../src/cloudprovider/InstanceType.ts"
 import * as Requirement from "../src/scheduling/Requirement.ts"
 import * as Requirements from "../src/scheduling/Requirements.ts"
-import * as Resources from "../src/scheduling/Resources.ts"
+import * as Resources from "../src/scheduling/ResourceLists.ts"
 import { measure, type Result, readDataJson } from "./Harness.ts"
 
 /** Loads the catalogues and filters them the way the scheduler will. */

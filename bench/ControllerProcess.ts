@@ -1,14 +1,14 @@
 /**
  * The `controller` process of `bench:controller` (forked by Controller.bench.ts with the API server's URL): what the
- * `controller` command runs — `layers/app/Controller.ts`'s Layer, every controller and the KWOK provider on the live
+ * `controller` command runs — `layers/app/ControllerApp.ts`'s Layer, every controller and the KWOK provider on the live
  * client with the default options — without leader election and the operations endpoints. It tells its parent over
  * IPC when it has synced, and answers questions about its memory and its disruption passes.
  */
 import { Context, Effect, Layer, Metric, References } from "effect"
-import * as ControllerApp from "../layers/app/Controller.ts"
+import * as ControllerApp from "../layers/app/ControllerApp.ts"
 import * as LiveKube from "../layers/kube/live/LiveKubeClient.ts"
 import * as Catalog from "../src/cloudprovider/Catalog.ts"
-import * as DisruptionMetrics from "../src/controllers/disruption/Metrics.ts"
+import * as DisruptionMetrics from "../src/controllers/disruption/DisruptionMetrics.ts"
 import * as Options from "../src/operator/Options.ts"
 import * as Manager from "../src/runtime/Manager.ts"
 import { ClusterState } from "../src/state/ClusterState.ts"

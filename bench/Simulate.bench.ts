@@ -6,7 +6,7 @@
 import { isAbsolute, join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { Effect, Logger, References } from "effect"
-import * as Simulation from "../layers/app/Simulation.ts"
+import * as Simulation from "../layers/app/SimulationApp.ts"
 import * as Simulate from "../src/operator/Simulate.ts"
 import { machine } from "./Harness.ts"
 

@@ -71,6 +71,18 @@ const folderCycles = (graph: Map<string, Set<string>>): Array<string> => {
 }
 
 describe("architecture", () => {
+  it("no two source files share a name (a module is found by its name alone)", () => {
+    const byName = new Map<string, Array<string>>()
+    for (const file of [...sourceFiles(join(root, "src")), ...sourceFiles(join(root, "layers"))]) {
+      const name = file.slice(file.lastIndexOf("/") + 1)
+      byName.set(name, [...(byName.get(name) ?? []), relative(root, file)])
+    }
+    assert.deepStrictEqual(
+      [...byName.values()].filter((files) => files.length > 1),
+      []
+    )
+  })
+
   it("no folder imports itself through others (the scheduling algebra sits below cloudprovider, the solver above)", () => {
     const graph = folderImports(["src", "layers"])
     assert.isTrue(graph.get("src/cloudprovider")?.has("src/scheduling"))

@@ -7,8 +7,8 @@ import * as Cel from "./Cel.ts"
 import * as Duration from "./Duration.ts"
 import { Condition, ObjectMeta, TemplateTaint } from "./Meta.ts"
 import { NodeClassRef } from "./NodeClassRef.ts"
+import { NodeClaimRequirements } from "./NodeSelectorRequirements.ts"
 import * as Quantity from "./Quantity.ts"
-import { NodeClaimRequirements } from "./Requirements.ts"
 
 const optional = Schema.optionalKey
 

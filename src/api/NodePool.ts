@@ -9,8 +9,8 @@ import * as Duration from "./Duration.ts"
 import * as Labels from "./Labels.ts"
 import { Condition, LabelValuePattern, ObjectMeta, TemplateTaint } from "./Meta.ts"
 import { NodePoolNodeClassRef } from "./NodeClassRef.ts"
+import { NodePoolRequirements } from "./NodeSelectorRequirements.ts"
 import * as Quantity from "./Quantity.ts"
-import { NodePoolRequirements } from "./Requirements.ts"
 
 const optional = Schema.optionalKey
 

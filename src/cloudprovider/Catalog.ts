@@ -9,7 +9,7 @@ import * as Labels from "../api/Labels.ts"
 import * as Quantity from "../api/Quantity.ts"
 import * as Requirement from "../scheduling/Requirement.ts"
 import * as Requirements from "../scheduling/Requirements.ts"
-import * as Resources from "../scheduling/Resources.ts"
+import * as Resources from "../scheduling/ResourceLists.ts"
 import * as InstanceType from "./InstanceType.ts"
 
 const optional = Schema.optionalKey

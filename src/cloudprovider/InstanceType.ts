@@ -5,7 +5,7 @@
 import * as Labels from "../api/Labels.ts"
 import * as Requirement from "../scheduling/Requirement.ts"
 import * as Requirements from "../scheduling/Requirements.ts"
-import * as Resources from "../scheduling/Resources.ts"
+import * as Resources from "../scheduling/ResourceLists.ts"
 
 /** One way to buy an instance type: a zone and capacity type (and reservation), a price, availability. */
 export interface Offering {

@@ -29,8 +29,8 @@ import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
 import { Expectations } from "./Expectations.ts"
 import * as Informers from "./Informers.ts"
+import * as Scheduler from "./KubeScheduler.ts"
 import * as Objects from "./Objects.ts"
-import * as Scheduler from "./Scheduler.ts"
 
 const exists = (key: string, effect: string): Meta.Toleration => ({ key, operator: "Exists", effect })
 

@@ -28,8 +28,8 @@ import * as Controller from "../runtime/Controller.ts"
 import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
 import * as Informers from "./Informers.ts"
+import { UnschedulableTaint } from "./KubeScheduler.ts"
 import * as Objects from "./Objects.ts"
-import { UnschedulableTaint } from "./Scheduler.ts"
 
 /** How the kubelets run. */
 export interface Options {

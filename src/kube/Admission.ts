@@ -4,7 +4,7 @@
  * write with {@link problems}; `schedule` and `simulate` hold their input to {@link strictProblems}.
  */
 import * as Decode from "../api/Decode.ts"
-import * as Validation from "../api/Validation.ts"
+import * as Validation from "../api/ObjectValidation.ts"
 import * as KnownFields from "./KnownFields.ts"
 
 /** A kind as admission sees it: its name and scope, and the check of its schema when this project decodes it. */

@@ -16,7 +16,7 @@ import type { KubeObject } from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import type * as Informer from "../runtime/Informer.ts"
 import * as InformerCache from "../runtime/InformerCache.ts"
-import * as ResourceMath from "../scheduling/Resources.ts"
+import * as ResourceMath from "../scheduling/ResourceLists.ts"
 import { ClusterState, type StateNode } from "./ClusterState.ts"
 
 /** How long a nomination keeps a node out of consolidation (upstream's nomination window, 20 s). */

@@ -6,7 +6,7 @@ import { Context, type Effect, type Stream } from "effect"
 import type { Node } from "../api/Node.ts"
 import type { NodeClaim } from "../api/NodeClaim.ts"
 import type { ClusterView } from "../controllers/provisioning/scheduling/ClusterView.ts"
-import type * as Resources from "../scheduling/Resources.ts"
+import type * as Resources from "../scheduling/ResourceLists.ts"
 
 /**
  * A node as Karpenter sees it: a Node and its NodeClaim joined by providerID. Either may be missing (a NodeClaim not

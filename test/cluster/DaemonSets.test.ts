@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import * as Cluster from "../../src/cluster/Cluster.ts"
+import * as Cluster from "../../src/cluster/ControlPlane.ts"
 import * as DaemonSets from "../../src/cluster/DaemonSets.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Labels from "../../src/api/Labels.ts"
 import type * as Meta from "../../src/api/Meta.ts"
-import type * as ApiRequirements from "../../src/api/Requirements.ts"
+import type * as ApiRequirements from "../../src/api/NodeSelectorRequirements.ts"
 import * as Requirement from "../../src/scheduling/Requirement.ts"
 import * as Requirements from "../../src/scheduling/Requirements.ts"
 

@@ -10,7 +10,7 @@ import * as CloudProvider from "../../../src/cloudprovider/CloudProvider.ts"
 import * as InstanceType from "../../../src/cloudprovider/InstanceType.ts"
 import * as Requirement from "../../../src/scheduling/Requirement.ts"
 import * as Requirements from "../../../src/scheduling/Requirements.ts"
-import * as Resources from "../../../src/scheduling/Resources.ts"
+import * as Resources from "../../../src/scheduling/ResourceLists.ts"
 import * as FakeInstanceTypes from "./InstanceTypes.ts"
 
 /** The errors `create` can be made to fail with. */

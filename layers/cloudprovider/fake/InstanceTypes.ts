@@ -6,7 +6,7 @@ import * as Quantity from "../../../src/api/Quantity.ts"
 import * as InstanceType from "../../../src/cloudprovider/InstanceType.ts"
 import * as Requirement from "../../../src/scheduling/Requirement.ts"
 import * as Requirements from "../../../src/scheduling/Requirements.ts"
-import * as Resources from "../../../src/scheduling/Resources.ts"
+import * as Resources from "../../../src/scheduling/ResourceLists.ts"
 
 /** `size`: small or large. */
 export const SizeLabel = "size"

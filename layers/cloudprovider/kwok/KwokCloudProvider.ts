@@ -29,7 +29,7 @@ import * as Resources from "../../../src/kube/Resources.ts"
 import * as Informer from "../../../src/runtime/Informer.ts"
 import * as Requirement from "../../../src/scheduling/Requirement.ts"
 import * as Requirements from "../../../src/scheduling/Requirements.ts"
-import * as ResourceMath from "../../../src/scheduling/Resources.ts"
+import * as ResourceMath from "../../../src/scheduling/ResourceLists.ts"
 
 /** The provider's name. */
 export const name = "kwok"

@@ -4,7 +4,7 @@
  * safe. Operations then narrow it to the errors their contract names.
  */
 import * as KubeError from "../../../src/kube/KubeError.ts"
-import * as Json from "./Json.ts"
+import * as Json from "./UntypedJson.ts"
 
 /**
  * Whether the server may have acted on a failed request: `unsent` (the request never reached it, or it was refused

@@ -14,9 +14,9 @@ import { version } from "../../../src/operator/Version.ts"
 import * as Config from "./Config.ts"
 import * as Errors from "./Errors.ts"
 import * as Http from "./Http.ts"
-import * as Json from "./Json.ts"
 import * as RateLimiter from "./RateLimiter.ts"
 import * as Retry from "./Retry.ts"
+import * as Json from "./UntypedJson.ts"
 import * as Watch from "./Watch.ts"
 
 /** The kubeconfig is missing, unreadable or names a context or cluster it does not have. */

@@ -8,8 +8,8 @@
 import { Cause, Clock, Effect, Exit, Option, Queue, type Scope, Stream } from "effect"
 import type { WatchEvent } from "../../../src/kube/KubeClient.ts"
 import * as Errors from "./Errors.ts"
-import * as Json from "./Json.ts"
 import * as Retry from "./Retry.ts"
+import * as Json from "./UntypedJson.ts"
 
 /** What a watch needs from the client. */
 export interface Options<A> {

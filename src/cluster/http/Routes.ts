@@ -5,7 +5,7 @@
  */
 import * as Discovery from "./Discovery.ts"
 import type { Target } from "./Handlers.ts"
-import * as OpenApi from "./OpenApi.ts"
+import * as OpenApi from "./OpenApiDocuments.ts"
 
 /** Where a request goes. */
 export type Route =

@@ -15,8 +15,8 @@ import type * as InstanceType from "../../cloudprovider/InstanceType.ts"
 import * as LabelSelector from "../../kube/LabelSelector.ts"
 import * as Reschedulable from "../../scheduling/Reschedulable.ts"
 import type { StateNode } from "../../state/ClusterState.ts"
-import * as Conditions from "../Conditions.ts"
 import * as TerminationPods from "../node/termination/Pods.ts"
+import * as Conditions from "../StatusConditions.ts"
 
 /** A node disruption may take. */
 export interface Candidate {

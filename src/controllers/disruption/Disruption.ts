@@ -16,15 +16,15 @@ import * as Result from "../../runtime/Result.ts"
 import * as Singleton from "../../runtime/Singleton.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
 import * as Budgets from "./Budgets.ts"
+import * as Validation from "./CommandValidation.ts"
+import * as Metrics from "./DisruptionMetrics.ts"
 import * as Drift from "./Drift.ts"
 import * as Emptiness from "./Emptiness.ts"
 import type * as Method from "./Method.ts"
-import * as Metrics from "./Metrics.ts"
 import * as MultiNodeConsolidation from "./MultiNodeConsolidation.ts"
 import * as Orchestration from "./Orchestration.ts"
 import * as Planner from "./Planner.ts"
 import * as SingleNodeConsolidation from "./SingleNodeConsolidation.ts"
-import * as Validation from "./Validation.ts"
 
 /** The budgeted disruption reasons. */
 export type Reason = Planner.Reason

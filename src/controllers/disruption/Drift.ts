@@ -8,8 +8,8 @@ import { Effect } from "effect"
 import * as ConditionTypes from "../../api/Conditions.ts"
 import * as Budgets from "./Budgets.ts"
 import * as Candidates from "./Candidates.ts"
+import * as Metrics from "./DisruptionMetrics.ts"
 import * as Method from "./Method.ts"
-import * as Metrics from "./Metrics.ts"
 import * as Planner from "./Planner.ts"
 
 /** Upstream `ShouldDisrupt`: the candidate's NodeClaim is Drifted. */

@@ -7,8 +7,8 @@ import { Effect } from "effect"
 import { ClusterState } from "../../state/ClusterState.ts"
 import * as Budgets from "./Budgets.ts"
 import * as Candidates from "./Candidates.ts"
+import * as Metrics from "./DisruptionMetrics.ts"
 import * as Method from "./Method.ts"
-import * as Metrics from "./Metrics.ts"
 import * as Planner from "./Planner.ts"
 
 /** Upstream `ShouldDisrupt`: a consolidatable candidate with no pods to move. */

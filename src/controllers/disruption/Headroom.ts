@@ -9,7 +9,7 @@
  */
 import * as Labels from "../../api/Labels.ts"
 import { isActive } from "../../api/Pod.ts"
-import * as Resources from "../../scheduling/Resources.ts"
+import * as Resources from "../../scheduling/ResourceLists.ts"
 import type * as Candidates from "./Candidates.ts"
 import type { ConsolidationSettings, Snapshot } from "./Planner.ts"
 

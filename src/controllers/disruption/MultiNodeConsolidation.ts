@@ -9,8 +9,8 @@ import { Duration, Effect, Metric } from "effect"
 import { ClusterState } from "../../state/ClusterState.ts"
 import * as Budgets from "./Budgets.ts"
 import * as Candidates from "./Candidates.ts"
+import * as Metrics from "./DisruptionMetrics.ts"
 import * as Method from "./Method.ts"
-import * as Metrics from "./Metrics.ts"
 import * as Planner from "./Planner.ts"
 
 /** The most candidates one search considers (upstream `ComputeCommand`'s `maxParallel`). */

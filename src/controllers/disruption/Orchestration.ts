@@ -16,10 +16,10 @@ import * as Resources from "../../kube/Resources.ts"
 import * as Result from "../../runtime/Result.ts"
 import * as Singleton from "../../runtime/Singleton.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
-import * as Conditions from "../Conditions.ts"
 import * as Provisioner from "../provisioning/Provisioner.ts"
+import * as Conditions from "../StatusConditions.ts"
 import { DisruptionLog } from "./DisruptionLog.ts"
-import * as Metrics from "./Metrics.ts"
+import * as Metrics from "./DisruptionMetrics.ts"
 import type * as Planner from "./Planner.ts"
 
 /** Timing of the queue. */

@@ -9,9 +9,9 @@ import { Duration, Effect, Metric, Option } from "effect"
 import { ClusterState } from "../../state/ClusterState.ts"
 import * as Budgets from "./Budgets.ts"
 import * as Candidates from "./Candidates.ts"
+import * as Metrics from "./DisruptionMetrics.ts"
 import * as Headroom from "./Headroom.ts"
 import * as Method from "./Method.ts"
-import * as Metrics from "./Metrics.ts"
 import * as Planner from "./Planner.ts"
 
 /** Upstream `ShouldDisrupt` of consolidation. */

@@ -11,7 +11,7 @@ import * as Resources from "../../kube/Resources.ts"
 import * as InformerCache from "../../runtime/InformerCache.ts"
 import * as Result from "../../runtime/Result.ts"
 import * as Singleton from "../../runtime/Singleton.ts"
-import * as ResourceMath from "../../scheduling/Resources.ts"
+import * as ResourceMath from "../../scheduling/ResourceLists.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
 
 /** `karpenter_pods_state`: 1 per pod, labelled with where it runs and its phase. */

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Metric } from "effect"
+import * as Metrics from "../../../src/controllers/disruption/DisruptionMetrics.ts"
 import * as Emptiness from "../../../src/controllers/disruption/Emptiness.ts"
-import * as Metrics from "../../../src/controllers/disruption/Metrics.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
 import * as S from "../support.ts"

@@ -9,7 +9,7 @@ import { CloudProvider } from "../../../src/cloudprovider/CloudProvider.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
 import * as InformerCache from "../../../src/runtime/InformerCache.ts"
-import type * as SchedulingResources from "../../../src/scheduling/Resources.ts"
+import type * as SchedulingResources from "../../../src/scheduling/ResourceLists.ts"
 import { ClusterState } from "../../../src/state/ClusterState.ts"
 
 export { settle } from "../../support/Settle.ts"

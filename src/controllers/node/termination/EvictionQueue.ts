@@ -25,9 +25,9 @@ import * as Resources from "../../../kube/Resources.ts"
 import * as Indices from "../../../runtime/Indices.ts"
 import * as InformerCache from "../../../runtime/InformerCache.ts"
 import * as WorkQueue from "../../../runtime/WorkQueue.ts"
-import * as Conditions from "../../Conditions.ts"
+import * as Conditions from "../../StatusConditions.ts"
 import * as Events from "./Events.ts"
-import * as Metrics from "./Metrics.ts"
+import * as Metrics from "./TerminationMetrics.ts"
 
 /** The first retry delay of a pod (upstream `evictionQueueBaseDelay`). */
 export const BaseDelay = Duration.millis(100)

@@ -8,7 +8,7 @@ import type { NodeClaim } from "../../../api/NodeClaim.ts"
 import * as CloudProvider from "../../../cloudprovider/CloudProvider.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"
-import * as Conditions from "../../Conditions.ts"
+import * as Conditions from "../../StatusConditions.ts"
 
 /** What {@link ensureTerminated} found: whether the instance is gone, and the NodeClaim as last written. */
 export interface Termination {

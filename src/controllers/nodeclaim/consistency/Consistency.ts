@@ -15,8 +15,8 @@ import * as Controller from "../../../runtime/Controller.ts"
 import * as Indices from "../../../runtime/Indices.ts"
 import * as InformerCache from "../../../runtime/InformerCache.ts"
 import * as Result from "../../../runtime/Result.ts"
-import * as ResourceMath from "../../../scheduling/Resources.ts"
-import * as Conditions from "../../Conditions.ts"
+import * as ResourceMath from "../../../scheduling/ResourceLists.ts"
+import * as Conditions from "../../StatusConditions.ts"
 
 /** How often a NodeClaim is checked again (upstream: every 10 minutes). */
 export const recheck = Duration.minutes(10)

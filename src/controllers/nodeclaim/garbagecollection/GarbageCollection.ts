@@ -11,8 +11,8 @@ import { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as Singleton from "../../../runtime/Singleton.ts"
-import * as Conditions from "../../Conditions.ts"
-import * as LifecycleMetrics from "../lifecycle/Metrics.ts"
+import * as Conditions from "../../StatusConditions.ts"
+import * as LifecycleMetrics from "../lifecycle/LifecycleMetrics.ts"
 
 /** How often the cloud is compared with the cluster (upstream: every 2 minutes). */
 export const interval = Duration.minutes(2)

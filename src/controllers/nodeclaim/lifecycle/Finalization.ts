@@ -11,10 +11,10 @@ import * as Labels from "../../../api/Labels.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Result from "../../../runtime/Result.ts"
-import * as Conditions from "../../Conditions.ts"
 import * as TerminationEvents from "../../node/termination/Events.ts"
 import * as InstanceTermination from "../../node/termination/InstanceTermination.ts"
-import * as TerminationMetrics from "../../node/termination/Metrics.ts"
+import * as TerminationMetrics from "../../node/termination/TerminationMetrics.ts"
+import * as Conditions from "../../StatusConditions.ts"
 import * as Step from "./Step.ts"
 
 /** How often the instance's termination is checked until the provider reports it gone. */

@@ -12,8 +12,8 @@ import type { NodeClaim } from "../../../api/NodeClaim.ts"
 import * as Taints from "../../../api/Taints.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Result from "../../../runtime/Result.ts"
-import * as ResourceMath from "../../../scheduling/Resources.ts"
-import * as Conditions from "../../Conditions.ts"
+import * as ResourceMath from "../../../scheduling/ResourceLists.ts"
+import * as Conditions from "../../StatusConditions.ts"
 import * as Step from "./Step.ts"
 
 /** Why the NodeClaim is not initialized yet: the reason and message of its Initialized=Unknown condition. */

@@ -10,8 +10,8 @@ import type { NodeClaim } from "../../../api/NodeClaim.ts"
 import type * as CloudProvider from "../../../cloudprovider/CloudProvider.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Result from "../../../runtime/Result.ts"
-import * as Conditions from "../../Conditions.ts"
-import * as Metrics from "./Metrics.ts"
+import * as Conditions from "../../StatusConditions.ts"
+import * as Metrics from "./LifecycleMetrics.ts"
 import * as Step from "./Step.ts"
 
 /**

@@ -9,9 +9,9 @@ import * as Labels from "../../../api/Labels.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Result from "../../../runtime/Result.ts"
-import * as Conditions from "../../Conditions.ts"
 import * as RegistrationHealth from "../../nodepool/registrationhealth/RegistrationHealth.ts"
-import * as Metrics from "./Metrics.ts"
+import * as Conditions from "../../StatusConditions.ts"
+import * as Metrics from "./LifecycleMetrics.ts"
 import * as Step from "./Step.ts"
 
 /** A NodeClaim whose Node has not registered by then is deleted (upstream's registration TTL). */

@@ -11,9 +11,9 @@ import type { NodeClaim } from "../../../api/NodeClaim.ts"
 import * as Taints from "../../../api/Taints.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Result from "../../../runtime/Result.ts"
-import * as Conditions from "../../Conditions.ts"
 import * as RegistrationHealth from "../../nodepool/registrationhealth/RegistrationHealth.ts"
-import * as Metrics from "./Metrics.ts"
+import * as Conditions from "../../StatusConditions.ts"
+import * as Metrics from "./LifecycleMetrics.ts"
 import * as Step from "./Step.ts"
 
 /**

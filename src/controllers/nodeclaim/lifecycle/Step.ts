@@ -14,7 +14,7 @@ import type { EventRecorder } from "../../../kube/EventRecorder.ts"
 import type { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Result from "../../../runtime/Result.ts"
-import * as Conditions from "../../Conditions.ts"
+import * as Conditions from "../../StatusConditions.ts"
 
 /** The step has nothing (more) to do for this NodeClaim: the next step runs, on `claim`. */
 export interface Continue {

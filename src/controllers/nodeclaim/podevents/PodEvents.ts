@@ -18,8 +18,8 @@ import * as Indices from "../../../runtime/Indices.ts"
 import type * as Informer from "../../../runtime/Informer.ts"
 import * as InformerCache from "../../../runtime/InformerCache.ts"
 import * as Result from "../../../runtime/Result.ts"
-import * as Conditions from "../../Conditions.ts"
 import * as NodeClasses from "../../nodepool/nodeclass/NodeClasses.ts"
+import * as Conditions from "../../StatusConditions.ts"
 
 /**
  * A NodeClaim's lastPodEventTime is not rewritten within this long (upstream v1.4.0: 10 s, shorter than the 15 s

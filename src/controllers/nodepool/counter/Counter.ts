@@ -8,7 +8,7 @@ import { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Controller from "../../../runtime/Controller.ts"
 import * as Result from "../../../runtime/Result.ts"
-import * as SchedulingResources from "../../../scheduling/Resources.ts"
+import * as SchedulingResources from "../../../scheduling/ResourceLists.ts"
 import { ClusterState } from "../../../state/ClusterState.ts"
 import * as NodeClasses from "../nodeclass/NodeClasses.ts"
 

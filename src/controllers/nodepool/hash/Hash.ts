@@ -21,7 +21,7 @@ import * as Indices from "../../../runtime/Indices.ts"
 import type * as Informer from "../../../runtime/Informer.ts"
 import * as InformerCache from "../../../runtime/InformerCache.ts"
 import * as Result from "../../../runtime/Result.ts"
-import * as Conditions from "../../Conditions.ts"
+import * as Conditions from "../../StatusConditions.ts"
 import * as NodeClasses from "../nodeclass/NodeClasses.ts"
 
 // -- hashstructure v2 ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import * as ConditionTypes from "../../../api/Conditions.ts"
 import * as KWOKNodeClass from "../../../api/KWOKNodeClass.ts"
 import type { NodeClassKind } from "../../../cloudprovider/CloudProvider.ts"
 import * as Result from "../../../runtime/Result.ts"
-import * as Conditions from "../../Conditions.ts"
+import * as Conditions from "../../StatusConditions.ts"
 import * as NodeClasses from "../nodeclass/NodeClasses.ts"
 
 /**

@@ -15,7 +15,7 @@ import { KubeClient } from "../../../kube/KubeClient.ts"
 import type * as KubeError from "../../../kube/KubeError.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Result from "../../../runtime/Result.ts"
-import * as Conditions from "../../Conditions.ts"
+import * as Conditions from "../../StatusConditions.ts"
 import * as NodeClasses from "../nodeclass/NodeClasses.ts"
 
 const Type = ConditionTypes.NodeRegistrationHealthy

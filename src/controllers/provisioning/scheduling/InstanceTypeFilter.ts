@@ -8,7 +8,7 @@ import * as Labels from "../../../api/Labels.ts"
 import type * as InstanceType from "../../../cloudprovider/InstanceType.ts"
 import * as Requirement from "../../../scheduling/Requirement.ts"
 import * as Requirements from "../../../scheduling/Requirements.ts"
-import * as Resources from "../../../scheduling/Resources.ts"
+import * as Resources from "../../../scheduling/ResourceLists.ts"
 
 /** The types that passed, or why none did. */
 export type Filtered =

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as ConditionTypes from "../../../../src/api/Conditions.ts"
-import * as Conditions from "../../../../src/controllers/Conditions.ts"
 import * as Readiness from "../../../../src/controllers/nodepool/readiness/Readiness.ts"
+import * as Conditions from "../../../../src/controllers/StatusConditions.ts"
 import { KubeClient } from "../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"
 import {

@@ -3,8 +3,8 @@ import { Effect } from "effect"
 import * as ConditionTypes from "../../../../src/api/Conditions.ts"
 import * as Labels from "../../../../src/api/Labels.ts"
 import type { NodePool } from "../../../../src/api/NodePool.ts"
-import * as Conditions from "../../../../src/controllers/Conditions.ts"
 import * as Validation from "../../../../src/controllers/nodepool/validation/Validation.ts"
+import * as Conditions from "../../../../src/controllers/StatusConditions.ts"
 import { conditionOf, createNodePool, getNodePool, nodePool, patchNodePoolSpec, run, settle } from "../support.ts"
 
 // A decoded-looking NodePool, built by hand: runtime validation must also judge objects the CRD rules would reject.

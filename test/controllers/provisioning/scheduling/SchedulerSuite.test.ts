@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import * as Labels from "../../../../src/api/Labels.ts"
 import * as InstanceType from "../../../../src/cloudprovider/InstanceType.ts"
 import * as Scheduler from "../../../../src/controllers/provisioning/scheduling/Scheduler.ts"
-import * as Resources from "../../../../src/scheduling/Resources.ts"
+import * as Resources from "../../../../src/scheduling/ResourceLists.ts"
 import { nodePool, pod } from "./fixtures.ts"
 import {
   boundPod,

@@ -7,7 +7,7 @@ import * as Catalog from "../../../../src/cloudprovider/Catalog.ts"
 import type * as InstanceType from "../../../../src/cloudprovider/InstanceType.ts"
 import type * as Scheduler from "../../../../src/controllers/provisioning/scheduling/Scheduler.ts"
 import * as HostPorts from "../../../../src/scheduling/HostPorts.ts"
-import * as Resources from "../../../../src/scheduling/Resources.ts"
+import * as Resources from "../../../../src/scheduling/ResourceLists.ts"
 
 const decodeNodePool = Schema.decodeUnknownSync(NodePoolApi.NodePool)
 const decodePod = Schema.decodeUnknownSync(PodApi.Pod)

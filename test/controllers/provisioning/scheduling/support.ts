@@ -13,7 +13,7 @@ import * as Scheduler from "../../../../src/controllers/provisioning/scheduling/
 import * as HostPorts from "../../../../src/scheduling/HostPorts.ts"
 import * as Requirement from "../../../../src/scheduling/Requirement.ts"
 import * as Requirements from "../../../../src/scheduling/Requirements.ts"
-import * as Resources from "../../../../src/scheduling/Resources.ts"
+import * as Resources from "../../../../src/scheduling/ResourceLists.ts"
 import { pod } from "./fixtures.ts"
 
 // -- Catalogue and inputs ----------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import * as KwokCloudProvider from "../../../../layers/cloudprovider/kwok/KwokCl
 import * as LiveKube from "../../../../layers/kube/live/LiveKubeClient.ts"
 import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as KWOKNodeClass from "../../../../src/api/KWOKNodeClass.ts"
-import * as ControlPlane from "../../../../src/cluster/Cluster.ts"
+import * as ControlPlane from "../../../../src/cluster/ControlPlane.ts"
 import * as Faults from "../../../../src/cluster/http/Faults.ts"
 import * as HttpApi from "../../../../src/cluster/http/HttpApi.ts"
 import { EventRecorder } from "../../../../src/kube/EventRecorder.ts"

@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Layer, References, Stream } from "effect"
-import * as ControllerApp from "../../../layers/app/Controller.ts"
+import * as ControllerApp from "../../../layers/app/ControllerApp.ts"
 import * as LiveKube from "../../../layers/kube/live/LiveKubeClient.ts"
 import * as MemoryKube from "../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as KWOKNodeClass from "../../../src/api/KWOKNodeClass.ts"

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import * as Cluster from "../../src/cluster/Cluster.ts"
+import * as Cluster from "../../src/cluster/ControlPlane.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
 import { deployment, listPods, node, podCondition, podSpec, settle, withKube } from "./support.ts"

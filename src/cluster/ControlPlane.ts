@@ -12,9 +12,9 @@ import * as AttachDetach from "./AttachDetach.ts"
 import * as DaemonSets from "./DaemonSets.ts"
 import * as DisruptionBudgets from "./DisruptionBudgets.ts"
 import * as Kubelet from "./Kubelet.ts"
+import * as Scheduler from "./KubeScheduler.ts"
 import * as PodGarbageCollector from "./PodGarbageCollector.ts"
-import * as Scheduler from "./Scheduler.ts"
-import * as Workloads from "./Workloads.ts"
+import * as Workloads from "./WorkloadControllers.ts"
 
 /** Tuning of the emulated components. */
 export interface Options {

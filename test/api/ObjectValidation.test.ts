@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as Validation from "../../src/api/Validation.ts"
+import * as Validation from "../../src/api/ObjectValidation.ts"
 
 const pods = { group: "", kind: "Pod", namespaced: true }
 const deployments = { group: "apps", kind: "Deployment", namespaced: true }

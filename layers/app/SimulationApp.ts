@@ -5,7 +5,7 @@
 import { setFlagsFromString } from "node:v8"
 import { Effect, Layer } from "effect"
 import type * as InstanceType from "../../src/cloudprovider/InstanceType.ts"
-import * as ControlPlane from "../../src/cluster/Cluster.ts"
+import * as ControlPlane from "../../src/cluster/ControlPlane.ts"
 import { EventRecorder } from "../../src/kube/EventRecorder.ts"
 import type { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Controllers from "../../src/operator/Controllers.ts"

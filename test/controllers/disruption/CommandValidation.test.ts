@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import type * as Candidates from "../../../src/controllers/disruption/Candidates.ts"
-import * as Validation from "../../../src/controllers/disruption/Validation.ts"
+import * as Validation from "../../../src/controllers/disruption/CommandValidation.ts"
 import * as F from "./fixtures.ts"
 
 /** The candidates of a fresh snapshot, by name. */

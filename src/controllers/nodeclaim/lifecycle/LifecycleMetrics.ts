@@ -5,7 +5,7 @@
 import { type Effect, Metric } from "effect"
 import * as Labels from "../../../api/Labels.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"
-import * as DisruptionMetrics from "../../disruption/Metrics.ts"
+import * as DisruptionMetrics from "../../disruption/DisruptionMetrics.ts"
 
 /** `karpenter_nodes_created_total{nodepool}`: counted when a NodeClaim's Node registers. */
 export const nodesCreatedTotal = Metric.counter("karpenter_nodes_created_total", {

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import type { Condition } from "../../src/api/Meta.ts"
-import * as Conditions from "../../src/controllers/Conditions.ts"
+import * as Conditions from "../../src/controllers/StatusConditions.ts"
 
 const t0 = Date.parse("2025-01-01T00:00:00Z")
 const t1 = t0 + 60_000

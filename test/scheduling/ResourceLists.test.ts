@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import type * as Pod from "../../src/api/Pod.ts"
-import * as Resources from "../../src/scheduling/Resources.ts"
+import * as Resources from "../../src/scheduling/ResourceLists.ts"
 
 const Gi = 1024 * 1024 * 1024 * 1000
 

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import type * as Pod from "../../src/api/Pod.ts"
-import * as Scheduler from "../../src/cluster/Scheduler.ts"
+import * as Scheduler from "../../src/cluster/KubeScheduler.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
 import { boundPod, listPods, node, pod, podCondition, podSpec, readyNode, settle, withKube } from "./support.ts"

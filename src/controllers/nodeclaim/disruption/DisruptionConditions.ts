@@ -26,9 +26,9 @@ import * as InformerCache from "../../../runtime/InformerCache.ts"
 import * as Result from "../../../runtime/Result.ts"
 import * as Requirement from "../../../scheduling/Requirement.ts"
 import * as Requirements from "../../../scheduling/Requirements.ts"
-import * as Conditions from "../../Conditions.ts"
 import * as Hash from "../../nodepool/hash/Hash.ts"
 import * as NodeClasses from "../../nodepool/nodeclass/NodeClasses.ts"
+import * as Conditions from "../../StatusConditions.ts"
 
 /** Drift is looked at again this often even when nothing changes (upstream: 5 minutes, the providers' cache TTL). */
 export const driftInterval = Duration.minutes(5)
