@@ -31,8 +31,16 @@ const sequence = (...items: ReadonlyArray<Uint8Array>) => der(0x30, ...items)
 
 const set = (...items: ReadonlyArray<Uint8Array>) => der(0x31, ...items)
 
-/** A non-negative INTEGER from big-endian bytes (a leading zero keeps it positive). */
-const integer = (bytes: Uint8Array) => der(0x02, (bytes[0] ?? 0) >= 0x80 ? Buffer.from([0]) : Buffer.alloc(0), bytes)
+/**
+ * A non-negative INTEGER from big-endian bytes, in DER's minimal form: redundant leading zeros dropped (OpenSSL refuses
+ * them as "illegal padding"), one put back where the top bit would make it negative.
+ */
+const integer = (bytes: Uint8Array) => {
+  let start = 0
+  while (start < bytes.length - 1 && bytes[start] === 0) start++
+  const minimal = bytes.subarray(start)
+  return der(0x02, (minimal[0] ?? 0) >= 0x80 ? Buffer.from([0]) : Buffer.alloc(0), minimal)
+}
 
 const oid = (dotted: string): Buffer => {
   const [first = 0, second = 0, ...rest] = dotted.split(".").map(Number)
@@ -73,7 +81,6 @@ export const selfSigned = (now: number): Certificate => {
   const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" })
   const hour = 3_600_000
   const serial = randomBytes(16)
-  serial[0] = serial[0]! & 0x7f
   const tbs = sequence(
     explicit(0, integer(Buffer.from([2]))),
     integer(serial),
