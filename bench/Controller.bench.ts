@@ -216,6 +216,7 @@ const pod = (name: string, app: number, requests: ResourceMath.Resources, nodeNa
 const counting = (kube: KubeClient["Service"]) => {
   const requests = new Map<string, { lists: number; watches: number }>()
   let total = 0
+  let lastWatchAt = 0
   const entry = (resource: Resource.Resource<Resource.KubeObject>, selection?: Selection) => {
     const key = [
       Resource.qualifiedName(resource),
@@ -251,11 +252,12 @@ const counting = (kube: KubeClient["Service"]) => {
     watch: (resource, options) =>
       Stream.suspend(() => {
         total++
+        lastWatchAt = performance.now()
         entry(resource, options).watches++
         return kube.watch(resource, options)
       })
   })
-  return { client, requests, total: () => total }
+  return { client, requests, total: () => total, lastWatchAt: () => lastWatchAt }
 }
 
 /** Polls `check` every 500 ms until it holds; dies after `timeoutSeconds`. */
@@ -339,12 +341,20 @@ export const runOnce = (options: {
         ).pipe(Effect.orDie)
       )
 
+      const forked = performance.now()
       const child = fork(join(import.meta.dirname, "ControllerProcess.js"), [served.url], {
         execArgv: ["--expose-gc"],
         stdio: ["ignore", "ignore", "inherit", "ipc"]
       })
       yield* Effect.addFinalizer(() => Effect.sync(() => child.kill()))
-      const synced = yield* receive(child, "synced")
+      // Synced: the cluster state has listed, and so has every other informer — each watches once it has, so the
+      // informers are all done when no new WATCH has come for a few seconds.
+      yield* receive(child, "synced")
+      yield* until(
+        "every informer to watch",
+        Effect.sync(() => performance.now() - requests.lastWatchAt() > 3000)
+      )
+      const syncSeconds = Math.round((requests.lastWatchAt() - forked) / 10) / 100
       const afterSync = yield* ask(child, "memory")
 
       const provisioningStart = performance.now()
@@ -377,7 +387,7 @@ export const runOnce = (options: {
       return {
         nodes: options.nodes,
         pods,
-        syncSeconds: synced.seconds,
+        syncSeconds,
         rssMB: afterDisruption.rssMB,
         heapMB: afterDisruption.heapMB,
         afterSync: { rssMB: afterSync.rssMB, heapMB: afterSync.heapMB },

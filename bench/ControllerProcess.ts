@@ -2,7 +2,7 @@
  * The `controller` process of `bench:controller` (forked by Controller.bench.ts with the API server's URL): what the
  * `controller` command runs — `layers/app/ControllerApp.ts`'s Layer, every controller and the KWOK provider on the live
  * client with the default options — without leader election and the operations endpoints. It tells its parent over
- * IPC when it has synced, and answers questions about its memory and its disruption passes.
+ * IPC when its cluster state has synced, and answers questions about its memory and its disruption passes.
  */
 import { Context, Effect, Layer, Metric, References } from "effect"
 import * as ControllerApp from "../layers/app/ControllerApp.ts"
@@ -18,7 +18,7 @@ export type Request = { readonly type: "memory" } | { readonly type: "disruption
 
 /** What this process tells the parent. */
 export type Message =
-  | { readonly type: "synced"; readonly seconds: number }
+  | { readonly type: "synced" }
   | { readonly type: "memory"; readonly rssMB: number; readonly heapMB: number }
   | { readonly type: "disruptionPasses"; readonly passes: number }
 
@@ -50,7 +50,6 @@ const answer = (request: Request): Effect.Effect<Message> => {
 
 const program = Effect.gen(function* () {
   const server = process.argv[2] ?? ""
-  const started = performance.now()
   const kube = LiveKube.layer({
     server,
     qps: Options.defaults.kubeClientQPS,
@@ -63,7 +62,7 @@ const program = Effect.gen(function* () {
   while (!((yield* manager.isLeader) && (yield* manager.ready) && (yield* cluster.synced))) {
     yield* Effect.sleep("50 millis")
   }
-  send({ type: "synced", seconds: Math.round((performance.now() - started) / 10) / 100 })
+  send({ type: "synced" })
   const context = yield* Effect.context<never>()
   process.on("message", (request: Request) => {
     Effect.runFork(Effect.map(answer(request), send).pipe(Effect.provideContext(context)))
