@@ -47,7 +47,8 @@ const nodeClassRef = { group: "karpenter.test.sh", kind: "TestNodeClass", name: 
 
 const now = new Date(0).toISOString()
 
-const condition = (type: string) => ({
+/** A True condition of `type`, as the controllers leave it on a node that has settled (benchmark fixtures). */
+export const condition = (type: string) => ({
   type,
   status: "True",
   reason: type,

@@ -28,6 +28,7 @@ import * as Resource from "../src/kube/Resource.ts"
 import * as Resources from "../src/kube/Resources.ts"
 import * as InformerCache from "../src/runtime/InformerCache.ts"
 import * as ResourceMath from "../src/scheduling/ResourceLists.ts"
+import { condition } from "./Consolidation.bench.ts"
 import type * as ControllerProcess from "./ControllerProcess.ts"
 import { machine } from "./Harness.ts"
 
@@ -61,17 +62,6 @@ export interface Run {
  */
 const nodeType = "c-8x-amd64-linux"
 const zones = ["test-zone-a", "test-zone-b", "test-zone-c", "test-zone-d"]
-const now = new Date(0).toISOString()
-
-const condition = (type: string) => ({
-  type,
-  status: "True",
-  reason: type,
-  message: "",
-  lastTransitionTime: now,
-  observedGeneration: 1
-})
-
 const nodePoolManifest = {
   apiVersion: "karpenter.sh/v1",
   kind: "NodePool",
