@@ -273,7 +273,8 @@ export const ephemeralStorage = (info: InstanceTypeInfo, nodeClass: NodeClassOpt
     const onDevice = mappings.find((mapping) => mapping.deviceName === family.ephemeralDevice)
     if (onDevice?.ebs?.volumeSize !== undefined) return toMilli(onDevice.ebs.volumeSize)
   }
-  const familyDefault = family.ephemeralDevice === undefined ? undefined : family.defaultVolumeSizes[family.ephemeralDevice]
+  const familyDefault =
+    family.ephemeralDevice === undefined ? undefined : family.defaultVolumeSizes[family.ephemeralDevice]
   return toMilli(familyDefault ?? defaultVolumeSize)
 }
 
@@ -293,7 +294,11 @@ export const eniLimitedPods = (info: InstanceTypeInfo, reservedENIs: number): nu
  * The pod count: kubelet `maxPods`; else the ENI limit (110 on Windows); then at most `podsPerCore × vCPUs` where
  * the family honours podsPerCore (not Bottlerocket).
  */
-export const pods = (info: InstanceTypeInfo, nodeClass: NodeClassOptions, settings: Settings = defaultSettings): number => {
+export const pods = (
+  info: InstanceTypeInfo,
+  nodeClass: NodeClassOptions,
+  settings: Settings = defaultSettings
+): number => {
   const family = families[nodeClass.amiFamily]
   const kubelet = nodeClass.kubelet
   let count =
@@ -419,7 +424,7 @@ const percentage = (value: string): number => {
 
 // `computeEvictionSignal`: a percentage of the capacity (rounded up to a byte), else a quantity.
 const evictionSignal = (capacityMilli: number, value: string): number =>
-  value.endsWith("%") ? Math.ceil(((capacityMilli / milli) / 100) * percentage(value)) * milli : toMilli(value)
+  value.endsWith("%") ? Math.ceil((capacityMilli / milli / 100) * percentage(value)) * milli : toMilli(value)
 
 /**
  * The eviction threshold: memory 100Mi and ephemeral-storage 10% of the storage (rounded up to a byte), replaced by
@@ -523,7 +528,8 @@ export const labels = (
     [AwsLabels.acceleratorCount]: neuron ? text(neuron.Count) : accelerator && text(accelerator.Count),
     [AwsLabels.cpuManufacturer]: processor && lowerKebabCase(processor.Manufacturer ?? ""),
     // GHz to MHz, rounded to a whole number so that Gt/Lt apply.
-    [AwsLabels.cpuSustainedClockSpeedMhz]: processor && String(Math.round((processor.SustainedClockSpeedInGhz ?? 0) * 1000)),
+    [AwsLabels.cpuSustainedClockSpeedMhz]:
+      processor && String(Math.round((processor.SustainedClockSpeedInGhz ?? 0) * 1000)),
     [AwsLabels.ebsBandwidth]:
       ebs?.EbsOptimizedInfo !== undefined && ebs.EbsOptimizedSupport === "default"
         ? text(ebs.EbsOptimizedInfo.MaximumBandwidthInMbps)
