@@ -134,8 +134,14 @@ const stringAt = (value: unknown, key: string): string | undefined =>
     ? ((value as Record<string, unknown>)[key] as string)
     : undefined
 
-/** The error code of an SDK exception: the service's code, else a Node system error's code, else its name. */
+/**
+ * The error code of an SDK exception: the wire code the SDK keeps in `Code` (its class name can differ: IAM's
+ * `NoSuchEntity` is a `NoSuchEntityException`), else the exception's name (EC2's codes are not modelled, so the name is
+ * the code), else a Node system error's code.
+ */
 const codeOf = (cause: unknown): string => {
+  const code = stringAt(cause, "Code")
+  if (code !== undefined && code !== "") return code
   const name = stringAt(cause, "name")
   if (name !== undefined && name !== "Error" && name !== "TypeError") return name
   return stringAt(cause, "code") ?? name ?? "Unknown"
@@ -146,7 +152,7 @@ export const fromSdk = (service: string, operation: string, cause: unknown): Aws
   const code = codeOf(cause)
   const metadata = Predicate.isObject(cause) && "$metadata" in cause ? cause.$metadata : undefined
   const status = Predicate.isObject(metadata) && "httpStatusCode" in metadata ? metadata.httpStatusCode : undefined
-  const requestId = stringAt(metadata, "requestId")
+  const requestId = stringAt(metadata, "requestId") ?? stringAt(cause, "RequestId")
   const error = {
     service,
     operation,

@@ -56,7 +56,8 @@ export const layer = (options: Options): Layer.Layer<Pricing> =>
           "GetProducts",
           (input: Sdk.GetProductsCommandInput, abortSignal) =>
             client.send(new sdk.GetProductsCommand(input), { abortSignal }),
-          (page) => page.PriceList
+          // The SDK hands each document over as a lazily parsed JSON string object.
+          (page) => page.PriceList?.map(String)
         )
       })
     })

@@ -40,7 +40,12 @@ export const make = (answers: ReadonlyArray<Answer>) => {
         hostname: request.hostname,
         path: request.path,
         headers: request.headers,
-        body: typeof request.body === "string" ? request.body : ""
+        body:
+          typeof request.body === "string"
+            ? request.body
+            : request.body instanceof Uint8Array
+              ? new TextDecoder().decode(request.body)
+              : ""
       })
       return {
         response: new HttpResponse({
