@@ -4,6 +4,7 @@
  */
 import { Schema } from "effect"
 import { stringify } from "yaml"
+import * as EC2NodeClass from "./EC2NodeClass.ts"
 import * as KWOKNodeClass from "./KWOKNodeClass.ts"
 import * as Labels from "./Labels.ts"
 import * as NodeClaim from "./NodeClaim.ts"
@@ -106,8 +107,28 @@ export const KWOKNodeClassDefinition: Definition = {
   printerColumns: [readyColumn, ageColumn]
 }
 
+/** EC2NodeClass, as aws/karpenter-provider-aws v1.4.0 declares it. */
+export const EC2NodeClassDefinition: Definition = {
+  group: EC2NodeClass.group,
+  version: "v1",
+  kind: EC2NodeClass.kind,
+  plural: "ec2nodeclasses",
+  singular: "ec2nodeclass",
+  scope: "Cluster",
+  categories: ["karpenter"],
+  shortNames: ["ec2nc", "ec2ncs"],
+  description: "EC2NodeClass is the Schema for the EC2NodeClass API",
+  schema: EC2NodeClass.EC2NodeClass,
+  printerColumns: [readyColumn, ageColumn, { name: "Role", type: "string", jsonPath: ".spec.role", priority: 1 }]
+}
+
 /** Every CRD this project ships. */
-export const definitions: ReadonlyArray<Definition> = [NodePoolDefinition, NodeClaimDefinition, KWOKNodeClassDefinition]
+export const definitions: ReadonlyArray<Definition> = [
+  NodePoolDefinition,
+  NodeClaimDefinition,
+  KWOKNodeClassDefinition,
+  EC2NodeClassDefinition
+]
 
 // The Schema library encodes Schema.Int with the safe-integer range; a CRD states no such bound.
 const safeIntegerBounds = new Set([Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER])

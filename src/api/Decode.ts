@@ -14,7 +14,10 @@ export class InvalidObject extends Schema.TaggedError<InvalidObject>()("InvalidO
   }
 }
 
-const formatter = SchemaIssue.makeFormatterStandardSchemaV1()
+// An absent required field in kube-apiserver's words (`spec.amiSelectorTerms: Required value`).
+const formatter = SchemaIssue.makeFormatterStandardSchemaV1({
+  leafHook: (issue) => (issue._tag === "MissingKey" ? "Required value" : SchemaIssue.defaultLeafHook(issue))
+})
 
 const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
   path.reduce<string>((text, segment) => {

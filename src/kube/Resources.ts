@@ -2,6 +2,7 @@
  * The descriptors of every kind the controllers and the embedded cluster use.
  */
 import * as ConfigMap from "../api/ConfigMap.ts"
+import * as EC2NodeClass from "../api/EC2NodeClass.ts"
 import * as Event from "../api/Event.ts"
 import * as KWOKNodeClass from "../api/KWOKNodeClass.ts"
 import * as Lease from "../api/Lease.ts"
@@ -38,6 +39,14 @@ export const KWOKNodeClasses = Resource.make({
   plural: "kwoknodeclasses",
   namespaced: false,
   schema: KWOKNodeClass.KWOKNodeClass
+})
+export const EC2NodeClasses = Resource.make({
+  group: EC2NodeClass.group,
+  version: "v1",
+  kind: EC2NodeClass.kind,
+  plural: "ec2nodeclasses",
+  namespaced: false,
+  schema: EC2NodeClass.EC2NodeClass
 })
 export const Pods = Resource.make({
   group: "",
@@ -165,6 +174,7 @@ export const all: ReadonlyArray<Resource.Resource<Resource.KubeObject>> = [
   NodePools,
   NodeClaims,
   KWOKNodeClasses,
+  EC2NodeClasses,
   Pods,
   Nodes,
   Namespaces,

@@ -173,7 +173,7 @@ describe("NodePool decoding", () => {
     [
       "a missing nodeClassRef",
       (np) => delete np.spec.template.spec.nodeClassRef,
-      "spec.template.spec.nodeClassRef: Missing key"
+      "spec.template.spec.nodeClassRef: Required value"
     ],
     [
       "an empty nodeClassRef name",

@@ -4,6 +4,7 @@
  */
 import * as Crd from "../../../src/api/Crd.ts"
 import type { Problem } from "../../../src/api/Decode.ts"
+import * as EC2NodeClass from "../../../src/api/EC2NodeClass.ts"
 import type * as OpenApi from "../../../src/kube/OpenApi.ts"
 import * as Patch from "../../../src/kube/Patch.ts"
 import * as Resource from "../../../src/kube/Resource.ts"
@@ -60,6 +61,10 @@ const nodePoolRules = (previous: Json, next: Json): ReadonlyArray<Problem> => {
   return problems
 }
 
+// The EC2NodeClass CRD's transition rules: `role` is immutable, and `role` and `instanceProfile` may not be swapped.
+const ec2NodeClassRules = (previous: Json, next: Json): ReadonlyArray<Problem> =>
+  EC2NodeClass.transitionProblems(objectAt(previous, "spec"), objectAt(next, "spec"))
+
 const podRules = (previous: Json, next: Json): ReadonlyArray<Problem> => {
   const before = objectAt(previous, "spec").nodeName
   const after = objectAt(next, "spec").nodeName
@@ -69,6 +74,14 @@ const podRules = (previous: Json, next: Json): ReadonlyArray<Problem> => {
 }
 
 const noRules = (): ReadonlyArray<Problem> => []
+
+const updateRules: ReadonlyMap<string, (previous: Json, next: Json) => ReadonlyArray<Problem>> = new Map([
+  ["nodeclaims.karpenter.sh", nodeClaimRules],
+  ["nodepools.karpenter.sh", nodePoolRules],
+  ["ec2nodeclasses.karpenter.k8s.aws", ec2NodeClassRules],
+  ["pods", podRules],
+  ["volumeattachments.storage.k8s.io", volumeAttachmentRules]
+])
 
 // Kinds without a status subresource, and kinds whose generation the apiserver maintains.
 const withoutStatus = new Set(["events", "leases", "storageclasses", "configmaps"])
@@ -94,15 +107,6 @@ export const of = (resource: Resource.Resource<Resource.KubeObject>): Kind => {
     generation: custom || withGeneration.has(id),
     custom,
     crdSchema: definition === undefined ? undefined : Crd.openApiSchema(definition),
-    updateProblems:
-      id === "nodeclaims.karpenter.sh"
-        ? nodeClaimRules
-        : id === "nodepools.karpenter.sh"
-          ? nodePoolRules
-          : id === "pods"
-            ? podRules
-            : id === "volumeattachments.storage.k8s.io"
-              ? volumeAttachmentRules
-              : noRules
+    updateProblems: updateRules.get(id) ?? noRules
   }
 }
