@@ -32,7 +32,11 @@ export const crds = Command.make(
       yield* fs.writeFileString(path.join(outputDir.value, Crd.fileName(definition)), Crd.render(definition))
     }
   })
-).pipe(Command.withDescription("Print the NodePool, NodeClaim and KWOKNodeClass CRDs generated from the API schemas"))
+).pipe(
+  Command.withDescription(
+    "Print the NodePool, NodeClaim, KWOKNodeClass and EC2NodeClass CRDs generated from the API schemas"
+  )
+)
 
 /** `--instance-types`, shared by `schedule` and `simulate`. */
 const instanceTypesFlag = Flag.String("instance-types").pipe(

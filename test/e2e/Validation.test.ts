@@ -51,6 +51,18 @@ const nodePool = (name: string, spec: Json = {}): Json => ({
     ...spec
   }
 })
+const ec2NodeClass = (name: string, spec: Json = {}): Json => ({
+  apiVersion: "karpenter.k8s.aws/v1",
+  kind: "EC2NodeClass",
+  metadata: { name },
+  spec: {
+    role: "KarpenterNodeRole",
+    amiSelectorTerms: [{ alias: "al2023@latest" }],
+    subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "demo" } }],
+    securityGroupSelectorTerms: [{ tags: { "karpenter.sh/discovery": "demo" } }],
+    ...spec
+  }
+})
 const named = (apiVersion: string, kind: string, name: string, rest: Json = {}): Json => ({
   apiVersion,
   kind,
@@ -173,6 +185,33 @@ const cases: ReadonlyArray<Case> = [
     object: named("v1", "Node", "tainted", { spec: { taints: [{ key: "a", effect: "Sometimes" }] } }),
     field: "spec.taints[0].effect"
   },
+  // EC2NodeClass: upstream's CRD rules and CEL messages.
+  {
+    object: ec2NodeClass("no-amis", { amiSelectorTerms: undefined }),
+    field: "spec.amiSelectorTerms",
+    message: "Required value"
+  },
+  {
+    object: ec2NodeClass("alias-and-owner", { amiSelectorTerms: [{ alias: "al2023@latest", owner: "amazon" }] }),
+    field: "spec.amiSelectorTerms",
+    message: "'alias' is mutually exclusive, cannot be set with a combination of other fields in amiSelectorTerms"
+  },
+  {
+    object: ec2NodeClass("role-and-profile", { instanceProfile: "KarpenterNodeInstanceProfile" }),
+    field: "spec",
+    message: "must specify exactly one of ['role', 'instanceProfile']"
+  },
+  {
+    object: ec2NodeClass("empty-subnet-term", { subnetSelectorTerms: [{}] }),
+    field: "spec.subnetSelectorTerms",
+    message: "expected at least one, got none, ['tags', 'id']"
+  },
+  {
+    object: ec2NodeClass("restricted-tag", { tags: { "karpenter.sh/nodepool": "default" } }),
+    field: "spec.tags",
+    message: "tag contains a restricted tag matching karpenter.sh/nodepool"
+  },
+  { object: ec2NodeClass("unknown-ec2nodeclass", { foo: 1 }), field: "spec.foo", badRequest: true },
   // Unknown fields: kubectl's default fieldValidation=Strict.
   { object: pod("unknown-spec", { foo: 1 }), field: "spec.foo", badRequest: true },
   {

@@ -64,6 +64,17 @@ metadata:
   name: default
 `
 
+/** An EC2NodeClass; `aliasExtra` adds a field to its alias term. */
+const ec2NodeClass = (name: string, aliasExtra = "") => `apiVersion: karpenter.k8s.aws/v1
+kind: EC2NodeClass
+metadata: {name: ${name}}
+spec:
+  role: KarpenterNodeRole
+  amiSelectorTerms: [{alias: al2023@latest${aliasExtra === "" ? "" : `, ${aliasExtra}`}}]
+  subnetSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
+  securityGroupSelectorTerms: [{tags: {karpenter.sh/discovery: demo}}]
+`
+
 const scenario = `apiVersion: karpenter-effect.dev/v1alpha1
 kind: Scenario
 metadata: {name: s}
@@ -199,6 +210,24 @@ describe("Manifests.load", () => {
       )
       // Cluster-scoped: no namespace defaulted.
       assert.strictEqual(manifests.nodes[0]?.metadata.namespace, undefined)
+    })
+  )
+
+  it.effect("validates EC2NodeClasses with upstream's rules and keeps them with the other known kinds", () =>
+    Effect.gen(function* () {
+      const dir = yield* fixtures({
+        "aws.yaml": ec2NodeClass("default"),
+        "bad.yaml": ec2NodeClass("bad", "owner: amazon")
+      })
+      const manifests = yield* load([join(dir, "aws.yaml")])
+      assert.deepStrictEqual(
+        manifests.others.map(({ resource, object }) => [resource, object.metadata.name]),
+        [[Resources.EC2NodeClasses, "default"]]
+      )
+      assert.strictEqual(
+        yield* loadError(dir, [join(dir, "bad.yaml")]),
+        `$DIR/bad.yaml: document 1: invalid EC2NodeClass "bad": spec.amiSelectorTerms: 'alias' is mutually exclusive, cannot be set with a combination of other fields in amiSelectorTerms`
+      )
     })
   )
 

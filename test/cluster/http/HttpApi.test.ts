@@ -90,12 +90,13 @@ describe("HttpApi discovery", () => {
     )
   )
 
-  it.live("serves the three CRDs, refuses others and deletes", () =>
+  it.live("serves the four CRDs, refuses others and deletes", () =>
     withServer((served) =>
       Effect.gen(function* () {
         const base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
         const list = yield* request(served, "GET", base)
         assert.deepStrictEqual(list.body.items.map((crd: { metadata: { name: string } }) => crd.metadata.name).sort(), [
+          "ec2nodeclasses.karpenter.k8s.aws",
           "kwoknodeclasses.karpenter.kwok.sh",
           "nodeclaims.karpenter.sh",
           "nodepools.karpenter.sh"
@@ -115,6 +116,52 @@ describe("HttpApi discovery", () => {
         })
         assert.strictEqual(labelled.body.metadata.labels.a, "b")
         assert.strictEqual(labelled.body.spec.scope, "Cluster")
+      })
+    )
+  )
+  it.live("EC2NodeClasses: discovered, created, refused with upstream's CEL messages, role immutable", () =>
+    withServer((served) =>
+      Effect.gen(function* () {
+        const discovery = yield* request(served, "GET", "/apis/karpenter.k8s.aws/v1")
+        const resource = discovery.body.resources.find((r: { name: string }) => r.name === "ec2nodeclasses")
+        assert.deepStrictEqual(resource.shortNames, ["ec2nc", "ec2ncs"])
+        assert.strictEqual(resource.kind, "EC2NodeClass")
+        const base = "/apis/karpenter.k8s.aws/v1/ec2nodeclasses"
+        const spec = {
+          role: "KarpenterNodeRole",
+          amiSelectorTerms: [{ alias: "al2023@latest" }],
+          subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "demo" } }],
+          securityGroupSelectorTerms: [{ tags: { "karpenter.sh/discovery": "demo" } }]
+        }
+        const object = (name: string, overrides: object = {}) => ({
+          apiVersion: "karpenter.k8s.aws/v1",
+          kind: "EC2NodeClass",
+          metadata: { name },
+          spec: { ...spec, ...overrides }
+        })
+        const created = yield* request(served, "POST", base, { body: object("default") })
+        assert.strictEqual(created.status, 201)
+        assert.strictEqual(created.body.spec.metadataOptions.httpTokens, "required")
+        const invalid = yield* request(served, "POST", base, { body: object("both", { instanceProfile: "profile" }) })
+        assert.strictEqual(invalid.status, 422)
+        assert.deepStrictEqual(invalid.body.details.causes, [
+          {
+            field: "spec",
+            message: "must specify exactly one of ['role', 'instanceProfile']",
+            reason: "FieldValueInvalid"
+          }
+        ])
+        const patch = (body: object) =>
+          request(served, "PATCH", `${base}/default`, { body, contentType: "application/merge-patch+json" })
+        const renamed = yield* patch({ spec: { role: "OtherRole" } })
+        assert.strictEqual(renamed.status, 422)
+        assert.match(renamed.body.message, /spec\.role: .*immutable field changed/)
+        const switched = yield* patch({ spec: { role: null, instanceProfile: "profile" } })
+        assert.strictEqual(switched.status, 422)
+        assert.include(switched.body.message, "changing from 'instanceProfile' to 'role' is not supported")
+        const tagged = yield* patch({ spec: { tags: { team: "a" } } })
+        assert.strictEqual(tagged.status, 200)
+        assert.strictEqual(tagged.body.metadata.generation, 2)
       })
     )
   )
