@@ -337,9 +337,11 @@ describe("FakeAws", () => {
         const m5 = shared
           .map((document) => JSON.parse(document))
           .find((doc) => doc.product.attributes.instanceType === "m5.large")
-        const terms = Object.values(m5.terms.OnDemand) as Array<{ priceDimensions: Record<string, unknown> }>
+        const terms = Object.values(m5.terms.OnDemand) as Array<{
+          priceDimensions: Record<string, { pricePerUnit: { USD: string } }>
+        }>
         assert.deepStrictEqual(
-          Object.values(terms[0]?.priceDimensions ?? {}).map((d: any) => d.pricePerUnit.USD),
+          Object.values(terms[0]?.priceDimensions ?? {}).map((dimension) => dimension.pricePerUnit.USD),
           ["0.0960000000"]
         )
         assert.isTrue(metal.some((document) => JSON.parse(document).product.attributes.instanceType === "m5.metal"))
