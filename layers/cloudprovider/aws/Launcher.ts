@@ -171,6 +171,8 @@ export const make = Effect.fn("Launcher.make")(function* (options: Options) {
     })
     const pinned = FleetRequest.pinCapacityType(requirements, capacityType)
     const configs: Array<FleetRequest.TemplateConfig> = []
+    // Upstream ensures every resolved template first and then drops those without overrides; a template no override
+    // names is never used, so it is not created here.
     for (const template of resolved) {
       const overrides = FleetRequest.overrides(template.instanceTypes, subnets, pinned, template.imageId)
       if (overrides.length === 0) continue

@@ -281,6 +281,25 @@ describe("Launcher", () => {
     }).pipe(Effect.provide(TestLayer))
   )
 
+  it.effect("retries once when CreateFleet no longer finds a cached launch template", () =>
+    Effect.gen(function* () {
+      const fake = yield* FakeAws.FakeAws
+      const claim = nodeClaim([onDemand, onlyType("m5.large")])
+      yield* launch(claim)
+      const describedBefore = (yield* inputsOf("DescribeLaunchTemplates")).length
+      yield* fake.fail("CreateFleet", "InvalidLaunchTemplateName.NotFoundException")
+      const launched = yield* launch(claim)
+      assert.strictEqual(launched.instanceType, "m5.large")
+      // The cache entry was dropped, so the retry asked EC2 for the template again.
+      assert.strictEqual((yield* inputsOf("DescribeLaunchTemplates")).length, describedBefore + 1)
+      assert.strictEqual((yield* fleets).length, 3)
+      yield* fake.fail("CreateFleet", "InvalidLaunchTemplateName.NotFoundException", { times: 2 })
+      const error = yield* Effect.flip(launch(claim))
+      assert.strictEqual(error._tag, "CreateError")
+      assert.strictEqual((yield* fleets).length, 5)
+    }).pipe(Effect.provide(TestLayer))
+  )
+
   it.effect("an insufficient-capacity pool is left out of the next launches for exactly 3 minutes", () =>
     Effect.gen(function* () {
       const fake = yield* FakeAws.FakeAws
