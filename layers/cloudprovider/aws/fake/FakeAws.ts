@@ -111,6 +111,8 @@ export interface Controls {
   ): Effect.Effect<void>
   /** Sets an SSM parameter (a custom AMI alias, a newer release). */
   putParameter(name: string, value: string): Effect.Effect<void>
+  /** Registers an image (a new AMI release); answers its id. */
+  registerImage(image: Omit<Ec2Sdk.Image, "ImageId">): Effect.Effect<string>
   /** Sends a message to the queue; answers its message id. */
   sendMessage(body: string): Effect.Effect<string>
   /** Messages in the queue, visible or not. */
@@ -1198,6 +1200,12 @@ export const make = (options: Options): Effect.Effect<Controls> =>
           awsFailure(operation, code, failOptions?.message ?? code, failOptions?.statusCode ?? 500)
         ),
       putParameter: (name, value) => Effect.sync(() => void parameters.set(name, value)),
+      registerImage: (image) =>
+        Effect.sync(() => {
+          const registered = { State: "available" as const, OwnerId: accountId, ...image, ImageId: nextId("ami") }
+          images.push(registered)
+          return registered.ImageId
+        }),
       sendMessage: Effect.fn("FakeAws.sendMessage")(function* (body: string) {
         const now = yield* Clock.currentTimeMillis
         const id = `msg-${(++counter).toString().padStart(8, "0")}`

@@ -61,7 +61,8 @@ const putUint64LE = (target: Uint8Array, offset: number, value: bigint): void =>
   }
 }
 
-const ofString = (text: string): bigint => fnv1(encoder.encode(text))
+/** hashstructure v2's hash of a Go string: FNV-1 (64-bit) of its UTF-8 bytes. */
+export const ofString = (text: string): bigint => fnv1(encoder.encode(text))
 
 const ofInt64 = (value: bigint): bigint => {
   const bytes = new Uint8Array(8)
