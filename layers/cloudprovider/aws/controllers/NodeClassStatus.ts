@@ -1,0 +1,258 @@
+/**
+ * The `nodeclass` status controller of the AWS provider (upstream `pkg/controllers/nodeclass/controller.go`): resolves
+ * an EC2NodeClass's AMIs, subnets, security groups and instance profile into its status, sets a condition for each and
+ * `Ready` as their root, then writes the status in one optimistic-lock merge patch of the fields it owns. Every step
+ * runs even when an earlier one failed (upstream appends the errors), and the object is queued again at the soonest
+ * step's interval.
+ */
+import { type Cause, Clock, Duration, Effect, Exit } from "effect"
+import * as EC2NodeClass from "../../../../src/api/EC2NodeClass.ts"
+import * as Conditions from "../../../../src/controllers/StatusConditions.ts"
+import { KubeClient } from "../../../../src/kube/KubeClient.ts"
+import * as Resources from "../../../../src/kube/Resources.ts"
+import * as Controller from "../../../../src/runtime/Controller.ts"
+import * as Result from "../../../../src/runtime/Result.ts"
+import * as Amis from "../providers/Amis.ts"
+import * as InstanceProfiles from "../providers/InstanceProfiles.ts"
+import * as SecurityGroups from "../providers/SecurityGroups.ts"
+import * as Subnets from "../providers/Subnets.ts"
+import type { Ec2 } from "../sdk/Ec2.ts"
+import type { Iam } from "../sdk/Iam.ts"
+import type { Ssm } from "../sdk/Ssm.ts"
+
+/** What the controller needs to know of the cluster it runs for. */
+export interface Settings {
+  /** Names the managed instance profiles and tags them (upstream `--cluster-name`). */
+  readonly clusterName: string
+  readonly region: string
+  /** The Kubernetes minor version whose EKS-optimized AMIs an alias resolves to, e.g. `1.32`. */
+  readonly kubernetesVersion: string
+}
+
+const { AMIsReady, SubnetsReady, SecurityGroupsReady, InstanceProfileReady, ValidationSucceeded } =
+  EC2NodeClass.ConditionTypes
+
+/** The dependents of `Ready` (upstream `StatusConditions`, with capacity reservations off as in v1.4.0's default). */
+export const readyDependents: ReadonlyArray<string> = [
+  AMIsReady,
+  SubnetsReady,
+  SecurityGroupsReady,
+  InstanceProfileReady,
+  ValidationSucceeded
+]
+
+/** The status fields this controller owns, and so writes. */
+type OwnedStatus = Pick<EC2NodeClass.Status, "amis" | "subnets" | "securityGroups" | "instanceProfile">
+
+const ownedFields = ["amis", "subnets", "securityGroups", "instanceProfile"] as const
+
+/** Fields a step resolved; one present as undefined resolved to nothing, and is cleared. */
+type Fields = { readonly [K in keyof OwnedStatus]?: OwnedStatus[K] | undefined }
+
+/** What one step resolved: its fields, its condition and when to look again. */
+interface Outcome {
+  readonly fields: Fields
+  readonly condition: Conditions.Input
+  readonly result: Result.Result
+}
+
+const ready = (type: string): Conditions.Input => ({ type, status: "True" })
+
+/** upstream `AMI.Reconcile`: every 5 minutes, every minute while nothing matches. */
+const amiStep = (nodeClass: EC2NodeClass.EC2NodeClass, settings: Settings, now: number) =>
+  Effect.map(
+    Amis.list(nodeClass, settings.kubernetesVersion, now),
+    (amis): Outcome =>
+      amis.length === 0
+        ? {
+            fields: { amis: undefined },
+            condition: {
+              type: AMIsReady,
+              status: "False",
+              reason: "AMINotFound",
+              message: "AMISelector did not match any AMIs"
+            },
+            result: Result.requeueAfter(Duration.minutes(1))
+          }
+        : {
+            fields: {
+              amis: amis.map((ami) => ({
+                id: ami.id,
+                name: ami.name,
+                ...(ami.deprecated ? { deprecated: true } : {}),
+                requirements: ami.requirements
+              }))
+            },
+            condition: ready(AMIsReady),
+            result: Result.requeueAfter(Duration.minutes(5))
+          }
+  )
+
+/** upstream `Subnet.Reconcile`: every minute (available addresses change as nodes launch). */
+const subnetStep = (nodeClass: EC2NodeClass.EC2NodeClass) =>
+  Effect.map(
+    Subnets.list(nodeClass),
+    (subnets): Outcome => ({
+      fields: {
+        subnets:
+          subnets.length === 0
+            ? undefined
+            : [...subnets].sort(Subnets.byAvailableAddresses).map((subnet) => ({
+                id: subnet.SubnetId ?? "",
+                zone: subnet.AvailabilityZone ?? "",
+                zoneID: subnet.AvailabilityZoneId ?? ""
+              }))
+      },
+      condition:
+        subnets.length === 0
+          ? {
+              type: SubnetsReady,
+              status: "False",
+              reason: "SubnetsNotFound",
+              message: "SubnetSelector did not match any Subnets"
+            }
+          : ready(SubnetsReady),
+      result: Result.requeueAfter(Duration.minutes(1))
+    })
+  )
+
+/** upstream `SecurityGroup.Reconcile`: every 5 minutes, every minute while nothing matches. */
+const securityGroupStep = (nodeClass: EC2NodeClass.EC2NodeClass) =>
+  Effect.map(
+    SecurityGroups.list(nodeClass),
+    (groups): Outcome =>
+      groups.length === 0
+        ? {
+            fields: { securityGroups: undefined },
+            condition: {
+              type: SecurityGroupsReady,
+              status: "False",
+              reason: "SecurityGroupsNotFound",
+              message: "SecurityGroupSelector did not match any SecurityGroups"
+            },
+            result: Result.requeueAfter(Duration.minutes(1))
+          }
+        : {
+            fields: {
+              securityGroups: [...groups]
+                .sort((a, b) =>
+                  (a.GroupId ?? "") < (b.GroupId ?? "") ? -1 : (a.GroupId ?? "") > (b.GroupId ?? "") ? 1 : 0
+                )
+                .map((group) => ({ id: group.GroupId ?? "", name: group.GroupName ?? "" }))
+            },
+            condition: ready(SecurityGroupsReady),
+            result: Result.requeueAfter(Duration.minutes(5))
+          }
+  )
+
+/** upstream `InstanceProfile.Reconcile`: a `role` gets a managed profile; an `instanceProfile` is copied unchecked. */
+const instanceProfileStep = (nodeClass: EC2NodeClass.EC2NodeClass, settings: Settings) => {
+  const role = nodeClass.spec.role
+  if (role === undefined || role === "") {
+    return Effect.succeed<Outcome>({
+      fields: { instanceProfile: nodeClass.spec.instanceProfile },
+      condition: ready(InstanceProfileReady),
+      result: Result.done
+    })
+  }
+  const name = InstanceProfiles.nameOf(settings.clusterName, settings.region, nodeClass.metadata.name ?? "")
+  return Effect.as(
+    InstanceProfiles.ensure(name, role, InstanceProfiles.tagsOf(settings.clusterName, settings.region, nodeClass)),
+    { fields: { instanceProfile: name }, condition: ready(InstanceProfileReady), result: Result.done } satisfies Outcome
+  )
+}
+
+const awaitingResolution = "Awaiting AMI, Instance Profile, Security Group, and Subnet resolution"
+
+/**
+ * upstream `Validation.Reconcile`, its dependency gate: False while a dependency is False, Unknown while one is
+ * Unknown, else True. The dry-run launch authorization checks upstream runs next are not made yet.
+ */
+const validationOutcome = (conditions: EC2NodeClass.Status["conditions"]): Outcome => {
+  const dependencies = [AMIsReady, SubnetsReady, SecurityGroupsReady, InstanceProfileReady]
+  const condition: Conditions.Input = dependencies.some((type) => Conditions.isFalse(conditions, type))
+    ? { type: ValidationSucceeded, status: "False", reason: "DependenciesNotReady", message: awaitingResolution }
+    : dependencies.some((type) => Conditions.isUnknown(conditions, type))
+      ? { type: ValidationSucceeded, status: "Unknown", reason: "DependenciesNotReady", message: awaitingResolution }
+      : ready(ValidationSucceeded)
+  return { fields: {}, condition, result: Result.done }
+}
+
+const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b)
+
+/** Resolves one EC2NodeClass and patches its status; fails with the steps' errors after writing what succeeded. */
+export const reconcile = Effect.fn("NodeClassStatus.reconcile")(function* (
+  nodeClass: EC2NodeClass.EC2NodeClass,
+  settings: Settings
+) {
+  const now = yield* Clock.currentTimeMillis
+  const options: Conditions.Options = {
+    generation: nodeClass.metadata.generation,
+    now,
+    createdAt: nodeClass.metadata.creationTimestamp,
+    dependents: readyDependents
+  }
+  let conditions = Conditions.initialize(nodeClass.status?.conditions, readyDependents, options)
+  const fields: { -readonly [K in keyof Fields]: Fields[K] } = {}
+  const results: Array<Result.Result> = []
+  const failures: Array<Cause.Cause<unknown>> = []
+  const apply = (outcome: Outcome) => {
+    Object.assign(fields, outcome.fields)
+    conditions = Conditions.setWithRoot(conditions, outcome.condition, readyDependents, options)
+    results.push(outcome.result)
+  }
+  const steps: ReadonlyArray<Effect.Effect<Outcome, unknown, Ec2 | Ssm | Iam>> = [
+    amiStep(nodeClass, settings, now),
+    subnetStep(nodeClass),
+    securityGroupStep(nodeClass),
+    instanceProfileStep(nodeClass, settings)
+  ]
+  for (const step of steps) {
+    const exit = yield* Effect.exit(step)
+    if (Exit.isSuccess(exit)) apply(exit.value)
+    else failures.push(exit.cause)
+  }
+  apply(validationOutcome(conditions))
+
+  const stored = nodeClass.status ?? {}
+  const changed = ownedFields.filter((field) => field in fields && !sameJson(fields[field], stored[field]))
+  if (changed.length > 0 || conditions !== (nodeClass.status?.conditions ?? conditions)) {
+    // A JSON merge patch replaces whole lists, so the resourceVersion guards a concurrent writer's conditions; null
+    // removes a field that resolved to nothing, as upstream's nil does.
+    const status: Record<string, unknown> = { conditions }
+    for (const field of changed) status[field] = fields[field] ?? null
+    const kube = yield* KubeClient
+    yield* kube.patch(
+      Resources.EC2NodeClasses,
+      nodeClass.metadata.name ?? "",
+      {
+        type: "merge",
+        patch: {
+          metadata:
+            nodeClass.metadata.resourceVersion === undefined
+              ? {}
+              : { resourceVersion: nodeClass.metadata.resourceVersion },
+          status
+        }
+      },
+      { subresource: "status" }
+    )
+  }
+  const [first] = failures
+  if (first !== undefined) return yield* Effect.failCause(first)
+  return Result.min(...results)
+})
+
+/** Starts the `nodeclass` controller over every EC2NodeClass (ten workers, as upstream). */
+export const make = Effect.fn("NodeClassStatus.make")(function* (settings: Settings) {
+  const services = yield* Effect.context<KubeClient | Ec2 | Ssm | Iam>()
+  return yield* Controller.make({
+    name: "nodeclass",
+    for: Resources.EC2NodeClasses,
+    concurrency: 10,
+    reconcile: (_key, nodeClass) =>
+      nodeClass === undefined || nodeClass.metadata.deletionTimestamp !== undefined
+        ? Effect.succeed(Result.done)
+        : Effect.provideContext(reconcile(nodeClass, settings), services)
+  })
+})

@@ -1,0 +1,209 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { TestClock } from "effect/testing"
+import * as NodeClassStatus from "../../../../../layers/cloudprovider/aws/controllers/NodeClassStatus.ts"
+import * as FakeAws from "../../../../../layers/cloudprovider/aws/fake/FakeAws.ts"
+import { Ec2 } from "../../../../../layers/cloudprovider/aws/sdk/Ec2.ts"
+import { Iam } from "../../../../../layers/cloudprovider/aws/sdk/Iam.ts"
+import * as MemoryKube from "../../../../../layers/kube/memory/MemoryKubeClient.ts"
+import * as ConditionTypes from "../../../../../src/api/Conditions.ts"
+import * as EC2NodeClass from "../../../../../src/api/EC2NodeClass.ts"
+import * as Readiness from "../../../../../src/controllers/nodepool/readiness/Readiness.ts"
+import { KubeClient } from "../../../../../src/kube/KubeClient.ts"
+import * as Resources from "../../../../../src/kube/Resources.ts"
+import * as InformerCache from "../../../../../src/runtime/InformerCache.ts"
+import { cloudProvider, conditionOf, createNodePool, nodePool } from "../../../../controllers/nodepool/support.ts"
+import { settle } from "../../../../support/Settle.ts"
+
+const settings: NodeClassStatus.Settings = {
+  clusterName: "test-cluster",
+  region: "us-west-2",
+  kubernetesVersion: "1.32"
+}
+
+const ec2NodeClassKind = { group: EC2NodeClass.group, kind: EC2NodeClass.kind } as const
+
+const run = <A, E, R>(body: Effect.Effect<A, E, R>) =>
+  Effect.provide(
+    body,
+    Layer.mergeAll(
+      InformerCache.layer.pipe(Layer.provideMerge(MemoryKube.layer())),
+      FakeAws.layer({ instanceTypes: [] }),
+      cloudProvider({ supportedNodeClasses: [ec2NodeClassKind] })
+    )
+  )
+
+const nodeClass = (spec?: Record<string, unknown>) => ({
+  apiVersion: EC2NodeClass.apiVersion,
+  kind: EC2NodeClass.kind,
+  metadata: { name: "default" },
+  spec: {
+    subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "test-cluster" } }],
+    securityGroupSelectorTerms: [{ tags: { "karpenter.sh/discovery": "*" } }],
+    amiSelectorTerms: [{ alias: "al2023@latest" }],
+    role: "KarpenterNodeRole-test-cluster",
+    ...spec
+  }
+})
+
+const createNodeClass = (object: ReturnType<typeof nodeClass>) =>
+  Effect.flatMap(Effect.service(KubeClient), (kube) => kube.create(Resources.EC2NodeClasses, object as never))
+
+const stored = Effect.flatMap(Effect.service(KubeClient), (kube) => kube.get(Resources.EC2NodeClasses, "default"))
+
+const statuses = (conditions: ReadonlyArray<{ type: string; status: string }> | undefined) =>
+  Object.fromEntries((conditions ?? []).map((condition) => [condition.type, condition.status]))
+
+const recommended = (arch: string, variant: string) =>
+  `/aws/service/eks/optimized-ami/1.32/amazon-linux-2023/${arch}/${variant}/recommended/image_id`
+
+const parameter = (name: string) =>
+  Effect.flatMap(FakeAws.FakeAws, (fake) =>
+    Effect.map(fake.ssm.getParameter({ Name: name }), (output) => output.Parameter?.Value)
+  )
+
+describe("nodeclass status (EC2NodeClass)", () => {
+  it.effect("resolves subnets, security groups, al2023@latest AMIs and a managed instance profile: Ready", () =>
+    run(
+      Effect.gen(function* () {
+        yield* createNodeClass(nodeClass())
+        yield* NodeClassStatus.make(settings)
+        yield* settle
+        const status = (yield* stored).status
+
+        const subnets = yield* (yield* Ec2).describeSubnets({})
+        assert.deepStrictEqual(
+          status?.subnets,
+          // Equal address counts: by id.
+          subnets.map((subnet) => ({
+            id: subnet.SubnetId ?? "",
+            zone: subnet.AvailabilityZone ?? "",
+            zoneID: subnet.AvailabilityZoneId ?? ""
+          }))
+        )
+        assert.deepStrictEqual(
+          status?.subnets?.map((subnet) => subnet.zone),
+          ["us-west-2a", "us-west-2b", "us-west-2c"]
+        )
+        const [group] = yield* (yield* Ec2).describeSecurityGroups({})
+        assert.deepStrictEqual(status?.securityGroups, [{ id: group?.GroupId ?? "", name: "test-cluster-node" }])
+
+        // One AMI per architecture and variant, the SSM `recommended` release, with the variant's requirements.
+        const amd64Standard = status?.amis?.find(
+          (ami) => ami.name === "amazon-eks-node-al2023-x86_64-standard-1.32-v20250301"
+        )
+        assert.strictEqual(amd64Standard?.id, yield* parameter(recommended("x86_64", "standard")))
+        assert.deepStrictEqual(amd64Standard?.requirements, [
+          { key: "kubernetes.io/arch", operator: "In", values: ["amd64"] },
+          { key: "karpenter.k8s.aws/instance-gpu-count", operator: "DoesNotExist" },
+          { key: "karpenter.k8s.aws/instance-accelerator-count", operator: "DoesNotExist" }
+        ])
+        const arm64Nvidia = status?.amis?.find(
+          (ami) => ami.name === "amazon-eks-node-al2023-arm64-nvidia-1.32-v20250301"
+        )
+        assert.deepStrictEqual(arm64Nvidia?.requirements, [
+          { key: "kubernetes.io/arch", operator: "In", values: ["arm64"] },
+          { key: "karpenter.k8s.aws/instance-gpu-count", operator: "Exists" }
+        ])
+        assert.strictEqual(status?.amis?.length, 5)
+
+        // upstream's name: the cluster, then hashstructure (FNV-1 64) of region + node class name.
+        assert.strictEqual(status?.instanceProfile, "test-cluster_4067990795380418201")
+        const profile = (yield* (yield* Iam).getInstanceProfile({ InstanceProfileName: status?.instanceProfile }))
+          .InstanceProfile
+        assert.deepStrictEqual(
+          profile?.Roles?.map((role) => role.RoleName),
+          ["KarpenterNodeRole-test-cluster"]
+        )
+        assert.deepStrictEqual(Object.fromEntries((profile?.Tags ?? []).map((tag) => [tag.Key, tag.Value])), {
+          "eks:eks-cluster-name": "test-cluster",
+          "karpenter.k8s.aws/ec2nodeclass": "default",
+          "kubernetes.io/cluster/test-cluster": "owned",
+          "topology.kubernetes.io/region": "us-west-2"
+        })
+
+        assert.deepStrictEqual(statuses(status?.conditions), {
+          AMIsReady: "True",
+          SubnetsReady: "True",
+          SecurityGroupsReady: "True",
+          InstanceProfileReady: "True",
+          ValidationSucceeded: "True",
+          Ready: "True"
+        })
+      })
+    )
+  )
+
+  it.effect("a subnet selector matching nothing: SubnetsReady=False SubnetsNotFound, Ready=False; found later", () =>
+    run(
+      Effect.gen(function* () {
+        yield* createNodeClass(nodeClass({ subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "other" } }] }))
+        yield* NodeClassStatus.make(settings)
+        yield* settle
+        const status = (yield* stored).status
+        assert.isUndefined(status?.subnets)
+        const subnetsReady = status?.conditions?.find((condition) => condition.type === "SubnetsReady")
+        assert.deepStrictEqual(
+          [subnetsReady?.status, subnetsReady?.reason, subnetsReady?.message],
+          ["False", "SubnetsNotFound", "SubnetSelector did not match any Subnets"]
+        )
+        const validation = status?.conditions?.find((condition) => condition.type === "ValidationSucceeded")
+        assert.deepStrictEqual([validation?.status, validation?.reason], ["False", "DependenciesNotReady"])
+        const rootCondition = status?.conditions?.find((condition) => condition.type === "Ready")
+        assert.deepStrictEqual([rootCondition?.status, rootCondition?.reason], ["False", "UnhealthyDependents"])
+      })
+    )
+  )
+
+  it.effect("picks up a new AMI release at the next requeue (one minute, the subnets' interval)", () =>
+    run(
+      Effect.gen(function* () {
+        yield* createNodeClass(nodeClass())
+        yield* NodeClassStatus.make(settings)
+        yield* settle
+        const fake = yield* FakeAws.FakeAws
+        const name = "amazon-eks-node-al2023-x86_64-standard-1.32-v20250501"
+        const id = yield* fake.registerImage({
+          Name: name,
+          Architecture: "x86_64",
+          CreationDate: "2025-05-01T00:00:00.000Z"
+        })
+        yield* fake.putParameter(recommended("x86_64", "standard"), id)
+        yield* settle
+        const amiOf = Effect.map(stored, (object) =>
+          object.status?.amis?.find(
+            (ami) => ami.requirements.length === 3 && ami.requirements[0]?.values?.[0] === "amd64"
+          )
+        )
+        assert.strictEqual((yield* amiOf)?.name, "amazon-eks-node-al2023-x86_64-standard-1.32-v20250301")
+
+        yield* TestClock.adjust("1 minute")
+        yield* settle
+        assert.deepStrictEqual([(yield* amiOf)?.id, (yield* amiOf)?.name], [id, name])
+        // Newest first.
+        assert.strictEqual((yield* stored).status?.amis?.[0]?.id, id)
+      })
+    )
+  )
+
+  it.effect("a NodePool of a node class that is not Ready gets NodeClassReady=False with its reason", () =>
+    run(
+      Effect.gen(function* () {
+        yield* createNodeClass(nodeClass({ subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "other" } }] }))
+        yield* createNodePool(
+          nodePool("np", {
+            template: {
+              spec: { nodeClassRef: { group: EC2NodeClass.group, kind: EC2NodeClass.kind, name: "default" } }
+            }
+          })
+        )
+        yield* NodeClassStatus.make(settings)
+        yield* Readiness.make()
+        yield* settle
+        const blocked = yield* conditionOf("np", ConditionTypes.NodeClassReady)
+        assert.deepStrictEqual([blocked?.status, blocked?.reason], ["False", "UnhealthyDependents"])
+        assert.strictEqual((yield* conditionOf("np", "Ready"))?.status, "False")
+      })
+    )
+  )
+})
