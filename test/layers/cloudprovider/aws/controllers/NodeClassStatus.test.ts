@@ -41,7 +41,8 @@ const nodeClass = (spec?: Record<string, unknown>) => ({
     subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "test-cluster" } }],
     securityGroupSelectorTerms: [{ tags: { "karpenter.sh/discovery": "*" } }],
     amiSelectorTerms: [{ alias: "al2023@latest" }],
-    role: "KarpenterNodeRole-test-cluster",
+    // One of role and instanceProfile: a spec naming a profile has no role.
+    ...(spec?.instanceProfile === undefined ? { role: "KarpenterNodeRole-test-cluster" } : {}),
     ...spec
   }
 })
@@ -134,7 +135,7 @@ describe("nodeclass status (EC2NodeClass)", () => {
     )
   )
 
-  it.effect("a subnet selector matching nothing: SubnetsReady=False SubnetsNotFound, Ready=False; found later", () =>
+  it.effect("a subnet selector matching nothing: SubnetsReady=False SubnetsNotFound, Ready=False", () =>
     run(
       Effect.gen(function* () {
         yield* createNodeClass(nodeClass({ subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "other" } }] }))
@@ -182,6 +183,82 @@ describe("nodeclass status (EC2NodeClass)", () => {
         assert.deepStrictEqual([(yield* amiOf)?.id, (yield* amiOf)?.name], [id, name])
         // Newest first.
         assert.strictEqual((yield* stored).status?.amis?.[0]?.id, id)
+      })
+    )
+  )
+
+  it.effect(
+    "selector terms by id and name; an AMI name term keeps the newest non-deprecated image per architecture",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const fake = yield* FakeAws.FakeAws
+          // Newer than every seeded release, but already deprecated: a non-deprecated image is preferred.
+          yield* fake.registerImage({
+            Name: "amazon-eks-node-al2023-x86_64-standard-1.32-v20250501",
+            Architecture: "x86_64",
+            CreationDate: "2025-05-01T00:00:00.000Z",
+            DeprecationTime: "1970-01-01T00:00:00.000Z",
+            ImageOwnerAlias: "amazon"
+          })
+          const [subnet] = yield* (yield* Ec2).describeSubnets({})
+          const [group] = yield* (yield* Ec2).describeSecurityGroups({})
+          yield* createNodeClass(
+            nodeClass({
+              subnetSelectorTerms: [{ id: subnet?.SubnetId }],
+              securityGroupSelectorTerms: [{ name: group?.GroupName }],
+              amiFamily: "AL2023",
+              amiSelectorTerms: [{ name: "amazon-eks-node-al2023-*-standard-1.32-*" }],
+              instanceProfile: "existing-profile"
+            })
+          )
+          yield* NodeClassStatus.make(settings)
+          yield* settle
+          const status = (yield* stored).status
+          assert.deepStrictEqual(
+            status?.subnets?.map((entry) => entry.id),
+            [subnet?.SubnetId]
+          )
+          assert.deepStrictEqual(
+            status?.securityGroups?.map((entry) => entry.id),
+            [group?.GroupId]
+          )
+          // Equal creation dates: by id.
+          assert.deepStrictEqual(
+            status?.amis?.map((ami) => [ami.name, ami.requirements]),
+            [
+              [
+                "amazon-eks-node-al2023-x86_64-standard-1.32-v20250301",
+                [{ key: "kubernetes.io/arch", operator: "In", values: ["amd64"] }]
+              ],
+              [
+                "amazon-eks-node-al2023-arm64-standard-1.32-v20250301",
+                [{ key: "kubernetes.io/arch", operator: "In", values: ["arm64"] }]
+              ]
+            ]
+          )
+          // An instanceProfile is copied unchecked; no profile is created.
+          assert.strictEqual(status?.instanceProfile, "existing-profile")
+          assert.isFalse((yield* fake.calls).some((call) => call.operation === "CreateInstanceProfile"))
+          assert.strictEqual(status?.conditions?.find((condition) => condition.type === "Ready")?.status, "True")
+        })
+      )
+  )
+
+  it.effect("an AMI selector matching nothing: AMIsReady=False AMINotFound", () =>
+    run(
+      Effect.gen(function* () {
+        yield* createNodeClass(nodeClass({ amiFamily: "AL2023", amiSelectorTerms: [{ tags: { missing: "*" } }] }))
+        yield* NodeClassStatus.make(settings)
+        yield* settle
+        const status = (yield* stored).status
+        const amisReady = status?.conditions?.find((condition) => condition.type === "AMIsReady")
+        assert.deepStrictEqual(
+          [amisReady?.status, amisReady?.reason, amisReady?.message],
+          ["False", "AMINotFound", "AMISelector did not match any AMIs"]
+        )
+        assert.isUndefined(status?.amis)
+        assert.strictEqual(status?.conditions?.find((condition) => condition.type === "Ready")?.status, "False")
       })
     )
   )
