@@ -3,20 +3,26 @@
  * an EC2NodeClass's AMIs, subnets, security groups and instance profile into its status, sets a condition for each and
  * `Ready` as their root, then writes the status in one optimistic-lock merge patch of the fields it owns. Every step
  * runs even when an earlier one failed (upstream appends the errors), and the object is queued again at the soonest
- * step's interval.
+ * step's interval. Its finalizer holds a deleted EC2NodeClass until no NodeClaim uses it, then deletes the managed
+ * instance profile and the node class's launch templates.
  */
 import { type Cause, Clock, Duration, Effect, Exit } from "effect"
 import * as EC2NodeClass from "../../../../src/api/EC2NodeClass.ts"
+import type { NodeClaim } from "../../../../src/api/NodeClaim.ts"
+import * as NodeClassRef from "../../../../src/api/NodeClassRef.ts"
 import * as Conditions from "../../../../src/controllers/StatusConditions.ts"
+import { EventRecorder } from "../../../../src/kube/EventRecorder.ts"
 import { KubeClient } from "../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"
 import * as Controller from "../../../../src/runtime/Controller.ts"
+import * as Indices from "../../../../src/runtime/Indices.ts"
+import * as InformerCache from "../../../../src/runtime/InformerCache.ts"
 import * as Result from "../../../../src/runtime/Result.ts"
 import * as Amis from "../providers/Amis.ts"
 import * as InstanceProfiles from "../providers/InstanceProfiles.ts"
 import * as SecurityGroups from "../providers/SecurityGroups.ts"
 import * as Subnets from "../providers/Subnets.ts"
-import type { Ec2 } from "../sdk/Ec2.ts"
+import { Ec2 } from "../sdk/Ec2.ts"
 import type { Iam } from "../sdk/Iam.ts"
 import type { Ssm } from "../sdk/Ssm.ts"
 
@@ -243,16 +249,127 @@ export const reconcile = Effect.fn("NodeClassStatus.reconcile")(function* (
   return Result.min(...results)
 })
 
+/** upstream `v1.TerminationFinalizer`. */
+export const TerminationFinalizer = "karpenter.k8s.aws/termination"
+
+/** How often a deleted EC2NodeClass still in use looks again, and repeats its event (upstream: 10 minutes). */
+const inUseRequeue = Duration.minutes(10)
+
+/**
+ * Merge-patches the finalizers with the resourceVersion as a precondition: a merge patch replaces the whole list, so
+ * another writer's finalizer would be lost without the lock (upstream `MergeFromWithOptimisticLock`).
+ */
+const patchFinalizers = (nodeClass: EC2NodeClass.EC2NodeClass, finalizers: ReadonlyArray<string>) =>
+  Effect.flatMap(Effect.service(KubeClient), (kube) =>
+    kube.patch(Resources.EC2NodeClasses, nodeClass.metadata.name ?? "", {
+      type: "merge",
+      patch: {
+        metadata: {
+          finalizers,
+          ...(nodeClass.metadata.resourceVersion === undefined
+            ? {}
+            : { resourceVersion: nodeClass.metadata.resourceVersion })
+        }
+      }
+    })
+  )
+
+/** The launch templates Karpenter made for the node class (upstream `launchtemplate.DefaultProvider.DeleteAll`). */
+const deleteLaunchTemplates = Effect.fn("NodeClassStatus.deleteLaunchTemplates")(function* (
+  nodeClass: EC2NodeClass.EC2NodeClass,
+  settings: Settings
+) {
+  const ec2 = yield* Ec2
+  const templates = yield* ec2.describeLaunchTemplates({
+    Filters: [
+      { Name: `tag:${InstanceProfiles.EksClusterNameTag}`, Values: [settings.clusterName] },
+      { Name: `tag:${EC2NodeClass.NodeClassLabel}`, Values: [nodeClass.metadata.name ?? ""] }
+    ]
+  })
+  // Every template is tried; the first failure is reported after (upstream's multierr).
+  const exits = yield* Effect.forEach(templates, (template) =>
+    Effect.exit(ec2.deleteLaunchTemplate({ LaunchTemplateName: template.LaunchTemplateName }))
+  )
+  const failed = exits.find(Exit.isFailure)
+  if (failed !== undefined) return yield* failed
+})
+
+const nodeClassKey = (name: string) => NodeClassRef.key({ group: EC2NodeClass.group, kind: EC2NodeClass.kind, name })
+
 /** Starts the `nodeclass` controller over every EC2NodeClass (ten workers, as upstream). */
 export const make = Effect.fn("NodeClassStatus.make")(function* (settings: Settings) {
   const services = yield* Effect.context<KubeClient | Ec2 | Ssm | Iam>()
+  const recorder = yield* EventRecorder
+  const nodeClaims = yield* InformerCache.informer(Resources.NodeClaims)
+  const nodeClasses = yield* InformerCache.informer(Resources.EC2NodeClasses)
+
+  // upstream `finalize`: waits for the NodeClaims of the node class, then deletes what Karpenter made for it.
+  const finalize = Effect.fn("NodeClassStatus.finalize")(function* (nodeClass: EC2NodeClass.EC2NodeClass) {
+    const finalizers = nodeClass.metadata.finalizers ?? []
+    if (!finalizers.includes(TerminationFinalizer)) return Result.done
+    const name = nodeClass.metadata.name ?? ""
+    const users = yield* nodeClaims.byIndex(Indices.nodeClaimNodeClass, nodeClassKey(name))
+    if (users.length > 0) {
+      const names = users.map((claim) => claim.metadata.name ?? "").sort()
+      yield* recorder.publish({
+        involvedObject: {
+          apiVersion: EC2NodeClass.apiVersion,
+          kind: EC2NodeClass.kind,
+          name,
+          ...(nodeClass.metadata.uid === undefined ? {} : { uid: nodeClass.metadata.uid })
+        },
+        type: "Normal",
+        reason: "WaitingOnNodeClaimTermination",
+        // upstream `PrettySlice(names, 5)`.
+        message: `Waiting on NodeClaim termination for ${names.slice(0, 5).join(", ")}${names.length > 5 ? ` and ${names.length - 5} other(s)` : ""}`
+      })
+      return Result.requeueAfter(inUseRequeue)
+    }
+    if (nodeClass.spec.role !== undefined && nodeClass.spec.role !== "") {
+      yield* InstanceProfiles.remove(InstanceProfiles.nameOf(settings.clusterName, settings.region, name))
+    }
+    yield* deleteLaunchTemplates(nodeClass, settings)
+    yield* patchFinalizers(
+      nodeClass,
+      finalizers.filter((finalizer) => finalizer !== TerminationFinalizer)
+    )
+    return Result.done
+  })
+
+  const reconcileLive = Effect.fn("NodeClassStatus.reconcileLive")(function* (nodeClass: EC2NodeClass.EC2NodeClass) {
+    const finalizers = nodeClass.metadata.finalizers ?? []
+    if (!finalizers.includes(TerminationFinalizer)) {
+      // The status patch then goes on the newer version the finalizer patch answered.
+      const updated = yield* patchFinalizers(nodeClass, [...finalizers, TerminationFinalizer])
+      return yield* reconcile(updated, settings)
+    }
+    return yield* reconcile(nodeClass, settings)
+  })
+
   return yield* Controller.make({
     name: "nodeclass",
-    for: Resources.EC2NodeClasses,
+    for: nodeClasses,
+    // upstream watches NodeClaim deletions, so a deleted node class waiting on them is finalized as the last goes;
+    // the watch here sees every change, so only a node class being deleted is queued.
+    watches: [
+      {
+        source: nodeClaims,
+        map: (claim: NodeClaim) => {
+          const ref = claim.spec.nodeClassRef
+          if (ref.group !== EC2NodeClass.group || ref.kind !== EC2NodeClass.kind) return []
+          return Effect.map(nodeClasses.get(ref.name), (nodeClass) =>
+            nodeClass?.metadata.deletionTimestamp === undefined ? [] : [ref.name]
+          )
+        }
+      }
+    ],
     concurrency: 10,
     reconcile: (_key, nodeClass) =>
-      nodeClass === undefined || nodeClass.metadata.deletionTimestamp !== undefined
+      nodeClass === undefined
         ? Effect.succeed(Result.done)
-        : Effect.provideContext(reconcile(nodeClass, settings), services)
+        : Effect.provideContext(
+            nodeClass.metadata.deletionTimestamp !== undefined ? finalize(nodeClass) : reconcileLive(nodeClass),
+            services
+          )
   })
 })

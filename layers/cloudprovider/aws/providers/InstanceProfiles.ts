@@ -57,3 +57,18 @@ export const ensure = Effect.fn("InstanceProfiles.ensure")(function* (
   if (current !== undefined) yield* iam.removeRoleFromInstanceProfile({ InstanceProfileName: name, RoleName: current })
   yield* iam.addRoleToInstanceProfile({ InstanceProfileName: name, RoleName: roleName })
 })
+
+/** Deletes the profile, removing its role first (upstream `DefaultProvider.Delete`); one already gone is fine. */
+export const remove = Effect.fn("InstanceProfiles.remove")(function* (name: string) {
+  const iam = yield* Iam
+  const found = yield* iam.getInstanceProfile({ InstanceProfileName: name }).pipe(
+    Effect.map((output) => output.InstanceProfile),
+    Effect.catchTag("AwsNotFound", () => Effect.succeed(undefined))
+  )
+  if (found === undefined) return
+  const role = found.Roles?.[0]?.RoleName
+  if (role !== undefined) yield* iam.removeRoleFromInstanceProfile({ InstanceProfileName: name, RoleName: role })
+  yield* iam
+    .deleteInstanceProfile({ InstanceProfileName: name })
+    .pipe(Effect.catchTag("AwsNotFound", () => Effect.void))
+})

@@ -9,10 +9,12 @@ import * as MemoryKube from "../../../../../layers/kube/memory/MemoryKubeClient.
 import * as ConditionTypes from "../../../../../src/api/Conditions.ts"
 import * as EC2NodeClass from "../../../../../src/api/EC2NodeClass.ts"
 import * as Readiness from "../../../../../src/controllers/nodepool/readiness/Readiness.ts"
+import { type Event, EventRecorder } from "../../../../../src/kube/EventRecorder.ts"
 import { KubeClient } from "../../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../../src/kube/Resources.ts"
 import * as InformerCache from "../../../../../src/runtime/InformerCache.ts"
 import { cloudProvider, conditionOf, createNodePool, nodePool } from "../../../../controllers/nodepool/support.ts"
+import { nodeClaim } from "../../../../controllers/support.ts"
 import { settle } from "../../../../support/Settle.ts"
 
 const settings: NodeClassStatus.Settings = {
@@ -23,13 +25,14 @@ const settings: NodeClassStatus.Settings = {
 
 const ec2NodeClassKind = { group: EC2NodeClass.group, kind: EC2NodeClass.kind } as const
 
-const run = <A, E, R>(body: Effect.Effect<A, E, R>) =>
+const run = <A, E, R>(body: Effect.Effect<A, E, R>, events: Array<Event> = []) =>
   Effect.provide(
     body,
     Layer.mergeAll(
       InformerCache.layer.pipe(Layer.provideMerge(MemoryKube.layer())),
       FakeAws.layer({ instanceTypes: [] }),
-      cloudProvider({ supportedNodeClasses: [ec2NodeClassKind] })
+      cloudProvider({ supportedNodeClasses: [ec2NodeClassKind] }),
+      EventRecorder.layerMemory(events)
     )
   )
 
@@ -282,5 +285,59 @@ describe("nodeclass status (EC2NodeClass)", () => {
         assert.strictEqual((yield* conditionOf("np", "Ready"))?.status, "False")
       })
     )
+  )
+
+  it.effect(
+    "deletion waits for the node class's NodeClaims, then deletes its instance profile and launch templates",
+    () => {
+      const events: Array<Event> = []
+      return run(
+        Effect.gen(function* () {
+          const kube = yield* KubeClient
+          const ec2 = yield* Ec2
+          yield* createNodeClass(nodeClass())
+          yield* kube.create(
+            Resources.NodeClaims,
+            nodeClaim("claim", { nodeClassRef: { ...ec2NodeClassKind, name: "default" } }) as never
+          )
+          yield* NodeClassStatus.make(settings)
+          yield* settle
+          assert.deepStrictEqual((yield* stored).metadata.finalizers, [NodeClassStatus.TerminationFinalizer])
+          yield* ec2.createLaunchTemplate({
+            LaunchTemplateName: "karpenter.k8s.aws/1234",
+            LaunchTemplateData: {},
+            TagSpecifications: [
+              {
+                ResourceType: "launch-template",
+                Tags: [
+                  { Key: "eks:eks-cluster-name", Value: "test-cluster" },
+                  { Key: "karpenter.k8s.aws/ec2nodeclass", Value: "default" }
+                ]
+              }
+            ]
+          })
+
+          yield* kube.delete(Resources.EC2NodeClasses, "default")
+          yield* settle
+          assert.isDefined((yield* stored).metadata.deletionTimestamp)
+          assert.deepStrictEqual(
+            events.map((event) => [event.reason, event.message]),
+            [["WaitingOnNodeClaimTermination", "Waiting on NodeClaim termination for claim"]]
+          )
+
+          // The last NodeClaim's deletion queues the node class (no ten-minute wait).
+          yield* kube.delete(Resources.NodeClaims, "claim")
+          yield* settle
+          const gone = yield* Effect.flip(stored)
+          assert.strictEqual(gone._tag, "NotFound")
+          const profile = yield* Effect.flip(
+            (yield* Iam).getInstanceProfile({ InstanceProfileName: "test-cluster_4067990795380418201" })
+          )
+          assert.strictEqual(profile._tag, "AwsNotFound")
+          assert.deepStrictEqual(yield* ec2.describeLaunchTemplates({}), [])
+        }),
+        events
+      )
+    }
   )
 })
