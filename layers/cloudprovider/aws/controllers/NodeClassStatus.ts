@@ -21,10 +21,10 @@ import * as Result from "../../../../src/runtime/Result.ts"
 import * as Amis from "../providers/Amis.ts"
 import * as InstanceProfiles from "../providers/InstanceProfiles.ts"
 import * as SecurityGroups from "../providers/SecurityGroups.ts"
+import * as SsmParameters from "../providers/SsmParameters.ts"
 import * as Subnets from "../providers/Subnets.ts"
 import { Ec2 } from "../sdk/Ec2.ts"
 import type { Iam } from "../sdk/Iam.ts"
-import type { Ssm } from "../sdk/Ssm.ts"
 
 /** What the controller needs to know of the cluster it runs for. */
 export interface Settings {
@@ -65,9 +65,14 @@ interface Outcome {
 const ready = (type: string): Conditions.Input => ({ type, status: "True" })
 
 /** upstream `AMI.Reconcile`: every 5 minutes, every minute while nothing matches. */
-const amiStep = (nodeClass: EC2NodeClass.EC2NodeClass, settings: Settings, now: number) =>
+const amiStep = (
+  nodeClass: EC2NodeClass.EC2NodeClass,
+  parameters: SsmParameters.SsmParameters,
+  settings: Settings,
+  now: number
+) =>
   Effect.map(
-    Amis.list(nodeClass, settings.kubernetesVersion, now),
+    Amis.list(nodeClass, parameters, settings.kubernetesVersion, now),
     (amis): Outcome =>
       amis.length === 0
         ? {
@@ -189,6 +194,7 @@ const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON
 /** Resolves one EC2NodeClass and patches its status; fails with the steps' errors after writing what succeeded. */
 export const reconcile = Effect.fn("NodeClassStatus.reconcile")(function* (
   nodeClass: EC2NodeClass.EC2NodeClass,
+  parameters: SsmParameters.SsmParameters,
   settings: Settings
 ) {
   const now = yield* Clock.currentTimeMillis
@@ -207,8 +213,8 @@ export const reconcile = Effect.fn("NodeClassStatus.reconcile")(function* (
     conditions = Conditions.setWithRoot(conditions, outcome.condition, readyDependents, options)
     results.push(outcome.result)
   }
-  const steps: ReadonlyArray<Effect.Effect<Outcome, unknown, Ec2 | Ssm | Iam>> = [
-    amiStep(nodeClass, settings, now),
+  const steps: ReadonlyArray<Effect.Effect<Outcome, unknown, Ec2 | Iam>> = [
+    amiStep(nodeClass, parameters, settings, now),
     subnetStep(nodeClass),
     securityGroupStep(nodeClass),
     instanceProfileStep(nodeClass, settings)
@@ -298,8 +304,9 @@ const nodeClassKey = (name: string) => NodeClassRef.key({ group: EC2NodeClass.gr
 
 /** Starts the `nodeclass` controller over every EC2NodeClass (ten workers, as upstream). */
 export const make = Effect.fn("NodeClassStatus.make")(function* (settings: Settings) {
-  const services = yield* Effect.context<KubeClient | Ec2 | Ssm | Iam>()
+  const services = yield* Effect.context<KubeClient | Ec2 | Iam>()
   const recorder = yield* EventRecorder
+  const parameters = yield* SsmParameters.make
   const nodeClaims = yield* InformerCache.informer(Resources.NodeClaims)
   const nodeClasses = yield* InformerCache.informer(Resources.EC2NodeClasses)
 
@@ -341,9 +348,9 @@ export const make = Effect.fn("NodeClassStatus.make")(function* (settings: Setti
     if (!finalizers.includes(TerminationFinalizer)) {
       // The status patch then goes on the newer version the finalizer patch answered.
       const updated = yield* patchFinalizers(nodeClass, [...finalizers, TerminationFinalizer])
-      return yield* reconcile(updated, settings)
+      return yield* reconcile(updated, parameters, settings)
     }
-    return yield* reconcile(nodeClass, settings)
+    return yield* reconcile(nodeClass, parameters, settings)
   })
 
   return yield* Controller.make({

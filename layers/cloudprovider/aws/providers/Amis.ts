@@ -10,8 +10,8 @@ import * as Labels from "../../../../src/api/Labels.ts"
 import type { NodeSelectorRequirement } from "../../../../src/api/Meta.ts"
 import { AwsLabels } from "../../../../src/cloudprovider/aws/Ec2InstanceTypes.ts"
 import { Ec2 } from "../sdk/Ec2.ts"
-import { Ssm } from "../sdk/Ssm.ts"
 import * as Selectors from "./Selectors.ts"
+import type { SsmParameters } from "./SsmParameters.ts"
 
 /** An alias whose SSM parameters all are missing (upstream's message), or of a family not resolved yet. */
 export class AliasNotResolved extends Data.TaggedError("AliasNotResolved")<{ readonly message: string }> {}
@@ -59,17 +59,17 @@ export const al2023Parameter = (arch: string, variant: string, kubernetesVersion
 }
 
 // upstream `AL2023.DescribeImageQuery`: a missing parameter is skipped; none found fails the resolution.
-const al2023Query = Effect.fn("Amis.al2023Query")(function* (kubernetesVersion: string, version: string) {
-  const ssm = yield* Ssm
+const al2023Query = Effect.fn("Amis.al2023Query")(function* (
+  parameters: SsmParameters,
+  kubernetesVersion: string,
+  version: string
+) {
   const known = new Map<string, ReadonlyArray<ReadonlyArray<NodeSelectorRequirement>>>()
   for (const [arch, variants] of al2023Variants) {
     for (const variant of variants) {
-      const imageId = yield* ssm
-        .getParameter({ Name: al2023Parameter(arch, variant, kubernetesVersion, version) })
-        .pipe(
-          Effect.map((output) => output.Parameter?.Value),
-          Effect.catch(() => Effect.succeed(undefined))
-        )
+      const imageId = yield* parameters
+        .get(al2023Parameter(arch, variant, kubernetesVersion, version), "alias")
+        .pipe(Effect.catch(() => Effect.succeed(undefined)))
       if (imageId !== undefined) known.set(imageId, [variantRequirements[variant]])
     }
   }
@@ -82,16 +82,16 @@ const al2023Query = Effect.fn("Amis.al2023Query")(function* (kubernetesVersion: 
 /** The queries of the node class's terms (upstream `DescribeImageQueries`). */
 export const queries = Effect.fn("Amis.queries")(function* (
   nodeClass: EC2NodeClass.EC2NodeClass,
+  parameters: SsmParameters,
   kubernetesVersion: string
-): Effect.fn.Return<ReadonlyArray<Query>, AliasNotResolved, Ssm> {
+): Effect.fn.Return<ReadonlyArray<Query>, AliasNotResolved> {
   const alias = EC2NodeClass.aliasOf(nodeClass)
   if (alias !== undefined) {
     if (alias.family !== "AL2023") {
       return yield* new AliasNotResolved({ message: `AMI alias family ${alias.family} is not supported yet` })
     }
-    return [yield* al2023Query(kubernetesVersion, alias.version)]
+    return [yield* al2023Query(parameters, kubernetesVersion, alias.version)]
   }
-  const ssm = yield* Ssm
   const ids: Array<string> = []
   const result: Array<Query> = []
   for (const term of nodeClass.spec.amiSelectorTerms) {
@@ -99,10 +99,9 @@ export const queries = Effect.fn("Amis.queries")(function* (
       ids.push(term.id)
     } else if (term.ssmParameter !== undefined && term.ssmParameter !== "") {
       // A missing parameter, or one not naming an AMI, is skipped (upstream logs it).
-      const value = yield* ssm.getParameter({ Name: term.ssmParameter }).pipe(
-        Effect.map((output) => output.Parameter?.Value),
-        Effect.catch(() => Effect.succeed(undefined))
-      )
+      const value = yield* parameters
+        .get(term.ssmParameter, "custom")
+        .pipe(Effect.catch(() => Effect.succeed(undefined)))
       if (value?.startsWith("ami-") === true) ids.push(value)
     } else {
       const named = term.name !== undefined && term.name !== ""
@@ -146,12 +145,13 @@ const sortRequirements = (
  */
 export const list = Effect.fn("Amis.list")(function* (
   nodeClass: EC2NodeClass.EC2NodeClass,
+  parameters: SsmParameters,
   kubernetesVersion: string,
   now: number
 ) {
   const ec2 = yield* Ec2
   const chosen = new Map<string, Ami>()
-  for (const query of yield* queries(nodeClass, kubernetesVersion)) {
+  for (const query of yield* queries(nodeClass, parameters, kubernetesVersion)) {
     const images = yield* ec2.describeImages({
       Filters: [...query.filters, { Name: "state", Values: ["available"] }],
       ...(query.owners.length > 0 ? { Owners: [...query.owners] } : {}),

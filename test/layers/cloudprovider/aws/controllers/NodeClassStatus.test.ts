@@ -159,7 +159,7 @@ describe("nodeclass status (EC2NodeClass)", () => {
     )
   )
 
-  it.effect("picks up a new AMI release at the next requeue (one minute, the subnets' interval)", () =>
+  it.effect("picks up a new @latest release at the first requeue after its SSM parameter's 24-hour cache expires", () =>
     run(
       Effect.gen(function* () {
         yield* createNodeClass(nodeClass())
@@ -181,7 +181,12 @@ describe("nodeclass status (EC2NodeClass)", () => {
         )
         assert.strictEqual((yield* amiOf)?.name, "amazon-eks-node-al2023-x86_64-standard-1.32-v20250301")
 
+        // Requeued every minute (the subnets' interval), but the alias's parameters are cached for a day.
         yield* TestClock.adjust("1 minute")
+        yield* settle
+        assert.strictEqual((yield* amiOf)?.name, "amazon-eks-node-al2023-x86_64-standard-1.32-v20250301")
+
+        yield* TestClock.adjust("24 hours")
         yield* settle
         assert.deepStrictEqual([(yield* amiOf)?.id, (yield* amiOf)?.name], [id, name])
         // Newest first.
