@@ -228,7 +228,7 @@ export const reconcile = Effect.fn("NodeClassStatus.reconcile")(function* (
 
   const stored = nodeClass.status ?? {}
   const changed = ownedFields.filter((field) => field in fields && !sameJson(fields[field], stored[field]))
-  if (changed.length > 0 || conditions !== (nodeClass.status?.conditions ?? conditions)) {
+  if (changed.length > 0 || conditions !== nodeClass.status?.conditions) {
     // A JSON merge patch replaces whole lists, so the resourceVersion guards a concurrent writer's conditions; null
     // removes a field that resolved to nothing, as upstream's nil does.
     const status: Record<string, unknown> = { conditions }

@@ -134,6 +134,12 @@ describe("nodeclass status (EC2NodeClass)", () => {
           ValidationSucceeded: "True",
           Ready: "True"
         })
+
+        // A requeue that resolves the same things writes nothing.
+        const version = (yield* stored).metadata.resourceVersion
+        yield* TestClock.adjust("1 minute")
+        yield* settle
+        assert.strictEqual((yield* stored).metadata.resourceVersion, version)
       })
     )
   )
