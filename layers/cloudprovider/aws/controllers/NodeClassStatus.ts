@@ -157,7 +157,11 @@ const securityGroupStep = (nodeClass: EC2NodeClass.EC2NodeClass) =>
   )
 
 /** upstream `InstanceProfile.Reconcile`: a `role` gets a managed profile; an `instanceProfile` is copied unchecked. */
-const instanceProfileStep = (nodeClass: EC2NodeClass.EC2NodeClass, settings: Settings) => {
+const instanceProfileStep = (
+  nodeClass: EC2NodeClass.EC2NodeClass,
+  profiles: InstanceProfiles.InstanceProfiles,
+  settings: Settings
+) => {
   const role = nodeClass.spec.role
   if (role === undefined || role === "") {
     return Effect.succeed<Outcome>({
@@ -168,7 +172,7 @@ const instanceProfileStep = (nodeClass: EC2NodeClass.EC2NodeClass, settings: Set
   }
   const name = InstanceProfiles.nameOf(settings.clusterName, settings.region, nodeClass.metadata.name ?? "")
   return Effect.as(
-    InstanceProfiles.ensure(name, role, InstanceProfiles.tagsOf(settings.clusterName, settings.region, nodeClass)),
+    profiles.ensure(name, role, InstanceProfiles.tagsOf(settings.clusterName, settings.region, nodeClass)),
     { fields: { instanceProfile: name }, condition: ready(InstanceProfileReady), result: Result.done } satisfies Outcome
   )
 }
@@ -195,6 +199,7 @@ const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON
 export const reconcile = Effect.fn("NodeClassStatus.reconcile")(function* (
   nodeClass: EC2NodeClass.EC2NodeClass,
   parameters: SsmParameters.SsmParameters,
+  profiles: InstanceProfiles.InstanceProfiles,
   settings: Settings
 ) {
   const now = yield* Clock.currentTimeMillis
@@ -213,11 +218,11 @@ export const reconcile = Effect.fn("NodeClassStatus.reconcile")(function* (
     conditions = Conditions.setWithRoot(conditions, outcome.condition, readyDependents, options)
     results.push(outcome.result)
   }
-  const steps: ReadonlyArray<Effect.Effect<Outcome, unknown, Ec2 | Iam>> = [
+  const steps: ReadonlyArray<Effect.Effect<Outcome, unknown, Ec2>> = [
     amiStep(nodeClass, parameters, settings, now),
     subnetStep(nodeClass),
     securityGroupStep(nodeClass),
-    instanceProfileStep(nodeClass, settings)
+    instanceProfileStep(nodeClass, profiles, settings)
   ]
   for (const step of steps) {
     const exit = yield* Effect.exit(step)
@@ -307,6 +312,7 @@ export const make = Effect.fn("NodeClassStatus.make")(function* (settings: Setti
   const services = yield* Effect.context<KubeClient | Ec2 | Iam>()
   const recorder = yield* EventRecorder
   const parameters = yield* SsmParameters.make
+  const profiles = yield* InstanceProfiles.make
   const nodeClaims = yield* InformerCache.informer(Resources.NodeClaims)
   const nodeClasses = yield* InformerCache.informer(Resources.EC2NodeClasses)
 
@@ -333,7 +339,7 @@ export const make = Effect.fn("NodeClassStatus.make")(function* (settings: Setti
       return Result.requeueAfter(inUseRequeue)
     }
     if (nodeClass.spec.role !== undefined && nodeClass.spec.role !== "") {
-      yield* InstanceProfiles.remove(InstanceProfiles.nameOf(settings.clusterName, settings.region, name))
+      yield* profiles.remove(InstanceProfiles.nameOf(settings.clusterName, settings.region, name))
     }
     yield* deleteLaunchTemplates(nodeClass, settings)
     yield* patchFinalizers(
@@ -348,9 +354,9 @@ export const make = Effect.fn("NodeClassStatus.make")(function* (settings: Setti
     if (!finalizers.includes(TerminationFinalizer)) {
       // The status patch then goes on the newer version the finalizer patch answered.
       const updated = yield* patchFinalizers(nodeClass, [...finalizers, TerminationFinalizer])
-      return yield* reconcile(updated, parameters, settings)
+      return yield* reconcile(updated, parameters, profiles, settings)
     }
-    return yield* reconcile(nodeClass, parameters, settings)
+    return yield* reconcile(nodeClass, parameters, profiles, settings)
   })
 
   return yield* Controller.make({

@@ -135,11 +135,21 @@ describe("nodeclass status (EC2NodeClass)", () => {
           Ready: "True"
         })
 
-        // A requeue that resolves the same things writes nothing.
+        // A requeue that resolves the same things writes nothing; the profile is trusted for 15 minutes.
         const version = (yield* stored).metadata.resourceVersion
+        const fake = yield* FakeAws.FakeAws
+        const profileReads = Effect.map(
+          fake.calls,
+          (calls) => calls.filter((call) => call.operation === "GetInstanceProfile").length
+        )
+        const readsAfterCreation = yield* profileReads
         yield* TestClock.adjust("1 minute")
         yield* settle
         assert.strictEqual((yield* stored).metadata.resourceVersion, version)
+        assert.strictEqual(yield* profileReads, readsAfterCreation)
+        yield* TestClock.adjust("15 minutes")
+        yield* settle
+        assert.strictEqual(yield* profileReads, readsAfterCreation + 1)
       })
     )
   )
