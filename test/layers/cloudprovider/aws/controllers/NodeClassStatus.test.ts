@@ -269,6 +269,37 @@ describe("nodeclass status (EC2NodeClass)", () => {
       )
   )
 
+  it.effect(
+    "a pinned alias resolves that release's parameters; an unknown release fails without touching AMIsReady",
+    () =>
+      run(
+        Effect.gen(function* () {
+          yield* createNodeClass(nodeClass({ amiSelectorTerms: [{ alias: "al2023@v20250101" }] }))
+          yield* NodeClassStatus.make(settings)
+          yield* settle
+          const names = (yield* stored).status?.amis?.map((ami) => ami.name).sort()
+          assert.deepStrictEqual(names, [
+            "amazon-eks-node-al2023-arm64-nvidia-1.32-v20250101",
+            "amazon-eks-node-al2023-arm64-standard-1.32-v20250101",
+            "amazon-eks-node-al2023-x86_64-neuron-1.32-v20250101",
+            "amazon-eks-node-al2023-x86_64-nvidia-1.32-v20250101",
+            "amazon-eks-node-al2023-x86_64-standard-1.32-v20250101"
+          ])
+
+          // upstream fails the reconcile ("failed to discover AMIs for alias"): the AMIs resolved before stay.
+          const kube = yield* KubeClient
+          yield* kube.patch(Resources.EC2NodeClasses, "default", {
+            type: "merge",
+            patch: { spec: { amiSelectorTerms: [{ alias: "al2023@v20990101" }] } }
+          })
+          yield* settle
+          const status = (yield* stored).status
+          assert.strictEqual(status?.amis?.length, 5)
+          assert.strictEqual(status?.conditions?.find((condition) => condition.type === "AMIsReady")?.status, "True")
+        })
+      )
+  )
+
   it.effect("an AMI selector matching nothing: AMIsReady=False AMINotFound", () =>
     run(
       Effect.gen(function* () {
