@@ -17,6 +17,7 @@ import type * as InstanceType from "../../../src/cloudprovider/InstanceType.ts"
 import * as Requirements from "../../../src/scheduling/Requirements.ts"
 import * as Resources from "../../../src/scheduling/ResourceLists.ts"
 import * as Nodeadm from "./Nodeadm.ts"
+import { EksClusterNameTag } from "./providers/InstanceProfiles.ts"
 
 /** Upstream `LaunchTemplateNamePrefix`. */
 export const namePrefix = "karpenter.k8s.aws"
@@ -59,7 +60,7 @@ export const launchTags = (
   ...nodeClass.spec.tags,
   [`kubernetes.io/cluster/${clusterName}`]: "owned",
   [Labels.NodePool]: nodeClaim.metadata.labels?.[Labels.NodePool] ?? "",
-  "eks:eks-cluster-name": clusterName,
+  [EksClusterNameTag]: clusterName,
   [EC2NodeClassApi.NodeClassLabel]: nodeClass.metadata.name ?? ""
 })
 
