@@ -55,9 +55,12 @@ export const messageQueueDurationSeconds = Metric.histogram("karpenter_interrupt
 
 // -- Events (upstream `events/events.go`) -----------------------------------------------------------------------------
 
-/** Type, reason and message of the Event telling what a message kind means; a no-op tells nothing. */
+/** Type, reason and message of the Event telling what a message kind means. */
 const noticeOf: Readonly<
-  Record<InterruptionMessage.Kind, { readonly type: Event["type"]; readonly reason: string; readonly message: string }>
+  Record<
+    InterruptionMessage.ActionableKind,
+    { readonly type: Event["type"]; readonly reason: string; readonly message: string }
+  >
 > = {
   spot_interrupted: { type: "Warning", reason: "SpotInterrupted", message: "Spot interruption warning was triggered" },
   rebalance_recommendation: {
@@ -71,8 +74,7 @@ const noticeOf: Readonly<
     type: "Warning",
     reason: "InstanceUnhealthy",
     message: "An unhealthy warning was triggered for the instance"
-  },
-  no_op: { type: "Normal", reason: "", message: "" }
+  }
 }
 
 const involved = (kind: "Node" | "NodeClaim", object: Node | NodeClaim): Event["involvedObject"] => ({
@@ -102,11 +104,7 @@ export const nodeClaimInstanceId: Informer.Index<NodeClaim> = Informer.index("st
 })
 
 /** Whether a message's kind deletes the NodeClaim (upstream `actionForMessage`: CordonAndDrain). */
-const deletes = (kind: InterruptionMessage.Kind): boolean =>
-  kind === "spot_interrupted" ||
-  kind === "scheduled_change" ||
-  kind === "instance_stopped" ||
-  kind === "instance_terminated"
+const deletes = (kind: InterruptionMessage.ActionableKind): boolean => kind !== "rebalance_recommendation"
 
 /** Upstream's receive: up to 10 messages, long-polled for 20 s, hidden for 20 s while handled. */
 const receiveInput = (queueUrl: string): SqsSdk.ReceiveMessageCommandInput => ({
@@ -132,7 +130,7 @@ export const makePass = Effect.fn("Interruption.makePass")(function* (settings: 
   const publish = (events: ReadonlyArray<Event>) => Effect.forEach(events, recorder.publish, { discard: true })
 
   /** upstream `deleteNodeClaim`: a NodeClaim already being deleted is left alone. */
-  const deleteNodeClaim = (kind: InterruptionMessage.Kind, claim: NodeClaim, node: Node | undefined) =>
+  const deleteNodeClaim = (kind: InterruptionMessage.ActionableKind, claim: NodeClaim, node: Node | undefined) =>
     Effect.gen(function* () {
       if (claim.metadata.deletionTimestamp !== undefined) return
       const deleted = yield* kube.delete(Resources.NodeClaims, claim.metadata.name ?? "").pipe(
@@ -160,7 +158,7 @@ export const makePass = Effect.fn("Interruption.makePass")(function* (settings: 
     })
 
   /** upstream `handleNodeClaim`. */
-  const handleNodeClaim = (kind: InterruptionMessage.Kind, claim: NodeClaim) =>
+  const handleNodeClaim = (kind: InterruptionMessage.ActionableKind, claim: NodeClaim) =>
     Effect.gen(function* () {
       const [node] = yield* nodes.byIndex(Indices.nodeProviderID, claim.status?.providerID)
       yield* publish(onBoth(claim, node, noticeOf[kind]))

@@ -15,6 +15,9 @@ export type Kind =
   | "instance_terminated"
   | "no_op"
 
+/** The kinds a message is acted on for. */
+export type ActionableKind = Exclude<Kind, "no_op">
+
 /** A parsed message. */
 export interface Message {
   readonly kind: Kind

@@ -242,6 +242,33 @@ describe("interruption (SQS)", () => {
     )
   })
 
+  it.effect(
+    "a message whose NodeClaim could not be deleted stays in the queue and is acted on when it shows again",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const fake = yield* FakeAws.FakeAws
+          yield* launched("claim-a", "i-0123")
+          yield* start
+          yield* (yield* MemoryKube.MemoryApiServer).failNext("delete", 1)
+          const before = yield* counters("spot_interrupted")
+          yield* fake.sendMessage(Messages.spotInterruption("i-0123"))
+          yield* advance(1_000, 100)
+          assert.strictEqual(yield* fake.queueDepth, 1, "left for redelivery")
+          assert.strictEqual((yield* counters("spot_interrupted")).deleted, before.deleted)
+          assert.isUndefined((yield* findNodeClaim("claim-a"))?.metadata.deletionTimestamp)
+
+          // Hidden for the 20 s visibility timeout, then received and handled again.
+          yield* advance(20_000, 1_000)
+          assert.strictEqual(yield* fake.queueDepth, 0)
+          assert.isDefined((yield* findNodeClaim("claim-a"))?.metadata.deletionTimestamp)
+          const after = yield* counters("spot_interrupted")
+          assert.deepStrictEqual([after.received - before.received, after.deleted - before.deleted], [2, 1])
+        }),
+        []
+      )
+  )
+
   it.effect("malformed messages are deleted without being counted as received, and the loop goes on", () =>
     run(
       Effect.gen(function* () {
