@@ -231,6 +231,32 @@ export const missingStatus = (nodeClass: EC2NodeClass): string | undefined =>
       ? "no amis exist given constraints"
       : undefined
 
+/** A status AMI with its requirements decoded. */
+export interface StatusAmi {
+  readonly id: string
+  readonly requirements: Requirements.Requirements
+}
+
+/** The node class's resolved AMIs, newest first as the status lists them. */
+export const statusAmis = (nodeClass: EC2NodeClass): Array<StatusAmi> =>
+  (nodeClass.status?.amis ?? []).map((ami) => ({
+    id: ami.id,
+    requirements: Requirements.fromNodeSelectorRequirements(ami.requirements)
+  }))
+
+/** The AMI a type launches with (upstream `MapToInstanceTypes`): the first status AMI whose requirements it meets. */
+export const amiFor = (
+  instanceType: InstanceType.InstanceType,
+  amis: ReadonlyArray<StatusAmi>
+): StatusAmi | undefined =>
+  amis.find((candidate) =>
+    Requirements.isCompatible(
+      instanceType.requirements,
+      candidate.requirements,
+      Requirements.AllowUndefinedWellKnownLabels
+    )
+  )
+
 /**
  * The templates of a launch (upstream `Resolve`), in the order of the instance types (cheapest first) rather than
  * upstream's map order: each type takes the first status AMI whose requirements it meets, then the types of an AMI
@@ -244,22 +270,13 @@ export const resolve = (options: {
   readonly capacityType: string
   readonly tags: Readonly<Record<string, string>>
 }): Array<Resolved> => {
-  const amis = (options.nodeClass.status?.amis ?? []).map((ami) => ({
-    id: ami.id,
-    requirements: Requirements.fromNodeSelectorRequirements(ami.requirements)
-  }))
+  const amis = statusAmis(options.nodeClass)
   const groups = new Map<
     string,
     { imageId: string; maxPods: number; instanceTypes: Array<InstanceType.InstanceType> }
   >()
   for (const instanceType of options.instanceTypes) {
-    const ami = amis.find((candidate) =>
-      Requirements.isCompatible(
-        instanceType.requirements,
-        candidate.requirements,
-        Requirements.AllowUndefinedWellKnownLabels
-      )
-    )
+    const ami = amiFor(instanceType, amis)
     if (ami === undefined) continue
     const maxPods = Math.floor((instanceType.capacity[Resources.Pods] ?? 0) / 1000)
     const groupKey = `${ami.id}/${maxPods}`

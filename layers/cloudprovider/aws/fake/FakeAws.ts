@@ -113,6 +113,8 @@ export interface Controls {
   putParameter(name: string, value: string): Effect.Effect<void>
   /** Registers an image (a new AMI release); answers its id. */
   registerImage(image: Omit<Ec2Sdk.Image, "ImageId">): Effect.Effect<string>
+  /** Creates a security group in the default VPC (a new group a selector matches); answers its id. */
+  createSecurityGroup(group: Omit<Ec2Sdk.SecurityGroup, "GroupId" | "VpcId" | "OwnerId">): Effect.Effect<string>
   /** Sends a message to the queue; answers its message id. */
   sendMessage(body: string): Effect.Effect<string>
   /** Messages in the queue, visible or not. */
@@ -484,7 +486,12 @@ export const make = (options: Options): Effect.Effect<Controls> =>
         VpcId: vpcId,
         PrivateIpAddress: ip,
         PrivateDnsName: `ip-${ip.replace(/\./g, "-")}.${region}.compute.internal`,
-        SecurityGroups: (data?.SecurityGroupIds ?? []).map((id) => ({
+        // EC2 takes the groups of the primary network interface when the template names them there.
+        SecurityGroups: (
+          data?.SecurityGroupIds ??
+          data?.NetworkInterfaces?.find((eni) => (eni.DeviceIndex ?? 0) === 0)?.Groups ??
+          []
+        ).map((id) => ({
           GroupId: id,
           GroupName: securityGroups.find((group) => group.GroupId === id)?.GroupName
         })),
@@ -1200,6 +1207,12 @@ export const make = (options: Options): Effect.Effect<Controls> =>
           awsFailure(operation, code, failOptions?.message ?? code, failOptions?.statusCode ?? 500)
         ),
       putParameter: (name, value) => Effect.sync(() => void parameters.set(name, value)),
+      createSecurityGroup: (group) =>
+        Effect.sync(() => {
+          const created = { ...group, GroupId: nextId("sg"), VpcId: vpcId, OwnerId: accountId }
+          securityGroups.push(created)
+          return created.GroupId
+        }),
       registerImage: (image) =>
         Effect.sync(() => {
           const registered = { State: "available" as const, OwnerId: accountId, ...image, ImageId: nextId("ami") }

@@ -1,0 +1,325 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Schema } from "effect"
+import { TestClock } from "effect/testing"
+import * as AwsCloudProvider from "../../../../layers/cloudprovider/aws/AwsCloudProvider.ts"
+import * as NodeClassStatus from "../../../../layers/cloudprovider/aws/controllers/NodeClassStatus.ts"
+import * as FakeAws from "../../../../layers/cloudprovider/aws/fake/FakeAws.ts"
+import * as UnavailableOfferings from "../../../../layers/cloudprovider/aws/UnavailableOfferings.ts"
+import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"
+import * as EC2NodeClass from "../../../../src/api/EC2NodeClass.ts"
+import * as Labels from "../../../../src/api/Labels.ts"
+import { NodeClaim } from "../../../../src/api/NodeClaim.ts"
+import * as Ec2Dataset from "../../../../src/cloudprovider/aws/Ec2Dataset.ts"
+import * as Ec2Pricing from "../../../../src/cloudprovider/aws/Ec2Pricing.ts"
+import { CloudProvider } from "../../../../src/cloudprovider/CloudProvider.ts"
+import { EventRecorder } from "../../../../src/kube/EventRecorder.ts"
+import { KubeClient } from "../../../../src/kube/KubeClient.ts"
+import * as Resources from "../../../../src/kube/Resources.ts"
+import * as InformerCache from "../../../../src/runtime/InformerCache.ts"
+import { createNodePool, nodePool } from "../../../controllers/support.ts"
+import { readDataJson } from "../../../fixtures.ts"
+import { settle } from "../../../support/Settle.ts"
+
+// A few families keep the catalogue small; m5 and m6g give both architectures.
+const dataset = Schema.decodeUnknownSync(Ec2Dataset.Dataset)(readDataJson("aws-instance-types.json")).filter((record) =>
+  /^(m5|c5|m6g)\./.test(record.name)
+)
+const zones = ["us-west-2a", "us-west-2b", "us-west-2c"]
+const cluster = {
+  name: "test-cluster",
+  endpoint: "https://ABCDEF.gr7.us-west-2.eks.amazonaws.com",
+  cidr: "10.100.0.0/16",
+  caBundle: "Y2EtYnVuZGxl",
+  kubeDnsIp: "10.100.0.10"
+}
+const settings: NodeClassStatus.Settings = {
+  clusterName: "test-cluster",
+  region: "us-west-2",
+  kubernetesVersion: "1.32"
+}
+
+const TestLayer = AwsCloudProvider.layer({
+  cluster,
+  region: "us-west-2",
+  generated: AwsCloudProvider.generatedData(dataset),
+  prices: Ec2Pricing.fromStatic(Ec2Dataset.onDemandPrices(dataset))
+}).pipe(
+  Layer.provideMerge(UnavailableOfferings.layer),
+  Layer.provideMerge(FakeAws.layer({ instanceTypes: dataset, zones })),
+  Layer.provideMerge(InformerCache.layer.pipe(Layer.provideMerge(MemoryKube.layer()))),
+  Layer.provideMerge(EventRecorder.layerMemory([]))
+)
+
+const nodeClassRef = { group: EC2NodeClass.group, kind: EC2NodeClass.kind, name: "default" } as const
+
+const nodeClassObject = (spec?: Record<string, unknown>) => ({
+  apiVersion: EC2NodeClass.apiVersion,
+  kind: EC2NodeClass.kind,
+  metadata: { name: "default" },
+  spec: {
+    subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "test-cluster" } }],
+    securityGroupSelectorTerms: [{ tags: { "karpenter.sh/discovery": "*" } }],
+    amiSelectorTerms: [{ alias: "al2023@latest" }],
+    role: "KarpenterNodeRole-test-cluster",
+    ...spec
+  }
+})
+
+/** The EC2NodeClass `default` and NodePool `default`, with the status controller running on the NodeClass. */
+const setUp = (spec?: Record<string, unknown>) =>
+  Effect.gen(function* () {
+    const kube = yield* KubeClient
+    yield* kube.create(Resources.EC2NodeClasses, nodeClassObject(spec) as never)
+    yield* createNodePool(nodePool("default", { nodeClassRef }))
+    yield* NodeClassStatus.make(settings)
+    yield* settle
+  })
+
+const storedNodeClass = Effect.flatMap(Effect.service(KubeClient), (kube) =>
+  kube.get(Resources.EC2NodeClasses, "default")
+)
+
+const updateNodeClassSpec = (spec: Record<string, unknown>) =>
+  Effect.gen(function* () {
+    const kube = yield* KubeClient
+    yield* kube.patch(Resources.EC2NodeClasses, "default", { type: "merge", patch: { spec } })
+    yield* settle
+  })
+
+const nodeClaimOf = (requirements: ReadonlyArray<{ key: string; operator: string; values: Array<string> }>) =>
+  Schema.decodeUnknownSync(NodeClaim)({
+    apiVersion: "karpenter.sh/v1",
+    kind: "NodeClaim",
+    metadata: { name: "default-abcde", labels: { [Labels.NodePool]: "default", team: "platform" } },
+    spec: {
+      requirements: [
+        { key: Labels.NodePool, operator: "In", values: ["default"] },
+        { key: Labels.Arch, operator: "In", values: ["amd64"] },
+        ...requirements
+      ],
+      nodeClassRef
+    }
+  })
+
+const m5Large = nodeClaimOf([
+  { key: Labels.InstanceType, operator: "In", values: ["m5.large"] },
+  { key: Labels.CapacityType, operator: "In", values: ["on-demand"] }
+])
+
+const operations = (operation: FakeAws.Operation) =>
+  Effect.map(
+    Effect.flatMap(Effect.service(FakeAws.FakeAws), (fake) => fake.calls),
+    (calls) => calls.filter((call) => call.operation === operation)
+  )
+
+const recommended = (arch: string, variant: string) =>
+  `/aws/service/eks/optimized-ami/1.32/amazon-linux-2023/${arch}/${variant}/recommended/image_id`
+
+describe("AwsCloudProvider", () => {
+  it.effect("create launches through a Ready EC2NodeClass: aws:///zone/i-… providerID, image, labels, resources", () =>
+    Effect.gen(function* () {
+      yield* setUp()
+      const cloud = yield* CloudProvider
+      const created = yield* cloud.create(m5Large)
+      const providerID = created.status?.providerID ?? ""
+      const [, zone = "", instanceId = ""] = /^aws:\/\/\/([^/]+)\/(i-[0-9a-f]+)$/.exec(providerID) ?? []
+      assert.include(zones, zone)
+      // The image is the node class's amd64 standard AMI.
+      const amd64 = (yield* storedNodeClass).status?.amis?.find(
+        (ami) => ami.name === "amazon-eks-node-al2023-x86_64-standard-1.32-v20250301"
+      )
+      assert.strictEqual(created.status?.imageID, amd64?.id)
+      const labels = created.metadata.labels ?? {}
+      assert.deepInclude(labels, {
+        [Labels.InstanceType]: "m5.large",
+        [Labels.Zone]: zone,
+        [Labels.CapacityType]: "on-demand",
+        [Labels.Arch]: "amd64",
+        [Labels.NodePool]: "default",
+        team: "platform",
+        "karpenter.k8s.aws/instance-family": "m5",
+        "karpenter.k8s.aws/instance-size": "large",
+        "karpenter.k8s.aws/instance-cpu": "2",
+        "karpenter.k8s.aws/instance-memory": "8192",
+        "topology.k8s.aws/zone-id": (yield* storedNodeClass).status?.subnets?.find((subnet) => subnet.zone === zone)
+          ?.zoneID
+      })
+      assert.strictEqual(created.status?.capacity?.cpu, "2")
+      assert.strictEqual(created.status?.capacity?.pods, "29")
+      assert.strictEqual(created.status?.allocatable?.pods, "29")
+      assert.strictEqual(
+        created.metadata.annotations?.[AwsCloudProvider.HashAnnotation],
+        AwsCloudProvider.hashOf(yield* storedNodeClass)
+      )
+      assert.strictEqual(
+        created.metadata.annotations?.[AwsCloudProvider.HashVersionAnnotation],
+        AwsCloudProvider.HashVersion
+      )
+
+      // get and list read the instance back from DescribeInstances.
+      const got = yield* cloud.get(providerID)
+      assert.strictEqual(got.status?.providerID, providerID)
+      assert.strictEqual(got.status?.imageID, amd64?.id)
+      assert.deepInclude(got.metadata.labels ?? {}, {
+        [Labels.InstanceType]: "m5.large",
+        [Labels.Zone]: zone,
+        [Labels.CapacityType]: "on-demand",
+        [Labels.NodePool]: "default"
+      })
+      assert.isUndefined(got.metadata.deletionTimestamp)
+      assert.deepStrictEqual(
+        (yield* cloud.list()).map((claim) => claim.status?.providerID),
+        [providerID]
+      )
+      assert.isTrue(instanceId.length > 2)
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.effect("a NodeClass not Ready fails create with NodeClassNotReady; a missing one with InsufficientCapacity", () =>
+    Effect.gen(function* () {
+      // No subnet matches: SubnetsReady and so Ready are False.
+      yield* setUp({ subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "another-cluster" } }] })
+      const cloud = yield* CloudProvider
+      const notReady = yield* Effect.flip(cloud.create(m5Large))
+      assert.strictEqual(notReady._tag, "NodeClassNotReady")
+      const missing = yield* Effect.flip(
+        cloud.create({ ...m5Large, spec: { ...m5Large.spec, nodeClassRef: { ...nodeClassRef, name: "absent" } } })
+      )
+      assert.strictEqual(missing._tag, "InsufficientCapacity")
+      assert.strictEqual((yield* operations("CreateFleet")).length, 0)
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.effect("delete terminates once; a shutting-down instance is still found, a terminated one is NotFound", () =>
+    Effect.gen(function* () {
+      yield* setUp()
+      const cloud = yield* CloudProvider
+      const created = yield* cloud.create(m5Large)
+      const providerID = created.status?.providerID ?? ""
+      yield* cloud.delete(created)
+      assert.strictEqual((yield* operations("TerminateInstances")).length, 1)
+      // Shutting down (the fake's 30 seconds): still there, marked deleting; no second TerminateInstances.
+      const shuttingDown = yield* cloud.get(providerID)
+      assert.isDefined(shuttingDown.metadata.deletionTimestamp)
+      assert.strictEqual((yield* cloud.list()).length, 1)
+      yield* cloud.delete(created)
+      assert.strictEqual((yield* operations("TerminateInstances")).length, 1)
+
+      yield* TestClock.adjust("30 seconds")
+      assert.strictEqual((yield* Effect.flip(cloud.get(providerID)))._tag, "NodeClaimNotFound")
+      assert.strictEqual((yield* Effect.flip(cloud.delete(created)))._tag, "NodeClaimNotFound")
+      assert.deepStrictEqual(yield* cloud.list(), [])
+      // An instance EC2 never had.
+      const unknown = yield* Effect.flip(cloud.get("aws:///us-west-2a/i-0123456789abcdef0"))
+      assert.strictEqual(unknown._tag, "NodeClaimNotFound")
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.effect("a new AMI release in the status drifts the NodeClaim: AMIDrift", () =>
+    Effect.gen(function* () {
+      yield* setUp()
+      const cloud = yield* CloudProvider
+      const created = yield* cloud.create(m5Large)
+      assert.isUndefined(yield* cloud.isDrifted(created))
+      const fake = yield* FakeAws.FakeAws
+      const id = yield* fake.registerImage({
+        Name: "amazon-eks-node-al2023-x86_64-standard-1.32-v20250501",
+        Architecture: "x86_64",
+        CreationDate: "2025-05-01T00:00:00.000Z"
+      })
+      yield* fake.putParameter(recommended("x86_64", "standard"), id)
+      // The alias's SSM parameters are cached for a day.
+      yield* TestClock.adjust("24 hours")
+      yield* settle
+      assert.strictEqual((yield* storedNodeClass).status?.amis?.[0]?.id, id)
+      assert.strictEqual(yield* cloud.isDrifted(created), AwsCloudProvider.DriftReasons.AMIDrift)
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.effect("the instance's subnet leaving the status drifts the NodeClaim: SubnetDrift", () =>
+    Effect.gen(function* () {
+      yield* setUp()
+      const cloud = yield* CloudProvider
+      const created = yield* cloud.create(m5Large)
+      const zone = created.metadata.labels?.[Labels.Zone]
+      const others = ((yield* storedNodeClass).status?.subnets ?? []).filter((subnet) => subnet.zone !== zone)
+      yield* updateNodeClassSpec({ subnetSelectorTerms: others.map((subnet) => ({ id: subnet.id })) })
+      assert.strictEqual((yield* storedNodeClass).status?.subnets?.length, 2)
+      assert.strictEqual(yield* cloud.isDrifted(created), AwsCloudProvider.DriftReasons.SubnetDrift)
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.effect("a security group joining the status drifts the NodeClaim: SecurityGroupDrift", () =>
+    Effect.gen(function* () {
+      yield* setUp()
+      const cloud = yield* CloudProvider
+      const created = yield* cloud.create(m5Large)
+      const fake = yield* FakeAws.FakeAws
+      yield* fake.createSecurityGroup({
+        GroupName: "test-cluster-extra",
+        Tags: [{ Key: "karpenter.sh/discovery", Value: "test-cluster" }]
+      })
+      // Security groups are resolved again every five minutes.
+      yield* TestClock.adjust("5 minutes")
+      yield* settle
+      assert.strictEqual((yield* storedNodeClass).status?.securityGroups?.length, 2)
+      assert.strictEqual(yield* cloud.isDrifted(created), AwsCloudProvider.DriftReasons.SecurityGroupDrift)
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.effect("a change of a static field drifts the NodeClaim by the hash annotation: NodeClassDrift", () =>
+    Effect.gen(function* () {
+      yield* setUp()
+      const cloud = yield* CloudProvider
+      const created = yield* cloud.create(m5Large)
+      yield* updateNodeClassSpec({ tags: { team: "data" } })
+      assert.strictEqual(yield* cloud.isDrifted(created), AwsCloudProvider.DriftReasons.NodeClassDrift)
+      // Another hash version is never compared.
+      const otherVersion = {
+        ...created,
+        metadata: {
+          ...created.metadata,
+          annotations: { ...created.metadata.annotations, [AwsCloudProvider.HashVersionAnnotation]: "v4" }
+        }
+      }
+      assert.isUndefined(yield* cloud.isDrifted(otherVersion))
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.effect("getInstanceTypes places offerings in the status subnets' zones and marks unavailable ones", () =>
+    Effect.gen(function* () {
+      yield* setUp()
+      const cloud = yield* CloudProvider
+      const pool = yield* Effect.flatMap(Effect.service(KubeClient), (kube) => kube.get(Resources.NodePools, "default"))
+      const m5 = (yield* cloud.getInstanceTypes(pool)).find((type) => type.name === "m5.large")
+      assert.deepStrictEqual(
+        m5?.offerings.filter((offering) => offering.available).map((o) => `${o.capacityType}/${o.zone}`),
+        zones.flatMap((zone) => [`on-demand/${zone}`, `spot/${zone}`])
+      )
+      const offerings = yield* UnavailableOfferings.UnavailableOfferings
+      yield* offerings.markUnavailable("spot", "m5.large", "us-west-2b")
+      const after = (yield* cloud.getInstanceTypes(pool)).find((type) => type.name === "m5.large")
+      assert.isFalse(after?.offerings.find((o) => o.capacityType === "spot" && o.zone === "us-west-2b")?.available)
+    }).pipe(Effect.provide(TestLayer))
+  )
+
+  it.effect("is named aws, supports EC2NodeClass and has upstream's repair policies", () =>
+    Effect.gen(function* () {
+      const cloud = yield* CloudProvider
+      assert.strictEqual(cloud.name, "aws")
+      assert.deepStrictEqual(cloud.supportedNodeClasses, [{ group: "karpenter.k8s.aws", kind: "EC2NodeClass" }])
+      assert.deepStrictEqual(
+        cloud.repairPolicies.map((policy) => `${policy.conditionType}=${policy.conditionStatus}`),
+        [
+          "Ready=False",
+          "Ready=Unknown",
+          "AcceleratedHardwareReady=False",
+          "StorageReady=False",
+          "NetworkingReady=False",
+          "KernelReady=False",
+          "ContainerRuntimeReady=False"
+        ]
+      )
+    }).pipe(Effect.provide(TestLayer))
+  )
+})
