@@ -121,7 +121,8 @@ export const make = (deps: Step.Deps) => {
     cache.set(uid, created, yield* Clock.currentTimeMillis)
     const labelled = yield* kube.patch(Resources.NodeClaims, claim.metadata.name ?? "", {
       type: "merge",
-      patch: { metadata: { labels: created.metadata.labels ?? {} } }
+      // upstream `PopulateNodeClaimDetails`: the provider's annotations too (the AWS provider's node class hash).
+      patch: { metadata: { labels: created.metadata.labels ?? {}, annotations: created.metadata.annotations ?? {} } }
     })
     const written = yield* Step.writeStatus(kube, labelled, (status, now) => ({
       ...status,

@@ -16,6 +16,7 @@ import { EventRecorder } from "../../../../src/kube/EventRecorder.ts"
 import { KubeClient } from "../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"
 import * as InformerCache from "../../../../src/runtime/InformerCache.ts"
+import * as S from "../../../controllers/support.ts"
 import { createNodePool, nodePool } from "../../../controllers/support.ts"
 import { readDataJson } from "../../../fixtures.ts"
 import { settle } from "../../../support/Settle.ts"
@@ -321,5 +322,87 @@ describe("AwsCloudProvider", () => {
         ]
       )
     }).pipe(Effect.provide(TestLayer))
+  )
+})
+
+/**
+ * The test's kubelet: EC2 instances do not join the cluster by themselves, so every running instance that has no Node
+ * registers one, as its kubelet would: named by its private DNS name, with the kubelet's own labels and the NodeClaim's
+ * `--node-labels`, the unregistered taint, Ready, and the capacity the NodeClaim was launched with.
+ */
+const kubeletStep = Effect.gen(function* () {
+  const kube = yield* KubeClient
+  const fake = yield* FakeAws.FakeAws
+  const reservations = yield* fake.ec2.describeInstances({
+    Filters: [{ Name: "instance-state-name", Values: ["running"] }]
+  })
+  const nodes = (yield* kube.list(Resources.Nodes)).items
+  const claims = (yield* kube.list(Resources.NodeClaims)).items
+  for (const instance of reservations.flatMap((reservation) => reservation.Instances ?? [])) {
+    const zone = instance.Placement?.AvailabilityZone ?? ""
+    const providerID = AwsCloudProvider.providerIDOf(zone, instance.InstanceId ?? "")
+    if (nodes.some((node) => node.spec.providerID === providerID)) continue
+    const claim = claims.find((candidate) => candidate.status?.providerID === providerID)
+    if (claim === undefined) continue
+    const name = instance.PrivateDnsName ?? ""
+    yield* kube.create(Resources.Nodes, {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: {
+        name,
+        labels: {
+          [Labels.Hostname]: name,
+          [Labels.InstanceType]: instance.InstanceType ?? "",
+          [Labels.Zone]: zone,
+          [Labels.Arch]: instance.Architecture === "arm64" ? "arm64" : "amd64",
+          [Labels.OS]: "linux",
+          [Labels.NodePool]: claim.metadata.labels?.[Labels.NodePool] ?? ""
+        }
+      },
+      spec: { providerID, taints: [{ key: "karpenter.sh/unregistered", effect: "NoExecute" }] },
+      status: {
+        capacity: claim.status?.capacity ?? {},
+        allocatable: claim.status?.allocatable ?? {},
+        conditions: [{ type: "Ready", status: "True" }]
+      }
+    } as never)
+  }
+})
+
+describe("AwsCloudProvider with the controllers", S.controllerSuite, () => {
+  it.effect(
+    "a NodePool on an EC2NodeClass provisions a pending pod: the instance joins as a Node and the pod is bound",
+    () =>
+      Effect.gen(function* () {
+        yield* setUp()
+        yield* S.createPendingPod(S.pod("a", { cpu: "1", memory: "2Gi" }))
+        yield* Layer.build(Layer.merge(S.karpenter(), S.controlPlane))
+        yield* S.advance(2_000, 250)
+        const [claim] = yield* S.listNodeClaims
+        const providerID = claim?.status?.providerID ?? ""
+        assert.match(providerID, /^aws:\/\/\/us-west-2[abc]\/i-[0-9a-f]+$/)
+        assert.strictEqual(S.conditionOf(claim?.status?.conditions, "Launched")?.status, "True")
+        assert.strictEqual(
+          claim?.metadata.annotations?.[AwsCloudProvider.HashAnnotation],
+          AwsCloudProvider.hashOf(yield* storedNodeClass)
+        )
+        const fleets = yield* operations("CreateFleet")
+        assert.strictEqual(fleets.length, 1)
+
+        yield* kubeletStep
+        yield* S.advance(10_000, 1_000)
+        const [registered] = yield* S.listNodeClaims
+        assert.strictEqual(S.conditionOf(registered?.status?.conditions, "Registered")?.status, "True")
+        assert.strictEqual(S.conditionOf(registered?.status?.conditions, "Initialized")?.status, "True")
+        const [node] = yield* S.listNodes
+        assert.strictEqual(node?.spec.providerID, providerID)
+        // Registration copied the NodeClaim's labels, the AWS ones among them, and lifted the unregistered taint.
+        assert.strictEqual(
+          node?.metadata.labels?.["karpenter.k8s.aws/instance-family"],
+          claim?.metadata.labels?.["karpenter.k8s.aws/instance-family"]
+        )
+        assert.isFalse((node?.spec.taints ?? []).some((taint) => taint.key === "karpenter.sh/unregistered"))
+        assert.strictEqual((yield* S.getPod("a")).spec.nodeName, node?.metadata.name)
+      }).pipe(Effect.provide(TestLayer))
   )
 })
