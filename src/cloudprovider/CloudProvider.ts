@@ -1,6 +1,6 @@
 /**
  * The CloudProvider service: Karpenter's interface to whatever launches machines (`pkg/cloudprovider/types.go`).
- * Implementations: `layers/cloudprovider/kwok` and the scriptable `layers/cloudprovider/fake`.
+ * Implementations: `layers/cloudprovider/kwok`, `layers/cloudprovider/aws` and the scriptable `layers/cloudprovider/fake`.
  */
 import { Context, type Effect, Schema } from "effect"
 import type { NodeClaim } from "../api/NodeClaim.ts"

@@ -191,6 +191,18 @@ describe("AwsCloudProvider", () => {
     }).pipe(Effect.provide(TestLayer))
   )
 
+  it.effect("a NodeClass whose readiness is still unknown fails create with a CreateError, as upstream", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      // No status controller: no conditions yet.
+      yield* kube.create(Resources.EC2NodeClasses, nodeClassObject() as never)
+      const cloud = yield* CloudProvider
+      const error = yield* Effect.flip(cloud.create(m5Large))
+      assert.strictEqual(error._tag, "CreateError")
+      assert.strictEqual(error._tag === "CreateError" ? error.conditionReason : "", "NodeClassReadinessUnknown")
+    }).pipe(Effect.provide(TestLayer))
+  )
+
   it.effect("delete terminates once; a shutting-down instance is still found, a terminated one is NotFound", () =>
     Effect.gen(function* () {
       yield* setUp()
