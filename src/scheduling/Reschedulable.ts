@@ -14,17 +14,24 @@ const blocksEverything = (budget: PodDisruptionBudget): boolean => {
   return maxUnavailable === 0 || maxUnavailable === "0" || maxUnavailable === "0%" || minAvailable === "100%"
 }
 
-/** The budget that blocks every disruption of the pod, if any. */
-export const blockingBudget = (
+/**
+ * Whether the budget guards the pod: same namespace, selected, and not an unhealthy pod the budget lets go — under
+ * `unhealthyPodEvictionPolicy: AlwaysAllow`, a pod whose Ready condition is False (upstream `pdb.Limits`: a pod with
+ * no Ready condition yet is not known to be unhealthy).
+ */
+export const guards = (budget: PodDisruptionBudget, pod: Pod): boolean =>
+  budget.metadata.namespace === (pod.metadata.namespace ?? "default") &&
+  LabelSelector.matchesLabelSelector(budget.spec.selector, pod.metadata.labels) &&
+  !(
+    budget.spec.unhealthyPodEvictionPolicy === "AlwaysAllow" &&
+    (pod.status?.conditions ?? []).some((condition) => condition.type === "Ready" && condition.status === "False")
+  )
+
+/** The budget that blocks every disruption of the pod, if any (upstream `pdb.Limits.IsFullyBlocked`). */
+export const fullyBlockingBudget = (
   pod: Pod,
   budgets: ReadonlyArray<PodDisruptionBudget>
-): PodDisruptionBudget | undefined =>
-  budgets.find(
-    (budget) =>
-      budget.metadata.namespace === (pod.metadata.namespace ?? "default") &&
-      blocksEverything(budget) &&
-      LabelSelector.matchesLabelSelector(budget.spec.selector, pod.metadata.labels)
-  )
+): PodDisruptionBudget | undefined => budgets.find((budget) => blocksEverything(budget) && guards(budget, pod))
 
 /** Why the pod will not move off its node now, or undefined when it needs capacity elsewhere. */
 export const notReschedulable = (pod: Pod, budgets: ReadonlyArray<PodDisruptionBudget>): string | undefined => {
@@ -45,7 +52,7 @@ export const notReschedulable = (pod: Pod, budgets: ReadonlyArray<PodDisruptionB
   }
   if (pod.metadata.annotations?.[Labels.DoNotDisruptAnnotation] === "true")
     return `annotated ${Labels.DoNotDisruptAnnotation}`
-  const budget = blockingBudget(pod, budgets)
+  const budget = fullyBlockingBudget(pod, budgets)
   if (budget !== undefined)
     return `PodDisruptionBudget ${budget.metadata.namespace}/${budget.metadata.name} allows no disruption`
   return undefined

@@ -12,7 +12,6 @@ import type { NodePool } from "../../api/NodePool.ts"
 import { isActive, type Pod } from "../../api/Pod.ts"
 import type { PodDisruptionBudget } from "../../api/PodDisruptionBudget.ts"
 import type * as InstanceType from "../../cloudprovider/InstanceType.ts"
-import * as LabelSelector from "../../kube/LabelSelector.ts"
 import * as Reschedulable from "../../scheduling/Reschedulable.ts"
 import type { StateNode } from "../../state/ClusterState.ts"
 import * as TerminationPods from "../node/termination/Pods.ts"
@@ -51,18 +50,12 @@ export const lifetimeRemaining = (nodeClaim: NodeClaim, now: number): number => 
   return Math.max(0, Math.min(1, (expireAfter - age) / expireAfter))
 }
 
-/** The PodDisruptionBudget that allows no eviction of the pod now, if any (pods not Ready pass under AlwaysAllow). */
+/** The PodDisruptionBudget that allows no eviction of the pod now, if any (upstream `pdb.Limits.CanEvictPods`). */
 export const blockingBudget = (
   pod: Pod,
   budgets: ReadonlyArray<PodDisruptionBudget>
 ): PodDisruptionBudget | undefined =>
-  budgets.find((budget) => {
-    if (budget.metadata.namespace !== (pod.metadata.namespace ?? "default")) return false
-    if (!LabelSelector.matchesLabelSelector(budget.spec.selector, pod.metadata.labels)) return false
-    const ready = (pod.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True")
-    if (!ready && budget.spec.unhealthyPodEvictionPolicy === "AlwaysAllow") return false
-    return (budget.status?.disruptionsAllowed ?? 0) === 0
-  })
+  budgets.find((budget) => (budget.status?.disruptionsAllowed ?? 0) === 0 && Reschedulable.guards(budget, pod))
 
 /** What every candidate is checked against. */
 export interface Context {
