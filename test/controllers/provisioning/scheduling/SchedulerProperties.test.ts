@@ -28,7 +28,7 @@ import {
   CpuLabel,
   canonical,
   FamilyLabel,
-  makeInput,
+  input,
   node,
   placements,
   priceUnder,
@@ -403,7 +403,7 @@ const build = (spec: Spec): Case => {
     })
   )
   const pods = apps.flatMap((app, i) => appPods(app, spec.apps[i]!))
-  return { apps, input: makeInput({ nodePools, pods, existingNodes, boundPods, daemonSetPods }) }
+  return { apps, input: input({ nodePools, pods, existingNodes, boundPods, daemonSetPods }) }
 }
 
 // -- Solving and checking ----------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import * as Labels from "../../../../src/api/Labels.ts"
 import * as Scheduler from "../../../../src/controllers/provisioning/scheduling/Scheduler.ts"
 import { nodePool, pod } from "./fixtures.ts"
-import { boundPod, makeInput, matchApp, node, singleValue, spread, term } from "./support.ts"
+import { boundPod, input, matchApp, node, singleValue, spread, term } from "./support.ts"
 
 const unzoned = () =>
   node("unzoned", { cpu: "4", memory: "8Gi", labels: { [Labels.NodePool]: "default", [Labels.OS]: "linux" } })
@@ -33,7 +33,7 @@ describe("Scheduler regressions", () => {
         }
       })
       const results = yield* Scheduler.solve(
-        makeInput({
+        input({
           nodePools: [nodePool("default")],
           pods: [pod("app", { cpu: "500m", memory: "1Gi" })],
           existingNodes: [small],
@@ -60,7 +60,7 @@ describe("Scheduler regressions", () => {
         })
       )
       const results = yield* Scheduler.solve(
-        makeInput({
+        input({
           nodePools: [nodePool("default", { labels: { "fake-label": "baz" } })],
           pods,
           existingNodes: existing
@@ -86,7 +86,7 @@ describe("Scheduler regressions", () => {
       const pool = nodePool("default", {
         requirements: [{ key: Labels.Zone, operator: "In", values: ["test-zone-a", "test-zone-b"] }]
       })
-      const results = yield* Scheduler.solve(makeInput({ nodePools: [pool], pods, existingNodes: [full] }))
+      const results = yield* Scheduler.solve(input({ nodePools: [pool], pods, existingNodes: [full] }))
       assert.strictEqual(results.errors.size, 0)
       const perZone = new Map<string, number>()
       for (const claim of results.newNodeClaims) {
@@ -104,7 +104,7 @@ describe("Scheduler regressions", () => {
         spec: { topologySpreadConstraints: [spread(Labels.Zone, 1, "web")] }
       })
       const spreadResults = yield* Scheduler.solve(
-        makeInput({ nodePools: [nodePool("default")], pods: [spreadPod], existingNodes: [unzoned()] })
+        input({ nodePools: [nodePool("default")], pods: [spreadPod], existingNodes: [unzoned()] })
       )
       assert.deepStrictEqual(spreadResults.existingNodes, [])
       assert.strictEqual(spreadResults.newNodeClaims.length, 1)
@@ -121,7 +121,7 @@ describe("Scheduler regressions", () => {
         }
       })
       const affinityResults = yield* Scheduler.solve(
-        makeInput({
+        input({
           nodePools: [nodePool("default")],
           pods: [follower],
           existingNodes: [unzoned(), zoneC],
@@ -143,7 +143,7 @@ describe("Scheduler regressions", () => {
         }
       })
       const repelled = yield* Scheduler.solve(
-        makeInput({
+        input({
           nodePools: [nodePool("default")],
           pods: [pod("web", { labels: { app: "web" } })],
           existingNodes: [unzoned(), zoneC],

@@ -17,8 +17,8 @@ import {
   claimOf,
   errorOf,
   FamilyLabel,
+  input,
   inZone,
-  makeInput,
   matchApp,
   names,
   node,
@@ -52,7 +52,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("NodePool template labels satisfy node selectors and label the NodeClaim", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default", { labels: { team: "payments" } })],
             pods: [pod("selects", { spec: { nodeSelector: { team: "payments" } } }), pod("plain")]
           })
@@ -69,7 +69,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("a node selector conflicting with a template label is unschedulable", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default", { labels: { team: "payments" } })],
             pods: [pod("other-team", { spec: { nodeSelector: { team: "search" } } })]
           })
@@ -82,7 +82,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("a node selector on a label no NodePool defines is unschedulable, naming the label", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: [pod("gpu", { spec: { nodeSelector: { "example.com/accelerator": "a100" } } })]
           })
@@ -101,7 +101,7 @@ describe("Scheduler (upstream suite)", () => {
             }
           })
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: [
               withExpression("not-in", "NotIn", ["test-value"]),
@@ -120,7 +120,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("well-known labels may be undefined on instance types (region)", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: [pod("regional", { spec: { nodeSelector: { [Labels.Region]: "us-west-2" } } })]
           })
@@ -135,7 +135,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("Exists does not widen an In on the same key", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: [
               pod("nowhere", {
@@ -159,7 +159,7 @@ describe("Scheduler (upstream suite)", () => {
         const expression = (name: string, operator: string, value: string) =>
           pod(name, { spec: { affinity: requiredTerms([{ key: "test-key", operator, values: [value] }]) } })
         const compatible = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [pool],
             pods: [expression("in", "In", "test-value"), expression("not-in", "NotIn", "another-value")]
           })
@@ -167,7 +167,7 @@ describe("Scheduler (upstream suite)", () => {
         assert.strictEqual(compatible.newNodeClaims.length, 1)
         assert.deepStrictEqual(valuesOf(compatible.newNodeClaims[0]!, "test-key"), ["test-value"])
         const incompatible = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [pool],
             pods: [expression("first", "In", "test-value"), expression("second", "In", "another-value")]
           })
@@ -183,7 +183,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("Gt on the NodePool's instance-cpu keeps only larger types, cheapest first", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [
               nodePool("default", { requirements: [linux, { key: CpuLabel, operator: "Gt", values: ["8"] }] })
             ],
@@ -199,7 +199,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("Lt on the NodePool's instance-cpu keeps only smaller types that still fit", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [
               nodePool("default", { requirements: [linux, { key: CpuLabel, operator: "Lt", values: ["8"] }] })
             ],
@@ -216,7 +216,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("a NodePool Gt and a pod Lt on instance-cpu intersect", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [
               nodePool("default", { requirements: [linux, { key: CpuLabel, operator: "Gt", values: ["2"] }] })
             ],
@@ -231,7 +231,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("minValues 3 on instance-family is met by the KWOK catalogue", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [
               nodePool("default", { requirements: [linux, { key: FamilyLabel, operator: "Exists", minValues: 3 }] })
             ],
@@ -249,7 +249,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("minValues 4 on instance-family cannot be met", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [
               nodePool("default", { requirements: [linux, { key: FamilyLabel, operator: "Exists", minValues: 4 }] })
             ],
@@ -264,7 +264,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("minValues broken by truncation drops the NodeClaim and fails its pods", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [
               nodePool("default", {
                 requirements: [linux, { key: Labels.InstanceType, operator: "Exists", minValues: 2 }]
@@ -283,7 +283,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("a spot-only NodePool launches only spot offerings", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [
               nodePool("spot", {
                 requirements: [linux, { key: Labels.CapacityType, operator: "In", values: [Labels.CapacityTypeSpot] }]
@@ -306,7 +306,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("pods selecting different architectures land on different NodeClaims", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: [
               pod("amd", { spec: { nodeSelector: { [Labels.Arch]: "amd64" } } }),
@@ -322,7 +322,7 @@ describe("Scheduler (upstream suite)", () => {
 
     it.effect("truncation to 60 instance types keeps the cheapest", () =>
       Effect.gen(function* () {
-        const results = yield* Scheduler.solve(makeInput({ nodePools: [nodePool("default")], pods: [pod("a")] }))
+        const results = yield* Scheduler.solve(input({ nodePools: [nodePool("default")], pods: [pod("a")] }))
         const claim = results.newNodeClaims[0]!
         const fitting = catalogue.filter(
           (it) => it.requirements.get(Labels.OS)!.values.has("linux") && Resources.fits(claim.requests, it.allocatable)
@@ -342,7 +342,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("init containers and native sidecars count in a pod's requests", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: [
               pod("init", {
@@ -362,7 +362,7 @@ describe("Scheduler (upstream suite)", () => {
         assert.strictEqual(claim.instanceTypes[0]!.name, "c-4x-amd64-linux")
         assert.isDefined(errorOf(results, "huge-init"))
         const sidecar = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: [
               pod("sidecar", {
@@ -388,7 +388,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("pods of equal size are scheduled oldest first", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             existingNodes: [node("only-room-for-one", { cpu: "1500m", labels: { [Labels.OS]: "linux" } })],
             pods: [
@@ -405,7 +405,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("larger pods are scheduled first", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             existingNodes: [node("three-cpu", { cpu: "3" })],
             pods: [pod("small", { creationTimestamp: "2020-01-01T00:00:00Z" }), pod("large", { cpu: "3" })]
@@ -419,7 +419,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("initialized existing nodes are tried before uninitialized ones", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             existingNodes: [
               node("a-uninitialized", { cpu: "4", initialized: false }),
@@ -432,7 +432,7 @@ describe("Scheduler (upstream suite)", () => {
         assert.strictEqual(results.newNodeClaims.length, 0)
         // An uninitialized (in-flight) node still takes pods before anything is launched.
         const inFlight = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             existingNodes: [node("in-flight", { cpu: "4", initialized: false })],
             pods: [pod("a")]
@@ -446,7 +446,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("a pod incompatible with an existing node launches a NodeClaim", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             existingNodes: [node("in-a", { cpu: "16", labels: { [Labels.Zone]: zoneA } })],
             pods: [pod("wants-b", { spec: { nodeSelector: { [Labels.Zone]: zoneB } } })]
@@ -467,7 +467,7 @@ describe("Scheduler (upstream suite)", () => {
           daemonSetRequested: { cpu: "1", memory: "100Mi", pods: "1" }
         })
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             existingNodes: [existing],
             daemonSetPods: [daemon],
@@ -483,7 +483,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("a heavier NodePool at its limits falls back to the next NodePool", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("heavy", { weight: 10, limits: { cpu: "4" } }), nodePool("light", { weight: 1 })],
             pods: replicas("p", 3, { cpu: "3" })
           })
@@ -501,7 +501,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("NodePools of equal weight are tried by name, descending", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({ nodePools: [nodePool("alpha"), nodePool("beta")], pods: [pod("a")] })
+          input({ nodePools: [nodePool("alpha"), nodePool("beta")], pods: [pod("a")] })
         )
         assert.strictEqual(results.newNodeClaims[0]!.nodePool.metadata.name, "beta")
       })
@@ -510,10 +510,10 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("a NodePool no instance type satisfies is skipped", () =>
       Effect.gen(function* () {
         const broken = nodePool("broken", { weight: 100, requirements: [linux, inZone("nowhere")] })
-        const alone = yield* Scheduler.solve(makeInput({ nodePools: [broken], pods: [pod("a")] }))
+        const alone = yield* Scheduler.solve(input({ nodePools: [broken], pods: [pod("a")] }))
         assert.include(errorOf(alone, "a") ?? "", `nodepool "broken"`)
         const withFallback = yield* Scheduler.solve(
-          makeInput({ nodePools: [broken, nodePool("working")], pods: [pod("a")] })
+          input({ nodePools: [broken, nodePool("working")], pods: [pod("a")] })
         )
         assert.strictEqual(claimOf(withFallback, "a")?.nodePool.metadata.name, "working")
       })
@@ -523,7 +523,7 @@ describe("Scheduler (upstream suite)", () => {
       Effect.gen(function* () {
         const tainted = nodePool("gpu", { taints: [{ key: "dedicated", value: "gpu", effect: "NoSchedule" }] })
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [tainted],
             pods: [
               pod("intolerant"),
@@ -542,10 +542,10 @@ describe("Scheduler (upstream suite)", () => {
       Effect.gen(function* () {
         const soft = nodePool("soft", { weight: 100, taints: [{ key: "spare", effect: "PreferNoSchedule" }] })
         const preferred = yield* Scheduler.solve(
-          makeInput({ nodePools: [soft, nodePool("plain", { weight: 1 })], pods: [pod("a")] })
+          input({ nodePools: [soft, nodePool("plain", { weight: 1 })], pods: [pod("a")] })
         )
         assert.strictEqual(claimOf(preferred, "a")?.nodePool.metadata.name, "plain")
-        const relaxed = yield* Scheduler.solve(makeInput({ nodePools: [soft], pods: [pod("a")] }))
+        const relaxed = yield* Scheduler.solve(input({ nodePools: [soft], pods: [pod("a")] }))
         assert.strictEqual(claimOf(relaxed, "a")?.nodePool.metadata.name, "soft")
         assert.strictEqual(relaxed.errors.size, 0)
       })
@@ -556,7 +556,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("a DaemonSet whose node selector excludes the NodePool adds no overhead", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [
               nodePool("amd", { requirements: [linux, { key: Labels.Arch, operator: "In", values: ["amd64"] }] })
             ],
@@ -577,7 +577,7 @@ describe("Scheduler (upstream suite)", () => {
       () =>
         Effect.gen(function* () {
           const results = yield* Scheduler.solve(
-            makeInput({
+            input({
               nodePools: [
                 nodePool("tainted", {
                   taints: [
@@ -605,7 +605,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("a DaemonSet's host port sends a pod needing that port to a NodePool the DaemonSet skips", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [
               nodePool("monitored", { weight: 10, labels: { monitoring: "on" } }),
               nodePool("bare", { weight: 1 })
@@ -631,7 +631,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("pods binding the same host port never share a NodeClaim", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({ nodePools: [nodePool("default")], pods: replicas("web", 3, { hostPort: 8080 }) })
+          input({ nodePools: [nodePool("default")], pods: replicas("web", 3, { hostPort: 8080 }) })
         )
         assert.strictEqual(results.newNodeClaims.length, 3)
         assert.strictEqual(results.errors.size, 0)
@@ -643,7 +643,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("required node-affinity OR terms are relaxed one at a time, in order", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: [
               pod("a", {
@@ -661,7 +661,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("the last required node-affinity term is never relaxed", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: [pod("a", { spec: { affinity: requiredTerms([inZone("invalid")]) } })]
           })
@@ -678,7 +678,7 @@ describe("Scheduler (upstream suite)", () => {
           preference: { matchExpressions: [expression] }
         })
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default", { requirements: [linux, inZone(zoneA, zoneB)] })],
             pods: [
               pod("a", {
@@ -728,7 +728,7 @@ describe("Scheduler (upstream suite)", () => {
           }
         })
         const results = yield* Scheduler.solve(
-          makeInput({ nodePools: [nodePool("default")], pods: [...web, ...preferring, requiring] })
+          input({ nodePools: [nodePool("default")], pods: [...web, ...preferring, requiring] })
         )
         assert.deepStrictEqual(sortedCounts(zoneCounts(results, "web")), [1, 1, 1, 1])
         for (const p of preferring) assert.isUndefined(errorOf(results, p.metadata.name!))
@@ -740,7 +740,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("preferred pod affinity to a pod that does not exist is relaxed; required is not", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: [
               pod("prefers", {
@@ -779,7 +779,7 @@ describe("Scheduler (upstream suite)", () => {
         })
         const solveWith = (whenUnsatisfiable: string) =>
           Scheduler.solve(
-            makeInput({
+            input({
               nodePools: [nodePool("default", { requirements: [linux, inZone(zoneA)] })],
               existingNodes: [blocker],
               pods: replicas("web", 3, {
@@ -809,7 +809,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("DoNotSchedule zone spread stays within the two zones the NodePool allows", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default", { requirements: [linux, inZone(zoneA, zoneB)] })],
             pods: web(4, spread(Labels.Zone, 1, "web"))
           })
@@ -827,7 +827,7 @@ describe("Scheduler (upstream suite)", () => {
           requested: { cpu: "1", pods: "1" }
         })
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default", { requirements: [linux, inZone(zoneA, zoneB)] })],
             existingNodes: [full],
             boundPods: [boundPod("running", "full-c", { labels: { app: "web" } })],
@@ -843,7 +843,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("minDomains above the eligible domain count keeps the global minimum at zero", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default", { requirements: [linux, inZone(zoneA, zoneB)] })],
             pods: web(3, spread(Labels.Zone, 1, "web", { minDomains: 3 }))
           })
@@ -851,7 +851,7 @@ describe("Scheduler (upstream suite)", () => {
         assert.deepStrictEqual(sortedCounts(zoneCounts(results, "web")), [1, 1])
         assert.strictEqual(results.errors.size, 1)
         const satisfied = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default", { requirements: [linux, inZone(zoneA, zoneB, zoneC)] })],
             pods: web(11, spread(Labels.Zone, 1, "web", { minDomains: 3 }))
           })
@@ -881,7 +881,7 @@ describe("Scheduler (upstream suite)", () => {
           boundPod("counted-3", "second", { labels })
         ]
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default", { requirements: [linux, inZone(zoneA, zoneB, zoneC)] })],
             existingNodes: nodes,
             boundPods: bound,
@@ -898,7 +898,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("a spread whose selector matches none of the pods does not separate them", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: replicas("other", 5, {
               cpu: "100m",
@@ -913,7 +913,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("hostname spread with maxSkew 2 puts two pods per NodeClaim", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({ nodePools: [nodePool("default")], pods: web(4, spread(Labels.Hostname, 2, "web")) })
+          input({ nodePools: [nodePool("default")], pods: web(4, spread(Labels.Hostname, 2, "web")) })
         )
         assert.deepStrictEqual(
           results.newNodeClaims.map((claim) => claim.pods.length),
@@ -926,7 +926,7 @@ describe("Scheduler (upstream suite)", () => {
       Effect.gen(function* () {
         const constraint = spread(Labels.Hostname, 1, "web", { matchLabelKeys: ["revision"] })
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: [
               ...replicas("rev-a", 2, {
@@ -944,9 +944,7 @@ describe("Scheduler (upstream suite)", () => {
         for (const claim of results.newNodeClaims) {
           assert.deepStrictEqual(claim.pods.map((p) => p.metadata.labels?.revision).sort(), ["a", "b"])
         }
-        const unknown = yield* Scheduler.solve(
-          makeInput({ nodePools: [nodePool("default")], pods: web(4, constraint) })
-        )
+        const unknown = yield* Scheduler.solve(input({ nodePools: [nodePool("default")], pods: web(4, constraint) }))
         assert.strictEqual(unknown.newNodeClaims.length, 4)
       })
     )
@@ -968,7 +966,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("nodeTaintsPolicy Ignore counts the domains of tainted nodes", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default", { labels: { [spreadLabel]: "baz" } })],
             existingNodes: taintedNodes,
             pods: web(5, spread(spreadLabel, 1, "web", { nodeTaintsPolicy: "Ignore" }))
@@ -990,7 +988,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("nodeTaintsPolicy Ignore counts domains only a tainted NodePool offers", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: discoveredPools,
             pods: web(2, spread(spreadLabel, 1, "web", { nodeTaintsPolicy: "Ignore" }))
           })
@@ -1007,7 +1005,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("nodeAffinityPolicy Ignore counts the domains of nodes the pod cannot select", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default", { labels: { [spreadLabel]: "baz", selector: "value" } })],
             existingNodes: mismatchedNodes,
             pods: web(5, spread(spreadLabel, 1, "web", { nodeAffinityPolicy: "Ignore" }), {
@@ -1048,7 +1046,7 @@ describe("Scheduler (upstream suite)", () => {
           const target = first.endsWith("target") ? first : second
           const avoider = first.endsWith("avoider") ? first : second
           const results = yield* Scheduler.solve(
-            makeInput({
+            input({
               nodePools: [nodePool("default")],
               pods: [pod(target, { labels: securityLabels }), pod(avoider, { spec: { affinity: anti.affinity } })]
             })
@@ -1064,7 +1062,7 @@ describe("Scheduler (upstream suite)", () => {
         const solveAgainst = (occupied: ReadonlyArray<string>) => {
           const nodes = occupied.map((zone) => node(`node-${zone}`, { cpu: "0", labels: { [Labels.Zone]: zone } }))
           return Scheduler.solve(
-            makeInput({
+            input({
               nodePools: [nodePool("default")],
               existingNodes: nodes,
               boundPods: nodes.map((n) => boundPod(`guard-${n.name}`, n.name, { spec: { affinity: antiZone } })),
@@ -1086,7 +1084,7 @@ describe("Scheduler (upstream suite)", () => {
           pod(`guard-${i}`, { cpu: "2", spec: { affinity: antiZone, nodeSelector: { [Labels.Zone]: zone } } })
         )
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: [...guards, pod("selected", { labels: securityLabels })]
           })
@@ -1099,7 +1097,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("a pod with anti-affinity and no zone yet blocks every zone for the pods it selects", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: [
               pod("anywhere", { cpu: "2", spec: { affinity: antiZone } }),
@@ -1116,7 +1114,7 @@ describe("Scheduler (upstream suite)", () => {
       Effect.gen(function* () {
         const dbNode = node("db-node", { cpu: "0", labels: { [Labels.Zone]: zoneC } })
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             existingNodes: [dbNode],
             boundPods: [boundPod("db-0", "db-node", { labels: { app: "db" } })],
@@ -1138,7 +1136,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("self pod affinity on zone keeps every replica in one zone", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: replicas("cache", 6, {
               cpu: "3",
@@ -1161,7 +1159,7 @@ describe("Scheduler (upstream suite)", () => {
     it.effect("self pod affinity on hostname keeps every replica on one NodeClaim", () =>
       Effect.gen(function* () {
         const results = yield* Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             pods: replicas("sticky", 4, {
               labels: { app: "sticky" },
@@ -1194,7 +1192,7 @@ describe("Scheduler (upstream suite)", () => {
       /** A full node in `zone` running one pod of `app`, and an empty node in zone b. */
       const withRunning = (app: string, zone: string, pods: ReadonlyArray<ReturnType<typeof pod>>) =>
         Scheduler.solve(
-          makeInput({
+          input({
             nodePools: [nodePool("default")],
             existingNodes: [
               node("full", { cpu: "0", labels: { [Labels.Zone]: zone } }),
@@ -1208,7 +1206,7 @@ describe("Scheduler (upstream suite)", () => {
       it.effect("two self-affine pods whose zones differ each start their own zone", () =>
         Effect.gen(function* () {
           const results = yield* Scheduler.solve(
-            makeInput({
+            input({
               nodePools: [nodePool("default")],
               pods: [
                 pod("in-b", { labels: { app: "cache" }, spec: affineIn("cache", [zoneB]) }),

@@ -86,10 +86,13 @@ export const pod = (
     }
   })
 
-/** The built-in KWOK catalogue, Linux only unless asked. */
-export const kwokTypes = (): ReadonlyArray<InstanceType.InstanceType> => Catalog.kwok()
+/** One KWOK catalogue shared by every input (the instance-type filter caches per catalogue). */
+export const catalogue: ReadonlyArray<InstanceType.InstanceType> = Catalog.kwok()
 
-/** A scheduler input with sensible defaults. */
+/** The built-in KWOK catalogue, shared. */
+export const kwokTypes = (): ReadonlyArray<InstanceType.InstanceType> => catalogue
+
+/** A scheduler input with sensible defaults, over the shared catalogue unless given instance types. */
 export const input = (options: {
   readonly nodePools: ReadonlyArray<NodePoolApi.NodePool>
   readonly pods: ReadonlyArray<PodApi.Pod>
@@ -99,6 +102,7 @@ export const input = (options: {
   readonly daemonSetPods?: ReadonlyArray<PodApi.Pod>
   readonly preferencePolicy?: "Respect" | "Ignore"
   readonly timeout?: Duration.Input | undefined
+  readonly maxInstanceTypes?: number
 }): Scheduler.Input => {
   const instanceTypes = options.instanceTypes ?? kwokTypes()
   return {
@@ -110,7 +114,8 @@ export const input = (options: {
     namespaces: [],
     wellKnownLabels: Catalog.kwokWellKnownLabels,
     ...(options.preferencePolicy === undefined ? {} : { preferencePolicy: options.preferencePolicy }),
-    ...(options.timeout === undefined ? {} : { timeout: options.timeout })
+    ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+    ...(options.maxInstanceTypes === undefined ? {} : { maxInstanceTypes: options.maxInstanceTypes })
   }
 }
 

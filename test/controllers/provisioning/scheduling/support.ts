@@ -4,7 +4,6 @@
  */
 import * as KWOKNodeClass from "../../../../src/api/KWOKNodeClass.ts"
 import * as Labels from "../../../../src/api/Labels.ts"
-import type * as NodePoolApi from "../../../../src/api/NodePool.ts"
 import type * as PodApi from "../../../../src/api/Pod.ts"
 import type { TaintLike } from "../../../../src/api/Taints.ts"
 import * as Catalog from "../../../../src/cloudprovider/Catalog.ts"
@@ -14,12 +13,11 @@ import * as HostPorts from "../../../../src/scheduling/HostPorts.ts"
 import * as Requirement from "../../../../src/scheduling/Requirement.ts"
 import * as Requirements from "../../../../src/scheduling/Requirements.ts"
 import * as Resources from "../../../../src/scheduling/ResourceLists.ts"
-import { pod } from "./fixtures.ts"
+import { catalogue, input, pod } from "./fixtures.ts"
+
+export { catalogue, input }
 
 // -- Catalogue and inputs ----------------------------------------------------------------------------------------
-
-/** One KWOK catalogue shared by every input (the instance-type filter caches per catalogue). */
-export const catalogue: ReadonlyArray<InstanceType.InstanceType> = Catalog.kwok()
 
 /** Karpenter's well-known labels plus KWOK's. */
 export const wellKnown = Catalog.kwokWellKnownLabels
@@ -27,31 +25,6 @@ export const wellKnown = Catalog.kwokWellKnownLabels
 export const zones = ["test-zone-a", "test-zone-b", "test-zone-c", "test-zone-d"] as const
 export const FamilyLabel = KWOKNodeClass.InstanceFamilyLabel
 export const CpuLabel = KWOKNodeClass.InstanceCPULabel
-
-/** A scheduler input over the shared catalogue (or per-pool instance types). */
-export const makeInput = (options: {
-  readonly nodePools: ReadonlyArray<NodePoolApi.NodePool>
-  readonly pods: ReadonlyArray<PodApi.Pod>
-  readonly instanceTypes?: ReadonlyArray<InstanceType.InstanceType>
-  readonly existingNodes?: ReadonlyArray<Scheduler.ExistingNodeInput>
-  readonly boundPods?: ReadonlyArray<PodApi.Pod>
-  readonly daemonSetPods?: ReadonlyArray<PodApi.Pod>
-  readonly preferencePolicy?: "Respect" | "Ignore"
-  readonly maxInstanceTypes?: number
-}): Scheduler.Input => {
-  const instanceTypes = options.instanceTypes ?? catalogue
-  return {
-    nodePools: options.nodePools.map((nodePool) => ({ nodePool, instanceTypes })),
-    existingNodes: options.existingNodes ?? [],
-    pods: options.pods,
-    boundPods: options.boundPods ?? [],
-    daemonSetPods: options.daemonSetPods ?? [],
-    namespaces: [],
-    wellKnownLabels: wellKnown,
-    ...(options.preferencePolicy === undefined ? {} : { preferencePolicy: options.preferencePolicy }),
-    ...(options.maxInstanceTypes === undefined ? {} : { maxInstanceTypes: options.maxInstanceTypes })
-  }
-}
 
 /** An existing node; `cpu`/`memory` are its allocatable (and capacity unless given). */
 export const node = (
