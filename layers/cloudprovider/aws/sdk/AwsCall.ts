@@ -3,7 +3,7 @@
  * Effect Clock (the SDK clients run with `maxAttempts: 1`, so nothing waits outside Effect), the mapping of SDK
  * exceptions to tagged errors, and following pagination tokens.
  */
-import { Effect, Schedule } from "effect"
+import { Effect, Schedule, type Scope } from "effect"
 import * as RateLimiter from "../../../kube/live/RateLimiter.ts"
 import * as AwsError from "./AwsError.ts"
 
@@ -42,6 +42,10 @@ export const defaultRetry: RetryPolicy = { retries: 2, baseMillis: 500, maxMilli
 
 /** Settings every client gets: our retries replace the SDK's. */
 export const clientDefaults = (options: Options<unknown>) => ({ region: options.region, maxAttempts: 1 }) as const
+
+/** An SDK client for the layer's lifetime: built when the layer is, destroyed (its sockets closed) with its scope. */
+export const client = <C extends { destroy(): void }>(make: () => C): Effect.Effect<C, never, Scope.Scope> =>
+  Effect.acquireRelease(Effect.sync(make), (built) => Effect.sync(() => built.destroy()))
 
 /** Sends a request: `send` gets the signal that aborts it when the calling fiber is interrupted. */
 export type Send<I, A> = (input: I, signal: AbortSignal) => Promise<A>

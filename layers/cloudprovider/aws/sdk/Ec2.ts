@@ -74,9 +74,8 @@ export const layer = (options: Options): Layer.Layer<Ec2> =>
     Ec2,
     Effect.gen(function* () {
       const sdk = yield* Effect.promise(() => import("@aws-sdk/client-ec2"))
-      const client = yield* Effect.acquireRelease(
-        Effect.sync(() => new sdk.EC2Client({ ...options.sdk, ...AwsCall.clientDefaults(options) })),
-        (client) => Effect.sync(() => client.destroy())
+      const client = yield* AwsCall.client(
+        () => new sdk.EC2Client({ ...options.sdk, ...AwsCall.clientDefaults(options) })
       )
       const { single, paginated } = AwsCall.make("EC2", options, defaultRateLimit)
       const createFleet = single("CreateFleet", (input: Sdk.CreateFleetCommandInput, abortSignal) =>

@@ -36,9 +36,8 @@ export const layer = (options: Options): Layer.Layer<Iam> =>
     Iam,
     Effect.gen(function* () {
       const sdk = yield* Effect.promise(() => import("@aws-sdk/client-iam"))
-      const client = yield* Effect.acquireRelease(
-        Effect.sync(() => new sdk.IAMClient({ ...options.sdk, ...AwsCall.clientDefaults(options) })),
-        (client) => Effect.sync(() => client.destroy())
+      const client = yield* AwsCall.client(
+        () => new sdk.IAMClient({ ...options.sdk, ...AwsCall.clientDefaults(options) })
       )
       const { single } = AwsCall.make("IAM", options, defaultRateLimit)
       const addRoleToInstanceProfile = single(

@@ -39,16 +39,13 @@ export const layer = (options: Options): Layer.Layer<Pricing> =>
     Pricing,
     Effect.gen(function* () {
       const sdk = yield* Effect.promise(() => import("@aws-sdk/client-pricing"))
-      const client = yield* Effect.acquireRelease(
-        Effect.sync(
-          () =>
-            new sdk.PricingClient({
-              ...options.sdk,
-              ...AwsCall.clientDefaults(options),
-              region: endpointRegion(options.region)
-            })
-        ),
-        (client) => Effect.sync(() => client.destroy())
+      const client = yield* AwsCall.client(
+        () =>
+          new sdk.PricingClient({
+            ...options.sdk,
+            ...AwsCall.clientDefaults(options),
+            region: endpointRegion(options.region)
+          })
       )
       const { paginated } = AwsCall.make("Pricing", options, defaultRateLimit)
       return Pricing.of({

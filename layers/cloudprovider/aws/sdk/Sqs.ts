@@ -30,9 +30,8 @@ export const layer = (options: Options): Layer.Layer<Sqs> =>
     Sqs,
     Effect.gen(function* () {
       const sdk = yield* Effect.promise(() => import("@aws-sdk/client-sqs"))
-      const client = yield* Effect.acquireRelease(
-        Effect.sync(() => new sdk.SQSClient({ ...options.sdk, ...AwsCall.clientDefaults(options) })),
-        (client) => Effect.sync(() => client.destroy())
+      const client = yield* AwsCall.client(
+        () => new sdk.SQSClient({ ...options.sdk, ...AwsCall.clientDefaults(options) })
       )
       const { single } = AwsCall.make("SQS", options, defaultRateLimit)
       const deleteMessage = single("DeleteMessage", (input: Sdk.DeleteMessageCommandInput, abortSignal) =>

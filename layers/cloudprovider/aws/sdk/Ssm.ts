@@ -28,9 +28,8 @@ export const layer = (options: Options): Layer.Layer<Ssm> =>
     Ssm,
     Effect.gen(function* () {
       const sdk = yield* Effect.promise(() => import("@aws-sdk/client-ssm"))
-      const client = yield* Effect.acquireRelease(
-        Effect.sync(() => new sdk.SSMClient({ ...options.sdk, ...AwsCall.clientDefaults(options) })),
-        (client) => Effect.sync(() => client.destroy())
+      const client = yield* AwsCall.client(
+        () => new sdk.SSMClient({ ...options.sdk, ...AwsCall.clientDefaults(options) })
       )
       const { single } = AwsCall.make("SSM", options, defaultRateLimit)
       return Ssm.of({
