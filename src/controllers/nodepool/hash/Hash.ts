@@ -230,33 +230,31 @@ export const hashOf = (nodePool: NodePool): string => {
 
 // -- the controller -----------------------------------------------------------------------------------------------
 
+/** The names of a hash annotation pair, or the values written to them. */
+export interface HashAnnotations {
+  readonly hash: string
+  readonly version: string
+}
+
 /**
- * Brings the NodeClaims of a NodePool whose hash version is not current to it (upstream `updateNodeClaimHash`): the
- * version becomes current, and the hash too unless the NodeClaim has a Drifted condition (a hash of another version
- * cannot tell whether it is still drifted, so it stays drifted).
+ * Brings NodeClaims whose hash version is not current to it (upstream `updateNodeClaimHash`, for the NodePool hash and
+ * the AWS EC2NodeClass hash alike): the version becomes current, and the hash too unless the NodeClaim has a Drifted
+ * condition (a hash of another version cannot tell whether it is still drifted, so it stays drifted).
  */
-const migrateNodeClaims = Effect.fn("NodePoolHash.migrateNodeClaims")(function* (
-  nodeClaims: Informer.Informer<NodeClaim>,
-  nodePool: NodePool,
-  hash: string
+export const migrateNodeClaimHashes = Effect.fn("NodePoolHash.migrateNodeClaimHashes")(function* (
+  nodeClaims: ReadonlyArray<NodeClaim>,
+  keys: HashAnnotations,
+  current: HashAnnotations
 ) {
   const kube = yield* KubeClient
-  const cloudProvider = yield* CloudProvider
-  // From the cache, as upstream's cached client lists them (which waits for the cache to fill).
-  yield* nodeClaims.synced
-  const items = yield* nodeClaims.byIndex(Indices.nodePool, nodePool.metadata.name)
-  const stale = items.filter(
-    (nodeClaim: NodeClaim) =>
-      NodeClasses.supports(cloudProvider, nodeClaim.spec.nodeClassRef) &&
-      nodeClaim.metadata.annotations?.[Labels.NodePoolHashVersionAnnotation] !== Labels.NodePoolHashVersion
-  )
+  const stale = nodeClaims.filter((nodeClaim) => nodeClaim.metadata.annotations?.[keys.version] !== current.version)
   yield* Effect.forEach(
     stale,
     (nodeClaim) => {
       const drifted = Conditions.get(nodeClaim.status?.conditions, ConditionTypes.Drifted) !== undefined
       const annotations: Record<string, string> = {
-        [Labels.NodePoolHashVersionAnnotation]: Labels.NodePoolHashVersion,
-        ...(drifted ? {} : { [Labels.NodePoolHashAnnotation]: hash })
+        [keys.version]: current.version,
+        ...(drifted ? {} : { [keys.hash]: current.hash })
       }
       return kube
         .patch(Resources.NodeClaims, nodeClaim.metadata.name ?? "", {
@@ -266,6 +264,28 @@ const migrateNodeClaims = Effect.fn("NodePoolHash.migrateNodeClaims")(function* 
         .pipe(Effect.catchTag("NotFound", () => Effect.void))
     },
     { discard: true }
+  )
+})
+
+const nodePoolHashKeys: HashAnnotations = {
+  hash: Labels.NodePoolHashAnnotation,
+  version: Labels.NodePoolHashVersionAnnotation
+}
+
+/** {@link migrateNodeClaimHashes} on the NodeClaims of a NodePool that the provider manages. */
+const migrateNodeClaims = Effect.fn("NodePoolHash.migrateNodeClaims")(function* (
+  nodeClaims: Informer.Informer<NodeClaim>,
+  nodePool: NodePool,
+  hash: string
+) {
+  const cloudProvider = yield* CloudProvider
+  // From the cache, as upstream's cached client lists them (which waits for the cache to fill).
+  yield* nodeClaims.synced
+  const items = yield* nodeClaims.byIndex(Indices.nodePool, nodePool.metadata.name)
+  yield* migrateNodeClaimHashes(
+    items.filter((nodeClaim: NodeClaim) => NodeClasses.supports(cloudProvider, nodeClaim.spec.nodeClassRef)),
+    nodePoolHashKeys,
+    { hash, version: Labels.NodePoolHashVersion }
   )
 })
 
