@@ -104,7 +104,7 @@ export const hashOf = (nodeClass: EC2NodeClass): string => {
 }
 
 /** upstream `instanceStateFilter`: every state but terminated, so a terminated instance is not found. */
-const instanceStateFilter: Ec2Sdk.Filter = {
+export const instanceStateFilter: Ec2Sdk.Filter = {
   Name: "instance-state-name",
   Values: ["pending", "running", "stopping", "stopped", "shutting-down"]
 }
