@@ -78,5 +78,10 @@ export class CloudProvider extends Context.Service<
     /** Karpenter's well-known labels plus the provider's own (they may be undefined on an instance type). */
     readonly wellKnownLabels: ReadonlySet<string>
     readonly supportedNodeClasses: ReadonlyArray<NodeClassKind>
+    /**
+     * Whether a controller of the provider's own terminates the instances no NodeClaim accounts for (AWS, at upstream's
+     * 30 s grace); when absent, the core's garbage collection does (KWOK, which has no such controller).
+     */
+    readonly collectsUntrackedInstances?: boolean
   }
 >()("karpenter-effect/cloudprovider/CloudProvider") {}

@@ -538,7 +538,9 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
     isDrifted,
     repairPolicies,
     wellKnownLabels: FleetRequest.wellKnownLabels,
-    supportedNodeClasses: [{ group: EC2NodeClassApi.group, kind: EC2NodeClassApi.kind }]
+    supportedNodeClasses: [{ group: EC2NodeClassApi.group, kind: EC2NodeClassApi.kind }],
+    // The InstanceGarbageCollection controller does, at upstream's 30 s grace.
+    collectsUntrackedInstances: true
   })
 })
 

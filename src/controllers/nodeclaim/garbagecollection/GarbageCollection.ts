@@ -1,7 +1,9 @@
 /**
  * Garbage collection (upstream `pkg/controllers/nodeclaim/garbagecollection`): NodeClaims whose instance is gone are
  * deleted, and instances no NodeClaim accounts for (leaked by a crash between launch and the status write) are
- * terminated — so the cluster and the cloud converge whatever happened in between.
+ * terminated — so the cluster and the cloud converge whatever happened in between. Upstream's core does only the
+ * first; the second stands in for a provider controller and is skipped for a provider that has its own
+ * (`collectsUntrackedInstances`).
  */
 import { Clock, Duration, Effect } from "effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
@@ -52,6 +54,7 @@ export const collect = Effect.fn("GarbageCollection.collect")(function* () {
       .delete(Resources.NodeClaims, claim.metadata.name ?? "")
       .pipe(Effect.catchTag("NotFound", () => Effect.void))
   }
+  if (cloud.collectsUntrackedInstances === true) return
   for (const instance of instances) {
     const providerID = instance.status?.providerID
     // An instance launched for a NodeClaim that still exists is the lifecycle's to finish, not garbage.
