@@ -27,6 +27,7 @@ import * as ResourceLists from "../../../src/scheduling/ResourceLists.ts"
 import * as FleetRequest from "./FleetRequest.ts"
 import * as Launcher from "./Launcher.ts"
 import * as LaunchTemplates from "./LaunchTemplates.ts"
+import { Prices } from "./Prices.ts"
 import { EksClusterNameTag } from "./providers/InstanceProfiles.ts"
 import type { AwsFailure } from "./sdk/AwsError.ts"
 import { Ec2 } from "./sdk/Ec2.ts"
@@ -227,7 +228,6 @@ export interface Options {
   readonly region: string
   /** Upstream's generated tables (VPC limits, bandwidth) by instance type, e.g. from {@link generatedData}. */
   readonly generated: ReadonlyMap<string, Ec2InstanceTypes.GeneratedData>
-  readonly prices: Ec2Pricing.PriceBook
   readonly settings?: Ec2InstanceTypes.Settings
 }
 
@@ -257,10 +257,18 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
   const ec2 = yield* Ec2
   const launcher = yield* Launcher.Launcher
   const unavailable = yield* UnavailableOfferings
+  const prices = yield* Prices
   const ttlMillis = Duration.toMillis(catalogueTtl)
   let catalogue: { readonly value: Catalogue; readonly expiresAt: number } | undefined
-  // Node class name → the instance types built for its resourceVersion and the cache's sequence number.
-  const built = new Map<string, { readonly key: string; readonly types: ReadonlyArray<InstanceType.InstanceType> }>()
+  // Node class name → the instance types built for its resourceVersion, the cache's sequence number and the prices.
+  const built = new Map<
+    string,
+    {
+      readonly key: string
+      readonly prices: Ec2Pricing.PriceBook
+      readonly types: ReadonlyArray<InstanceType.InstanceType>
+    }
+  >()
 
   const failure = (method: string) => (error: AwsFailure | KubeError.KubeUnavailable) =>
     new CloudProvider.CloudProviderError({ method, message: `${method}: ${error.message}` })
@@ -292,8 +300,9 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
     const described = yield* describeCatalogue().pipe(Effect.mapError(failure("getInstanceTypes")))
     const seqNum = yield* unavailable.seqNum
     const key = `${nodeClass.metadata.resourceVersion ?? ""}/${seqNum}/${catalogue?.expiresAt ?? 0}`
+    const book = yield* prices.current
     const cached = built.get(nodeClass.metadata.name ?? "")
-    if (cached?.key === key) return cached.types
+    if (cached?.key === key && cached.prices === book) return cached.types
     const isUnavailable = yield* unavailable.snapshot
     const subnetZones = (nodeClass.status?.subnets ?? []).map((subnet) =>
       subnet.zoneID === undefined ? { zone: subnet.zone } : { zone: subnet.zone, zoneId: subnet.zoneID }
@@ -309,13 +318,13 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
           subnetZones
         },
         allZones: described.allZones,
-        prices: options.prices,
+        prices: book,
         nodeClass: classOptions,
         ...(options.settings === undefined ? {} : { settings: options.settings }),
         isUnavailable
       })
     )
-    built.set(nodeClass.metadata.name ?? "", { key, types })
+    built.set(nodeClass.metadata.name ?? "", { key, prices: book, types })
     return types
   })
 
@@ -544,10 +553,13 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
   })
 })
 
-/** The AWS CloudProvider with its own launcher; the unavailable-offerings cache is shared with whoever provides it. */
+/**
+ * The AWS CloudProvider with its own launcher; the unavailable-offerings cache and the prices are shared with whoever
+ * provides them (the interruption and pricing controllers).
+ */
 export const layer = (
   options: Options
-): Layer.Layer<CloudProvider.CloudProvider, never, KubeClient | Ec2 | UnavailableOfferings> =>
+): Layer.Layer<CloudProvider.CloudProvider, never, KubeClient | Ec2 | UnavailableOfferings | Prices> =>
   Layer.effect(CloudProvider.CloudProvider, make(options)).pipe(
     Layer.provide(Launcher.layer({ cluster: options.cluster }))
   )

@@ -4,6 +4,7 @@
  * DescribeSpotPriceHistory. Until the first spot update every type's spot price is its static on-demand price in
  * every zone; afterwards only zones with history have a price. No price ⇒ the offering is unavailable.
  */
+import { Schema } from "effect"
 
 /** A record of DescribeSpotPriceHistory (the fields read); the SDK's `SpotPrice` is assignable to it. */
 export interface SpotPriceRecord {
@@ -70,3 +71,57 @@ export const withSpotHistory = (book: PriceBook, history: Iterable<SpotPriceReco
   }
   return { ...book, spotZonal, spotUpdated: true }
 }
+
+/** The parts of a Price List product document read (upstream `onDemandPage`'s `priceItem`). */
+interface ProductDocument {
+  readonly product?: { readonly attributes?: { readonly instanceType?: unknown } }
+  readonly terms?: {
+    readonly OnDemand?: Readonly<
+      Record<string, { readonly priceDimensions?: Readonly<Record<string, { readonly pricePerUnit?: unknown }>> }>
+    >
+  }
+}
+
+const parseDocument = (document: string): ProductDocument | undefined => {
+  try {
+    const parsed: unknown = JSON.parse(document)
+    return typeof parsed === "object" && parsed !== null ? (parsed as ProductDocument) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The currency of a region's prices (upstream: CNY in China, else USD). */
+export const currencyOf = (region: string): string => (region.startsWith("cn-") ? "CNY" : "USD")
+
+/**
+ * Type → on-demand price from GetProducts documents (upstream `onDemandPage`): documents that do not parse or name no
+ * instance type are skipped, and so are prices that are not decimals or are zero.
+ */
+export const onDemandFromProducts = (documents: Iterable<string>, currency: string): Map<string, number> => {
+  const prices = new Map<string, number>()
+  for (const document of documents) {
+    const item = parseDocument(document)
+    const instanceType = item?.product?.attributes?.instanceType
+    if (typeof instanceType !== "string" || instanceType === "") continue
+    for (const term of Object.values(item?.terms?.OnDemand ?? {})) {
+      for (const dimension of Object.values(term.priceDimensions ?? {})) {
+        const text = (dimension.pricePerUnit as Record<string, unknown> | undefined)?.[currency]
+        if (typeof text !== "string" || !decimal.test(text) || Number(text) === 0) continue
+        prices.set(instanceType, Number(text))
+      }
+    }
+  }
+  return prices
+}
+
+/** The book after an on-demand update (`UpdateOnDemandPricing`): new prices merge into the known ones. */
+export const withOnDemand = (book: PriceBook, update: ReadonlyMap<string, number>): PriceBook => ({
+  ...book,
+  onDemand: new Map([...book.onDemand, ...update])
+})
+
+/** A price source answered no usable price; the known prices are kept. */
+export class NoPricesFound extends Schema.TaggedError<NoPricesFound>()("NoPricesFound", {
+  message: Schema.String
+}) {}

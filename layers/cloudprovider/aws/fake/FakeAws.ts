@@ -109,6 +109,8 @@ export interface Controls {
     code: string,
     options?: { readonly times?: number; readonly statusCode?: number; readonly message?: string }
   ): Effect.Effect<void>
+  /** Sets the spot price of a type in a zone: spot price history and CreateFleet's lowest-price pick answer it. */
+  setSpotPrice(instanceType: string, zone: string, price: number): Effect.Effect<void>
   /** Sets an SSM parameter (a custom AMI alias, a newer release). */
   putParameter(name: string, value: string): Effect.Effect<void>
   /** Registers an image (a new AMI release); answers its id. */
@@ -227,7 +229,10 @@ export const make = (options: Options): Effect.Effect<Controls> =>
       return result === undefined ? [] : [{ record, info: result.info as unknown as Ec2Sdk.InstanceTypeInfo }]
     })
     const typesByName = new Map(described.map((entry) => [entry.record.name, entry]))
-    const spotPrice = (onDemand: number, zone: string) => onDemand * (options.spotFractions?.[zone] ?? 0.7)
+    // `<type>/<zone>` → a spot price set by the test, else a fraction of on-demand.
+    const spotPrices = new Map<string, number>()
+    const spotPrice = (instanceType: string, onDemand: number, zone: string) =>
+      spotPrices.get(`${instanceType}/${zone}`) ?? onDemand * (options.spotFractions?.[zone] ?? 0.7)
 
     // The default VPC: a /18 subnet per zone, one security group.
     const vpcId = nextId("vpc")
@@ -458,7 +463,7 @@ export const make = (options: Options): Effect.Effect<Controls> =>
           const zone = subnet.AvailabilityZone ?? ""
           // A type without a published price is never the cheapest.
           const onDemand = known.record.onDemandPriceUSD ?? Number.POSITIVE_INFINITY
-          const price = capacityType === "spot" ? spotPrice(onDemand, zone) : onDemand
+          const price = capacityType === "spot" ? spotPrice(instanceType, onDemand, zone) : onDemand
           candidates.push({ template, override, instanceType, zone, subnet, price })
         }
       }
@@ -840,7 +845,7 @@ export const make = (options: Options): Effect.Effect<Controls> =>
                         InstanceType: info.InstanceType,
                         AvailabilityZone: zone,
                         ProductDescription: "Linux/UNIX",
-                        SpotPrice: spotPrice(record.onDemandPriceUSD ?? 0, zone).toFixed(6),
+                        SpotPrice: spotPrice(record.name, record.onDemandPriceUSD ?? 0, zone).toFixed(6),
                         Timestamp: new Date(now)
                       }
                     ]
@@ -1206,6 +1211,8 @@ export const make = (options: Options): Effect.Effect<Controls> =>
           failOptions?.times ?? 1,
           awsFailure(operation, code, failOptions?.message ?? code, failOptions?.statusCode ?? 500)
         ),
+      setSpotPrice: (instanceType, zone, price) =>
+        Effect.sync(() => void spotPrices.set(`${instanceType}/${zone}`, price)),
       putParameter: (name, value) => Effect.sync(() => void parameters.set(name, value)),
       createSecurityGroup: (group) =>
         Effect.sync(() => {

@@ -3,6 +3,7 @@ import { Effect, Layer, Schema } from "effect"
 import * as AwsCloudProvider from "../../../../layers/cloudprovider/aws/AwsCloudProvider.ts"
 import * as NodeClassStatus from "../../../../layers/cloudprovider/aws/controllers/NodeClassStatus.ts"
 import * as FakeAws from "../../../../layers/cloudprovider/aws/fake/FakeAws.ts"
+import * as Prices from "../../../../layers/cloudprovider/aws/Prices.ts"
 import * as UnavailableOfferings from "../../../../layers/cloudprovider/aws/UnavailableOfferings.ts"
 import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as EC2NodeClass from "../../../../src/api/EC2NodeClass.ts"
@@ -39,10 +40,10 @@ export const settings: NodeClassStatus.Settings = {
 export const TestLayer = AwsCloudProvider.layer({
   cluster,
   region: "us-west-2",
-  generated: AwsCloudProvider.generatedData(dataset),
-  prices: Ec2Pricing.fromStatic(Ec2Dataset.onDemandPrices(dataset))
+  generated: AwsCloudProvider.generatedData(dataset)
 }).pipe(
   Layer.provideMerge(UnavailableOfferings.layer),
+  Layer.provideMerge(Prices.layer(Ec2Pricing.fromStatic(Ec2Dataset.onDemandPrices(dataset)))),
   Layer.provideMerge(FakeAws.layer({ instanceTypes: dataset, zones })),
   Layer.provideMerge(InformerCache.layer.pipe(Layer.provideMerge(MemoryKube.layer()))),
   Layer.provideMerge(EventRecorder.layerMemory([]))
