@@ -18,6 +18,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /src/dist ./dist
+# The AWS provider reads upstream's generated limits and the bundled prices beside its code (AwsOperator.datasetPath).
+COPY data/aws-instance-types.json ./dist/data/
 COPY manifests ./manifests
 USER 65532:65532
 EXPOSE 8080 8081

@@ -55,7 +55,9 @@ const program = Effect.gen(function* () {
     qps: Options.defaults.kubeClientQPS,
     burst: Options.defaults.kubeClientBurst
   }).pipe(Layer.orDie)
-  const built = yield* Layer.build(ControllerApp.layer(Options.defaults, { instanceTypes: Catalog.kwok() }, kube))
+  const built = yield* Layer.build(
+    ControllerApp.layer(Options.defaults, ControllerApp.kwok({ instanceTypes: Catalog.kwok() }), kube)
+  )
   const manager = Context.get(built, Manager.Manager)
   const cluster = Context.get(built, ClusterState)
   // Synced: every controller started, and every cache the Manager and the cluster state know has listed.

@@ -1,6 +1,6 @@
 /**
- * `controller`: Karpenter against a real cluster, as upstream's KWOK build runs (the KWOK provider is the only cloud
- * provider here: NodeClaims become KWOK-style fake Nodes in that cluster). Two API clients, as upstream v1.4.0: the
+ * `controller`: Karpenter against a real cluster, with the KWOK provider (NodeClaims become KWOK-style fake Nodes in
+ * that cluster, as upstream's KWOK build) or, with `--cloud-provider aws`, the AWS provider launching EC2 instances. Two API clients, as upstream v1.4.0: the
  * controllers' with KUBE_CLIENT_QPS/BURST, and the leader election's own, so a busy controller cannot starve lease
  * renewals. The controllers run only while this replica holds the Lease; on SIGINT/SIGTERM the runtime interrupts
  * the program, the controllers stop and the Lease is released for the next replica.
@@ -16,7 +16,9 @@ import { InvalidInput, loadCatalogue } from "../../src/operator/Schedule.ts"
 import { version } from "../../src/operator/Version.ts"
 import * as LeaderElection from "../../src/runtime/LeaderElection.ts"
 import * as Manager from "../../src/runtime/Manager.ts"
-import type * as KwokCloudProvider from "../cloudprovider/kwok/KwokCloudProvider.ts"
+import * as AwsOperator from "../cloudprovider/aws/operator/AwsOperator.ts"
+import * as KwokCloudProvider from "../cloudprovider/kwok/KwokCloudProvider.ts"
+import * as ClusterInfo from "../kube/live/ClusterInfo.ts"
 import * as LiveKube from "../kube/live/LiveKubeClient.ts"
 import * as Operator from "./Operator.ts"
 
@@ -42,30 +44,106 @@ const ownNamespace = (options: Options.Options) =>
   })
 
 /**
- * One `controller` process over a KubeClient: the Manager running every controller (while this replica leads) on the
- * process's services (events, the KWOK provider, the cluster state).
+ * A cloud provider as the process runs it: the layer providing its CloudProvider (and whatever its controllers share
+ * with it), and its own controllers, which run beside Karpenter's under the same leader gate.
  */
-export const layer = <E, R>(
+export interface Provider<ROut, RIn, RControllers> {
+  readonly cloudProvider: Layer.Layer<ROut, never, RIn>
+  readonly controllers: Layer.Layer<never, never, RControllers>
+}
+
+/** The KWOK provider: no controllers of its own. */
+export const kwok = (options: KwokCloudProvider.Options) => ({
+  cloudProvider: KwokCloudProvider.layer(options),
+  controllers: Layer.empty
+})
+
+/** The AWS provider over AWS's services (the real SDK clients, or a fake in tests). */
+export const aws = <E>(environment: AwsOperator.Environment, services: Layer.Layer<AwsOperator.AwsServices, E>) => ({
+  cloudProvider: AwsOperator.providerLayer(environment).pipe(Layer.provideMerge(services), Layer.orDie),
+  controllers: AwsOperator.controllersLayer(environment)
+})
+
+/**
+ * One `controller` process over a KubeClient: the Manager running every controller, the provider's among them (while
+ * this replica leads), on the process's services (events, the cloud provider, the cluster state).
+ */
+export const layer = <E, R, ROut, RIn, RControllers>(
   options: Options.Options,
-  provider: KwokCloudProvider.Options,
+  provider: Provider<ROut, RIn, RControllers>,
   kube: Layer.Layer<KubeClient, E, R>
 ) =>
-  Controllers.manager(Options.controllerOptions(options)).pipe(
-    Layer.provideMerge(Operator.services(provider)),
+  Controllers.manager(Options.controllerOptions(options), provider.controllers).pipe(
+    Layer.provideMerge(Operator.servicesWith(provider.cloudProvider)),
     Layer.provideMerge(kube)
   )
 
-/** Runs the operator until interrupted. */
-export const run = (options: Options.Options) =>
+/** What tests swap in: AWS's services (default: the real SDK clients for the region). */
+export interface Overrides {
+  readonly awsServices?: Layer.Layer<AwsOperator.AwsServices>
+}
+
+/**
+ * The AWS provider's environment (upstream `NewOperator`): the settings validated, the region from them or the SDK's
+ * chain, and the cluster's version, CA and kube-dns IP from its API server. Bad settings are InvalidInput.
+ */
+const awsEnvironment = (
+  options: Options.Options,
+  source: { readonly kubeconfig?: string; readonly userAgent: string }
+) =>
   Effect.gen(function* () {
-    const instanceTypes =
-      options.instanceTypesFilePath === undefined ? Catalog.kwok() : yield* loadCatalogue(options.instanceTypesFilePath)
+    const validated = AwsOperator.validate(options.aws)
+    if (validated._tag === "Failure") return yield* new InvalidInput({ message: validated.failure })
+    const settings = validated.success
+    const region = settings.region !== "" ? settings.region : yield* AwsOperator.sdkRegion
+    if (region === undefined || region === "") {
+      return yield* new InvalidInput({ message: "no AWS region: set AWS_REGION (or --aws-region)" })
+    }
+    const info = yield* ClusterInfo.discover(
+      source.kubeconfig === undefined ? {} : { kubeconfig: source.kubeconfig },
+      source.userAgent
+    )
+    const dataset = yield* AwsOperator.loadDataset().pipe(
+      Effect.mapError(
+        (error) => new InvalidInput({ message: `reading the AWS instance-type dataset: ${error.message}` })
+      )
+    )
+    return {
+      settings,
+      region,
+      kubernetesVersion: info.kubernetesVersion,
+      caBundle: info.caBundle,
+      kubeDnsIp: info.kubeDnsIp,
+      dataset
+    } satisfies AwsOperator.Environment
+  })
+
+/** Runs the operator until interrupted. */
+export const run = (options: Options.Options, overrides: Overrides = {}) =>
+  Effect.gen(function* () {
     const connection = {
       ...(options.kubeconfig === undefined ? {} : { kubeconfig: options.kubeconfig }),
       userAgent: `karpenter-effect/${version}`
     }
-    const kube = LiveKube.layer({ ...connection, qps: options.kubeClientQPS, burst: options.kubeClientBurst })
     const namespace = yield* ownNamespace(options)
+    const kube = LiveKube.layer({ ...connection, qps: options.kubeClientQPS, burst: options.kubeClientBurst })
+    // Built (and its settings checked) before the leader election starts.
+    const process =
+      options.cloudProvider === "aws"
+        ? yield* Effect.map(awsEnvironment(options, connection), (environment) =>
+            layer(options, aws(environment, overrides.awsServices ?? AwsOperator.sdkLayer(environment.region)), kube)
+          )
+        : layer(
+            options,
+            kwok({
+              instanceTypes:
+                options.instanceTypesFilePath === undefined
+                  ? Catalog.kwok()
+                  : yield* loadCatalogue(options.instanceTypesFilePath),
+              namespace
+            }),
+            kube
+          )
 
     const gate = options.disableLeaderElection
       ? Effect.succeed(Manager.alwaysLeader)
@@ -108,10 +186,7 @@ export const run = (options: Options.Options) =>
     })
 
     const leaderGate = yield* gate
-    yield* program.pipe(
-      Effect.provide(layer(options, { instanceTypes, namespace }, kube)),
-      Effect.provideService(Manager.LeaderGate, leaderGate)
-    )
+    yield* program.pipe(Effect.provide(process), Effect.provideService(Manager.LeaderGate, leaderGate))
   }).pipe(
     Effect.scoped,
     Effect.catchTag("ConfigError", (error) => Effect.fail(new InvalidInput({ message: error.message }))),

@@ -16,12 +16,14 @@ import * as KwokCloudProvider from "../cloudprovider/kwok/KwokCloudProvider.ts"
 
 /**
  * The services of one Karpenter process over a KubeClient: its informer cache (shared by the cluster state, the
- * controllers and, in `dev`, the embedded control plane), events, the KWOK provider and the cluster state.
+ * controllers and, in `dev`, the embedded control plane), events, the cloud provider (with whatever else its layer
+ * provides) and the cluster state.
  */
-export const services = (kwok: KwokCloudProvider.Options) =>
-  Layer.mergeAll(EventRecorder.layer, KwokCloudProvider.layer(kwok), ClusterState.layer).pipe(
-    Layer.provideMerge(InformerCache.layer)
-  )
+export const servicesWith = <ROut, E, RIn>(provider: Layer.Layer<ROut, E, RIn>) =>
+  Layer.mergeAll(EventRecorder.layer, provider, ClusterState.layer).pipe(Layer.provideMerge(InformerCache.layer))
+
+/** {@link servicesWith} the KWOK provider. */
+export const services = (kwok: KwokCloudProvider.Options) => servicesWith(KwokCloudProvider.layer(kwok))
 
 /** JSON logs, one object per line, on stdout (`controller`, as upstream) or stderr (`dev`, whose stdout is for people). */
 export const logging = (level: "debug" | "info" | "error", to: "stdout" | "stderr") =>

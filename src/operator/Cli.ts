@@ -232,7 +232,7 @@ export const controller = <R>(environment: Environment<R>, args: ReadonlyArray<s
     if (Result.isFailure(parsed)) return yield* new Schedule.InvalidInput({ message: parsed.failure })
     if (parsed.success._tag === "Help") {
       yield* Console.log(
-        `Run Karpenter's controllers against the cluster of the kubeconfig (or in-cluster), with the KWOK provider, under leader election.\n\n${Options.usage("karpenter-effect controller")}`
+        `Run Karpenter's controllers against the cluster of the kubeconfig (or in-cluster), with the KWOK provider or (--cloud-provider aws) the AWS one, under leader election.\n\n${Options.usage("karpenter-effect controller")}`
       )
       return
     }

@@ -40,14 +40,21 @@ export const operatorLayer = (options?: Provisioner.Options & Disruption.Options
   Layer.merge(layer(options), Layer.effectDiscard(StateMetrics.make()))
 
 /**
- * The operator's Manager: ready once the cluster state's caches have synced, running {@link operatorLayer} (built
- * afresh each time) while the {@link Manager.LeaderGate} says this replica leads.
+ * The operator's Manager: ready once the cluster state's caches have synced, running {@link operatorLayer} and the
+ * cloud provider's own controllers (`providerControllers`, e.g. the AWS NodeClass status and interruption controllers;
+ * none for KWOK), built afresh each time the {@link Manager.LeaderGate} says this replica leads.
  */
-export const manager = (options?: Provisioner.Options & Disruption.Options) =>
+export const manager = <R = never>(
+  options?: Provisioner.Options & Disruption.Options,
+  providerControllers: Layer.Layer<never, never, R> = Layer.empty
+) =>
   Layer.effect(
     Manager.Manager,
     Effect.gen(function* () {
       const readiness = yield* Operations.clusterStateReadiness
-      return yield* Manager.make({ informers: [readiness], runnables: [Layer.build(operatorLayer(options))] })
+      return yield* Manager.make({
+        informers: [readiness],
+        runnables: [Layer.build(Layer.merge(operatorLayer(options), providerControllers))]
+      })
     })
   )

@@ -21,6 +21,9 @@ export interface FeatureGates {
   readonly SpotToSpotConsolidation: boolean
 }
 
+/** The cloud providers `controller` can run with. */
+export type CloudProviderName = "kwok" | "aws"
+
 /** Every option, resolved. */
 export interface Options {
   readonly karpenterService: string
@@ -48,6 +51,28 @@ export interface Options {
   readonly instanceTypesFilePath: string | undefined
   /** Unset: `KUBECONFIG`, then the in-cluster service account, then `~/.kube/config`. */
   readonly kubeconfig: string | undefined
+  /** Which provider makes the nodes: KWOK's fake Nodes (the default) or EC2 instances. */
+  readonly cloudProvider: CloudProviderName
+  /** The AWS provider's settings (upstream `pkg/operator/options`), read but unused under KWOK. */
+  readonly aws: AwsOptions
+}
+
+/**
+ * The AWS provider's settings as given (upstream aws/karpenter-provider-aws v1.4.0 `pkg/operator/options/options.go`,
+ * plus `--cluster-cidr` and `--aws-region`); the provider validates them as upstream's `Options.Validate` does.
+ */
+export interface AwsOptions {
+  readonly clusterName: string
+  readonly clusterEndpoint: string
+  readonly clusterCABundle: string
+  /** The cluster's service CIDR; upstream reads it from EKS DescribeCluster, which this build does not call. */
+  readonly clusterCIDR: string
+  readonly isolatedVPC: boolean
+  readonly vmMemoryOverheadPercent: number
+  readonly interruptionQueue: string
+  readonly reservedENIs: number
+  /** Empty: the AWS SDK's default chain (AWS_REGION, AWS_DEFAULT_REGION, the shared config's profile). */
+  readonly region: string
 }
 
 /** What a command line asks for: run with these options, or print the usage. */
@@ -126,6 +151,13 @@ const set =
   (text: string, into: Mutable<Options>): Result.Result<void, string> =>
     Result.map(parse(text), (value) => {
       into[key] = value
+    })
+
+const setAws =
+  <K extends keyof AwsOptions>(key: K, parse: (text: string) => Result.Result<AwsOptions[K], string>) =>
+  (text: string, into: Mutable<Options>): Result.Result<void, string> =>
+    Result.map(parse(text), (value) => {
+      into.aws = { ...into.aws, [key]: value }
     })
 
 const oneOf =
@@ -287,6 +319,85 @@ export const definitions: ReadonlyArray<Definition> = [
       into.kubeconfig = text === "" ? undefined : text
       return ok
     }
+  },
+  {
+    flag: "cloud-provider",
+    env: "CLOUD_PROVIDER",
+    defaultText: "kwok",
+    description:
+      "The cloud provider that makes nodes: 'kwok' (fake Nodes in the cluster) or 'aws' (EC2 instances; needs the AWS settings below)",
+    apply: set("cloudProvider", oneOf(["kwok", "aws"]))
+  },
+  {
+    flag: "cluster-ca-bundle",
+    env: "CLUSTER_CA_BUNDLE",
+    defaultText: "",
+    description:
+      "AWS: Cluster CA bundle for nodes to use for TLS connections with the API server. If not set, this is taken from the controller's TLS configuration.",
+    apply: setAws("clusterCABundle", Result.succeed)
+  },
+  {
+    flag: "cluster-name",
+    env: "CLUSTER_NAME",
+    defaultText: "",
+    description: "AWS: [REQUIRED] The kubernetes cluster name for resource discovery.",
+    apply: setAws("clusterName", Result.succeed)
+  },
+  {
+    flag: "cluster-endpoint",
+    env: "CLUSTER_ENDPOINT",
+    defaultText: "",
+    description:
+      "AWS: [REQUIRED] The external kubernetes cluster endpoint for new nodes to connect with (discovery through EKS DescribeCluster is not supported yet).",
+    apply: setAws("clusterEndpoint", Result.succeed)
+  },
+  {
+    flag: "cluster-cidr",
+    env: "CLUSTER_CIDR",
+    defaultText: "",
+    description:
+      "AWS: [REQUIRED] The cluster's service CIDR, which AL2023 nodes need (upstream reads it from EKS DescribeCluster, not supported yet).",
+    apply: setAws("clusterCIDR", Result.succeed)
+  },
+  {
+    flag: "isolated-vpc",
+    env: "ISOLATED_VPC",
+    defaultText: "false",
+    description:
+      "AWS: If true, then assume we can't reach AWS services which don't have a VPC endpoint. This also has the effect of disabling look-ups to the AWS on-demand pricing endpoint.",
+    boolean: true,
+    apply: setAws("isolatedVPC", parseBool)
+  },
+  {
+    flag: "vm-memory-overhead-percent",
+    env: "VM_MEMORY_OVERHEAD_PERCENT",
+    defaultText: "0.075",
+    description:
+      "AWS: The VM memory overhead as a percent that will be subtracted from the total memory for all instance types when cached information is unavailable.",
+    apply: setAws("vmMemoryOverheadPercent", parseNumber)
+  },
+  {
+    flag: "interruption-queue",
+    env: "INTERRUPTION_QUEUE",
+    defaultText: "",
+    description:
+      "AWS: Interruption queue is the name of the SQS queue used for processing interruption events from EC2. Interruption handling is disabled if not specified.",
+    apply: setAws("interruptionQueue", Result.succeed)
+  },
+  {
+    flag: "reserved-enis",
+    env: "RESERVED_ENIS",
+    defaultText: "0",
+    description:
+      "AWS: Reserved ENIs are not included in the calculations for max-pods or kube-reserved. This is most often used in the VPC CNI custom networking setup.",
+    apply: setAws("reservedENIs", (text) => parseInteger(text))
+  },
+  {
+    flag: "aws-region",
+    env: "AWS_REGION",
+    defaultText: "",
+    description: "AWS: The region of the cluster's instances (default: the AWS SDK's region chain)",
+    apply: setAws("region", Result.succeed)
   }
 ]
 
@@ -310,7 +421,19 @@ export const defaults: Options = {
   preferencePolicy: "Respect",
   featureGates: { NodeRepair: false, ReservedCapacity: false, SpotToSpotConsolidation: false },
   instanceTypesFilePath: undefined,
-  kubeconfig: undefined
+  kubeconfig: undefined,
+  cloudProvider: "kwok",
+  aws: {
+    clusterName: "",
+    clusterEndpoint: "",
+    clusterCABundle: "",
+    clusterCIDR: "",
+    isolatedVPC: false,
+    vmMemoryOverheadPercent: 0.075,
+    interruptionQueue: "",
+    reservedENIs: 0,
+    region: ""
+  }
 }
 
 const invalid = (value: string, where: string, problem: string) => `invalid value "${value}" for ${where}: ${problem}`

@@ -57,7 +57,7 @@ describe("controller process", () => {
 
         const live = LiveKube.layer({ server: served.url, requestTimeout: "5 seconds" }).pipe(Layer.orDie)
         const process = yield* Layer.build(
-          ControllerApp.layer(Options.defaults, { instanceTypes: Catalog.kwok() }, live)
+          ControllerApp.layer(Options.defaults, ControllerApp.kwok({ instanceTypes: Catalog.kwok() }), live)
         )
         const manager = Context.get(process, Manager.Manager)
         // Every controller started; then every informer of the process has listed, and is watching.
