@@ -20,8 +20,8 @@ import { Sqs } from "../sdk/Sqs.ts"
 import { Ssm } from "../sdk/Ssm.ts"
 import * as Ec2Filters from "./Ec2Filters.ts"
 
-/** Each operation the fake serves, with its service as AWS names it in errors. */
-const operations = {
+/** Each operation the fake serves (every call the provider makes), with its service as AWS names it in errors. */
+export const operations = {
   DescribeInstanceTypes: "EC2",
   DescribeInstanceTypeOfferings: "EC2",
   DescribeSpotPriceHistory: "EC2",

@@ -154,3 +154,12 @@ export const controllersLayer = (
   environment: Environment
 ): Layer.Layer<never, never, Exclude<ControllerServices, Scope.Scope>> =>
   Layer.effectDiscard(Effect.forEach(controllers(environment), (start) => start, { discard: true }))
+
+/**
+ * IAM actions the controller's policy (manifests/aws/iam-policy.json) must grant that are no API call of its own:
+ * EC2 authorizes them on the calls that need them.
+ */
+export const impliedActions: Readonly<Record<string, string>> = {
+  "ec2:RunInstances": "CreateFleet of type instant launches its instances through RunInstances",
+  "iam:PassRole": "a launch template names the instance profile of the node role, which EC2 passes to the instances"
+}
