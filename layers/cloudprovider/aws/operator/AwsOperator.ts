@@ -7,13 +7,19 @@
 import { Effect, FileSystem, Layer, Result, Schema, type Scope } from "effect"
 import * as Ec2Dataset from "../../../../src/cloudprovider/aws/Ec2Dataset.ts"
 import * as Ec2Pricing from "../../../../src/cloudprovider/aws/Ec2Pricing.ts"
+import type * as CloudProvider from "../../../../src/cloudprovider/CloudProvider.ts"
 import type { EventRecorder } from "../../../../src/kube/EventRecorder.ts"
 import type { KubeClient } from "../../../../src/kube/KubeClient.ts"
 import type * as Options from "../../../../src/operator/Options.ts"
 import type * as InformerCache from "../../../../src/runtime/InformerCache.ts"
 import * as AwsCloudProvider from "../AwsCloudProvider.ts"
+import * as InstanceGarbageCollection from "../controllers/InstanceGarbageCollection.ts"
 import * as Interruption from "../controllers/Interruption.ts"
+import * as NodeClassHash from "../controllers/NodeClassHash.ts"
 import * as NodeClassStatus from "../controllers/NodeClassStatus.ts"
+import * as PricingRefresh from "../controllers/PricingRefresh.ts"
+import * as Tagging from "../controllers/Tagging.ts"
+import * as Prices from "../Prices.ts"
 import * as Ec2 from "../sdk/Ec2.ts"
 import * as Iam from "../sdk/Iam.ts"
 import * as Pricing from "../sdk/Pricing.ts"
@@ -30,6 +36,8 @@ export type ControllerServices =
   | EventRecorder
   | InformerCache.InformerCache
   | UnavailableOfferings.UnavailableOfferings
+  | Prices.Prices
+  | CloudProvider.CloudProvider
   | AwsServices
   | Scope.Scope
 
@@ -111,7 +119,7 @@ export const loadDataset = Effect.fn("AwsOperator.loadDataset")(function* (path:
   return yield* Schema.decodeUnknownEffect(Schema.fromJsonString(Ec2Dataset.Dataset))(text)
 })
 
-/** The CloudProvider and the unavailable-offerings cache it shares with the controllers. */
+/** The CloudProvider and what it shares with the controllers: the unavailable-offerings cache and the price book. */
 export const providerLayer = (environment: Environment) =>
   AwsCloudProvider.layer({
     cluster: {
@@ -124,12 +132,18 @@ export const providerLayer = (environment: Environment) =>
     },
     region: environment.region,
     generated: AwsCloudProvider.generatedData(environment.dataset),
-    prices: Ec2Pricing.fromStatic(Ec2Dataset.onDemandPrices(environment.dataset)),
     settings: {
       vmMemoryOverheadPercent: environment.settings.vmMemoryOverheadPercent,
       reservedENIs: environment.settings.reservedENIs
     }
-  }).pipe(Layer.provideMerge(UnavailableOfferings.layer))
+  }).pipe(
+    Layer.provideMerge(
+      Layer.merge(
+        UnavailableOfferings.layer,
+        Prices.layer(Ec2Pricing.fromStatic(Ec2Dataset.onDemandPrices(environment.dataset)))
+      )
+    )
+  )
 
 /**
  * The provider's controllers (upstream `controllers.NewControllers`), each started in the layer's scope: add new ones
@@ -145,6 +159,10 @@ export const controllers = (
       region: environment.region,
       kubernetesVersion: environment.kubernetesVersion
     }),
+    NodeClassHash.make(),
+    Tagging.make({ clusterName: settings.clusterName }),
+    InstanceGarbageCollection.make(),
+    PricingRefresh.make({ region: environment.region, isolatedVpc: settings.isolatedVPC }),
     ...(settings.interruptionQueue === "" ? [] : [Interruption.make({ queueName: settings.interruptionQueue })])
   ]
 }
