@@ -13,6 +13,7 @@ import * as AwsOperator from "../../../../../layers/cloudprovider/aws/operator/A
 import * as MemoryKube from "../../../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as EC2NodeClass from "../../../../../src/api/EC2NodeClass.ts"
 import * as Ec2Dataset from "../../../../../src/cloudprovider/aws/Ec2Dataset.ts"
+import * as DisruptionConditions from "../../../../../src/controllers/nodeclaim/disruption/DisruptionConditions.ts"
 import { EventRecorder } from "../../../../../src/kube/EventRecorder.ts"
 import { KubeClient } from "../../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../../src/kube/Resources.ts"
@@ -107,7 +108,14 @@ describe("the controller's IAM policy", S.controllerSuite, () => {
         S.nodePool("default", { nodeClassRef: { group: EC2NodeClass.group, kind: EC2NodeClass.kind, name: "default" } })
       )
       yield* S.createPendingPod(S.pod("a", { cpu: "1", memory: "2Gi" }))
-      yield* Layer.build(Layer.mergeAll(S.karpenter(), S.controlPlane, AwsOperator.controllersLayer(environment)))
+      yield* Layer.build(
+        Layer.mergeAll(
+          S.karpenter(),
+          S.controlPlane,
+          Layer.effectDiscard(DisruptionConditions.make),
+          AwsOperator.controllersLayer(environment)
+        )
+      )
       yield* S.advance(2_000, 250)
       yield* kubeletStep
       yield* S.advance(10_000, 1_000)
@@ -132,6 +140,10 @@ describe("the controller's IAM policy", S.controllerSuite, () => {
         nodeClass.status?.amis?.map((ami) => ami.id),
         [image]
       )
+
+      // ...which drifts the NodeClaim (its instance runs the old image).
+      const [drifted] = yield* S.listNodeClaims
+      assert.strictEqual(S.conditionOf(drifted?.status?.conditions, "Drifted")?.status, "True")
 
       // A spot interruption warning for the instance deletes its NodeClaim, which terminates it.
       yield* fake.sendMessage(Messages.spotInterruption(instanceId, yield* Clock.currentTimeMillis))
