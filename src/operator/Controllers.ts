@@ -4,6 +4,7 @@
  */
 import { Effect, Layer } from "effect"
 import * as Disruption from "../controllers/disruption/Disruption.ts"
+import * as PodMetrics from "../controllers/metrics/PodMetrics.ts"
 import * as StateMetrics from "../controllers/metrics/StateMetrics.ts"
 import * as Termination from "../controllers/node/termination/Termination.ts"
 import * as Consistency from "../controllers/nodeclaim/consistency/Consistency.ts"
@@ -37,7 +38,7 @@ export const layer = (options?: Provisioner.Options & Disruption.Options) =>
  * simulations leave out (their virtual hours would recompute gauges nobody scrapes).
  */
 export const operatorLayer = (options?: Provisioner.Options & Disruption.Options) =>
-  Layer.merge(layer(options), Layer.effectDiscard(StateMetrics.make()))
+  Layer.mergeAll(layer(options), Layer.effectDiscard(StateMetrics.make()), Layer.effectDiscard(PodMetrics.make))
 
 /**
  * The operator's Manager: ready once the cluster state's caches have synced, running {@link operatorLayer} and the

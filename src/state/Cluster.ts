@@ -1,9 +1,9 @@
 /**
  * The ClusterState implementation: the process's informers (from its InformerCache) over the objects a pass reads,
  * joined on demand, plus the bookkeeping only Karpenter has (nominations, nodes marked for deletion, the consolidation
- * timestamp).
+ * timestamp, when pending pods were first seen and decided on).
  */
-import { Clock, Effect, Layer, PubSub, type Scope, Stream } from "effect"
+import { Clock, Effect, Layer, Metric, PubSub, type Scope, Stream } from "effect"
 import * as ConditionTypes from "../api/Conditions.ts"
 import * as Labels from "../api/Labels.ts"
 import * as Meta from "../api/Meta.ts"
@@ -11,6 +11,7 @@ import type { Node } from "../api/Node.ts"
 import type { NodeClaim } from "../api/NodeClaim.ts"
 import type { Pod } from "../api/Pod.ts"
 import type { DaemonSet } from "../api/Workloads.ts"
+import * as PodMetrics from "../controllers/metrics/PodMetrics.ts"
 import * as ClusterView from "../controllers/provisioning/scheduling/ClusterView.ts"
 import type { KubeObject } from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
@@ -221,6 +222,20 @@ export const layer = Layer.effect(
       yield* watch(informer as Informer.Informer<KubeObject>, () => false)
     }
 
+    // Upstream's podAcks, podsSchedulingAttempted and podsSchedulableTimes: first times only, forgotten with the pod.
+    const acked = new Map<string, number>()
+    const decided = new Map<string, number>()
+    const schedulable = new Map<string, number>()
+    const clearPodSchedulingTimes = (pod: string) =>
+      Effect.sync(() => {
+        acked.delete(pod)
+        decided.delete(pod)
+        schedulable.delete(pod)
+      })
+    yield* Stream.runForEach(yield* pods.subscribe, (change) =>
+      change.type === "DELETED" ? clearPodSchedulingTimes(ClusterView.podKey(change.object)) : Effect.void
+    ).pipe(Effect.forkScoped)
+
     const view = Effect.gen(function* () {
       const currentPods = yield* pods.list()
       const currentDaemonSets = yield* daemonSets.list()
@@ -300,6 +315,26 @@ export const layer = Layer.effect(
         return consolidationState
       }),
       markUnconsolidated,
+      ackPods: (keys) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          for (const key of keys) if (!acked.has(key)) acked.set(key, now)
+        }),
+      markPodSchedulingDecisions: (keys, failed) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          for (const key of keys) {
+            if (!failed.has(key) && !schedulable.has(key)) schedulable.set(key, now)
+            if (decided.has(key)) continue
+            decided.set(key, now)
+            const ackedAt = acked.get(key)
+            if (ackedAt !== undefined) {
+              yield* Metric.update(PodMetrics.schedulingDecisionDurationSeconds, (now - ackedAt) / 1000)
+            }
+          }
+        }),
+      podSchedulingTimes: (key) =>
+        Effect.sync(() => ({ acked: acked.get(key), decided: decided.get(key), schedulable: schedulable.get(key) })),
+      clearPodSchedulingTimes,
       changes: Stream.fromPubSub(changed)
     })
   })

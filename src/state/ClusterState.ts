@@ -34,6 +34,16 @@ export interface StateNode {
   readonly initialized: boolean
 }
 
+/**
+ * When Karpenter first acknowledged a pending pod, first decided whether it can schedule, and first found it a place
+ * (upstream's podAcks, podsSchedulingAttempted, podsSchedulableTimes), in epoch milliseconds; undefined until then.
+ */
+export interface PodSchedulingTimes {
+  readonly acked: number | undefined
+  readonly decided: number | undefined
+  readonly schedulable: number | undefined
+}
+
 /** The ClusterState contract. */
 export class ClusterState extends Context.Service<
   ClusterState,
@@ -66,6 +76,17 @@ export class ClusterState extends Context.Service<
     readonly consolidationState: Effect.Effect<number>
     /** Forces the next disruption pass to reconsider consolidation. */
     readonly markUnconsolidated: Effect.Effect<void>
+    /** Records now as when the pods (`namespace/name`) were first seen pending, for those not acknowledged yet. */
+    ackPods(pods: ReadonlyArray<string>): Effect.Effect<void>
+    /**
+     * Records now as the first scheduling decision of the pods, and as their first schedulable time for those not in
+     * `failed`; observes `karpenter_pods_scheduling_decision_duration_seconds` for a pod's first decision.
+     */
+    markPodSchedulingDecisions(pods: ReadonlyArray<string>, failed: ReadonlyMap<string, unknown>): Effect.Effect<void>
+    /** A pod's scheduling times. */
+    podSchedulingTimes(pod: string): Effect.Effect<PodSchedulingTimes>
+    /** Forgets a pod's scheduling times (once it started, or is gone). */
+    clearPodSchedulingTimes(pod: string): Effect.Effect<void>
     /** Emits whenever the cluster changed (for batching and triggers). */
     readonly changes: Stream.Stream<void>
   }

@@ -1,6 +1,7 @@
 /**
- * The gauges of upstream's metrics controllers (`metrics/pod`, `metrics/node`, `metrics/nodepool`, and the cluster
- * state's own, v1.4.0), under their Prometheus names: recomputed from the cluster state's caches on a short period.
+ * The gauges of upstream's metrics controllers (`metrics/pod`'s pod state, `metrics/node`, `metrics/nodepool`, and the
+ * cluster state's own, v1.4.0), under their Prometheus names: recomputed from the cluster state's caches on a short
+ * period. The pods' latency metrics are in PodMetrics.ts.
  * A series whose object went away is removed, as upstream deletes it, so a scrape shows only what exists.
  */
 import { type Duration, Effect, Metric } from "effect"
@@ -18,14 +19,6 @@ import { ClusterState } from "../../state/ClusterState.ts"
 export const podsState = Metric.gauge("karpenter_pods_state", {
   description:
     "Pod state is the current state of pods. This metric can be used several ways as it is labeled by the pod name, namespace, owner, node, nodepool name, zone, architecture, capacity type, instance type and pod phase."
-})
-
-/** `karpenter_pods_startup_duration_seconds`: from a pod's creation to its first Ready, once per pod. */
-export const podsStartupDurationSeconds = Metric.summary("karpenter_pods_startup_duration_seconds", {
-  description: "The time from pod creation until the pod is running.",
-  maxAge: "10 minutes",
-  maxSize: 1000,
-  quantiles: [0, 0.5, 0.9, 0.99, 1]
 })
 
 /** `karpenter_nodes_allocatable{node_name,nodepool,resource_type,...}` (cores for cpu, bytes for memory). */
@@ -93,14 +86,6 @@ const podLabels = (pod: Pod, node: Node | undefined): Record<string, string> => 
   }
 }
 
-/** Seconds from a pod's creation to its Ready condition turning True, once it has. */
-const startupSeconds = (pod: Pod): number | undefined => {
-  const ready = pod.status?.conditions?.find((condition) => condition.type === "Ready" && condition.status === "True")
-  const created = Date.parse(pod.metadata.creationTimestamp ?? "")
-  const readyAt = Date.parse(ready?.lastTransitionTime ?? "")
-  return Number.isNaN(created) || Number.isNaN(readyAt) ? undefined : Math.max(0, (readyAt - created) / 1000)
-}
-
 /** The series set in one pass; the ones of the pass before that were not set again are removed. */
 const makeSeries = () => {
   let previous = new Map<string, Metric.Metric<number, unknown>>()
@@ -125,23 +110,13 @@ export const make = Effect.fn("StateMetrics.make")(function* (options?: { readon
   const cluster = yield* ClusterState
   const nodePools = yield* InformerCache.informer(Resources.NodePools)
   const series = makeSeries()
-  // Pods whose startup was recorded (by uid); forgotten once the pod is gone.
-  let started = new Set<string>()
 
   const pass = Effect.gen(function* () {
     const view = yield* cluster.view
     const nodesByName = new Map(view.nodes.map((node) => [node.metadata.name ?? "", node]))
     const requestsByNode = new Map<string, ResourceMath.Resources>()
-    const seen = new Set<string>()
     for (const pod of view.pods) {
       yield* series.set(podsState, podLabels(pod, nodesByName.get(pod.spec.nodeName ?? "")), 1)
-      const uid = pod.metadata.uid ?? ""
-      seen.add(uid)
-      const startup = startupSeconds(pod)
-      if (startup !== undefined && !started.has(uid)) {
-        started.add(uid)
-        yield* Metric.update(podsStartupDurationSeconds, startup)
-      }
       const nodeName = pod.spec.nodeName
       if (nodeName === undefined || nodeName === "") continue
       if (pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") continue
@@ -172,7 +147,6 @@ export const make = Effect.fn("StateMetrics.make")(function* (options?: { readon
     yield* series.set(clusterStateNodeCount, {}, (yield* cluster.nodes).length)
     yield* series.set(clusterStateSynced, {}, (yield* cluster.synced) ? 1 : 0)
     yield* series.sweep
-    started = new Set([...started].filter((uid) => seen.has(uid)))
     return Result.done
   })
 

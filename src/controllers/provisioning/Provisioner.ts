@@ -225,6 +225,7 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
   const elapsed = (yield* Clock.currentTimeMillis) - started
   yield* Metric.update(Metric.withAttributes(Metrics.schedulingDurationSeconds, schedulerAttributes), elapsed / 1000)
   yield* Metric.update(Metric.withAttributes(Metrics.unschedulablePodsCount, schedulerAttributes), results.errors.size)
+  yield* cluster.markPodSchedulingDecisions(pending.map(ClusterView.podKey), results.errors)
   if (pending.length === 0) return { created: 0, synced: true }
   yield* Effect.logInfo("found provisionable pod(s)").pipe(
     Effect.annotateLogs({
@@ -298,6 +299,7 @@ export const run = Effect.fn("Provisioner.run")(function* (options?: Options) {
     idle: options?.batchIdle ?? "1 second",
     max: options?.batchMax ?? "10 seconds"
   })
+  const cluster = yield* ClusterState
   const pods = yield* InformerCache.informer(Resources.Pods)
   const triggerKey = (object: Resource.KubeObject) => object.metadata.uid ?? Resource.keyOf(object)
 
@@ -310,6 +312,8 @@ export const run = Effect.fn("Provisioner.run")(function* (options?: Options) {
     Effect.gen(function* () {
       const id = triggerKey(pod)
       yield* batcher.trigger(id)
+      // Upstream AckPods: the pod's first sighting as pending, from which its scheduling-decision time is measured.
+      yield* cluster.ackPods([ClusterView.podKey(pod)])
       if (requeued.has(id)) return
       requeued.add(id)
       const now = yield* Clock.currentTimeMillis

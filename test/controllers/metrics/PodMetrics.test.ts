@@ -1,0 +1,92 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Metric } from "effect"
+import * as KwokCloudProvider from "../../../layers/cloudprovider/kwok/KwokCloudProvider.ts"
+import * as MemoryKube from "../../../layers/kube/memory/MemoryKubeClient.ts"
+import * as ControlPlane from "../../../src/cluster/ControlPlane.ts"
+import { EventRecorder } from "../../../src/kube/EventRecorder.ts"
+import { KubeClient } from "../../../src/kube/KubeClient.ts"
+import * as Resources from "../../../src/kube/Resources.ts"
+import * as Controllers from "../../../src/operator/Controllers.ts"
+import * as Operations from "../../../src/operator/Operations.ts"
+import * as InformerCache from "../../../src/runtime/InformerCache.ts"
+import * as ClusterStateLayer from "../../../src/state/Cluster.ts"
+import * as S from "../support.ts"
+
+/** The embedded cluster with the KWOK provider and every controller of a running operator. */
+const operator = Layer.mergeAll(ControlPlane.layer, Controllers.operatorLayer()).pipe(
+  Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, ClusterStateLayer.layer)),
+  Layer.provideMerge(InformerCache.layer),
+  Layer.provideMerge(KwokCloudProvider.layer().pipe(Layer.provideMerge(MemoryKube.layer())))
+)
+
+/** The value of the series `series` (name and labels, as scraped) in `/metrics`, if it is there. */
+const sample = (series: string) =>
+  Effect.map(Operations.scrape, (text) => {
+    const line = text.split("\n").find((candidate) => candidate.startsWith(`${series} `))
+    return line === undefined ? undefined : Number(line.slice(series.length + 1))
+  })
+
+const podA = '{name="a",namespace="default"}'
+
+describe("PodMetrics", S.controllerSuite, () => {
+  it.effect("a pod pending 7 s until its node registers observes 7 s to bind and start, 6 s from its placement", () =>
+    Effect.gen(function* () {
+      // The node registers 6 s after the NodeClaim the provisioner creates once its 1 s batch closes.
+      yield* S.createKwokNodeClass(S.kwokNodeClass("default", { nodeRegistrationDelay: "6s" }))
+      yield* S.createNodePool(S.nodePool("default", { nodeClassRef: S.kwokNodeClassRef }))
+      yield* S.createPod(S.pod("a"))
+      yield* S.advance(3_000, 1_000)
+      assert.strictEqual(yield* sample(`karpenter_pods_unbound_time_seconds${podA}`), 0)
+      assert.strictEqual(yield* sample(`karpenter_pods_unstarted_time_seconds${podA}`), 0)
+      assert.strictEqual(yield* sample("karpenter_pods_bound_duration_seconds_count"), undefined)
+      yield* S.advance(7_000, 1_000)
+
+      assert.strictEqual((yield* S.getPod("a")).status?.phase, "Running")
+      assert.strictEqual(yield* sample("karpenter_pods_scheduling_decision_duration_seconds_sum"), 1)
+      assert.strictEqual(yield* sample("karpenter_pods_bound_duration_seconds_sum"), 7)
+      assert.strictEqual(yield* sample("karpenter_pods_bound_duration_seconds_count"), 1)
+      assert.strictEqual(yield* sample('karpenter_pods_bound_duration_seconds_bucket{le="6"}'), 0)
+      assert.strictEqual(yield* sample('karpenter_pods_bound_duration_seconds_bucket{le="7"}'), 1)
+      assert.strictEqual(yield* sample("karpenter_pods_provisioning_bound_duration_seconds_sum"), 6)
+      assert.strictEqual(yield* sample("karpenter_pods_startup_duration_seconds_sum"), 7)
+      assert.strictEqual(yield* sample("karpenter_pods_startup_duration_seconds_count"), 1)
+      assert.strictEqual(yield* sample("karpenter_pods_provisioning_startup_duration_seconds_sum"), 6)
+      // Bound and started: the pod's waiting gauges are gone.
+      for (const gauge of [
+        "unbound_time_seconds",
+        "unstarted_time_seconds",
+        "provisioning_scheduling_undecided_time_seconds"
+      ]) {
+        assert.strictEqual(yield* sample(`karpenter_pods_${gauge}${podA}`), undefined, gauge)
+      }
+    }).pipe(Effect.provide(operator), Effect.provideService(Metric.MetricRegistry, new Map()))
+  )
+
+  it.effect("a pod no NodePool can take shows its waiting time, re-measured every 30 s, until it is deleted", () =>
+    Effect.gen(function* () {
+      yield* S.createKwokNodeClass(S.kwokNodeClass("default"))
+      yield* S.createNodePool(S.nodePool("default", { nodeClassRef: S.kwokNodeClassRef, limits: { cpu: "0" } }))
+      yield* S.createPod(S.pod("a"))
+      yield* S.advance(31_000, 1_000)
+
+      assert.strictEqual(yield* sample(`karpenter_pods_unbound_time_seconds${podA}`), 30)
+      assert.strictEqual(yield* sample(`karpenter_pods_unstarted_time_seconds${podA}`), 30)
+      // Decided (it fits no NodePool), never schedulable: no provisioning-relative gauges.
+      assert.strictEqual(yield* sample("karpenter_pods_scheduling_decision_duration_seconds_count"), 1)
+      assert.strictEqual(
+        yield* sample(`karpenter_pods_provisioning_scheduling_undecided_time_seconds${podA}`),
+        undefined
+      )
+      assert.strictEqual(yield* sample(`karpenter_pods_provisioning_unbound_time_seconds${podA}`), undefined)
+      yield* S.advance(30_000, 1_000)
+      assert.strictEqual(yield* sample(`karpenter_pods_unbound_time_seconds${podA}`), 60)
+
+      const kube = yield* KubeClient
+      yield* kube.delete(Resources.Pods, "a", { namespace: "default", gracePeriodSeconds: 0 })
+      yield* S.advance(1_000, 1_000)
+      assert.strictEqual(yield* sample(`karpenter_pods_unbound_time_seconds${podA}`), undefined)
+      assert.strictEqual(yield* sample(`karpenter_pods_unstarted_time_seconds${podA}`), undefined)
+      assert.strictEqual(yield* sample("karpenter_pods_bound_duration_seconds_count"), undefined)
+    }).pipe(Effect.provide(operator), Effect.provideService(Metric.MetricRegistry, new Map()))
+  )
+})
