@@ -4,10 +4,13 @@
  * period. The pods' latency metrics are in PodMetrics.ts.
  * A series whose object went away is removed, as upstream deletes it, so a scrape shows only what exists.
  */
-import { type Duration, Effect, Metric } from "effect"
+import { type Duration, Effect, Metric, Option } from "effect"
 import * as Labels from "../../api/Labels.ts"
 import type { Node } from "../../api/Node.ts"
+import type { NodeClaim } from "../../api/NodeClaim.ts"
 import type { Pod } from "../../api/Pod.ts"
+import { CloudProvider } from "../../cloudprovider/CloudProvider.ts"
+import type * as InstanceType from "../../cloudprovider/InstanceType.ts"
 import * as Resources from "../../kube/Resources.ts"
 import * as InformerCache from "../../runtime/InformerCache.ts"
 import * as Result from "../../runtime/Result.ts"
@@ -43,6 +46,38 @@ export const nodePoolsLimit = Metric.gauge("karpenter_nodepools_limit", {
   description:
     "Limits specified on the nodepool that restrict the quantity of resources provisioned. Labeled by nodepool name and resource type."
 })
+
+/**
+ * `karpenter_nodepools_cost_total{nodepool}`: what a NodePool's NodeClaims cost per hour at their offerings' prices.
+ * Upstream added it after v1.4.0 (`metrics/nodepool`, `state/cost`); the shape is theirs.
+ */
+export const nodePoolsCostTotal = Metric.gauge("karpenter_nodepools_cost_total", {
+  description:
+    "Total cost of the nodepool from Karpenter's perspective. Units are determined by the cloud provider. Not an authoritative source for billing."
+})
+
+/**
+ * The hourly price of the launched NodeClaims (upstream `ClusterCost`): each priced at the offering of its instance
+ * type, zone and capacity type labels; one not launched yet (no such labels) or whose offering is gone counts 0.
+ */
+export const nodeClaimsCost = (
+  nodeClaims: ReadonlyArray<NodeClaim>,
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>
+): number => {
+  const byName = new Map(instanceTypes.map((instanceType) => [instanceType.name, instanceType]))
+  let total = 0
+  for (const claim of nodeClaims) {
+    const labels = claim.metadata.labels ?? {}
+    const offering = byName
+      .get(labels[Labels.InstanceType] ?? "")
+      ?.offerings.find(
+        (candidate) =>
+          candidate.zone === labels[Labels.Zone] && candidate.capacityType === labels[Labels.CapacityType]
+      )
+    total += offering?.price ?? 0
+  }
+  return total
+}
 
 /** `karpenter_cluster_state_node_count`: nodes and in-flight NodeClaims the cluster state tracks. */
 export const clusterStateNodeCount = Metric.gauge("karpenter_cluster_state_node_count", {
@@ -108,6 +143,7 @@ const makeSeries = () => {
 /** Starts the metrics controller in the current Scope: one pass at once, then one every `interval` (default 10 s). */
 export const make = Effect.fn("StateMetrics.make")(function* (options?: { readonly interval?: Duration.Input }) {
   const cluster = yield* ClusterState
+  const cloud = yield* CloudProvider
   const nodePools = yield* InformerCache.informer(Resources.NodePools)
   const series = makeSeries()
 
@@ -142,6 +178,15 @@ export const make = Effect.fn("StateMetrics.make")(function* (options?: { readon
       }
       for (const [resource, milli] of Object.entries(ResourceMath.fromResourceList(nodePool.spec.limits))) {
         yield* series.set(nodePoolsLimit, { nodepool: name, resource_type: resourceType(resource) }, value(milli))
+      }
+      // Without the catalogue the cost is unknown, not 0: the series is left out of this pass.
+      const instanceTypes = yield* cloud.getInstanceTypes(nodePool).pipe(
+        Effect.tapError((error) => Effect.logError(`pricing nodepool ${name}`, error)),
+        Effect.option
+      )
+      if (Option.isSome(instanceTypes)) {
+        const claims = view.nodeClaims.filter((claim) => claim.metadata.labels?.[Labels.NodePool] === name)
+        yield* series.set(nodePoolsCostTotal, { nodepool: name }, nodeClaimsCost(claims, instanceTypes.value))
       }
     }
     yield* series.set(clusterStateNodeCount, {}, (yield* cluster.nodes).length)

@@ -1,30 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Metric } from "effect"
-import * as KwokCloudProvider from "../../../layers/cloudprovider/kwok/KwokCloudProvider.ts"
-import * as MemoryKube from "../../../layers/kube/memory/MemoryKubeClient.ts"
-import * as ControlPlane from "../../../src/cluster/ControlPlane.ts"
-import { EventRecorder } from "../../../src/kube/EventRecorder.ts"
+import { Effect, Metric } from "effect"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
-import * as Controllers from "../../../src/operator/Controllers.ts"
-import * as Operations from "../../../src/operator/Operations.ts"
-import * as InformerCache from "../../../src/runtime/InformerCache.ts"
-import * as ClusterStateLayer from "../../../src/state/Cluster.ts"
 import * as S from "../support.ts"
-
-/** The embedded cluster with the KWOK provider and every controller of a running operator. */
-const operator = Layer.mergeAll(ControlPlane.layer, Controllers.operatorLayer()).pipe(
-  Layer.provideMerge(Layer.mergeAll(EventRecorder.layer, ClusterStateLayer.layer)),
-  Layer.provideMerge(InformerCache.layer),
-  Layer.provideMerge(KwokCloudProvider.layer().pipe(Layer.provideMerge(MemoryKube.layer())))
-)
-
-/** The value of the series `series` (name and labels, as scraped) in `/metrics`, if it is there. */
-const sample = (series: string) =>
-  Effect.map(Operations.scrape, (text) => {
-    const line = text.split("\n").find((candidate) => candidate.startsWith(`${series} `))
-    return line === undefined ? undefined : Number(line.slice(series.length + 1))
-  })
+import { operator, sample } from "./support.ts"
 
 const podA = '{name="a",namespace="default"}'
 
