@@ -71,8 +71,7 @@ export const nodeClaimsCost = (
     const offering = byName
       .get(labels[Labels.InstanceType] ?? "")
       ?.offerings.find(
-        (candidate) =>
-          candidate.zone === labels[Labels.Zone] && candidate.capacityType === labels[Labels.CapacityType]
+        (candidate) => candidate.zone === labels[Labels.Zone] && candidate.capacityType === labels[Labels.CapacityType]
       )
     total += offering?.price ?? 0
   }
