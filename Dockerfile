@@ -1,4 +1,4 @@
-# karpenter-effect: `docker build -t karpenter-effect:0.1.0 .` (the tag manifests/kustomization.yaml deploys).
+# karpenter-effect: `docker build -t karpenter-effect:0.1.0 .` (the tag manifests/base/kustomization.yaml deploys).
 
 # Build: every dependency, then tsc → dist/.
 FROM node:22-slim AS build

@@ -23,8 +23,8 @@ const collectValidations = (node: unknown, found: Array<string> = []): Array<str
 
 describe("generated CRDs", () => {
   for (const definition of Crd.definitions) {
-    it(`manifests/crds/${Crd.fileName(definition)} is up to date (regenerate with npm run gen:crds)`, () => {
-      const committed = readFileSync(join(root, "manifests/crds", Crd.fileName(definition)), "utf8")
+    it(`manifests/base/crds/${Crd.fileName(definition)} is up to date (regenerate with npm run gen:crds)`, () => {
+      const committed = readFileSync(join(root, "manifests/base/crds", Crd.fileName(definition)), "utf8")
       assert.strictEqual(committed, Crd.render(definition))
     })
 

@@ -84,7 +84,7 @@ describe.skipIf(kubectlMissing !== undefined)("dev driven by kubectl", () => {
         const manifestFile = join(directory, "manifests.yaml")
         writeFileSync(manifestFile, manifests)
 
-        assert.match(ok(yield* kubectl("apply", "-f", join(root, "manifests/crds")), "apply crds"), /nodeclaims/)
+        assert.match(ok(yield* kubectl("apply", "-f", join(root, "manifests/base/crds")), "apply crds"), /nodeclaims/)
         const applied = ok(yield* kubectl("apply", "-f", manifestFile), "apply manifests")
         assert.match(applied, /nodepool\.karpenter\.sh\/default created/)
         assert.match(applied, /deployment\.apps\/web created/)

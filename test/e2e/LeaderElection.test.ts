@@ -67,7 +67,7 @@ describe.skipIf(kubectlMissing !== undefined)("leader election between controlle
         const directory = yield* temporaryDirectory
         const dev = yield* startDev(join(directory, "kubeconfig"), ["--no-controllers"])
         const kubectl = kubectlFor(dev.kubeconfig, directory)
-        ok(yield* kubectl("apply", "-f", join(root, "manifests/crds")), "apply crds")
+        ok(yield* kubectl("apply", "-f", join(root, "manifests/base/crds")), "apply crds")
         const controller = (name: string) =>
           start(name, ["controller", "--kubeconfig", dev.kubeconfig, "--metrics-port", "0", "--health-probe-port", "0"])
         const holder = () =>

@@ -94,7 +94,7 @@ describe("Dockerfile", () => {
 
   it("runs dist/bin.js controller as the non-root user of the Deployment's securityContext", () => {
     assert.deepStrictEqual(args(runtime, "USER"), ["65532:65532"])
-    const [deployment] = readYamlDocuments("manifests/deployment.yaml") as Array<{
+    const [deployment] = readYamlDocuments("manifests/base/deployment.yaml") as Array<{
       spec: {
         template: { spec: { containers: Array<{ securityContext: { runAsUser: number; runAsGroup: number } }> } }
       }

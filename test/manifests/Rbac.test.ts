@@ -1,5 +1,5 @@
 /**
- * manifests/rbac.yaml is least privilege: the ClusterRole grants exactly the calls the controllers make (the table
+ * manifests/base/rbac.yaml is least privilege: the ClusterRole grants exactly the calls the controllers make (the table
  * below, read off the code), nothing broad; and a whole Karpenter process — every controller, the KWOK provider,
  * leader election — driven through provisioning, a NodeClaim deletion with an eviction and an emptiness
  * consolidation makes no call the ClusterRole and Role would refuse.
@@ -35,7 +35,7 @@ interface RbacObject {
   readonly subjects?: ReadonlyArray<{ readonly kind: string; readonly name: string; readonly namespace?: string }>
 }
 
-const objects = readYamlDocuments("manifests/rbac.yaml") as ReadonlyArray<RbacObject>
+const objects = readYamlDocuments("manifests/base/rbac.yaml") as ReadonlyArray<RbacObject>
 const byKind = (kind: string) => objects.filter((object) => object.kind === kind)
 const clusterRole = byKind("ClusterRole")[0]!
 const role = byKind("Role")[0]!
@@ -198,7 +198,7 @@ const karpenterProcess = (calls: Array<Call>) =>
     Layer.provide(recording(calls))
   )
 
-describe("manifests/rbac.yaml", () => {
+describe("manifests/base/rbac.yaml", () => {
   it("binds the ClusterRole and the Role to the karpenter ServiceAccount", () => {
     for (const binding of [...byKind("ClusterRoleBinding"), ...byKind("RoleBinding")]) {
       const roleKind = binding.kind === "ClusterRoleBinding" ? "ClusterRole" : "Role"

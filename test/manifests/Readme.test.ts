@@ -53,7 +53,7 @@ describe("README.md", () => {
   })
 
   it("the Deployment sets only variables that are options", () => {
-    const [deployment] = readYamlDocuments("manifests/deployment.yaml") as Array<{
+    const [deployment] = readYamlDocuments("manifests/base/deployment.yaml") as Array<{
       spec: { template: { spec: { containers: Array<{ env: Array<{ name: string }> }> } } }
     }>
     const known = new Set(Options.definitions.map((definition) => definition.env))

@@ -64,10 +64,10 @@ describe.skipIf(kubectlMissing !== undefined)("kubectl against the HTTP façade"
             assert.strictEqual(run.code, 0, `${what} failed:\n${run.stdout}\n${run.stderr}`)
 
           const kube = yield* KubeClient.KubeClient
-          const crds = yield* kubectl("apply", "-f", join(root, "manifests/crds"))
-          ok(crds, "apply -f manifests/crds")
+          const crds = yield* kubectl("apply", "-f", join(root, "manifests/base/crds"))
+          ok(crds, "apply -f manifests/base/crds")
           assert.match(crds.stdout, /nodeclaims\.karpenter\.sh/)
-          ok(yield* kubectl("apply", "-f", join(root, "manifests/crds")), "apply -f manifests/crds again")
+          ok(yield* kubectl("apply", "-f", join(root, "manifests/base/crds")), "apply -f manifests/base/crds again")
 
           const applied = yield* kubectl("apply", "-f", manifestFile)
           ok(applied, "apply -f manifests")
