@@ -1,13 +1,18 @@
 /**
  * `kubectl kustomize manifests/` renders what a cluster install needs: the three CRDs, RBAC, the ServiceAccount, the
  * Deployment (two hardened replicas of this release's image), its PodDisruptionBudget and metrics Service, every
- * namespaced object in `karpenter`. Skipped, with the reason printed, only where kubectl is not installed.
+ * namespaced object in `karpenter`. `kubectl kustomize manifests/aws/` renders the same base for EKS: the EC2NodeClass
+ * CRD instead of KWOK's, the controller started with `--cloud-provider aws` on settings it accepts, the ServiceAccount
+ * annotated for IRSA. Skipped, with the reason printed, only where kubectl is not installed.
  */
 import { execFileSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import { Result } from "effect"
 import { parseAllDocuments } from "yaml"
+import * as AwsOperator from "../../layers/cloudprovider/aws/operator/AwsOperator.ts"
+import * as Options from "../../src/operator/Options.ts"
 import { root } from "../fixtures.ts"
 
 const kubectl = "/usr/bin/kubectl"
@@ -17,38 +22,70 @@ if (!hasKubectl) console.log(`test/manifests/Kustomize.test.ts skipped: ${kubect
 interface Rendered {
   readonly apiVersion: string
   readonly kind: string
-  readonly metadata: { readonly name: string; readonly namespace?: string }
+  readonly metadata: {
+    readonly name: string
+    readonly namespace?: string
+    readonly annotations?: Readonly<Record<string, string>>
+  }
   /** Read field by field in the assertions. */
   readonly spec?: any
+  readonly data?: Readonly<Record<string, string>>
+  readonly rules?: ReadonlyArray<{
+    readonly apiGroups: ReadonlyArray<string>
+    readonly resources: ReadonlyArray<string>
+  }>
+  readonly subjects?: ReadonlyArray<{ readonly name: string; readonly namespace: string }>
 }
 
-const render = (): ReadonlyArray<Rendered> =>
-  parseAllDocuments(execFileSync(kubectl, ["kustomize", join(root, "manifests")], { encoding: "utf8" })).map(
+/** The objects `kubectl kustomize` renders from a folder of the repository. */
+const render = (directory: string): ReadonlyArray<Rendered> =>
+  parseAllDocuments(execFileSync(kubectl, ["kustomize", join(root, directory)], { encoding: "utf8" })).map(
     (document) => document.toJS() as Rendered
   )
+
+/** The rendered objects of one kind. */
+const ofKind = (objects: ReadonlyArray<Rendered>, kind: string) => objects.filter((object) => object.kind === kind)
+
+const crdNames = (objects: ReadonlyArray<Rendered>) =>
+  ofKind(objects, "CustomResourceDefinition")
+    .map((object) => object.metadata.name)
+    .sort()
+
+/** Every (Cluster)RoleBinding binds the one ServiceAccount the Deployment runs as. */
+const assertBindingsName = (objects: ReadonlyArray<Rendered>, serviceAccount: string) => {
+  const bindings = [...ofKind(objects, "ClusterRoleBinding"), ...ofKind(objects, "RoleBinding")]
+  assert.isAbove(bindings.length, 1)
+  for (const binding of bindings) {
+    assert.deepStrictEqual(
+      (binding.subjects ?? []).map((subject) => [subject.name, subject.namespace]),
+      [[serviceAccount, "karpenter"]],
+      binding.metadata.name
+    )
+  }
+}
 
 const version = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version
 
 const clusterScoped = new Set(["Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"])
 
 describe.skipIf(!hasKubectl)("kubectl kustomize manifests/", () => {
-  const objects = hasKubectl ? render() : []
+  const objects = hasKubectl ? render("manifests") : []
   const one = (kind: string) => {
-    const matching = objects.filter((object) => object.kind === kind)
+    const matching = ofKind(objects, kind)
     assert.lengthOf(matching, 1, kind)
     return matching[0]!
   }
 
-  it("renders the CRDs, namespace, RBAC, ServiceAccount, Deployment, PDB and Service", () => {
-    assert.deepStrictEqual(
-      objects
-        .filter((object) => object.kind === "CustomResourceDefinition")
-        .map((object) => object.metadata.name)
-        .sort(),
-      ["kwoknodeclasses.karpenter.kwok.sh", "nodeclaims.karpenter.sh", "nodepools.karpenter.sh"]
-    )
+  it("renders the CRDs, namespace, RBAC (the base's and the KWOK provider's), ServiceAccount, Deployment, PDB and Service", () => {
+    assert.deepStrictEqual(crdNames(objects), [
+      "kwoknodeclasses.karpenter.kwok.sh",
+      "nodeclaims.karpenter.sh",
+      "nodepools.karpenter.sh"
+    ])
     assert.deepStrictEqual(objects.map((object) => object.kind).sort(), [
       "ClusterRole",
+      "ClusterRole",
+      "ClusterRoleBinding",
       "ClusterRoleBinding",
       "CustomResourceDefinition",
       "CustomResourceDefinition",
@@ -57,6 +94,8 @@ describe.skipIf(!hasKubectl)("kubectl kustomize manifests/", () => {
       "Namespace",
       "PodDisruptionBudget",
       "Role",
+      "Role",
+      "RoleBinding",
       "RoleBinding",
       "Service",
       "ServiceAccount"
@@ -82,13 +121,7 @@ describe.skipIf(!hasKubectl)("kubectl kustomize manifests/", () => {
     assert.isUndefined(container.command, "the image's entrypoint runs dist/bin.js")
     const serviceAccount = one("ServiceAccount").metadata.name
     assert.strictEqual(pod.serviceAccountName, serviceAccount)
-    for (const kind of ["ClusterRoleBinding", "RoleBinding"]) {
-      const binding = one(kind) as unknown as { subjects: ReadonlyArray<{ name: string; namespace: string }> }
-      assert.deepStrictEqual(
-        binding.subjects.map((subject) => [subject.name, subject.namespace]),
-        [[serviceAccount, "karpenter"]]
-      )
-    }
+    assertBindingsName(objects, serviceAccount)
   })
 
   it("hardens the pod: non-root 65532, read-only root filesystem, no privilege escalation, no capabilities, seccomp", () => {
@@ -166,5 +199,92 @@ describe.skipIf(!hasKubectl)("kubectl kustomize manifests/", () => {
       .requiredDuringSchedulingIgnoredDuringExecution) {
       assert.isTrue(selects(term.labelSelector.matchLabels))
     }
+  })
+})
+
+describe.skipIf(!hasKubectl)("kubectl kustomize manifests/aws/", () => {
+  const objects = hasKubectl ? render("manifests/aws") : []
+  const one = (kind: string) => {
+    const matching = ofKind(objects, kind)
+    assert.lengthOf(matching, 1, kind)
+    return matching[0]!
+  }
+  const container = () => one("Deployment").spec.template.spec.containers[0]
+
+  it("installs the base with the EC2NodeClass CRD and no KWOK piece", () => {
+    assert.deepStrictEqual(crdNames(objects), [
+      "ec2nodeclasses.karpenter.k8s.aws",
+      "nodeclaims.karpenter.sh",
+      "nodepools.karpenter.sh"
+    ])
+    const rules = [...ofKind(objects, "ClusterRole"), ...ofKind(objects, "Role")].flatMap((role) => role.rules ?? [])
+    for (const rule of rules) {
+      assert.notInclude(rule.apiGroups, "karpenter.kwok.sh")
+      assert.notInclude(rule.resources, "configmaps", "the KWOK provider's instance records")
+    }
+    const deployment = one("Deployment")
+    assert.strictEqual(deployment.spec.replicas, 2)
+    assert.strictEqual(container().image, `karpenter-effect:${version}`)
+    assert.strictEqual(container().securityContext.readOnlyRootFilesystem, true)
+  })
+
+  it("starts `controller --cloud-provider aws` on the settings ConfigMap, which the controller accepts", () => {
+    const { args, env, envFrom } = container()
+    assert.deepStrictEqual(args, ["controller", "--cloud-provider", "aws"])
+    const [source, ...others] = envFrom as ReadonlyArray<{ configMapRef: { name: string } }>
+    assert.lengthOf(others, 0)
+    const settings = ofKind(objects, "ConfigMap").find((object) => object.metadata.name === source?.configMapRef.name)
+    assert.isDefined(settings, "the ConfigMap the Deployment reads is rendered (its generated name)")
+    assert.strictEqual(settings?.metadata.namespace, "karpenter")
+    const data = settings?.data ?? {}
+    for (const variable of ["CLUSTER_NAME", "CLUSTER_ENDPOINT", "CLUSTER_CIDR", "AWS_REGION", "INTERRUPTION_QUEUE"]) {
+      assert.property(data, variable)
+    }
+    const known = new Set(Options.definitions.map((definition) => definition.env))
+    for (const variable of Object.keys(data)) assert.isTrue(known.has(variable), `${variable} is an option`)
+
+    // The process's environment as the kubelet builds it: the ConfigMap's keys, then the container's own variables.
+    const variables = Object.fromEntries(
+      (env as ReadonlyArray<{ name: string; value?: string }>).flatMap((variable) =>
+        variable.value === undefined ? [] : [[variable.name, variable.value]]
+      )
+    )
+    const parsed = Options.parse(args.slice(1), { ...data, ...variables })
+    assert.isTrue(Result.isSuccess(parsed), JSON.stringify(parsed))
+    const options = Result.getOrThrow(parsed)
+    assert.strictEqual(options._tag, "Run")
+    if (options._tag !== "Run") return
+    assert.strictEqual(options.options.cloudProvider, "aws")
+    assert.strictEqual(options.options.aws.region, data.AWS_REGION)
+    assert.strictEqual(options.options.aws.interruptionQueue, data.INTERRUPTION_QUEUE)
+    const validated = AwsOperator.validate(options.options.aws)
+    assert.isTrue(Result.isSuccess(validated), JSON.stringify(validated))
+  })
+
+  it("annotates the ServiceAccount with the controller's IAM role (IRSA) and binds RBAC to it", () => {
+    const serviceAccount = one("ServiceAccount")
+    assert.match(
+      serviceAccount.metadata.annotations?.["eks.amazonaws.com/role-arn"] ?? "",
+      /^arn:aws:iam::\d{12}:role\/.+$/
+    )
+    assert.strictEqual(one("Deployment").spec.template.spec.serviceAccountName, serviceAccount.metadata.name)
+    assertBindingsName(objects, serviceAccount.metadata.name)
+  })
+
+  it("keeps every namespaced object in karpenter but the kube-dns Role and its binding, in kube-system", () => {
+    for (const object of objects) {
+      const expected = clusterScoped.has(object.kind)
+        ? undefined
+        : object.metadata.name === "karpenter-aws-dns"
+          ? "kube-system"
+          : "karpenter"
+      assert.strictEqual(object.metadata.namespace, expected, `${object.kind} ${object.metadata.name}`)
+    }
+    assert.deepStrictEqual(
+      [...ofKind(objects, "Role"), ...ofKind(objects, "RoleBinding")]
+        .filter((object) => object.metadata.namespace === "kube-system")
+        .map((object) => `${object.kind} ${object.metadata.name}`),
+      ["Role karpenter-aws-dns", "RoleBinding karpenter-aws-dns"]
+    )
   })
 })
