@@ -1,11 +1,15 @@
 /**
  * The README's install documentation stays true: the Options table is the option table of src/operator/Options.ts
  * (flag, variable, default, in order), the Deployment only sets variables that are options, every metric and Event
- * reason it lists is one the code emits, and the image tag it builds is this release's.
+ * reason it lists is one the code emits, and the image tag it builds is this release's. The EKS install names the
+ * overlay's command and files, every setting of settings.env and the policy's variables, the EventBridge events the
+ * interruption controller parses, and the hash versions the code uses.
  */
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import * as AwsCloudProvider from "../../layers/cloudprovider/aws/AwsCloudProvider.ts"
+import * as Labels from "../../src/api/Labels.ts"
 import * as Options from "../../src/operator/Options.ts"
 import { readYamlDocuments, root } from "../fixtures.ts"
 
@@ -81,5 +85,37 @@ describe("README.md", () => {
     const tags = [...install.matchAll(/karpenter-effect:([\w.-]+)/g)].map((match) => match[1])
     assert.isAbove(tags.length, 0)
     for (const tag of tags) assert.strictEqual(tag, version)
+  })
+
+  it("installs on EKS with kubectl apply -k manifests/aws and the overlay's settings, policy, queue and hash facts", () => {
+    const eks = section("Installing on EKS")
+    for (const text of [
+      "kubectl apply -k manifests/aws",
+      "manifests/aws/settings.env",
+      "manifests/aws/iam-policy.json",
+      "eks.amazonaws.com/role-arn",
+      "karpenter.sh/discovery"
+    ]) {
+      assert.include(eks, text)
+    }
+    const settings = readFileSync(join(root, "manifests/aws/settings.env"), "utf8")
+      .split("\n")
+      .filter((line) => line.includes("="))
+      .map((line) => line.slice(0, line.indexOf("=")))
+    assert.isAbove(settings.length, 3)
+    for (const variable of settings) assert.include(eks, `\`${variable}\``, variable)
+    // envsubst fills every variable of the policy from the ones the section exports.
+    const policy = readFileSync(join(root, "manifests/aws/iam-policy.json"), "utf8")
+    for (const [, variable = ""] of new Set(policy.matchAll(/\$\{(\w+)\}/g))) assert.include(eks, variable, variable)
+    // The four kinds of event the interruption controller parses (source, detail-type), one rule each.
+    const parsed = readFileSync(join(root, "layers/cloudprovider/aws/controllers/InterruptionMessage.ts"), "utf8")
+    const kinds = [...parsed.matchAll(/"0\/(aws\.\w+)\/([^"]+)":/g)].map(([, source = "", detail = ""]) => [
+      source,
+      detail
+    ])
+    assert.lengthOf(kinds, 4)
+    for (const [source = "", detail = ""] of kinds) assert.include(eks, `${source} "${detail}"`)
+    assert.include(eks, `\`${AwsCloudProvider.HashVersion}\``)
+    assert.include(eks, `version \`${Labels.NodePoolHashVersion}\``)
   })
 })
