@@ -266,7 +266,7 @@ export const manifest = (definition: Definition): JsonSchemaNode => ({
   }
 })
 
-/** The file a CRD is written to under manifests/crds/. */
+/** The file a CRD is written to under manifests/base/crds/. */
 export const fileName = (definition: Definition): string => `${definition.group}_${definition.plural}.yaml`
 
 /** The YAML text of a CRD file (what `karpenter-effect crds` writes). */

@@ -1,7 +1,7 @@
 /**
  * `apiextensions.k8s.io/v1` CustomResourceDefinitions as the façade serves them: this project's CRDs (generated
  * from src/api, always installed) can be read, listed, watched, applied and patched, so `kubectl apply -f
- * manifests/crds` works; a patch changes only their labels and annotations (the schema is the program's). Creating
+ * manifests/base/crds` works; a patch changes only their labels and annotations (the schema is the program's). Creating
  * another CRD is refused with 403, and CRDs cannot be deleted (405).
  */
 import { Clock, Effect, Stream } from "effect"
