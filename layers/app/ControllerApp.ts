@@ -33,7 +33,8 @@ const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/n
 
 /**
  * The controller's namespace: the option, else the pod's own namespace (in-cluster), else `kube-system`. The Lease
- * and the KWOK provider's instance records live there, where manifests/base/rbac.yaml's Role (the Lease) and manifests/kwok-rbac.yaml's (the records) grant them.
+ * and the KWOK provider's instance records live there, where the Roles of manifests/base/rbac.yaml (the Lease) and
+ * manifests/kwok-rbac.yaml (the records) grant them.
  */
 const ownNamespace = (options: Options.Options) =>
   Effect.gen(function* () {
