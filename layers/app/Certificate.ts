@@ -75,12 +75,12 @@ const name = sequence(set(sequence(oid("2.5.4.3"), utf8("karpenter-effect dev"))
 
 /**
  * A certificate for `localhost`, 127.0.0.1 and ::1, valid from an hour before `now` for a year; it is its own
- * authority (basic constraints CA), so a kubeconfig can name it as the one to trust.
+ * authority (basic constraints CA), so a kubeconfig can name it as the one to trust. The serial is random unless
+ * given.
  */
-export const selfSigned = (now: number): Certificate => {
+export const selfSigned = (now: number, serial: Uint8Array = randomBytes(16)): Certificate => {
   const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" })
   const hour = 3_600_000
-  const serial = randomBytes(16)
   const tbs = sequence(
     explicit(0, integer(Buffer.from([2]))),
     integer(serial),
