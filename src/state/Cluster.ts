@@ -11,7 +11,6 @@ import type { Node } from "../api/Node.ts"
 import type { NodeClaim } from "../api/NodeClaim.ts"
 import type { Pod } from "../api/Pod.ts"
 import type { DaemonSet } from "../api/Workloads.ts"
-import * as PodMetrics from "../controllers/metrics/PodMetrics.ts"
 import * as ClusterView from "../controllers/provisioning/scheduling/ClusterView.ts"
 import type { KubeObject } from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
@@ -19,6 +18,7 @@ import type * as Informer from "../runtime/Informer.ts"
 import * as InformerCache from "../runtime/InformerCache.ts"
 import * as ResourceMath from "../scheduling/ResourceLists.ts"
 import { ClusterState, type StateNode } from "./ClusterState.ts"
+import * as ClusterStateMetrics from "./ClusterStateMetrics.ts"
 
 /** How long a nomination keeps a node out of consolidation (upstream's nomination window, 20 s). */
 export const nominationMillis = 20_000
@@ -328,7 +328,7 @@ export const layer = Layer.effect(
             decided.set(key, now)
             const ackedAt = acked.get(key)
             if (ackedAt !== undefined) {
-              yield* Metric.update(PodMetrics.schedulingDecisionDurationSeconds, (now - ackedAt) / 1000)
+              yield* Metric.update(ClusterStateMetrics.schedulingDecisionDurationSeconds, (now - ackedAt) / 1000)
             }
           }
         }),

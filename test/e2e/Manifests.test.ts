@@ -19,9 +19,13 @@ const objects = [
   "customresourcedefinition.apiextensions.k8s.io/kwoknodeclasses.karpenter.kwok.sh",
   "serviceaccount/karpenter",
   "role.rbac.authorization.k8s.io/karpenter",
+  "role.rbac.authorization.k8s.io/karpenter-kwok",
   "clusterrole.rbac.authorization.k8s.io/karpenter",
+  "clusterrole.rbac.authorization.k8s.io/karpenter-kwok",
   "rolebinding.rbac.authorization.k8s.io/karpenter",
+  "rolebinding.rbac.authorization.k8s.io/karpenter-kwok",
   "clusterrolebinding.rbac.authorization.k8s.io/karpenter",
+  "clusterrolebinding.rbac.authorization.k8s.io/karpenter-kwok",
   "service/karpenter",
   "deployment.apps/karpenter",
   "poddisruptionbudget.policy/karpenter"
@@ -76,7 +80,9 @@ describe.skipIf(kubectlMissing !== undefined)("the rendered manifests", () => {
           "serviceaccount/karpenter",
           "service/karpenter",
           "role.rbac.authorization.k8s.io/karpenter",
+          "role.rbac.authorization.k8s.io/karpenter-kwok",
           "rolebinding.rbac.authorization.k8s.io/karpenter",
+          "rolebinding.rbac.authorization.k8s.io/karpenter-kwok",
           "poddisruptionbudget.policy/karpenter"
         ])
         ok(yield* kubectl("get", "clusterrole", "karpenter"), "get clusterrole")
