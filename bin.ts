@@ -6,7 +6,9 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { Console, Effect, Layer, Logger, References } from "effect"
+import { KubeClient } from "./src/kube/KubeClient.ts"
 import * as Cli from "./src/operator/Cli.ts"
+import { InvalidInput } from "./src/operator/Schedule.ts"
 
 // Each command loads only the implementations it runs: `schedule` (and `--help`) start without the API clients,
 // the HTTP façade or the controllers, which took most of every start-up.
@@ -28,6 +30,20 @@ Cli.run({
     Effect.flatMap(
       Effect.promise(() => import("./layers/app/Dev.ts")),
       (Dev) => Dev.run(options)
+    ),
+  cluster: (options) =>
+    Layer.unwrap(
+      Effect.map(
+        Effect.promise(() => import("./layers/kube/live/LiveKubeClient.ts")),
+        (Live) =>
+          Layer.effect(
+            KubeClient,
+            Live.make({
+              ...(options.kubeconfig === undefined ? {} : { kubeconfig: options.kubeconfig }),
+              ...(options.context === undefined ? {} : { context: options.context })
+            }).pipe(Effect.mapError((error) => new InvalidInput({ message: error.message })))
+          )
+      )
     ),
   env: process.env,
   // simulate's progress line: on stderr when it is a terminal (never in CI logs or pipes), paced by the wall clock.

@@ -2,12 +2,14 @@
  * The command-line interface: the commands and their flags, written against services only. `bin.ts` provides the
  * platform and picks the implementations.
  */
-import { Console, Effect, FileSystem, Option, Path, Result } from "effect"
+import { Console, Effect, FileSystem, type Layer, Option, Path, Result } from "effect"
 import { type CliError, CliOutput, Command, Flag } from "effect/cli"
 import * as Crd from "../api/Crd.ts"
+import type { KubeClient } from "../kube/KubeClient.ts"
 import * as Options from "./Options.ts"
 import * as Schedule from "./Schedule.ts"
 import * as Simulate from "./Simulate.ts"
+import * as Snapshot from "./Snapshot.ts"
 import { version } from "./Version.ts"
 
 /** `crds`: print the generated CustomResourceDefinitions, or write them into a directory. */
@@ -141,9 +143,69 @@ export interface Environment<R> {
   readonly controller: (options: Options.Options) => Effect.Effect<void, Schedule.InvalidInput, R>
   /** Runs the embedded cluster (and the controllers) until interrupted. */
   readonly dev: (options: DevOptions) => Effect.Effect<void, Schedule.InvalidInput, R>
+  /** A read-only client of the cluster a kubeconfig names, for `snapshot` and `explain`. */
+  readonly cluster: (options: ClusterOptions) => Layer.Layer<KubeClient, Schedule.InvalidInput>
   /** The process environment, for options given as variables. */
   readonly env: Readonly<Record<string, string | undefined>>
 }
+
+/** Which cluster `snapshot` and `explain` read. */
+export interface ClusterOptions {
+  /** Default: $KUBECONFIG, then in-cluster, then ~/.kube/config (as kubectl). */
+  readonly kubeconfig: string | undefined
+  /** Default: the kubeconfig's current context. */
+  readonly context: string | undefined
+}
+
+/** `--kubeconfig` and `--context`, shared by `snapshot` and `explain`. */
+const clusterFlags = {
+  kubeconfig: Flag.String("kubeconfig").pipe(
+    Flag.withDescription("the kubeconfig of the cluster to read (default: $KUBECONFIG, in-cluster, ~/.kube/config)"),
+    Flag.optional
+  ),
+  context: Flag.String("context").pipe(
+    Flag.withDescription("the kubeconfig context (default: its current context)"),
+    Flag.optional
+  )
+}
+
+const clusterOptions = (flags: {
+  readonly kubeconfig: Option.Option<string>
+  readonly context: Option.Option<string>
+}): ClusterOptions => ({
+  kubeconfig: Option.getOrUndefined(flags.kubeconfig),
+  context: Option.getOrUndefined(flags.context)
+})
+
+/** `snapshot`: a live cluster's objects, read-only, as one file the offline commands accept. */
+export const snapshot = <R>(environment: Environment<R>) =>
+  Command.make(
+    "snapshot",
+    {
+      ...clusterFlags,
+      outputFile: Flag.String("output-file").pipe(
+        Flag.withDescription("write the snapshot here instead of printing it"),
+        Flag.optional
+      )
+    },
+    Effect.fn("Cli.snapshot")(function* (flags) {
+      const items = yield* Snapshot.read().pipe(Effect.provide(environment.cluster(clusterOptions(flags))))
+      const text = Snapshot.render(
+        items,
+        `karpenter-effect snapshot: ${items.length} objects (secrets and env values left out)`
+      )
+      if (Option.isNone(flags.outputFile)) return yield* Console.log(text.trimEnd())
+      const file = flags.outputFile.value
+      const fs = yield* FileSystem.FileSystem
+      yield* fs
+        .writeFileString(file, text)
+        .pipe(Effect.mapError((error) => new Schedule.InvalidInput({ message: `${file}: ${error.message}` })))
+    })
+  ).pipe(
+    Command.withDescription(
+      "Read a live cluster (LIST requests only) and write its NodePools, NodeClaims, nodes, pods and workloads as one YAML file for schedule, simulate and explain -f"
+    )
+  )
 
 const optionsFromEnvironment = (env: Readonly<Record<string, string | undefined>>) =>
   Result.match(Options.fromEnvironment(env), {
@@ -218,7 +280,13 @@ export const command = <R>(environment: Environment<R>) =>
     Command.withDescription(
       "A Kubernetes node autoscaler that speaks Karpenter's v1 API (NodePool, NodeClaim), written as Effect programs. `karpenter-effect controller --help` lists the options of the production command."
     ),
-    Command.withSubcommands([crds, schedule, simulate(environment.simulation, environment.terminal), dev(environment)])
+    Command.withSubcommands([
+      crds,
+      schedule,
+      simulate(environment.simulation, environment.terminal),
+      dev(environment),
+      snapshot(environment)
+    ])
   )
 
 /**

@@ -16,6 +16,7 @@ const recording = (env: Record<string, string> = {}) => {
   const calls = { controller: [] as Array<Options.Options>, dev: [] as Array<Cli.DevOptions> }
   const environment: Cli.Environment<never> = {
     simulation: () => Layer.empty as never,
+    cluster: () => Layer.empty as never,
     controller: (options) => Effect.sync(() => void calls.controller.push(options)),
     dev: (options) => Effect.sync(() => void calls.dev.push(options)),
     env
@@ -179,6 +180,7 @@ const simulateWith = (
   const { printed, console } = capturing()
   const environment: Cli.Environment<never> = {
     simulation: options.simulation ?? Simulation.environment,
+    cluster: () => Layer.empty as never,
     controller: () => Effect.void,
     dev: () => Effect.void,
     env: {},

@@ -32,6 +32,7 @@ const dataset = Schema.decodeUnknownSync(Ec2Dataset.Dataset)(readDataJson("aws-i
 const cli = (awsServices: Layer.Layer<AwsOperator.AwsServices> | undefined, env = {}) =>
   Cli.run({
     simulation: () => Layer.empty as never,
+    cluster: () => Layer.empty as never,
     controller: (options) => ControllerApp.run(options, awsServices === undefined ? {} : { awsServices }),
     dev: () => Effect.void,
     env: { LOG_LEVEL: "error", ...env }
