@@ -3,9 +3,12 @@
  * platform and picks the implementations.
  */
 import { Console, Effect, FileSystem, type Layer, Option, Path, Result } from "effect"
-import { type CliError, CliOutput, Command, Flag } from "effect/cli"
+import { Argument, type CliError, CliOutput, Command, Flag } from "effect/cli"
 import * as Crd from "../api/Crd.ts"
+import * as Catalog from "../cloudprovider/Catalog.ts"
 import type { KubeClient } from "../kube/KubeClient.ts"
+import * as Explain from "./Explain.ts"
+import * as Manifests from "./Manifests.ts"
 import * as Options from "./Options.ts"
 import * as Schedule from "./Schedule.ts"
 import * as Simulate from "./Simulate.ts"
@@ -274,6 +277,85 @@ export const dev = <R>(environment: Environment<R>) =>
     )
   )
 
+/** What `explain` reads: `-f` snapshot files, or else the cluster of the kubeconfig. */
+const explainFlags = {
+  ...clusterFlags,
+  files: Flag.String("file").pipe(
+    Flag.withAlias("f"),
+    Flag.withDescription("a snapshot file or manifests (repeatable) instead of the live cluster"),
+    Flag.atLeast(0)
+  ),
+  instanceTypes: instanceTypesFlag,
+  output: outputFlag
+}
+
+/** The objects `explain` decides on and the catalogue it prices with. */
+const explainInput = <R>(
+  environment: Environment<R>,
+  flags: {
+    readonly files: ReadonlyArray<string>
+    readonly kubeconfig: Option.Option<string>
+    readonly context: Option.Option<string>
+    readonly instanceTypes: Option.Option<string>
+  }
+) =>
+  Effect.gen(function* () {
+    const manifests =
+      flags.files.length > 0
+        ? yield* Manifests.load(flags.files).pipe(
+            Effect.mapError((error) => new Schedule.InvalidInput({ message: error.message }))
+          )
+        : Manifests.fromObjects(
+            yield* Snapshot.read().pipe(Effect.provide(environment.cluster(clusterOptions(flags)))),
+            "cluster"
+          )
+    const catalogue = Option.isNone(flags.instanceTypes)
+      ? Catalog.kwok()
+      : yield* Schedule.loadCatalogue(flags.instanceTypes.value)
+    return { manifests, catalogue }
+  })
+
+/** `explain`: why a pod is pending, why a node is or is not disrupted, on an in-memory copy of the cluster. */
+export const explain = <R>(environment: Environment<R>) =>
+  Command.make("explain").pipe(
+    Command.withDescription(
+      "Explain the autoscaler's decisions about a live cluster (read-only) or a snapshot: why a pod is pending, why a node is or is not disrupted"
+    ),
+    Command.withSubcommands([
+      Command.make(
+        "pod",
+        { ...explainFlags, pod: Argument.String("namespace/name") },
+        Effect.fn("Cli.explainPod")(function* (flags) {
+          const { manifests, catalogue } = yield* explainInput(environment, flags)
+          const key = flags.pod.includes("/") ? flags.pod : `default/${flags.pod}`
+          const explanation = yield* Explain.explainPod(manifests, catalogue, key)
+          yield* Console.log(
+            flags.output === "json" ? JSON.stringify(explanation, null, 2) : Explain.podText(explanation)
+          )
+        })
+      ).pipe(
+        Command.withDescription(
+          "Why the pod is pending: per NodePool, what rules it out; or where it would go and what would launch"
+        )
+      ),
+      Command.make(
+        "node",
+        { ...explainFlags, node: Argument.String("name") },
+        Effect.fn("Cli.explainNode")(function* (flags) {
+          const { manifests, catalogue } = yield* explainInput(environment, flags)
+          const explanation = yield* Explain.explainNode(manifests, catalogue, flags.node)
+          yield* Console.log(
+            flags.output === "json" ? JSON.stringify(explanation, null, 2) : Explain.nodeText(explanation)
+          )
+        })
+      ).pipe(
+        Command.withDescription(
+          "Why the node is or is not a disruption candidate now: protections, budgets, consolidateAfter, its pods, and the price comparison of consolidating it"
+        )
+      )
+    ])
+  )
+
 /** The root command (`controller` is parsed apart: see {@link run}). */
 export const command = <R>(environment: Environment<R>) =>
   Command.make("karpenter-effect").pipe(
@@ -285,7 +367,8 @@ export const command = <R>(environment: Environment<R>) =>
       schedule,
       simulate(environment.simulation, environment.terminal),
       dev(environment),
-      snapshot(environment)
+      snapshot(environment),
+      explain(environment)
     ])
   )
 

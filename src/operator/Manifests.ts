@@ -139,6 +139,19 @@ const group = (entries: ReadonlyArray<Entry>, scenarios: ReadonlyArray<ScenarioD
   return { ...(typed as unknown as Pick<Manifests, Bucket>), others, scenarios, entries }
 }
 
+/** Manifests of objects read elsewhere (a live cluster): `origin` names their source in messages. */
+export const fromObjects = (
+  objects: ReadonlyArray<{
+    readonly resource: Resource.Resource<Resource.KubeObject>
+    readonly object: Resource.KubeObject
+  }>,
+  origin: string
+): Manifests =>
+  group(
+    objects.map(({ resource, object }, index) => ({ resource, object, source: { file: origin, document: index + 1 } })),
+    []
+  )
+
 // -- Decoding one object -------------------------------------------------------------------------------------------
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>

@@ -75,20 +75,18 @@ const notReadyBecause = (
   return `${name}: KWOKNodeClass "${ref.name}": ${conditionText(readiness)}`
 }
 
-/** One provisioning pass over the manifests, as the contract's result. */
-export const plan = Effect.fn("Schedule.plan")(function* (
+/** The NodePools a pass launches from (each offering the whole catalogue), and why each other one is left out. */
+export const usableNodePools = (
   manifests: Manifests.Manifests,
   catalogue: ReadonlyArray<InstanceType.InstanceType>
-) {
-  const wellKnown = wellKnownFor(catalogue)
-  const unschedulable: Array<{ pod: string; reason: string }> = []
+): { readonly nodePools: Array<Scheduler.NodePoolInput>; readonly skipped: Array<string> } => {
   const nodePools: Array<Scheduler.NodePoolInput> = []
-  const skippedPools: Array<string> = []
+  const skipped: Array<string> = []
   for (const nodePool of manifests.nodePools) {
     if (nodePool.metadata.deletionTimestamp !== undefined) continue
-    const skipped = notReadyBecause(nodePool, manifests.nodeClasses)
-    if (skipped !== undefined) {
-      skippedPools.push(skipped)
+    const notReady = notReadyBecause(nodePool, manifests.nodeClasses)
+    if (notReady !== undefined) {
+      skipped.push(notReady)
       continue
     }
     const ref = nodePool.spec.template.spec.nodeClassRef
@@ -98,6 +96,17 @@ export const plan = Effect.fn("Schedule.plan")(function* (
       labels: isKwok(ref) ? { [KWOKNodeClass.NodeClassLabel]: ref.name } : {}
     })
   }
+  return { nodePools, skipped }
+}
+
+/** One provisioning pass over the manifests, as the contract's result. */
+export const plan = Effect.fn("Schedule.plan")(function* (
+  manifests: Manifests.Manifests,
+  catalogue: ReadonlyArray<InstanceType.InstanceType>
+) {
+  const wellKnown = wellKnownFor(catalogue)
+  const unschedulable: Array<{ pod: string; reason: string }> = []
+  const { nodePools, skipped: skippedPools } = usableNodePools(manifests, catalogue)
   const volumes = ClusterView.volumeContext(manifests)
   const { pending, bound, boundByNode, ignored } = ClusterView.podSets(manifests, wellKnown, volumes)
   unschedulable.push(...ignored)
