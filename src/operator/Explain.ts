@@ -225,6 +225,12 @@ export const explainNode = Effect.fn("Explain.explainNode")(function* (
   }
   const budgets = pool === undefined ? [] : budgetLines(state, pool.nodePool.metadata.name ?? "")
   const consolidation = yield* consolidationOf(state, catalogue, "candidate" in outcome ? outcome.candidate : undefined)
+  // A decision the NodePool's budget does not allow now waits for the budget (its line says until when).
+  const reason: Planner.Reason = consolidation.why.startsWith("empty") ? "Empty" : "Underutilized"
+  const budget = budgets.find((line) => line.reason === reason)
+  if (consolidation.decision !== "none" && budget !== undefined && budget.allowed === 0) {
+    blocked.push(`${reason} disruptions blocked by budget: ${budget.why}`)
+  }
   return {
     node: name,
     nodePool: stateNode.nodePool,
@@ -307,7 +313,7 @@ export const nodeText = (explanation: NodeExplanation): string => {
   }
   const { consolidation } = explanation
   lines.push(`  consolidation: ${consolidation.decision} — ${consolidation.why}`)
-  lines.push(`    node costs ${price(consolidation.price)}`)
+  if (consolidation.price !== undefined) lines.push(`    node costs ${price(consolidation.price)}`)
   if (consolidation.replacement !== undefined && consolidation.replacement !== null) {
     const launch = consolidation.replacement
     lines.push(

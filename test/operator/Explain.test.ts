@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { TestClock } from "effect/testing"
 import { withLiveCluster } from "./LiveCluster.ts"
 
 const kwokRef = "nodeClassRef: {group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}"
@@ -102,6 +103,120 @@ describe("explain pod", () => {
           assert.strictEqual(writes(), 0)
         })
       ),
+    30_000
+  )
+})
+
+/** A managed node of `pool` (NodeClaim initialized and consolidatable, Node ready) running `pods`. */
+const managedNode = (name: string, pool: string, pods: string, annotations = "{}") => `
+apiVersion: karpenter.sh/v1
+kind: NodeClaim
+metadata: {name: ${name}, labels: {karpenter.sh/nodepool: ${pool}}}
+spec:
+  ${kwokRef}
+  requirements: [{key: karpenter.sh/nodepool, operator: In, values: [${pool}]}]
+status:
+  providerID: kwok://${name}
+  nodeName: ${name}
+  capacity: {cpu: "8", memory: 32Gi, pods: "110"}
+  allocatable: {cpu: "8", memory: 32Gi, pods: "110"}
+  conditions:
+${["Launched", "Registered", "Initialized", "Consolidatable"].map((type) => `    - {type: ${type}, status: "True", reason: ${type}, message: "", lastTransitionTime: "2026-01-01T00:00:00Z"}`).join("\n")}
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: ${name}
+  annotations: ${annotations}
+  labels: {karpenter.sh/nodepool: ${pool}, karpenter.sh/registered: "true", karpenter.sh/initialized: "true", node.kubernetes.io/instance-type: c-8x-amd64-linux, topology.kubernetes.io/zone: test-zone-a, karpenter.sh/capacity-type: on-demand, kubernetes.io/hostname: ${name}, kubernetes.io/arch: amd64, kubernetes.io/os: linux, karpenter.kwok.sh/kwoknodeclass: default}
+spec: {providerID: kwok://${name}}
+status:
+  capacity: {cpu: "8", memory: 32Gi, pods: "110"}
+  allocatable: {cpu: "8", memory: 32Gi, pods: "110"}
+  conditions: [{type: Ready, status: "True"}]
+---
+${pods
+  .split(" ")
+  .filter((pod) => pod !== "")
+  .map(
+    (pod) => `
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ${pod}
+  namespace: default
+  labels: {app: ${pod.replace(/-\d+$/, "")}}
+  ${pod.startsWith("pinned") ? "annotations: {karpenter.sh/do-not-disrupt: 'true'}" : ""}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: rs, uid: rs-uid, controller: true}]
+spec:
+  nodeName: ${name}
+  containers: [{name: app, image: app, resources: {requests: {cpu: 500m, memory: 512Mi}}}]
+status: {phase: Running}
+---`
+  )
+  .join("\n")}`
+
+const disruptionCluster = [
+  nodePool("default"),
+  nodePool("windowed", {
+    pool: 'disruption: {consolidationPolicy: WhenEmptyOrUnderutilized, consolidateAfter: 0s, budgets: [{nodes: "0", schedule: "0 9 * * *", duration: 8h}]}'
+  }),
+  managedNode("guarded", "default", "db-1"),
+  managedNode("pinned", "default", "pinned-1"),
+  managedNode("annotated", "default", "web-1", "{karpenter.sh/do-not-disrupt: 'true'}"),
+  managedNode("in-window", "windowed", "web-2"),
+  managedNode("spare", "default", "web-3"),
+  `
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: db, namespace: default}
+spec: {maxUnavailable: 0, selector: {matchLabels: {app: db}}}
+status: {disruptionsAllowed: 0, currentHealthy: 1, desiredHealthy: 1, expectedPods: 1}
+---`
+].join("\n")
+
+describe("explain node", () => {
+  it.effect(
+    "says what protects a node (PDB, do-not-disrupt, budget window) and when it opens, and prices the consolidation",
+    () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(Date.parse("2026-01-01T10:00:00Z"))
+        yield* withLiveCluster(disruptionCluster, ({ run, writes }) =>
+          Effect.gen(function* () {
+            const explain = (node: string) =>
+              Effect.map(run(["explain", "node", node, "-o", "json"]), (text) => JSON.parse(text))
+            const guarded = yield* explain("guarded")
+            assert.deepStrictEqual(
+              [guarded.candidate, guarded.blocked],
+              [false, ["pdb default/db prevents pod evictions"]]
+            )
+            assert.deepStrictEqual(guarded.pods, [
+              {
+                pod: "default/db-1",
+                note: "pdb default/db allows no eviction now (disruptionsAllowed 0): blocks until it allows one"
+              }
+            ])
+            const pinned = yield* explain("pinned")
+            assert.deepStrictEqual(pinned.blocked, ["pod default/pinned-1 has karpenter.sh/do-not-disrupt"])
+            const annotated = yield* explain("annotated")
+            assert.deepStrictEqual(annotated.blocked, ["node has karpenter.sh/do-not-disrupt"])
+            const windowed = yield* explain("in-window")
+            assert.strictEqual(windowed.consolidation.decision, "delete")
+            assert.deepStrictEqual(windowed.blocked, [
+              'Underutilized disruptions blocked by budget: budget "0" allows 0 until 17:00 UTC'
+            ])
+            const spare = yield* explain("spare")
+            assert.deepStrictEqual([spare.candidate, spare.blocked, spare.consolidation.decision], [true, [], "delete"])
+            assert.isAbove(spare.consolidation.price, 0)
+            const text = yield* run(["explain", "node", "in-window"])
+            assert.include(
+              text,
+              'blocked: Underutilized disruptions blocked by budget: budget "0" allows 0 until 17:00 UTC'
+            )
+            assert.strictEqual(writes(), 0)
+          })
+        )
+      }),
     30_000
   )
 })
