@@ -1,8 +1,8 @@
 /**
- * `explain`: why a pod is pending (or where it would go), why a node is or is not a disruption candidate, and what a
- * change would make the autoscaler do — answered by the same Scheduler and disruption Planner the controllers run, on
- * an in-memory copy of the cluster (a snapshot file, or a live cluster read with LIST requests). Nothing is written
- * anywhere: the cloud provider here only answers with the catalogue's instance types and prices.
+ * `explain`: why a pod is pending (or where it would go) and why a node is or is not a disruption candidate, answered
+ * by the same Scheduler and disruption Planner the controllers run, on an in-memory copy of the cluster (a snapshot
+ * file, or a live cluster read with LIST requests). Nothing is written anywhere: the cloud provider here only answers
+ * with the catalogue's instance types and prices.
  */
 import { Clock, Effect } from "effect"
 import * as ConditionTypes from "../api/Conditions.ts"
@@ -15,7 +15,6 @@ import * as Budgets from "../controllers/disruption/Budgets.ts"
 import * as Candidates from "../controllers/disruption/Candidates.ts"
 import * as Emptiness from "../controllers/disruption/Emptiness.ts"
 import * as Planner from "../controllers/disruption/Planner.ts"
-import * as SingleNodeConsolidation from "../controllers/disruption/SingleNodeConsolidation.ts"
 import * as TerminationPods from "../controllers/node/termination/Pods.ts"
 import * as DisruptionConditions from "../controllers/nodeclaim/disruption/DisruptionConditions.ts"
 import * as ClusterView from "../controllers/provisioning/scheduling/ClusterView.ts"
@@ -322,39 +321,3 @@ export const nodeText = (explanation: NodeExplanation): string => {
   }
   return lines.join("\n")
 }
-
-// -- decisions -----------------------------------------------------------------------------------------------------
-
-/** The first disruption command a pass would take: empty nodes first, then single-node consolidation. */
-export const disruptionDecision = Effect.fn("Explain.disruptionDecision")(
-  function* (manifests: Manifests.Manifests, catalogue: ReadonlyArray<InstanceType.InstanceType>) {
-    const now = yield* Clock.currentTimeMillis
-    const state = plannerSnapshot(manifests, catalogue, now)
-    const candidates = Planner.candidatesFor(state, "graceful")
-    const empty = Emptiness.select(candidates.filter(Emptiness.shouldDisrupt), Planner.budgetMapping(state, "Empty"))
-    if (empty.taken.length > 0) {
-      return { reason: "Empty", candidates: empty.taken.map((c) => c.name), replacements: [] as Array<string> }
-    }
-    const budgets = Planner.budgetMapping(state, "Underutilized")
-    for (const candidate of Planner.consolidationCandidates(state)) {
-      if (!SingleNodeConsolidation.tries(candidate, budgets)) continue
-      const { command } = yield* Planner.computeConsolidation(state, [candidate], "single")
-      if (command === undefined) continue
-      return {
-        reason: command.reason,
-        candidates: command.candidates.map((c) => c.name),
-        replacements: command.replacements.flatMap((replacement) => {
-          const launch = ScheduleOutput.launchOf(
-            replacement.instanceTypes,
-            replacement.requirements,
-            wellKnownFor(catalogue)
-          )
-          return launch === null ? [] : [launch.instanceType]
-        })
-      }
-    }
-    return undefined
-  },
-  (effect, _manifests, catalogue) =>
-    Effect.provideService(effect, CloudProvider.CloudProvider, catalogueProvider(catalogue))
-)
