@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Schema } from "effect"
+import { Duration, Effect, Layer, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as AwsCloudProvider from "../../../../layers/cloudprovider/aws/AwsCloudProvider.ts"
 import * as NodeClassStatus from "../../../../layers/cloudprovider/aws/controllers/NodeClassStatus.ts"
 import * as FakeAws from "../../../../layers/cloudprovider/aws/fake/FakeAws.ts"
+import * as FakeKubelet from "../../../../layers/cloudprovider/aws/fake/FakeKubelet.ts"
 import * as UnavailableOfferings from "../../../../layers/cloudprovider/aws/UnavailableOfferings.ts"
 import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as EC2NodeClass from "../../../../src/api/EC2NodeClass.ts"
@@ -337,50 +338,6 @@ describe("AwsCloudProvider", () => {
   )
 })
 
-/**
- * The test's kubelet: EC2 instances do not join the cluster by themselves, so every running instance that has no Node
- * registers one, as its kubelet would: named by its private DNS name, with the kubelet's own labels and the NodeClaim's
- * `--node-labels`, the unregistered taint, Ready, and the capacity the NodeClaim was launched with.
- */
-const kubeletStep = Effect.gen(function* () {
-  const kube = yield* KubeClient
-  const fake = yield* FakeAws.FakeAws
-  const reservations = yield* fake.ec2.describeInstances({
-    Filters: [{ Name: "instance-state-name", Values: ["running"] }]
-  })
-  const nodes = (yield* kube.list(Resources.Nodes)).items
-  const claims = (yield* kube.list(Resources.NodeClaims)).items
-  for (const instance of reservations.flatMap((reservation) => reservation.Instances ?? [])) {
-    const zone = instance.Placement?.AvailabilityZone ?? ""
-    const providerID = AwsCloudProvider.providerIDOf(zone, instance.InstanceId ?? "")
-    if (nodes.some((node) => node.spec.providerID === providerID)) continue
-    const claim = claims.find((candidate) => candidate.status?.providerID === providerID)
-    if (claim === undefined) continue
-    const name = instance.PrivateDnsName ?? ""
-    yield* kube.create(Resources.Nodes, {
-      apiVersion: "v1",
-      kind: "Node",
-      metadata: {
-        name,
-        labels: {
-          [Labels.Hostname]: name,
-          [Labels.InstanceType]: instance.InstanceType ?? "",
-          [Labels.Zone]: zone,
-          [Labels.Arch]: instance.Architecture === "arm64" ? "arm64" : "amd64",
-          [Labels.OS]: "linux",
-          [Labels.NodePool]: claim.metadata.labels?.[Labels.NodePool] ?? ""
-        }
-      },
-      spec: { providerID, taints: [{ key: "karpenter.sh/unregistered", effect: "NoExecute" }] },
-      status: {
-        capacity: claim.status?.capacity ?? {},
-        allocatable: claim.status?.allocatable ?? {},
-        conditions: [{ type: "Ready", status: "True" }]
-      }
-    } as never)
-  }
-})
-
 describe("AwsCloudProvider with the controllers", S.controllerSuite, () => {
   it.effect(
     "a NodePool on an EC2NodeClass provisions a pending pod: the instance joins as a Node and the pod is bound",
@@ -388,7 +345,7 @@ describe("AwsCloudProvider with the controllers", S.controllerSuite, () => {
       Effect.gen(function* () {
         yield* setUp()
         yield* S.createPendingPod(S.pod("a", { cpu: "1", memory: "2Gi" }))
-        yield* Layer.build(Layer.merge(S.karpenter(), S.controlPlane))
+        yield* Layer.build(Layer.mergeAll(S.karpenter(), S.controlPlane, FakeKubelet.layer()))
         yield* S.advance(2_000, 250)
         const [claim] = yield* S.listNodeClaims
         const providerID = claim?.status?.providerID ?? ""
@@ -401,8 +358,9 @@ describe("AwsCloudProvider with the controllers", S.controllerSuite, () => {
         const fleets = yield* operations("CreateFleet")
         assert.strictEqual(fleets.length, 1)
 
-        yield* kubeletStep
-        yield* S.advance(10_000, 1_000)
+        // No Node before the instance has booted; its kubelet registers it then.
+        assert.lengthOf(yield* S.listNodes, 0)
+        yield* S.advance(Duration.toMillis(FakeKubelet.defaultBootTime), 1_000)
         const [registered] = yield* S.listNodeClaims
         assert.strictEqual(S.conditionOf(registered?.status?.conditions, "Registered")?.status, "True")
         assert.strictEqual(S.conditionOf(registered?.status?.conditions, "Initialized")?.status, "True")
@@ -415,6 +373,21 @@ describe("AwsCloudProvider with the controllers", S.controllerSuite, () => {
         )
         assert.isFalse((node?.spec.taints ?? []).some((taint) => taint.key === "karpenter.sh/unregistered"))
         assert.strictEqual((yield* S.getPod("a")).spec.nodeName, node?.metadata.name)
+
+        // The instance terminated behind Karpenter's back (a user, an ASG): its Node goes away, and its NodeClaim.
+        const fake = yield* FakeAws.FakeAws
+        yield* fake.ec2.terminateInstances({ InstanceIds: [AwsCloudProvider.instanceIdOf(providerID) ?? ""] })
+        yield* S.advance(60_000, 1_000)
+        assert.notInclude(
+          (yield* S.listNodes).map((candidate) => candidate.metadata.name),
+          node?.metadata.name,
+          "the terminated instance's Node is gone"
+        )
+        assert.notInclude(
+          (yield* S.listNodeClaims).map((candidate) => candidate.status?.providerID),
+          providerID,
+          "its NodeClaim is gone"
+        )
       }).pipe(Effect.provide(TestLayer))
   )
 })
