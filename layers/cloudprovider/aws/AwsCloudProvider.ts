@@ -258,8 +258,11 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
   const launcher = yield* Launcher.Launcher
   const unavailable = yield* UnavailableOfferings
   const ttlMillis = Duration.toMillis(catalogueTtl)
-  let catalogue: { readonly value: Catalogue; readonly expiresAt: number } | undefined
-  // Node class name → the instance types built for its resourceVersion and the cache's sequence number.
+  let catalogue:
+    | { readonly value: Catalogue; readonly expiresAt: number; readonly names: string; readonly seqNum: number }
+    | undefined
+  // Node class name → the instance types built for its resourceVersion, the catalogue's and the unavailable
+  // offerings' state: rebuilt when one of them changes, not on a timer (a build of every EC2 type is costly).
   const built = new Map<string, { readonly key: string; readonly types: ReadonlyArray<InstanceType.InstanceType> }>()
 
   const failure = (method: string) => (error: AwsFailure | KubeError.KubeUnavailable) =>
@@ -282,16 +285,22 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
       zonesByType.set(offering.InstanceType ?? "", zones)
     }
     const allZones = [...new Set(offerings.map((offering) => offering.Location ?? ""))].sort()
+    // As upstream's sequence numbers, bumped only when the answer changed: the types and where each is offered (EC2
+    // does not change a type's description in place).
+    const names = JSON.stringify([...zonesByType].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    const seqNum =
+      (catalogue?.seqNum ?? 0) + (catalogue?.names === names && catalogue.value.infos.length === infos.length ? 0 : 1)
     const value: Catalogue = { infos, zonesByType, allZones }
-    catalogue = { value, expiresAt: now + ttlMillis }
+    catalogue = { value, expiresAt: now + ttlMillis, names, seqNum }
     return value
   })
 
   /** upstream `InstanceTypeProvider.List`: every type, its offerings placed in the node class's subnet zones. */
   const instanceTypesOf = Effect.fn("AwsCloudProvider.instanceTypesOf")(function* (nodeClass: EC2NodeClass) {
     const described = yield* describeCatalogue().pipe(Effect.mapError(failure("getInstanceTypes")))
-    const seqNum = yield* unavailable.seqNum
-    const key = `${nodeClass.metadata.resourceVersion ?? ""}/${seqNum}/${catalogue?.expiresAt ?? 0}`
+    // The offerings unavailable now, not only the marks: one whose three minutes are over is offered again.
+    const unavailableNow = yield* unavailable.active
+    const key = `${nodeClass.metadata.resourceVersion ?? ""}/${catalogue?.seqNum ?? 0}/${unavailableNow.join(",")}`
     const cached = built.get(nodeClass.metadata.name ?? "")
     if (cached?.key === key) return cached.types
     const isUnavailable = yield* unavailable.snapshot

@@ -317,6 +317,24 @@ describe("AwsCloudProvider", () => {
     }).pipe(Effect.provide(TestLayer))
   )
 
+  it.effect("getInstanceTypes offers a marked offering again when its three minutes are over, not later", () =>
+    Effect.gen(function* () {
+      yield* setUp()
+      const cloud = yield* CloudProvider
+      const pool = yield* Effect.flatMap(Effect.service(KubeClient), (kube) => kube.get(Resources.NodePools, "default"))
+      const spotB = Effect.map(cloud.getInstanceTypes(pool), (types) =>
+        types
+          .find((type) => type.name === "m5.large")
+          ?.offerings.find((o) => o.capacityType === "spot" && o.zone === "us-west-2b")
+      )
+      const offerings = yield* UnavailableOfferings.UnavailableOfferings
+      yield* offerings.markUnavailable("spot", "m5.large", "us-west-2b")
+      assert.isFalse((yield* spotB)?.available)
+      yield* TestClock.adjust(UnavailableOfferings.ttl)
+      assert.isTrue((yield* spotB)?.available, "available once the mark expired")
+    }).pipe(Effect.provide(TestLayer))
+  )
+
   it.effect("is named aws, supports EC2NodeClass and has upstream's repair policies", () =>
     Effect.gen(function* () {
       const cloud = yield* CloudProvider
