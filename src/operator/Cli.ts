@@ -5,6 +5,7 @@
 import { Console, Effect, FileSystem, Option, Path, Result } from "effect"
 import { type CliError, CliOutput, Command, Flag } from "effect/cli"
 import * as Crd from "../api/Crd.ts"
+import type * as AwsWorld from "./AwsWorld.ts"
 import * as Options from "./Options.ts"
 import * as Schedule from "./Schedule.ts"
 import * as Simulate from "./Simulate.ts"
@@ -51,30 +52,43 @@ const outputFlag = Flag.Literals("output", ["json", "text"]).pipe(
   Flag.withDefault("text")
 )
 
-/** `schedule`: a dry-run of one provisioning pass over manifests. */
-export const schedule = Command.make(
-  "schedule",
-  {
-    files: Flag.String("file").pipe(
-      Flag.withAlias("f"),
-      Flag.withDescription("a manifest file or directory (repeatable)"),
-      Flag.atLeast(1)
-    ),
-    instanceTypes: instanceTypesFlag,
-    output: outputFlag
-  },
-  Effect.fn("Cli.schedule")(function* ({ files, instanceTypes, output }) {
-    const printed = yield* Schedule.run({ files, instanceTypes: Option.getOrUndefined(instanceTypes), output })
-    yield* Console.log(printed)
-  })
-).pipe(
-  Command.withDescription(
-    "Dry-run one provisioning pass: where pending pods would go, which NodeClaims would launch, and why pods cannot be placed"
+/** `schedule`: a dry-run of one provisioning pass over manifests; inputs on EC2NodeClasses on the `aws` world. */
+export const schedule = (aws?: Effect.Effect<AwsWorld.AwsWorld>) =>
+  Command.make(
+    "schedule",
+    {
+      files: Flag.String("file").pipe(
+        Flag.withAlias("f"),
+        Flag.withDescription("a manifest file or directory (repeatable)"),
+        Flag.atLeast(1)
+      ),
+      instanceTypes: instanceTypesFlag,
+      output: outputFlag
+    },
+    Effect.fn("Cli.schedule")(function* ({ files, instanceTypes, output }) {
+      const printed = yield* Schedule.run({
+        files,
+        instanceTypes: Option.getOrUndefined(instanceTypes),
+        output,
+        ...(aws === undefined ? {} : { aws })
+      })
+      yield* Console.log(printed)
+    })
+  ).pipe(
+    Command.withDescription(
+      "Dry-run one provisioning pass: where pending pods would go, which NodeClaims would launch, and why pods cannot be placed"
+    )
   )
-)
 
-/** `simulate`: a scenario on the embedded cluster in virtual time; its progress on `terminal`, if one is given. */
-export const simulate = (environment: Simulate.Environment, terminal?: Simulate.Terminal) =>
+/**
+ * `simulate`: a scenario on the embedded cluster in virtual time; its progress on `terminal`, if one is given;
+ * scenarios on EC2NodeClasses on the `aws` world.
+ */
+export const simulate = (
+  environment: Simulate.Environment,
+  terminal?: Simulate.Terminal,
+  aws?: Effect.Effect<AwsWorld.AwsWorld>
+) =>
   Command.make(
     "simulate",
     {
@@ -102,7 +116,8 @@ export const simulate = (environment: Simulate.Environment, terminal?: Simulate.
         instanceTypes: Option.getOrUndefined(instanceTypes),
         output,
         maxDuration,
-        ...(terminal === undefined ? {} : { terminal })
+        ...(terminal === undefined ? {} : { terminal }),
+        ...(aws === undefined ? {} : { aws })
       })
       yield* Console.log(printed)
     })
@@ -135,6 +150,8 @@ export interface DevOptions {
 /** What the composition root hands the commands: the implementations they run on. */
 export interface Environment<R> {
   readonly simulation: Simulate.Environment
+  /** The fake AWS world `schedule` and `simulate` run inputs on EC2NodeClasses on; without it they are refused. */
+  readonly aws?: Effect.Effect<AwsWorld.AwsWorld>
   /** Where `simulate` shows its progress (stderr); none without. */
   readonly terminal?: Simulate.Terminal
   /** Runs the operator against a real cluster until interrupted. */
@@ -218,7 +235,12 @@ export const command = <R>(environment: Environment<R>) =>
     Command.withDescription(
       "A Kubernetes node autoscaler that speaks Karpenter's v1 API (NodePool, NodeClaim), written as Effect programs. `karpenter-effect controller --help` lists the options of the production command."
     ),
-    Command.withSubcommands([crds, schedule, simulate(environment.simulation, environment.terminal), dev(environment)])
+    Command.withSubcommands([
+      crds,
+      schedule(environment.aws),
+      simulate(environment.simulation, environment.terminal, environment.aws),
+      dev(environment)
+    ])
   )
 
 /**

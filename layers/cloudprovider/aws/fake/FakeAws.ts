@@ -1269,17 +1269,22 @@ export const make = (options: Options): Effect.Effect<Controls> =>
     })
   )
 
-/** The fake AWS and the five sdk services it answers: Ec2, Ssm, Iam, Pricing and Sqs. */
-export const layer = (options: Options): Layer.Layer<FakeAws | Ec2 | Ssm | Iam | Pricing | Sqs> => {
-  const services = Layer.effectContext(
-    Effect.map(FakeAws, (fake) =>
-      Context.make(Ec2, fake.ec2).pipe(
-        Context.add(Ssm, fake.ssm),
-        Context.add(Iam, fake.iam),
-        Context.add(Pricing, fake.pricing),
-        Context.add(Sqs, fake.sqs)
-      )
+/** The five sdk services of the fake in context: Ec2, Ssm, Iam, Pricing and Sqs. */
+const services = Layer.effectContext(
+  Effect.map(FakeAws, (fake) =>
+    Context.make(Ec2, fake.ec2).pipe(
+      Context.add(Ssm, fake.ssm),
+      Context.add(Iam, fake.iam),
+      Context.add(Pricing, fake.pricing),
+      Context.add(Sqs, fake.sqs)
     )
   )
-  return Layer.provideMerge(services, Layer.effect(FakeAws, make(options)))
-}
+)
+
+/** The fake AWS and the five sdk services it answers: Ec2, Ssm, Iam, Pricing and Sqs. */
+export const layer = (options: Options): Layer.Layer<FakeAws | Ec2 | Ssm | Iam | Pricing | Sqs> =>
+  Layer.provideMerge(services, Layer.effect(FakeAws, make(options)))
+
+/** A fake already made (its state shared with whoever holds it) and its five sdk services. */
+export const layerOf = (fake: Controls): Layer.Layer<FakeAws | Ec2 | Ssm | Iam | Pricing | Sqs> =>
+  Layer.provideMerge(services, Layer.succeed(FakeAws, fake))
