@@ -2,91 +2,25 @@ import { assert, describe, it } from "@effect/vitest"
 import { Duration, Effect, Layer, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as AwsCloudProvider from "../../../../layers/cloudprovider/aws/AwsCloudProvider.ts"
-import * as NodeClassStatus from "../../../../layers/cloudprovider/aws/controllers/NodeClassStatus.ts"
 import * as FakeAws from "../../../../layers/cloudprovider/aws/fake/FakeAws.ts"
 import * as FakeKubelet from "../../../../layers/cloudprovider/aws/fake/FakeKubelet.ts"
 import * as UnavailableOfferings from "../../../../layers/cloudprovider/aws/UnavailableOfferings.ts"
-import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"
-import * as EC2NodeClass from "../../../../src/api/EC2NodeClass.ts"
 import * as Labels from "../../../../src/api/Labels.ts"
 import { NodeClaim } from "../../../../src/api/NodeClaim.ts"
-import * as Ec2Dataset from "../../../../src/cloudprovider/aws/Ec2Dataset.ts"
-import * as Ec2Pricing from "../../../../src/cloudprovider/aws/Ec2Pricing.ts"
 import { CloudProvider } from "../../../../src/cloudprovider/CloudProvider.ts"
-import { EventRecorder } from "../../../../src/kube/EventRecorder.ts"
 import { KubeClient } from "../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"
-import * as InformerCache from "../../../../src/runtime/InformerCache.ts"
 import * as S from "../../../controllers/support.ts"
-import { createNodePool, nodePool } from "../../../controllers/support.ts"
-import { readDataJson } from "../../../fixtures.ts"
 import { settle } from "../../../support/Settle.ts"
-
-// A few families keep the catalogue small; m5 and m6g give both architectures.
-const dataset = Schema.decodeUnknownSync(Ec2Dataset.Dataset)(readDataJson("aws-instance-types.json")).filter((record) =>
-  /^(m5|c5|m6g)\./.test(record.name)
-)
-const zones = ["us-west-2a", "us-west-2b", "us-west-2c"]
-const cluster = {
-  name: "test-cluster",
-  endpoint: "https://ABCDEF.gr7.us-west-2.eks.amazonaws.com",
-  cidr: "10.100.0.0/16",
-  caBundle: "Y2EtYnVuZGxl",
-  kubeDnsIp: "10.100.0.10"
-}
-const settings: NodeClassStatus.Settings = {
-  clusterName: "test-cluster",
-  region: "us-west-2",
-  kubernetesVersion: "1.32"
-}
-
-const TestLayer = AwsCloudProvider.layer({
-  cluster,
-  region: "us-west-2",
-  generated: AwsCloudProvider.generatedData(dataset),
-  prices: Ec2Pricing.fromStatic(Ec2Dataset.onDemandPrices(dataset))
-}).pipe(
-  Layer.provideMerge(UnavailableOfferings.layer),
-  Layer.provideMerge(FakeAws.layer({ instanceTypes: dataset, zones })),
-  Layer.provideMerge(InformerCache.layer.pipe(Layer.provideMerge(MemoryKube.layer()))),
-  Layer.provideMerge(EventRecorder.layerMemory([]))
-)
-
-const nodeClassRef = { group: EC2NodeClass.group, kind: EC2NodeClass.kind, name: "default" } as const
-
-const nodeClassObject = (spec?: Record<string, unknown>) => ({
-  apiVersion: EC2NodeClass.apiVersion,
-  kind: EC2NodeClass.kind,
-  metadata: { name: "default" },
-  spec: {
-    subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "test-cluster" } }],
-    securityGroupSelectorTerms: [{ tags: { "karpenter.sh/discovery": "*" } }],
-    amiSelectorTerms: [{ alias: "al2023@latest" }],
-    role: "KarpenterNodeRole-test-cluster",
-    ...spec
-  }
-})
-
-/** The EC2NodeClass `default` and NodePool `default`, with the status controller running on the NodeClass. */
-const setUp = (spec?: Record<string, unknown>) =>
-  Effect.gen(function* () {
-    const kube = yield* KubeClient
-    yield* kube.create(Resources.EC2NodeClasses, nodeClassObject(spec) as never)
-    yield* createNodePool(nodePool("default", { nodeClassRef }))
-    yield* NodeClassStatus.make(settings)
-    yield* settle
-  })
-
-const storedNodeClass = Effect.flatMap(Effect.service(KubeClient), (kube) =>
-  kube.get(Resources.EC2NodeClasses, "default")
-)
-
-const updateNodeClassSpec = (spec: Record<string, unknown>) =>
-  Effect.gen(function* () {
-    const kube = yield* KubeClient
-    yield* kube.patch(Resources.EC2NodeClasses, "default", { type: "merge", patch: { spec } })
-    yield* settle
-  })
+import {
+  nodeClassObject,
+  nodeClassRef,
+  setUp,
+  storedNodeClass,
+  TestLayer,
+  updateNodeClassSpec,
+  zones
+} from "./support.ts"
 
 const nodeClaimOf = (requirements: ReadonlyArray<{ key: string; operator: string; values: Array<string> }>) =>
   Schema.decodeUnknownSync(NodeClaim)({
