@@ -82,6 +82,38 @@ describe("AWS examples", () => {
   )
 
   it.live(
+    "simulate examples/aws/drift.yaml: a pinned AMI release drifts every node; each is replaced, one at a time",
+    () =>
+      Effect.gen(function* () {
+        const report = JSON.parse(yield* cli(["simulate", "-f", example("drift.yaml"), "-o", "json"])) as Report
+        const [before, after] = report.snapshots
+        assert.lengthOf(before?.nodes ?? [], 4)
+        assert.deepStrictEqual(
+          report.disruptions.map((disruption) => [disruption.reason, disruption.candidates.length]),
+          [1, 2, 3, 4].map(() => ["Drifted", 1])
+        )
+        assert.sameMembers(
+          report.disruptions.flatMap((disruption) => disruption.candidates),
+          (before?.nodes ?? []).map((node) => node.name)
+        )
+        // One at a time: each starts after the previous replacement launched, registered and the old node drained.
+        const times = report.disruptions.map((disruption) => disruption.time)
+        for (let i = 1; i < times.length; i++) assert.isAbove(times[i]! - times[i - 1]!, 30, `disruption ${i}`)
+        assert.lengthOf(after?.nodes ?? [], 4)
+        for (const node of after?.nodes ?? []) {
+          assert.notInclude(
+            (before?.nodes ?? []).map((old) => old.name),
+            node.name
+          )
+          assert.isTrue(ec2Types.has(node.instanceType), node.instanceType)
+        }
+        assert.deepStrictEqual(after?.pendingPods, [])
+        for (const claim of after?.nodeClaims ?? []) assert.notProperty(claim.conditions, "Drifted")
+      }),
+    timeout
+  )
+
+  it.live(
     "schedule examples/aws/schedule.yaml: NodeClaims on EC2 types with us-east-1 prices; the GPU pod cannot fit",
     () =>
       Effect.gen(function* () {
