@@ -114,7 +114,12 @@ export const make: Effect.Effect<AwsWorld.AwsWorld> = Effect.gen(function* () {
   const records = dataset()
   const fake = yield* FakeAws.make({ instanceTypes: records, region, clusterName })
   const prices = yield* pricesOf(fake, records)
-  const catalogue = catalogueOf(records, fake.zones, prices)
+  // Some 1,363 types to build: only for what needs them (simulate's prices, schedule's existing nodes).
+  let built: ReadonlyArray<InstanceType.InstanceType> | undefined
+  const catalogue = () => {
+    built ??= catalogueOf(records, fake.zones, prices)
+    return built
+  }
   const provider = providerOn(fake, records, prices)
 
   const offered = (

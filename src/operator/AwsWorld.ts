@@ -20,8 +20,8 @@ export interface Offered {
   readonly notReady: ReadonlyMap<string, string>
   /** The provider's well-known labels. */
   readonly wellKnownLabels: ReadonlySet<string>
-  /** Every instance type of the region as the provider lists it for a default EC2NodeClass (existing nodes' types). */
-  readonly catalogue: ReadonlyArray<InstanceType.InstanceType>
+  /** Every instance type of the region as for a default EC2NodeClass (existing nodes' types), built on first use. */
+  readonly catalogue: () => ReadonlyArray<InstanceType.InstanceType>
 }
 
 /** The fake AWS world. */
@@ -33,8 +33,8 @@ export interface AwsWorld {
   ) => Effect.Effect<Offered>
   /** `simulate`: the embedded cluster with the AWS provider on the fake world, on the caller's clock. */
   readonly simulation: Layer.Layer<KubeClient>
-  /** The region's instance types with their offerings' prices: what the simulation's summary prices nodes at. */
-  readonly catalogue: ReadonlyArray<InstanceType.InstanceType>
+  /** The region's instance types with their offerings' prices (the simulation's summary prices nodes at them). */
+  readonly catalogue: () => ReadonlyArray<InstanceType.InstanceType>
 }
 
 /** Which provider an input runs on. */

@@ -117,7 +117,7 @@ export const plan = Effect.fn("Schedule.plan")(function* (
   unschedulable.push(...ignored)
   const results = yield* Scheduler.solve({
     nodePools,
-    existingNodes: ClusterView.existingNodes(manifests, boundByNode, offered?.catalogue ?? catalogue, volumes),
+    existingNodes: ClusterView.existingNodes(manifests, boundByNode, catalogue, volumes),
     pods: pending,
     boundPods: bound,
     boundPodsByNode: boundByNode,
@@ -189,9 +189,12 @@ export const run = Effect.fn("Schedule.run")(function* (options: {
     provider === "aws" && options.aws !== undefined
       ? yield* Effect.flatMap(options.aws, (world) => world.offered(Manifests.objects(manifests), manifests.nodePools))
       : undefined
+  // On EC2, the region's types size the existing capacity (built only when the input has some).
   const catalogue =
     offered !== undefined
-      ? offered.catalogue
+      ? manifests.nodes.length + manifests.nodeClaims.length === 0
+        ? []
+        : offered.catalogue()
       : options.instanceTypes === undefined
         ? Catalog.kwok()
         : yield* loadCatalogue(options.instanceTypes)

@@ -165,7 +165,7 @@ export const run = Effect.fn("Simulate.run")(function* (
   const world = provider === "aws" && options.aws !== undefined ? yield* options.aws : undefined
   const catalogue =
     world !== undefined
-      ? world.catalogue
+      ? world.catalogue()
       : options.instanceTypes === undefined
         ? Catalog.kwok()
         : yield* loadCatalogue(options.instanceTypes)
