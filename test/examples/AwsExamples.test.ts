@@ -2,7 +2,7 @@
  * The AWS examples (examples/aws/) through the command line as bin.ts runs it: `simulate` and `schedule` on an input
  * with an EC2NodeClass run the AWS provider on the fake AWS world, and show EC2 instance types and prices.
  */
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -149,6 +149,32 @@ describe("AWS examples", () => {
         )
       }),
     timeout
+  )
+
+  it.live(
+    "schedule: an EC2NodeClass whose subnet selector finds nothing leaves its NodePool out, with the reason",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "aws-examples-"))
+        const elsewhere = join(dir, "elsewhere.yaml")
+        writeFileSync(
+          elsewhere,
+          readFileSync(example("schedule.yaml"), "utf8").replace(
+            "subnetSelectorTerms:\n    - tags: { karpenter.sh/discovery: simulation }",
+            "subnetSelectorTerms:\n    - tags: { karpenter.sh/discovery: elsewhere }"
+          )
+        )
+        const json = JSON.parse(yield* cli(["schedule", "-f", elsewhere, "-o", "json"])) as {
+          nodeClaims: Array<unknown>
+          unschedulable: Array<{ pod: string; reason: string }>
+        }
+        assert.deepStrictEqual(json.nodeClaims, [])
+        assert.lengthOf(json.unschedulable, 4)
+        for (const { reason } of json.unschedulable) {
+          assert.include(reason, 'nodepool "general" is not ready: EC2NodeClass "default"')
+          assert.include(reason, "SubnetsReady=False")
+        }
+      })
   )
 
   it.live("an input mixing EC2NodeClass and KWOKNodeClass is one line, and so is a KWOK catalogue for EC2", () =>
