@@ -41,7 +41,9 @@ export const crds = Command.make(
 
 /** `--instance-types`, shared by `schedule` and `simulate`. */
 const instanceTypesFlag = Flag.String("instance-types").pipe(
-  Flag.withDescription("an instance-type catalogue (JSON, the format of kwok-instance-types.json); default: KWOK's"),
+  Flag.withDescription(
+    "an instance-type catalogue (JSON, the format of kwok-instance-types.json); default: KWOK's. Inputs with an EC2NodeClass run on the fake AWS world and its EC2 types instead"
+  ),
   Flag.optional
 )
 
