@@ -21,6 +21,11 @@ Cli.run({
         (Simulation) => Simulation.environment(instanceTypes)
       )
     ),
+  // Loaded only for an input on EC2NodeClasses: the fake AWS world and the 1,363 EC2 instance types it serves.
+  aws: Effect.flatMap(
+    Effect.promise(() => import("./layers/app/AwsWorldApp.ts")),
+    (World) => World.make
+  ),
   controller: (options) =>
     Effect.flatMap(
       Effect.promise(() => import("./layers/app/ControllerApp.ts")),

@@ -1,9 +1,10 @@
 /**
- * The embedded cluster a `simulate` scenario runs on: the in-memory API server, the emulated control plane, the KWOK
- * provider and every Karpenter controller, all on the caller's (virtual) clock.
+ * The embedded cluster a `simulate` scenario runs on: the in-memory API server, the emulated control plane, a cloud
+ * provider (KWOK unless told) and every Karpenter controller, all on the caller's (virtual) clock.
  */
 import { setFlagsFromString } from "node:v8"
 import { Effect, Layer } from "effect"
+import type { CloudProvider } from "../../src/cloudprovider/CloudProvider.ts"
 import type * as InstanceType from "../../src/cloudprovider/InstanceType.ts"
 import * as ControlPlane from "../../src/cluster/ControlPlane.ts"
 import { EventRecorder } from "../../src/kube/EventRecorder.ts"
@@ -21,15 +22,25 @@ import * as MemoryKube from "../kube/memory/MemoryKubeClient.ts"
  */
 const throughputHeap = Layer.effectDiscard(Effect.sync(() => setFlagsFromString("--max-semi-space-size=64")))
 
-/** The simulation environment for a catalogue. */
-export const environment = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Layer.Layer<KubeClient> => {
+/**
+ * The embedded cluster on a cloud provider: the in-memory API server, the emulated control plane, the provider (with
+ * whatever it runs beside it) and every Karpenter controller.
+ */
+export const withProvider = (
+  provider: Layer.Layer<CloudProvider, never, KubeClient | InformerCache.InformerCache | EventRecorder>
+): Layer.Layer<KubeClient> => {
   const kube = MemoryKube.layer()
   // One informer cache for the whole process: the control plane and the controllers read the same informers.
-  const services = Layer.mergeAll(
-    EventRecorder.layer,
-    KwokCloudProvider.layer({ instanceTypes }),
-    ClusterState.layer
-  ).pipe(Layer.provideMerge(InformerCache.layer), Layer.provideMerge(kube))
+  const services = ClusterState.layer.pipe(
+    Layer.provideMerge(provider),
+    Layer.provideMerge(EventRecorder.layer),
+    Layer.provideMerge(InformerCache.layer),
+    Layer.provideMerge(kube)
+  )
   const running = Layer.mergeAll(ControlPlane.layer, Controllers.layer()).pipe(Layer.provideMerge(services))
   return running.pipe(Layer.provideMerge(throughputHeap))
 }
+
+/** The simulation environment for a catalogue, on the KWOK provider. */
+export const environment = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Layer.Layer<KubeClient> =>
+  withProvider(KwokCloudProvider.layer({ instanceTypes }))

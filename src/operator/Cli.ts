@@ -7,6 +7,7 @@ import { Argument, type CliError, CliOutput, Command, Flag } from "effect/cli"
 import * as Crd from "../api/Crd.ts"
 import * as Catalog from "../cloudprovider/Catalog.ts"
 import type { KubeClient } from "../kube/KubeClient.ts"
+import type * as AwsWorld from "./AwsWorld.ts"
 import * as Explain from "./Explain.ts"
 import * as Manifests from "./Manifests.ts"
 import * as Options from "./Options.ts"
@@ -45,7 +46,9 @@ export const crds = Command.make(
 
 /** `--instance-types`, shared by `schedule` and `simulate`. */
 const instanceTypesFlag = Flag.String("instance-types").pipe(
-  Flag.withDescription("an instance-type catalogue (JSON, the format of kwok-instance-types.json); default: KWOK's"),
+  Flag.withDescription(
+    "an instance-type catalogue (JSON, the format of kwok-instance-types.json); default: KWOK's. Inputs with an EC2NodeClass run on the fake AWS world and its EC2 types instead"
+  ),
   Flag.optional
 )
 
@@ -56,30 +59,43 @@ const outputFlag = Flag.Literals("output", ["json", "text"]).pipe(
   Flag.withDefault("text")
 )
 
-/** `schedule`: a dry-run of one provisioning pass over manifests. */
-export const schedule = Command.make(
-  "schedule",
-  {
-    files: Flag.String("file").pipe(
-      Flag.withAlias("f"),
-      Flag.withDescription("a manifest file or directory (repeatable)"),
-      Flag.atLeast(1)
-    ),
-    instanceTypes: instanceTypesFlag,
-    output: outputFlag
-  },
-  Effect.fn("Cli.schedule")(function* ({ files, instanceTypes, output }) {
-    const printed = yield* Schedule.run({ files, instanceTypes: Option.getOrUndefined(instanceTypes), output })
-    yield* Console.log(printed)
-  })
-).pipe(
-  Command.withDescription(
-    "Dry-run one provisioning pass: where pending pods would go, which NodeClaims would launch, and why pods cannot be placed"
+/** `schedule`: a dry-run of one provisioning pass over manifests; inputs on EC2NodeClasses on the `aws` world. */
+export const schedule = (aws?: Effect.Effect<AwsWorld.AwsWorld>) =>
+  Command.make(
+    "schedule",
+    {
+      files: Flag.String("file").pipe(
+        Flag.withAlias("f"),
+        Flag.withDescription("a manifest file or directory (repeatable)"),
+        Flag.atLeast(1)
+      ),
+      instanceTypes: instanceTypesFlag,
+      output: outputFlag
+    },
+    Effect.fn("Cli.schedule")(function* ({ files, instanceTypes, output }) {
+      const printed = yield* Schedule.run({
+        files,
+        instanceTypes: Option.getOrUndefined(instanceTypes),
+        output,
+        ...(aws === undefined ? {} : { aws })
+      })
+      yield* Console.log(printed)
+    })
+  ).pipe(
+    Command.withDescription(
+      "Dry-run one provisioning pass: where pending pods would go, which NodeClaims would launch, and why pods cannot be placed"
+    )
   )
-)
 
-/** `simulate`: a scenario on the embedded cluster in virtual time; its progress on `terminal`, if one is given. */
-export const simulate = (environment: Simulate.Environment, terminal?: Simulate.Terminal) =>
+/**
+ * `simulate`: a scenario on the embedded cluster in virtual time; its progress on `terminal`, if one is given;
+ * scenarios on EC2NodeClasses on the `aws` world.
+ */
+export const simulate = (
+  environment: Simulate.Environment,
+  terminal?: Simulate.Terminal,
+  aws?: Effect.Effect<AwsWorld.AwsWorld>
+) =>
   Command.make(
     "simulate",
     {
@@ -107,7 +123,8 @@ export const simulate = (environment: Simulate.Environment, terminal?: Simulate.
         instanceTypes: Option.getOrUndefined(instanceTypes),
         output,
         maxDuration,
-        ...(terminal === undefined ? {} : { terminal })
+        ...(terminal === undefined ? {} : { terminal }),
+        ...(aws === undefined ? {} : { aws })
       })
       yield* Console.log(printed)
     })
@@ -140,6 +157,8 @@ export interface DevOptions {
 /** What the composition root hands the commands: the implementations they run on. */
 export interface Environment<R> {
   readonly simulation: Simulate.Environment
+  /** The fake AWS world `schedule` and `simulate` run inputs on EC2NodeClasses on; without it they are refused. */
+  readonly aws?: Effect.Effect<AwsWorld.AwsWorld>
   /** Where `simulate` shows its progress (stderr); none without. */
   readonly terminal?: Simulate.Terminal
   /** Runs the operator against a real cluster until interrupted. */
@@ -364,8 +383,8 @@ export const command = <R>(environment: Environment<R>) =>
     ),
     Command.withSubcommands([
       crds,
-      schedule,
-      simulate(environment.simulation, environment.terminal),
+      schedule(environment.aws),
+      simulate(environment.simulation, environment.terminal, environment.aws),
       dev(environment),
       snapshot(environment),
       explain(environment)

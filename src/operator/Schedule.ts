@@ -4,6 +4,7 @@
  */
 import { Effect, FileSystem, Schema } from "effect"
 import * as Conditions from "../api/Conditions.ts"
+import * as EC2NodeClass from "../api/EC2NodeClass.ts"
 import * as KWOKNodeClass from "../api/KWOKNodeClass.ts"
 import * as Meta from "../api/Meta.ts"
 import type { NodeClassRef } from "../api/NodeClassRef.ts"
@@ -15,6 +16,7 @@ import * as Provisioner from "../controllers/provisioning/Provisioner.ts"
 import * as ClusterView from "../controllers/provisioning/scheduling/ClusterView.ts"
 import * as Scheduler from "../controllers/provisioning/scheduling/Scheduler.ts"
 import * as Requirements from "../scheduling/Requirements.ts"
+import * as AwsWorld from "./AwsWorld.ts"
 import * as Manifests from "./Manifests.ts"
 import * as ScheduleOutput from "./ScheduleOutput.ts"
 
@@ -75,16 +77,24 @@ const notReadyBecause = (
   return `${name}: KWOKNodeClass "${ref.name}": ${conditionText(readiness)}`
 }
 
-/** The NodePools a pass launches from (each offering the whole catalogue), and why each other one is left out. */
+/**
+ * The NodePools a pass launches from, and why each other one is left out: each offers the KWOK `catalogue`, or, for
+ * an input on EC2NodeClasses, what the AWS provider `offered` it in the fake AWS world.
+ */
 export const usableNodePools = (
   manifests: Manifests.Manifests,
-  catalogue: ReadonlyArray<InstanceType.InstanceType>
+  catalogue: ReadonlyArray<InstanceType.InstanceType>,
+  offered?: AwsWorld.Offered
 ): { readonly nodePools: Array<Scheduler.NodePoolInput>; readonly skipped: Array<string> } => {
   const nodePools: Array<Scheduler.NodePoolInput> = []
   const skipped: Array<string> = []
   for (const nodePool of manifests.nodePools) {
     if (nodePool.metadata.deletionTimestamp !== undefined) continue
-    const notReady = notReadyBecause(nodePool, manifests.nodeClasses)
+    const name = nodePool.metadata.name ?? ""
+    const ec2NotReady = offered?.notReady.get(name)
+    const notReady =
+      notReadyBecause(nodePool, manifests.nodeClasses) ??
+      (ec2NotReady === undefined ? undefined : `nodepool "${name}" is not ready: ${ec2NotReady}`)
     if (notReady !== undefined) {
       skipped.push(notReady)
       continue
@@ -92,21 +102,29 @@ export const usableNodePools = (
     const ref = nodePool.spec.template.spec.nodeClassRef
     nodePools.push({
       nodePool,
-      instanceTypes: catalogue,
-      labels: isKwok(ref) ? { [KWOKNodeClass.NodeClassLabel]: ref.name } : {}
+      instanceTypes: offered === undefined ? catalogue : (offered.instanceTypes.get(name) ?? []),
+      labels: isKwok(ref)
+        ? { [KWOKNodeClass.NodeClassLabel]: ref.name }
+        : offered === undefined
+          ? {}
+          : { [EC2NodeClass.NodeClassLabel]: ref.name }
     })
   }
   return { nodePools, skipped }
 }
 
-/** One provisioning pass over the manifests, as the contract's result. */
+/**
+ * One provisioning pass over the manifests, as the contract's result: on the KWOK `catalogue`, or, for an input on
+ * EC2NodeClasses, on what the AWS provider `offered` each NodePool in the fake AWS world.
+ */
 export const plan = Effect.fn("Schedule.plan")(function* (
   manifests: Manifests.Manifests,
-  catalogue: ReadonlyArray<InstanceType.InstanceType>
+  catalogue: ReadonlyArray<InstanceType.InstanceType>,
+  offered?: AwsWorld.Offered
 ) {
-  const wellKnown = wellKnownFor(catalogue)
+  const wellKnown = offered?.wellKnownLabels ?? wellKnownFor(catalogue)
   const unschedulable: Array<{ pod: string; reason: string }> = []
-  const { nodePools, skipped: skippedPools } = usableNodePools(manifests, catalogue)
+  const { nodePools, skipped: skippedPools } = usableNodePools(manifests, catalogue, offered)
   const volumes = ClusterView.volumeContext(manifests)
   const { pending, bound, boundByNode, ignored } = ClusterView.podSets(manifests, wellKnown, volumes)
   unschedulable.push(...ignored)
@@ -145,17 +163,55 @@ export const plan = Effect.fn("Schedule.plan")(function* (
   return { result, wellKnown }
 })
 
-/** Runs the command: read, plan, print. */
+/**
+ * The provider an input runs on (see {@link AwsWorld.providerOf}), refusing a mix of NodeClass kinds, a catalogue
+ * file for AWS (its instance types are EC2's), and AWS when the composition root gave no world.
+ */
+export const providerFor = (
+  manifests: Manifests.Manifests,
+  options: { readonly instanceTypes: string | undefined; readonly aws: Effect.Effect<AwsWorld.AwsWorld> | undefined }
+): Effect.Effect<AwsWorld.Provider, InvalidInput> => {
+  const provider = AwsWorld.providerOf(manifests)
+  if (provider === "mixed") return Effect.fail(new InvalidInput({ message: AwsWorld.mixedProviders }))
+  if (provider === "kwok") return Effect.succeed(provider)
+  if (options.instanceTypes !== undefined) {
+    return Effect.fail(
+      new InvalidInput({
+        message: "--instance-types is a KWOK catalogue: an input on EC2NodeClasses runs on EC2's instance types"
+      })
+    )
+  }
+  return options.aws === undefined
+    ? Effect.fail(new InvalidInput({ message: "this build has no fake AWS world for inputs on EC2NodeClasses" }))
+    : Effect.succeed(provider)
+}
+
+/** Runs the command: read, plan (on the fake AWS world when the input is on EC2NodeClasses), print. */
 export const run = Effect.fn("Schedule.run")(function* (options: {
   readonly files: ReadonlyArray<string>
   readonly instanceTypes: string | undefined
   readonly output: "json" | "text"
+  /** The fake AWS world, for inputs on EC2NodeClasses. */
+  readonly aws?: Effect.Effect<AwsWorld.AwsWorld>
 }) {
   const manifests = yield* Manifests.load(options.files).pipe(
     Effect.mapError((error) => new InvalidInput({ message: error.message }))
   )
-  const catalogue = options.instanceTypes === undefined ? Catalog.kwok() : yield* loadCatalogue(options.instanceTypes)
-  const { result, wellKnown } = yield* plan(manifests, catalogue)
+  const provider = yield* providerFor(manifests, { instanceTypes: options.instanceTypes, aws: options.aws })
+  const offered =
+    provider === "aws" && options.aws !== undefined
+      ? yield* Effect.flatMap(options.aws, (world) => world.offered(Manifests.objects(manifests), manifests.nodePools))
+      : undefined
+  // On EC2, the region's types size the existing capacity (built only when the input has some).
+  const catalogue =
+    offered !== undefined
+      ? manifests.nodes.length + manifests.nodeClaims.length === 0
+        ? []
+        : offered.catalogue()
+      : options.instanceTypes === undefined
+        ? Catalog.kwok()
+        : yield* loadCatalogue(options.instanceTypes)
+  const { result, wellKnown } = yield* plan(manifests, catalogue, offered)
   return options.output === "json"
     ? JSON.stringify(ScheduleOutput.toJson(result, wellKnown), null, 2)
     : ScheduleOutput.toText(result, wellKnown)

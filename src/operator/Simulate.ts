@@ -12,8 +12,9 @@ import * as Scenario from "../cluster/Scenario.ts"
 import * as Simulation from "../cluster/Simulation.ts"
 import * as DisruptionLog from "../controllers/disruption/DisruptionLog.ts"
 import type { KubeClient } from "../kube/KubeClient.ts"
+import type * as AwsWorld from "./AwsWorld.ts"
 import * as Manifests from "./Manifests.ts"
-import { InvalidInput, loadCatalogue } from "./Schedule.ts"
+import { InvalidInput, loadCatalogue, providerFor } from "./Schedule.ts"
 
 /** The embedded cluster a scenario runs on, built for a catalogue. */
 export type Environment = (
@@ -131,6 +132,8 @@ export const run = Effect.fn("Simulate.run")(function* (
     readonly maxDuration?: MaxDuration
     /** Where to show the progress; none without. */
     readonly terminal?: Terminal
+    /** The fake AWS world, for scenarios on EC2NodeClasses. */
+    readonly aws?: Effect.Effect<AwsWorld.AwsWorld>
   }
 ) {
   const manifests = yield* Manifests.load(options.files).pipe(
@@ -157,7 +160,16 @@ export const run = Effect.fn("Simulate.run")(function* (
       message: `${where}: spec.duration ${scenario.spec.duration} is longer than the limit of ${maxDuration.text} (raise it with --max-duration)`
     })
   }
-  const catalogue = options.instanceTypes === undefined ? Catalog.kwok() : yield* loadCatalogue(options.instanceTypes)
+  const provider = yield* providerFor(manifests, { instanceTypes: options.instanceTypes, aws: options.aws })
+  // On EC2NodeClasses the cluster runs the AWS provider on the fake world, whose catalogue prices the nodes.
+  const world = provider === "aws" && options.aws !== undefined ? yield* options.aws : undefined
+  const catalogue =
+    world !== undefined
+      ? world.catalogue()
+      : options.instanceTypes === undefined
+        ? Catalog.kwok()
+        : yield* loadCatalogue(options.instanceTypes)
+  const cluster = world !== undefined ? world.simulation : environment(catalogue)
   const start = Date.parse(scenario.spec.start ?? Scenario.defaultStart)
   const log = DisruptionLog.inMemory()
   const report = yield* Effect.gen(function* () {
@@ -168,7 +180,7 @@ export const run = Effect.fn("Simulate.run")(function* (
       Manifests.objects(manifests).map(({ resource, object }) => ({ resource, object })),
       catalogue,
       log.entries
-    ).pipe(Effect.provide(environment(catalogue)), Effect.provideService(DisruptionLog.DisruptionLog, log.service))
+    ).pipe(Effect.provide(cluster), Effect.provideService(DisruptionLog.DisruptionLog, log.service))
   }).pipe(
     showingProgress(options.terminal),
     Effect.provide(TestClock.layer({ warningDelay: "1 hour" })),

@@ -6,8 +6,9 @@
  * and an emptiness consolidation makes no call its install's roles would refuse.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Layer, Stream } from "effect"
+import { Clock, Duration, Effect, Layer, Stream } from "effect"
 import * as FakeAws from "../../layers/cloudprovider/aws/fake/FakeAws.ts"
+import * as FakeKubelet from "../../layers/cloudprovider/aws/fake/FakeKubelet.ts"
 import * as AwsOperator from "../../layers/cloudprovider/aws/operator/AwsOperator.ts"
 import * as KwokCloudProvider from "../../layers/cloudprovider/kwok/KwokCloudProvider.ts"
 import * as MemoryKube from "../../layers/kube/memory/MemoryKubeClient.ts"
@@ -418,6 +419,9 @@ describe("the installs' RBAC", () => {
         yield* Layer.build(
           Layer.mergeAll(
             S.controlPlane,
+            // The instances' kubelets, like the control plane, are not the Karpenter process: their own client and cache
+            // (fresh: the same Layer value would be shared with the process's).
+            FakeKubelet.layer().pipe(Layer.provide(Layer.fresh(InformerCache.layer))),
             karpenterProcess(calls, {
               cloudProvider: AwsOperator.providerLayer(awsEnvironment),
               controllers: AwsOperator.controllersLayer(awsEnvironment)
@@ -425,9 +429,7 @@ describe("the installs' RBAC", () => {
           )
         )
         yield* S.createPod(S.pod("web", { labels: { app: "web" } }))
-        yield* S.advance(5_000, 250)
-        yield* Aws.kubeletStep
-        yield* S.advance(10_000, 1_000)
+        yield* S.advance(5_000 + Duration.toMillis(FakeKubelet.defaultBootTime), 1_000)
         const [launched] = yield* S.listNodeClaims
         const instanceId = launched?.status?.providerID?.split("/").at(-1) ?? ""
         assert.match(instanceId, /^i-/)

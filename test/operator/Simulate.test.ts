@@ -5,6 +5,7 @@ import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Clock, Effect, Layer, Logger, References, Schema } from "effect"
 import { parseAllDocuments } from "yaml"
+import * as AwsWorldApp from "../../layers/app/AwsWorldApp.ts"
 import * as Simulation from "../../layers/app/SimulationApp.ts"
 import * as Scenario from "../../src/cluster/Scenario.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
@@ -91,7 +92,9 @@ const simulate = (
   Simulate.run(options.environment ?? Simulation.environment, {
     files,
     instanceTypes: options.instanceTypes,
-    output: options.output ?? "json"
+    output: options.output ?? "json",
+    // As bin.ts: scenarios on EC2NodeClasses (examples/aws/) run on the fake AWS world.
+    aws: AwsWorldApp.make
   }).pipe(
     // As the CLI: logs on stderr, warnings only.
     Effect.provideService(Logger.LogToStderr, true),

@@ -259,8 +259,12 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
   const unavailable = yield* UnavailableOfferings
   const prices = yield* Prices
   const ttlMillis = Duration.toMillis(catalogueTtl)
-  let catalogue: { readonly value: Catalogue; readonly expiresAt: number } | undefined
-  // Node class name → the instance types built for its resourceVersion, the cache's sequence number and the prices.
+  let catalogue:
+    | { readonly value: Catalogue; readonly expiresAt: number; readonly names: string; readonly seqNum: number }
+    | undefined
+  // Node class name → the instance types built for its resourceVersion, the catalogue's and the unavailable
+  // offerings' state, and the prices: rebuilt when one of them changes, not on a timer (a build of every EC2 type is
+  // costly).
   const built = new Map<
     string,
     {
@@ -290,16 +294,22 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
       zonesByType.set(offering.InstanceType ?? "", zones)
     }
     const allZones = [...new Set(offerings.map((offering) => offering.Location ?? ""))].sort()
+    // As upstream's sequence numbers, bumped only when the answer changed: the types and where each is offered (EC2
+    // does not change a type's description in place).
+    const names = JSON.stringify([...zonesByType].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    const seqNum =
+      (catalogue?.seqNum ?? 0) + (catalogue?.names === names && catalogue.value.infos.length === infos.length ? 0 : 1)
     const value: Catalogue = { infos, zonesByType, allZones }
-    catalogue = { value, expiresAt: now + ttlMillis }
+    catalogue = { value, expiresAt: now + ttlMillis, names, seqNum }
     return value
   })
 
   /** upstream `InstanceTypeProvider.List`: every type, its offerings placed in the node class's subnet zones. */
   const instanceTypesOf = Effect.fn("AwsCloudProvider.instanceTypesOf")(function* (nodeClass: EC2NodeClass) {
     const described = yield* describeCatalogue().pipe(Effect.mapError(failure("getInstanceTypes")))
-    const seqNum = yield* unavailable.seqNum
-    const key = `${nodeClass.metadata.resourceVersion ?? ""}/${seqNum}/${catalogue?.expiresAt ?? 0}`
+    // The offerings unavailable now, not only the marks: one whose three minutes are over is offered again.
+    const unavailableNow = yield* unavailable.active
+    const key = `${nodeClass.metadata.resourceVersion ?? ""}/${catalogue?.seqNum ?? 0}/${unavailableNow.join(",")}`
     const book = yield* prices.current
     const cached = built.get(nodeClass.metadata.name ?? "")
     if (cached?.key === key && cached.prices === book) return cached.types

@@ -25,6 +25,8 @@ export interface Service {
   readonly snapshot: Effect.Effect<IsUnavailable>
   /** Bumped by every mark. */
   readonly seqNum: Effect.Effect<number>
+  /** The keys ({@link key}) of the offerings unavailable now, sorted: changes when one is marked or expires. */
+  readonly active: Effect.Effect<ReadonlyArray<string>>
 }
 
 /** The unavailable-offerings cache of one controller process. */
@@ -56,7 +58,8 @@ export const make: Effect.Effect<Service> = Effect.sync(() => {
       const at = unavailableAt(now)
       return (instanceType: string, zone: string, capacityType: string) => at(key(capacityType, instanceType, zone))
     }),
-    seqNum: Effect.sync(() => seqNum)
+    seqNum: Effect.sync(() => seqNum),
+    active: Effect.map(Clock.currentTimeMillis, (now) => [...expiries.keys()].filter(unavailableAt(now)).sort())
   }
 })
 

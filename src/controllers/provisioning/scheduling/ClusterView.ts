@@ -228,9 +228,11 @@ export const existingNodes = (
   const joined = new Set<NodeClaim>()
   const sources = [view.persistentVolumeClaims, view.persistentVolumes, view.storageClasses, view.csiNodes]
   for (const node of nodes) {
-    if (unavailable.has(node.metadata.name ?? "")) continue
+    // Joined first: the NodeClaim of a node going away is going too, not capacity in flight. (Where a Node is not
+    // named after its NodeClaim, as on EC2, a drifted node's own NodeClaim was offered as room for its pods.)
     const claim = node.spec.providerID === undefined ? undefined : claimsByProviderID.get(node.spec.providerID)
     if (claim !== undefined) joined.add(claim)
+    if (unavailable.has(node.metadata.name ?? "")) continue
     const name = node.metadata.name ?? ""
     const pods = boundByNode.get(name) ?? []
     const memo = existingByNode.get(node)

@@ -1,8 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as AwsCloudProvider from "../../../../layers/cloudprovider/aws/AwsCloudProvider.ts"
 import * as FakeAws from "../../../../layers/cloudprovider/aws/fake/FakeAws.ts"
+import * as FakeKubelet from "../../../../layers/cloudprovider/aws/fake/FakeKubelet.ts"
 import * as UnavailableOfferings from "../../../../layers/cloudprovider/aws/UnavailableOfferings.ts"
 import * as Labels from "../../../../src/api/Labels.ts"
 import { CloudProvider } from "../../../../src/cloudprovider/CloudProvider.ts"
@@ -11,7 +12,6 @@ import * as Resources from "../../../../src/kube/Resources.ts"
 import * as S from "../../../controllers/support.ts"
 import { settle } from "../../../support/Settle.ts"
 import {
-  kubeletStep,
   m5Large,
   nodeClassObject,
   nodeClassRef,
@@ -224,6 +224,24 @@ describe("AwsCloudProvider", () => {
     }).pipe(Effect.provide(TestLayer))
   )
 
+  it.effect("getInstanceTypes offers a marked offering again when its three minutes are over, not later", () =>
+    Effect.gen(function* () {
+      yield* setUp()
+      const cloud = yield* CloudProvider
+      const pool = yield* Effect.flatMap(Effect.service(KubeClient), (kube) => kube.get(Resources.NodePools, "default"))
+      const spotB = Effect.map(cloud.getInstanceTypes(pool), (types) =>
+        types
+          .find((type) => type.name === "m5.large")
+          ?.offerings.find((o) => o.capacityType === "spot" && o.zone === "us-west-2b")
+      )
+      const offerings = yield* UnavailableOfferings.UnavailableOfferings
+      yield* offerings.markUnavailable("spot", "m5.large", "us-west-2b")
+      assert.isFalse((yield* spotB)?.available)
+      yield* TestClock.adjust(UnavailableOfferings.ttl)
+      assert.isTrue((yield* spotB)?.available, "available once the mark expired")
+    }).pipe(Effect.provide(TestLayer))
+  )
+
   it.effect("is named aws, supports EC2NodeClass and has upstream's repair policies", () =>
     Effect.gen(function* () {
       const cloud = yield* CloudProvider
@@ -252,7 +270,7 @@ describe("AwsCloudProvider with the controllers", S.controllerSuite, () => {
       Effect.gen(function* () {
         yield* setUp()
         yield* S.createPendingPod(S.pod("a", { cpu: "1", memory: "2Gi" }))
-        yield* Layer.build(Layer.merge(S.karpenter(), S.controlPlane))
+        yield* Layer.build(Layer.mergeAll(S.karpenter(), S.controlPlane, FakeKubelet.layer()))
         yield* S.advance(2_000, 250)
         const [claim] = yield* S.listNodeClaims
         const providerID = claim?.status?.providerID ?? ""
@@ -265,8 +283,9 @@ describe("AwsCloudProvider with the controllers", S.controllerSuite, () => {
         const fleets = yield* operations("CreateFleet")
         assert.strictEqual(fleets.length, 1)
 
-        yield* kubeletStep
-        yield* S.advance(10_000, 1_000)
+        // No Node before the instance has booted; its kubelet registers it then.
+        assert.lengthOf(yield* S.listNodes, 0)
+        yield* S.advance(Duration.toMillis(FakeKubelet.defaultBootTime), 1_000)
         const [registered] = yield* S.listNodeClaims
         assert.strictEqual(S.conditionOf(registered?.status?.conditions, "Registered")?.status, "True")
         assert.strictEqual(S.conditionOf(registered?.status?.conditions, "Initialized")?.status, "True")
@@ -279,6 +298,21 @@ describe("AwsCloudProvider with the controllers", S.controllerSuite, () => {
         )
         assert.isFalse((node?.spec.taints ?? []).some((taint) => taint.key === "karpenter.sh/unregistered"))
         assert.strictEqual((yield* S.getPod("a")).spec.nodeName, node?.metadata.name)
+
+        // The instance terminated behind Karpenter's back (a user, an ASG): its Node goes away, and its NodeClaim.
+        const fake = yield* FakeAws.FakeAws
+        yield* fake.ec2.terminateInstances({ InstanceIds: [AwsCloudProvider.instanceIdOf(providerID) ?? ""] })
+        yield* S.advance(60_000, 1_000)
+        assert.notInclude(
+          (yield* S.listNodes).map((candidate) => candidate.metadata.name),
+          node?.metadata.name,
+          "the terminated instance's Node is gone"
+        )
+        assert.notInclude(
+          (yield* S.listNodeClaims).map((candidate) => candidate.status?.providerID),
+          providerID,
+          "its NodeClaim is gone"
+        )
       }).pipe(Effect.provide(TestLayer))
   )
 })

@@ -1,4 +1,4 @@
-/** The AWS provider on FakeAws as the provider and controller tests use it: one catalogue, one node class, a kubelet. */
+/** The AWS provider's tests: the fake AWS, the provider over it, and the EC2NodeClass they launch on. */
 import { Effect, Layer, Schema } from "effect"
 import * as AwsCloudProvider from "../../../../layers/cloudprovider/aws/AwsCloudProvider.ts"
 import * as NodeClassStatus from "../../../../layers/cloudprovider/aws/controllers/NodeClassStatus.ts"
@@ -15,7 +15,7 @@ import { EventRecorder } from "../../../../src/kube/EventRecorder.ts"
 import { KubeClient } from "../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"
 import * as InformerCache from "../../../../src/runtime/InformerCache.ts"
-import { createNodePool, nodePool } from "../../../controllers/support.ts"
+import { nodePool } from "../../../controllers/support.ts"
 import { readDataJson } from "../../../fixtures.ts"
 import { settle } from "../../../support/Settle.ts"
 
@@ -64,12 +64,15 @@ export const nodeClassObject = (spec?: Record<string, unknown>) => ({
   }
 })
 
-/** The EC2NodeClass `default` and NodePool `default`, with the status controller running on the NodeClass. */
-export const setUp = (spec?: Record<string, unknown>) =>
+/**
+ * The EC2NodeClass `default` and a NodePool on it (`default` unless given), with the status controller running on
+ * the NodeClass.
+ */
+export const setUp = (spec?: Record<string, unknown>, pool: object = nodePool("default", { nodeClassRef })) =>
   Effect.gen(function* () {
     const kube = yield* KubeClient
     yield* kube.create(Resources.EC2NodeClasses, nodeClassObject(spec) as never)
-    yield* createNodePool(nodePool("default", { nodeClassRef }))
+    yield* kube.create(Resources.NodePools, pool as never)
     yield* NodeClassStatus.make(settings)
     yield* settle
   })
@@ -85,7 +88,7 @@ export const updateNodeClassSpec = (spec: Record<string, unknown>) =>
     yield* settle
   })
 
-export const nodeClaimOf = (requirements: ReadonlyArray<{ key: string; operator: string; values: Array<string> }>) =>
+const nodeClaimOf = (requirements: ReadonlyArray<{ key: string; operator: string; values: Array<string> }>) =>
   Schema.decodeUnknownSync(NodeClaim)({
     apiVersion: "karpenter.sh/v1",
     kind: "NodeClaim",
@@ -113,47 +116,3 @@ export const operations = (operation: FakeAws.Operation) =>
 
 export const recommended = (arch: string, variant: string) =>
   `/aws/service/eks/optimized-ami/1.32/amazon-linux-2023/${arch}/${variant}/recommended/image_id`
-
-/**
- * The test's kubelet: EC2 instances do not join the cluster by themselves, so every running instance that has no Node
- * registers one, as its kubelet would: named by its private DNS name, with the kubelet's own labels and the NodeClaim's
- * `--node-labels`, the unregistered taint, Ready, and the capacity the NodeClaim was launched with.
- */
-export const kubeletStep = Effect.gen(function* () {
-  const kube = yield* KubeClient
-  const fake = yield* FakeAws.FakeAws
-  const reservations = yield* fake.ec2.describeInstances({
-    Filters: [{ Name: "instance-state-name", Values: ["running"] }]
-  })
-  const nodes = (yield* kube.list(Resources.Nodes)).items
-  const claims = (yield* kube.list(Resources.NodeClaims)).items
-  for (const instance of reservations.flatMap((reservation) => reservation.Instances ?? [])) {
-    const zone = instance.Placement?.AvailabilityZone ?? ""
-    const providerID = AwsCloudProvider.providerIDOf(zone, instance.InstanceId ?? "")
-    if (nodes.some((node) => node.spec.providerID === providerID)) continue
-    const claim = claims.find((candidate) => candidate.status?.providerID === providerID)
-    if (claim === undefined) continue
-    const name = instance.PrivateDnsName ?? ""
-    yield* kube.create(Resources.Nodes, {
-      apiVersion: "v1",
-      kind: "Node",
-      metadata: {
-        name,
-        labels: {
-          [Labels.Hostname]: name,
-          [Labels.InstanceType]: instance.InstanceType ?? "",
-          [Labels.Zone]: zone,
-          [Labels.Arch]: instance.Architecture === "arm64" ? "arm64" : "amd64",
-          [Labels.OS]: "linux",
-          [Labels.NodePool]: claim.metadata.labels?.[Labels.NodePool] ?? ""
-        }
-      },
-      spec: { providerID, taints: [{ key: "karpenter.sh/unregistered", effect: "NoExecute" }] },
-      status: {
-        capacity: claim.status?.capacity ?? {},
-        allocatable: claim.status?.allocatable ?? {},
-        conditions: [{ type: "Ready", status: "True" }]
-      }
-    } as never)
-  }
-})

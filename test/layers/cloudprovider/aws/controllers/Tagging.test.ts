@@ -1,11 +1,12 @@
 import type * as Ec2Sdk from "@aws-sdk/client-ec2"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer } from "effect"
 import * as AwsCloudProvider from "../../../../../layers/cloudprovider/aws/AwsCloudProvider.ts"
 import * as Tagging from "../../../../../layers/cloudprovider/aws/controllers/Tagging.ts"
 import * as FakeAws from "../../../../../layers/cloudprovider/aws/fake/FakeAws.ts"
+import * as FakeKubelet from "../../../../../layers/cloudprovider/aws/fake/FakeKubelet.ts"
 import * as S from "../../../../controllers/support.ts"
-import { kubeletStep, operations, setUp, TestLayer } from "../support.ts"
+import { operations, setUp, TestLayer } from "../support.ts"
 
 /** The tags of the instance behind `providerID`. */
 const tagsOf = (providerID: string) =>
@@ -18,11 +19,11 @@ const tagsOf = (providerID: string) =>
     return Object.fromEntries(tags.map((tag: Ec2Sdk.Tag) => [tag.Key ?? "", tag.Value ?? ""]))
   })
 
-/** A pending pod provisioned on the AWS provider: the NodeClaim launched, its instance not yet a Node. */
+/** A pending pod provisioned on the AWS provider: the NodeClaim launched, its instance still booting (not a Node). */
 const launched = Effect.gen(function* () {
   yield* setUp()
   yield* S.createPendingPod(S.pod("a", { cpu: "1", memory: "2Gi" }))
-  yield* Layer.build(Layer.merge(S.karpenter(), S.controlPlane))
+  yield* Layer.build(Layer.mergeAll(S.karpenter(), S.controlPlane, FakeKubelet.layer()))
   yield* Tagging.make({ clusterName: "test-cluster" })
   yield* S.advance(2_000, 250)
   const [claim] = yield* S.listNodeClaims
@@ -46,8 +47,7 @@ describe("nodeclaim.tagging (AWS)", S.controllerSuite, () => {
         assert.notProperty(yield* tagsOf(providerID), Tagging.NodeClaimTag)
         assert.deepStrictEqual(yield* annotationsOf(name), { tagged: undefined, clusterNameTagged: undefined })
 
-        yield* kubeletStep
-        yield* S.advance(10_000, 1_000)
+        yield* S.advance(Duration.toMillis(FakeKubelet.defaultBootTime), 1_000)
         const [node] = yield* S.listNodes
         assert.deepInclude(yield* tagsOf(providerID), {
           [Tagging.NameTag]: node?.metadata.name ?? "",
@@ -74,8 +74,7 @@ describe("nodeclaim.tagging (AWS)", S.controllerSuite, () => {
         Resources: [AwsCloudProvider.instanceIdOf(providerID) ?? ""],
         Tags: [{ Key: Tagging.NameTag, Value: "my-own-name" }]
       })
-      yield* kubeletStep
-      yield* S.advance(10_000, 1_000)
+      yield* S.advance(Duration.toMillis(FakeKubelet.defaultBootTime), 1_000)
       assert.deepInclude(yield* tagsOf(providerID), { [Tagging.NameTag]: "my-own-name", [Tagging.NodeClaimTag]: name })
       assert.deepStrictEqual(yield* annotationsOf(name), { tagged: "true", clusterNameTagged: "true" })
     }).pipe(Effect.provide(TestLayer))

@@ -7,8 +7,9 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Layer, Schema } from "effect"
+import { Clock, Duration, Effect, Layer, Schema } from "effect"
 import * as FakeAws from "../../../../../layers/cloudprovider/aws/fake/FakeAws.ts"
+import * as FakeKubelet from "../../../../../layers/cloudprovider/aws/fake/FakeKubelet.ts"
 import * as AwsOperator from "../../../../../layers/cloudprovider/aws/operator/AwsOperator.ts"
 import * as MemoryKube from "../../../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as EC2NodeClass from "../../../../../src/api/EC2NodeClass.ts"
@@ -22,7 +23,6 @@ import * as InformerCache from "../../../../../src/runtime/InformerCache.ts"
 import * as S from "../../../../controllers/support.ts"
 import { readDataJson, root } from "../../../../fixtures.ts"
 import * as Messages from "../controllers/InterruptionMessages.ts"
-import { kubeletStep } from "../support.ts"
 
 interface Statement {
   readonly Sid: string
@@ -113,12 +113,11 @@ describe("the controller's IAM policy", S.controllerSuite, () => {
           S.karpenter(),
           S.controlPlane,
           Layer.effectDiscard(DisruptionConditions.make),
-          AwsOperator.controllersLayer(environment)
+          AwsOperator.controllersLayer(environment),
+          FakeKubelet.layer()
         )
       )
-      yield* S.advance(2_000, 250)
-      yield* kubeletStep
-      yield* S.advance(10_000, 1_000)
+      yield* S.advance(2_000 + Duration.toMillis(FakeKubelet.defaultBootTime), 1_000)
       const [launched] = yield* S.listNodeClaims
       const instanceId = launched?.status?.providerID?.split("/").at(-1) ?? ""
       assert.match(instanceId, /^i-/)
