@@ -36,7 +36,7 @@ const openInChromium = (file: string, filter: string) =>
   Effect.promise(async () => {
     const browser = await chromium.launch({ executablePath: "/usr/bin/chromium" })
     try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } })
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1320 } })
       const requests: Array<string> = []
       const errors: Array<string> = []
       page.on("request", (request) => void requests.push(request.url()))
@@ -57,10 +57,11 @@ const openInChromium = (file: string, filter: string) =>
       const cells = await page.locator("#disruptions tbody td").allTextContents()
       const disruptionRows = Array.from({ length: cells.length / 4 }, (_, i) => cells.slice(4 * i, 4 * i + 4))
       const eventRows = await page.locator("#events tbody tr").count()
-      await page.fill("#event-filter", filter)
-      const filteredRows = await page.locator("#events tbody tr:not([hidden])").count()
+      // The top of the page: the summary and the six charts (docs/simulation-report.png is one of these).
       mkdirSync(artifacts, { recursive: true })
       await page.screenshot({ path: join(artifacts, "simulation-report.png") })
+      await page.fill("#event-filter", filter)
+      const filteredRows = await page.locator("#events tbody tr:not([hidden])").count()
       const rendered: Rendered = { charts, disruptionRows, eventRows, filteredRows }
       return { rendered, requests, errors, url }
     } finally {
