@@ -100,6 +100,9 @@ describe("Cli flag errors", () => {
   // Each is one InvalidInput line naming the flag (bin.ts prints it on stderr and exits 2), never the help.
   const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
     [["schedule", "-o", "yaml", "-f", "a.yaml"], '"yaml" for flag --output'],
+    // The HTML report is simulate's alone.
+    [["schedule", "-o", "html", "-f", "a.yaml"], '"html" for flag --output'],
+    [["simulate", "-f", "a.yaml", "--report"], "--report"],
     [["schedule"], "--file"],
     [["schedule", "-f"], "--file"],
     [["schedule", "--bogus", "-f", "a.yaml"], "--bogus"],
