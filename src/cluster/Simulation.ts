@@ -1,8 +1,9 @@
 /**
  * The `simulate` driver: applies a scenario's objects and steps to the embedded cluster on a virtual clock, takes a
- * snapshot before each step and at the end, and reports events, disruptions and a cost summary. Everything that
- * happens in between — kube-scheduler, kubelet, workload controllers, Karpenter's controllers — runs on the same
- * clock, so hours pass in seconds and the same scenario always gives the same result.
+ * snapshot before each step and at the end (and, for the HTML report, a timeline sample every few virtual minutes), and
+ * reports events, disruptions and a cost summary. Everything that happens in between — kube-scheduler, kubelet,
+ * workload controllers, Karpenter's controllers — runs on the same clock, so hours pass in seconds and the same
+ * scenario always gives the same result.
  */
 import { Clock, Context, Effect, Fiber, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"

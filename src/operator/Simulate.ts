@@ -3,7 +3,7 @@
  * contract, text, or the HTML report), and writes the HTML report to a file when asked. The embedded cluster itself (which KubeClient, which cloud provider) is handed in by the
  * composition root.
  */
-import { Effect, FileSystem, type Layer } from "effect"
+import { Effect, FileSystem, type Layer, Path } from "effect"
 import { TestClock } from "effect/testing"
 import * as Duration from "../api/Duration.ts"
 import * as Catalog from "../cloudprovider/Catalog.ts"
@@ -159,6 +159,13 @@ export const run = Effect.fn("Simulate.run")(function* (
     return yield* new InvalidInput({
       message: `${where}: spec.duration ${scenario.spec.duration} is longer than the limit of ${maxDuration.text} (raise it with --max-duration)`
     })
+  }
+  // The report is written after the run: a mistyped directory is refused now, not once the run is over.
+  if (options.report !== undefined) {
+    const directory = (yield* Path.Path).dirname(options.report)
+    if (!(yield* (yield* FileSystem.FileSystem).exists(directory).pipe(Effect.orElseSucceed(() => false)))) {
+      return yield* new InvalidInput({ message: `--report ${options.report}: no directory ${directory}` })
+    }
   }
   const catalogue = options.instanceTypes === undefined ? Catalog.kwok() : yield* loadCatalogue(options.instanceTypes)
   const start = Date.parse(scenario.spec.start ?? Scenario.defaultStart)

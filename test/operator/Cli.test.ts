@@ -195,6 +195,13 @@ describe("Cli simulate limits", () => {
         Exit.isFailure(lowered.exit) ? String(Cause.squash(lowered.exit.cause)) : "",
         "spec.duration 45m is longer than the limit of 30m"
       )
+      // A report that could not be written is refused before the run too.
+      const nowhere = join(scratch, "no-such-directory", "report.html")
+      const unwritable = yield* simulateWith(["-f", short, "--report", nowhere], { simulation: unbuildable })
+      assert.include(
+        Exit.isFailure(unwritable.exit) ? String(Cause.squash(unwritable.exit.cause)) : "",
+        `--report ${nowhere}: no directory ${join(scratch, "no-such-directory")}`
+      )
       const ran = yield* simulateWith(["-f", short, "--max-duration", "1h", "-o", "json"])
       assert.isTrue(Exit.isSuccess(ran.exit))
       assert.strictEqual(JSON.parse(ran.printed.stdout.join("\n")).snapshots.at(-1).time, 45 * 60)
