@@ -1,8 +1,9 @@
 /**
  * The `simulate` driver: applies a scenario's objects and steps to the embedded cluster on a virtual clock, takes a
- * snapshot before each step and at the end, and reports events, disruptions and a cost summary. Everything that
- * happens in between — kube-scheduler, kubelet, workload controllers, Karpenter's controllers — runs on the same
- * clock, so hours pass in seconds and the same scenario always gives the same result.
+ * snapshot before each step and at the end (and, for the HTML report, a timeline sample every few virtual minutes), and
+ * reports events, disruptions and a cost summary. Everything that happens in between — kube-scheduler, kubelet,
+ * workload controllers, Karpenter's controllers — runs on the same clock, so hours pass in seconds and the same
+ * scenario always gives the same result.
  */
 import { Clock, Context, Effect, Fiber, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
@@ -13,6 +14,7 @@ import * as Admission from "../kube/Admission.ts"
 import { KubeClient } from "../kube/KubeClient.ts"
 import type { KubeObject, Resource } from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
+import * as ResourceLists from "../scheduling/ResourceLists.ts"
 import * as Scenario from "./Scenario.ts"
 
 /** A snapshot of the cluster (the CLI contract's shape). */
@@ -66,6 +68,36 @@ export interface Report {
     readonly peakNodes: number
   }
 }
+
+/** One point of a run's timeline (what the HTML report charts): the cluster's size, pods, cost and resources. */
+export interface Sample {
+  /** Seconds since the start. */
+  readonly time: number
+  /** Nodes (every Node object, as in a snapshot) per instance type and per capacity type, names sorted. */
+  readonly instanceTypes: Readonly<Record<string, number>>
+  readonly capacityTypes: Readonly<Record<string, number>>
+  /** Pods on a listed node, and pods waiting for one (as a snapshot's `nodes[].pods` and `pendingPods`). */
+  readonly boundPods: number
+  readonly pendingPods: number
+  /** What the nodes present cost per hour, and what every node has cost so far (the summary's `costUSD` at the end). */
+  readonly costPerHour: number
+  readonly costUSD: number
+  /** Cores and bytes: what the bound pods request, and what the nodes can allocate. */
+  readonly cpu: { readonly requested: number; readonly allocatable: number }
+  readonly memory: { readonly requested: number; readonly allocatable: number }
+}
+
+/** A run: the CLI contract's report, and its timeline when one was asked for. */
+export interface Run extends Report {
+  readonly timeline?: ReadonlyArray<Sample>
+}
+
+/** At most about this many timeline points, however long the scenario, so the report stays small and fast to draw. */
+const maxSamples = 1000
+
+/** The timeline's spacing: a virtual minute, or a whole number of minutes for scenarios over 1,000 minutes. */
+export const sampleInterval = (durationMillis: number): number =>
+  Math.max(1, Math.ceil(durationMillis / maxSamples / 60_000)) * 60_000
 
 /** How far a run has got, for a progress display. */
 export interface Progress {
@@ -138,13 +170,15 @@ const atStep =
 
 /**
  * Runs a scenario. `objects` are applied at the start; `catalogue` prices the nodes for the summary; `disruptions`
- * reads the commands the disruption controller recorded.
+ * reads the commands the disruption controller recorded; `timeline` asks for a {@link Sample} every
+ * {@link sampleInterval} and with each snapshot.
  */
 export const run = Effect.fn("Simulation.run")(function* (
   scenario: Scenario.Scenario,
   objects: ReadonlyArray<{ readonly resource: Resource<KubeObject>; readonly object: KubeObject }>,
   catalogue: ReadonlyArray<InstanceType.InstanceType>,
-  disruptions: () => ReadonlyArray<DisruptionLog.Entry> = () => []
+  disruptions: () => ReadonlyArray<DisruptionLog.Entry> = () => [],
+  options: { readonly timeline?: boolean } = {}
 ) {
   const kube = yield* KubeClient
   const start = yield* Clock.currentTimeMillis
@@ -178,6 +212,18 @@ export const run = Effect.fn("Simulation.run")(function* (
       }
     })
   ).pipe(Effect.forkChild)
+  const costPerHour = () => {
+    let total = 0
+    for (const lifetime of lifetimes.values()) if (lifetime.to === undefined) total += lifetime.price
+    return total
+  }
+  /** What every node has cost until `now`, to the micro-dollar. */
+  const costUntil = (now: number) => {
+    let cost = 0
+    for (const lifetime of lifetimes.values())
+      cost += (((lifetime.to ?? now) - lifetime.from) / 3_600_000) * lifetime.price
+    return Math.round(cost * 1e6) / 1e6
+  }
 
   const ensureNamespace = (namespace: string | undefined) =>
     namespace === undefined
@@ -286,7 +332,62 @@ export const run = Effect.fn("Simulation.run")(function* (
     return { time: seconds(now), nodes, nodeClaims, nodePools, pendingPods: pending.sort() } satisfies Snapshot
   })
 
+  const timeline: Array<Sample> | undefined = options.timeline === true ? [] : undefined
+  const sampleInto = (points: Array<Sample>) =>
+    Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const nodes = (yield* kube.list(Resources.Nodes)).items
+      const instanceTypes: Record<string, number> = {}
+      const capacityTypes: Record<string, number> = {}
+      const listed = new Set<string>()
+      const cpu = { requested: 0, allocatable: 0 }
+      const memory = { requested: 0, allocatable: 0 }
+      for (const node of nodes) {
+        const labels = node.metadata.labels ?? {}
+        listed.add(node.metadata.name ?? "")
+        const instanceType = labels[Labels.InstanceType] ?? ""
+        const capacityType = labels[Labels.CapacityType] ?? ""
+        instanceTypes[instanceType] = (instanceTypes[instanceType] ?? 0) + 1
+        capacityTypes[capacityType] = (capacityTypes[capacityType] ?? 0) + 1
+        const allocatable = ResourceLists.fromResourceList(node.status?.allocatable)
+        cpu.allocatable += (allocatable.cpu ?? 0) / 1000
+        memory.allocatable += (allocatable.memory ?? 0) / 1000
+      }
+      let boundPods = 0
+      let pendingPods = 0
+      for (const pod of (yield* kube.list(Resources.Pods)).items) {
+        const phase = pod.status?.phase
+        if (phase === "Succeeded" || phase === "Failed") continue
+        const node = pod.spec.nodeName
+        if (node === undefined || node === "") pendingPods++
+        else if (listed.has(node)) {
+          boundPods++
+          const requests = ResourceLists.podRequests(pod.spec)
+          cpu.requested += (requests.cpu ?? 0) / 1000
+          memory.requested += (requests.memory ?? 0) / 1000
+        }
+      }
+      const sorted = (counts: Record<string, number>) =>
+        Object.fromEntries(Object.entries(counts).sort(([a], [b]) => (a < b ? -1 : 1)))
+      const point: Sample = {
+        time: seconds(now),
+        instanceTypes: sorted(instanceTypes),
+        capacityTypes: sorted(capacityTypes),
+        boundPods,
+        pendingPods,
+        costPerHour: Math.round(costPerHour() * 1e6) / 1e6,
+        costUSD: costUntil(now),
+        cpu,
+        memory
+      }
+      // Points at one time (steps at the same moment) keep the latest state, as the last snapshot taken then.
+      if (points.at(-1)?.time === point.time) points.pop()
+      points.push(point)
+    })
+  const recordSample = timeline === undefined ? Effect.void : sampleInto(timeline)
+
   const duration = Scenario.millis(scenario.spec.duration)
+  const interval = sampleInterval(duration)
   const sink = yield* ProgressSink
   const reportProgress = Effect.gen(function* () {
     if (sink === undefined) return
@@ -304,18 +405,27 @@ export const run = Effect.fn("Simulation.run")(function* (
 
   for (const { resource, object } of objects) yield* apply(resource, object)
   yield* settle
+  yield* recordSample
 
   const snapshots: Array<Snapshot> = []
   let elapsed = 0
-  // The clock moves a virtual hour at a time, so a long run can show how far it got; the TestClock wakes the same
-  // sleepers in the same order as in one move (each wake runs to idle), so the report is the same.
+  const nextMultiple = (step: number) => (Math.floor(elapsed / step) + 1) * step
+  // The clock moves a virtual hour at a time (a sample interval with a timeline), so a long run can show how far it
+  // got; the TestClock wakes the same sleepers in the same order as in one move (each wake runs to idle), so the report
+  // is the same.
   const advanceTo = (offset: number) =>
     Effect.gen(function* () {
       while (offset > elapsed) {
-        const next = Math.min(offset, (Math.floor(elapsed / progressStep) + 1) * progressStep)
+        const next = Math.min(
+          offset,
+          nextMultiple(progressStep),
+          timeline === undefined ? Number.POSITIVE_INFINITY : nextMultiple(interval)
+        )
         yield* TestClock.adjust(next - elapsed)
         elapsed = next
-        yield* reportProgress
+        if (next === offset || next % progressStep === 0) yield* reportProgress
+        // The point at `offset` itself is taken with the snapshot there, once the cluster has settled.
+        if (next < offset && next % interval === 0) yield* recordSample
       }
       yield* settle
     })
@@ -328,11 +438,13 @@ export const run = Effect.fn("Simulation.run")(function* (
     if (at > duration) break
     yield* advanceTo(at)
     snapshots.push(yield* snapshot)
+    yield* recordSample
     yield* applyStep(step).pipe(Effect.mapError(atStep(step, index)))
     yield* settle
   }
   yield* advanceTo(duration)
   snapshots.push(yield* snapshot)
+  yield* recordSample
   const end = yield* Clock.currentTimeMillis
   yield* Fiber.interrupt(watcher)
 
@@ -348,12 +460,8 @@ export const run = Effect.fn("Simulation.run")(function* (
     .sort((a, b) => a.time - b.time || a.order - b.order)
     .map(({ order: _order, ...event }) => event)
 
-  let cost = 0
   let terminated = 0
-  for (const lifetime of lifetimes.values()) {
-    if (lifetime.to !== undefined) terminated++
-    cost += (((lifetime.to ?? end) - lifetime.from) / 3_600_000) * lifetime.price
-  }
+  for (const lifetime of lifetimes.values()) if (lifetime.to !== undefined) terminated++
   return {
     snapshots,
     disruptions: disruptions().map((entry) => ({
@@ -366,8 +474,9 @@ export const run = Effect.fn("Simulation.run")(function* (
     summary: {
       nodesLaunched: lifetimes.size,
       nodesTerminated: terminated,
-      costUSD: Math.round(cost * 1e6) / 1e6,
+      costUSD: costUntil(end),
       peakNodes: peak
-    }
-  } satisfies Report
+    },
+    ...(timeline === undefined ? {} : { timeline })
+  } satisfies Run
 })

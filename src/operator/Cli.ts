@@ -52,10 +52,17 @@ const instanceTypesFlag = Flag.String("instance-types").pipe(
   Flag.optional
 )
 
-/** `-o json|text`, shared by `schedule` and `simulate`. */
+/** `-o json|text` of `schedule`. */
 const outputFlag = Flag.Literals("output", ["json", "text"]).pipe(
   Flag.withAlias("o"),
   Flag.withDescription("output format"),
+  Flag.withDefault("text")
+)
+
+/** `-o json|text|html` of `simulate`: html is the report (SimulationReport). */
+const simulateOutputFlag = Flag.Literals("output", ["json", "text", "html"]).pipe(
+  Flag.withAlias("o"),
+  Flag.withDescription("output format (html: the self-contained report page)"),
   Flag.withDefault("text")
 )
 
@@ -105,7 +112,11 @@ export const simulate = (
         Flag.atLeast(1)
       ),
       instanceTypes: instanceTypesFlag,
-      output: outputFlag,
+      output: simulateOutputFlag,
+      report: Flag.String("report").pipe(
+        Flag.withDescription("also write the HTML report (charts, disruptions, events) to this file"),
+        Flag.optional
+      ),
       maxDuration: Flag.String("max-duration").pipe(
         Flag.withDescription(
           `refuse a scenario whose spec.duration is longer than this, e.g. 90d or 2160h (default ${Simulate.defaultMaxDuration.text})`
@@ -117,16 +128,22 @@ export const simulate = (
         Flag.withDefault(Simulate.defaultMaxDuration)
       )
     },
-    Effect.fn("Cli.simulate")(function* ({ files, instanceTypes, output, maxDuration }) {
+    Effect.fn("Cli.simulate")(function* ({ files, instanceTypes, output, report, maxDuration }) {
       const printed = yield* Simulate.run(environment, {
         files,
         instanceTypes: Option.getOrUndefined(instanceTypes),
         output,
+        report: Option.getOrUndefined(report),
         maxDuration,
         ...(terminal === undefined ? {} : { terminal }),
         ...(aws === undefined ? {} : { aws })
       })
       yield* Console.log(printed)
+      // On stderr: stdout stays the output alone (JSON a script parses).
+      if (Option.isSome(report)) {
+        const path = yield* Path.Path
+        yield* Console.error(`simulate: report written to ${path.resolve(report.value)}`)
+      }
     })
   ).pipe(
     Command.withDescription(

@@ -1,9 +1,9 @@
 /**
  * `simulate`: runs a scenario on the embedded cluster in virtual time and prints the timeline (JSON per the CLI
- * contract, or text). The embedded cluster itself (which KubeClient, which cloud provider) is handed in by the
+ * contract, text, or the HTML report), and writes the HTML report to a file when asked. The embedded cluster itself (which KubeClient, which cloud provider) is handed in by the
  * composition root.
  */
-import { Effect, type Layer } from "effect"
+import { Effect, FileSystem, type Layer, Path } from "effect"
 import { TestClock } from "effect/testing"
 import * as Duration from "../api/Duration.ts"
 import * as Catalog from "../cloudprovider/Catalog.ts"
@@ -15,6 +15,7 @@ import type { KubeClient } from "../kube/KubeClient.ts"
 import type * as AwsWorld from "./AwsWorld.ts"
 import * as Manifests from "./Manifests.ts"
 import { InvalidInput, loadCatalogue, providerFor } from "./Schedule.ts"
+import * as SimulationReport from "./SimulationReport.ts"
 
 /** The embedded cluster a scenario runs on, built for a catalogue. */
 export type Environment = (
@@ -127,7 +128,9 @@ export const run = Effect.fn("Simulate.run")(function* (
   options: {
     readonly files: ReadonlyArray<string>
     readonly instanceTypes: string | undefined
-    readonly output: "json" | "text"
+    readonly output: "json" | "text" | "html"
+    /** Where to write the HTML report too, whatever the output. */
+    readonly report?: string | undefined
     /** Default {@link defaultMaxDuration}. */
     readonly maxDuration?: MaxDuration
     /** Where to show the progress; none without. */
@@ -160,6 +163,13 @@ export const run = Effect.fn("Simulate.run")(function* (
       message: `${where}: spec.duration ${scenario.spec.duration} is longer than the limit of ${maxDuration.text} (raise it with --max-duration)`
     })
   }
+  // The report is written after the run: a mistyped directory is refused now, not once the run is over.
+  if (options.report !== undefined) {
+    const directory = (yield* Path.Path).dirname(options.report)
+    if (!(yield* (yield* FileSystem.FileSystem).exists(directory).pipe(Effect.orElseSucceed(() => false)))) {
+      return yield* new InvalidInput({ message: `--report ${options.report}: no directory ${directory}` })
+    }
+  }
   const provider = yield* providerFor(manifests, { instanceTypes: options.instanceTypes, aws: options.aws })
   // On EC2NodeClasses the cluster runs the AWS provider on the fake world, whose catalogue prices the nodes.
   const world = provider === "aws" && options.aws !== undefined ? yield* options.aws : undefined
@@ -172,19 +182,40 @@ export const run = Effect.fn("Simulate.run")(function* (
   const cluster = world !== undefined ? world.simulation : environment(catalogue)
   const start = Date.parse(scenario.spec.start ?? Scenario.defaultStart)
   const log = DisruptionLog.inMemory()
-  const report = yield* Effect.gen(function* () {
+  const html = options.output === "html" || options.report !== undefined
+  const run = yield* Effect.gen(function* () {
     // The cluster starts at the scenario's start time, so every timestamp it writes is on the virtual clock.
     yield* TestClock.setTime(start)
     return yield* Simulation.run(
       scenario,
       Manifests.objects(manifests).map(({ resource, object }) => ({ resource, object })),
       catalogue,
-      log.entries
+      log.entries,
+      { timeline: html }
     ).pipe(Effect.provide(cluster), Effect.provideService(DisruptionLog.DisruptionLog, log.service))
   }).pipe(
     showingProgress(options.terminal),
     Effect.provide(TestClock.layer({ warningDelay: "1 hour" })),
     Effect.mapError((error) => new InvalidInput({ message: error.message }))
   )
-  return options.output === "json" ? JSON.stringify(report, null, 2) : toText(report)
+  const { timeline: _timeline, ...report } = run
+  const page = html ? yield* SimulationReport.make(run, scenario.metadata?.name ?? "scenario") : ""
+  if (options.report !== undefined) {
+    const fs = yield* FileSystem.FileSystem
+    yield* fs
+      .writeFileString(options.report, page)
+      .pipe(
+        Effect.mapError(
+          (error) => new InvalidInput({ message: `cannot write the report to ${options.report}: ${error.message}` })
+        )
+      )
+  }
+  switch (options.output) {
+    case "json":
+      return JSON.stringify(report, null, 2)
+    case "text":
+      return toText(report)
+    case "html":
+      return page.trimEnd()
+  }
 })

@@ -3,13 +3,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Console, Duration, Effect, Exit, Layer, Logger, References } from "effect"
-import * as Simulation from "../../layers/app/SimulationApp.ts"
+import { Cause, Console, Duration, Effect, Exit, Layer } from "effect"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Cli from "../../src/operator/Cli.ts"
 import type * as Options from "../../src/operator/Options.ts"
 import type * as Simulate from "../../src/operator/Simulate.ts"
 import { root } from "../fixtures.ts"
+import { capturing, simulateWith } from "../support/Cli.ts"
 
 /** An environment whose `controller` and `dev` record what they were asked to run. */
 const recording = (env: Record<string, string> = {}) => {
@@ -97,21 +97,13 @@ describe("Cli controller and dev", () => {
   )
 })
 
-/** What the commands printed: `Console.log` is stdout, `Console.error` stderr. */
-const capturing = () => {
-  const printed = { stdout: [] as Array<string>, stderr: [] as Array<string> }
-  const console: Console.Console = {
-    ...globalThis.console,
-    log: (...args) => void printed.stdout.push(args.join(" ")),
-    error: (...args) => void printed.stderr.push(args.join(" "))
-  }
-  return { printed, console }
-}
-
 describe("Cli flag errors", () => {
   // Each is one InvalidInput line naming the flag (bin.ts prints it on stderr and exits 2), never the help.
   const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
     [["schedule", "-o", "yaml", "-f", "a.yaml"], '"yaml" for flag --output'],
+    // The HTML report is simulate's alone.
+    [["schedule", "-o", "html", "-f", "a.yaml"], '"html" for flag --output'],
+    [["simulate", "-f", "a.yaml", "--report"], "--report"],
     [["schedule"], "--file"],
     [["schedule", "-f"], "--file"],
     [["schedule", "--bogus", "-f", "a.yaml"], "--bogus"],
@@ -173,29 +165,6 @@ const scenarioFile = (name: string, duration: string, objects = "") => {
 class Started extends Error {}
 const unbuildable: Simulate.Environment = () => Layer.effect(KubeClient, Effect.die(new Started()))
 
-const simulateWith = (
-  args: ReadonlyArray<string>,
-  options: { readonly simulation?: Simulate.Environment; readonly terminal?: Simulate.Terminal } = {}
-) => {
-  const { printed, console } = capturing()
-  const environment: Cli.Environment<never> = {
-    simulation: options.simulation ?? Simulation.environment,
-    cluster: () => Layer.empty as never,
-    controller: () => Effect.void,
-    dev: () => Effect.void,
-    env: {},
-    ...(options.terminal === undefined ? {} : { terminal: options.terminal })
-  }
-  return Cli.run(environment)(["simulate", ...args]).pipe(
-    Effect.provideService(Console.Console, console),
-    Effect.provideService(Logger.LogToStderr, true),
-    Effect.provideService(References.MinimumLogLevel, "Warn"),
-    Effect.provide(NodeServices.layer),
-    Effect.exit,
-    Effect.map((exit) => ({ exit, printed }))
-  )
-}
-
 describe("Cli simulate limits", () => {
   it.live("refuses a 10-year scenario up front, before the cluster is built", () =>
     Effect.gen(function* () {
@@ -226,6 +195,13 @@ describe("Cli simulate limits", () => {
       assert.include(
         Exit.isFailure(lowered.exit) ? String(Cause.squash(lowered.exit.cause)) : "",
         "spec.duration 45m is longer than the limit of 30m"
+      )
+      // A report that could not be written is refused before the run too.
+      const nowhere = join(scratch, "no-such-directory", "report.html")
+      const unwritable = yield* simulateWith(["-f", short, "--report", nowhere], { simulation: unbuildable })
+      assert.include(
+        Exit.isFailure(unwritable.exit) ? String(Cause.squash(unwritable.exit.cause)) : "",
+        `--report ${nowhere}: no directory ${join(scratch, "no-such-directory")}`
       )
       const ran = yield* simulateWith(["-f", short, "--max-duration", "1h", "-o", "json"])
       assert.isTrue(Exit.isSuccess(ran.exit))
