@@ -14,7 +14,6 @@ import * as ControllerApp from "../../../layers/app/ControllerApp.ts"
 import * as FakeAws from "../../../layers/cloudprovider/aws/fake/FakeAws.ts"
 import type * as AwsOperator from "../../../layers/cloudprovider/aws/operator/AwsOperator.ts"
 import * as MemoryKube from "../../../layers/kube/memory/MemoryKubeClient.ts"
-import * as EC2NodeClass from "../../../src/api/EC2NodeClass.ts"
 import * as Ec2Dataset from "../../../src/cloudprovider/aws/Ec2Dataset.ts"
 import * as HttpApi from "../../../src/cluster/http/HttpApi.ts"
 import * as Conditions from "../../../src/controllers/StatusConditions.ts"
@@ -22,6 +21,7 @@ import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
 import * as Cli from "../../../src/operator/Cli.ts"
 import { readDataJson } from "../../fixtures.ts"
+import { nodeClassObject } from "../cloudprovider/aws/support.ts"
 import * as Stub from "../kube/live/Stub.ts"
 
 const dataset = Schema.decodeUnknownSync(Ec2Dataset.Dataset)(readDataJson("aws-instance-types.json")).filter((record) =>
@@ -94,17 +94,7 @@ describe("controller --cloud-provider aws", () => {
             "current-context": "embedded"
           })
         )
-        yield* backend.create(Resources.EC2NodeClasses, {
-          apiVersion: EC2NodeClass.apiVersion,
-          kind: EC2NodeClass.kind,
-          metadata: { name: "default" },
-          spec: {
-            subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "test-cluster" } }],
-            securityGroupSelectorTerms: [{ tags: { "karpenter.sh/discovery": "*" } }],
-            amiSelectorTerms: [{ alias: "al2023@latest" }],
-            role: "KarpenterNodeRole-test-cluster"
-          }
-        } as never)
+        yield* backend.create(Resources.EC2NodeClasses, nodeClassObject() as never)
 
         const fake = yield* Layer.build(FakeAws.layer({ instanceTypes: dataset }))
         const aws = Context.get(fake, FakeAws.FakeAws)

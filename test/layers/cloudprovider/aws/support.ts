@@ -59,7 +59,8 @@ export const nodeClassObject = (spec?: Record<string, unknown>) => ({
     subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "test-cluster" } }],
     securityGroupSelectorTerms: [{ tags: { "karpenter.sh/discovery": "*" } }],
     amiSelectorTerms: [{ alias: "al2023@latest" }],
-    role: "KarpenterNodeRole-test-cluster",
+    // One of role and instanceProfile: a spec naming a profile has no role.
+    ...(spec?.instanceProfile === undefined ? { role: "KarpenterNodeRole-test-cluster" } : {}),
     ...spec
   }
 })

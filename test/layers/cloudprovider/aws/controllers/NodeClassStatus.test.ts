@@ -16,6 +16,7 @@ import * as InformerCache from "../../../../../src/runtime/InformerCache.ts"
 import { cloudProvider, conditionOf, createNodePool, nodePool } from "../../../../controllers/nodepool/support.ts"
 import { nodeClaim } from "../../../../controllers/support.ts"
 import { settle } from "../../../../support/Settle.ts"
+import { nodeClassObject } from "../support.ts"
 
 const settings: NodeClassStatus.Settings = {
   clusterName: "test-cluster",
@@ -36,21 +37,7 @@ const run = <A, E, R>(body: Effect.Effect<A, E, R>, events: Array<Event> = []) =
     )
   )
 
-const nodeClass = (spec?: Record<string, unknown>) => ({
-  apiVersion: EC2NodeClass.apiVersion,
-  kind: EC2NodeClass.kind,
-  metadata: { name: "default" },
-  spec: {
-    subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "test-cluster" } }],
-    securityGroupSelectorTerms: [{ tags: { "karpenter.sh/discovery": "*" } }],
-    amiSelectorTerms: [{ alias: "al2023@latest" }],
-    // One of role and instanceProfile: a spec naming a profile has no role.
-    ...(spec?.instanceProfile === undefined ? { role: "KarpenterNodeRole-test-cluster" } : {}),
-    ...spec
-  }
-})
-
-const createNodeClass = (object: ReturnType<typeof nodeClass>) =>
+const createNodeClass = (object: ReturnType<typeof nodeClassObject>) =>
   Effect.flatMap(Effect.service(KubeClient), (kube) => kube.create(Resources.EC2NodeClasses, object as never))
 
 const stored = Effect.flatMap(Effect.service(KubeClient), (kube) => kube.get(Resources.EC2NodeClasses, "default"))
@@ -70,7 +57,7 @@ describe("nodeclass status (EC2NodeClass)", () => {
   it.effect("resolves subnets, security groups, al2023@latest AMIs and a managed instance profile: Ready", () =>
     run(
       Effect.gen(function* () {
-        yield* createNodeClass(nodeClass())
+        yield* createNodeClass(nodeClassObject())
         yield* NodeClassStatus.make(settings)
         yield* settle
         const status = (yield* stored).status
@@ -157,7 +144,9 @@ describe("nodeclass status (EC2NodeClass)", () => {
   it.effect("a subnet selector matching nothing: SubnetsReady=False SubnetsNotFound, Ready=False", () =>
     run(
       Effect.gen(function* () {
-        yield* createNodeClass(nodeClass({ subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "other" } }] }))
+        yield* createNodeClass(
+          nodeClassObject({ subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "other" } }] })
+        )
         yield* NodeClassStatus.make(settings)
         yield* settle
         const status = (yield* stored).status
@@ -178,7 +167,7 @@ describe("nodeclass status (EC2NodeClass)", () => {
   it.effect("picks up a new @latest release at the first requeue after its SSM parameter's 24-hour cache expires", () =>
     run(
       Effect.gen(function* () {
-        yield* createNodeClass(nodeClass())
+        yield* createNodeClass(nodeClassObject())
         yield* NodeClassStatus.make(settings)
         yield* settle
         const fake = yield* FakeAws.FakeAws
@@ -228,7 +217,7 @@ describe("nodeclass status (EC2NodeClass)", () => {
           const [subnet] = yield* (yield* Ec2).describeSubnets({})
           const [group] = yield* (yield* Ec2).describeSecurityGroups({})
           yield* createNodeClass(
-            nodeClass({
+            nodeClassObject({
               subnetSelectorTerms: [{ id: subnet?.SubnetId }],
               securityGroupSelectorTerms: [{ name: group?.GroupName }],
               amiFamily: "AL2023",
@@ -274,7 +263,7 @@ describe("nodeclass status (EC2NodeClass)", () => {
     () =>
       run(
         Effect.gen(function* () {
-          yield* createNodeClass(nodeClass({ amiSelectorTerms: [{ alias: "al2023@v20250101" }] }))
+          yield* createNodeClass(nodeClassObject({ amiSelectorTerms: [{ alias: "al2023@v20250101" }] }))
           yield* NodeClassStatus.make(settings)
           yield* settle
           const names = (yield* stored).status?.amis?.map((ami) => ami.name).sort()
@@ -303,7 +292,7 @@ describe("nodeclass status (EC2NodeClass)", () => {
   it.effect("an AMI selector matching nothing: AMIsReady=False AMINotFound", () =>
     run(
       Effect.gen(function* () {
-        yield* createNodeClass(nodeClass({ amiFamily: "AL2023", amiSelectorTerms: [{ tags: { missing: "*" } }] }))
+        yield* createNodeClass(nodeClassObject({ amiFamily: "AL2023", amiSelectorTerms: [{ tags: { missing: "*" } }] }))
         yield* NodeClassStatus.make(settings)
         yield* settle
         const status = (yield* stored).status
@@ -321,7 +310,9 @@ describe("nodeclass status (EC2NodeClass)", () => {
   it.effect("a NodePool of a node class that is not Ready gets NodeClassReady=False with its reason", () =>
     run(
       Effect.gen(function* () {
-        yield* createNodeClass(nodeClass({ subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "other" } }] }))
+        yield* createNodeClass(
+          nodeClassObject({ subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "other" } }] })
+        )
         yield* createNodePool(
           nodePool("np", {
             template: {
@@ -347,7 +338,7 @@ describe("nodeclass status (EC2NodeClass)", () => {
         Effect.gen(function* () {
           const kube = yield* KubeClient
           const ec2 = yield* Ec2
-          yield* createNodeClass(nodeClass())
+          yield* createNodeClass(nodeClassObject())
           yield* kube.create(
             Resources.NodeClaims,
             nodeClaim("claim", { nodeClassRef: { ...ec2NodeClassKind, name: "default" } }) as never

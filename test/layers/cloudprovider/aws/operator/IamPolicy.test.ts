@@ -12,7 +12,6 @@ import * as FakeAws from "../../../../../layers/cloudprovider/aws/fake/FakeAws.t
 import * as FakeKubelet from "../../../../../layers/cloudprovider/aws/fake/FakeKubelet.ts"
 import * as AwsOperator from "../../../../../layers/cloudprovider/aws/operator/AwsOperator.ts"
 import * as MemoryKube from "../../../../../layers/kube/memory/MemoryKubeClient.ts"
-import * as EC2NodeClass from "../../../../../src/api/EC2NodeClass.ts"
 import * as Ec2Dataset from "../../../../../src/cloudprovider/aws/Ec2Dataset.ts"
 import * as DisruptionConditions from "../../../../../src/controllers/nodeclaim/disruption/DisruptionConditions.ts"
 import { EventRecorder } from "../../../../../src/kube/EventRecorder.ts"
@@ -23,6 +22,7 @@ import * as InformerCache from "../../../../../src/runtime/InformerCache.ts"
 import * as S from "../../../../controllers/support.ts"
 import { readDataJson, root } from "../../../../fixtures.ts"
 import * as Messages from "../controllers/InterruptionMessages.ts"
+import { nodeClassObject, nodeClassRef } from "../support.ts"
 
 interface Statement {
   readonly Sid: string
@@ -93,20 +93,8 @@ describe("the controller's IAM policy", S.controllerSuite, () => {
     Effect.gen(function* () {
       const kube = yield* KubeClient
       const fake = yield* FakeAws.FakeAws
-      yield* kube.create(Resources.EC2NodeClasses, {
-        apiVersion: EC2NodeClass.apiVersion,
-        kind: EC2NodeClass.kind,
-        metadata: { name: "default" },
-        spec: {
-          subnetSelectorTerms: [{ tags: { "karpenter.sh/discovery": "test-cluster" } }],
-          securityGroupSelectorTerms: [{ tags: { "karpenter.sh/discovery": "*" } }],
-          amiSelectorTerms: [{ alias: "al2023@latest" }],
-          role: "KarpenterNodeRole-test-cluster"
-        }
-      } as never)
-      yield* S.createNodePool(
-        S.nodePool("default", { nodeClassRef: { group: EC2NodeClass.group, kind: EC2NodeClass.kind, name: "default" } })
-      )
+      yield* kube.create(Resources.EC2NodeClasses, nodeClassObject() as never)
+      yield* S.createNodePool(S.nodePool("default", { nodeClassRef }))
       yield* S.createPendingPod(S.pod("a", { cpu: "1", memory: "2Gi" }))
       yield* Layer.build(
         Layer.mergeAll(
