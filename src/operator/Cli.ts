@@ -14,6 +14,7 @@ import * as Schedule from "./Schedule.ts"
 import * as Simulate from "./Simulate.ts"
 import * as Snapshot from "./Snapshot.ts"
 import { version } from "./Version.ts"
+import * as WhatIf from "./WhatIf.ts"
 
 /** `crds`: print the generated CustomResourceDefinitions, or write them into a directory. */
 export const crds = Command.make(
@@ -319,7 +320,7 @@ const explainInput = <R>(
 export const explain = <R>(environment: Environment<R>) =>
   Command.make("explain").pipe(
     Command.withDescription(
-      "Explain the autoscaler's decisions about a live cluster (read-only) or a snapshot: why a pod is pending, why a node is or is not disrupted"
+      "Explain the autoscaler's decisions about a live cluster (read-only) or a snapshot: why a pod is pending, why a node is or is not disrupted, what a change would cause"
     ),
     Command.withSubcommands([
       Command.make(
@@ -352,9 +353,36 @@ export const explain = <R>(environment: Environment<R>) =>
         Command.withDescription(
           "Why the node is or is not a disruption candidate now: protections, budgets, consolidateAfter, its pods, and the price comparison of consolidating it"
         )
+      ),
+      Command.make(
+        "what-if",
+        {
+          ...explainFlags,
+          deleteNode: Flag.String("delete-node").pipe(
+            Flag.withDescription("the node is deleted (drained): where its pods would go"),
+            Flag.optional
+          )
+        },
+        Effect.fn("Cli.explainWhatIf")(function* (flags) {
+          const change = yield* whatIfChange(flags)
+          const { manifests, catalogue } = yield* explainInput(environment, flags)
+          const result = yield* WhatIf.whatIf(manifests, catalogue, change)
+          yield* Console.log(flags.output === "json" ? JSON.stringify(result, null, 2) : WhatIf.text(result))
+        })
+      ).pipe(
+        Command.withDescription(
+          "Try a change on an in-memory copy (never on the cluster) and show what provisioning would do next: the moves, the launches with their prices, what stays pending"
+        )
       )
     ])
   )
+
+/** The one change a what-if tries. */
+const whatIfChange = (flags: { readonly deleteNode: Option.Option<string> }) =>
+  Option.match(flags.deleteNode, {
+    onNone: () => Effect.fail(new Schedule.InvalidInput({ message: "what-if needs a change: --delete-node NAME" })),
+    onSome: (node) => Effect.succeed<WhatIf.Change>({ _tag: "DeleteNode", node })
+  })
 
 /** The root command (`controller` is parsed apart: see {@link run}). */
 export const command = <R>(environment: Environment<R>) =>
