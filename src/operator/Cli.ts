@@ -361,6 +361,12 @@ export const explain = <R>(environment: Environment<R>) =>
           deleteNode: Flag.String("delete-node").pipe(
             Flag.withDescription("the node is deleted (drained): where its pods would go"),
             Flag.optional
+          ),
+          scale: Flag.String("scale").pipe(
+            Flag.withDescription(
+              "deployment/NAMESPACE/NAME=REPLICAS: the pods it would add (where they go) or remove (what disruption would do then)"
+            ),
+            Flag.optional
           )
         },
         Effect.fn("Cli.explainWhatIf")(function* (flags) {
@@ -371,18 +377,42 @@ export const explain = <R>(environment: Environment<R>) =>
         })
       ).pipe(
         Command.withDescription(
-          "Try a change on an in-memory copy (never on the cluster) and show what provisioning would do next: the moves, the launches with their prices, what stays pending"
+          "Try a change on an in-memory copy (never on the cluster) and show what the controllers would do next: the moves, the launches with their prices, what stays pending, and what disruption would do"
         )
       )
     ])
   )
 
 /** The one change a what-if tries. */
-const whatIfChange = (flags: { readonly deleteNode: Option.Option<string> }) =>
-  Option.match(flags.deleteNode, {
-    onNone: () => Effect.fail(new Schedule.InvalidInput({ message: "what-if needs a change: --delete-node NAME" })),
-    onSome: (node) => Effect.succeed<WhatIf.Change>({ _tag: "DeleteNode", node })
-  })
+const whatIfChange = (flags: {
+  readonly deleteNode: Option.Option<string>
+  readonly scale: Option.Option<string>
+}): Effect.Effect<WhatIf.Change, Schedule.InvalidInput> => {
+  const changes: Array<Effect.Effect<WhatIf.Change, Schedule.InvalidInput>> = []
+  if (Option.isSome(flags.deleteNode))
+    changes.push(Effect.succeed({ _tag: "DeleteNode", node: flags.deleteNode.value }))
+  if (Option.isSome(flags.scale)) {
+    const text = flags.scale.value
+    const change = WhatIf.parseScale(text)
+    changes.push(
+      change === undefined
+        ? Effect.fail(
+            new Schedule.InvalidInput({
+              message: `invalid value ${JSON.stringify(text)} for flag --scale: expected deployment/NAMESPACE/NAME=REPLICAS`
+            })
+          )
+        : Effect.succeed(change)
+    )
+  }
+  const [change] = changes
+  return changes.length === 1 && change !== undefined
+    ? change
+    : Effect.fail(
+        new Schedule.InvalidInput({
+          message: "what-if needs one change: --delete-node NAME or --scale deployment/NAMESPACE/NAME=REPLICAS"
+        })
+      )
+}
 
 /** The root command (`controller` is parsed apart: see {@link run}). */
 export const command = <R>(environment: Environment<R>) =>

@@ -4,23 +4,59 @@
  * nodes, which NodeClaims would launch (instance type and price), what stays pending and why, and what disruption would
  * do. Nothing is written anywhere: the change only exists in memory.
  */
-import { Clock, Effect } from "effect"
+import { Clock, Effect, Stream } from "effect"
+import * as Meta from "../api/Meta.ts"
 import * as Pod from "../api/Pod.ts"
+import * as Workloads from "../api/Workloads.ts"
+import * as CloudProvider from "../cloudprovider/CloudProvider.ts"
 import type * as InstanceType from "../cloudprovider/InstanceType.ts"
+import { deletionOrder } from "../cluster/WorkloadControllers.ts"
+import * as Disruption from "../controllers/disruption/Disruption.ts"
+import * as Drift from "../controllers/disruption/Drift.ts"
+import * as Emptiness from "../controllers/disruption/Emptiness.ts"
+import * as MultiNodeConsolidation from "../controllers/disruption/MultiNodeConsolidation.ts"
+import * as Planner from "../controllers/disruption/Planner.ts"
+import * as SingleNodeConsolidation from "../controllers/disruption/SingleNodeConsolidation.ts"
 import * as ClusterView from "../controllers/provisioning/scheduling/ClusterView.ts"
 import * as StatusConditions from "../controllers/StatusConditions.ts"
+import { type Event, EventRecorder } from "../kube/EventRecorder.ts"
 import * as Reschedulable from "../scheduling/Reschedulable.ts"
+import { ClusterState } from "../state/ClusterState.ts"
+import { catalogueProvider, plannerSnapshot } from "./Explain.ts"
 import type * as Manifests from "./Manifests.ts"
-import { InvalidInput, plan } from "./Schedule.ts"
+import { InvalidInput, plan, wellKnownFor } from "./Schedule.ts"
 import * as ScheduleOutput from "./ScheduleOutput.ts"
 
 /** A change to try. */
-export type Change = { readonly _tag: "DeleteNode"; readonly node: string }
+export type Change =
+  | { readonly _tag: "DeleteNode"; readonly node: string }
+  | { readonly _tag: "Scale"; readonly namespace: string; readonly name: string; readonly replicas: number }
+
+/** Reads `deployment/NAMESPACE/NAME=REPLICAS` (the namespace may be left out: default). */
+export const parseScale = (text: string): Change | undefined => {
+  const match = /^deployments?(?:\.apps)?\/(?:([^/=]+)\/)?([^/=]+)=(\d+)$/.exec(text)
+  if (match === null) return undefined
+  return { _tag: "Scale", namespace: match[1] ?? "default", name: match[2]!, replicas: Number(match[3]) }
+}
 
 /** What the change does to a pod right away. */
 export interface PodEffect {
   readonly pod: string
   readonly effect: string
+}
+
+/** The command a disruption pass would hand to orchestration. */
+export interface CommandJson {
+  readonly method: string
+  readonly reason: Planner.Reason
+  readonly nodes: ReadonlyArray<{ readonly name: string; readonly price: number | undefined }>
+  readonly replacements: ReadonlyArray<ScheduleOutput.LaunchJson | null>
+}
+
+/** One disruption pass: its command, and why nodes it looked at stay (its Unconsolidatable/DisruptionBlocked events). */
+export interface DisruptionPass {
+  readonly command: CommandJson | null
+  readonly notes: ReadonlyArray<{ readonly node: string; readonly why: string }>
 }
 
 /** The passes' decisions after the change. */
@@ -29,7 +65,12 @@ export interface WhatIf {
   readonly pods: ReadonlyArray<PodEffect>
   /** One provisioning pass over the changed cluster, as `schedule -o json` prints it. */
   readonly provisioning: ScheduleOutput.ScheduleJson
+  /** One disruption pass, after a change that may leave capacity to spare (a scale-down). */
+  readonly disruption?: DisruptionPass
 }
+
+// Code-unit order, not locale order: the output must be the same on every machine.
+const byPod = (a: PodEffect, b: PodEffect) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0)
 
 const deleting = <A extends { readonly metadata: { readonly deletionTimestamp?: string } }>(
   object: A,
@@ -61,6 +102,7 @@ const deleteNode = (manifests: Manifests.Manifests, name: string, now: number) =
               : `not moved while the node drains (${staying})`
         return { pod: ClusterView.podKey(pod), effect }
       })
+      .sort(byPod)
     const changed: Manifests.Manifests = {
       ...manifests,
       nodes: manifests.nodes.map((candidate) => (candidate === node ? deleting(candidate, now) : candidate)),
@@ -69,8 +111,169 @@ const deleteNode = (manifests: Manifests.Manifests, name: string, now: number) =
     return { description: `delete node ${name}`, manifests: changed, pods }
   })
 
-// Code-unit order, not locale order: the output must be the same on every machine.
-const byPod = (a: PodEffect, b: PodEffect) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0)
+const inNamespace = (object: { readonly metadata: Meta.ObjectMeta }, namespace: string) =>
+  (object.metadata.namespace ?? "default") === namespace
+
+// By name within the namespace: a cluster's own objects carry uids, but a snapshot read from another cluster or
+// manifests written by hand may not match them.
+const controlledBy = (object: { readonly metadata: Meta.ObjectMeta }, kind: string, names: ReadonlySet<string>) => {
+  const owner = Meta.controllerOf(object)
+  return owner !== undefined && owner.kind === kind && names.has(owner.name)
+}
+
+const newestFirst = (a: Workloads.ReplicaSet, b: Workloads.ReplicaSet) => {
+  const at = (replicaSet: Workloads.ReplicaSet) => replicaSet.metadata.creationTimestamp ?? ""
+  return at(a) < at(b) ? 1 : at(a) > at(b) ? -1 : 0
+}
+
+/**
+ * The Deployment at `replicas`: the pods its ReplicaSets would create (pending, from the newest ReplicaSet's template,
+ * else the Deployment's), or those they would delete, in the ReplicaSet controller's order.
+ */
+const scale = (manifests: Manifests.Manifests, change: Extract<Change, { _tag: "Scale" }>) =>
+  Effect.gen(function* () {
+    const { namespace, name, replicas } = change
+    const deployment = manifests.deployments.find((d) => d.metadata.name === name && inNamespace(d, namespace))
+    if (deployment === undefined)
+      return yield* new InvalidInput({ message: `deployment ${namespace}/${name} not found` })
+    const replicaSets = manifests.replicaSets
+      .filter((rs) => inNamespace(rs, namespace) && controlledBy(rs, "Deployment", new Set([name])))
+      .sort(newestFirst)
+    const setNames = new Set(replicaSets.map((rs) => rs.metadata.name ?? ""))
+    const active = manifests.pods.filter(
+      (pod) => inNamespace(pod, namespace) && Pod.isActive(pod) && controlledBy(pod, "ReplicaSet", setNames)
+    )
+    const description = `scale deployment ${namespace}/${name} from ${active.length} to ${replicas} replicas`
+    if (replicas <= active.length) {
+      const removed = [...active].sort(deletionOrder).slice(0, active.length - replicas)
+      const gone = new Set(removed)
+      return {
+        description,
+        manifests: { ...manifests, pods: manifests.pods.filter((pod) => !gone.has(pod)) },
+        pods: removed.map((pod) => ({ pod: ClusterView.podKey(pod), effect: "deleted (scale down)" })),
+        scaledDown: removed.length > 0
+      }
+    }
+    const owner = replicaSets[0]
+    const template = owner?.spec.template ?? deployment.spec.template
+    const prefix = owner?.metadata.name ?? name
+    const created: Array<Pod.Pod> = []
+    for (let index = 1; created.length < replicas - active.length; index++) {
+      const podName = `${prefix}-whatif-${index}`
+      if (manifests.pods.some((pod) => pod.metadata.name === podName && inNamespace(pod, namespace))) continue
+      created.push({
+        metadata: {
+          name: podName,
+          namespace,
+          ...(template.metadata?.labels === undefined ? {} : { labels: template.metadata.labels }),
+          ...(template.metadata?.annotations === undefined ? {} : { annotations: template.metadata.annotations }),
+          ...(owner === undefined
+            ? {}
+            : {
+                ownerReferences: [
+                  {
+                    apiVersion: Workloads.apiVersion,
+                    kind: "ReplicaSet",
+                    name: prefix,
+                    uid: owner.metadata.uid ?? "",
+                    controller: true
+                  }
+                ]
+              })
+        },
+        spec: template.spec,
+        status: { phase: "Pending" }
+      })
+    }
+    return {
+      description,
+      manifests: { ...manifests, pods: [...manifests.pods, ...created] },
+      pods: created.map((pod) => ({ pod: ClusterView.podKey(pod), effect: "created (scale up): pending" })),
+      scaledDown: false
+    }
+  })
+
+/**
+ * A ClusterState that is the copy, frozen: the disruption methods read only its consolidation state (one state: the
+ * copy never changes), and nothing here nominates, marks or records anything.
+ */
+const frozenCluster = (state: Planner.Snapshot) => {
+  const never = Effect.die("a what-if never changes the cluster state")
+  return ClusterState.of({
+    synced: Effect.succeed(true),
+    view: Effect.succeed(state.view),
+    nodes: Effect.succeed(state.stateNodes),
+    nominate: () => never,
+    markForDeletion: () => never,
+    unmarkForDeletion: () => never,
+    nodePoolResources: () => never,
+    consolidationState: Effect.succeed(0),
+    markUnconsolidated: never,
+    ackPods: () => never,
+    markPodSchedulingDecisions: () => never,
+    podSchedulingTimes: () => never,
+    clearPodSchedulingTimes: () => never,
+    changes: Stream.empty
+  })
+}
+
+/** The NodeClaim a command would launch, priced as `schedule` prices it. */
+const launchOf = (catalogue: ReadonlyArray<InstanceType.InstanceType>) => {
+  const wellKnown = wellKnownFor(catalogue)
+  return (replacement: Planner.Command["replacements"][number]) =>
+    ScheduleOutput.launchOf(replacement.instanceTypes, replacement.requirements, wellKnown)
+}
+
+/**
+ * One pass of the disruption controller on the copy: its methods in its order (Disruption.make's), the first command
+ * found. Commands are not validated again after the TTL: the copy cannot change while they wait, so the check would
+ * find the same command.
+ */
+const disruptionPass = Effect.fn("WhatIf.disruptionPass")(function* (
+  manifests: Manifests.Manifests,
+  catalogue: ReadonlyArray<InstanceType.InstanceType>,
+  now: number
+) {
+  const state = plannerSnapshot(manifests, catalogue, now)
+  const events: Array<Event> = []
+  const context = { settings: {}, validate: (command: Planner.Command) => Effect.succeed(command) }
+  const command = yield* Effect.gen(function* () {
+    const methods = [
+      yield* Emptiness.make(context),
+      Drift.make(context.settings),
+      yield* MultiNodeConsolidation.make(context, 60_000),
+      yield* SingleNodeConsolidation.make(context, 180_000)
+    ]
+    return yield* Disruption.firstCommand(methods, state)
+  }).pipe(
+    Effect.provideService(ClusterState, frozenCluster(state)),
+    Effect.provideService(
+      EventRecorder,
+      EventRecorder.of({ publish: (event) => Effect.sync(() => events.push(event)) })
+    ),
+    Effect.provideService(CloudProvider.CloudProvider, catalogueProvider(catalogue))
+  )
+  const notes = events
+    .filter((event) => event.involvedObject.kind === "Node")
+    .map((event) => ({ node: event.involvedObject.name, why: `${event.reason}: ${event.message}` }))
+  return {
+    command:
+      command === undefined
+        ? null
+        : {
+            method: command.method,
+            reason: command.reason,
+            nodes: command.candidates.map((candidate) => ({ name: candidate.name, price: Planner.priceOf(candidate) })),
+            replacements: command.replacements.map(launchOf(catalogue))
+          },
+    notes
+  } satisfies DisruptionPass
+})
+
+const applyChange = (manifests: Manifests.Manifests, change: Change, now: number) =>
+  change._tag === "DeleteNode"
+    ? Effect.map(deleteNode(manifests, change.node, now), (applied) => ({ ...applied, scaledDown: false }))
+    : scale(manifests, change)
 
 /** Applies the change to the copy and runs the passes the controllers would run next. */
 export const whatIf = Effect.fn("WhatIf.whatIf")(function* (
@@ -79,12 +282,14 @@ export const whatIf = Effect.fn("WhatIf.whatIf")(function* (
   change: Change
 ) {
   const now = yield* Clock.currentTimeMillis
-  const applied = yield* deleteNode(manifests, change.node, now)
+  const applied = yield* applyChange(manifests, change, now)
   const { result, wellKnown } = yield* plan(applied.manifests, catalogue)
+  const disruption = applied.scaledDown ? yield* disruptionPass(applied.manifests, catalogue, now) : undefined
   return {
     change: applied.description,
-    pods: [...applied.pods].sort(byPod),
-    provisioning: ScheduleOutput.toJson(result, wellKnown)
+    pods: applied.pods,
+    provisioning: ScheduleOutput.toJson(result, wellKnown),
+    ...(disruption === undefined ? {} : { disruption })
   } satisfies WhatIf
 })
 
@@ -107,5 +312,24 @@ export const text = (whatIf: WhatIf): string => {
   }
   for (const node of existingNodes) for (const pod of node.pods) lines.push(`  move ${pod} → ${node.name}`)
   for (const { pod, reason } of unschedulable) lines.push(`  pending ${pod}: ${reason.replace(/\s*[\r\n]+\s*/g, " ")}`)
+  if (whatIf.disruption !== undefined) lines.push(...disruptionText(whatIf.disruption))
   return lines.join("\n")
+}
+
+const price = (value: number | undefined) => (value === undefined ? "unknown price" : `$${value}/hour`)
+
+const disruptionText = ({ command, notes }: DisruptionPass): Array<string> => {
+  const lines = ["disruption:"]
+  if (command === null) lines.push("  nothing to disrupt")
+  else {
+    const nodes = command.nodes.map((node) => `${node.name} (${price(node.price)})`).join(", ")
+    lines.push(`  ${command.method} (${command.reason}): remove ${nodes}`)
+    for (const launch of command.replacements) {
+      lines.push(
+        `    replace by ${launch === null ? "nothing launchable" : `${launch.instanceType} (${launch.zone}, ${launch.capacityType}, ${price(launch.price)})`}`
+      )
+    }
+  }
+  for (const { node, why } of notes) lines.push(`  ${node} stays: ${why}`)
+  return lines
 }

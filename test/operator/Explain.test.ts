@@ -113,7 +113,7 @@ const nodeLabels = (name: string, pool: string, cpu: number) =>
 
 /**
  * A managed node of `pool` (NodeClaim launched, initialized and consolidatable, Node ready) of `cpu` CPUs running
- * `pods` (500m each, owned by the ReplicaSet `rs`).
+ * `pods` (500m each, `app-N` owned by the ReplicaSet `app-rs`).
  */
 const managedNode = (name: string, pool: string, pods: string, annotations = "{}", cpu = 8) => `
 apiVersion: karpenter.sh/v1
@@ -154,7 +154,7 @@ metadata:
   namespace: default
   labels: {app: ${pod.replace(/-\d+$/, "")}}
   ${pod.startsWith("pinned") ? "annotations: {karpenter.sh/do-not-disrupt: 'true'}" : ""}
-  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: rs, uid: rs-uid, controller: true}]
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: ${pod.replace(/-\d+$/, "")}-rs, uid: rs-uid, controller: true}]
 spec:
   nodeName: ${name}
   containers: [{name: app, image: app, resources: {requests: {cpu: 500m, memory: 512Mi}}}]
@@ -251,7 +251,7 @@ spec:
 apiVersion: apps/v1
 kind: ReplicaSet
 metadata:
-  name: rs
+  name: web-rs
   namespace: default
   ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: web, uid: web-uid, controller: true}]
 spec:
@@ -325,6 +325,70 @@ describe("explain what-if", () => {
             )
             const missing = yield* Effect.flip(run(["explain", "what-if", "--delete-node", "nope"]))
             assert.strictEqual((missing as { message: string }).message, "node nope not found")
+            assert.strictEqual(writes(), 0)
+          })
+        )
+      }),
+    30_000
+  )
+
+  it.effect(
+    "--scale: extra replicas from the template go pending and launch; fewer replicas let consolidation act",
+    () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(Date.parse("2026-01-01T10:00:00Z"))
+        yield* withLiveCluster(whatIfCluster, ({ run, writes }) =>
+          Effect.gen(function* () {
+            const up = yield* whatIf(run, "--scale", "deployment/default/web=20")
+            assert.strictEqual(up.change, "scale deployment default/web from 3 to 20 replicas")
+            assert.strictEqual(up.pods.length, 17)
+            assert.deepStrictEqual(up.pods[0], {
+              pod: "default/web-rs-whatif-1",
+              effect: "created (scale up): pending"
+            })
+            // 6.4 CPUs left on big take 12 new pods, small's 1 CPU two, and the last three launch a node.
+            const moves = movesOf(up)
+            assert.deepStrictEqual(
+              [
+                moves.filter((move) => move.endsWith("-> big")).length,
+                moves.filter((move) => move.endsWith("-> small")).length
+              ],
+              [12, 2]
+            )
+            assert.deepStrictEqual(
+              up.provisioning.nodeClaims.map((claim: { pods: Array<string>; launch: object }) => [
+                claim.pods.length,
+                claim.launch
+              ]),
+              [
+                [
+                  3,
+                  { instanceType: "c-2x-amd64-linux", zone: "test-zone-a", capacityType: "spot", price: 0.0380064771 }
+                ]
+              ]
+            )
+            assert.isUndefined(up.disruption)
+            const down = yield* whatIf(run, "--scale", "deployment/default/web=1")
+            assert.deepStrictEqual(down.pods, [
+              { pod: "default/web-3", effect: "deleted (scale down)" },
+              { pod: "default/web-2", effect: "deleted (scale down)" }
+            ])
+            // web-1 fits on small: single-node consolidation deletes big (the 10% budget allows one node at a time).
+            assert.deepStrictEqual(down.disruption, {
+              command: {
+                method: "single",
+                reason: "Underutilized",
+                nodes: [{ name: "big", price: 0.2171798692 }],
+                replacements: []
+              },
+              notes: []
+            })
+            const text = yield* run(["explain", "what-if", "--scale", "deployment/default/web=1"])
+            assert.include(text, "disruption:\n  single (Underutilized): remove big ($0.2171798692/hour)")
+            const bad = yield* Effect.flip(run(["explain", "what-if", "--scale", "web=2"]))
+            assert.include((bad as { message: string }).message, "expected deployment/NAMESPACE/NAME=REPLICAS")
+            const missing = yield* Effect.flip(run(["explain", "what-if", "--scale", "deployment/default/api=2"]))
+            assert.strictEqual((missing as { message: string }).message, "deployment default/api not found")
             assert.strictEqual(writes(), 0)
           })
         )
