@@ -367,6 +367,12 @@ export const explain = <R>(environment: Environment<R>) =>
               "deployment/NAMESPACE/NAME=REPLICAS: the pods it would add (where they go) or remove (what disruption would do then)"
             ),
             Flag.optional
+          ),
+          apply: Flag.String("apply").pipe(
+            Flag.withDescription(
+              "a file of changed NodePools, as kubectl apply would store them: the drift and disruption that follow"
+            ),
+            Flag.optional
           )
         },
         Effect.fn("Cli.explainWhatIf")(function* (flags) {
@@ -387,8 +393,9 @@ export const explain = <R>(environment: Environment<R>) =>
 const whatIfChange = (flags: {
   readonly deleteNode: Option.Option<string>
   readonly scale: Option.Option<string>
-}): Effect.Effect<WhatIf.Change, Schedule.InvalidInput> => {
-  const changes: Array<Effect.Effect<WhatIf.Change, Schedule.InvalidInput>> = []
+  readonly apply: Option.Option<string>
+}) => {
+  const changes: Array<Effect.Effect<WhatIf.Change, Schedule.InvalidInput, FileSystem.FileSystem | Path.Path>> = []
   if (Option.isSome(flags.deleteNode))
     changes.push(Effect.succeed({ _tag: "DeleteNode", node: flags.deleteNode.value }))
   if (Option.isSome(flags.scale)) {
@@ -404,12 +411,26 @@ const whatIfChange = (flags: {
         : Effect.succeed(change)
     )
   }
+  if (Option.isSome(flags.apply)) {
+    const file = flags.apply.value
+    changes.push(
+      Manifests.load([file]).pipe(
+        Effect.mapError((error) => new Schedule.InvalidInput({ message: error.message })),
+        Effect.flatMap(({ nodePools }) =>
+          nodePools.length === 0
+            ? Effect.fail(new Schedule.InvalidInput({ message: `${file}: no NodePool to apply` }))
+            : Effect.succeed<WhatIf.Change>({ _tag: "Apply", nodePools })
+        )
+      )
+    )
+  }
   const [change] = changes
   return changes.length === 1 && change !== undefined
     ? change
     : Effect.fail(
         new Schedule.InvalidInput({
-          message: "what-if needs one change: --delete-node NAME or --scale deployment/NAMESPACE/NAME=REPLICAS"
+          message:
+            "what-if needs one change: --delete-node NAME, --scale deployment/NAMESPACE/NAME=REPLICAS or --apply FILE"
         })
       )
 }

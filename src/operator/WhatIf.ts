@@ -5,7 +5,11 @@
  * do. Nothing is written anywhere: the change only exists in memory.
  */
 import { Clock, Effect, Stream } from "effect"
+import * as ConditionTypes from "../api/Conditions.ts"
+import * as Labels from "../api/Labels.ts"
 import * as Meta from "../api/Meta.ts"
+import type { NodeClaim } from "../api/NodeClaim.ts"
+import type { NodePool } from "../api/NodePool.ts"
 import * as Pod from "../api/Pod.ts"
 import * as Workloads from "../api/Workloads.ts"
 import * as CloudProvider from "../cloudprovider/CloudProvider.ts"
@@ -17,6 +21,7 @@ import * as Emptiness from "../controllers/disruption/Emptiness.ts"
 import * as MultiNodeConsolidation from "../controllers/disruption/MultiNodeConsolidation.ts"
 import * as Planner from "../controllers/disruption/Planner.ts"
 import * as SingleNodeConsolidation from "../controllers/disruption/SingleNodeConsolidation.ts"
+import * as DisruptionConditions from "../controllers/nodeclaim/disruption/DisruptionConditions.ts"
 import * as ClusterView from "../controllers/provisioning/scheduling/ClusterView.ts"
 import * as StatusConditions from "../controllers/StatusConditions.ts"
 import { type Event, EventRecorder } from "../kube/EventRecorder.ts"
@@ -31,6 +36,7 @@ import * as ScheduleOutput from "./ScheduleOutput.ts"
 export type Change =
   | { readonly _tag: "DeleteNode"; readonly node: string }
   | { readonly _tag: "Scale"; readonly namespace: string; readonly name: string; readonly replicas: number }
+  | { readonly _tag: "Apply"; readonly nodePools: ReadonlyArray<NodePool> }
 
 /** Reads `deployment/NAMESPACE/NAME=REPLICAS` (the namespace may be left out: default). */
 export const parseScale = (text: string): Change | undefined => {
@@ -59,13 +65,22 @@ export interface DisruptionPass {
   readonly notes: ReadonlyArray<{ readonly node: string; readonly why: string }>
 }
 
+/** A NodeClaim the change drifts. */
+export interface DriftedJson {
+  readonly nodeClaim: string
+  readonly node: string | undefined
+  readonly reason: string
+}
+
 /** The passes' decisions after the change. */
 export interface WhatIf {
   readonly change: string
   readonly pods: ReadonlyArray<PodEffect>
+  /** The NodeClaims a changed NodePool drifts (`--apply`). */
+  readonly drifted: ReadonlyArray<DriftedJson>
   /** One provisioning pass over the changed cluster, as `schedule -o json` prints it. */
   readonly provisioning: ScheduleOutput.ScheduleJson
-  /** One disruption pass, after a change that may leave capacity to spare (a scale-down). */
+  /** One disruption pass, after a change that may leave capacity to spare (a scale-down) or drift nodes (a NodePool). */
   readonly disruption?: DisruptionPass
 }
 
@@ -194,6 +209,63 @@ const scale = (manifests: Manifests.Manifests, change: Extract<Change, { _tag: "
   })
 
 /**
+ * The NodePools replace the stored ones of the same name (or join them), as `kubectl apply` would: the annotations
+ * the controllers keep (the hash) and the status stay. Then each launched NodeClaim of theirs gets the Drifted
+ * condition the `nodeclaim.disruption` controller would give it (static fields, requirements, instance type).
+ */
+const apply = (
+  manifests: Manifests.Manifests,
+  catalogue: ReadonlyArray<InstanceType.InstanceType>,
+  applied: ReadonlyArray<NodePool>,
+  now: number
+) =>
+  Effect.gen(function* () {
+    const byName = new Map(applied.map((pool) => [pool.metadata.name ?? "", pool]))
+    const stored = new Map(manifests.nodePools.map((pool) => [pool.metadata.name ?? "", pool]))
+    const merged = new Map(
+      [...byName].map(([name, pool]) => {
+        const old = stored.get(name)
+        const annotations = { ...old?.metadata.annotations, ...pool.metadata.annotations }
+        const withMetadata: NodePool = { ...pool, metadata: { ...pool.metadata, annotations } }
+        return [name, old?.status === undefined ? withMetadata : { ...withMetadata, status: old.status }] as const
+      })
+    )
+    const nodePools = [
+      ...manifests.nodePools.map((pool) => merged.get(pool.metadata.name ?? "") ?? pool),
+      ...[...merged].filter(([name]) => !stored.has(name)).map(([, pool]) => pool)
+    ]
+    const drifted: Array<DriftedJson> = []
+    const nodeClaims: Array<NodeClaim> = []
+    for (const claim of manifests.nodeClaims) {
+      const pool = merged.get(claim.metadata.labels?.[Labels.NodePool] ?? "")
+      if (pool === undefined || !StatusConditions.isTrue(claim.status?.conditions, ConditionTypes.Launched)) {
+        nodeClaims.push(claim)
+        continue
+      }
+      const reason = yield* DisruptionConditions.driftReason(pool, claim)
+      const conditions =
+        reason === undefined
+          ? StatusConditions.clear(claim.status?.conditions, ConditionTypes.Drifted)
+          : StatusConditions.set(
+              claim.status?.conditions,
+              { type: ConditionTypes.Drifted, status: "True", reason },
+              { now, generation: claim.metadata.generation }
+            )
+      if (reason !== undefined) {
+        drifted.push({ nodeClaim: claim.metadata.name ?? "", node: claim.status?.nodeName, reason })
+      }
+      nodeClaims.push({ ...claim, status: { ...claim.status, conditions } })
+    }
+    return {
+      description: `apply ${[...byName.keys()].map((name) => `nodepool ${name}`).join(", ")}`,
+      manifests: { ...manifests, nodePools, nodeClaims },
+      pods: [],
+      drifted,
+      disrupts: true
+    }
+  }).pipe(Effect.provideService(CloudProvider.CloudProvider, catalogueProvider(catalogue)))
+
+/**
  * A ClusterState that is the copy, frozen: the disruption methods read only its consolidation state (one state: the
  * copy never changes), and nothing here nominates, marks or records anything.
  */
@@ -270,10 +342,29 @@ const disruptionPass = Effect.fn("WhatIf.disruptionPass")(function* (
   } satisfies DisruptionPass
 })
 
-const applyChange = (manifests: Manifests.Manifests, change: Change, now: number) =>
-  change._tag === "DeleteNode"
-    ? Effect.map(deleteNode(manifests, change.node, now), (applied) => ({ ...applied, scaledDown: false }))
-    : scale(manifests, change)
+const applyChange = (
+  manifests: Manifests.Manifests,
+  catalogue: ReadonlyArray<InstanceType.InstanceType>,
+  change: Change,
+  now: number
+) => {
+  switch (change._tag) {
+    case "DeleteNode":
+      return Effect.map(deleteNode(manifests, change.node, now), (applied) => ({
+        ...applied,
+        drifted: [],
+        disrupts: false
+      }))
+    case "Scale":
+      return Effect.map(scale(manifests, change), ({ scaledDown, ...applied }) => ({
+        ...applied,
+        drifted: [],
+        disrupts: scaledDown
+      }))
+    case "Apply":
+      return apply(manifests, catalogue, change.nodePools, now)
+  }
+}
 
 /** Applies the change to the copy and runs the passes the controllers would run next. */
 export const whatIf = Effect.fn("WhatIf.whatIf")(function* (
@@ -282,12 +373,13 @@ export const whatIf = Effect.fn("WhatIf.whatIf")(function* (
   change: Change
 ) {
   const now = yield* Clock.currentTimeMillis
-  const applied = yield* applyChange(manifests, change, now)
+  const applied = yield* applyChange(manifests, catalogue, change, now)
   const { result, wellKnown } = yield* plan(applied.manifests, catalogue)
-  const disruption = applied.scaledDown ? yield* disruptionPass(applied.manifests, catalogue, now) : undefined
+  const disruption = applied.disrupts ? yield* disruptionPass(applied.manifests, catalogue, now) : undefined
   return {
     change: applied.description,
     pods: applied.pods,
+    drifted: applied.drifted,
     provisioning: ScheduleOutput.toJson(result, wellKnown),
     ...(disruption === undefined ? {} : { disruption })
   } satisfies WhatIf
@@ -302,6 +394,9 @@ const formatLaunch = (nodePool: string, launch: ScheduleOutput.LaunchJson | null
 export const text = (whatIf: WhatIf): string => {
   const lines = [`what if: ${whatIf.change}`]
   for (const { pod, effect } of whatIf.pods) lines.push(`  ${pod}: ${effect}`)
+  for (const { nodeClaim, node, reason } of whatIf.drifted) {
+    lines.push(`  nodeclaim ${nodeClaim}${node === undefined ? "" : ` (node ${node})`} drifted: ${reason}`)
+  }
   const { nodeClaims, existingNodes, unschedulable } = whatIf.provisioning
   lines.push("provisioning:")
   if (nodeClaims.length === 0 && existingNodes.length === 0 && unschedulable.length === 0) {

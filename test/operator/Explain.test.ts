@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
@@ -389,6 +392,45 @@ describe("explain what-if", () => {
             assert.include((bad as { message: string }).message, "expected deployment/NAMESPACE/NAME=REPLICAS")
             const missing = yield* Effect.flip(run(["explain", "what-if", "--scale", "deployment/default/api=2"]))
             assert.strictEqual((missing as { message: string }).message, "deployment default/api not found")
+            assert.strictEqual(writes(), 0)
+          })
+        )
+      }),
+    30_000
+  )
+
+  it.effect(
+    "--apply: a NodePool that no longer allows a node's instance type drifts it, and drift replaces it",
+    () =>
+      Effect.gen(function* () {
+        yield* TestClock.setTime(Date.parse("2026-01-01T10:00:00Z"))
+        const file = join(mkdtempSync(join(tmpdir(), "whatif-test-")), "nodepool.yaml")
+        writeFileSync(
+          file,
+          nodePool("default", {
+            spec: ", {key: node.kubernetes.io/instance-type, operator: In, values: [c-2x-amd64-linux]}"
+          })
+        )
+        yield* withLiveCluster(whatIfCluster, ({ run, writes }) =>
+          Effect.gen(function* () {
+            const result = yield* whatIf(run, "--apply", file)
+            assert.strictEqual(result.change, "apply nodepool default")
+            assert.deepStrictEqual(result.drifted, [{ nodeClaim: "big", node: "big", reason: "RequirementsDrifted" }])
+            assert.deepStrictEqual(result.provisioning.nodeClaims, [])
+            // Drift replaces big: two of its pods fit on small, the third needs a c-2x, the only type still allowed.
+            assert.deepStrictEqual(result.disruption.command, {
+              method: "drift",
+              reason: "Drifted",
+              nodes: [{ name: "big", price: 0.2171798692 }],
+              replacements: [
+                { instanceType: "c-2x-amd64-linux", zone: "test-zone-a", capacityType: "spot", price: 0.0380064771 }
+              ]
+            })
+            const text = yield* run(["explain", "what-if", "--apply", file])
+            assert.include(text, "nodeclaim big (node big) drifted: RequirementsDrifted")
+            assert.include(text, "drift (Drifted): remove big ($0.2171798692/hour)")
+          const none = yield* Effect.flip(run(["explain", "what-if"]))
+          assert.include((none as { message: string }).message, "what-if needs one change")
             assert.strictEqual(writes(), 0)
           })
         )
