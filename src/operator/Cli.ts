@@ -15,6 +15,7 @@ import * as Schedule from "./Schedule.ts"
 import * as Simulate from "./Simulate.ts"
 import * as Snapshot from "./Snapshot.ts"
 import { version } from "./Version.ts"
+import * as WhatIf from "./WhatIf.ts"
 
 /** `crds`: print the generated CustomResourceDefinitions, or write them into a directory. */
 export const crds = Command.make(
@@ -355,7 +356,7 @@ const explainInput = <R>(
 export const explain = <R>(environment: Environment<R>) =>
   Command.make("explain").pipe(
     Command.withDescription(
-      "Explain the autoscaler's decisions about a live cluster (read-only) or a snapshot: why a pod is pending, why a node is or is not disrupted"
+      "Explain the autoscaler's decisions about a live cluster (read-only) or a snapshot: why a pod is pending, why a node is or is not disrupted, what a change would cause"
     ),
     Command.withSubcommands([
       Command.make(
@@ -388,9 +389,87 @@ export const explain = <R>(environment: Environment<R>) =>
         Command.withDescription(
           "Why the node is or is not a disruption candidate now: protections, budgets, consolidateAfter, its pods, and the price comparison of consolidating it"
         )
+      ),
+      Command.make(
+        "what-if",
+        {
+          ...explainFlags,
+          deleteNode: Flag.String("delete-node").pipe(
+            Flag.withDescription("the node is deleted (drained): where its pods would go"),
+            Flag.optional
+          ),
+          scale: Flag.String("scale").pipe(
+            Flag.withDescription(
+              "deployment/NAMESPACE/NAME=REPLICAS: the pods it would add (where they go) or remove (what disruption would do then)"
+            ),
+            Flag.optional
+          ),
+          apply: Flag.String("apply").pipe(
+            Flag.withDescription(
+              "a file of changed NodePools, as kubectl apply would store them: the drift and disruption that follow"
+            ),
+            Flag.optional
+          )
+        },
+        Effect.fn("Cli.explainWhatIf")(function* (flags) {
+          const change = yield* whatIfChange(flags)
+          const { manifests, catalogue } = yield* explainInput(environment, flags)
+          const result = yield* WhatIf.whatIf(manifests, catalogue, change)
+          yield* Console.log(flags.output === "json" ? JSON.stringify(result, null, 2) : WhatIf.text(result))
+        })
+      ).pipe(
+        Command.withDescription(
+          "Try a change on an in-memory copy (never on the cluster) and show what the controllers would do next: the moves, the launches with their prices, what stays pending, and what disruption would do"
+        )
       )
     ])
   )
+
+/** The one change a what-if tries. */
+const whatIfChange = (flags: {
+  readonly deleteNode: Option.Option<string>
+  readonly scale: Option.Option<string>
+  readonly apply: Option.Option<string>
+}) => {
+  const changes: Array<Effect.Effect<WhatIf.Change, Schedule.InvalidInput, FileSystem.FileSystem | Path.Path>> = []
+  if (Option.isSome(flags.deleteNode))
+    changes.push(Effect.succeed({ _tag: "DeleteNode", node: flags.deleteNode.value }))
+  if (Option.isSome(flags.scale)) {
+    const text = flags.scale.value
+    const change = WhatIf.parseScale(text)
+    changes.push(
+      change === undefined
+        ? Effect.fail(
+            new Schedule.InvalidInput({
+              message: `invalid value ${JSON.stringify(text)} for flag --scale: expected deployment/NAMESPACE/NAME=REPLICAS`
+            })
+          )
+        : Effect.succeed(change)
+    )
+  }
+  if (Option.isSome(flags.apply)) {
+    const file = flags.apply.value
+    changes.push(
+      Manifests.load([file]).pipe(
+        Effect.mapError((error) => new Schedule.InvalidInput({ message: error.message })),
+        Effect.flatMap(({ nodePools }) =>
+          nodePools.length === 0
+            ? Effect.fail(new Schedule.InvalidInput({ message: `${file}: no NodePool to apply` }))
+            : Effect.succeed<WhatIf.Change>({ _tag: "Apply", nodePools })
+        )
+      )
+    )
+  }
+  const [change] = changes
+  return changes.length === 1 && change !== undefined
+    ? change
+    : Effect.fail(
+        new Schedule.InvalidInput({
+          message:
+            "what-if needs one change: --delete-node NAME, --scale deployment/NAMESPACE/NAME=REPLICAS or --apply FILE"
+        })
+      )
+}
 
 /** The root command (`controller` is parsed apart: see {@link run}). */
 export const command = <R>(environment: Environment<R>) =>
