@@ -186,7 +186,11 @@ describe("NodePool decoding", () => {
       "spec.template.spec.taints[0].effect"
     ],
     ["a malformed limit", (np) => (np.spec.limits = { cpu: "lots" }), "spec.limits.cpu: must be a Kubernetes quantity"],
-    ["negative replicas", (np) => (np.spec.replicas = -1), "spec.replicas: Expected a value greater than or equal to 0"],
+    [
+      "negative replicas",
+      (np) => (np.spec.replicas = -1),
+      "spec.replicas: Expected a value greater than or equal to 0"
+    ],
     [
       "a static NodePool with a cpu limit",
       (np) => {
