@@ -35,6 +35,8 @@ export interface Definition {
   readonly description: string
   readonly schema: Schema.Top
   readonly printerColumns: ReadonlyArray<PrinterColumn>
+  /** The scale subresource's paths (`kubectl scale`), for kinds that declare one. */
+  readonly scale?: { readonly specReplicasPath: string; readonly statusReplicasPath: string }
 }
 
 const readyColumn: PrinterColumn = {
@@ -45,7 +47,7 @@ const readyColumn: PrinterColumn = {
 const ageColumn: PrinterColumn = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" }
 const labelPath = (key: string) => `.metadata.labels.${key.replaceAll(".", "\\.")}`
 
-/** NodePool, as upstream v1.4.0 declares it. */
+/** NodePool, as upstream v1.4.0 declares it, with the scale subresource over `replicas` of v1.8 (static capacity). */
 export const NodePoolDefinition: Definition = {
   group: Labels.Group,
   version: "v1",
@@ -64,7 +66,8 @@ export const NodePoolDefinition: Definition = {
     { name: "Weight", type: "integer", jsonPath: ".spec.weight", priority: 1 },
     { name: "CPU", type: "string", jsonPath: ".status.resources.cpu", priority: 1 },
     { name: "Memory", type: "string", jsonPath: ".status.resources.memory", priority: 1 }
-  ]
+  ],
+  scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.nodes" }
 }
 
 /** NodeClaim, as upstream v1.4.0 declares it (with the Drifted column added in v1.4.0). */
@@ -260,7 +263,7 @@ export const manifest = (definition: Definition): JsonSchemaNode => ({
         schema: { openAPIV3Schema: openApiSchema(definition) },
         served: true,
         storage: true,
-        subresources: { status: {} }
+        subresources: definition.scale === undefined ? { status: {} } : { scale: { ...definition.scale }, status: {} }
       }
     ]
   }

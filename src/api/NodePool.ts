@@ -99,18 +99,41 @@ export type Template = typeof Template.Type
 
 const defaultDisruption = { consolidateAfter: "0s" }
 
-/** What the user asks for. */
+/**
+ * What the user asks for. `replicas` (alpha, upstream v1.8, used under the StaticCapacity gate) makes the NodePool
+ * static: it keeps that many nodes whatever the pods, so only `limits.nodes` and no weight apply, and a NodePool
+ * never switches between static and dynamic (upstream's three CEL rules on NodePoolSpec, v1.11).
+ */
 export const Spec = Schema.Struct({
   template: Template,
   disruption: Disruption.pipe(Cel.withDefault(defaultDisruption)),
   limits: optional(Quantity.ResourceList),
-  weight: optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 })))
-})
+  weight: optional(Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 100 }))),
+  replicas: optional(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
+}).check(
+  Cel.transitionRule({
+    rule: "has(self.replicas) == has(oldSelf.replicas)",
+    message: "Cannot transition NodePool between static (replicas set) and dynamic (replicas unset) provisioning modes"
+  }),
+  Cel.rule<{ readonly replicas?: number; readonly limits?: Readonly<Record<string, string>> }>({
+    rule: "!has(self.replicas) || (!has(self.limits) || size(self.limits) == 0 || (size(self.limits) == 1 && 'nodes' in self.limits))",
+    message: "only 'limits.nodes' is supported on static NodePools",
+    holds: (spec) =>
+      spec.replicas === undefined || Object.keys(spec.limits ?? {}).every((resource) => resource === "nodes")
+  }),
+  Cel.rule<{ readonly replicas?: number; readonly weight?: number }>({
+    rule: "!has(self.replicas) || !has(self.weight)",
+    message: "'weight' is not supported on static NodePools",
+    holds: (spec) => spec.replicas === undefined || spec.weight === undefined
+  })
+)
 export type Spec = typeof Spec.Type
 
 /** What Karpenter reports. */
 export const Status = Schema.Struct({
   resources: optional(Quantity.ResourceList),
+  /** How many nodes the NodePool has (upstream v1.8): the scale subresource's status replicas. */
+  nodes: optional(Schema.Int),
   nodeClassObservedGeneration: optional(Schema.Int),
   conditions: optional(Schema.Array(Condition))
 })
@@ -128,3 +151,6 @@ export type NodePool = typeof NodePool.Type
 
 /** The NodePool's weight; an unset weight counts as 0. */
 export const weightOf = (nodePool: NodePool): number => nodePool.spec.weight ?? 0
+
+/** A static NodePool (`spec.replicas` set): it keeps a fixed count of nodes, outside provisioning and consolidation. */
+export const isStatic = (nodePool: NodePool): boolean => nodePool.spec.replicas !== undefined

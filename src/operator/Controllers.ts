@@ -15,11 +15,15 @@ import * as Lifecycle from "../controllers/nodeclaim/lifecycle/Lifecycle.ts"
 import * as PodEvents from "../controllers/nodeclaim/podevents/PodEvents.ts"
 import * as NodePoolControllers from "../controllers/nodepool/NodePoolControllers.ts"
 import * as Provisioner from "../controllers/provisioning/Provisioner.ts"
+import * as StaticCapacity from "../controllers/static/StaticCapacity.ts"
 import * as Manager from "../runtime/Manager.ts"
 import * as Operations from "./Operations.ts"
 
+/** What the controllers take from the operator's options. */
+export type ControllerOptions = Provisioner.Options & Disruption.Options & StaticCapacity.Options
+
 /** The controllers; they run while the Layer's scope is open. */
-export const layer = (options?: Provisioner.Options & Disruption.Options) =>
+export const layer = (options?: ControllerOptions) =>
   Layer.mergeAll(
     NodePoolControllers.layer,
     Layer.effectDiscard(Lifecycle.make),
@@ -30,14 +34,15 @@ export const layer = (options?: Provisioner.Options & Disruption.Options) =>
     Layer.effectDiscard(Expiration.make),
     Layer.effectDiscard(Disruption.make(options)),
     Layer.effectDiscard(Termination.make),
-    Layer.effectDiscard(Provisioner.run(options))
+    Layer.effectDiscard(Provisioner.run(options)),
+    Layer.effectDiscard(StaticCapacity.make(options))
   )
 
 /**
  * The controllers of a running operator (`controller`, `dev`): every controller plus the metrics controllers, which
  * simulations leave out (their virtual hours would recompute gauges nobody scrapes).
  */
-export const operatorLayer = (options?: Provisioner.Options & Disruption.Options) =>
+export const operatorLayer = (options?: ControllerOptions) =>
   Layer.mergeAll(layer(options), Layer.effectDiscard(StateMetrics.make()), Layer.effectDiscard(PodMetrics.make))
 
 /**
@@ -46,7 +51,7 @@ export const operatorLayer = (options?: Provisioner.Options & Disruption.Options
  * none for KWOK), built afresh each time the {@link Manager.LeaderGate} says this replica leads.
  */
 export const manager = <R = never>(
-  options?: Provisioner.Options & Disruption.Options,
+  options?: ControllerOptions,
   providerControllers: Layer.Layer<never, never, R> = Layer.empty
 ) =>
   Layer.effect(

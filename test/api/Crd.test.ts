@@ -34,10 +34,15 @@ describe("generated CRDs", () => {
       assert.notInclude(JSON.stringify(schema), "$ref")
     })
 
-    it(`${definition.kind} is cluster scoped with a status subresource`, () => {
+    it(`${definition.kind} is cluster scoped with a status subresource (and NodePool a scale one)`, () => {
       const manifest = Crd.manifest(definition) as any
       assert.strictEqual(manifest.spec.scope, "Cluster")
-      assert.deepStrictEqual(manifest.spec.versions[0].subresources, { status: {} })
+      // Upstream v1.8's `+kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.nodes`.
+      const scale =
+        definition.kind === "NodePool"
+          ? { scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.nodes" } }
+          : {}
+      assert.deepStrictEqual(manifest.spec.versions[0].subresources, { ...scale, status: {} })
       assert.deepStrictEqual(manifest.spec.names.categories, ["karpenter"])
     })
   }

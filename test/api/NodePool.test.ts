@@ -187,6 +187,27 @@ describe("NodePool decoding", () => {
     ],
     ["a malformed limit", (np) => (np.spec.limits = { cpu: "lots" }), "spec.limits.cpu: must be a Kubernetes quantity"],
     [
+      "negative replicas",
+      (np) => (np.spec.replicas = -1),
+      "spec.replicas: Expected a value greater than or equal to 0"
+    ],
+    [
+      "a static NodePool with a cpu limit",
+      (np) => {
+        np.spec.replicas = 3
+        np.spec.limits = { nodes: "5", cpu: "10" }
+      },
+      "spec: only 'limits.nodes' is supported on static NodePools"
+    ],
+    [
+      "a static NodePool with a weight",
+      (np) => {
+        np.spec.replicas = 3
+        np.spec.weight = 10
+      },
+      "spec: 'weight' is not supported on static NodePools"
+    ],
+    [
       "a consolidation policy from the v1beta1 API",
       (np) => (np.spec.disruption = { consolidateAfter: "0s", consolidationPolicy: "WhenUnderutilized" }),
       "spec.disruption.consolidationPolicy"
@@ -204,6 +225,21 @@ describe("NodePool decoding", () => {
       })
     )
   }
+
+  it.effect("accepts a static NodePool bounded by limits.nodes, and a dynamic one with any limits", () =>
+    Effect.gen(function* () {
+      const staticPool = yield* decode(
+        variant((np) => {
+          np.spec.replicas = 0
+          np.spec.limits = { nodes: "4" }
+        })
+      )
+      assert.strictEqual(staticPool.spec.replicas, 0)
+      assert.isTrue(NodePool.isStatic(staticPool))
+      const dynamicPool = yield* decode(variant((np) => (np.spec.limits = { nodes: "4", cpu: "10" })))
+      assert.isFalse(NodePool.isStatic(dynamicPool))
+    })
+  )
 
   it.effect("reports every problem at once", () =>
     Effect.gen(function* () {

@@ -32,7 +32,8 @@ describe("Options", () => {
     assert.deepStrictEqual(options.featureGates, {
       NodeRepair: false,
       ReservedCapacity: false,
-      SpotToSpotConsolidation: false
+      SpotToSpotConsolidation: false,
+      StaticCapacity: false
     })
     assert.strictEqual(options.instanceTypesFilePath, undefined)
     assert.strictEqual(options.kubeconfig, undefined)
@@ -93,17 +94,23 @@ describe("Options", () => {
 
   it("parses feature gates over the defaults, from either source", () => {
     assert.isTrue(run([], { FEATURE_GATES: "SpotToSpotConsolidation=true" }).featureGates.SpotToSpotConsolidation)
-    const gates = run(["--feature-gates", "NodeRepair=true, SpotToSpotConsolidation=True"], {
+    const gates = run(["--feature-gates", "NodeRepair=true, SpotToSpotConsolidation=True, StaticCapacity=true"], {
       FEATURE_GATES: "ReservedCapacity=true"
     }).featureGates
-    assert.deepStrictEqual(gates, { NodeRepair: true, ReservedCapacity: true, SpotToSpotConsolidation: true })
+    assert.deepStrictEqual(gates, {
+      NodeRepair: true,
+      ReservedCapacity: true,
+      SpotToSpotConsolidation: true,
+      StaticCapacity: true
+    })
     assert.deepStrictEqual(
       Options.controllerOptions(run(["--feature-gates=SpotToSpotConsolidation=true", "--preference-policy=Ignore"])),
       {
         batchIdle: Duration.seconds(1),
         batchMax: Duration.seconds(10),
         preferencePolicy: "Ignore",
-        spotToSpotConsolidation: true
+        spotToSpotConsolidation: true,
+        staticCapacity: false
       }
     )
   })

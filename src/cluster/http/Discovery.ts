@@ -93,7 +93,12 @@ const ofResource = (resource: Resource.Resource<Resource.KubeObject>): Kind => {
     apiVersion: resource.apiVersion,
     shortNames: definition?.shortNames ?? builtIn.shortNames ?? [],
     categories: definition?.categories ?? builtIn.categories ?? [],
-    subresources: definition === undefined ? (builtIn.subresources ?? []) : [status],
+    subresources:
+      definition === undefined
+        ? (builtIn.subresources ?? [])
+        : definition.scale === undefined
+          ? [status]
+          : [status, scale],
     resource,
     printerColumns: definition?.printerColumns
   }

@@ -9,6 +9,7 @@
  */
 import { Clock, Effect, Schema, Stream } from "effect"
 import { parse as parseYaml } from "yaml"
+import * as Crd from "../../api/Crd.ts"
 import * as Admission from "../../kube/Admission.ts"
 import { isObject, type Json as JsonObject } from "../../kube/Json.ts"
 import * as KnownFields from "../../kube/KnownFields.ts"
@@ -546,7 +547,28 @@ const deleteObject = (kube: KubeClient.KubeClient["Service"], resource: Resource
     )
   })
 
-const scaleOf = (object: Json): Json => {
+/** Where a kind keeps its replicas: a custom resource's CRD says (NodePool: `.status.nodes`), apps kinds as Deployment. */
+interface ScalePaths {
+  readonly spec: string
+  readonly status: string
+  /** What a custom resource without `spec.replicas` scales from (apiextensions reads it as 0), apps kinds 1. */
+  readonly unset: number
+}
+const appsScalePaths: ScalePaths = { spec: "replicas", status: "replicas", unset: 1 }
+const scalePathsOf = (resource: Resource.Resource<Resource.KubeObject>): ScalePaths => {
+  const definition = Crd.definitions.find(
+    (candidate) => candidate.group === resource.group && candidate.plural === resource.plural
+  )
+  if (definition?.scale === undefined) return appsScalePaths
+  // Both paths are `.spec.<field>` / `.status.<field>` in the CRDs this project ships.
+  return {
+    spec: definition.scale.specReplicasPath.replace(/^\.spec\./, ""),
+    status: definition.scale.statusReplicasPath.replace(/^\.status\./, ""),
+    unset: 0
+  }
+}
+
+const scaleOf = (object: Json, paths: ScalePaths = appsScalePaths): Json => {
   const metadata = metadataOf(object)
   const spec = isObject(object.spec) ? object.spec : {}
   const status = isObject(object.status) ? object.status : {}
@@ -561,9 +583,9 @@ const scaleOf = (object: Json): Json => {
       resourceVersion: metadata.resourceVersion,
       creationTimestamp: metadata.creationTimestamp
     },
-    spec: { replicas: typeof spec.replicas === "number" ? spec.replicas : 1 },
+    spec: { replicas: typeof spec[paths.spec] === "number" ? spec[paths.spec] : paths.unset },
     status: {
-      replicas: typeof status.replicas === "number" ? status.replicas : 0,
+      replicas: typeof status[paths.status] === "number" ? status[paths.status] : 0,
       selector: Object.entries(matchLabels)
         .map(([key, value]) => `${key}=${String(value)}`)
         .join(",")
@@ -573,12 +595,17 @@ const scaleOf = (object: Json): Json => {
 
 const scaleKind: FieldsOf = { group: "autoscaling", version: "v1", kind: "Scale" }
 
-/** The scale subresource of deployments and replicasets: `spec.replicas` through an autoscaling/v1 Scale. */
+/**
+ * The scale subresource of deployments, replicasets and custom resources whose CRD declares one (NodePool,
+ * `kubectl scale nodepool`): the replicas through an autoscaling/v1 Scale.
+ */
 const scale = (kube: KubeClient.KubeClient["Service"], resource: Resource.Resource<Resource.KubeObject>) =>
   Effect.fn("HttpApi.scale")(function* (target: Target, name: string, request: Request) {
+    const paths = scalePathsOf(resource)
     const namespaceOption = target.namespace === undefined ? {} : { namespace: target.namespace }
     const current = scaleOf(
-      wire(resource, yield* kube.get(resource, name, namespaceOption).pipe(Effect.mapError(Status.fromKubeError)))
+      wire(resource, yield* kube.get(resource, name, namespaceOption).pipe(Effect.mapError(Status.fromKubeError))),
+      paths
     )
     if (request.method === "GET") return json(200, current)
     let next: unknown
@@ -593,9 +620,9 @@ const scale = (kube: KubeClient.KubeClient["Service"], resource: Resource.Resour
       return yield* Status.failure(422, "spec.replicas: Invalid value: must be a non-negative integer")
     }
     const patched = yield* kube
-      .patch(resource, name, { type: "merge", patch: { spec: { replicas } } }, namespaceOption)
+      .patch(resource, name, { type: "merge", patch: { spec: { [paths.spec]: replicas } } }, namespaceOption)
       .pipe(Effect.mapError(Status.fromKubeError))
-    return json(200, scaleOf(wire(resource, patched)))
+    return json(200, scaleOf(wire(resource, patched), paths))
   })
 
 /** POST pods/<name>/eviction: 201 when the pod is being evicted, 429 when a PodDisruptionBudget forbids it. */

@@ -8,7 +8,7 @@ import { Clock, type Duration, Effect, Option, Ref } from "effect"
 import * as ConditionTypes from "../../api/Conditions.ts"
 import * as Labels from "../../api/Labels.ts"
 import * as NodeApi from "../../api/Node.ts"
-import type { NodePool } from "../../api/NodePool.ts"
+import * as NodePoolApi from "../../api/NodePool.ts"
 import * as InstanceType from "../../cloudprovider/InstanceType.ts"
 import * as Requirement from "../../scheduling/Requirement.ts"
 import * as Requirements from "../../scheduling/Requirements.ts"
@@ -101,7 +101,7 @@ export type Snapshot = Effect.Success<ReturnType<typeof snapshot>>
 
 /** A NodePool's budget for a reason now: its nodes, what its budgets allow, and what is left after those under way. */
 export interface BudgetState {
-  readonly nodePool: NodePool
+  readonly nodePool: NodePoolApi.NodePool
   readonly numNodes: number
   readonly allowed: number
   readonly left: number
@@ -337,7 +337,10 @@ export const computeConsolidation = Effect.fn("Planner.computeConsolidation")(fu
 
 /** Whether consolidation may take the candidate (Consolidatable, and its NodePool consolidates at all). */
 export const consolidatable = (candidate: Candidates.Candidate) =>
-  !consolidateAfterNever(candidate) && Candidates.hasCondition(candidate, ConditionTypes.Consolidatable)
+  // A static NodePool's nodes are never consolidated, empty or not (upstream v1.8 emptiness and consolidation).
+  !NodePoolApi.isStatic(candidate.nodePool) &&
+  !consolidateAfterNever(candidate) &&
+  Candidates.hasCondition(candidate, ConditionTypes.Consolidatable)
 
 /**
  * Whether consolidation of underused nodes (multi- and single-node) may take the candidate: consolidatable, its

@@ -6,7 +6,7 @@ import { Clock, Duration, Effect, Metric, Option, Queue, Stream } from "effect"
 import * as Conditions from "../../api/Conditions.ts"
 import * as Labels from "../../api/Labels.ts"
 import * as Meta from "../../api/Meta.ts"
-import type { NodePool } from "../../api/NodePool.ts"
+import * as NodePool from "../../api/NodePool.ts"
 import type { Pod } from "../../api/Pod.ts"
 import * as CloudProvider from "../../cloudprovider/CloudProvider.ts"
 import { EventRecorder } from "../../kube/EventRecorder.ts"
@@ -42,7 +42,7 @@ export const isUnschedulable = (pod: Pod): boolean =>
   )
 
 /** A NodePool the provisioner launches from: not being deleted, and Ready=True. */
-export const isReady = (nodePool: NodePool): boolean =>
+export const isReady = (nodePool: NodePool.NodePool): boolean =>
   nodePool.metadata.deletionTimestamp === undefined &&
   Meta.isConditionTrue(nodePool.status?.conditions, Conditions.Ready)
 
@@ -84,6 +84,12 @@ export const toNodeClaim = (claim: Scheduler.NewNodeClaim) => {
   }
 }
 
+/** The NodeClass label every NodeClaim of the NodePool carries (`<group>/<kind>: <name>`). */
+export const nodeClassLabels = (nodePool: NodePool.NodePool): Record<string, string> => {
+  const ref = nodePool.spec.template.spec.nodeClassRef
+  return { [`${ref.group}/${ref.kind.toLowerCase()}`]: ref.name }
+}
+
 /** The ready NodePools with their instance types (NodePools without instance types are left out). */
 export const readyNodePools = Effect.fn("Provisioner.readyNodePools")(function* () {
   const cloud = yield* CloudProvider.CloudProvider
@@ -91,15 +97,15 @@ export const readyNodePools = Effect.fn("Provisioner.readyNodePools")(function* 
   // From the process's cache, as upstream's cached client lists them: no API request per pass.
   const informer = yield* InformerCache.informer(Resources.NodePools)
   yield* informer.synced
-  for (const nodePool of (yield* informer.list()).filter(isReady)) {
+  // A static NodePool launches for its replicas, never for pods (upstream v1.8, whether or not StaticCapacity is on).
+  for (const nodePool of (yield* informer.list()).filter((pool) => isReady(pool) && !NodePool.isStatic(pool))) {
     const instanceTypes = yield* cloud
       .getInstanceTypes(nodePool)
       .pipe(
         Effect.catch((error) => Effect.as(Effect.logWarning(`skipping nodepool ${nodePool.metadata.name}`, error), []))
       )
     if (instanceTypes.length === 0) continue
-    const ref = nodePool.spec.template.spec.nodeClassRef
-    nodePools.push({ nodePool, instanceTypes, labels: { [`${ref.group}/${ref.kind.toLowerCase()}`]: ref.name } })
+    nodePools.push({ nodePool, instanceTypes, labels: nodeClassLabels(nodePool) })
   }
   return nodePools
 })

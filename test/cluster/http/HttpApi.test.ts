@@ -522,6 +522,27 @@ describe("HttpApi resources", () => {
           contentType: "application/merge-patch+json"
         })
         assert.strictEqual(scaled.body.spec.replicas, 4)
+
+        // `kubectl scale nodepool`: the CRD's scale subresource, spec.replicas and status.nodes.
+        const pool = nodePool("fixed")
+        yield* request(served, "POST", "/apis/karpenter.sh/v1/nodepools", {
+          body: { ...pool, spec: { ...pool.spec, replicas: 2 } }
+        })
+        yield* request(served, "PATCH", "/apis/karpenter.sh/v1/nodepools/fixed/status", {
+          body: { status: { nodes: 2 } },
+          contentType: "application/merge-patch+json"
+        })
+        const poolScale = yield* request(served, "GET", "/apis/karpenter.sh/v1/nodepools/fixed/scale")
+        assert.deepStrictEqual([poolScale.body.spec.replicas, poolScale.body.status.replicas], [2, 2])
+        const poolScaled = yield* request(served, "PATCH", "/apis/karpenter.sh/v1/nodepools/fixed/scale", {
+          body: { spec: { replicas: 5 } },
+          contentType: "application/merge-patch+json"
+        })
+        assert.strictEqual(poolScaled.body.spec.replicas, 5)
+        assert.strictEqual(
+          (yield* request(served, "GET", "/apis/karpenter.sh/v1/nodepools/fixed")).body.spec.replicas,
+          5
+        )
       })
     )
   )

@@ -24,6 +24,7 @@ import * as Hash from "../../../src/controllers/nodepool/hash/Hash.ts"
 import * as NodePoolControllers from "../../../src/controllers/nodepool/NodePoolControllers.ts"
 import * as Provisioner from "../../../src/controllers/provisioning/Provisioner.ts"
 import * as Conditions from "../../../src/controllers/StatusConditions.ts"
+import * as StaticCapacity from "../../../src/controllers/static/StaticCapacity.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
 import * as S from "../support.ts"
@@ -80,6 +81,8 @@ export const base = (
 export const start = (
   options: {
     readonly disruption?: Disruption.Options
+    /** The StaticCapacity feature gate. */
+    readonly staticCapacity?: boolean
     readonly wrapDisruption?: <A, E, R>(
       effect: Effect.Effect<A, E, R>
     ) => Effect.Effect<A, E, R | CloudProvider.CloudProvider>
@@ -97,7 +100,8 @@ export const start = (
       Layer.effectDiscard(Expiration.make),
       Layer.effectDiscard(wrap(Disruption.make(options.disruption))),
       Layer.effectDiscard(Termination.make),
-      Layer.effectDiscard(Provisioner.run())
+      Layer.effectDiscard(Provisioner.run()),
+      Layer.effectDiscard(StaticCapacity.make({ staticCapacity: options.staticCapacity === true }))
     ).pipe(Layer.provideMerge(S.processServices))
     yield* Layer.build(controllers.pipe(Layer.provide(Layer.succeed(DisruptionLog.DisruptionLog, log.service))))
     yield* S.settle

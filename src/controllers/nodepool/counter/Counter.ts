@@ -1,6 +1,7 @@
 /**
  * The `nodepool.counter` controller: `status.resources` of every managed NodePool is what ClusterState counts for it
- * (capacity of its nodes and in-flight NodeClaims, and `nodes`), refreshed every 5 s (upstream v1.4.0, PR #2110).
+ * (capacity of its nodes and in-flight NodeClaims, and `nodes`), and `status.nodes` that count (upstream v1.8),
+ * refreshed every 5 s (upstream v1.4.0, PR #2110).
  */
 import { Duration, Effect } from "effect"
 import { CloudProvider } from "../../../cloudprovider/CloudProvider.ts"
@@ -47,8 +48,10 @@ export const make = Effect.fn("NodePoolCounter.make")(function* () {
         const name = nodePool.metadata.name ?? ""
         const counted = SchedulingResources.merge(baseResources, yield* cluster.nodePoolResources(name))
         const stored = nodePool.status?.resources ?? {}
+        // `status.nodes` (upstream v1.8) is the node count again (resources are in milli-units): the scale subresource's status replicas.
+        const nodes = Math.round((counted.nodes ?? 0) / 1000)
         // Compared by value: "1" and "1000m" are the same quantity, and rewriting one as the other is noise.
-        if (sameResources(counted, SchedulingResources.fromResourceList(stored))) {
+        if (nodePool.status?.nodes === nodes && sameResources(counted, SchedulingResources.fromResourceList(stored))) {
           return Result.requeueAfter(refreshInterval)
         }
         // A merge patch merges the map key by key: resources no longer counted are removed with null.
@@ -58,7 +61,7 @@ export const make = Effect.fn("NodePoolCounter.make")(function* () {
           .patch(
             Resources.NodePools,
             name,
-            { type: "merge", patch: { status: { resources } } },
+            { type: "merge", patch: { status: { resources, nodes } } },
             { subresource: "status" }
           )
           .pipe(

@@ -1,0 +1,107 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Labels from "../../../src/api/Labels.ts"
+import { KubeClient } from "../../../src/kube/KubeClient.ts"
+import * as Resources from "../../../src/kube/Resources.ts"
+import * as D from "../disruption/support.ts"
+import * as S from "../support.ts"
+
+/** A static NodePool: `replicas` nodes whatever the pods, with the given budgets and `limits.nodes`. */
+const staticPool = (
+  name: string,
+  replicas: number,
+  options: { budgets?: ReadonlyArray<D.Budget>; nodes?: string } = {}
+) => {
+  const pool = D.nodePool(name, {
+    consolidateAfter: "30s",
+    labels: { pool: name },
+    ...(options.budgets === undefined ? {} : { budgets: options.budgets })
+  })
+  return {
+    ...pool,
+    spec: { ...pool.spec, replicas, ...(options.nodes === undefined ? {} : { limits: { nodes: options.nodes } }) }
+  }
+}
+
+const claimsOf = (pool: string) =>
+  Effect.map(S.listNodeClaims, (claims) =>
+    claims.filter(
+      (claim) => claim.metadata.labels?.[Labels.NodePool] === pool && claim.metadata.deletionTimestamp === undefined
+    )
+  )
+
+const nodesOf = (pool: string) =>
+  Effect.map(S.listNodes, (nodes) => nodes.filter((node) => node.metadata.labels?.[Labels.NodePool] === pool).length)
+
+describe("static capacity (NodePool replicas)", S.controllerSuite, () => {
+  it.effect(
+    "a static NodePool keeps its replicas without pods, is never consolidated, and scales down past a zero budget",
+    () =>
+      Effect.gen(function* () {
+        const kube = yield* KubeClient
+        yield* D.setup(D.nodePool("default", { consolidateAfter: "30s" }))
+        yield* S.createNodePool(staticPool("fixed", 3, { budgets: [{ nodes: "0" }] }) as never)
+        yield* D.start({ staticCapacity: true })
+        yield* S.advance(10_000, 1_000)
+        const launched = (yield* claimsOf("fixed")).map((claim) => claim.metadata.name)
+        assert.strictEqual(launched.length, 3)
+        assert.strictEqual(yield* nodesOf("fixed"), 3)
+        // A pending pod the static nodes cannot take (it asks for the dynamic pool) launches a dynamic node.
+        yield* S.createPendingPod(
+          S.pod("web", { cpu: "1", spec: { nodeSelector: { [Labels.NodePool]: "default" } } }) as never
+        )
+        yield* S.advance(30_000, 1_000)
+        assert.strictEqual(yield* nodesOf("default"), 1)
+        // Empty for far longer than consolidateAfter: emptiness and consolidation leave static nodes alone.
+        yield* S.advance(10 * 60_000, 10_000)
+        assert.deepStrictEqual(
+          (yield* claimsOf("fixed")).map((claim) => claim.metadata.name),
+          launched,
+          "the same nodes"
+        )
+        assert.strictEqual((yield* S.getNodePool("fixed")).status?.nodes, 3)
+        // A scale down is forceful: the budget of 0 does not hold it back.
+        yield* kube.patch(Resources.NodePools, "fixed", { type: "merge", patch: { spec: { replicas: 1 } } })
+        yield* S.advance(60_000, 5_000)
+        assert.strictEqual((yield* claimsOf("fixed")).length, 1)
+        assert.strictEqual(yield* nodesOf("fixed"), 1)
+        yield* S.advance(10_000, 5_000)
+        assert.strictEqual((yield* S.getNodePool("fixed")).status?.nodes, 1)
+        // A NodeClaim deleted by hand is replaced.
+        const [only] = yield* claimsOf("fixed")
+        yield* kube.delete(Resources.NodeClaims, only!.metadata.name ?? "")
+        yield* S.advance(60_000, 5_000)
+        assert.strictEqual((yield* claimsOf("fixed")).length, 1)
+        assert.notStrictEqual((yield* claimsOf("fixed"))[0]!.metadata.name, only!.metadata.name)
+      }).pipe(Effect.provide(D.base()))
+  )
+
+  it.effect("limits.nodes bounds a static NodePool below its replicas, and its empty nodes are not consolidated", () =>
+    Effect.gen(function* () {
+      yield* D.setup(D.nodePool("default"))
+      yield* S.createNodePool(staticPool("fixed", 5, { nodes: "2" }) as never)
+      yield* D.start({ staticCapacity: true })
+      yield* S.advance(2 * 60_000, 5_000)
+      const launched = (yield* claimsOf("fixed")).map((claim) => claim.metadata.name)
+      assert.strictEqual(launched.length, 2)
+      // Empty long past consolidateAfter, with budgets that allow it: still the same nodes.
+      yield* S.advance(10 * 60_000, 10_000)
+      assert.deepStrictEqual(
+        (yield* claimsOf("fixed")).map((claim) => claim.metadata.name),
+        launched
+      )
+    }).pipe(Effect.provide(D.base()))
+  )
+
+  it.effect("with the StaticCapacity gate off, a static NodePool launches nothing, for replicas or for pods", () =>
+    Effect.gen(function* () {
+      yield* D.setup(D.nodePool("default", { labels: { pool: "default" } }))
+      yield* S.createNodePool(staticPool("fixed", 3) as never)
+      yield* D.start()
+      yield* S.createPendingPod(S.pod("web", { cpu: "1", spec: { nodeSelector: { pool: "fixed" } } }) as never)
+      yield* S.advance(2 * 60_000, 5_000)
+      assert.deepStrictEqual(yield* claimsOf("fixed"), [])
+      assert.deepStrictEqual(yield* claimsOf("default"), [])
+    }).pipe(Effect.provide(D.base()))
+  )
+})
