@@ -6,6 +6,7 @@ import { Effect, Layer } from "effect"
 import * as Disruption from "../controllers/disruption/Disruption.ts"
 import * as PodMetrics from "../controllers/metrics/PodMetrics.ts"
 import * as StateMetrics from "../controllers/metrics/StateMetrics.ts"
+import * as Health from "../controllers/node/health/Health.ts"
 import * as Termination from "../controllers/node/termination/Termination.ts"
 import * as Consistency from "../controllers/nodeclaim/consistency/Consistency.ts"
 import * as DisruptionConditions from "../controllers/nodeclaim/disruption/DisruptionConditions.ts"
@@ -19,7 +20,7 @@ import * as Manager from "../runtime/Manager.ts"
 import * as Operations from "./Operations.ts"
 
 /** The controllers; they run while the Layer's scope is open. */
-export const layer = (options?: Provisioner.Options & Disruption.Options) =>
+export const layer = (options?: Provisioner.Options & Disruption.Options & Health.Options) =>
   Layer.mergeAll(
     NodePoolControllers.layer,
     Layer.effectDiscard(Lifecycle.make),
@@ -30,6 +31,7 @@ export const layer = (options?: Provisioner.Options & Disruption.Options) =>
     Layer.effectDiscard(Expiration.make),
     Layer.effectDiscard(Disruption.make(options)),
     Layer.effectDiscard(Termination.make),
+    Layer.effectDiscard(Health.run(options)),
     Layer.effectDiscard(Provisioner.run(options))
   )
 
@@ -37,7 +39,7 @@ export const layer = (options?: Provisioner.Options & Disruption.Options) =>
  * The controllers of a running operator (`controller`, `dev`): every controller plus the metrics controllers, which
  * simulations leave out (their virtual hours would recompute gauges nobody scrapes).
  */
-export const operatorLayer = (options?: Provisioner.Options & Disruption.Options) =>
+export const operatorLayer = (options?: Provisioner.Options & Disruption.Options & Health.Options) =>
   Layer.mergeAll(layer(options), Layer.effectDiscard(StateMetrics.make()), Layer.effectDiscard(PodMetrics.make))
 
 /**
@@ -46,7 +48,7 @@ export const operatorLayer = (options?: Provisioner.Options & Disruption.Options
  * none for KWOK), built afresh each time the {@link Manager.LeaderGate} says this replica leads.
  */
 export const manager = <R = never>(
-  options?: Provisioner.Options & Disruption.Options,
+  options?: Provisioner.Options & Disruption.Options & Health.Options,
   providerControllers: Layer.Layer<never, never, R> = Layer.empty
 ) =>
   Layer.effect(

@@ -7,6 +7,7 @@
 import { Duration, Result } from "effect"
 import * as KarpenterDuration from "../api/Duration.ts"
 import type * as Disruption from "../controllers/disruption/Disruption.ts"
+import type * as Health from "../controllers/node/health/Health.ts"
 import type * as Provisioner from "../controllers/provisioning/Provisioner.ts"
 
 /** Upstream's log levels. */
@@ -293,7 +294,7 @@ export const definitions: ReadonlyArray<Definition> = [
     env: "FEATURE_GATES",
     defaultText: "NodeRepair=false,ReservedCapacity=false,SpotToSpotConsolidation=false",
     description:
-      "Optional features can be enabled / disabled using feature gates. Current options are: NodeRepair, ReservedCapacity (both accepted, not implemented), and SpotToSpotConsolidation",
+      "Optional features can be enabled / disabled using feature gates. Current options are: NodeRepair, ReservedCapacity (accepted, not implemented), and SpotToSpotConsolidation",
     apply: (text, into) =>
       Result.map(parseFeatureGates(text, into.featureGates), (gates) => {
         into.featureGates = gates
@@ -496,9 +497,10 @@ export const usage = (command: string): string =>
   ].join("\n")
 
 /** What the provisioner and the disruption controller take from the options. */
-export const controllerOptions = (options: Options): Provisioner.Options & Disruption.Options => ({
+export const controllerOptions = (options: Options): Provisioner.Options & Disruption.Options & Health.Options => ({
   batchIdle: options.batchIdleDuration,
   batchMax: options.batchMaxDuration,
   preferencePolicy: options.preferencePolicy,
-  spotToSpotConsolidation: options.featureGates.SpotToSpotConsolidation
+  spotToSpotConsolidation: options.featureGates.SpotToSpotConsolidation,
+  nodeRepair: options.featureGates.NodeRepair
 })

@@ -103,9 +103,11 @@ describe("Options", () => {
         batchIdle: Duration.seconds(1),
         batchMax: Duration.seconds(10),
         preferencePolicy: "Ignore",
-        spotToSpotConsolidation: true
+        spotToSpotConsolidation: true,
+        nodeRepair: false
       }
     )
+    assert.isTrue(Options.controllerOptions(run(["--feature-gates=NodeRepair=true"])).nodeRepair)
   })
 
   it("rejects unknown flags and invalid values with one line", () => {

@@ -15,6 +15,7 @@ import type * as CloudProvider from "../../../src/cloudprovider/CloudProvider.ts
 import type * as InstanceType from "../../../src/cloudprovider/InstanceType.ts"
 import * as Disruption from "../../../src/controllers/disruption/Disruption.ts"
 import * as DisruptionLog from "../../../src/controllers/disruption/DisruptionLog.ts"
+import * as Health from "../../../src/controllers/node/health/Health.ts"
 import * as Termination from "../../../src/controllers/node/termination/Termination.ts"
 import * as DisruptionConditions from "../../../src/controllers/nodeclaim/disruption/DisruptionConditions.ts"
 import * as Expiration from "../../../src/controllers/nodeclaim/expiration/Expiration.ts"
@@ -80,6 +81,8 @@ export const base = (
 export const start = (
   options: {
     readonly disruption?: Disruption.Options
+    /** Node repair's options (its NodeRepair gate is off unless given). */
+    readonly health?: Health.Options
     readonly wrapDisruption?: <A, E, R>(
       effect: Effect.Effect<A, E, R>
     ) => Effect.Effect<A, E, R | CloudProvider.CloudProvider>
@@ -97,6 +100,7 @@ export const start = (
       Layer.effectDiscard(Expiration.make),
       Layer.effectDiscard(wrap(Disruption.make(options.disruption))),
       Layer.effectDiscard(Termination.make),
+      Layer.effectDiscard(Health.run(options.health)),
       Layer.effectDiscard(Provisioner.run())
     ).pipe(Layer.provideMerge(S.processServices))
     yield* Layer.build(controllers.pipe(Layer.provide(Layer.succeed(DisruptionLog.DisruptionLog, log.service))))
