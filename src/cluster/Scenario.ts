@@ -42,7 +42,9 @@ export const Step = Schema.Struct({
       apiVersion: optional(Schema.String),
       namespace: optional(Schema.String),
       name: Schema.String,
-      merge: Schema.Unknown
+      merge: Schema.Unknown,
+      /** `status` patches the status subresource (e.g. a Node's conditions, to make it unhealthy). */
+      subresource: optional(Schema.Literal("status"))
     })
   )
 }).check(
@@ -54,6 +56,14 @@ export const Step = Schema.Struct({
   })
 )
 export type Step = typeof Step.Type
+
+/** The feature gates a scenario turns on or off (upstream's names; unset ones keep their defaults). */
+export const FeatureGates = Schema.Struct({
+  NodeRepair: optional(Schema.Boolean),
+  ReservedCapacity: optional(Schema.Boolean),
+  SpotToSpotConsolidation: optional(Schema.Boolean)
+})
+export type FeatureGates = typeof FeatureGates.Type
 
 /** The Scenario document. */
 export const Scenario = Schema.Struct({
@@ -67,7 +77,8 @@ export const Scenario = Schema.Struct({
         Schema.makeFilter((text: string) => (Number.isNaN(Date.parse(text)) ? "must be an RFC 3339 time" : undefined))
       )
     ),
-    steps: optional(Schema.Array(Step))
+    steps: optional(Schema.Array(Step)),
+    featureGates: optional(FeatureGates)
   })
 })
 export type Scenario = typeof Scenario.Type

@@ -19,8 +19,11 @@ import * as Provisioner from "../controllers/provisioning/Provisioner.ts"
 import * as Manager from "../runtime/Manager.ts"
 import * as Operations from "./Operations.ts"
 
+/** What the controllers take from the operator's options (timings, feature gates). */
+export type Options = Provisioner.Options & Disruption.Options & Health.Options
+
 /** The controllers; they run while the Layer's scope is open. */
-export const layer = (options?: Provisioner.Options & Disruption.Options & Health.Options) =>
+export const layer = (options?: Options) =>
   Layer.mergeAll(
     NodePoolControllers.layer,
     Layer.effectDiscard(Lifecycle.make),
@@ -39,7 +42,7 @@ export const layer = (options?: Provisioner.Options & Disruption.Options & Healt
  * The controllers of a running operator (`controller`, `dev`): every controller plus the metrics controllers, which
  * simulations leave out (their virtual hours would recompute gauges nobody scrapes).
  */
-export const operatorLayer = (options?: Provisioner.Options & Disruption.Options & Health.Options) =>
+export const operatorLayer = (options?: Options) =>
   Layer.mergeAll(layer(options), Layer.effectDiscard(StateMetrics.make()), Layer.effectDiscard(PodMetrics.make))
 
 /**
@@ -48,7 +51,7 @@ export const operatorLayer = (options?: Provisioner.Options & Disruption.Options
  * none for KWOK), built afresh each time the {@link Manager.LeaderGate} says this replica leads.
  */
 export const manager = <R = never>(
-  options?: Provisioner.Options & Disruption.Options & Health.Options,
+  options?: Options,
   providerControllers: Layer.Layer<never, never, R> = Layer.empty
 ) =>
   Layer.effect(

@@ -13,14 +13,22 @@ import * as Simulation from "../cluster/Simulation.ts"
 import * as DisruptionLog from "../controllers/disruption/DisruptionLog.ts"
 import type { KubeClient } from "../kube/KubeClient.ts"
 import type * as AwsWorld from "./AwsWorld.ts"
+import type * as Controllers from "./Controllers.ts"
 import * as Manifests from "./Manifests.ts"
 import { InvalidInput, loadCatalogue, providerFor } from "./Schedule.ts"
 import * as SimulationReport from "./SimulationReport.ts"
 
-/** The embedded cluster a scenario runs on, built for a catalogue. */
+/** The embedded cluster a scenario runs on, built for a catalogue and the controllers' options. */
 export type Environment = (
-  instanceTypes: ReadonlyArray<InstanceType.InstanceType>
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+  controllers?: Controllers.Options
 ) => Layer.Layer<KubeClient, never, never>
+
+/** The controllers' options a scenario's feature gates ask for (unset gates off, as upstream v1.4.0's defaults). */
+export const controllerOptions = (gates: Scenario.FeatureGates | undefined): Controllers.Options => ({
+  nodeRepair: gates?.NodeRepair ?? false,
+  spotToSpotConsolidation: gates?.SpotToSpotConsolidation ?? false
+})
 
 const formatDuration = (seconds: number): string => {
   const h = Math.floor(seconds / 3600)
@@ -179,7 +187,8 @@ export const run = Effect.fn("Simulate.run")(function* (
       : options.instanceTypes === undefined
         ? Catalog.kwok()
         : yield* loadCatalogue(options.instanceTypes)
-  const cluster = world !== undefined ? world.simulation : environment(catalogue)
+  const controllers = controllerOptions(scenario.spec.featureGates)
+  const cluster = world !== undefined ? world.simulation(controllers) : environment(catalogue, controllers)
   const start = Date.parse(scenario.spec.start ?? Scenario.defaultStart)
   const log = DisruptionLog.inMemory()
   const html = options.output === "html" || options.report !== undefined
