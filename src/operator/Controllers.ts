@@ -6,6 +6,7 @@ import { Effect, Layer } from "effect"
 import * as Disruption from "../controllers/disruption/Disruption.ts"
 import * as PodMetrics from "../controllers/metrics/PodMetrics.ts"
 import * as StateMetrics from "../controllers/metrics/StateMetrics.ts"
+import * as Health from "../controllers/node/health/Health.ts"
 import * as Termination from "../controllers/node/termination/Termination.ts"
 import * as Consistency from "../controllers/nodeclaim/consistency/Consistency.ts"
 import * as DisruptionConditions from "../controllers/nodeclaim/disruption/DisruptionConditions.ts"
@@ -20,7 +21,7 @@ import * as Manager from "../runtime/Manager.ts"
 import * as Operations from "./Operations.ts"
 
 /** What the controllers take from the operator's options. */
-export type ControllerOptions = Provisioner.Options & Disruption.Options & StaticCapacity.Options
+export type ControllerOptions = Provisioner.Options & Disruption.Options & StaticCapacity.Options & Health.Options
 
 /** The controllers; they run while the Layer's scope is open. */
 export const layer = (options?: ControllerOptions) =>
@@ -34,6 +35,7 @@ export const layer = (options?: ControllerOptions) =>
     Layer.effectDiscard(Expiration.make),
     Layer.effectDiscard(Disruption.make(options)),
     Layer.effectDiscard(Termination.make),
+    Layer.effectDiscard(Health.run(options)),
     Layer.effectDiscard(Provisioner.run(options)),
     Layer.effectDiscard(StaticCapacity.make(options))
   )

@@ -7,6 +7,7 @@
 import { Duration, Result } from "effect"
 import * as KarpenterDuration from "../api/Duration.ts"
 import type * as Disruption from "../controllers/disruption/Disruption.ts"
+import type * as Health from "../controllers/node/health/Health.ts"
 import type * as Provisioner from "../controllers/provisioning/Provisioner.ts"
 import type * as StaticCapacity from "../controllers/static/StaticCapacity.ts"
 
@@ -309,7 +310,7 @@ export const definitions: ReadonlyArray<Definition> = [
     env: "FEATURE_GATES",
     defaultText: "NodeRepair=false,ReservedCapacity=false,SpotToSpotConsolidation=false,StaticCapacity=false",
     description:
-      "Optional features can be enabled / disabled using feature gates. Current options are: NodeRepair, ReservedCapacity (both accepted, not implemented), SpotToSpotConsolidation, and StaticCapacity",
+      "Optional features can be enabled / disabled using feature gates. Current options are: NodeRepair, ReservedCapacity (accepted, not implemented), SpotToSpotConsolidation, and StaticCapacity",
     apply: (text, into) =>
       Result.map(parseFeatureGates(text, into.featureGates), (gates) => {
         into.featureGates = gates
@@ -512,15 +513,16 @@ export const usage = (command: string): string =>
   ].join("\n")
 
 /** What the controllers take from the feature gates. */
-export const gatedOptions = (gates: FeatureGates): Disruption.Options & StaticCapacity.Options => ({
+export const gatedOptions = (gates: FeatureGates): Disruption.Options & StaticCapacity.Options & Health.Options => ({
   spotToSpotConsolidation: gates.SpotToSpotConsolidation,
-  staticCapacity: gates.StaticCapacity
+  staticCapacity: gates.StaticCapacity,
+  nodeRepair: gates.NodeRepair
 })
 
 /** What the provisioner and the disruption controller take from the options. */
 export const controllerOptions = (
   options: Options
-): Provisioner.Options & Disruption.Options & StaticCapacity.Options => ({
+): Provisioner.Options & Disruption.Options & StaticCapacity.Options & Health.Options => ({
   batchIdle: options.batchIdleDuration,
   batchMax: options.batchMaxDuration,
   preferencePolicy: options.preferencePolicy,

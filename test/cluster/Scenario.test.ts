@@ -29,6 +29,30 @@ describe("Scenario", () => {
     })
   )
 
+  it.effect("decodes feature gates and status patches (a step making a Node unhealthy)", () =>
+    Effect.gen(function* () {
+      const decoded = yield* Scenario.decode(
+        scenario({
+          duration: "1h",
+          featureGates: { NodeRepair: true },
+          steps: [
+            {
+              at: "10m",
+              patch: {
+                kind: "Node",
+                name: "n",
+                subresource: "status",
+                merge: { status: { conditions: [{ type: "Ready", status: "False" }] } }
+              }
+            }
+          ]
+        })
+      )
+      assert.deepStrictEqual(decoded.spec.featureGates, { NodeRepair: true })
+      assert.strictEqual(decoded.spec.steps?.[0]?.patch?.subresource, "status")
+    })
+  )
+
   const invalid: ReadonlyArray<readonly [string, Record<string, unknown>, string]> = [
     [
       "a step with two actions",
@@ -47,6 +71,16 @@ describe("Scenario", () => {
       "spec.steps[0].at: must be a duration"
     ],
     ["a bad start", { duration: "1h", start: "yesterday" }, "spec.start: must be an RFC 3339 time"],
+    // Unknown gates are refused by `simulate` as the flag's are (test/operator/Cli.test.ts), not by the decoder.
+    ["a feature gate that is not a bool", { duration: "1h", featureGates: { NodeRepair: "yes" } }, "spec.featureGates"],
+    [
+      "a patch of another subresource",
+      {
+        duration: "1h",
+        steps: [{ at: "1m", patch: { kind: "Node", name: "n", subresource: "scale", merge: {} } }]
+      },
+      "spec.steps[0].patch.subresource"
+    ],
     [
       "negative replicas",
       { duration: "1h", steps: [{ at: "1m", scale: { kind: "Deployment", name: "w", replicas: -1 } }] },

@@ -115,6 +115,40 @@ describe("AWS examples", () => {
   )
 
   it.live(
+    "simulate examples/node-repair.yaml: the NotReady node is repaired 30 minutes later and replaced; not with the gate off",
+    () =>
+      Effect.gen(function* () {
+        const sick = "ip-10-0-0-4.us-east-1.compute.internal"
+        const file = join(root, "examples", "node-repair.yaml")
+        const report = JSON.parse(yield* cli(["simulate", "-f", file, "-o", "json"])) as Report
+        const [before, after] = report.snapshots
+        assert.include(
+          (before?.nodes ?? []).map((node) => node.name),
+          sick
+        )
+        assert.deepStrictEqual(report.disruptions, [
+          { time: 40 * 60, reason: "Unhealthy", candidates: [sick], replacements: [] }
+        ])
+        assert.notInclude(
+          (after?.nodes ?? []).map((node) => node.name),
+          sick
+        )
+        assert.lengthOf(after?.nodes ?? [], 5, "a replacement runs the web replica")
+        assert.deepStrictEqual(after?.pendingPods, [])
+
+        const gateOff = join(mkdtempSync(join(tmpdir(), "node-repair-")), "gate-off.yaml")
+        writeFileSync(gateOff, readFileSync(file, "utf8").replace("  featureGates: { NodeRepair: true }\n", ""))
+        const off = JSON.parse(yield* cli(["simulate", "-f", gateOff, "-o", "json"])) as Report
+        assert.deepStrictEqual(off.disruptions, [])
+        assert.include(
+          (off.snapshots.at(-1)?.nodes ?? []).map((node) => node.name),
+          sick
+        )
+      }),
+    timeout
+  )
+
+  it.live(
     "schedule examples/aws/schedule.yaml: NodeClaims on EC2 types with us-east-1 prices; the GPU pod cannot fit",
     () =>
       Effect.gen(function* () {

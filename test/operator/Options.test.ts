@@ -110,9 +110,11 @@ describe("Options", () => {
         batchMax: Duration.seconds(10),
         preferencePolicy: "Ignore",
         spotToSpotConsolidation: true,
-        staticCapacity: false
+        staticCapacity: false,
+        nodeRepair: false
       }
     )
+    assert.isTrue(Options.controllerOptions(run(["--feature-gates=NodeRepair=true"])).nodeRepair)
   })
 
   it("rejects unknown flags and invalid values with one line", () => {

@@ -45,7 +45,8 @@ const Report = Schema.Struct({
   disruptions: Schema.Array(
     Schema.Struct({
       time: Schema.Int,
-      reason: Schema.Literals(["Empty", "Underutilized", "Drifted", "Expired"]),
+      // Unhealthy: node repair (NodeRepair gate), recorded as expiration is.
+      reason: Schema.Literals(["Empty", "Underutilized", "Drifted", "Expired", "Unhealthy"]),
       candidates: Names,
       replacements: Names
     })

@@ -1,12 +1,12 @@
 /**
  * A record of every disruption decision (which nodes went, why, and what replaced them), for the simulate driver and
- * reports. Controllers that disrupt (the disruption controller, expiration) record into it; the default records
+ * reports. Controllers that disrupt (the disruption controller, expiration, node repair) record into it; the default records
  * nothing.
  */
 import { Context, Effect } from "effect"
 
-/** Why nodes were disrupted: a disruption method's reason, or expiration (which no budget limits). */
-export type Reason = "Empty" | "Underutilized" | "Drifted" | "Expired"
+/** Why nodes were disrupted: a disruption method's reason, or expiration or repair (which no budget limits). */
+export type Reason = "Empty" | "Underutilized" | "Drifted" | "Expired" | "Unhealthy"
 
 /** One disruption decision. */
 export interface Entry {

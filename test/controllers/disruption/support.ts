@@ -15,6 +15,7 @@ import type * as CloudProvider from "../../../src/cloudprovider/CloudProvider.ts
 import type * as InstanceType from "../../../src/cloudprovider/InstanceType.ts"
 import * as Disruption from "../../../src/controllers/disruption/Disruption.ts"
 import * as DisruptionLog from "../../../src/controllers/disruption/DisruptionLog.ts"
+import * as Health from "../../../src/controllers/node/health/Health.ts"
 import * as Termination from "../../../src/controllers/node/termination/Termination.ts"
 import * as DisruptionConditions from "../../../src/controllers/nodeclaim/disruption/DisruptionConditions.ts"
 import * as Expiration from "../../../src/controllers/nodeclaim/expiration/Expiration.ts"
@@ -83,6 +84,8 @@ export const start = (
     readonly disruption?: Disruption.Options
     /** The StaticCapacity feature gate. */
     readonly staticCapacity?: boolean
+    /** Node repair's options (its NodeRepair gate is off unless given). */
+    readonly health?: Health.Options
     readonly wrapDisruption?: <A, E, R>(
       effect: Effect.Effect<A, E, R>
     ) => Effect.Effect<A, E, R | CloudProvider.CloudProvider>
@@ -100,6 +103,7 @@ export const start = (
       Layer.effectDiscard(Expiration.make),
       Layer.effectDiscard(wrap(Disruption.make(options.disruption))),
       Layer.effectDiscard(Termination.make),
+      Layer.effectDiscard(Health.run(options.health)),
       Layer.effectDiscard(Provisioner.run()),
       Layer.effectDiscard(StaticCapacity.make({ staticCapacity: options.staticCapacity === true }))
     ).pipe(Layer.provideMerge(S.processServices))

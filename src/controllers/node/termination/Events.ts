@@ -15,9 +15,11 @@ export const DedupeTimeoutMillis = 2 * 60_000
 export interface DedupedEvent {
   readonly event: Event
   readonly dedupeValues: ReadonlyArray<string>
+  /** How long it suppresses its repeats (upstream `DedupeTimeout`); default {@link DedupeTimeoutMillis}. */
+  readonly dedupeTimeoutMillis?: number
 }
 
-/** Publishes events, dropping repeats within {@link DedupeTimeoutMillis}. */
+/** Publishes events, dropping repeats within their dedupe timeout. */
 export interface Publisher {
   publish(event: DedupedEvent): Effect.Effect<void>
 }
@@ -28,7 +30,7 @@ export const makePublisher: Effect.Effect<Publisher, never, EventRecorder> = Eff
   /** Dedupe key → when it may be published again. */
   const suppressedUntil = new Map<string, number>()
   return {
-    publish: ({ event, dedupeValues }) =>
+    publish: ({ event, dedupeValues, dedupeTimeoutMillis }) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         // Upstream keys on reason and values only; the kind keeps a Node and a Pod of the same name apart.
         const key = [event.reason.toLowerCase(), event.involvedObject.kind, ...dedupeValues].join("-")
@@ -37,7 +39,7 @@ export const makePublisher: Effect.Effect<Publisher, never, EventRecorder> = Eff
         if (suppressedUntil.size > 10_000) {
           for (const [stale, expiry] of suppressedUntil) if (expiry <= now) suppressedUntil.delete(stale)
         }
-        suppressedUntil.set(key, now + DedupeTimeoutMillis)
+        suppressedUntil.set(key, now + (dedupeTimeoutMillis ?? DedupeTimeoutMillis))
         return recorder.publish(event)
       })
   }
