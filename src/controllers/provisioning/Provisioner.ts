@@ -121,7 +121,13 @@ export const simulate = Effect.fn("Provisioner.simulate")(function* (
   const catalogue = nodePools.flatMap((pool) => pool.instanceTypes)
   const existingNodes = ClusterView.existingNodes(view, boundByNode, catalogue, volumes)
   if (pending.length === 0) {
-    const results: Scheduler.Results = { newNodeClaims: [], existingNodes: [], errors: new Map(), timedOut: false }
+    const results: Scheduler.Results = {
+      newNodeClaims: [],
+      existingNodes: [],
+      errors: new Map(),
+      deferred: new Set(),
+      timedOut: false
+    }
     return { pending, existingNodes, results }
   }
   const results = yield* Scheduler.solve({
