@@ -10,6 +10,7 @@ import * as ControlPlane from "../../src/cluster/ControlPlane.ts"
 import { EventRecorder } from "../../src/kube/EventRecorder.ts"
 import type { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Controllers from "../../src/operator/Controllers.ts"
+import * as Options from "../../src/operator/Options.ts"
 import * as InformerCache from "../../src/runtime/InformerCache.ts"
 import * as ClusterState from "../../src/state/Cluster.ts"
 import * as KwokCloudProvider from "../cloudprovider/kwok/KwokCloudProvider.ts"
@@ -27,7 +28,8 @@ const throughputHeap = Layer.effectDiscard(Effect.sync(() => setFlagsFromString(
  * whatever it runs beside it) and every Karpenter controller.
  */
 export const withProvider = (
-  provider: Layer.Layer<CloudProvider, never, KubeClient | InformerCache.InformerCache | EventRecorder>
+  provider: Layer.Layer<CloudProvider, never, KubeClient | InformerCache.InformerCache | EventRecorder>,
+  controllers?: Parameters<typeof Controllers.layer>[0]
 ): Layer.Layer<KubeClient> => {
   const kube = MemoryKube.layer()
   // One informer cache for the whole process: the control plane and the controllers read the same informers.
@@ -37,10 +39,16 @@ export const withProvider = (
     Layer.provideMerge(InformerCache.layer),
     Layer.provideMerge(kube)
   )
-  const running = Layer.mergeAll(ControlPlane.layer, Controllers.layer()).pipe(Layer.provideMerge(services))
+  const running = Layer.mergeAll(ControlPlane.layer, Controllers.layer(controllers)).pipe(Layer.provideMerge(services))
   return running.pipe(Layer.provideMerge(throughputHeap))
 }
 
-/** The simulation environment for a catalogue, on the KWOK provider. */
-export const environment = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Layer.Layer<KubeClient> =>
-  withProvider(KwokCloudProvider.layer({ instanceTypes }))
+/** The simulation environment for a catalogue, on the KWOK provider, with the scenario's feature gates. */
+export const environment = (
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+  featureGates: Options.FeatureGates = Options.defaults.featureGates
+): Layer.Layer<KubeClient> =>
+  withProvider(KwokCloudProvider.layer({ instanceTypes, reservedCapacity: featureGates.ReservedCapacity }), {
+    spotToSpotConsolidation: featureGates.SpotToSpotConsolidation,
+    reservedCapacity: featureGates.ReservedCapacity
+  })

@@ -112,6 +112,27 @@ export const withoutReservedOfferings = (instanceTypes: ReadonlyArray<InstanceTy
   )
 
 /**
+ * The instance types with each reserved offering's remaining capacity from `capacityOf` (what the provider knows is
+ * left now); a reservation with nothing left is unavailable, as upstream's providers report it.
+ */
+export const withReservationCapacity = (
+  instanceTypes: ReadonlyArray<InstanceType>,
+  capacityOf: (instanceType: InstanceType, reserved: Offering) => number
+): ReadonlyArray<InstanceType> =>
+  instanceTypes.map((instanceType) =>
+    instanceType.offerings.every((candidate) => candidate.capacityType !== Labels.CapacityTypeReserved)
+      ? instanceType
+      : {
+          ...instanceType,
+          offerings: instanceType.offerings.map((candidate) => {
+            if (candidate.capacityType !== Labels.CapacityTypeReserved) return candidate
+            const left = capacityOf(instanceType, candidate)
+            return { ...candidate, reservationCapacity: left, available: candidate.available && left > 0 }
+          })
+        }
+  )
+
+/**
  * Whether an offering is available and compatible with `requirements`; labels in `wellKnown` (the cloud provider's
  * well-known set, which includes its reservation label) may be undefined in `requirements`.
  */

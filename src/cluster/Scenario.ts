@@ -67,7 +67,15 @@ export const Scenario = Schema.Struct({
         Schema.makeFilter((text: string) => (Number.isNaN(Date.parse(text)) ? "must be an RFC 3339 time" : undefined))
       )
     ),
-    steps: optional(Schema.Array(Step))
+    steps: optional(Schema.Array(Step)),
+    /** Feature gates of the run (upstream's names); unset ones keep their defaults. */
+    featureGates: optional(
+      Schema.Struct({
+        NodeRepair: optional(Schema.Boolean),
+        ReservedCapacity: optional(Schema.Boolean),
+        SpotToSpotConsolidation: optional(Schema.Boolean)
+      })
+    )
   })
 })
 export type Scenario = typeof Scenario.Type

@@ -16,7 +16,7 @@ export type LogLevel = "debug" | "info" | "error"
 export interface FeatureGates {
   /** Accepted for compatibility; node repair is not implemented. */
   readonly NodeRepair: boolean
-  /** Accepted for compatibility; reserved capacity is not implemented. */
+  /** Reserved capacity: reserved offerings are offered, and launches prefer them (alpha in v1.4.0, off by default). */
   readonly ReservedCapacity: boolean
   readonly SpotToSpotConsolidation: boolean
 }
@@ -293,7 +293,7 @@ export const definitions: ReadonlyArray<Definition> = [
     env: "FEATURE_GATES",
     defaultText: "NodeRepair=false,ReservedCapacity=false,SpotToSpotConsolidation=false",
     description:
-      "Optional features can be enabled / disabled using feature gates. Current options are: NodeRepair, ReservedCapacity (both accepted, not implemented), and SpotToSpotConsolidation",
+      "Optional features can be enabled / disabled using feature gates. Current options are: NodeRepair (accepted, not implemented), ReservedCapacity, and SpotToSpotConsolidation",
     apply: (text, into) =>
       Result.map(parseFeatureGates(text, into.featureGates), (gates) => {
         into.featureGates = gates
@@ -500,5 +500,6 @@ export const controllerOptions = (options: Options): Provisioner.Options & Disru
   batchIdle: options.batchIdleDuration,
   batchMax: options.batchMaxDuration,
   preferencePolicy: options.preferencePolicy,
-  spotToSpotConsolidation: options.featureGates.SpotToSpotConsolidation
+  spotToSpotConsolidation: options.featureGates.SpotToSpotConsolidation,
+  reservedCapacity: options.featureGates.ReservedCapacity
 })

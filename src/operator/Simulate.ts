@@ -14,12 +14,14 @@ import * as DisruptionLog from "../controllers/disruption/DisruptionLog.ts"
 import type { KubeClient } from "../kube/KubeClient.ts"
 import type * as AwsWorld from "./AwsWorld.ts"
 import * as Manifests from "./Manifests.ts"
+import * as Options from "./Options.ts"
 import { InvalidInput, loadCatalogue, providerFor } from "./Schedule.ts"
 import * as SimulationReport from "./SimulationReport.ts"
 
 /** The embedded cluster a scenario runs on, built for a catalogue. */
 export type Environment = (
-  instanceTypes: ReadonlyArray<InstanceType.InstanceType>
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+  featureGates?: Options.FeatureGates
 ) => Layer.Layer<KubeClient, never, never>
 
 const formatDuration = (seconds: number): string => {
@@ -179,7 +181,8 @@ export const run = Effect.fn("Simulate.run")(function* (
       : options.instanceTypes === undefined
         ? Catalog.kwok()
         : yield* loadCatalogue(options.instanceTypes)
-  const cluster = world !== undefined ? world.simulation : environment(catalogue)
+  const featureGates = { ...Options.defaults.featureGates, ...scenario.spec.featureGates }
+  const cluster = world !== undefined ? world.simulation : environment(catalogue, featureGates)
   const start = Date.parse(scenario.spec.start ?? Scenario.defaultStart)
   const log = DisruptionLog.inMemory()
   const html = options.output === "html" || options.report !== undefined

@@ -98,12 +98,15 @@ describe("Options", () => {
     }).featureGates
     assert.deepStrictEqual(gates, { NodeRepair: true, ReservedCapacity: true, SpotToSpotConsolidation: true })
     assert.deepStrictEqual(
-      Options.controllerOptions(run(["--feature-gates=SpotToSpotConsolidation=true", "--preference-policy=Ignore"])),
+      Options.controllerOptions(
+        run(["--feature-gates=SpotToSpotConsolidation=true,ReservedCapacity=true", "--preference-policy=Ignore"])
+      ),
       {
         batchIdle: Duration.seconds(1),
         batchMax: Duration.seconds(10),
         preferencePolicy: "Ignore",
-        spotToSpotConsolidation: true
+        spotToSpotConsolidation: true,
+        reservedCapacity: true
       }
     )
   })
