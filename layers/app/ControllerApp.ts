@@ -141,7 +141,8 @@ export const run = (options: Options.Options, overrides: Overrides = {}) =>
                 options.instanceTypesFilePath === undefined
                   ? Catalog.kwok()
                   : yield* loadCatalogue(options.instanceTypesFilePath),
-              namespace
+              namespace,
+              reservedCapacity: options.featureGates.ReservedCapacity
             }),
             kube
           )

@@ -101,7 +101,9 @@ export const run = (options: DevOptions) =>
 
     const manager = options.controllers ? Controllers.manager(Options.controllerOptions(operator)) : Manager.layer({})
     const cluster = Layer.mergeAll(manager, ControlPlane.layer).pipe(
-      Layer.provideMerge(Operator.services({ instanceTypes })),
+      Layer.provideMerge(
+        Operator.services({ instanceTypes, reservedCapacity: operator.featureGates.ReservedCapacity })
+      ),
       Layer.provideMerge(MemoryKube.layer())
     )
     yield* program.pipe(Effect.provide(cluster))

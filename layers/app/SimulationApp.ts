@@ -42,8 +42,15 @@ export const withProvider = (
   return running.pipe(Layer.provideMerge(throughputHeap))
 }
 
-/** The simulation environment for a catalogue, on the KWOK provider, its controllers run with `options`. */
+/**
+ * The simulation environment for a catalogue, on the KWOK provider (which offers reservations only under the
+ * ReservedCapacity gate), its controllers run with `options`.
+ */
 export const environment = (
   instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
   options?: Controllers.ControllerOptions
-): Layer.Layer<KubeClient> => withProvider(KwokCloudProvider.layer({ instanceTypes }), options)
+): Layer.Layer<KubeClient> =>
+  withProvider(
+    KwokCloudProvider.layer({ instanceTypes, reservedCapacity: options?.reservedCapacity === true }),
+    options
+  )

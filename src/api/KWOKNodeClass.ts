@@ -22,11 +22,14 @@ export const InstanceSizeLabel = "karpenter.kwok.sh/instance-size"
 export const InstanceFamilyLabel = "karpenter.kwok.sh/instance-family"
 export const InstanceCPULabel = "karpenter.kwok.sh/instance-cpu"
 export const InstanceMemoryLabel = "karpenter.kwok.sh/instance-memory"
+/** The capacity reservation a reserved node was launched into (this project's; upstream KWOK declares none). */
+export const ReservationIDLabel = "karpenter.kwok.sh/reservation-id"
 export const ProviderLabels: ReadonlyArray<string> = [
   InstanceSizeLabel,
   InstanceFamilyLabel,
   InstanceCPULabel,
-  InstanceMemoryLabel
+  InstanceMemoryLabel,
+  ReservationIDLabel
 ]
 
 /** The node-level markers upstream's KWOK provider adds. */

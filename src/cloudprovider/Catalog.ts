@@ -14,13 +14,25 @@ import * as InstanceType from "./InstanceType.ts"
 
 const optional = Schema.optionalKey
 
-/** An offering of a catalogue entry. */
+/**
+ * An offering of a catalogue entry. A `reserved` offering is a capacity reservation (upstream KWOK's
+ * `ReservationCapacity`): it names its reservation and how many instances it holds.
+ */
 export const CatalogOffering = Schema.Struct({
   zone: Schema.String,
   capacityType: Schema.String,
   price: Schema.Finite.check(Schema.isGreaterThanOrEqualTo(0)),
-  available: Schema.Boolean
-})
+  available: Schema.Boolean,
+  reservationID: optional(Schema.String.check(Schema.isMinLength(1))),
+  reservationCapacity: optional(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)))
+}).check(
+  Schema.makeFilter((offering) =>
+    (offering.capacityType === Labels.CapacityTypeReserved) ===
+    (offering.reservationID !== undefined && offering.reservationCapacity !== undefined)
+      ? undefined
+      : "a reserved offering needs reservationID and reservationCapacity, and only a reserved offering has them"
+  )
+)
 
 /** One entry of a catalogue in KWOK's JSON format (see the CLI contract), with this project's extras. */
 export const CatalogEntry = Schema.Struct({
@@ -89,7 +101,19 @@ export const toInstanceType = (entry: CatalogEntry): InstanceType.InstanceType =
     name: entry.name,
     requirements,
     offerings: entry.offerings.map((o) =>
-      InstanceType.offering({ zone: o.zone, capacityType: o.capacityType, price: o.price, available: o.available })
+      InstanceType.offering({
+        zone: o.zone,
+        capacityType: o.capacityType,
+        price: o.price,
+        // A reservation with nothing left cannot be launched into (upstream's providers mark it unavailable).
+        available: o.available && (o.reservationCapacity ?? 1) > 0,
+        ...(o.reservationID === undefined
+          ? {}
+          : {
+              reservationCapacity: o.reservationCapacity ?? 0,
+              extra: [Requirement.make(KWOKNodeClass.ReservationIDLabel, "In", [o.reservationID])]
+            })
+      })
     ),
     capacity,
     overhead: {

@@ -81,6 +81,57 @@ export const offering = (options: {
   ...(options.reservationCapacity === undefined ? {} : { reservationCapacity: options.reservationCapacity })
 })
 
+/** The provider's reservation-id label among its well-known labels (upstream's global `ReservationIDLabel`). */
+export const reservationIDLabelOf = (wellKnown: ReadonlySet<string>): string | undefined => {
+  for (const key of wellKnown) if (key.endsWith("reservation-id")) return key
+  return undefined
+}
+
+/** The reservation a reserved offering draws from (upstream `Offering.ReservationID`): its reservation-id value. */
+export const reservationIDOf = (candidate: Offering, label: string | undefined): string =>
+  label === undefined ? "" : (Requirement.values(Requirements.get(candidate.requirements, label))[0] ?? "")
+
+/**
+ * The instance types without their reserved offerings: what the providers offer while the ReservedCapacity feature
+ * gate is off (upstream's AWS provider drops them there; the capacity type then reads as spot / on-demand only).
+ */
+export const withoutReservedOfferings = (instanceTypes: ReadonlyArray<InstanceType>): ReadonlyArray<InstanceType> =>
+  instanceTypes.map((instanceType) =>
+    instanceType.offerings.every((candidate) => candidate.capacityType !== Labels.CapacityTypeReserved)
+      ? instanceType
+      : {
+          ...instanceType,
+          requirements: Requirements.add(
+            instanceType.requirements,
+            Requirement.make(Labels.CapacityType, "NotIn", [Labels.CapacityTypeReserved])
+          ),
+          offerings: instanceType.offerings.filter(
+            (candidate) => candidate.capacityType !== Labels.CapacityTypeReserved
+          )
+        }
+  )
+
+/**
+ * The instance types with each reserved offering's remaining capacity from `capacityOf` (what the provider knows is
+ * left now); a reservation with nothing left is unavailable, as upstream's providers report it.
+ */
+export const withReservationCapacity = (
+  instanceTypes: ReadonlyArray<InstanceType>,
+  capacityOf: (instanceType: InstanceType, reserved: Offering) => number
+): ReadonlyArray<InstanceType> =>
+  instanceTypes.map((instanceType) =>
+    instanceType.offerings.every((candidate) => candidate.capacityType !== Labels.CapacityTypeReserved)
+      ? instanceType
+      : {
+          ...instanceType,
+          offerings: instanceType.offerings.map((candidate) => {
+            if (candidate.capacityType !== Labels.CapacityTypeReserved) return candidate
+            const left = capacityOf(instanceType, candidate)
+            return { ...candidate, reservationCapacity: left, available: candidate.available && left > 0 }
+          })
+        }
+  )
+
 /**
  * Whether an offering is available and compatible with `requirements`; labels in `wellKnown` (the cloud provider's
  * well-known set, which includes its reservation label) may be undefined in `requirements`.

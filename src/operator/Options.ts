@@ -18,7 +18,7 @@ export type LogLevel = "debug" | "info" | "error"
 export interface FeatureGates {
   /** Accepted for compatibility; node repair is not implemented. */
   readonly NodeRepair: boolean
-  /** Accepted for compatibility; reserved capacity is not implemented. */
+  /** Reserved capacity: reserved offerings are offered, and launches prefer them (alpha in v1.4.0, off by default). */
   readonly ReservedCapacity: boolean
   readonly SpotToSpotConsolidation: boolean
   /** NodePool `spec.replicas` (upstream v1.8, alpha): static NodePools keep their node count. */
@@ -310,7 +310,7 @@ export const definitions: ReadonlyArray<Definition> = [
     env: "FEATURE_GATES",
     defaultText: "NodeRepair=false,ReservedCapacity=false,SpotToSpotConsolidation=false,StaticCapacity=false",
     description:
-      "Optional features can be enabled / disabled using feature gates. Current options are: NodeRepair, ReservedCapacity (accepted, not implemented), SpotToSpotConsolidation, and StaticCapacity",
+      "Optional features can be enabled / disabled using feature gates. Current options are: NodeRepair, ReservedCapacity, SpotToSpotConsolidation, and StaticCapacity",
     apply: (text, into) =>
       Result.map(parseFeatureGates(text, into.featureGates), (gates) => {
         into.featureGates = gates
@@ -516,7 +516,8 @@ export const usage = (command: string): string =>
 export const gatedOptions = (gates: FeatureGates): Disruption.Options & StaticCapacity.Options & Health.Options => ({
   spotToSpotConsolidation: gates.SpotToSpotConsolidation,
   staticCapacity: gates.StaticCapacity,
-  nodeRepair: gates.NodeRepair
+  nodeRepair: gates.NodeRepair,
+  reservedCapacity: gates.ReservedCapacity
 })
 
 /** What the provisioner and the disruption controller take from the options. */

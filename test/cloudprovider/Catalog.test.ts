@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
+import * as KWOKNodeClass from "../../src/api/KWOKNodeClass.ts"
 import * as Labels from "../../src/api/Labels.ts"
 import * as Catalog from "../../src/cloudprovider/Catalog.ts"
 import * as InstanceType from "../../src/cloudprovider/InstanceType.ts"
@@ -90,6 +91,37 @@ describe("Catalog", () => {
         error.message,
         "invalid instance-type catalogue: [0].cpu: must be a Kubernetes quantity such as 100m, 2, 1.5Gi"
       )
+    })
+  )
+
+  it.effect("a reserved offering names its reservation and capacity; others may not", () =>
+    Effect.gen(function* () {
+      const entry = (offering: Record<string, unknown>) => ({
+        name: "x",
+        architecture: "amd64",
+        operatingSystems: ["linux"],
+        cpu: "4",
+        memory: "8Gi",
+        offerings: [{ zone: "a", price: 0.1, available: true, ...offering }]
+      })
+      const message =
+        "a reserved offering needs reservationID and reservationCapacity, and only a reserved offering has them"
+      for (const offering of [
+        { capacityType: "reserved" },
+        { capacityType: "reserved", reservationID: "r-1" },
+        { capacityType: "on-demand", reservationID: "r-1", reservationCapacity: 1 }
+      ]) {
+        const error = yield* Effect.flip(Catalog.fromJson([entry(offering)]))
+        assert.include(error.message, message)
+      }
+      const [used, open] = yield* Catalog.fromJson([
+        entry({ capacityType: "reserved", reservationID: "r-0", reservationCapacity: 0 }),
+        entry({ capacityType: "reserved", reservationID: "r-1", reservationCapacity: 2 })
+      ])
+      // A used-up reservation cannot be launched into; an open one carries its id as a requirement.
+      assert.isFalse(used!.offerings[0]!.available)
+      assert.strictEqual(open!.offerings[0]!.reservationCapacity, 2)
+      assert.strictEqual(InstanceType.reservationIDOf(open!.offerings[0]!, KWOKNodeClass.ReservationIDLabel), "r-1")
     })
   )
 

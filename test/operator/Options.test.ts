@@ -104,14 +104,17 @@ describe("Options", () => {
       StaticCapacity: true
     })
     assert.deepStrictEqual(
-      Options.controllerOptions(run(["--feature-gates=SpotToSpotConsolidation=true", "--preference-policy=Ignore"])),
+      Options.controllerOptions(
+        run(["--feature-gates=SpotToSpotConsolidation=true,ReservedCapacity=true", "--preference-policy=Ignore"])
+      ),
       {
         batchIdle: Duration.seconds(1),
         batchMax: Duration.seconds(10),
         preferencePolicy: "Ignore",
         spotToSpotConsolidation: true,
         staticCapacity: false,
-        nodeRepair: false
+        nodeRepair: false,
+        reservedCapacity: true
       }
     )
     assert.isTrue(Options.controllerOptions(run(["--feature-gates=NodeRepair=true"])).nodeRepair)

@@ -93,6 +93,16 @@ const reservationKey = (instanceType: InstanceType.InstanceType, offering: Insta
 const catalogueFor = (state: State, nodePool: string | undefined) =>
   (nodePool === undefined ? undefined : state.instanceTypesForNodePool.get(nodePool)) ?? state.instanceTypes
 
+/** What a reserved offering has left: its declared capacity less the launches into it (upstream's fake counts down). */
+const reservationLeft = (state: State, instanceType: InstanceType.InstanceType, offering: InstanceType.Offering) =>
+  state.reservations.get(reservationKey(instanceType, offering)) ?? offering.reservationCapacity ?? 0
+
+/** The NodePool's catalogue as offered now: reservations with what they have left, unavailable once used up. */
+const offeredTo = (state: State, nodePool: string | undefined) =>
+  InstanceType.withReservationCapacity(catalogueFor(state, nodePool), (instanceType, offering) =>
+    reservationLeft(state, instanceType, offering)
+  )
+
 /**
  * Upstream's choice: among types compatible with the NodeClaim's requirements, with an available compatible offering,
  * and whose allocatable fits the requested resources, the cheapest; then a reserved offering with capacity left if
@@ -108,7 +118,7 @@ const launch = (state: State, nodeClaim: NodeClaim): NodeClaim | CloudProvider.I
   const requests = Resources.fromResourceList(nodeClaim.spec.resources?.requests)
   const nodePool = nodeClaim.metadata.labels?.[Labels.NodePool]
   const wellKnown = FakeInstanceTypes.wellKnownLabels
-  const candidates = catalogueFor(state, nodePool).filter(
+  const candidates = offeredTo(state, nodePool).filter(
     (instanceType) =>
       Requirements.isCompatible(requirements, instanceType.requirements, { allowUndefined: wellKnown }) &&
       InstanceType.compatibleOfferings(instanceType, requirements, wellKnown).length > 0 &&
@@ -121,15 +131,10 @@ const launch = (state: State, nodeClaim: NodeClaim): NodeClaim | CloudProvider.I
     })
   }
   const offerings = InstanceType.compatibleOfferings(instanceType, requirements, wellKnown)
-  const reserved = offerings.find(
-    (offering) =>
-      offering.capacityType === Labels.CapacityTypeReserved &&
-      (state.reservations.get(reservationKey(instanceType, offering)) ?? offering.reservationCapacity ?? 0) > 0
-  )
+  const reserved = offerings.find((offering) => offering.capacityType === Labels.CapacityTypeReserved)
   const offering = reserved ?? [...offerings].sort(InstanceType.compareOfferings)[0]!
   if (reserved !== undefined) {
-    const key = reservationKey(instanceType, reserved)
-    state.reservations.set(key, (state.reservations.get(key) ?? reserved.reservationCapacity ?? 0) - 1)
+    state.reservations.set(reservationKey(instanceType, reserved), reservationLeft(state, instanceType, reserved) - 1)
   }
   // Upstream labels every In requirement of the type with its first value; narrowing by the NodeClaim's own
   // requirement first keeps the label compatible with what was asked for.
@@ -138,8 +143,11 @@ const launch = (state: State, nodeClaim: NodeClaim): NodeClaim | CloudProvider.I
     const narrowed = Requirement.intersection(requirement, Requirements.get(requirements, key))
     if (Requirement.operator(narrowed) === "In") labels[key] = Requirement.values(narrowed)[0]!
   }
-  labels[Labels.Zone] = offering.zone
-  labels[Labels.CapacityType] = offering.capacityType
+  // Upstream propagates the offering's requirements: zone, capacity type and reservation id.
+  for (const [key, requirement] of offering.requirements) {
+    const [value] = Requirement.values(requirement)
+    if (Requirement.operator(requirement) === "In" && value !== undefined) labels[key] = value
+  }
   state.launched += 1
   return {
     ...nodeClaim,
@@ -214,7 +222,8 @@ const make = Effect.sync(() => {
     getInstanceTypes: (nodePool: NodePool) =>
       Effect.suspend(() => {
         const error = state.errorsForNodePool.get(nodePool.metadata.name ?? "")
-        return error === undefined ? Effect.succeed(catalogueFor(state, nodePool.metadata.name)) : Effect.fail(error)
+        if (error !== undefined) return Effect.fail(error)
+        return Effect.succeed(offeredTo(state, nodePool.metadata.name))
       }),
     isDrifted: () => Effect.sync(() => state.drifted),
     repairPolicies: [{ conditionType: "BadNode", conditionStatus: "False", tolerationMillis: 30 * 60_000 }],

@@ -10,7 +10,7 @@
  * delay thus loses nothing: the next process registers the Node on time (upstream's goroutine dies with its process,
  * and the NodeClaim waits for garbage collection).
  */
-import { Clock, Effect, FiberMap, Layer, Option, Schedule, Schema, Stream } from "effect"
+import { Clock, Effect, FiberMap, Layer, Option, Schedule, Schema, Semaphore, Stream } from "effect"
 import type * as ConfigMap from "../../../src/api/ConfigMap.ts"
 import * as Duration from "../../../src/api/Duration.ts"
 import * as KWOKNodeClass from "../../../src/api/KWOKNodeClass.ts"
@@ -58,6 +58,8 @@ export interface Options {
   readonly instanceTypes?: ReadonlyArray<InstanceType.InstanceType>
   /** The namespace of the instance records; default {@link defaultNamespace}. */
   readonly namespace?: string
+  /** The ReservedCapacity feature gate: when off (the default), the catalogue's reservations are not offered. */
+  readonly reservedCapacity?: boolean
 }
 
 /** Karpenter's and KWOK's well-known labels plus every key an instance type of `instanceTypes` defines. */
@@ -232,11 +234,40 @@ const recordObject = (
       [InstanceRecordLabel]: "true",
       [Labels.InstanceType]: choice.instanceType.name,
       [Labels.Zone]: choice.offering.zone,
-      [Labels.CapacityType]: choice.offering.capacityType
+      [Labels.CapacityType]: choice.offering.capacityType,
+      ...reservationLabelOf(choice.offering)
     }
   },
   data: encodeRecord(record)
 })
+
+/** The reservation-id label of a reserved offering (none for others). */
+const reservationLabelOf = (offering: InstanceType.Offering): Record<string, string> => {
+  const id = InstanceType.reservationIDOf(offering, KWOKNodeClass.ReservationIDLabel)
+  return id === "" ? {} : { [KWOKNodeClass.ReservationIDLabel]: id }
+}
+
+/**
+ * The catalogue as offered now: each reservation's declared capacity less the instances launched into it (by the
+ * reservation-id label of their records), so a reservation used up is unavailable until one of them terminates.
+ */
+export const withReservationsUsed = (
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+  records: ReadonlyArray<ConfigMap.ConfigMap>
+): ReadonlyArray<InstanceType.InstanceType> => {
+  const used = new Map<string, number>()
+  for (const record of records) {
+    const id = record.metadata.labels?.[KWOKNodeClass.ReservationIDLabel]
+    if (id !== undefined) used.set(id, (used.get(id) ?? 0) + 1)
+  }
+  return InstanceType.withReservationCapacity(instanceTypes, (_, offering) =>
+    Math.max(
+      0,
+      (offering.reservationCapacity ?? 0) -
+        (used.get(InstanceType.reservationIDOf(offering, KWOKNodeClass.ReservationIDLabel)) ?? 0)
+    )
+  )
+}
 
 const nodeNameOf = (providerID: string): string | undefined =>
   providerID.startsWith(ProviderIDPrefix) ? providerID.slice(ProviderIDPrefix.length) : undefined
@@ -253,7 +284,14 @@ const registrationRetry = Schedule.min([Schedule.exponential("100 millis"), Sche
 const make = (options: Options | undefined) =>
   Effect.gen(function* () {
     const kube = yield* KubeClient.KubeClient
-    const instanceTypes = options?.instanceTypes ?? Catalog.kwok()
+    const catalogue = options?.instanceTypes ?? Catalog.kwok()
+    const instanceTypes =
+      options?.reservedCapacity === true ? catalogue : InstanceType.withoutReservedOfferings(catalogue)
+    const hasReservations = instanceTypes.some((instanceType) =>
+      instanceType.offerings.some((offering) => offering.capacityType === Labels.CapacityTypeReserved)
+    )
+    // Launches into reservations take turns: counting what a reservation has left and writing the record is one step.
+    const reservationLaunches = yield* Semaphore.make(1)
     const wellKnownLabels = wellKnownLabelsFor(instanceTypes)
     const namespace = options?.namespace ?? defaultNamespace
     const inNamespace = { namespace }
@@ -352,9 +390,24 @@ const make = (options: Options | undefined) =>
         Effect.catchTag("KubeUnavailable", (error) => Effect.fail(apiFailure(method)(error)))
       )
 
-    const create = Effect.fn("Kwok.create")(function* (nodeClaim: NodeClaim) {
+    /** The catalogue with what each reservation has left, read from the instance records in the API server. */
+    const offered = Effect.fn("Kwok.offered")(function* (method: string) {
+      if (!hasReservations) return instanceTypes
+      const recorded = yield* kube
+        .list(Resources.ConfigMaps, { ...inNamespace, labelSelector: InstanceRecordLabel })
+        .pipe(
+          Effect.catchTag("KubeUnavailable", (error) => Effect.fail(apiFailure(method)(error))),
+          Effect.catchTags({ Invalid: (error) => Effect.die(error), Expired: (error) => Effect.die(error) })
+        )
+      return withReservationsUsed(instanceTypes, recorded.items)
+    })
+
+    const create = (nodeClaim: NodeClaim) =>
+      hasReservations ? reservationLaunches.withPermits(1)(launch(nodeClaim)) : launch(nodeClaim)
+
+    const launch = Effect.fn("Kwok.create")(function* (nodeClaim: NodeClaim) {
       const nodeClass = yield* readNodeClass(nodeClaim)
-      const choice = choose(instanceTypes, nodeClaim, wellKnownLabels)
+      const choice = choose(yield* offered("create"), nodeClaim, wellKnownLabels)
       if (choice === undefined) {
         const requirements = Requirements.fromNodeSelectorRequirements(nodeClaim.spec.requirements)
         const requests = nodeClaim.spec.resources?.requests
@@ -478,7 +531,7 @@ const make = (options: Options | undefined) =>
       delete: deleteInstance,
       get,
       list,
-      getInstanceTypes: () => Effect.succeed(instanceTypes),
+      getInstanceTypes: () => offered("getInstanceTypes"),
       isDrifted: () => Effect.succeed(undefined),
       repairPolicies: [],
       wellKnownLabels,

@@ -42,6 +42,8 @@ export interface Options {
   readonly spotToSpotConsolidation?: boolean
   /** PREFERENCE_POLICY for the scheduling simulations (the provisioner's option of the same name). */
   readonly preferencePolicy?: "Respect" | "Ignore"
+  /** The ReservedCapacity feature gate: when off (the default), reserved offerings are not offered. */
+  readonly reservedCapacity?: boolean
   /** An orchestrated command whose replacements are not initialized by then is abandoned. */
   readonly commandTimeout?: Duration.Input
 }
@@ -85,7 +87,8 @@ export const make = (options?: Options) =>
       ...(options?.preferencePolicy === undefined ? {} : { preferencePolicy: options.preferencePolicy })
     }
     const orchestration = yield* Orchestration.make({ commandTimeout: options?.commandTimeout ?? "10 minutes" })
-    const snapshot = Effect.suspend(() => Planner.snapshot(orchestration.queued()))
+    const reservedCapacity = options?.reservedCapacity ?? false
+    const snapshot = Effect.suspend(() => Planner.snapshot(orchestration.queued(), { reservedCapacity }))
     const context = {
       settings,
       validate: Validation.make({ ttl: options?.validationTTL ?? "15 seconds", snapshot, settings })

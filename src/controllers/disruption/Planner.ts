@@ -79,14 +79,17 @@ export const sameTypeCeiling = (
   return ceiling
 }
 
-/** Reads everything a pass decides on, once; `queued` are the nodes of commands under way. */
-export const snapshot = (queued: ReadonlySet<string>) =>
+/**
+ * Reads everything a pass decides on, once; `queued` are the nodes of commands under way; `reservedCapacity` is the
+ * ReservedCapacity gate.
+ */
+export const snapshot = (queued: ReadonlySet<string>, options?: { readonly reservedCapacity?: boolean }) =>
   Effect.gen(function* () {
     const cluster = yield* ClusterState
     const now = yield* Clock.currentTimeMillis
     const view = yield* cluster.view
     const stateNodes = yield* cluster.nodes
-    const nodePools = yield* Provisioner.readyNodePools()
+    const nodePools = yield* Provisioner.readyNodePools(options)
     const context: Candidates.Context = {
       now,
       nodePools: new Map(nodePools.map((pool) => [pool.nodePool.metadata.name ?? "", pool])),

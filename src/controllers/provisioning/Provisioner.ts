@@ -9,6 +9,7 @@ import * as Meta from "../../api/Meta.ts"
 import * as NodePool from "../../api/NodePool.ts"
 import type { Pod } from "../../api/Pod.ts"
 import * as CloudProvider from "../../cloudprovider/CloudProvider.ts"
+import * as InstanceType from "../../cloudprovider/InstanceType.ts"
 import { EventRecorder } from "../../kube/EventRecorder.ts"
 import { KubeClient } from "../../kube/KubeClient.ts"
 import * as Resource from "../../kube/Resource.ts"
@@ -30,6 +31,10 @@ export interface Options {
   readonly schedulingTimeout?: Duration.Input
   /** PREFERENCE_POLICY: `Ignore` drops preferred affinities and ScheduleAnyway spreads; default `Respect`. */
   readonly preferencePolicy?: "Respect" | "Ignore"
+  /** The ReservedCapacity feature gate: when off (the default), reserved offerings are not offered. */
+  readonly reservedCapacity?: boolean
+  /** How a pass treats reserved offerings (see `Scheduler.Input`); provisioning is Strict, disruption Fallback. */
+  readonly reservedOfferingMode?: "Fallback" | "Strict"
 }
 
 /** kube-scheduler gave up on the pod: the only pods Karpenter provisions for. */
@@ -90,8 +95,13 @@ export const nodeClassLabels = (nodePool: NodePool.NodePool): Record<string, str
   return { [`${ref.group}/${ref.kind.toLowerCase()}`]: ref.name }
 }
 
-/** The ready NodePools with their instance types (NodePools without instance types are left out). */
-export const readyNodePools = Effect.fn("Provisioner.readyNodePools")(function* () {
+/**
+ * The ready NodePools with their instance types (NodePools without instance types are left out); without the
+ * ReservedCapacity gate, without their reserved offerings.
+ */
+export const readyNodePools = Effect.fn("Provisioner.readyNodePools")(function* (options?: {
+  readonly reservedCapacity?: boolean
+}) {
   const cloud = yield* CloudProvider.CloudProvider
   const nodePools: Array<Scheduler.NodePoolInput> = []
   // From the process's cache, as upstream's cached client lists them: no API request per pass.
@@ -105,7 +115,9 @@ export const readyNodePools = Effect.fn("Provisioner.readyNodePools")(function* 
         Effect.catch((error) => Effect.as(Effect.logWarning(`skipping nodepool ${nodePool.metadata.name}`, error), []))
       )
     if (instanceTypes.length === 0) continue
-    nodePools.push({ nodePool, instanceTypes, labels: nodeClassLabels(nodePool) })
+    const offered =
+      options?.reservedCapacity === true ? instanceTypes : InstanceType.withoutReservedOfferings(instanceTypes)
+    nodePools.push({ nodePool, instanceTypes: offered, labels: nodeClassLabels(nodePool) })
   }
   return nodePools
 })
@@ -127,7 +139,13 @@ export const simulate = Effect.fn("Provisioner.simulate")(function* (
   const catalogue = nodePools.flatMap((pool) => pool.instanceTypes)
   const existingNodes = ClusterView.existingNodes(view, boundByNode, catalogue, volumes)
   if (pending.length === 0) {
-    const results: Scheduler.Results = { newNodeClaims: [], existingNodes: [], errors: new Map(), timedOut: false }
+    const results: Scheduler.Results = {
+      newNodeClaims: [],
+      existingNodes: [],
+      errors: new Map(),
+      deferred: new Set(),
+      timedOut: false
+    }
     return { pending, existingNodes, results }
   }
   const results = yield* Scheduler.solve({
@@ -141,6 +159,7 @@ export const simulate = Effect.fn("Provisioner.simulate")(function* (
     volumes,
     wellKnownLabels: wellKnown,
     ...(options?.preferencePolicy === undefined ? {} : { preferencePolicy: options.preferencePolicy }),
+    ...(options?.reservedOfferingMode === undefined ? {} : { reservedOfferingMode: options.reservedOfferingMode }),
     timeout: options?.schedulingTimeout ?? "1 minute"
   })
   return { pending, existingNodes, results }
@@ -220,17 +239,24 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
   const events = yield* EventRecorder
   if (!(yield* cluster.synced)) return { created: 0, synced: false }
   const view = yield* cluster.view
-  const nodePools = yield* readyNodePools()
+  const nodePools = yield* readyNodePools(options)
   const started = yield* Clock.currentTimeMillis
   const depth = Metric.withAttributes(Metrics.queueDepth, {
     ...schedulerAttributes,
     scheduling_id: String(++schedulingId)
   })
   yield* Metric.update(depth, view.pods.filter(isUnschedulable).length)
-  const { pending, results } = yield* simulate(view, nodePools, options).pipe(Effect.ensuring(Metric.remove(depth)))
+  // Upstream's DisableReservedCapacityFallback: a pod that would lose reserved capacity waits for the next pass.
+  const { pending, results } = yield* simulate(view, nodePools, { ...options, reservedOfferingMode: "Strict" }).pipe(
+    Effect.ensuring(Metric.remove(depth))
+  )
   const elapsed = (yield* Clock.currentTimeMillis) - started
   yield* Metric.update(Metric.withAttributes(Metrics.schedulingDurationSeconds, schedulerAttributes), elapsed / 1000)
-  yield* Metric.update(Metric.withAttributes(Metrics.unschedulablePodsCount, schedulerAttributes), results.errors.size)
+  // A pod deferred for reserved capacity is not unschedulable, only waiting (upstream's ReservedOfferingErrors).
+  yield* Metric.update(
+    Metric.withAttributes(Metrics.unschedulablePodsCount, schedulerAttributes),
+    results.errors.size - results.deferred.size
+  )
   yield* cluster.markPodSchedulingDecisions(pending.map(ClusterView.podKey), results.errors)
   if (pending.length === 0) return { created: 0, synced: true }
   yield* Effect.logInfo("found provisionable pod(s)").pipe(
@@ -239,6 +265,11 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
       duration: `${elapsed}ms`
     })
   )
+  if (results.deferred.size > 0) {
+    yield* Effect.logDebug(
+      "deferring scheduling decision for provisionable pod(s) to future simulation due to limited reserved offering capacity"
+    ).pipe(Effect.annotateLogs({ Pods: prettySlice([...results.deferred]) }))
+  }
   if (results.newNodeClaims.length > 0) {
     yield* Effect.logInfo("computed new nodeclaim(s) to fit pod(s)").pipe(
       Effect.annotateLogs({
@@ -270,6 +301,7 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
     }
   }
   for (const [key, reason] of results.errors) {
+    if (results.deferred.has(key)) continue
     const pod = pending.find((candidate) => ClusterView.podKey(candidate) === key)
     if (pod === undefined) continue
     yield* events.publish({

@@ -18,6 +18,7 @@ import type { NodeClaim } from "../../../api/NodeClaim.ts"
 import type { NodePool } from "../../../api/NodePool.ts"
 import { CloudProvider, type CloudProviderError, type DriftReason } from "../../../cloudprovider/CloudProvider.ts"
 import type { InstanceType } from "../../../cloudprovider/InstanceType.ts"
+import * as InstanceTypeModel from "../../../cloudprovider/InstanceType.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Controller from "../../../runtime/Controller.ts"
@@ -68,12 +69,6 @@ export const requirementsDrift = (nodePool: NodePool, nodeClaim: NodeClaim): Dri
     ? undefined
     : ConditionTypes.RequirementsDrifted
 
-/** The provider's reservation-id label among its well-known labels (upstream's global `ReservationIDLabel`). */
-export const reservationIDLabelOf = (wellKnown: ReadonlySet<string>): string | undefined => {
-  for (const key of wellKnown) if (key.endsWith("reservation-id")) return key
-  return undefined
-}
-
 /**
  * Instance-type drift (upstream `instanceTypeNotFound`): the NodeClaim's instance type is not among the NodePool's,
  * or none of its offerings (available or not) is compatible with the NodeClaim's labels. A reserved NodeClaim also
@@ -94,7 +89,7 @@ export const instanceTypeDrift = (
       Labels.CapacityType,
       Requirement.make(Labels.CapacityType, "In", [Labels.CapacityTypeReserved, Labels.CapacityTypeOnDemand])
     )
-    const reservationID = reservationIDLabelOf(wellKnown)
+    const reservationID = InstanceTypeModel.reservationIDLabelOf(wellKnown)
     if (reservationID !== undefined) widened.delete(reservationID)
     requirements = widened
   }

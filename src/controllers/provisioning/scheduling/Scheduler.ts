@@ -24,6 +24,7 @@ import * as VolumeTopology from "../../../scheduling/VolumeTopology.ts"
 import * as VolumeUsage from "../../../scheduling/VolumeUsage.ts"
 import * as InstanceTypeFilter from "./InstanceTypeFilter.ts"
 import * as Preferences from "./Preferences.ts"
+import { ReservationManager } from "./ReservationManager.ts"
 import * as Topology from "./Topology.ts"
 
 /** A NodePool the scheduler may launch from, with its instance types. */
@@ -79,6 +80,12 @@ export interface Input {
   readonly timeout?: Duration.Input
   /** Instance types kept per NodeClaim; default 60. */
   readonly maxInstanceTypes?: number
+  /**
+   * Upstream's `ReservedOfferingMode`: `Fallback` (the default, disruption's simulations) lets a pod narrow a NodeClaim
+   * off its reserved offerings; `Strict` (provisioning) defers the pod to a later pass instead, when reserved capacity
+   * it could use is held by other NodeClaims of this pass or would be lost by adding it.
+   */
+  readonly reservedOfferingMode?: "Fallback" | "Strict"
 }
 
 /** A NodeClaim the pass decided to launch. */
@@ -102,7 +109,20 @@ export interface Results {
   readonly existingNodes: ReadonlyArray<{ readonly name: string; readonly pods: ReadonlyArray<Pod> }>
   /** Why each unplaced pod was not placed, by `namespace/name`. */
   readonly errors: ReadonlyMap<string, string>
+  /**
+   * The pods among `errors` that wait for reserved capacity (upstream `ReservedOfferingErrors`): deferred to a later
+   * pass, not unschedulable.
+   */
+  readonly deferred: ReadonlySet<string>
   readonly timedOut: boolean
+}
+
+/**
+ * Why a pod was not added where reserved capacity is at stake (upstream `ReservedOfferingError`): the pod is not
+ * relaxed, no lower-weight NodePool is tried, and the decision is deferred.
+ */
+class ReservedOfferingError {
+  constructor(readonly message: string) {}
 }
 
 /** `namespace/name` of a pod. */
@@ -348,13 +368,18 @@ class SimulatedNodeClaim {
   freeCpu = 0
   freeMemory = 0
 
+  /** The reservations this NodeClaim holds (upstream keeps the offerings; their ids are what counts). */
+  reservationIDs: ReadonlyArray<string> = []
+
   constructor(
     readonly template: Template,
     readonly hostname: string,
     readonly index: number,
     public requirements: Requirements.Requirements,
     public instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
-    public requests: Resources.Resources
+    public requests: Resources.Resources,
+    private readonly reservations: ReservationManager,
+    private readonly strictReservations: boolean
   ) {
     this.hostPorts = template.daemonHostPorts.copy()
     this.maxAllocatable = maxOf(instanceTypes)
@@ -377,7 +402,11 @@ class SimulatedNodeClaim {
   }
 
   /** Places the pod on this NodeClaim, narrowing its requirements and options, or says why it cannot. */
-  add(pod: PodData, topology: Topology.Topology, wellKnown: ReadonlySet<string>): string | undefined {
+  add(
+    pod: PodData,
+    topology: Topology.Topology,
+    wellKnown: ReadonlySet<string>
+  ): string | ReservedOfferingError | undefined {
     const untolerated = Tolerations.tolerates(pod.pod.spec.tolerations, this.template.taints)
     if (untolerated !== undefined) return untolerated
     // A cheap rejection before any requirement work: no remaining option could hold the pod.
@@ -411,6 +440,14 @@ class SimulatedNodeClaim {
     if (!filtered.ok) return filtered.reason
     const minValues = InstanceTypeFilter.minValuesViolation(filtered.instanceTypes, requirements)
     if (minValues !== undefined) return minValues
+    const reserved = this.reserveOfferings(filtered.instanceTypes, requirements, wellKnown)
+    if (reserved instanceof ReservedOfferingError) return reserved
+    // Reservations the narrowed NodeClaim can no longer launch into go back to the pass.
+    this.reservations.release(
+      this.hostname,
+      this.reservationIDs.filter((id) => !reserved.includes(id))
+    )
+    this.reservationIDs = reserved
     this.pods.push(pod.pod)
     this.requirements = requirements
     this.requests = total
@@ -420,6 +457,45 @@ class SimulatedNodeClaim {
     this.updateFree()
     this.hostPorts.add(pod.key, pod.hostPorts)
     return undefined
+  }
+
+  /**
+   * Upstream `reserveOfferings`: reserves every available reserved offering of the options compatible with the
+   * requirements (pessimistically: the launch may take any of them), returning the reservation ids held. Strict mode
+   * refuses the pod when compatible reservations exist but none is left, or when it would take away all this
+   * NodeClaim's reservations.
+   */
+  private reserveOfferings(
+    instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+    requirements: Requirements.Requirements,
+    wellKnown: ReadonlySet<string>
+  ): ReadonlyArray<string> | ReservedOfferingError {
+    if (!this.reservations.hasReservations) return this.reservationIDs
+    let compatible = false
+    const ids: Array<string> = []
+    for (const instanceType of instanceTypes) {
+      for (const offering of instanceType.offerings) {
+        if (offering.capacityType !== Labels.CapacityTypeReserved || !offering.available) continue
+        if (!Requirements.isCompatible(requirements, offering.requirements, { allowUndefined: wellKnown })) continue
+        compatible = true
+        if (!this.reservations.reserve(this.hostname, offering)) continue
+        const id = InstanceType.reservationIDOf(offering, this.reservations.label)
+        if (!ids.includes(id)) ids.push(id)
+      }
+    }
+    if (this.strictReservations && ids.length === 0) {
+      if (compatible) {
+        return new ReservedOfferingError(
+          "one or more instance types with compatible reserved offerings are available, but could not be reserved"
+        )
+      }
+      if (this.reservationIDs.length > 0) {
+        return new ReservedOfferingError(
+          "satisfying updated nodeclaim constraints would remove all compatible reserved offering options"
+        )
+      }
+    }
+    return ids
   }
 }
 
@@ -513,6 +589,9 @@ class Pass {
   private readonly remaining = new Map<string, Resources.Resources>()
   private readonly topology: Topology.Topology
   private readonly errors = new Map<string, string>()
+  private readonly deferred = new Set<string>()
+  private readonly reservations: ReservationManager
+  private readonly strictReservations: boolean
   private readonly queue: Array<PodData>
   private readonly pushedAt = new Map<string, number>()
   private readonly maxInstanceTypes: number
@@ -527,6 +606,11 @@ class Pass {
     this.volumes = input.volumes ?? VolumeTopology.emptyVolumeContext
     const daemons = input.daemonSetPods.map((pod) => podData(pod, podKey(pod), true, this.volumes))
     const pools = [...input.nodePools].sort(byWeight)
+    this.reservations = new ReservationManager(
+      pools.flatMap(reservedOfferingsOf),
+      InstanceType.reservationIDLabelOf(this.wellKnown)
+    )
+    this.strictReservations = input.reservedOfferingMode === "Strict"
     this.toleratePreferNoSchedule = pools.some((pool) =>
       (pool.nodePool.spec.template.spec.taints ?? []).some((taint) => taint.effect === "PreferNoSchedule")
     )
@@ -599,12 +683,19 @@ class Pass {
       const error = this.add(pod)
       if (error === undefined) {
         this.errors.delete(original.key)
+        this.deferred.delete(original.key)
         if (pod !== original) this.topology.update(original)
         return
       }
-      const relaxed = Preferences.relax(pod.pod.spec, { toleratePreferNoSchedule: this.toleratePreferNoSchedule })
+      // A pod waiting for reserved capacity keeps its preferences: the capacity may free up in this pass or the next.
+      const deferred = error instanceof ReservedOfferingError
+      const relaxed = deferred
+        ? undefined
+        : Preferences.relax(pod.pod.spec, { toleratePreferNoSchedule: this.toleratePreferNoSchedule })
       if (relaxed === undefined) {
-        this.errors.set(original.key, error)
+        this.errors.set(original.key, deferred ? error.message : error)
+        if (deferred) this.deferred.add(original.key)
+        else this.deferred.delete(original.key)
         if (pod !== original) this.topology.update(original)
         this.queue.push(original)
         this.pushedAt.set(original.key, this.queue.length)
@@ -616,7 +707,7 @@ class Pass {
   }
 
   /** Places the pod somewhere, or says why it fits nowhere. */
-  private add(pod: PodData): string | undefined {
+  private add(pod: PodData): string | ReservedOfferingError | undefined {
     for (const node of this.existing) {
       if (node.add(pod, this.topology) === undefined) {
         this.topology.record(pod, { requirements: node.placed, taints: node.input.taints })
@@ -666,11 +757,21 @@ class Pass {
         index,
         Requirements.add(template.requirements, Requirement.make(Labels.Hostname, "In", [hostname])),
         options,
-        template.daemonOverhead
+        template.daemonOverhead,
+        this.reservations,
+        this.strictReservations
       )
       const rejected = claim.add(pod, this.topology, this.wellKnown)
       if (rejected !== undefined) {
         this.topology.unregisterHostname(hostname)
+        this.reservations.release(hostname)
+        if (rejected instanceof ReservedOfferingError) {
+          // Upstream does not fall back to a lighter NodePool while this one has reserved capacity the pod could use.
+          reasons.push(
+            `compatible with nodepool "${template.name}" but failed to add pod while adhering to reservation fallback policy, ${rejected.message}`
+          )
+          return new ReservedOfferingError(reasons.join("; "))
+        }
         reasons.push(`incompatible with nodepool "${template.name}": ${rejected}`)
         continue
       }
@@ -700,13 +801,29 @@ class Pass {
     const existingNodes = this.existing
       .filter((node) => node.pods.length > 0)
       .map((node) => ({ name: node.input.name, pods: node.pods }))
-    return { newNodeClaims, existingNodes, errors: this.errors, timedOut: this.timedOut }
+    return {
+      newNodeClaims,
+      existingNodes,
+      errors: this.errors,
+      deferred: new Set([...this.deferred].filter((key) => this.errors.has(key))),
+      timedOut: this.timedOut
+    }
   }
 
   /** Drops the simulated hostname and keeps the cheapest options (upstream FinalizeScheduling + truncation). */
   private finalize(claim: SimulatedNodeClaim): NewNodeClaim | string {
     const withoutHostname = new Map(claim.requirements)
     withoutHostname.delete(Labels.Hostname)
+    // A NodeClaim holding reservations launches into one of them: it is pinned to the reserved capacity type (so a
+    // later demotion to on-demand reads as drift) and to its reservations, so two NodeClaims never count on one slot.
+    if (claim.reservationIDs.length > 0) {
+      withoutHostname.set(
+        Labels.CapacityType,
+        Requirement.make(Labels.CapacityType, "In", [Labels.CapacityTypeReserved])
+      )
+      const label = this.reservations.label
+      if (label !== undefined) withoutHostname.set(label, Requirement.make(label, "In", claim.reservationIDs))
+    }
     const ordered = InstanceType.orderByPrice(claim.instanceTypes, withoutHostname, this.wellKnown).slice(
       0,
       this.maxInstanceTypes
@@ -736,6 +853,20 @@ class Pass {
 }
 
 const noLabels: ReadonlySet<string> = new Set()
+
+// Disruption solves the same NodePool inputs once per candidate: find their reserved offerings once.
+const reservedOfferings = new WeakMap<NodePoolInput, ReadonlyArray<InstanceType.Offering>>()
+
+const reservedOfferingsOf = (input: NodePoolInput): ReadonlyArray<InstanceType.Offering> => {
+  let offerings = reservedOfferings.get(input)
+  if (offerings === undefined) {
+    offerings = input.instanceTypes.flatMap((instanceType) =>
+      instanceType.offerings.filter((offering) => offering.capacityType === Labels.CapacityTypeReserved)
+    )
+    reservedOfferings.set(input, offerings)
+  }
+  return offerings
+}
 
 const maxCapacity = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Resources.Resources =>
   Resources.max(...instanceTypes.map((instanceType) => instanceType.capacity))
