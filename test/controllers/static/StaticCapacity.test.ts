@@ -93,6 +93,38 @@ describe("static capacity (NodePool replicas)", S.controllerSuite, () => {
     }).pipe(Effect.provide(D.base()))
   )
 
+  it.effect(
+    "emptiness and consolidation act on dynamic nodes but never on a static NodePool's empty or underused nodes",
+    () =>
+      Effect.gen(function* () {
+        yield* D.setup(D.nodePool("default", { consolidateAfter: "30s" }))
+        yield* S.createNodePool(staticPool("fixed", 2, { budgets: [{ nodes: "100%" }] }) as never)
+        const log = yield* D.start({ staticCapacity: true })
+        yield* S.advance(10_000, 1_000)
+        const launched = (yield* claimsOf("fixed")).map((claim) => claim.metadata.name ?? "")
+        assert.strictEqual(launched.length, 2)
+        // A dynamic node with room to spare, and an empty one emptiness should delete.
+        yield* D.launch("roomy", "large")
+        yield* D.launch("idle", "small")
+        yield* S.advance(2_000, 1_000)
+        yield* D.boundPod("stays", "roomy", { cpu: "1" })
+        // One static node stays empty; the other's only pod would fit on the roomy dynamic node.
+        yield* D.boundPod("light", launched[1]!, { cpu: "500m" })
+        yield* S.advance(10 * 60_000, 10_000)
+        const disrupted = log.entries().flatMap((entry) => entry.candidates)
+        assert.include(disrupted, "idle", "emptiness deleted the empty dynamic node")
+        assert.deepStrictEqual(
+          disrupted.filter((name) => launched.includes(name)),
+          [],
+          "no command for a static node"
+        )
+        assert.deepStrictEqual(
+          (yield* claimsOf("fixed")).map((claim) => claim.metadata.name),
+          launched
+        )
+      }).pipe(Effect.provide(D.base()))
+  )
+
   it.effect("with the StaticCapacity gate off, a static NodePool launches nothing, for replicas or for pods", () =>
     Effect.gen(function* () {
       yield* D.setup(D.nodePool("default", { labels: { pool: "default" } }))
