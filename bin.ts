@@ -14,11 +14,11 @@ import { InvalidInput } from "./src/operator/Schedule.ts"
 // the HTTP façade or the controllers, which took most of every start-up.
 
 Cli.run({
-  simulation: (instanceTypes) =>
+  simulation: (instanceTypes, options) =>
     Layer.unwrap(
       Effect.map(
         Effect.promise(() => import("./layers/app/SimulationApp.ts")),
-        (Simulation) => Simulation.environment(instanceTypes)
+        (Simulation) => Simulation.environment(instanceTypes, options)
       )
     ),
   // Loaded only for an input on EC2NodeClasses: the fake AWS world and the 1,363 EC2 instance types it serves.

@@ -175,5 +175,9 @@ export const make: Effect.Effect<AwsWorld.AwsWorld> = Effect.gen(function* () {
       Effect.scoped
     )
 
-  return { offered, simulation: SimulationApp.withProvider(provider), catalogue } satisfies AwsWorld.AwsWorld
+  return {
+    offered,
+    simulation: (options) => SimulationApp.withProvider(provider, options),
+    catalogue
+  } satisfies AwsWorld.AwsWorld
 })

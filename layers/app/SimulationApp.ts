@@ -27,7 +27,8 @@ const throughputHeap = Layer.effectDiscard(Effect.sync(() => setFlagsFromString(
  * whatever it runs beside it) and every Karpenter controller.
  */
 export const withProvider = (
-  provider: Layer.Layer<CloudProvider, never, KubeClient | InformerCache.InformerCache | EventRecorder>
+  provider: Layer.Layer<CloudProvider, never, KubeClient | InformerCache.InformerCache | EventRecorder>,
+  options?: Controllers.ControllerOptions
 ): Layer.Layer<KubeClient> => {
   const kube = MemoryKube.layer()
   // One informer cache for the whole process: the control plane and the controllers read the same informers.
@@ -37,10 +38,12 @@ export const withProvider = (
     Layer.provideMerge(InformerCache.layer),
     Layer.provideMerge(kube)
   )
-  const running = Layer.mergeAll(ControlPlane.layer, Controllers.layer()).pipe(Layer.provideMerge(services))
+  const running = Layer.mergeAll(ControlPlane.layer, Controllers.layer(options)).pipe(Layer.provideMerge(services))
   return running.pipe(Layer.provideMerge(throughputHeap))
 }
 
-/** The simulation environment for a catalogue, on the KWOK provider. */
-export const environment = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Layer.Layer<KubeClient> =>
-  withProvider(KwokCloudProvider.layer({ instanceTypes }))
+/** The simulation environment for a catalogue, on the KWOK provider, its controllers run with `options`. */
+export const environment = (
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+  options?: Controllers.ControllerOptions
+): Layer.Layer<KubeClient> => withProvider(KwokCloudProvider.layer({ instanceTypes }), options)

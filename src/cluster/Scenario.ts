@@ -42,7 +42,9 @@ export const Step = Schema.Struct({
       apiVersion: optional(Schema.String),
       namespace: optional(Schema.String),
       name: Schema.String,
-      merge: Schema.Unknown
+      merge: Schema.Unknown,
+      /** `status`: the patch goes to the status subresource (a Node's conditions, a NodeClass's readiness). */
+      subresource: optional(Schema.Literal("status"))
     })
   )
 }).check(
@@ -67,7 +69,9 @@ export const Scenario = Schema.Struct({
         Schema.makeFilter((text: string) => (Number.isNaN(Date.parse(text)) ? "must be an RFC 3339 time" : undefined))
       )
     ),
-    steps: optional(Schema.Array(Step))
+    steps: optional(Schema.Array(Step)),
+    /** Feature gates for the run, by upstream's names (`--feature-gates` wins where both name a gate). */
+    featureGates: optional(Schema.Record(Schema.String, Schema.Boolean))
   })
 })
 export type Scenario = typeof Scenario.Type

@@ -278,13 +278,16 @@ export const run = Effect.fn("Simulation.run")(function* (
         )
       }
       if (step.patch !== undefined) {
-        const { kind, apiVersion, name, namespace, merge } = step.patch
+        const { kind, apiVersion, name, namespace, merge, subresource } = step.patch
         const resource = yield* resourceFor(kind, apiVersion)
         yield* kube.patch(
           resource,
           name,
           { type: "merge", patch: merge },
-          resource.namespaced ? { namespace: namespace ?? "default" } : {}
+          {
+            ...(resource.namespaced ? { namespace: namespace ?? "default" } : {}),
+            ...(subresource === undefined ? {} : { subresource })
+          }
         )
       }
     })

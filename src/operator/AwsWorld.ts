@@ -10,6 +10,7 @@ import type * as InstanceType from "../cloudprovider/InstanceType.ts"
 import type { KubeClient } from "../kube/KubeClient.ts"
 import type { KubeObject, Resource } from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
+import type * as Controllers from "./Controllers.ts"
 import type * as Manifests from "./Manifests.ts"
 
 /** What the AWS provider offers each NodePool of an input, once the fake world resolved the EC2NodeClasses. */
@@ -32,7 +33,7 @@ export interface AwsWorld {
     nodePools: ReadonlyArray<NodePool>
   ) => Effect.Effect<Offered>
   /** `simulate`: the embedded cluster with the AWS provider on the fake world, on the caller's clock. */
-  readonly simulation: Layer.Layer<KubeClient>
+  readonly simulation: (options: Controllers.ControllerOptions) => Layer.Layer<KubeClient>
   /** The region's instance types with their offerings' prices (the simulation's summary prices nodes at them). */
   readonly catalogue: () => ReadonlyArray<InstanceType.InstanceType>
 }

@@ -53,6 +53,14 @@ const instanceTypesFlag = Flag.String("instance-types").pipe(
   Flag.optional
 )
 
+/** `--feature-gates`, shared by `schedule` and `simulate`: the controller's syntax and gates. */
+const featureGatesFlag = Flag.String("feature-gates").pipe(
+  Flag.withDescription(
+    "feature gates for the run, as the controller's flag (e.g. NodeRepair=true,StaticCapacity=true); for simulate, over the Scenario's spec.featureGates"
+  ),
+  Flag.optional
+)
+
 /** `-o json|text` of `schedule`. */
 const outputFlag = Flag.Literals("output", ["json", "text"]).pipe(
   Flag.withAlias("o"),
@@ -78,13 +86,15 @@ export const schedule = (aws?: Effect.Effect<AwsWorld.AwsWorld>) =>
         Flag.atLeast(1)
       ),
       instanceTypes: instanceTypesFlag,
-      output: outputFlag
+      output: outputFlag,
+      featureGates: featureGatesFlag
     },
-    Effect.fn("Cli.schedule")(function* ({ files, instanceTypes, output }) {
+    Effect.fn("Cli.schedule")(function* ({ files, instanceTypes, output, featureGates }) {
       const printed = yield* Schedule.run({
         files,
         instanceTypes: Option.getOrUndefined(instanceTypes),
         output,
+        featureGates: Option.getOrUndefined(featureGates),
         ...(aws === undefined ? {} : { aws })
       })
       yield* Console.log(printed)
@@ -113,6 +123,7 @@ export const simulate = (
         Flag.atLeast(1)
       ),
       instanceTypes: instanceTypesFlag,
+      featureGates: featureGatesFlag,
       output: simulateOutputFlag,
       report: Flag.String("report").pipe(
         Flag.withDescription("also write the HTML report (charts, disruptions, events) to this file"),
@@ -129,10 +140,11 @@ export const simulate = (
         Flag.withDefault(Simulate.defaultMaxDuration)
       )
     },
-    Effect.fn("Cli.simulate")(function* ({ files, instanceTypes, output, report, maxDuration }) {
+    Effect.fn("Cli.simulate")(function* ({ files, instanceTypes, featureGates, output, report, maxDuration }) {
       const printed = yield* Simulate.run(environment, {
         files,
         instanceTypes: Option.getOrUndefined(instanceTypes),
+        featureGates: Option.getOrUndefined(featureGates),
         output,
         report: Option.getOrUndefined(report),
         maxDuration,

@@ -130,6 +130,14 @@ export const portExpected = "expected a port between 0 and 65535"
 const port = (text: string) =>
   Result.flatMap(parseInteger(text, 0), (value) => (isPort(value) ? Result.succeed(value) : Result.fail(portExpected)))
 
+/** The gates' defaults (upstream v1.4.0's; StaticCapacity is alpha, off, in the releases that have it). */
+export const defaultFeatureGates: FeatureGates = {
+  NodeRepair: false,
+  ReservedCapacity: false,
+  SpotToSpotConsolidation: false,
+  StaticCapacity: false
+}
+
 const gateNames: ReadonlyArray<keyof FeatureGates> = [
   "NodeRepair",
   "ReservedCapacity",
@@ -427,7 +435,7 @@ export const defaults: Options = {
   batchMaxDuration: Duration.seconds(10),
   batchIdleDuration: Duration.seconds(1),
   preferencePolicy: "Respect",
-  featureGates: { NodeRepair: false, ReservedCapacity: false, SpotToSpotConsolidation: false, StaticCapacity: false },
+  featureGates: defaultFeatureGates,
   instanceTypesFilePath: undefined,
   kubeconfig: undefined,
   cloudProvider: "kwok",
@@ -503,6 +511,12 @@ export const usage = (command: string): string =>
     ])
   ].join("\n")
 
+/** What the controllers take from the feature gates. */
+export const gatedOptions = (gates: FeatureGates): Disruption.Options & StaticCapacity.Options => ({
+  spotToSpotConsolidation: gates.SpotToSpotConsolidation,
+  staticCapacity: gates.StaticCapacity
+})
+
 /** What the provisioner and the disruption controller take from the options. */
 export const controllerOptions = (
   options: Options
@@ -510,6 +524,21 @@ export const controllerOptions = (
   batchIdle: options.batchIdleDuration,
   batchMax: options.batchMaxDuration,
   preferencePolicy: options.preferencePolicy,
-  spotToSpotConsolidation: options.featureGates.SpotToSpotConsolidation,
-  staticCapacity: options.featureGates.StaticCapacity
+  ...gatedOptions(options.featureGates)
 })
+
+/**
+ * The gates of an offline run (`schedule`, `simulate`): the defaults, then a Scenario's `spec.featureGates`, then the
+ * `--feature-gates` flag, which wins where both name a gate. An unknown gate is an error, as upstream's flag.
+ */
+export const offlineFeatureGates = (
+  flag: string | undefined,
+  scenario?: Readonly<Record<string, boolean>>
+): Result.Result<FeatureGates, string> => {
+  const fromScenario = Object.entries(scenario ?? {})
+    .map(([name, value]) => `${name}=${value}`)
+    .join(",")
+  return Result.flatMap(parseFeatureGates(fromScenario, defaultFeatureGates), (gates) =>
+    parseFeatureGates(flag ?? "", gates)
+  )
+}

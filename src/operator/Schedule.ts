@@ -2,7 +2,7 @@
  * `schedule`: a dry-run of one provisioning pass over manifests — which pods would go to existing capacity, which
  * NodeClaims would be launched for the rest (and as what), and why any pod cannot be placed.
  */
-import { Effect, FileSystem, Schema } from "effect"
+import { Effect, FileSystem, Result, Schema } from "effect"
 import * as Conditions from "../api/Conditions.ts"
 import * as EC2NodeClass from "../api/EC2NodeClass.ts"
 import * as KWOKNodeClass from "../api/KWOKNodeClass.ts"
@@ -18,6 +18,7 @@ import * as Scheduler from "../controllers/provisioning/scheduling/Scheduler.ts"
 import * as Requirements from "../scheduling/Requirements.ts"
 import * as AwsWorld from "./AwsWorld.ts"
 import * as Manifests from "./Manifests.ts"
+import * as Options from "./Options.ts"
 import * as ScheduleOutput from "./ScheduleOutput.ts"
 
 /** Input the command cannot use: printed as one line, exit code 2. */
@@ -193,7 +194,11 @@ export const run = Effect.fn("Schedule.run")(function* (options: {
   readonly output: "json" | "text"
   /** The fake AWS world, for inputs on EC2NodeClasses. */
   readonly aws?: Effect.Effect<AwsWorld.AwsWorld>
+  /** `--feature-gates`: checked as the controller checks them. */
+  readonly featureGates?: string | undefined
 }) {
+  const gates = Options.offlineFeatureGates(options.featureGates)
+  if (Result.isFailure(gates)) return yield* new InvalidInput({ message: `--feature-gates: ${gates.failure}` })
   const manifests = yield* Manifests.load(options.files).pipe(
     Effect.mapError((error) => new InvalidInput({ message: error.message }))
   )

@@ -1,9 +1,10 @@
 /**
  * `simulate`: runs a scenario on the embedded cluster in virtual time and prints the timeline (JSON per the CLI
- * contract, text, or the HTML report), and writes the HTML report to a file when asked. The embedded cluster itself (which KubeClient, which cloud provider) is handed in by the
- * composition root.
+ * contract, text, or the HTML report), and writes the HTML report to a file when asked. The embedded cluster itself
+ * (which KubeClient, which cloud provider) is handed in by the composition root, its controllers run with the
+ * scenario's feature gates.
  */
-import { Effect, FileSystem, type Layer, Path } from "effect"
+import { Effect, FileSystem, type Layer, Path, Result } from "effect"
 import { TestClock } from "effect/testing"
 import * as Duration from "../api/Duration.ts"
 import * as Catalog from "../cloudprovider/Catalog.ts"
@@ -13,13 +14,16 @@ import * as Simulation from "../cluster/Simulation.ts"
 import * as DisruptionLog from "../controllers/disruption/DisruptionLog.ts"
 import type { KubeClient } from "../kube/KubeClient.ts"
 import type * as AwsWorld from "./AwsWorld.ts"
+import type * as Controllers from "./Controllers.ts"
 import * as Manifests from "./Manifests.ts"
+import * as Options from "./Options.ts"
 import { InvalidInput, loadCatalogue, providerFor } from "./Schedule.ts"
 import * as SimulationReport from "./SimulationReport.ts"
 
-/** The embedded cluster a scenario runs on, built for a catalogue. */
+/** The embedded cluster a scenario runs on, built for a catalogue, its controllers run with `options`. */
 export type Environment = (
-  instanceTypes: ReadonlyArray<InstanceType.InstanceType>
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+  options: Controllers.ControllerOptions
 ) => Layer.Layer<KubeClient, never, never>
 
 const formatDuration = (seconds: number): string => {
@@ -137,6 +141,8 @@ export const run = Effect.fn("Simulate.run")(function* (
     readonly terminal?: Terminal
     /** The fake AWS world, for scenarios on EC2NodeClasses. */
     readonly aws?: Effect.Effect<AwsWorld.AwsWorld>
+    /** `--feature-gates`, over the Scenario's `spec.featureGates`. */
+    readonly featureGates?: string | undefined
   }
 ) {
   const manifests = yield* Manifests.load(options.files).pipe(
@@ -163,6 +169,13 @@ export const run = Effect.fn("Simulate.run")(function* (
       message: `${where}: spec.duration ${scenario.spec.duration} is longer than the limit of ${maxDuration.text} (raise it with --max-duration)`
     })
   }
+  const flagGates = Options.offlineFeatureGates(options.featureGates)
+  if (Result.isFailure(flagGates)) return yield* new InvalidInput({ message: `--feature-gates: ${flagGates.failure}` })
+  const gates = Options.offlineFeatureGates(options.featureGates, scenario.spec.featureGates)
+  if (Result.isFailure(gates)) {
+    return yield* new InvalidInput({ message: `${where}: spec.featureGates: ${gates.failure}` })
+  }
+  const controllerOptions = Options.gatedOptions(gates.success)
   // The report is written after the run: a mistyped directory is refused now, not once the run is over.
   if (options.report !== undefined) {
     const directory = (yield* Path.Path).dirname(options.report)
@@ -179,7 +192,7 @@ export const run = Effect.fn("Simulate.run")(function* (
       : options.instanceTypes === undefined
         ? Catalog.kwok()
         : yield* loadCatalogue(options.instanceTypes)
-  const cluster = world !== undefined ? world.simulation : environment(catalogue)
+  const cluster = world !== undefined ? world.simulation(controllerOptions) : environment(catalogue, controllerOptions)
   const start = Date.parse(scenario.spec.start ?? Scenario.defaultStart)
   const log = DisruptionLog.inMemory()
   const html = options.output === "html" || options.report !== undefined

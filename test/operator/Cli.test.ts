@@ -6,6 +6,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Console, Duration, Effect, Exit, Layer } from "effect"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Cli from "../../src/operator/Cli.ts"
+import type * as Controllers from "../../src/operator/Controllers.ts"
 import type * as Options from "../../src/operator/Options.ts"
 import type * as Simulate from "../../src/operator/Simulate.ts"
 import { root } from "../fixtures.ts"
@@ -248,5 +249,61 @@ describe("Cli simulate limits", () => {
         assert.strictEqual(shown.printed.stdout.join("\n"), piped.printed.stdout.join("\n"), "the same JSON")
       }),
     60_000
+  )
+})
+
+describe("Cli feature gates in the offline commands", () => {
+  /** The controller options the simulation was built with; the cluster itself is never built. */
+  const gatesReaching = (args: ReadonlyArray<string>) =>
+    Effect.gen(function* () {
+      const given: Array<Controllers.ControllerOptions> = []
+      const recording: Simulate.Environment = (_, options) => {
+        given.push(options)
+        return unbuildable([], options)
+      }
+      const { exit } = yield* simulateWith(args, { simulation: recording })
+      return { given, exit }
+    })
+
+  it.live("simulate: spec.featureGates sets the gates, --feature-gates wins where both name one", () =>
+    Effect.gen(function* () {
+      const path = join(scratch, "gated")
+      writeFileSync(
+        path,
+        "apiVersion: karpenter-effect.dev/v1alpha1\nkind: Scenario\nmetadata: {name: gated}\nspec:\n  duration: 1h\n  featureGates: {StaticCapacity: true, SpotToSpotConsolidation: true}\n"
+      )
+      const fromScenario = yield* gatesReaching(["-f", path])
+      assert.deepInclude(fromScenario.given[0], { staticCapacity: true, spotToSpotConsolidation: true })
+      const overridden = yield* gatesReaching(["-f", path, "--feature-gates", "StaticCapacity=false"])
+      assert.deepInclude(overridden.given[0], { staticCapacity: false, spotToSpotConsolidation: true })
+      const defaults = yield* gatesReaching(["-f", scenarioFile("ungated", "1h")])
+      assert.deepInclude(defaults.given[0], { staticCapacity: false, spotToSpotConsolidation: false })
+    })
+  )
+
+  it.live("an unknown gate is one line naming where it came from, before anything runs", () =>
+    Effect.gen(function* () {
+      const bad = yield* gatesReaching(["-f", scenarioFile("bad-flag", "1h"), "--feature-gates", "Teleport=true"])
+      assert.lengthOf(bad.given, 0)
+      assert.strictEqual(
+        Exit.isFailure(bad.exit) ? (Cause.squash(bad.exit.cause) as Error).message : "",
+        "--feature-gates: unrecognized feature gate: Teleport"
+      )
+      const path = join(scratch, "bad-scenario")
+      writeFileSync(
+        path,
+        "apiVersion: karpenter-effect.dev/v1alpha1\nkind: Scenario\nmetadata: {name: bad}\nspec: {duration: 1h, featureGates: {Teleport: true}}\n"
+      )
+      const badScenario = yield* gatesReaching(["-f", path])
+      assert.strictEqual(
+        Exit.isFailure(badScenario.exit) ? (Cause.squash(badScenario.exit.cause) as Error).message : "",
+        `${path}: document 1: spec.featureGates: unrecognized feature gate: Teleport`
+      )
+      const { run } = recording()
+      const schedule = yield* Effect.flip(
+        run(["schedule", "-f", join(root, "examples/schedule/cluster.yaml"), "--feature-gates", "NodeRepair=maybe"])
+      )
+      assert.match(schedule.message, /^--feature-gates: invalid value of NodeRepair=maybe/)
+    })
   )
 })
