@@ -3,10 +3,10 @@
  * with `spec.replicas` keeps that many NodeClaims whatever the pods. `static.provisioning` launches the missing ones
  * from the NodePool's template (the cloud provider picks the instance type), never past `limits.nodes`;
  * `static.deprovisioning` deletes the extra ones after a scale down — launches that have not resolved first, then
- * empty nodes, then the cheapest to reschedule — a forceful disruption that ignores the NodePool's budgets (the
+ * empty nodes, then the cheapest to disrupt — a forceful disruption that ignores the NodePool's budgets (the
  * termination controller still honours PodDisruptionBudgets and terminationGracePeriod).
  */
-import { Clock, Duration, Effect } from "effect"
+import { Duration, Effect } from "effect"
 import * as Labels from "../../api/Labels.ts"
 import * as NodePoolApi from "../../api/NodePool.ts"
 import type { Pod } from "../../api/Pod.ts"
@@ -19,7 +19,6 @@ import * as InformerCache from "../../runtime/InformerCache.ts"
 import * as Result from "../../runtime/Result.ts"
 import * as Requirements from "../../scheduling/Requirements.ts"
 import { ClusterState, type StateNode } from "../../state/ClusterState.ts"
-import * as Candidates from "../disruption/Candidates.ts"
 import * as TerminationPods from "../node/termination/Pods.ts"
 import * as NodeClasses from "../nodepool/nodeclass/NodeClasses.ts"
 import * as Provisioner from "../provisioning/Provisioner.ts"
@@ -177,28 +176,25 @@ export const makeProvisioning = Effect.fn("StaticCapacity.makeProvisioning")(fun
   })
 })
 
+/** What a running node costs to take away: its pods other than DaemonSet ones, and whether one must not be disrupted. */
+const removalCost = (pods: ReadonlyArray<Pod>) => ({
+  pinned: pods.some(TerminationPods.hasDoNotDisrupt),
+  pods: pods.filter((pod) => !TerminationPods.isOwnedByDaemonSet(pod)).length
+})
+
 /**
  * The NodeClaims a scale down deletes (upstream getDeprovisioningCandidates): unresolved launches first, then empty
- * nodes (no pods but DaemonSet ones, none do-not-disrupt), then the others — those with a do-not-disrupt pod last —
- * by what rescheduling their pods costs times the share of their lifetime left (upstream ReschedulingCost ×
- * LifetimeRemaining); ties by name, for a deterministic order.
+ * nodes, then nodes by pods to move, nodes with a do-not-disrupt pod last; ties by name, for a deterministic order.
  */
 export const deprovisioningOrder = (
   running: ReadonlyArray<StateNode>,
-  podsOf: (node: StateNode) => ReadonlyArray<Pod>,
-  now: number
+  podsOf: (node: StateNode) => ReadonlyArray<Pod>
 ): Array<StateNode> => {
   const ranked = running.map((node) => {
-    const pods = podsOf(node)
-    const pinned = pods.some(TerminationPods.hasDoNotDisrupt)
-    const empty = !pinned && pods.every(TerminationPods.isOwnedByDaemonSet)
+    const cost = removalCost(podsOf(node))
     const unresolved = node.nodeClaim?.status?.providerID === undefined
-    const cost =
-      empty || node.nodeClaim === undefined
-        ? 0
-        : pods.reduce((sum, pod) => sum + Candidates.evictionCost(pod), 0) *
-          Candidates.lifetimeRemaining(node.nodeClaim, now)
-    return { node, rank: [unresolved ? 0 : 1, empty ? 0 : 1, pinned ? 1 : 0, cost] as const }
+    const empty = cost.pods === 0 && !cost.pinned
+    return { node, rank: [unresolved ? 0 : 1, empty ? 0 : 1, cost.pinned ? 1 : 0, cost.pods] as const }
   })
   ranked.sort((a, b) => {
     for (let index = 0; index < a.rank.length; index++) {
@@ -242,8 +238,7 @@ export const makeDeprovisioning = Effect.fn("StaticCapacity.makeDeprovisioning")
           if (nodeName !== undefined) byNode.set(nodeName, [...(byNode.get(nodeName) ?? []), pod])
         }
         const podsOf = (node: StateNode) => byNode.get(node.name) ?? []
-        const now = yield* Clock.currentTimeMillis
-        for (const node of deprovisioningOrder(running, podsOf, now).slice(0, excess)) {
+        for (const node of deprovisioningOrder(running, podsOf).slice(0, excess)) {
           yield* kube
             .delete(Resources.NodeClaims, node.nodeClaim?.metadata.name ?? "")
             .pipe(Effect.catchTag("NotFound", () => Effect.void))

@@ -215,28 +215,3 @@ describe("static drift", S.controllerSuite, () => {
     }).pipe(Effect.provide(D.base()))
   )
 })
-
-describe("static scale down order", S.controllerSuite, () => {
-  it.effect("a scale down deletes the node whose pods cost least to reschedule, not the one with fewest pods", () =>
-    Effect.gen(function* () {
-      const kube = yield* KubeClient
-      yield* D.setup(D.nodePool("default"))
-      yield* S.createNodePool(staticPool("fixed", 2) as never)
-      yield* D.start({ staticCapacity: true })
-      yield* S.advance(10_000, 1_000)
-      const [important, ordinary] = (yield* claimsOf("fixed")).map((claim) => claim.metadata.name ?? "").sort()
-      // One pod of high priority (eviction cost about 4) against two ordinary pods (1 each).
-      yield* S.createPod(
-        S.pod("critical", { cpu: "100m", spec: { nodeName: important!, priority: 100_000_000 } }) as never
-      )
-      for (const name of ["a", "b"]) yield* D.boundPod(name, ordinary!, { cpu: "100m" })
-      yield* S.advance(10_000, 5_000)
-      yield* kube.patch(Resources.NodePools, "fixed", { type: "merge", patch: { spec: { replicas: 1 } } })
-      yield* S.advance(60_000, 5_000)
-      assert.deepStrictEqual(
-        (yield* claimsOf("fixed")).map((claim) => claim.metadata.name),
-        [important]
-      )
-    }).pipe(Effect.provide(D.base()))
-  )
-})
