@@ -1,7 +1,8 @@
 /**
- * The disruption examples (examples/consolidation.yaml, drift.yaml, expiration.yaml) run through `simulate` as the CLI
- * runs them, and the disruptions each is written to show: consolidation after a scale-down within a 50% budget, drift
- * replacing every node two at a time, and expiration replacing nodes although the budget allows no disruption.
+ * The disruption examples (examples/consolidation.yaml, drift.yaml, expiration.yaml, static-capacity.yaml) run through
+ * `simulate` as the CLI runs them, and the disruptions each is written to show: consolidation after a scale-down within
+ * a 50% budget, drift replacing every node two at a time, expiration replacing nodes although the budget allows no
+ * disruption, and a static NodePool keeping its replicas while a dynamic one scales and is consolidated.
  */
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -168,6 +169,36 @@ describe("disruption examples", () => {
         assert.strictEqual(web.length, 4)
         assert.strictEqual(report.summary.nodesLaunched, 7)
         assert.strictEqual(report.summary.nodesTerminated, 3)
+      }),
+    timeout
+  )
+
+  it.live(
+    "static capacity: the static NodePool keeps its replicas (3, 5, then 2 as steps scale it) while the dynamic one scales",
+    () =>
+      Effect.gen(function* () {
+        const report = yield* simulateReport("static-capacity")
+        const perPool = (snapshot: Report["snapshots"][number]) => {
+          const counts: Record<string, number> = {}
+          for (const node of snapshot.nodes) counts[node.nodePool] = (counts[node.nodePool] ?? 0) + 1
+          return counts
+        }
+        // Static nodes with no pod at all; the dynamic pool follows the web replicas.
+        assert.deepStrictEqual(perPool(snapshotAt(report, 5 * 60)), { dynamic: 1, static: 3 })
+        assert.deepStrictEqual(perPool(snapshotAt(report, 10 * 60)), { dynamic: 6, static: 3 })
+        assert.deepStrictEqual(perPool(snapshotAt(report, 15 * 60)), { dynamic: 6, static: 5 })
+        assert.deepStrictEqual(perPool(snapshotAt(report, 20 * 60)), { dynamic: 1, static: 5 })
+        assert.deepStrictEqual(perPool(lastSnapshot(report)), { dynamic: 1, static: 2 })
+        for (const snapshot of report.snapshots) {
+          for (const node of snapshot.nodes) {
+            if (node.nodePool === "static") assert.deepStrictEqual(node.pods, [], `${node.name} runs no pod`)
+          }
+        }
+        // Consolidation empties the dynamic pool after its scale down, and never touches a static node.
+        const disrupted = report.disruptions.flatMap((disruption) => disruption.candidates)
+        assert.strictEqual(disrupted.length, 5)
+        for (const name of disrupted) assert.match(name, /^dynamic-/)
+        assert.deepStrictEqual(lastSnapshot(report).pendingPods, [])
       }),
     timeout
   )

@@ -4,8 +4,9 @@
  * NodePool's budgets, and hand the first command found to orchestration, which launches the replacements first, waits
  * until they are initialized, then deletes the candidates.
  *
- * Method order is Emptiness → Drift → Multi-node → Single-node consolidation: upstream v1.5 moved Emptiness first
- * (removing empty nodes costs nothing and frees budget), which we take as the fix it was.
+ * Method order is Emptiness → StaticDrift → Drift → Multi-node → Single-node consolidation: upstream v1.5 moved
+ * Emptiness first (removing empty nodes costs nothing and frees budget), which we take as the fix it was; v1.11 put
+ * static drift before drift.
  *
  * The consolidation searches are effects that yield between simulations; their timeouts (3 minutes single-node,
  * 1 minute multi-node) are deadlines checked between simulations, so what was found before the deadline is used.
@@ -25,6 +26,7 @@ import * as MultiNodeConsolidation from "./MultiNodeConsolidation.ts"
 import * as Orchestration from "./Orchestration.ts"
 import * as Planner from "./Planner.ts"
 import * as SingleNodeConsolidation from "./SingleNodeConsolidation.ts"
+import * as StaticDrift from "./StaticDrift.ts"
 
 /** The budgeted disruption reasons. */
 export type Reason = Planner.Reason
@@ -95,6 +97,7 @@ export const make = (options?: Options) =>
     }
     const methods = [
       yield* Emptiness.make(context),
+      StaticDrift.make(),
       Drift.make(settings),
       yield* MultiNodeConsolidation.make(context, millis(options?.multiNodeTimeout, "1 minute")),
       yield* SingleNodeConsolidation.make(context, millis(options?.singleNodeTimeout, "3 minutes"))

@@ -6,15 +6,16 @@
  */
 import { Effect } from "effect"
 import * as ConditionTypes from "../../api/Conditions.ts"
+import * as NodePoolApi from "../../api/NodePool.ts"
 import * as Budgets from "./Budgets.ts"
 import * as Candidates from "./Candidates.ts"
 import * as Metrics from "./DisruptionMetrics.ts"
 import * as Method from "./Method.ts"
 import * as Planner from "./Planner.ts"
 
-/** Upstream `ShouldDisrupt`: the candidate's NodeClaim is Drifted. */
+/** Upstream `ShouldDisrupt`: the candidate's NodeClaim is Drifted and not a static NodePool's (StaticDrift's). */
 export const shouldDisrupt = (candidate: Candidates.Candidate): boolean =>
-  Candidates.hasCondition(candidate, ConditionTypes.Drifted)
+  !NodePoolApi.isStatic(candidate.nodePool) && Candidates.hasCondition(candidate, ConditionTypes.Drifted)
 
 /** Oldest drift first (upstream sorts by the Drifted condition's transition), then cheapest to disrupt. */
 export const order = (candidates: ReadonlyArray<Candidates.Candidate>): Array<Candidates.Candidate> =>

@@ -10,7 +10,7 @@ import type * as Candidates from "./Candidates.ts"
 import type * as Planner from "./Planner.ts"
 
 /** The methods, by the name commands, logs and metrics know them by (upstream's ConsolidationType where it has one). */
-export type Name = "empty" | "drift" | "multi" | "single"
+export type Name = "empty" | "static-drift" | "drift" | "multi" | "single"
 
 /** One disruption method; `E` and `R` are what computing its command may fail with and needs. */
 export interface Method<E = never, R = never> {

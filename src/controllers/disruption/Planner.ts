@@ -17,6 +17,7 @@ import * as Provisioner from "../provisioning/Provisioner.ts"
 import * as InstanceTypeFilter from "../provisioning/scheduling/InstanceTypeFilter.ts"
 import * as Scheduler from "../provisioning/scheduling/Scheduler.ts"
 import * as Conditions from "../StatusConditions.ts"
+import * as StaticCapacity from "../static/StaticCapacity.ts"
 import * as Budgets from "./Budgets.ts"
 import * as Candidates from "./Candidates.ts"
 
@@ -90,9 +91,11 @@ export const snapshot = (queued: ReadonlySet<string>, options?: { readonly reser
     const view = yield* cluster.view
     const stateNodes = yield* cluster.nodes
     const nodePools = yield* Provisioner.readyNodePools(options)
+    // Static NodePools never take pods in a simulation, but their nodes are candidates (static drift replaces them).
+    const candidatePools = [...nodePools, ...(yield* StaticCapacity.readyNodePools())]
     const context: Candidates.Context = {
       now,
-      nodePools: new Map(nodePools.map((pool) => [pool.nodePool.metadata.name ?? "", pool])),
+      nodePools: new Map(candidatePools.map((pool) => [pool.nodePool.metadata.name ?? "", pool])),
       podsByNode: Candidates.podsByNode(view.pods),
       budgets: view.podDisruptionBudgets,
       queued

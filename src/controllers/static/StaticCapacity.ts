@@ -22,6 +22,7 @@ import { ClusterState, type StateNode } from "../../state/ClusterState.ts"
 import * as TerminationPods from "../node/termination/Pods.ts"
 import * as NodeClasses from "../nodepool/nodeclass/NodeClasses.ts"
 import * as Provisioner from "../provisioning/Provisioner.ts"
+import type * as Scheduler from "../provisioning/scheduling/Scheduler.ts"
 
 /** The StaticCapacity feature gate (off by default, as upstream). */
 export interface Options {
@@ -107,6 +108,24 @@ const isStaticAndLive = (nodePool: NodePoolApi.NodePool | undefined, cloud: Clou
   NodePoolApi.isStatic(nodePool) &&
   nodePool.metadata.deletionTimestamp === undefined &&
   NodeClasses.isManaged(nodePool, cloud)
+
+/**
+ * The ready static NodePools with their instance types: disruption's candidates come from every managed NodePool
+ * (upstream BuildNodePoolMap), while the provisioner's list leaves static ones out.
+ */
+export const readyNodePools = Effect.fn("StaticCapacity.readyNodePools")(function* () {
+  const cloud = yield* CloudProvider
+  const informer = yield* InformerCache.informer(Resources.NodePools)
+  yield* informer.synced
+  const nodePools: Array<Scheduler.NodePoolInput> = []
+  for (const nodePool of yield* informer.list()) {
+    if (!isStaticAndLive(nodePool, cloud) || !Provisioner.isReady(nodePool)) continue
+    const instanceTypes = yield* cloud.getInstanceTypes(nodePool).pipe(Effect.orElseSucceed(() => []))
+    if (instanceTypes.length > 0)
+      nodePools.push({ nodePool, instanceTypes, labels: Provisioner.nodeClassLabels(nodePool) })
+  }
+  return nodePools
+})
 
 /** The NodePool of a NodeClaim, as a key. */
 const nodePoolKey = (claim: { readonly metadata: { readonly labels?: Readonly<Record<string, string>> } }) => {

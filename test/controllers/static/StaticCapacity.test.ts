@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as ConditionTypes from "../../../src/api/Conditions.ts"
 import * as Labels from "../../../src/api/Labels.ts"
+import type * as DisruptionLog from "../../../src/controllers/disruption/DisruptionLog.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
 import * as D from "../disruption/support.ts"
@@ -93,6 +95,38 @@ describe("static capacity (NodePool replicas)", S.controllerSuite, () => {
     }).pipe(Effect.provide(D.base()))
   )
 
+  it.effect(
+    "emptiness and consolidation act on dynamic nodes but never on a static NodePool's empty or underused nodes",
+    () =>
+      Effect.gen(function* () {
+        yield* D.setup(D.nodePool("default", { consolidateAfter: "30s" }))
+        yield* S.createNodePool(staticPool("fixed", 2, { budgets: [{ nodes: "100%" }] }) as never)
+        const log = yield* D.start({ staticCapacity: true })
+        yield* S.advance(10_000, 1_000)
+        const launched = (yield* claimsOf("fixed")).map((claim) => claim.metadata.name ?? "")
+        assert.strictEqual(launched.length, 2)
+        // A dynamic node with room to spare, and an empty one emptiness should delete.
+        yield* D.launch("roomy", "large")
+        yield* D.launch("idle", "small")
+        yield* S.advance(2_000, 1_000)
+        yield* D.boundPod("stays", "roomy", { cpu: "1" })
+        // One static node stays empty; the other's only pod would fit on the roomy dynamic node.
+        yield* D.boundPod("light", launched[1]!, { cpu: "500m" })
+        yield* S.advance(10 * 60_000, 10_000)
+        const disrupted = log.entries().flatMap((entry) => entry.candidates)
+        assert.include(disrupted, "idle", "emptiness deleted the empty dynamic node")
+        assert.deepStrictEqual(
+          disrupted.filter((name) => launched.includes(name)),
+          [],
+          "no command for a static node"
+        )
+        assert.deepStrictEqual(
+          (yield* claimsOf("fixed")).map((claim) => claim.metadata.name),
+          launched
+        )
+      }).pipe(Effect.provide(D.base()))
+  )
+
   it.effect("with the StaticCapacity gate off, a static NodePool launches nothing, for replicas or for pods", () =>
     Effect.gen(function* () {
       yield* D.setup(D.nodePool("default", { labels: { pool: "default" } }))
@@ -102,6 +136,82 @@ describe("static capacity (NodePool replicas)", S.controllerSuite, () => {
       yield* S.advance(2 * 60_000, 5_000)
       assert.deepStrictEqual(yield* claimsOf("fixed"), [])
       assert.deepStrictEqual(yield* claimsOf("default"), [])
+    }).pipe(Effect.provide(D.base()))
+  )
+})
+
+/** Changes the static NodePool's template labels, which drifts every NodeClaim it launched. */
+const driftPool = (pool: string) =>
+  Effect.gen(function* () {
+    const kube = yield* KubeClient
+    yield* kube.patch(Resources.NodePools, pool, {
+      type: "merge",
+      patch: { spec: { template: { metadata: { labels: { team: "b" } } } } }
+    })
+    yield* S.settle
+  })
+
+/** The nodes the log says drift disrupted, each command's own. */
+const driftCommands = (log: { readonly entries: () => ReadonlyArray<DisruptionLog.Entry> }) =>
+  log
+    .entries()
+    .filter((entry) => entry.reason === "Drifted")
+    .map((entry) => entry.candidates)
+
+describe("static drift", S.controllerSuite, () => {
+  it.effect(
+    "drifted static nodes are replaced one for one from the template, each replacement first, within budgets",
+    () =>
+      Effect.gen(function* () {
+        yield* D.setup(D.nodePool("default"))
+        yield* S.createNodePool(staticPool("fixed", 3, { budgets: [{ nodes: "2" }] }) as never)
+        const log = yield* D.start({ staticCapacity: true })
+        yield* S.advance(10_000, 1_000)
+        const old = (yield* claimsOf("fixed")).map((claim) => claim.metadata.name ?? "").sort()
+        assert.strictEqual(old.length, 3)
+        const tracker = yield* D.trackDisrupting
+        yield* driftPool("fixed")
+        yield* S.advance(5 * 60_000, 5_000)
+        assert.deepStrictEqual(
+          driftCommands(log).map((candidates) => candidates.length),
+          [2, 1],
+          "as many at once as the budget allows, one replacement each"
+        )
+        assert.deepStrictEqual(driftCommands(log).flat().sort(), old)
+        assert.strictEqual(tracker.most(), 2, "the budget of two holds")
+        // The replacements are up before their drifted nodes go: never fewer than the replicas once there (the watch
+        // starts by listing the three Nodes one by one).
+        assert.deepStrictEqual(tracker.liveCounts(), [1, 2, 3, 4, 5, 4, 3, 4, 3], "live nodes over time")
+        const now = yield* claimsOf("fixed")
+        assert.strictEqual(now.length, 3)
+        for (const claim of now) {
+          assert.notInclude(old, claim.metadata.name)
+          assert.strictEqual(claim.metadata.labels?.team, "b", "launched from the new template")
+          assert.isUndefined(S.conditionOf(claim.status?.conditions, ConditionTypes.Drifted), claim.metadata.name)
+        }
+      }).pipe(Effect.provide(D.base()))
+  )
+
+  it.effect("limits.nodes leaves room for the replacement or drifted static nodes stay", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      yield* D.setup(D.nodePool("default"))
+      yield* S.createNodePool(staticPool("fixed", 2, { budgets: [{ nodes: "100%" }], nodes: "2" }) as never)
+      const log = yield* D.start({ staticCapacity: true })
+      yield* S.advance(10_000, 1_000)
+      const old = (yield* claimsOf("fixed")).map((claim) => claim.metadata.name ?? "").sort()
+      assert.strictEqual(old.length, 2)
+      const tracker = yield* D.trackDisrupting
+      yield* driftPool("fixed")
+      yield* S.advance(3 * 60_000, 10_000)
+      assert.deepStrictEqual(driftCommands(log), [], "no room under limits.nodes for a replacement")
+      // One node of room: the budget allows both, the limit one replacement at a time.
+      yield* kube.patch(Resources.NodePools, "fixed", { type: "merge", patch: { spec: { limits: { nodes: "3" } } } })
+      yield* S.advance(5 * 60_000, 5_000)
+      assert.deepStrictEqual(driftCommands(log).flat().sort(), old)
+      assert.strictEqual(tracker.most(), 1)
+      assert.isAtMost(Math.max(...tracker.liveCounts()), 3)
+      assert.strictEqual((yield* claimsOf("fixed")).length, 2)
     }).pipe(Effect.provide(D.base()))
   )
 })
