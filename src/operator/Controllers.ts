@@ -13,13 +13,14 @@ import * as Expiration from "../controllers/nodeclaim/expiration/Expiration.ts"
 import * as GarbageCollection from "../controllers/nodeclaim/garbagecollection/GarbageCollection.ts"
 import * as Lifecycle from "../controllers/nodeclaim/lifecycle/Lifecycle.ts"
 import * as PodEvents from "../controllers/nodeclaim/podevents/PodEvents.ts"
+import * as NodeOverlay from "../controllers/nodeoverlay/NodeOverlay.ts"
 import * as NodePoolControllers from "../controllers/nodepool/NodePoolControllers.ts"
 import * as Provisioner from "../controllers/provisioning/Provisioner.ts"
 import * as Manager from "../runtime/Manager.ts"
 import * as Operations from "./Operations.ts"
 
-/** The controllers; they run while the Layer's scope is open. */
-export const layer = (options?: Provisioner.Options & Disruption.Options) =>
+/** The controllers (under the NodeOverlay gate, on overlaid instance types); they run while the Layer's scope is open. */
+export const layer = (options?: Provisioner.Options & Disruption.Options & NodeOverlay.Options) =>
   Layer.mergeAll(
     NodePoolControllers.layer,
     Layer.effectDiscard(Lifecycle.make),
@@ -31,13 +32,13 @@ export const layer = (options?: Provisioner.Options & Disruption.Options) =>
     Layer.effectDiscard(Disruption.make(options)),
     Layer.effectDiscard(Termination.make),
     Layer.effectDiscard(Provisioner.run(options))
-  )
+  ).pipe((controllers) => NodeOverlay.gated(options, controllers))
 
 /**
  * The controllers of a running operator (`controller`, `dev`): every controller plus the metrics controllers, which
  * simulations leave out (their virtual hours would recompute gauges nobody scrapes).
  */
-export const operatorLayer = (options?: Provisioner.Options & Disruption.Options) =>
+export const operatorLayer = (options?: Provisioner.Options & Disruption.Options & NodeOverlay.Options) =>
   Layer.mergeAll(layer(options), Layer.effectDiscard(StateMetrics.make()), Layer.effectDiscard(PodMetrics.make))
 
 /**
@@ -46,7 +47,7 @@ export const operatorLayer = (options?: Provisioner.Options & Disruption.Options
  * none for KWOK), built afresh each time the {@link Manager.LeaderGate} says this replica leads.
  */
 export const manager = <R = never>(
-  options?: Provisioner.Options & Disruption.Options,
+  options?: Provisioner.Options & Disruption.Options & NodeOverlay.Options,
   providerControllers: Layer.Layer<never, never, R> = Layer.empty
 ) =>
   Layer.effect(

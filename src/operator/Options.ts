@@ -7,6 +7,7 @@
 import { Duration, Result } from "effect"
 import * as KarpenterDuration from "../api/Duration.ts"
 import type * as Disruption from "../controllers/disruption/Disruption.ts"
+import type * as NodeOverlay from "../controllers/nodeoverlay/NodeOverlay.ts"
 import type * as Provisioner from "../controllers/provisioning/Provisioner.ts"
 
 /** Upstream's log levels. */
@@ -19,6 +20,8 @@ export interface FeatureGates {
   /** Accepted for compatibility; reserved capacity is not implemented. */
   readonly ReservedCapacity: boolean
   readonly SpotToSpotConsolidation: boolean
+  /** NodeOverlay (upstream v1.7+, alpha): price and capacity overrides from `karpenter.sh/v1alpha1` NodeOverlays. */
+  readonly NodeOverlay: boolean
 }
 
 /** The cloud providers `controller` can run with. */
@@ -127,7 +130,12 @@ export const portExpected = "expected a port between 0 and 65535"
 const port = (text: string) =>
   Result.flatMap(parseInteger(text, 0), (value) => (isPort(value) ? Result.succeed(value) : Result.fail(portExpected)))
 
-const gateNames: ReadonlyArray<keyof FeatureGates> = ["NodeRepair", "ReservedCapacity", "SpotToSpotConsolidation"]
+const gateNames: ReadonlyArray<keyof FeatureGates> = [
+  "NodeRepair",
+  "ReservedCapacity",
+  "SpotToSpotConsolidation",
+  "NodeOverlay"
+]
 
 /** `FEATURE_GATES` / `--feature-gates`: `Name=bool,...` over the defaults; unknown gates are errors (as upstream). */
 export const parseFeatureGates = (text: string, base: FeatureGates): Result.Result<FeatureGates, string> => {
@@ -291,9 +299,9 @@ export const definitions: ReadonlyArray<Definition> = [
   {
     flag: "feature-gates",
     env: "FEATURE_GATES",
-    defaultText: "NodeRepair=false,ReservedCapacity=false,SpotToSpotConsolidation=false",
+    defaultText: "NodeRepair=false,ReservedCapacity=false,SpotToSpotConsolidation=false,NodeOverlay=false",
     description:
-      "Optional features can be enabled / disabled using feature gates. Current options are: NodeRepair, ReservedCapacity (both accepted, not implemented), and SpotToSpotConsolidation",
+      "Optional features can be enabled / disabled using feature gates. Current options are: NodeRepair, ReservedCapacity (both accepted, not implemented), SpotToSpotConsolidation and NodeOverlay",
     apply: (text, into) =>
       Result.map(parseFeatureGates(text, into.featureGates), (gates) => {
         into.featureGates = gates
@@ -419,7 +427,7 @@ export const defaults: Options = {
   batchMaxDuration: Duration.seconds(10),
   batchIdleDuration: Duration.seconds(1),
   preferencePolicy: "Respect",
-  featureGates: { NodeRepair: false, ReservedCapacity: false, SpotToSpotConsolidation: false },
+  featureGates: { NodeRepair: false, ReservedCapacity: false, SpotToSpotConsolidation: false, NodeOverlay: false },
   instanceTypesFilePath: undefined,
   kubeconfig: undefined,
   cloudProvider: "kwok",
@@ -496,9 +504,12 @@ export const usage = (command: string): string =>
   ].join("\n")
 
 /** What the provisioner and the disruption controller take from the options. */
-export const controllerOptions = (options: Options): Provisioner.Options & Disruption.Options => ({
+export const controllerOptions = (
+  options: Options
+): Provisioner.Options & Disruption.Options & NodeOverlay.Options => ({
   batchIdle: options.batchIdleDuration,
   batchMax: options.batchMaxDuration,
   preferencePolicy: options.preferencePolicy,
-  spotToSpotConsolidation: options.featureGates.SpotToSpotConsolidation
+  spotToSpotConsolidation: options.featureGates.SpotToSpotConsolidation,
+  nodeOverlay: options.featureGates.NodeOverlay
 })

@@ -32,7 +32,8 @@ describe("Options", () => {
     assert.deepStrictEqual(options.featureGates, {
       NodeRepair: false,
       ReservedCapacity: false,
-      SpotToSpotConsolidation: false
+      SpotToSpotConsolidation: false,
+      NodeOverlay: false
     })
     assert.strictEqual(options.instanceTypesFilePath, undefined)
     assert.strictEqual(options.kubeconfig, undefined)
@@ -96,14 +97,20 @@ describe("Options", () => {
     const gates = run(["--feature-gates", "NodeRepair=true, SpotToSpotConsolidation=True"], {
       FEATURE_GATES: "ReservedCapacity=true"
     }).featureGates
-    assert.deepStrictEqual(gates, { NodeRepair: true, ReservedCapacity: true, SpotToSpotConsolidation: true })
+    assert.deepStrictEqual(gates, {
+      NodeRepair: true,
+      ReservedCapacity: true,
+      SpotToSpotConsolidation: true,
+      NodeOverlay: false
+    })
     assert.deepStrictEqual(
       Options.controllerOptions(run(["--feature-gates=SpotToSpotConsolidation=true", "--preference-policy=Ignore"])),
       {
         batchIdle: Duration.seconds(1),
         batchMax: Duration.seconds(10),
         preferencePolicy: "Ignore",
-        spotToSpotConsolidation: true
+        spotToSpotConsolidation: true,
+        nodeOverlay: false
       }
     )
   })
