@@ -164,10 +164,10 @@ export const resolve = (
   const updates = new Map<string, Map<string, InstanceTypeUpdate>>()
   const rejected = new Map<string, Rejection>()
   const updateOf = (pool: string, type: string): InstanceTypeUpdate => {
-    let byType = updates.get(pool)
-    if (byType === undefined) updates.set(pool, (byType = new Map()))
-    let update = byType.get(type)
-    if (update === undefined) byType.set(type, (update = { prices: new Map(), capacity: undefined }))
+    const byType = updates.get(pool) ?? new Map<string, InstanceTypeUpdate>()
+    updates.set(pool, byType)
+    const update = byType.get(type) ?? { prices: new Map(), capacity: undefined }
+    byType.set(type, update)
     return update
   }
   for (const overlay of NodeOverlay.orderByWeight(overlays)) {
