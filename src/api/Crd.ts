@@ -8,6 +8,7 @@ import * as EC2NodeClass from "./EC2NodeClass.ts"
 import * as KWOKNodeClass from "./KWOKNodeClass.ts"
 import * as Labels from "./Labels.ts"
 import * as NodeClaim from "./NodeClaim.ts"
+import * as NodeOverlay from "./NodeOverlay.ts"
 import * as NodePool from "./NodePool.ts"
 
 /** A JSON Schema / OpenAPI v3 node. */
@@ -96,6 +97,21 @@ export const NodeClaimDefinition: Definition = {
   ]
 }
 
+/** NodeOverlay, as upstream v1.7.0 declares it (behind the NodeOverlay feature gate). */
+export const NodeOverlayDefinition: Definition = {
+  group: Labels.Group,
+  version: "v1alpha1",
+  kind: NodeOverlay.kind,
+  plural: "nodeoverlays",
+  singular: "nodeoverlay",
+  scope: "Cluster",
+  categories: ["karpenter"],
+  shortNames: ["overlays"],
+  description: "NodeOverlay is the Schema for the NodeOverlays API",
+  schema: NodeOverlay.NodeOverlay,
+  printerColumns: [readyColumn, ageColumn, { name: "Weight", type: "integer", jsonPath: ".spec.weight", priority: 1 }]
+}
+
 /** KWOKNodeClass (upstream's, plus `failRegistration`). */
 export const KWOKNodeClassDefinition: Definition = {
   group: KWOKNodeClass.group,
@@ -129,6 +145,7 @@ export const EC2NodeClassDefinition: Definition = {
 export const definitions: ReadonlyArray<Definition> = [
   NodePoolDefinition,
   NodeClaimDefinition,
+  NodeOverlayDefinition,
   KWOKNodeClassDefinition,
   EC2NodeClassDefinition
 ]

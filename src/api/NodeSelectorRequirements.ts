@@ -39,24 +39,33 @@ const requirementItem = (allowNodePoolKey: boolean) =>
 
 type RequirementItem = typeof RequirementWithMinValues.Type
 
+/** The shape the list rules read. */
+interface OperatorAndValues {
+  readonly operator: Operator
+  readonly values?: ReadonlyArray<string>
+}
+
+const inRule = Cel.rule<ReadonlyArray<OperatorAndValues>>({
+  rule: "self.all(x, x.operator == 'In' ? x.values.size() != 0 : true)",
+  message: "requirements with operator 'In' must have a value defined",
+  holds: (requirements) => requirements.every((r) => r.operator !== "In" || (r.values?.length ?? 0) > 0)
+})
+
+const gtLtRule = Cel.rule<ReadonlyArray<OperatorAndValues>>({
+  rule: "self.all(x, (x.operator == 'Gt' || x.operator == 'Lt') ? (x.values.size() == 1 && int(x.values[0]) >= 0) : true)",
+  message: "requirements operator 'Gt' or 'Lt' must have a single positive integer value",
+  holds: (requirements) =>
+    requirements.every(
+      (r) =>
+        (r.operator !== "Gt" && r.operator !== "Lt") || (r.values?.length === 1 && isNonNegativeInteger(r.values[0]))
+    )
+})
+
 const requirementsList = (allowNodePoolKey: boolean) =>
   Schema.Array(requirementItem(allowNodePoolKey)).check(
     Schema.isMaxLength(100),
-    Cel.rule<ReadonlyArray<RequirementItem>>({
-      rule: "self.all(x, x.operator == 'In' ? x.values.size() != 0 : true)",
-      message: "requirements with operator 'In' must have a value defined",
-      holds: (requirements) => requirements.every((r) => r.operator !== "In" || (r.values?.length ?? 0) > 0)
-    }),
-    Cel.rule<ReadonlyArray<RequirementItem>>({
-      rule: "self.all(x, (x.operator == 'Gt' || x.operator == 'Lt') ? (x.values.size() == 1 && int(x.values[0]) >= 0) : true)",
-      message: "requirements operator 'Gt' or 'Lt' must have a single positive integer value",
-      holds: (requirements) =>
-        requirements.every(
-          (r) =>
-            (r.operator !== "Gt" && r.operator !== "Lt") ||
-            (r.values?.length === 1 && isNonNegativeInteger(r.values[0]))
-        )
-    }),
+    inRule,
+    gtLtRule,
     Cel.rule<ReadonlyArray<RequirementItem>>({
       rule: "self.all(x, (x.operator == 'In' && has(x.minValues)) ? x.values.size() >= x.minValues : true)",
       message: "requirements with 'minValues' must have at least that many values specified in the 'values' field",
@@ -75,3 +84,21 @@ export type RequirementWithMinValues = typeof RequirementWithMinValues.Type
 export const NodePoolRequirements = requirementsList(false)
 /** A NodeClaim's requirements: as a NodePool's, but `karpenter.sh/nodepool` is allowed. */
 export const NodeClaimRequirements = requirementsList(true)
+
+const overlayRequirementItem = requirementItem(true).mapFields(({ minValues: _, ...fields }) => fields)
+type OverlayRequirementItem = typeof overlayRequirementItem.Type
+
+/**
+ * A NodeOverlay's requirements (`karpenter.sh/v1alpha1`, v1.7.0): no minValues, `karpenter.sh/nodepool` allowed, and
+ * NotIn needs values too.
+ */
+export const NodeOverlayRequirements = Schema.Array(overlayRequirementItem).check(
+  Schema.isMaxLength(100),
+  Cel.rule<ReadonlyArray<OverlayRequirementItem>>({
+    rule: "self.all(x, x.operator == 'NotIn' ? x.values.size() != 0 : true)",
+    message: "requirements with operator 'NotIn' must have a value defined",
+    holds: (requirements) => requirements.every((r) => r.operator !== "NotIn" || (r.values?.length ?? 0) > 0)
+  }),
+  inRule,
+  gtLtRule
+)

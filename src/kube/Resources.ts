@@ -9,6 +9,7 @@ import * as Lease from "../api/Lease.ts"
 import * as Namespace from "../api/Namespace.ts"
 import * as Node from "../api/Node.ts"
 import * as NodeClaim from "../api/NodeClaim.ts"
+import * as NodeOverlay from "../api/NodeOverlay.ts"
 import * as NodePool from "../api/NodePool.ts"
 import * as Pod from "../api/Pod.ts"
 import * as PodDisruptionBudget from "../api/PodDisruptionBudget.ts"
@@ -31,6 +32,14 @@ export const NodeClaims = Resource.make({
   plural: "nodeclaims",
   namespaced: false,
   schema: NodeClaim.NodeClaim
+})
+export const NodeOverlays = Resource.make({
+  group: "karpenter.sh",
+  version: "v1alpha1",
+  kind: NodeOverlay.kind,
+  plural: "nodeoverlays",
+  namespaced: false,
+  schema: NodeOverlay.NodeOverlay
 })
 export const KWOKNodeClasses = Resource.make({
   group: KWOKNodeClass.group,
@@ -173,6 +182,7 @@ export const DaemonSets = Resource.make({
 export const all: ReadonlyArray<Resource.Resource<Resource.KubeObject>> = [
   NodePools,
   NodeClaims,
+  NodeOverlays,
   KWOKNodeClasses,
   EC2NodeClasses,
   Pods,

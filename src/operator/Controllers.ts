@@ -14,6 +14,7 @@ import * as Expiration from "../controllers/nodeclaim/expiration/Expiration.ts"
 import * as GarbageCollection from "../controllers/nodeclaim/garbagecollection/GarbageCollection.ts"
 import * as Lifecycle from "../controllers/nodeclaim/lifecycle/Lifecycle.ts"
 import * as PodEvents from "../controllers/nodeclaim/podevents/PodEvents.ts"
+import * as NodeOverlay from "../controllers/nodeoverlay/NodeOverlay.ts"
 import * as NodePoolControllers from "../controllers/nodepool/NodePoolControllers.ts"
 import * as Provisioner from "../controllers/provisioning/Provisioner.ts"
 import * as StaticCapacity from "../controllers/static/StaticCapacity.ts"
@@ -21,9 +22,13 @@ import * as Manager from "../runtime/Manager.ts"
 import * as Operations from "./Operations.ts"
 
 /** What the controllers take from the operator's options. */
-export type ControllerOptions = Provisioner.Options & Disruption.Options & StaticCapacity.Options & Health.Options
+export type ControllerOptions = Provisioner.Options &
+  Disruption.Options &
+  StaticCapacity.Options &
+  Health.Options &
+  NodeOverlay.Options
 
-/** The controllers; they run while the Layer's scope is open. */
+/** The controllers (under the NodeOverlay gate, on overlaid instance types); they run while the Layer's scope is open. */
 export const layer = (options?: ControllerOptions) =>
   Layer.mergeAll(
     NodePoolControllers.layer,
@@ -38,7 +43,7 @@ export const layer = (options?: ControllerOptions) =>
     Layer.effectDiscard(Health.run(options)),
     Layer.effectDiscard(Provisioner.run(options)),
     Layer.effectDiscard(StaticCapacity.make(options))
-  )
+  ).pipe((controllers) => NodeOverlay.gated(options, controllers))
 
 /**
  * The controllers of a running operator (`controller`, `dev`): every controller plus the metrics controllers, which

@@ -10,6 +10,7 @@ import type * as KWOKNodeClass from "../api/KWOKNodeClass.ts"
 import type * as Namespace from "../api/Namespace.ts"
 import type * as Node from "../api/Node.ts"
 import type * as NodeClaim from "../api/NodeClaim.ts"
+import type * as NodeOverlay from "../api/NodeOverlay.ts"
 import type * as NodePool from "../api/NodePool.ts"
 import type * as Pod from "../api/Pod.ts"
 import type * as PodDisruptionBudget from "../api/PodDisruptionBudget.ts"
@@ -64,6 +65,7 @@ export interface ScenarioDocument {
 /** The decoded objects, per kind, each array in input order. */
 export interface Manifests {
   readonly nodePools: ReadonlyArray<NodePool.NodePool>
+  readonly nodeOverlays: ReadonlyArray<NodeOverlay.NodeOverlay>
   readonly nodeClaims: ReadonlyArray<NodeClaim.NodeClaim>
   readonly nodeClasses: ReadonlyArray<KWOKNodeClass.KWOKNodeClass>
   readonly nodes: ReadonlyArray<Node.Node>
@@ -94,6 +96,7 @@ const buckets: ReadonlyMap<Resource.Resource<Resource.KubeObject>, Bucket> = new
   Bucket
 >([
   [Resources.NodePools, "nodePools"],
+  [Resources.NodeOverlays, "nodeOverlays"],
   [Resources.NodeClaims, "nodeClaims"],
   [Resources.KWOKNodeClasses, "nodeClasses"],
   [Resources.Nodes, "nodes"],
@@ -115,6 +118,7 @@ export const objects = (manifests: Manifests): ReadonlyArray<Entry> => manifests
 const group = (entries: ReadonlyArray<Entry>, scenarios: ReadonlyArray<ScenarioDocument>): Manifests => {
   const typed: Record<Bucket, Array<Resource.KubeObject>> = {
     nodePools: [],
+    nodeOverlays: [],
     nodeClaims: [],
     nodeClasses: [],
     nodes: [],

@@ -8,6 +8,7 @@ import { Duration, Result } from "effect"
 import * as KarpenterDuration from "../api/Duration.ts"
 import type * as Disruption from "../controllers/disruption/Disruption.ts"
 import type * as Health from "../controllers/node/health/Health.ts"
+import type * as NodeOverlay from "../controllers/nodeoverlay/NodeOverlay.ts"
 import type * as Provisioner from "../controllers/provisioning/Provisioner.ts"
 import type * as StaticCapacity from "../controllers/static/StaticCapacity.ts"
 
@@ -23,6 +24,8 @@ export interface FeatureGates {
   readonly SpotToSpotConsolidation: boolean
   /** NodePool `spec.replicas` (upstream v1.8, alpha): static NodePools keep their node count. */
   readonly StaticCapacity: boolean
+  /** NodeOverlay (upstream v1.7+, alpha): price and capacity overrides from `karpenter.sh/v1alpha1` NodeOverlays. */
+  readonly NodeOverlay: boolean
 }
 
 /** The cloud providers `controller` can run with. */
@@ -131,19 +134,21 @@ export const portExpected = "expected a port between 0 and 65535"
 const port = (text: string) =>
   Result.flatMap(parseInteger(text, 0), (value) => (isPort(value) ? Result.succeed(value) : Result.fail(portExpected)))
 
-/** The gates' defaults (upstream v1.4.0's; StaticCapacity is alpha, off, in the releases that have it). */
+/** The gates' defaults (upstream v1.4.0's; StaticCapacity and NodeOverlay are alpha, off, in the releases that have them). */
 export const defaultFeatureGates: FeatureGates = {
   NodeRepair: false,
   ReservedCapacity: false,
   SpotToSpotConsolidation: false,
-  StaticCapacity: false
+  StaticCapacity: false,
+  NodeOverlay: false
 }
 
 const gateNames: ReadonlyArray<keyof FeatureGates> = [
   "NodeRepair",
   "ReservedCapacity",
   "SpotToSpotConsolidation",
-  "StaticCapacity"
+  "StaticCapacity",
+  "NodeOverlay"
 ]
 
 /** `FEATURE_GATES` / `--feature-gates`: `Name=bool,...` over the defaults; unknown gates are errors (as upstream). */
@@ -308,9 +313,10 @@ export const definitions: ReadonlyArray<Definition> = [
   {
     flag: "feature-gates",
     env: "FEATURE_GATES",
-    defaultText: "NodeRepair=false,ReservedCapacity=false,SpotToSpotConsolidation=false,StaticCapacity=false",
+    defaultText:
+      "NodeRepair=false,ReservedCapacity=false,SpotToSpotConsolidation=false,StaticCapacity=false,NodeOverlay=false",
     description:
-      "Optional features can be enabled / disabled using feature gates. Current options are: NodeRepair, ReservedCapacity, SpotToSpotConsolidation, and StaticCapacity",
+      "Optional features can be enabled / disabled using feature gates. Current options are: NodeRepair, ReservedCapacity, SpotToSpotConsolidation, StaticCapacity, and NodeOverlay",
     apply: (text, into) =>
       Result.map(parseFeatureGates(text, into.featureGates), (gates) => {
         into.featureGates = gates
@@ -513,17 +519,20 @@ export const usage = (command: string): string =>
   ].join("\n")
 
 /** What the controllers take from the feature gates. */
-export const gatedOptions = (gates: FeatureGates): Disruption.Options & StaticCapacity.Options & Health.Options => ({
+export const gatedOptions = (
+  gates: FeatureGates
+): Disruption.Options & StaticCapacity.Options & Health.Options & NodeOverlay.Options => ({
   spotToSpotConsolidation: gates.SpotToSpotConsolidation,
   staticCapacity: gates.StaticCapacity,
   nodeRepair: gates.NodeRepair,
-  reservedCapacity: gates.ReservedCapacity
+  reservedCapacity: gates.ReservedCapacity,
+  nodeOverlay: gates.NodeOverlay
 })
 
 /** What the provisioner and the disruption controller take from the options. */
 export const controllerOptions = (
   options: Options
-): Provisioner.Options & Disruption.Options & StaticCapacity.Options & Health.Options => ({
+): Provisioner.Options & Disruption.Options & StaticCapacity.Options & Health.Options & NodeOverlay.Options => ({
   batchIdle: options.batchIdleDuration,
   batchMax: options.batchMaxDuration,
   preferencePolicy: options.preferencePolicy,

@@ -8,9 +8,11 @@ import * as EC2NodeClass from "../api/EC2NodeClass.ts"
 import * as KWOKNodeClass from "../api/KWOKNodeClass.ts"
 import * as Meta from "../api/Meta.ts"
 import type { NodeClassRef } from "../api/NodeClassRef.ts"
+import type * as NodeOverlay from "../api/NodeOverlay.ts"
 import type { NodePool } from "../api/NodePool.ts"
 import * as Catalog from "../cloudprovider/Catalog.ts"
 import type * as InstanceType from "../cloudprovider/InstanceType.ts"
+import * as OverlayStore from "../controllers/nodeoverlay/Store.ts"
 import * as Readiness from "../controllers/nodepool/readiness/Readiness.ts"
 import * as Provisioner from "../controllers/provisioning/Provisioner.ts"
 import * as ClusterView from "../controllers/provisioning/scheduling/ClusterView.ts"
@@ -111,7 +113,27 @@ export const usableNodePools = (
           : { [EC2NodeClass.NodeClassLabel]: ref.name }
     })
   }
-  return { nodePools, skipped }
+  return { nodePools: withOverlays(manifests.nodeOverlays, nodePools), skipped }
+}
+
+/**
+ * The NodePools' instance types with the input's NodeOverlays applied, as the NodeOverlay controller resolves them
+ * (giving NodeOverlay documents to `schedule` is asking for them: no feature gate here).
+ */
+const withOverlays = (
+  overlays: ReadonlyArray<NodeOverlay.NodeOverlay>,
+  nodePools: ReadonlyArray<Scheduler.NodePoolInput>
+): Array<Scheduler.NodePoolInput> => {
+  if (overlays.length === 0) return [...nodePools]
+  const { store } = OverlayStore.resolve(
+    overlays,
+    nodePools,
+    wellKnownFor(nodePools.flatMap((pool) => pool.instanceTypes))
+  )
+  return nodePools.map((pool) => {
+    const name = pool.nodePool.metadata.name ?? ""
+    return { ...pool, instanceTypes: pool.instanceTypes.map((it) => OverlayStore.applyTo(store, name, it)) }
+  })
 }
 
 /**

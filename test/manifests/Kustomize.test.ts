@@ -80,6 +80,7 @@ describe.skipIf(!hasKubectl)("kubectl kustomize manifests/", () => {
     assert.deepStrictEqual(crdNames(objects), [
       "kwoknodeclasses.karpenter.kwok.sh",
       "nodeclaims.karpenter.sh",
+      "nodeoverlays.karpenter.sh",
       "nodepools.karpenter.sh"
     ])
     assert.deepStrictEqual(objects.map((object) => object.kind).sort(), [
@@ -87,6 +88,7 @@ describe.skipIf(!hasKubectl)("kubectl kustomize manifests/", () => {
       "ClusterRole",
       "ClusterRoleBinding",
       "ClusterRoleBinding",
+      "CustomResourceDefinition",
       "CustomResourceDefinition",
       "CustomResourceDefinition",
       "CustomResourceDefinition",
@@ -215,6 +217,7 @@ describe.skipIf(!hasKubectl)("kubectl kustomize manifests/aws/", () => {
     assert.deepStrictEqual(crdNames(objects), [
       "ec2nodeclasses.karpenter.k8s.aws",
       "nodeclaims.karpenter.sh",
+      "nodeoverlays.karpenter.sh",
       "nodepools.karpenter.sh"
     ])
     const rules = [...ofKind(objects, "ClusterRole"), ...ofKind(objects, "Role")].flatMap((role) => role.rules ?? [])

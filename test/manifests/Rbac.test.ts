@@ -79,6 +79,9 @@ const shared: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["karpenter.sh/nodepools/status", ["patch"]],
   // Lifecycle, consistency, disruption conditions, pod events, instance termination, the disruption controller.
   ["karpenter.sh/nodeclaims/status", ["patch"]],
+  // nodeoverlay.controller (NodeOverlay gate): its informer, and the ValidationSucceeded condition.
+  ["karpenter.sh/nodeoverlays", ["list", "watch"]],
+  ["karpenter.sh/nodeoverlays/status", ["patch"]],
   // Lifecycle and termination patch and delete Nodes (the AWS provider's instance GC deletes them too).
   ["/nodes", ["get", "list", "watch", "patch", "delete"]],
   // Informers; termination deletes pods left past the node's termination grace period.
@@ -240,7 +243,8 @@ const karpenterProcess = <ROut, RIn, RControllers>(
   }
 ) =>
   Layer.mergeAll(
-    Controllers.layer(),
+    // Every gate that adds API calls is on, so its calls are checked against the role too.
+    Controllers.layer({ nodeOverlay: true }),
     provider.controllers,
     LeaderElection.layer({ name: "karpenter-leader-election", namespace: releaseNamespace, identity: "replica-a" })
   ).pipe(

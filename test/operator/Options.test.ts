@@ -33,7 +33,8 @@ describe("Options", () => {
       NodeRepair: false,
       ReservedCapacity: false,
       SpotToSpotConsolidation: false,
-      StaticCapacity: false
+      StaticCapacity: false,
+      NodeOverlay: false
     })
     assert.strictEqual(options.instanceTypesFilePath, undefined)
     assert.strictEqual(options.kubeconfig, undefined)
@@ -101,7 +102,8 @@ describe("Options", () => {
       NodeRepair: true,
       ReservedCapacity: true,
       SpotToSpotConsolidation: true,
-      StaticCapacity: true
+      StaticCapacity: true,
+      NodeOverlay: false
     })
     assert.deepStrictEqual(
       Options.controllerOptions(
@@ -114,7 +116,8 @@ describe("Options", () => {
         spotToSpotConsolidation: true,
         staticCapacity: false,
         nodeRepair: false,
-        reservedCapacity: true
+        reservedCapacity: true,
+        nodeOverlay: false
       }
     )
     assert.isTrue(Options.controllerOptions(run(["--feature-gates=NodeRepair=true"])).nodeRepair)

@@ -474,3 +474,24 @@ status: {allocatable: {cpu: 1500m, memory: 4Gi, pods: "10"}}
     })
   )
 })
+
+describe("schedule: NodeOverlay", () => {
+  const family = (instanceType: string) => instanceType.split("-")[0]!.replace(/[0-9.]+$/, "")
+
+  it.effect(
+    "a savings-plan price on the m family launches an m instance instead of the cheapest c (examples/node-overlay.yaml)",
+    () =>
+      Effect.gen(function* () {
+        const withOverlay = JSON.parse(yield* run(["examples/node-overlay.yaml"])) as Json
+        const [claim] = withOverlay.nodeClaims
+        assert.strictEqual(withOverlay.nodeClaims.length, 1)
+        assert.strictEqual(family(claim!.launch!.instanceType), "m")
+        assert.strictEqual(claim!.launch!.capacityType, "on-demand")
+        assert.strictEqual(
+          claim!.instanceTypes[0],
+          claim!.launch!.instanceType,
+          "the cheapest after the overlay comes first"
+        )
+      })
+  )
+})
