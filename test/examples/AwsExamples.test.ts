@@ -4,15 +4,15 @@
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { join, relative } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Console, Effect, Layer, Logger, References } from "effect"
 import * as AwsWorldApp from "../../layers/app/AwsWorldApp.ts"
 import * as Simulation from "../../layers/app/SimulationApp.ts"
-import type { Report } from "../../src/cluster/Simulation.ts"
 import * as Cli from "../../src/operator/Cli.ts"
 import { root } from "../fixtures.ts"
+import { checkInvariants, parseReport, scenarioOf } from "../support/SimulateReport.ts"
 
 /** The EC2 instance types of the dataset the fake world serves. */
 const ec2Types = new Set(AwsWorldApp.dataset().map((record) => record.name))
@@ -40,6 +40,15 @@ const cli = (args: ReadonlyArray<string>) => {
 
 const example = (name: string) => join(root, "examples", "aws", name)
 
+/** `simulate -o json` of a scenario file through the CLI, checked against the contract and its invariants. */
+const simulated = (file: string, extra: ReadonlyArray<string> = []) =>
+  Effect.gen(function* () {
+    const json = yield* cli(["simulate", "-f", file, "-o", "json", ...extra])
+    const report = parseReport(json)
+    checkInvariants(report, yield* scenarioOf(relative(root, file)))
+    return { json, report }
+  })
+
 // A run takes a few seconds of CPU; the margin is for a loaded machine.
 const timeout = 120_000
 
@@ -48,11 +57,9 @@ describe("AWS examples", () => {
     "simulate examples/aws/scale-and-consolidate.yaml runs to the end on EC2 types, twice the same",
     () =>
       Effect.gen(function* () {
-        const args = ["simulate", "-f", example("scale-and-consolidate.yaml"), "-o", "json"]
-        const first = yield* cli(args)
-        const second = yield* cli(args)
+        const { json: first, report } = yield* simulated(example("scale-and-consolidate.yaml"))
+        const { json: second } = yield* simulated(example("scale-and-consolidate.yaml"))
         assert.strictEqual(first, second, "deterministic")
-        const report = JSON.parse(first) as Report
         assert.strictEqual(report.snapshots.at(-1)?.time, 6 * 3600, "ran to the end")
         const nodes = report.snapshots.flatMap((snapshot) => snapshot.nodes)
         assert.isAbove(nodes.length, 0)
@@ -86,7 +93,7 @@ describe("AWS examples", () => {
     "simulate examples/aws/drift.yaml: a pinned AMI release drifts every node; each is replaced, one at a time",
     () =>
       Effect.gen(function* () {
-        const report = JSON.parse(yield* cli(["simulate", "-f", example("drift.yaml"), "-o", "json"])) as Report
+        const { report } = yield* simulated(example("drift.yaml"))
         const [before, after] = report.snapshots
         assert.lengthOf(before?.nodes ?? [], 4)
         assert.deepStrictEqual(
@@ -120,7 +127,7 @@ describe("AWS examples", () => {
       Effect.gen(function* () {
         const sick = "ip-10-0-0-4.us-east-1.compute.internal"
         const file = join(root, "examples", "node-repair.yaml")
-        const report = JSON.parse(yield* cli(["simulate", "-f", file, "-o", "json"])) as Report
+        const { report } = yield* simulated(file)
         const [before, after] = report.snapshots
         assert.include(
           (before?.nodes ?? []).map((node) => node.name),
@@ -136,9 +143,8 @@ describe("AWS examples", () => {
         assert.lengthOf(after?.nodes ?? [], 5, "a replacement runs the web replica")
         assert.deepStrictEqual(after?.pendingPods, [])
 
-        const gateOff = join(mkdtempSync(join(tmpdir(), "node-repair-")), "gate-off.yaml")
-        writeFileSync(gateOff, readFileSync(file, "utf8").replace("  featureGates: { NodeRepair: true }\n", ""))
-        const off = JSON.parse(yield* cli(["simulate", "-f", gateOff, "-o", "json"])) as Report
+        // The flag wins over the scenario's spec.featureGates.
+        const { report: off } = yield* simulated(file, ["--feature-gates", "NodeRepair=false"])
         assert.deepStrictEqual(off.disruptions, [])
         assert.include(
           (off.snapshots.at(-1)?.nodes ?? []).map((node) => node.name),

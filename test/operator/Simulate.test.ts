@@ -1,10 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { basename, join, relative } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect, Layer, Logger, References, Schema } from "effect"
-import { parseAllDocuments } from "yaml"
+import { Clock, Effect, Layer, Logger, References } from "effect"
 import * as AwsWorldApp from "../../layers/app/AwsWorldApp.ts"
 import * as Simulation from "../../layers/app/SimulationApp.ts"
 import * as Scenario from "../../src/cluster/Scenario.ts"
@@ -12,66 +11,14 @@ import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
 import * as Simulate from "../../src/operator/Simulate.ts"
 import { root } from "../fixtures.ts"
-
-// -- The CLI contract's JSON, as a schema that rejects missing and extra fields -------------------------------------
-
-const Conditions = Schema.Record(Schema.String, Schema.Literals(["True", "False", "Unknown"]))
-const Names = Schema.Array(Schema.String)
-const Snapshot = Schema.Struct({
-  time: Schema.Int,
-  nodes: Schema.Array(
-    Schema.Struct({
-      name: Schema.String,
-      nodePool: Schema.String,
-      instanceType: Schema.String,
-      zone: Schema.String,
-      capacityType: Schema.String,
-      pods: Names,
-      deleting: Schema.optionalKey(Schema.Literal(true))
-    })
-  ),
-  nodeClaims: Schema.Array(Schema.Struct({ name: Schema.String, nodePool: Schema.String, conditions: Conditions })),
-  nodePools: Schema.Array(
-    Schema.Struct({
-      name: Schema.String,
-      conditions: Conditions,
-      resources: Schema.Record(Schema.String, Schema.String)
-    })
-  ),
-  pendingPods: Names
-})
-const Report = Schema.Struct({
-  snapshots: Schema.Array(Snapshot),
-  disruptions: Schema.Array(
-    Schema.Struct({
-      time: Schema.Int,
-      // Unhealthy: node repair (NodeRepair gate), recorded as expiration is.
-      reason: Schema.Literals(["Empty", "Underutilized", "Drifted", "Expired", "Unhealthy"]),
-      candidates: Names,
-      replacements: Names
-    })
-  ),
-  events: Schema.Array(
-    Schema.Struct({
-      time: Schema.Int,
-      reason: Schema.String,
-      kind: Schema.String,
-      name: Schema.String,
-      message: Schema.String
-    })
-  ),
-  summary: Schema.Struct({
-    nodesLaunched: Schema.Int,
-    nodesTerminated: Schema.Int,
-    costUSD: Schema.Finite,
-    peakNodes: Schema.Int
-  })
-})
-type Report = typeof Report.Type
-const decodeReport = Schema.decodeUnknownSync(Report)
-
-/** Parses `simulate -o json` and checks it against the contract field for field (no field missing, none extra). */
-const parseReport = (json: string): Report => decodeReport(JSON.parse(json), { onExcessProperty: "error" })
+import {
+  checkInvariants,
+  isScenario,
+  parseReport,
+  type Report,
+  scenarioOf,
+  yamlDocuments
+} from "../support/SimulateReport.ts"
 
 // -- Running scenarios ----------------------------------------------------------------------------------------------
 
@@ -109,15 +56,6 @@ const simulateJson = (files: ReadonlyArray<string>, options?: Parameters<typeof 
 const scenarioDocument = (spec: string) =>
   `apiVersion: karpenter-effect.dev/v1alpha1\nkind: Scenario\nmetadata: {name: test}\nspec:\n${spec}\n`
 
-const isScenario = (document: unknown): document is { apiVersion: string; kind: string } =>
-  typeof document === "object" &&
-  document !== null &&
-  (document as { kind?: unknown }).kind === "Scenario" &&
-  (document as { apiVersion?: unknown }).apiVersion === "karpenter-effect.dev/v1alpha1"
-
-const yamlDocuments = (path: string): Array<unknown> =>
-  parseAllDocuments(readFileSync(path, "utf8")).map((document) => document.toJS() as unknown)
-
 const filesUnder = (directory: string): Array<string> =>
   readdirSync(directory)
     .sort()
@@ -126,65 +64,17 @@ const filesUnder = (directory: string): Array<string> =>
       return statSync(path).isDirectory() ? filesUnder(path) : /\.(ya?ml|json)$/.test(entry) ? [path] : []
     })
 
-/** Every example with a Scenario document, but the benchmark's (24 virtual hours, 2,000 pods: bench/). */
+const isEc2NodeClass = (document: unknown) =>
+  typeof document === "object" && document !== null && (document as { kind?: unknown }).kind === "EC2NodeClass"
+
+/**
+ * Every example with a Scenario document, but the benchmark's (24 virtual hours, 2,000 pods: bench/) and those on the
+ * fake AWS world, which test/examples/AwsExamples.test.ts runs through the CLI against the same contract.
+ */
 const examples = filesUnder(join(root, "examples"))
-  .filter((path) => yamlDocuments(path).some(isScenario))
+  .filter((path) => yamlDocuments(path).some(isScenario) && !yamlDocuments(path).some(isEc2NodeClass))
   .map((path) => relative(root, path))
   .filter((path) => path !== join("examples", "bench-24h.yaml"))
-
-const scenarioOf = (path: string) =>
-  Scenario.decode(yamlDocuments(join(root, path)).find(isScenario)).pipe(Effect.orDie)
-
-/** What every report must satisfy whatever the scenario (beyond its shape). */
-const checkInvariants = (report: Report, scenario: Scenario.Scenario) => {
-  const duration = Scenario.millis(scenario.spec.duration) / 1000
-  const stepTimes = (scenario.spec.steps ?? [])
-    .map((step) => Scenario.millis(step.at) / 1000)
-    .filter((at) => at <= duration)
-    .sort((a, b) => a - b)
-  assert.deepStrictEqual(
-    report.snapshots.map((snapshot) => snapshot.time),
-    [...stepTimes, duration],
-    "one snapshot before each step and one at the end, in seconds since spec.start"
-  )
-  const sorted = (values: ReadonlyArray<string>) => [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-  for (const snapshot of report.snapshots) {
-    assert.deepStrictEqual(
-      snapshot.nodes.map((node) => node.name),
-      sorted(snapshot.nodes.map((node) => node.name))
-    )
-    assert.deepStrictEqual(
-      snapshot.nodeClaims.map((claim) => claim.name),
-      sorted(snapshot.nodeClaims.map((claim) => claim.name))
-    )
-    assert.deepStrictEqual(snapshot.pendingPods, sorted(snapshot.pendingPods))
-    const placed = [...snapshot.pendingPods, ...snapshot.nodes.flatMap((node) => node.pods)]
-    assert.strictEqual(new Set(placed).size, placed.length, `t=${snapshot.time}: a pod is listed once`)
-    for (const node of snapshot.nodes) assert.deepStrictEqual(node.pods, sorted(node.pods))
-    for (const pod of placed) assert.match(pod, /^[a-z0-9-]+\/[a-z0-9.-]+$/, "pods are namespace/name")
-  }
-  const eventTimes = report.events.map((event) => event.time)
-  assert.deepStrictEqual(
-    eventTimes,
-    [...eventTimes].sort((a, b) => a - b)
-  )
-  for (const event of report.events) {
-    assert.isTrue(event.time >= 0 && event.time <= duration, `event at ${event.time}`)
-    assert.notStrictEqual(event.reason, "")
-    assert.notStrictEqual(event.kind, "")
-  }
-  for (const disruption of report.disruptions) {
-    assert.isTrue(disruption.time >= 0 && disruption.time <= duration)
-    assert.isAbove(disruption.candidates.length, 0)
-  }
-  const { summary } = report
-  const last = report.snapshots[report.snapshots.length - 1]!
-  assert.isAtLeast(summary.peakNodes, Math.max(...report.snapshots.map((snapshot) => snapshot.nodes.length)))
-  assert.isAtLeast(summary.nodesLaunched, summary.peakNodes)
-  assert.strictEqual(summary.nodesLaunched - summary.nodesTerminated, last.nodes.length, "nodes at the end")
-  assert.isAtLeast(summary.costUSD, 0)
-  if (summary.nodesLaunched > 0) assert.isAbove(summary.costUSD, 0)
-}
 
 const snapshotAt = (report: Report, time: number) => {
   const snapshot = report.snapshots.find((candidate) => candidate.time === time)
