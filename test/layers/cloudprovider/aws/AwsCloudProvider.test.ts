@@ -136,25 +136,29 @@ describe("AwsCloudProvider", () => {
     }).pipe(Effect.provide(TestLayer))
   )
 
-  it.effect("a new AMI release in the status drifts the NodeClaim: AMIDrift", () =>
-    Effect.gen(function* () {
-      yield* setUp()
-      const cloud = yield* CloudProvider
-      const created = yield* cloud.create(m5Large)
-      assert.isUndefined(yield* cloud.isDrifted(created))
-      const fake = yield* FakeAws.FakeAws
-      const id = yield* fake.registerImage({
-        Name: "amazon-eks-node-al2023-x86_64-standard-1.32-v20250501",
-        Architecture: "x86_64",
-        CreationDate: "2025-05-01T00:00:00.000Z"
-      })
-      yield* fake.putParameter(recommended("x86_64", "standard"), id)
-      // The alias's SSM parameters are cached for a day.
-      yield* TestClock.adjust("24 hours")
-      yield* settle
-      assert.strictEqual((yield* storedNodeClass).status?.amis?.[0]?.id, id)
-      assert.strictEqual(yield* cloud.isDrifted(created), AwsCloudProvider.DriftReasons.AMIDrift)
-    }).pipe(Effect.provide(TestLayer))
+  it.effect(
+    "a new AMI release in the status drifts the NodeClaim: AMIDrift",
+    () =>
+      Effect.gen(function* () {
+        yield* setUp()
+        const cloud = yield* CloudProvider
+        const created = yield* cloud.create(m5Large)
+        assert.isUndefined(yield* cloud.isDrifted(created))
+        const fake = yield* FakeAws.FakeAws
+        const id = yield* fake.registerImage({
+          Name: "amazon-eks-node-al2023-x86_64-standard-1.32-v20250501",
+          Architecture: "x86_64",
+          CreationDate: "2025-05-01T00:00:00.000Z"
+        })
+        yield* fake.putParameter(recommended("x86_64", "standard"), id)
+        // The alias's SSM parameters are cached for a day.
+        yield* TestClock.adjust("24 hours")
+        yield* settle
+        assert.strictEqual((yield* storedNodeClass).status?.amis?.[0]?.id, id)
+        assert.strictEqual(yield* cloud.isDrifted(created), AwsCloudProvider.DriftReasons.AMIDrift)
+      }).pipe(Effect.provide(TestLayer)),
+    // A virtual day of one-minute requeues: seconds of CPU, more on a loaded machine.
+    S.controllerSuite.timeout
   )
 
   it.effect("the instance's subnet leaving the status drifts the NodeClaim: SubnetDrift", () =>
