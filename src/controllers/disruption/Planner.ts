@@ -84,7 +84,8 @@ export const snapshot = (queued: ReadonlySet<string>) =>
   Effect.gen(function* () {
     const cluster = yield* ClusterState
     const now = yield* Clock.currentTimeMillis
-    const view = yield* cluster.view
+    // The copies of moving pods live as long as the pass: kept for as long as each pod lived, they held 10 MB at 30,000.
+    const view = { ...(yield* cluster.view), recreatedPods: new WeakMap() }
     const stateNodes = yield* cluster.nodes
     const nodePools = yield* Provisioner.readyNodePools()
     const context: Candidates.Context = {
