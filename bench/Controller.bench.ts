@@ -40,8 +40,9 @@ export interface Run {
   /** After the disruption pass, as the target reads. */
   readonly rssMB: number
   readonly heapMB: number
-  readonly afterSync: { readonly rssMB: number; readonly heapMB: number }
-  readonly afterProvisioning: { readonly rssMB: number; readonly heapMB: number }
+  readonly afterSync: Memory
+  readonly afterProvisioning: Memory
+  readonly afterDisruption: Memory
   /** The controller's peak RSS (VmHWM). */
   readonly peakRssMB: number
   readonly provisioningSeconds: number
@@ -55,6 +56,11 @@ export interface Run {
   /** Every API request over the steady-state window, per minute. */
   readonly requestsPerMinute: number
 }
+
+/** The controller's memory at one point, after a forced GC (MB). */
+export type Memory = Omit<Extract<ControllerProcess.Message, { type: "memory" }>, "type">
+
+const memoryOf = ({ type: _, ...memory }: Extract<ControllerProcess.Message, { type: "memory" }>): Memory => memory
 
 /**
  * The NodePool's only instance type (8 cpu, 16Gi): the pods fill every node, so no pod can move and the cluster is
@@ -380,8 +386,9 @@ export const runOnce = (options: {
         syncSeconds,
         rssMB: afterDisruption.rssMB,
         heapMB: afterDisruption.heapMB,
-        afterSync: { rssMB: afterSync.rssMB, heapMB: afterSync.heapMB },
-        afterProvisioning: { rssMB: afterProvisioning.rssMB, heapMB: afterProvisioning.heapMB },
+        afterSync: memoryOf(afterSync),
+        afterProvisioning: memoryOf(afterProvisioning),
+        afterDisruption: memoryOf(afterDisruption),
         peakRssMB: peakRss(child.pid),
         provisioningSeconds: round(provisioningSeconds),
         disruptionSeconds: round(disruptionSeconds),

@@ -1,8 +1,9 @@
 /**
  * The `controller` process of `bench:controller` (forked by Controller.bench.ts with the API server's URL): what the
  * `controller` command runs — `layers/app/ControllerApp.ts`'s Layer, every controller and the KWOK provider on the live
- * client with the default options — without leader election and the operations endpoints. It tells its parent over
- * IPC when its cluster state has synced, and answers questions about its memory and its disruption passes.
+ * client with the default options, and the command's heap growth — without leader election and the operations
+ * endpoints. It tells its parent over IPC when its cluster state has synced, and answers questions about its memory
+ * and its disruption passes.
  */
 import { Context, Effect, Layer, Metric, References } from "effect"
 import * as ControllerApp from "../layers/app/ControllerApp.ts"
@@ -19,7 +20,17 @@ export type Request = { readonly type: "memory" } | { readonly type: "disruption
 /** What this process tells the parent. */
 export type Message =
   | { readonly type: "synced" }
-  | { readonly type: "memory"; readonly rssMB: number; readonly heapMB: number }
+  | {
+      readonly type: "memory"
+      readonly rssMB: number
+      readonly heapMB: number
+      /** The V8 heap's committed size, and memory outside it (Buffers, strings' external backing stores). */
+      readonly heapTotalMB: number
+      readonly externalMB: number
+      readonly arrayBuffersMB: number
+      /** CPU time (user + system) the process has used so far: less sensitive to a busy machine than wall time. */
+      readonly cpuSeconds: number
+    }
   | { readonly type: "disruptionPasses"; readonly passes: number }
 
 const send = (message: Message) => process.send?.(message)
@@ -44,12 +55,22 @@ const answer = (request: Request): Effect.Effect<Message> => {
   return Effect.sync(() => {
     ;(globalThis as { gc?: () => void }).gc?.()
     const usage = process.memoryUsage()
-    return { type: "memory", rssMB: megabytes(usage.rss), heapMB: megabytes(usage.heapUsed) }
+    const cpu = process.cpuUsage()
+    return {
+      type: "memory",
+      rssMB: megabytes(usage.rss),
+      heapMB: megabytes(usage.heapUsed),
+      heapTotalMB: megabytes(usage.heapTotal),
+      externalMB: megabytes(usage.external),
+      arrayBuffersMB: megabytes(usage.arrayBuffers),
+      cpuSeconds: Math.round((cpu.user + cpu.system) / 10_000) / 100
+    }
   })
 }
 
 const program = Effect.gen(function* () {
   const server = process.argv[2] ?? ""
+  yield* ControllerApp.limitHeapGrowth
   const kube = LiveKube.layer({
     server,
     qps: Options.defaults.kubeClientQPS,

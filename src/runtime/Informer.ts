@@ -69,6 +69,9 @@ export interface Options extends Selection {
 
 type ListError = KubeError.Invalid | KubeError.Expired | KubeError.KubeUnavailable
 
+/** Objects per LIST request (client-go's pager default). */
+export const listPageSize = 500
+
 /** Whether a failed list or watch asks for a relist (410 Expired); other failures, defects included, are retried. */
 const isExpired = (cause: Cause.Cause<ListError>): boolean => {
   const error = Cause.findErrorOption(cause)
@@ -259,14 +262,22 @@ export const make = Effect.fn("Informer.make")(function* <A extends Resource.Kub
     return { type: "MODIFIED", object, previous }
   }
 
-  /** Every page of a list, and the collection's resourceVersion. */
+  /**
+   * Every page of a list, and the collection's resourceVersion. Read in pages of {@link listPageSize}, as client-go's
+   * reflector does, so no one answer holds the whole collection; when a continue token has expired, one unpaged list
+   * instead (client-go's pager, FullListIfExpired).
+   */
   const listAll: Effect.Effect<{ readonly items: ReadonlyArray<A>; readonly resourceVersion: string }, ListError> =
     Effect.gen(function* () {
-      let page = yield* kube.list(resource, selection)
-      let items: ReadonlyArray<A> = page.items
+      let page = yield* kube.list(resource, { ...selection, limit: listPageSize })
+      const items: Array<A> = [...page.items]
       while (page.continue !== undefined && page.continue !== "") {
-        page = yield* kube.list(resource, { ...selection, continue: page.continue })
-        items = items.concat(page.items)
+        const next = yield* kube
+          .list(resource, { ...selection, limit: listPageSize, continue: page.continue })
+          .pipe(Effect.catchTag("Expired", () => Effect.succeed(undefined)))
+        if (next === undefined) return yield* kube.list(resource, selection)
+        page = next
+        for (const item of page.items) items.push(item)
       }
       return { items, resourceVersion: page.resourceVersion }
     })

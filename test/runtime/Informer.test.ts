@@ -50,6 +50,24 @@ const cacheState = (informer: Informer.Informer<Node>) =>
 
 const hooks = Effect.service(MemoryKube.MemoryApiServer)
 
+/** A client recording each list request (`limit=N`, `continued`, or `unpaged`); `afterFirst` runs after the first. */
+const recordingLists = (kube: KubeClient["Service"], afterFirst: Effect.Effect<void> = Effect.void) => {
+  const lists: Array<string> = []
+  const client = KubeClient.of({
+    ...kube,
+    list: (resource, options) => {
+      lists.push(
+        options?.limit === undefined
+          ? "unpaged"
+          : `limit=${options.limit}${options.continue === undefined ? "" : " continued"}`
+      )
+      const page = kube.list(resource, options)
+      return lists.length === 1 ? Effect.tap(page, () => afterFirst) : page
+    }
+  })
+  return { client, lists }
+}
+
 describe("Informer", () => {
   it.effect("the controller index follows owner references as objects gain, change and lose their controller", () =>
     withKube(
@@ -170,6 +188,38 @@ describe("Informer", () => {
         assert.isUndefined(yield* informer.get("z"))
         assert.strictEqual(yield* informer.lastResourceVersion, yield* (yield* hooks).resourceVersion)
         assert.strictEqual(informer.name, "nodes")
+      })
+    )
+  )
+
+  it.effect("the first list reads the collection in pages of 500 (client-go's reflector), not in one answer", () =>
+    withKube(
+      Effect.gen(function* () {
+        for (let index = 0; index < 1001; index++) yield* create(`node-${String(index).padStart(4, "0")}`)
+        const { client, lists } = recordingLists(yield* KubeClient)
+        const informer = yield* Informer.make(Resources.Nodes).pipe(Effect.provideService(KubeClient, client))
+        yield* informer.synced
+        assert.deepStrictEqual(lists, ["limit=500", "limit=500 continued", "limit=500 continued"])
+        assert.deepStrictEqual(yield* cacheState(informer), yield* serverState)
+        assert.strictEqual(yield* informer.lastResourceVersion, yield* (yield* hooks).resourceVersion)
+      })
+    )
+  )
+
+  it.effect("a page whose continue token expired falls back to one unpaged list at once (client-go's pager)", () =>
+    withKube(
+      Effect.gen(function* () {
+        const server = yield* hooks
+        for (let index = 0; index < 501; index++) yield* create(`node-${String(index).padStart(4, "0")}`)
+        // A write and a compaction after the first page: its continue token is too old for the second.
+        const kube = yield* KubeClient
+        const writeAndCompact = Effect.andThen(kube.create(Resources.Nodes, node("late") as never), server.compact)
+        const { client, lists } = recordingLists(kube, Effect.orDie(writeAndCompact))
+        const informer = yield* Informer.make(Resources.Nodes).pipe(Effect.provideService(KubeClient, client))
+        yield* settle
+        assert.isTrue(yield* informer.hasSynced, "synced without a retry's backoff")
+        assert.deepStrictEqual(lists, ["limit=500", "limit=500 continued", "unpaged"])
+        assert.deepStrictEqual(yield* cacheState(informer), yield* serverState)
       })
     )
   )

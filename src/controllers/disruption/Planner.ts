@@ -14,6 +14,7 @@ import * as Requirement from "../../scheduling/Requirement.ts"
 import * as Requirements from "../../scheduling/Requirements.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
 import * as Provisioner from "../provisioning/Provisioner.ts"
+import type * as ClusterView from "../provisioning/scheduling/ClusterView.ts"
 import * as InstanceTypeFilter from "../provisioning/scheduling/InstanceTypeFilter.ts"
 import * as Scheduler from "../provisioning/scheduling/Scheduler.ts"
 import * as Conditions from "../StatusConditions.ts"
@@ -88,7 +89,8 @@ export const snapshot = (queued: ReadonlySet<string>, options?: { readonly reser
   Effect.gen(function* () {
     const cluster = yield* ClusterState
     const now = yield* Clock.currentTimeMillis
-    const view = yield* cluster.view
+    // The copies of moving pods live as long as the pass: kept for as long as each pod lived, they held 10 MB at 30,000.
+    const view: ClusterView.ClusterView = { ...(yield* cluster.view), recreatedPods: new WeakMap() }
     const stateNodes = yield* cluster.nodes
     const nodePools = yield* Provisioner.readyNodePools(options)
     // Static NodePools never take pods in a simulation, but their nodes are candidates (static drift replaces them).

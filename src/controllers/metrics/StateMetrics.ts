@@ -120,21 +120,32 @@ const podLabels = (pod: Pod, node: Node | undefined): Record<string, string> => 
   }
 }
 
-/** The series set in one pass; the ones of the pass before that were not set again are removed. */
+/** A series set in a pass: its gauge and attributes. */
+interface Series {
+  readonly gauge: Metric.Gauge<number>
+  readonly attributes: Record<string, string>
+}
+
+/**
+ * The series set in one pass; the ones of the pass before that were not set again are removed. Kept between passes
+ * as gauge and attributes, not as the attributed metric: there is a series per pod, and an attributed metric holds
+ * closures and a merged copy of its attributes.
+ */
 const makeSeries = () => {
-  let previous = new Map<string, Metric.Metric<number, unknown>>()
-  let current = new Map<string, Metric.Metric<number, unknown>>()
+  let previous = new Map<string, Series>()
+  let current = new Map<string, Series>()
   return {
     set: (gauge: Metric.Gauge<number>, attributes: Record<string, string>, amount: number) => {
-      const series = Metric.withAttributes(gauge, attributes)
-      current.set(`${gauge.id}${JSON.stringify(attributes)}`, series)
-      return Metric.update(series, amount)
+      current.set(`${gauge.id}${JSON.stringify(attributes)}`, { gauge, attributes })
+      return Metric.update(Metric.withAttributes(gauge, attributes), amount)
     },
     sweep: Effect.suspend(() => {
       const gone = [...previous].filter(([key]) => !current.has(key)).map(([, series]) => series)
       previous = current
       current = new Map()
-      return Effect.forEach(gone, (series) => Metric.remove(series), { discard: true })
+      return Effect.forEach(gone, (series) => Metric.remove(Metric.withAttributes(series.gauge, series.attributes)), {
+        discard: true
+      })
     })
   }
 }

@@ -41,6 +41,11 @@ export interface ClusterView {
    * without it, the newest of `pods` ({@link newestDaemonSetPods}).
    */
   readonly recordedDaemonSetPods?: ReadonlyMap<string, Pod>
+  /**
+   * The unbound copies of the pods of nodes going away, by pod, shared by every simulation over this view (a
+   * disruption pass) and dropped with it; without it, each simulation makes its own.
+   */
+  readonly recreatedPods?: WeakMap<Pod, Pod>
 }
 
 /** `namespace/name` of a pod. */
@@ -365,19 +370,17 @@ const runningByNode = (pods: ReadonlyArray<Pod>): ReadonlyMap<string, ReadonlyAr
 /** The creation time given to pods that must move: later than any real pod's. */
 const recreatedAt = "9999-12-31T23:59:59Z"
 
-// One copy per pod, reused by every simulation that moves it, so what is cached per spec (requests) is reused too.
-const recreatedCopies = new WeakMap<Pod, Pod>()
-
 /**
  * The pod as its controller will create it anew, unbound: it queues behind the pods already pending (the scheduler
- * orders equal pods by age); otherwise a simulation hands it a slot a pending pod takes first.
+ * orders equal pods by age); otherwise a simulation hands it a slot a pending pod takes first. One copy per pod in
+ * `copies`, reused by every simulation that moves it, so what is cached per spec (requests) is reused too.
  */
-const recreated = (pod: Pod): Pod => {
-  let copy = recreatedCopies.get(pod)
+const recreated = (pod: Pod, copies: WeakMap<Pod, Pod>): Pod => {
+  let copy = copies.get(pod)
   if (copy === undefined) {
     const { nodeName: _nodeName, ...spec } = pod.spec
     copy = { ...pod, metadata: { ...pod.metadata, creationTimestamp: recreatedAt }, spec }
-    recreatedCopies.set(pod, copy)
+    copies.set(pod, copy)
   }
   return copy
 }
@@ -411,10 +414,12 @@ export const podSets = (
   const pending: Array<Pod> = [...unbound.pending]
   const bound: Array<Pod> = []
   const boundByNode = new Map<string, ReadonlyArray<Pod>>()
+  const copies = view.recreatedPods ?? new WeakMap<Pod, Pod>()
   for (const [name, pods] of runningByNode(view.pods)) {
     if (leaving.has(name)) {
       for (const pod of pods) {
-        if (Reschedulable.notReschedulable(pod, view.podDisruptionBudgets) === undefined) pending.push(recreated(pod))
+        if (Reschedulable.notReschedulable(pod, view.podDisruptionBudgets) === undefined)
+          pending.push(recreated(pod, copies))
       }
     } else if (knownNodes.has(name)) {
       boundByNode.set(name, pods)
