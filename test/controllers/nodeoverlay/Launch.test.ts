@@ -53,3 +53,37 @@ describe("NodeOverlay: the launch", S.controllerSuite, () => {
     })
   )
 })
+
+describe("NodeOverlay and disruption budgets", S.controllerSuite, () => {
+  it.effect("an overlay making running nodes' replacements cheaper: consolidation replaces them one at a time", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      yield* D.setup(D.nodePool("default", { budgets: [{ nodes: "1" }] }))
+      const log = yield* D.start({ nodeOverlay: true })
+      const tracker = yield* D.trackDisrupting
+      const old = ["n1", "n2", "n3"]
+      for (const name of old) yield* D.launch(name, "plain")
+      yield* S.advance(2_000, 1_000)
+      // 3 of 4 cores on each: no pod fits beside another, so each node is worth replacing only by price.
+      for (const name of old) yield* D.boundPod(`p-${name}`, name, { cpu: "3" })
+      yield* S.advance(60_000, 10_000)
+      assert.deepStrictEqual(log.entries(), [], "by list prices the running nodes are the cheapest")
+
+      yield* kube.create(Resources.NodeOverlays, savingsPlan as never)
+      for (let step = 0; step < 60; step++) {
+        yield* S.advance(5_000, 5_000)
+        assert.isAtMost(yield* D.disrupting, 1)
+      }
+      assert.strictEqual(tracker.most(), 1, "never more than the budget disrupting at once, and it was used")
+      const entries = log.entries()
+      assert.deepStrictEqual(entries[0] && { reason: entries[0].reason, replacements: entries[0].replacements }, {
+        reason: "Underutilized",
+        replacements: ["discounted"]
+      })
+      for (const entry of entries) assert.strictEqual(entry.candidates.length, 1, "one node per command")
+      const disrupted = entries.flatMap((entry) => entry.candidates)
+      for (const name of old) assert.include(disrupted, name, "every node on the dearer type is replaced")
+      for (const type of Object.values(yield* D.nodeTypes)) assert.strictEqual(type, "discounted")
+    }).pipe(Effect.provide(D.base(catalogue)))
+  )
+})
