@@ -2,7 +2,8 @@
  * The disruption examples (examples/consolidation.yaml, drift.yaml, expiration.yaml, static-capacity.yaml) run through
  * `simulate` as the CLI runs them, and the disruptions each is written to show: consolidation after a scale-down within
  * a 50% budget, drift replacing every node two at a time, expiration replacing nodes although the budget allows no
- * disruption, and a static NodePool keeping its replicas while a dynamic one scales and is consolidated.
+ * disruption, a static NodePool keeping its replicas while a dynamic one scales and is consolidated, and NodeOverlay
+ * prices deciding the launched type without a consolidation to follow (node-overlay-simulate.yaml).
  */
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
@@ -17,14 +18,16 @@ import { root } from "../fixtures.ts"
  * `node dist/bin.js simulate -f examples/<name>.yaml -o json`: the same command, environment, renderer and log level
  * (bin.ts logs warnings only).
  */
-const simulate = (name: string) =>
+const simulate = (name: string, featureGates?: string) =>
   Simulate.run(Simulation.environment, {
     files: [join(root, "examples", `${name}.yaml`)],
     instanceTypes: undefined,
-    output: "json"
+    output: "json",
+    featureGates
   }).pipe(Effect.provideService(References.MinimumLogLevel, "Warn"), Effect.provide(NodeServices.layer))
 
-const simulateReport = (name: string) => Effect.map(simulate(name), (json) => JSON.parse(json) as Report)
+const simulateReport = (name: string, featureGates?: string) =>
+  Effect.map(simulate(name, featureGates), (json) => JSON.parse(json) as Report)
 
 const snapshotAt = (report: Report, time: number, which: "first" | "last" = "last") => {
   const matching = report.snapshots.filter((snapshot) => snapshot.time === time)
@@ -199,6 +202,22 @@ describe("disruption examples", () => {
         assert.strictEqual(disrupted.length, 5)
         for (const name of disrupted) assert.match(name, /^dynamic-/)
         assert.deepStrictEqual(lastSnapshot(report).pendingPods, [])
+      }),
+    timeout
+  )
+
+  it.live(
+    "node overlay: the Scenario's gate launches the overlaid-cheaper m family and nothing churns; off, list prices win",
+    () =>
+      Effect.gen(function* () {
+        const typesOf = (report: Report) => sorted(lastSnapshot(report).nodes.map((node) => node.instanceType))
+        const overlaid = yield* simulateReport("node-overlay-simulate")
+        assert.deepStrictEqual(typesOf(overlaid), ["m-4x-amd64-linux", "m-4x-amd64-linux"])
+        assert.deepStrictEqual(overlaid.disruptions, [], "consolidation has nothing cheaper to launch")
+        assert.strictEqual(overlaid.summary.nodesLaunched, 2)
+        const listPrices = yield* simulateReport("node-overlay-simulate", "NodeOverlay=false")
+        assert.deepStrictEqual(typesOf(listPrices), ["c-4x-amd64-linux", "c-4x-amd64-linux"])
+        assert.deepStrictEqual(listPrices.disruptions, [])
       }),
     timeout
   )

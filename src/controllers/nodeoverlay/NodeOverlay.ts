@@ -5,14 +5,20 @@
  * the other controllers instance types with the store applied. Both run only under the `NodeOverlay` feature gate.
  */
 import { Clock, Context, Effect, Layer, Ref } from "effect"
+import * as Labels from "../../api/Labels.ts"
 import type { Condition } from "../../api/Meta.ts"
+import type { NodeClaim } from "../../api/NodeClaim.ts"
 import * as NodeOverlayApi from "../../api/NodeOverlay.ts"
+import type { NodePool } from "../../api/NodePool.ts"
 import * as CloudProvider from "../../cloudprovider/CloudProvider.ts"
+import * as InstanceType from "../../cloudprovider/InstanceType.ts"
 import { KubeClient } from "../../kube/KubeClient.ts"
 import * as Resources from "../../kube/Resources.ts"
 import * as Controller from "../../runtime/Controller.ts"
 import * as InformerCache from "../../runtime/InformerCache.ts"
 import * as Result from "../../runtime/Result.ts"
+import * as Requirements from "../../scheduling/Requirements.ts"
+import * as ResourceLists from "../../scheduling/ResourceLists.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
 import * as Conditions from "../StatusConditions.ts"
 import * as Store from "./Store.ts"
@@ -136,34 +142,98 @@ export const make = Effect.fn("NodeOverlay.make")(function* () {
 })
 
 /**
+ * The NodeClaim a launch under overlays asks for: when an overlay changes the price of one of the types it could
+ * launch, its instance-type requirement is narrowed to the types the overlaid prices make cheapest; otherwise it is
+ * returned as is and the provider's own choice stands. Upstream (v1.8+) marks such a NodeClaim
+ * `karpenter.sh/price-overlay-applied` and the AWS provider then launches in the overlaid price order (`prioritized`
+ * fleets); the KWOK provider there still picks by its list prices, so consolidation replaces every such launch with
+ * the overlaid-cheaper type at once — churn this narrowing avoids for every provider here. A NodeClaim with
+ * `minValues` keeps its flexibility: narrowing could leave fewer values than it requires.
+ */
+export const narrowToOverlaidCheapest = (
+  nodeClaim: NodeClaim,
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+  store: Store.Store,
+  nodePoolName: string,
+  wellKnown: ReadonlySet<string>
+): NodeClaim => {
+  const requirements = Requirements.fromNodeSelectorRequirements(nodeClaim.spec.requirements)
+  if (Requirements.hasMinValues(requirements)) return nodeClaim
+  const requests = ResourceLists.fromResourceList(nodeClaim.spec.resources?.requests)
+  const candidates = instanceTypes.filter(
+    (instanceType) =>
+      Requirements.isCompatible(requirements, instanceType.requirements, { allowUndefined: wellKnown }) &&
+      InstanceType.compatibleOfferings(instanceType, requirements, wellKnown).length > 0 &&
+      ResourceLists.fits(requests, instanceType.allocatable)
+  )
+  if (!candidates.some((instanceType) => Store.isPriceOverlaid(store, nodePoolName, instanceType.name))) {
+    return nodeClaim
+  }
+  const priceOf = (instanceType: InstanceType.InstanceType) =>
+    InstanceType.cheapestOffering(instanceType, requirements, wellKnown)?.price ?? Number.POSITIVE_INFINITY
+  const lowest = Math.min(...candidates.map(priceOf))
+  const cheapest = candidates
+    .filter((instanceType) => priceOf(instanceType) === lowest)
+    .map((instanceType) => instanceType.name)
+    .sort()
+  return {
+    ...nodeClaim,
+    spec: {
+      ...nodeClaim.spec,
+      requirements: [
+        ...nodeClaim.spec.requirements.filter((requirement) => requirement.key !== Labels.InstanceType),
+        { key: Labels.InstanceType, operator: "In", values: cheapest }
+      ]
+    }
+  }
+}
+
+/**
  * The provider as the other controllers see it under the gate (upstream `overlay.Decorate`): instance types with the
  * store applied; a NodePool the controller has not evaluated yet fails, as upstream's `UnevaluatedNodePoolError`,
- * so no decision is made on prices the overlays may still change.
+ * so no decision is made on prices the overlays may still change. Its create launches what the overlaid prices say
+ * is cheapest ({@link narrowToOverlaidCheapest}).
  */
-export const decorate: Layer.Layer<CloudProvider.CloudProvider, never, CloudProvider.CloudProvider | OverlayStore> =
-  Layer.effect(
-    CloudProvider.CloudProvider,
-    Effect.gen(function* () {
-      const inner = yield* CloudProvider.CloudProvider
-      const store = yield* OverlayStore
-      return {
-        ...inner,
-        getInstanceTypes: (nodePool) =>
-          Effect.gen(function* () {
-            const instanceTypes = yield* inner.getInstanceTypes(nodePool)
-            const resolved = yield* store.get
-            const name = nodePool.metadata.name ?? ""
-            if (!resolved.evaluatedNodePools.has(name)) {
-              return yield* new CloudProvider.CloudProviderError({
-                method: "getInstanceTypes",
-                message: `applying nodeoverlays, nodepool "${name}" is awaiting evaluation`
-              })
-            }
-            return instanceTypes.map((instanceType) => Store.applyTo(resolved, name, instanceType))
+export const decorate: Layer.Layer<
+  CloudProvider.CloudProvider,
+  never,
+  CloudProvider.CloudProvider | OverlayStore | InformerCache.InformerCache
+> = Layer.effect(
+  CloudProvider.CloudProvider,
+  Effect.gen(function* () {
+    const inner = yield* CloudProvider.CloudProvider
+    const store = yield* OverlayStore
+    const nodePools = yield* InformerCache.informer(Resources.NodePools)
+    const getInstanceTypes = (nodePool: NodePool) =>
+      Effect.gen(function* () {
+        const instanceTypes = yield* inner.getInstanceTypes(nodePool)
+        const resolved = yield* store.get
+        const name = nodePool.metadata.name ?? ""
+        if (!resolved.evaluatedNodePools.has(name)) {
+          return yield* new CloudProvider.CloudProviderError({
+            method: "getInstanceTypes",
+            message: `applying nodeoverlays, nodepool "${name}" is awaiting evaluation`
           })
-      }
-    })
-  )
+        }
+        return instanceTypes.map((instanceType) => Store.applyTo(resolved, name, instanceType))
+      })
+    return {
+      ...inner,
+      getInstanceTypes,
+      create: (nodeClaim) =>
+        Effect.gen(function* () {
+          const name = nodeClaim.metadata.labels?.[Labels.NodePool]
+          const nodePool = name === undefined ? undefined : yield* nodePools.get(name)
+          if (name === undefined || nodePool === undefined) return yield* inner.create(nodeClaim)
+          const instanceTypes = yield* getInstanceTypes(nodePool)
+          const resolved = yield* store.get
+          return yield* inner.create(
+            narrowToOverlaidCheapest(nodeClaim, instanceTypes, resolved, name, inner.wellKnownLabels)
+          )
+        })
+    }
+  })
+)
 
 /**
  * `controllers` with the gate's effect: when on, they see the decorated provider, and the NodeOverlay controller runs

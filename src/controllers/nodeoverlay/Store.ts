@@ -202,6 +202,10 @@ export const resolve = (
   }
 }
 
+/** Whether an overlay changes a price of `instanceTypeName` in the NodePool (upstream `IsPricingOverlayApplied`). */
+export const isPriceOverlaid = (store: Store, nodePoolName: string, instanceTypeName: string): boolean =>
+  (store.updates.get(nodePoolName)?.get(instanceTypeName)?.prices.size ?? 0) > 0
+
 /** Upstream `apply`: the instance type with its overlaid prices and capacity (itself when no overlay matches it). */
 export const applyTo = (
   store: Store,

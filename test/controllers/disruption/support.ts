@@ -21,6 +21,7 @@ import * as DisruptionConditions from "../../../src/controllers/nodeclaim/disrup
 import * as Expiration from "../../../src/controllers/nodeclaim/expiration/Expiration.ts"
 import * as Lifecycle from "../../../src/controllers/nodeclaim/lifecycle/Lifecycle.ts"
 import * as PodEvents from "../../../src/controllers/nodeclaim/podevents/PodEvents.ts"
+import * as NodeOverlay from "../../../src/controllers/nodeoverlay/NodeOverlay.ts"
 import * as Hash from "../../../src/controllers/nodepool/hash/Hash.ts"
 import * as NodePoolControllers from "../../../src/controllers/nodepool/NodePoolControllers.ts"
 import * as Provisioner from "../../../src/controllers/provisioning/Provisioner.ts"
@@ -84,6 +85,8 @@ export const start = (
     readonly disruption?: Disruption.Options
     /** The StaticCapacity feature gate. */
     readonly staticCapacity?: boolean
+    /** The NodeOverlay feature gate: the controllers see the overlaid provider and the overlay controller runs. */
+    readonly nodeOverlay?: boolean
     /** Node repair's options (its NodeRepair gate is off unless given). */
     readonly health?: Health.Options
     readonly wrapDisruption?: <A, E, R>(
@@ -94,18 +97,21 @@ export const start = (
   Effect.gen(function* () {
     const log = DisruptionLog.inMemory()
     const wrap = options.wrapDisruption ?? ((effect) => effect)
-    const controllers = Layer.mergeAll(
-      S.controlPlane,
-      NodePoolControllers.layer,
-      Layer.effectDiscard(Lifecycle.make),
-      Layer.effectDiscard(DisruptionConditions.make),
-      Layer.effectDiscard(PodEvents.make),
-      Layer.effectDiscard(Expiration.make),
-      Layer.effectDiscard(wrap(Disruption.make(options.disruption))),
-      Layer.effectDiscard(Termination.make),
-      Layer.effectDiscard(Health.run(options.health)),
-      Layer.effectDiscard(Provisioner.run()),
-      Layer.effectDiscard(StaticCapacity.make({ staticCapacity: options.staticCapacity === true }))
+    const controllers = NodeOverlay.gated(
+      { nodeOverlay: options.nodeOverlay === true },
+      Layer.mergeAll(
+        S.controlPlane,
+        NodePoolControllers.layer,
+        Layer.effectDiscard(Lifecycle.make),
+        Layer.effectDiscard(DisruptionConditions.make),
+        Layer.effectDiscard(PodEvents.make),
+        Layer.effectDiscard(Expiration.make),
+        Layer.effectDiscard(wrap(Disruption.make(options.disruption))),
+        Layer.effectDiscard(Termination.make),
+        Layer.effectDiscard(Health.run(options.health)),
+        Layer.effectDiscard(Provisioner.run()),
+        Layer.effectDiscard(StaticCapacity.make({ staticCapacity: options.staticCapacity === true }))
+      )
     ).pipe(Layer.provideMerge(S.processServices))
     yield* Layer.build(controllers.pipe(Layer.provide(Layer.succeed(DisruptionLog.DisruptionLog, log.service))))
     yield* S.settle
