@@ -14,7 +14,7 @@ import * as Expiration from "../controllers/nodeclaim/expiration/Expiration.ts"
 import * as GarbageCollection from "../controllers/nodeclaim/garbagecollection/GarbageCollection.ts"
 import * as Lifecycle from "../controllers/nodeclaim/lifecycle/Lifecycle.ts"
 import * as PodEvents from "../controllers/nodeclaim/podevents/PodEvents.ts"
-import * as NodeOverlay from "../controllers/nodeoverlay/NodeOverlay.ts"
+import * as NodeOverlayController from "../controllers/nodeoverlay/NodeOverlayController.ts"
 import * as NodePoolControllers from "../controllers/nodepool/NodePoolControllers.ts"
 import * as Provisioner from "../controllers/provisioning/Provisioner.ts"
 import * as StaticCapacity from "../controllers/static/StaticCapacity.ts"
@@ -26,7 +26,7 @@ export type ControllerOptions = Provisioner.Options &
   Disruption.Options &
   StaticCapacity.Options &
   Health.Options &
-  NodeOverlay.Options
+  NodeOverlayController.Options
 
 /** The controllers (under the NodeOverlay gate, on overlaid instance types); they run while the Layer's scope is open. */
 export const layer = (options?: ControllerOptions) =>
@@ -43,7 +43,7 @@ export const layer = (options?: ControllerOptions) =>
     Layer.effectDiscard(Health.run(options)),
     Layer.effectDiscard(Provisioner.run(options)),
     Layer.effectDiscard(StaticCapacity.make(options))
-  ).pipe((controllers) => NodeOverlay.gated(options, controllers))
+  ).pipe((controllers) => NodeOverlayController.gated(options, controllers))
 
 /**
  * The controllers of a running operator (`controller`, `dev`): every controller plus the metrics controllers, which

@@ -8,7 +8,7 @@ import { Duration, Result } from "effect"
 import * as KarpenterDuration from "../api/Duration.ts"
 import type * as Disruption from "../controllers/disruption/Disruption.ts"
 import type * as Health from "../controllers/node/health/Health.ts"
-import type * as NodeOverlay from "../controllers/nodeoverlay/NodeOverlay.ts"
+import type * as NodeOverlayController from "../controllers/nodeoverlay/NodeOverlayController.ts"
 import type * as Provisioner from "../controllers/provisioning/Provisioner.ts"
 import type * as StaticCapacity from "../controllers/static/StaticCapacity.ts"
 
@@ -521,7 +521,7 @@ export const usage = (command: string): string =>
 /** What the controllers take from the feature gates. */
 export const gatedOptions = (
   gates: FeatureGates
-): Disruption.Options & StaticCapacity.Options & Health.Options & NodeOverlay.Options => ({
+): Disruption.Options & StaticCapacity.Options & Health.Options & NodeOverlayController.Options => ({
   spotToSpotConsolidation: gates.SpotToSpotConsolidation,
   staticCapacity: gates.StaticCapacity,
   nodeRepair: gates.NodeRepair,
@@ -532,7 +532,11 @@ export const gatedOptions = (
 /** What the provisioner and the disruption controller take from the options. */
 export const controllerOptions = (
   options: Options
-): Provisioner.Options & Disruption.Options & StaticCapacity.Options & Health.Options & NodeOverlay.Options => ({
+): Provisioner.Options &
+  Disruption.Options &
+  StaticCapacity.Options &
+  Health.Options &
+  NodeOverlayController.Options => ({
   batchIdle: options.batchIdleDuration,
   batchMax: options.batchMaxDuration,
   preferencePolicy: options.preferencePolicy,

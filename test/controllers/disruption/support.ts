@@ -21,7 +21,7 @@ import * as DisruptionConditions from "../../../src/controllers/nodeclaim/disrup
 import * as Expiration from "../../../src/controllers/nodeclaim/expiration/Expiration.ts"
 import * as Lifecycle from "../../../src/controllers/nodeclaim/lifecycle/Lifecycle.ts"
 import * as PodEvents from "../../../src/controllers/nodeclaim/podevents/PodEvents.ts"
-import * as NodeOverlay from "../../../src/controllers/nodeoverlay/NodeOverlay.ts"
+import * as NodeOverlayController from "../../../src/controllers/nodeoverlay/NodeOverlayController.ts"
 import * as Hash from "../../../src/controllers/nodepool/hash/Hash.ts"
 import * as NodePoolControllers from "../../../src/controllers/nodepool/NodePoolControllers.ts"
 import * as Provisioner from "../../../src/controllers/provisioning/Provisioner.ts"
@@ -97,7 +97,7 @@ export const start = (
   Effect.gen(function* () {
     const log = DisruptionLog.inMemory()
     const wrap = options.wrapDisruption ?? ((effect) => effect)
-    const controllers = NodeOverlay.gated(
+    const controllers = NodeOverlayController.gated(
       { nodeOverlay: options.nodeOverlay === true },
       Layer.mergeAll(
         S.controlPlane,

@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Fake from "../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as NodeOverlayApi from "../../../src/api/NodeOverlay.ts"
-import * as NodeOverlay from "../../../src/controllers/nodeoverlay/NodeOverlay.ts"
+import * as NodeOverlayController from "../../../src/controllers/nodeoverlay/NodeOverlayController.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
 import * as S from "../support.ts"
@@ -29,7 +29,7 @@ const start = (gate: boolean) =>
     yield* fake.setInstanceTypes(S.fakeCatalogue())
     yield* S.createNodePool(S.nodePool("default"))
     yield* Layer.build(
-      NodeOverlay.gated({ nodeOverlay: gate }, Layer.empty).pipe(Layer.provideMerge(S.processServices))
+      NodeOverlayController.gated({ nodeOverlay: gate }, Layer.empty).pipe(Layer.provideMerge(S.processServices))
     )
     yield* S.settle
   })

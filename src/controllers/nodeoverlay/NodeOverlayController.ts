@@ -75,7 +75,7 @@ const conditionsFor = (
   )
 
 /** Starts `nodeoverlay.controller` on the undecorated provider. */
-export const make = Effect.fn("NodeOverlay.make")(function* () {
+export const make = Effect.fn("NodeOverlayController.make")(function* () {
   const kube = yield* KubeClient
   const cloud = yield* CloudProvider.CloudProvider
   const store = yield* OverlayStore
