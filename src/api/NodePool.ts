@@ -18,8 +18,8 @@ const optional = Schema.optionalKey
 export const apiVersion = "karpenter.sh/v1"
 export const kind = "NodePool"
 
-/** Consolidation policies (v1.4.0). */
-export const ConsolidationPolicies = ["WhenEmpty", "WhenEmptyOrUnderutilized"] as const
+/** Consolidation policies (v1.4.0; Balanced since v1.14.0: moves scored by savings against disruption). */
+export const ConsolidationPolicies = ["WhenEmpty", "WhenEmptyOrUnderutilized", "Balanced"] as const
 export type ConsolidationPolicy = (typeof ConsolidationPolicies)[number]
 
 const BudgetNodesPattern = /^((100|[0-9]{1,2})%|[0-9]+)$/

@@ -71,6 +71,15 @@ describe("NodePool decoding", () => {
     })
   )
 
+  it.effect("accepts consolidationPolicy Balanced (v1.14.0)", () =>
+    Effect.gen(function* () {
+      const np = yield* decode(
+        variant((np) => (np.spec.disruption = { consolidateAfter: "30s", consolidationPolicy: "Balanced" }))
+      )
+      assert.strictEqual(np.spec.disruption.consolidationPolicy, "Balanced")
+    })
+  )
+
   it.effect("decodes every shipped example", () =>
     Effect.forEach(exampleNodePools(), ({ object }) => decode(object), { discard: true })
   )
@@ -210,6 +219,11 @@ describe("NodePool decoding", () => {
     [
       "a consolidation policy from the v1beta1 API",
       (np) => (np.spec.disruption = { consolidateAfter: "0s", consolidationPolicy: "WhenUnderutilized" }),
+      "spec.disruption.consolidationPolicy"
+    ],
+    [
+      "a Balanced policy spelt in lower case (the enum is exact, as upstream's)",
+      (np) => (np.spec.disruption = { consolidateAfter: "0s", consolidationPolicy: "balanced" }),
       "spec.disruption.consolidationPolicy"
     ]
   ]

@@ -2,11 +2,12 @@
  * Multi-node consolidation (upstream `disruption/multinodeconsolidation.go`): the longest prefix (two nodes at least)
  * of the cheapest-to-disrupt candidates with pods that can all go at once — deleted, their pods moving to the other
  * nodes, or replaced by one strictly cheaper NodeClaim. The binary search over prefixes has a deadline (1 minute by
- * default) checked between simulations: what it found by then is used. The command is validated before it is carried
- * out.
+ * default) checked between simulations: what it found by then is used. In Balanced NodePools a prefix's move must also
+ * score high enough (Balanced.ts). The command is validated before it is carried out.
  */
 import { Duration, Effect, Metric } from "effect"
 import { ClusterState } from "../../state/ClusterState.ts"
+import * as Balanced from "./Balanced.ts"
 import * as Budgets from "./Budgets.ts"
 import * as Candidates from "./Candidates.ts"
 import * as Metrics from "./DisruptionMetrics.ts"
@@ -52,15 +53,25 @@ export const make = Effect.fn("MultiNodeConsolidation.make")(function* <E, R>(
       mark.markConsolidated(consolidationState)
       return undefined
     }
+    // The last move a Balanced pool rejected: counted once after the search when nothing was found (upstream).
+    let rejected: { readonly command: Planner.Command; readonly evaluation: Balanced.Evaluation } | undefined
     const { best, timedOut } = yield* Planner.longestPrefix(
       chosen.length,
       (size) =>
         Effect.map(
           Planner.computeConsolidation(state, chosen.slice(0, size), "multi", context.settings),
-          (outcome) => outcome.command
+          ({ command }) => {
+            if (command === undefined) return undefined
+            const evaluation = Balanced.evaluate(state, command, Planner.candidatesPrice)
+            if (evaluation.approved) return { command, evaluation }
+            rejected = { command, evaluation }
+            return undefined
+          }
         ),
       Duration.millis(timeoutMillis)
     )
+    const scored = best ?? rejected
+    if (scored !== undefined) yield* Balanced.record(scored.command, scored.evaluation)
     if (timedOut) {
       yield* Metric.update(
         Metric.withAttributes(Metrics.consolidationTimeoutsTotal, { consolidation_type: "multi" }),
@@ -75,7 +86,7 @@ export const make = Effect.fn("MultiNodeConsolidation.make")(function* <E, R>(
       if (!timedOut) mark.markConsolidated(consolidationState)
       return undefined
     }
-    return yield* context.validate(best)
+    return yield* context.validate(best.command)
   })
   return {
     name: "multi",

@@ -352,11 +352,12 @@ export const consolidatable = (candidate: Candidates.Candidate) =>
 
 /**
  * Whether consolidation of underused nodes (multi- and single-node) may take the candidate: consolidatable, its
- * NodePool consolidates WhenEmptyOrUnderutilized, and its instance type, zone and capacity type are known.
+ * NodePool consolidates WhenEmptyOrUnderutilized or Balanced (whose moves are scored, Balanced.ts), and its instance
+ * type, zone and capacity type are known.
  */
 export const isConsolidationCandidate = (c: Candidates.Candidate): boolean =>
   consolidatable(c) &&
-  c.nodePool.spec.disruption.consolidationPolicy === "WhenEmptyOrUnderutilized" &&
+  c.nodePool.spec.disruption.consolidationPolicy !== "WhenEmpty" &&
   c.instanceType !== undefined &&
   c.zone !== undefined &&
   c.capacityType !== undefined

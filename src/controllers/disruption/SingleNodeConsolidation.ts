@@ -2,11 +2,12 @@
  * Single-node consolidation (upstream `disruption/singlenodeconsolidation.go`): the first candidate with pods,
  * cheapest to disrupt first and within its NodePool's budget, that can go alone — deleted, its pods moving to the
  * other nodes, or replaced by one strictly cheaper NodeClaim. A candidate Headroom rules out is not simulated; each one
- * that cannot go says why (Unconsolidatable). The search has a deadline (3 minutes by default) checked between
+ * that cannot go says why (Unconsolidatable). In a Balanced NodePool the move must also score high enough (Balanced.ts). The search has a deadline (3 minutes by default) checked between
  * candidates; cut short, it finds nothing this pass. The command is validated before it is carried out.
  */
 import { Duration, Effect, Metric, Option } from "effect"
 import { ClusterState } from "../../state/ClusterState.ts"
+import * as Balanced from "./Balanced.ts"
 import * as Budgets from "./Budgets.ts"
 import * as Candidates from "./Candidates.ts"
 import * as Metrics from "./DisruptionMetrics.ts"
@@ -40,12 +41,21 @@ export const make = Effect.fn("SingleNodeConsolidation.make")(function* <E, R>(
     const search = Effect.gen(function* () {
       for (const candidate of ordered) {
         if (!tries(candidate, budgets)) continue
-        const ruledOut = Headroom.ruledOut(state, candidate, Planner.candidatesPrice([candidate]), context.settings)
+        const price = Planner.candidatesPrice([candidate])
+        // Upstream CanPassThreshold: if even deleting it would score too low in its Balanced pool, nothing will do.
+        if (!Balanced.canPass(state, candidate, price)) continue
+        const ruledOut = Headroom.ruledOut(state, candidate, price, context.settings)
         const { command, why } =
           ruledOut === undefined
             ? yield* Planner.computeConsolidation(state, [candidate], "single", context.settings)
             : { command: undefined, why: ruledOut }
-        if (command !== undefined) return command
+        if (command !== undefined) {
+          const evaluation = Balanced.evaluate(state, command, Planner.candidatesPrice)
+          yield* Balanced.record(command, evaluation)
+          // A move its Balanced pool rejects is passed over without an event, as upstream does.
+          if (evaluation.approved) return command
+          continue
+        }
         yield* Method.explain(candidate, "Unconsolidatable", why)
         yield* Effect.yieldNow
       }

@@ -132,7 +132,7 @@ export const nodePool = (
   options: {
     readonly capacityTypes?: ReadonlyArray<string>
     readonly consolidateAfter?: string
-    readonly consolidationPolicy?: "WhenEmpty" | "WhenEmptyOrUnderutilized"
+    readonly consolidationPolicy?: "WhenEmpty" | "WhenEmptyOrUnderutilized" | "Balanced"
     readonly budgets?: ReadonlyArray<Budget>
     readonly labels?: Record<string, string>
     readonly expireAfter?: string
