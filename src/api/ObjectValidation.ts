@@ -11,6 +11,7 @@
  * container `image` (the emulator runs no images, and `schedule` inputs routinely omit it).
  */
 import type { Problem } from "./Decode.ts"
+import * as Pod from "./Pod.ts"
 import * as Quantity from "./Quantity.ts"
 
 type Json = { readonly [key: string]: unknown }
@@ -339,18 +340,33 @@ const quantityProblems = (resource: string, quantity: unknown, path: string): Ar
   return problems
 }
 
-const resourcesProblems = (resources: Json | undefined, path: string): Array<Problem> => {
+// validatePodResourceName: pod-level resources name cpu, memory or hugepages only.
+const podResourceNameProblems = (name: string, path: string): Array<Problem> => {
+  if (Pod.isPodLevelResource(name)) return []
+  const problems = qualifiedNameErrors(name).map((error) => invalid(path, name, error))
+  if (problems.length > 0) return problems
+  if (!name.includes("/") && !standardResources.has(name)) {
+    return [invalid(path, name, "must be a standard resource type or fully qualified")]
+  }
+  return [notSupported(path, name, ["cpu", "hugepages-", "memory"])]
+}
+
+const resourcesProblems = (
+  resources: Json | undefined,
+  path: string,
+  nameProblems: (name: string, path: string) => Array<Problem> = resourceNameProblems
+): Array<Problem> => {
   if (resources === undefined) return []
   const problems: Array<Problem> = []
   const limits = objectAt(resources, "limits") ?? {}
   const requests = objectAt(resources, "requests") ?? {}
   for (const [name, quantity] of Object.entries(limits)) {
     const at = key(`${path}.limits`, name)
-    problems.push(...resourceNameProblems(name, at), ...quantityProblems(name, quantity, at))
+    problems.push(...nameProblems(name, at), ...quantityProblems(name, quantity, at))
   }
   for (const [name, quantity] of Object.entries(requests)) {
     const at = key(`${path}.requests`, name)
-    problems.push(...resourceNameProblems(name, at), ...quantityProblems(name, quantity, at))
+    problems.push(...nameProblems(name, at), ...quantityProblems(name, quantity, at))
     // Extended resources cannot be overcommitted: their requests equal their limits.
     const overcommitAllowed = !isExtended(name)
     const limitQuantity = limits[name]
@@ -368,6 +384,50 @@ const resourcesProblems = (resources: Json | undefined, path: string): Array<Pro
     } else if (request > limit) {
       const detail = `must be less than or equal to ${name} limit of ${canonical(limitQuantity, limit)}`
       problems.push(invalid(`${path}.requests`, canonical(quantity, request), detail))
+    }
+  }
+  return problems
+}
+
+// -- Pod-level resources (pkg/apis/core/validation: validatePodResources, validatePodResourceConsistency) -----------
+
+const quantityAsGo = (name: string, milli: number): string =>
+  Quantity.format(milli, { binary: Quantity.isByteResource(name) })
+
+/**
+ * `spec.resources` of a pod: resource requirements of cpu, memory and hugepages only; pod-level requests at least the
+ * containers' aggregate requests, and no container's limit above the pod-level limit.
+ */
+const podResourcesProblems = (spec: Json, path: string): Array<Problem> => {
+  const resources = objectAt(spec, "resources")
+  if (resources === undefined) return []
+  const at = `${path}.resources`
+  const problems = resourcesProblems(resources, at, podResourceNameProblems)
+  const containers = (arrayAt(spec, "containers") ?? []).filter(isObject)
+  const initContainers = (arrayAt(spec, "initContainers") ?? []).filter(isObject)
+  const aggregate = Pod.aggregateContainerRequests({ containers, initContainers } as unknown as Pod.Spec)
+  const requests = objectAt(resources, "requests") ?? {}
+  for (const name of Object.keys(aggregate).sort()) {
+    const requested = milliOf(requests[name])
+    if (requested === undefined || aggregate[name]! <= requested) continue
+    const detail = `must be greater than or equal to aggregate container requests of ${quantityAsGo(name, aggregate[name]!)}`
+    problems.push(invalid(key(`${at}.requests`, name), canonical(requests[name], requested), detail))
+  }
+  const limits = objectAt(resources, "limits") ?? {}
+  for (const [i, container] of containers.entries()) {
+    const containerLimits = objectAt(objectAt(container, "resources"), "limits") ?? {}
+    for (const name of Object.keys(containerLimits).sort()) {
+      const limit = milliOf(containerLimits[name])
+      const podLimit = milliOf(limits[name])
+      if (limit === undefined || podLimit === undefined || limit <= podLimit) continue
+      // kube-apiserver builds this path from the pod-level resources path, as here.
+      problems.push(
+        invalid(
+          `${index(`${at}.containers`, i)}[${name}].limits`,
+          canonical(containerLimits[name], limit),
+          `must be less than or equal to pod limits of ${canonical(limits[name], podLimit)}`
+        )
+      )
     }
   }
   return problems
@@ -627,6 +687,7 @@ const volumesProblems = (volumes: ReadonlyArray<unknown>, path: string): Array<P
 const podSpecProblems = (spec: Json | undefined, path: string, template: boolean): Array<Problem> => {
   if (spec === undefined) return []
   const problems = containersProblems(spec, path)
+  problems.push(...podResourcesProblems(spec, path))
   const restartPolicy = spec.restartPolicy
   if (restartPolicy !== undefined) {
     const supported = template ? ["Always"] : restartPolicies

@@ -3,6 +3,7 @@
  */
 import { Schema } from "effect"
 import { LabelSelector, NodeSelector, NodeSelectorTerm, ObjectMeta, Toleration } from "./Meta.ts"
+import * as Quantity from "./Quantity.ts"
 import { ResourceList } from "./Quantity.ts"
 
 const optional = Schema.optionalKey
@@ -112,6 +113,8 @@ export const Spec = Schema.Struct({
   containers: Schema.Array(Container),
   initContainers: optional(Schema.Array(Container)),
   overhead: optional(ResourceList),
+  /** Pod-level requests and limits (Kubernetes 1.32+ PodLevelResources): cpu, memory and hugepages only. */
+  resources: optional(ResourceRequirements),
   volumes: optional(Schema.Array(Volume)),
   priority: optional(Schema.Number),
   priorityClassName: optional(Schema.String),
@@ -164,3 +167,83 @@ export const isTerminating = (pod: Pod): boolean => pod.metadata.deletionTimesta
 
 /** Neither terminal nor terminating: a pod that runs, or will. */
 export const isActive = (pod: Pod): boolean => !isTerminal(pod) && !isTerminating(pod)
+
+// -- Requests (milli-units per resource, as src/scheduling/ResourceLists; here so validation can use them) ---------
+
+type MilliList = Record<string, number>
+
+// A wire resource list in milli-units; malformed quantities are left out.
+const milliOf = (list: Readonly<Record<string, string | number>> | undefined): MilliList => {
+  const result: MilliList = {}
+  for (const name of Object.keys(list ?? {})) {
+    const milli = Quantity.toMilli(list![name]!)
+    if (milli !== undefined) result[name] = milli
+  }
+  return result
+}
+
+const addInto = (target: MilliList, source: Readonly<MilliList>): void => {
+  for (const name in source) target[name] = (target[name] ?? 0) + source[name]!
+}
+
+const maxInto = (target: MilliList, source: Readonly<MilliList>): void => {
+  for (const name in source) if (!(name in target) || source[name]! > target[name]!) target[name] = source[name]!
+}
+
+// A container's requests with its limits standing in for missing ones (the API server's defaulting; upstream
+// `MergeResourceLimitsIntoRequests` before v1.8).
+const containerRequests = (container: Container): MilliList => ({
+  ...milliOf(container.resources?.limits),
+  ...milliOf(container.resources?.requests)
+})
+
+/**
+ * The containers' aggregate requests in milli-units (kube's `AggregateContainerRequests`, the sidecar KEP's rule):
+ * max(sum of containers + sidecar init containers, max over init containers of that container + the sidecars started
+ * before it). A sidecar is an init container with `restartPolicy: Always`.
+ */
+export const aggregateContainerRequests = (spec: Pick<Spec, "containers" | "initContainers">): MilliList => {
+  const requests: MilliList = {}
+  for (const container of spec.containers) addInto(requests, containerRequests(container))
+  const sidecars: MilliList = {}
+  const initPeak: MilliList = {}
+  for (const container of spec.initContainers ?? []) {
+    const needs = containerRequests(container)
+    if (container.restartPolicy === "Always") {
+      addInto(requests, needs)
+      addInto(sidecars, needs)
+      maxInto(initPeak, sidecars)
+    } else {
+      const whileRunning = { ...sidecars }
+      addInto(whileRunning, needs)
+      maxInto(initPeak, whileRunning)
+    }
+  }
+  maxInto(requests, initPeak)
+  return requests
+}
+
+/** Whether pod-level resources may name `name` (kube's `IsSupportedPodLevelResource`): cpu, memory, hugepages-*. */
+export const isPodLevelResource = (name: string): boolean =>
+  name === "cpu" || name === "memory" || name.startsWith("hugepages-")
+
+/**
+ * The pod-level requests in milli-units that replace the containers' aggregate, as kube-apiserver stores them:
+ * `spec.resources.requests` of the supported resources and, by its defaulting (`defaultPodRequests`), the pod-level
+ * limit of a resource no container requests (of hugepages always). Empty without pod-level resources. Derived here
+ * rather than written on create, as container requests default to their limits here.
+ */
+export const podLevelRequests = (
+  spec: Spec,
+  aggregate: Readonly<MilliList> = aggregateContainerRequests(spec)
+): MilliList => {
+  const result: MilliList = {}
+  const limits = milliOf(spec.resources?.limits)
+  for (const name in limits) {
+    if (isPodLevelResource(name) && (!(name in aggregate) || name.startsWith("hugepages-")))
+      result[name] = limits[name]!
+  }
+  const requests = milliOf(spec.resources?.requests)
+  for (const name in requests) if (isPodLevelResource(name)) result[name] = requests[name]!
+  return result
+}

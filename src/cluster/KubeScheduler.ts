@@ -241,6 +241,10 @@ const computeScoredRequests = (spec: Pod.Spec): { readonly cpu: number; readonly
     cpu += requests[Cpu] || DefaultMilliCpu
     memory += requests[Memory] || DefaultMemory
   }
+  // Pod-level requests replace the containers' (defaulted) sum, as kube's PodRequests does for scoring too.
+  const podLevel = Pod.podLevelRequests(spec)
+  cpu = podLevel[Cpu] ?? cpu
+  memory = podLevel[Memory] ?? memory
   const overhead = SchedulingResources.fromResourceList(spec.overhead)
   return { cpu: cpu + (overhead[Cpu] ?? 0), memory: memory + (overhead[Memory] ?? 0) }
 }

@@ -5,7 +5,7 @@
  * Plain numbers keep the scheduler's inner loop free of a decimal type: milli-units are exact integers up to 2^53
  * (9 TB of memory); above that a double is still within a few bytes, far below any scheduling decision.
  */
-import type * as Pod from "../api/Pod.ts"
+import * as Pod from "../api/Pod.ts"
 import * as Quantity from "../api/Quantity.ts"
 
 /** Resource name → amount in milli-units. */
@@ -123,24 +123,10 @@ export const isZero = (resources: Resources): boolean => {
   return true
 }
 
-// A container's requests with its limits standing in for missing requests (upstream `MergeResourceLimitsIntoRequests`).
-const containerRequests = (container: Pod.Container): Resources => {
-  const requests = container.resources?.requests
-  const limits = container.resources?.limits
-  const result: Record<string, number> = { ...fromResourceList(requests) }
-  if (limits !== undefined) {
-    const fromLimits = fromResourceList(limits)
-    for (const name in fromLimits) {
-      if (requests === undefined || !Object.hasOwn(requests, name)) result[name] = fromLimits[name]!
-    }
-  }
-  return result
-}
-
 /**
- * What a pod needs to be scheduled (upstream `podRequests`, after the kubelet's rule for native sidecars):
- * max(sum of containers + sidecar init containers, max over init containers of that container + the sidecars
- * started before it) + pod overhead. A sidecar is an init container with `restartPolicy: Always`.
+ * What a pod needs to be scheduled (kube's `resourcehelper.PodRequests`, which upstream `Ceiling` calls since v1.8):
+ * its pod-level requests ({@link Pod.podLevelRequests}) where set, else its containers' aggregate
+ * ({@link Pod.aggregateContainerRequests}: sidecars and init containers as the kubelet counts them), plus overhead.
  */
 export const podRequests = (spec: Pod.Spec): Resources => {
   let cached = requestsBySpec.get(spec)
@@ -155,21 +141,8 @@ export const podRequests = (spec: Pod.Spec): Resources => {
 const requestsBySpec = new WeakMap<Pod.Spec, Resources>()
 
 const computePodRequests = (spec: Pod.Spec): Resources => {
-  const requests: Record<string, number> = {}
-  for (const container of spec.containers) mergeInto(requests, containerRequests(container))
-  const sidecars: Record<string, number> = {}
-  let initPeak: Resources = {}
-  for (const container of spec.initContainers ?? []) {
-    const needs = containerRequests(container)
-    if (container.restartPolicy === "Always") {
-      mergeInto(requests, needs)
-      mergeInto(sidecars, needs)
-      initPeak = max(initPeak, sidecars)
-    } else {
-      initPeak = max(initPeak, merge(needs, sidecars))
-    }
-  }
-  const result: Record<string, number> = { ...max(requests, initPeak) }
+  const aggregate = Pod.aggregateContainerRequests(spec)
+  const result: Record<string, number> = { ...aggregate, ...Pod.podLevelRequests(spec, aggregate) }
   mergeInto(result, fromResourceList(spec.overhead))
   return result
 }

@@ -495,3 +495,58 @@ describe("schedule: NodeOverlay", () => {
       })
   )
 })
+
+describe("schedule: pod-level resources", () => {
+  /** A NodePool of amd64 c-family nodes and the pod `app`, one container of 700m, with these pod-level resources. */
+  const manifests = (resources: string) => `
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: default}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}
+      requirements:
+        - {key: karpenter.kwok.sh/instance-family, operator: In, values: [c]}
+        - {key: kubernetes.io/os, operator: In, values: [linux]}
+        - {key: kubernetes.io/arch, operator: In, values: [amd64]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: app}
+spec:
+  containers: [{name: c, resources: {requests: {cpu: 700m, memory: 512Mi}}}]
+  resources: ${resources}
+`
+  const planFor = (resources: string) =>
+    Effect.gen(function* () {
+      const { result } = yield* Schedule.plan(
+        yield* Manifests.parse("inline.yaml", manifests(resources)),
+        Catalog.kwok()
+      )
+      return result
+    })
+
+  it.effect("sizes the NodeClaim by the pod-level requests, not the containers'", () =>
+    Effect.gen(function* () {
+      // The container's 700m fits one CPU (900m allocatable); the pod's 1500m needs two.
+      const result = yield* planFor("{requests: {cpu: 1500m, memory: 512Mi}}")
+      assert.deepStrictEqual(
+        result.nodeClaims.map((claim) => [claim.pods, claim.instanceTypes[0]?.name]),
+        [[["default/app"], "c-2x-amd64-linux"]]
+      )
+    })
+  )
+
+  it.effect("explains an unschedulable pod by its pod-level requests", () =>
+    Effect.gen(function* () {
+      const result = yield* planFor("{requests: {cpu: '1000', memory: 512Mi}}")
+      assert.deepStrictEqual(result.nodeClaims, [])
+      assert.deepStrictEqual(
+        result.unschedulable.map((entry) => entry.pod),
+        ["default/app"]
+      )
+      assert.include(result.unschedulable[0]?.reason ?? "", "no instance type has cpu 1k, memory 512Mi")
+    })
+  )
+})
