@@ -60,6 +60,8 @@ export const NodePoolHashVersionAnnotation = "karpenter.sh/nodepool-hash-version
 export const NodePoolHashVersion = "v3"
 /** RFC 3339 time by which a terminating NodeClaim's node must be gone (terminationGracePeriod). */
 export const NodeClaimTerminationTimestampAnnotation = "karpenter.sh/nodeclaim-termination-timestamp"
+/** `"true"` when the scheduler lowered a requirement's minValues for the NodeClaim (MinValuesPolicy BestEffort, v1.6). */
+export const NodeClaimMinValuesRelaxedAnnotation = "karpenter.sh/nodeclaim-min-values-relaxed"
 /** Names the cloud provider that launched a NodeClaim. */
 export const ProviderCompatibilityAnnotation = "compatibility.karpenter.sh/provider"
 

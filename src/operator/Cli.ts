@@ -61,6 +61,14 @@ const featureGatesFlag = Flag.String("feature-gates").pipe(
   Flag.optional
 )
 
+/** `--min-values-policy`, shared by `schedule` and `simulate`: the controller's flag and values. */
+const minValuesPolicyFlag = Flag.Literals("min-values-policy", Options.minValuesPolicies).pipe(
+  Flag.withDescription(
+    "Strict: NodeClaims meet every requirement's minValues; BestEffort: a NodeClaim that cannot lowers them to what it gets"
+  ),
+  Flag.withDefault(Options.defaults.minValuesPolicy)
+)
+
 /** `-o json|text` of `schedule`. */
 const outputFlag = Flag.Literals("output", ["json", "text"]).pipe(
   Flag.withAlias("o"),
@@ -87,14 +95,16 @@ export const schedule = (aws?: Effect.Effect<AwsWorld.AwsWorld>) =>
       ),
       instanceTypes: instanceTypesFlag,
       output: outputFlag,
-      featureGates: featureGatesFlag
+      featureGates: featureGatesFlag,
+      minValuesPolicy: minValuesPolicyFlag
     },
-    Effect.fn("Cli.schedule")(function* ({ files, instanceTypes, output, featureGates }) {
+    Effect.fn("Cli.schedule")(function* ({ files, instanceTypes, output, featureGates, minValuesPolicy }) {
       const printed = yield* Schedule.run({
         files,
         instanceTypes: Option.getOrUndefined(instanceTypes),
         output,
         featureGates: Option.getOrUndefined(featureGates),
+        minValuesPolicy,
         ...(aws === undefined ? {} : { aws })
       })
       yield* Console.log(printed)
@@ -124,6 +134,7 @@ export const simulate = (
       ),
       instanceTypes: instanceTypesFlag,
       featureGates: featureGatesFlag,
+      minValuesPolicy: minValuesPolicyFlag,
       output: simulateOutputFlag,
       report: Flag.String("report").pipe(
         Flag.withDescription("also write the HTML report (charts, disruptions, events) to this file"),
@@ -140,11 +151,20 @@ export const simulate = (
         Flag.withDefault(Simulate.defaultMaxDuration)
       )
     },
-    Effect.fn("Cli.simulate")(function* ({ files, instanceTypes, featureGates, output, report, maxDuration }) {
+    Effect.fn("Cli.simulate")(function* ({
+      files,
+      instanceTypes,
+      featureGates,
+      minValuesPolicy,
+      output,
+      report,
+      maxDuration
+    }) {
       const printed = yield* Simulate.run(environment, {
         files,
         instanceTypes: Option.getOrUndefined(instanceTypes),
         featureGates: Option.getOrUndefined(featureGates),
+        minValuesPolicy,
         output,
         report: Option.getOrUndefined(report),
         maxDuration,

@@ -10,7 +10,14 @@ import type * as Disruption from "../controllers/disruption/Disruption.ts"
 import type * as Health from "../controllers/node/health/Health.ts"
 import type * as NodeOverlayController from "../controllers/nodeoverlay/NodeOverlayController.ts"
 import type * as Provisioner from "../controllers/provisioning/Provisioner.ts"
+import type * as Scheduler from "../controllers/provisioning/scheduling/Scheduler.ts"
 import type * as StaticCapacity from "../controllers/static/StaticCapacity.ts"
+
+/** The values of `--min-values-policy` (upstream v1.6). */
+export const minValuesPolicies: ReadonlyArray<Scheduler.MinValuesPolicy> = ["Strict", "BestEffort"]
+
+/** How strictly NodeClaims keep their requirements' minValues. */
+export type MinValuesPolicy = Scheduler.MinValuesPolicy
 
 /** Upstream's log levels. */
 export type LogLevel = "debug" | "info" | "error"
@@ -53,6 +60,8 @@ export interface Options {
   readonly batchMaxDuration: Duration.Duration
   readonly batchIdleDuration: Duration.Duration
   readonly preferencePolicy: "Respect" | "Ignore"
+  /** MIN_VALUES_POLICY (upstream v1.6): `BestEffort` relaxes a new NodeClaim's unmet minValues. */
+  readonly minValuesPolicy: MinValuesPolicy
   readonly featureGates: FeatureGates
   /** The KWOK provider's instance-type catalogue; unset: the built-in one. */
   readonly instanceTypesFilePath: string | undefined
@@ -311,6 +320,14 @@ export const definitions: ReadonlyArray<Definition> = [
     apply: set("preferencePolicy", oneOf(["Respect", "Ignore"]))
   },
   {
+    flag: "min-values-policy",
+    env: "MIN_VALUES_POLICY",
+    defaultText: "Strict",
+    description:
+      "Min values policy for scheduling. Options include 'Strict' for existing behavior where min values are strictly enforced or 'BestEffort' where Karpenter relaxes min values when it isn't satisfied.",
+    apply: set("minValuesPolicy", oneOf(minValuesPolicies))
+  },
+  {
     flag: "feature-gates",
     env: "FEATURE_GATES",
     defaultText:
@@ -442,6 +459,7 @@ export const defaults: Options = {
   batchMaxDuration: Duration.seconds(10),
   batchIdleDuration: Duration.seconds(1),
   preferencePolicy: "Respect",
+  minValuesPolicy: "Strict",
   featureGates: defaultFeatureGates,
   instanceTypesFilePath: undefined,
   kubeconfig: undefined,
@@ -540,6 +558,7 @@ export const controllerOptions = (
   batchIdle: options.batchIdleDuration,
   batchMax: options.batchMaxDuration,
   preferencePolicy: options.preferencePolicy,
+  minValuesPolicy: options.minValuesPolicy,
   ...gatedOptions(options.featureGates)
 })
 

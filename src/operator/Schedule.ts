@@ -143,7 +143,8 @@ const withOverlays = (
 export const plan = Effect.fn("Schedule.plan")(function* (
   manifests: Manifests.Manifests,
   catalogue: ReadonlyArray<InstanceType.InstanceType>,
-  offered?: AwsWorld.Offered
+  offered?: AwsWorld.Offered,
+  minValuesPolicy?: Options.MinValuesPolicy
 ) {
   const wellKnown = offered?.wellKnownLabels ?? wellKnownFor(catalogue)
   const unschedulable: Array<{ pod: string; reason: string }> = []
@@ -160,7 +161,8 @@ export const plan = Effect.fn("Schedule.plan")(function* (
     daemonSetPods: ClusterView.daemonSetPods(manifests),
     namespaces: manifests.namespaces,
     volumes,
-    wellKnownLabels: wellKnown
+    wellKnownLabels: wellKnown,
+    ...(minValuesPolicy === undefined ? {} : { minValuesPolicy })
   })
   for (const [pod, reason] of results.errors) {
     // The NodePools left out may be the ones the pod would have fitted: name them and why.
@@ -218,6 +220,8 @@ export const run = Effect.fn("Schedule.run")(function* (options: {
   readonly aws?: Effect.Effect<AwsWorld.AwsWorld>
   /** `--feature-gates`: checked as the controller checks them. */
   readonly featureGates?: string | undefined
+  /** `--min-values-policy`; default Strict. */
+  readonly minValuesPolicy?: Options.MinValuesPolicy
 }) {
   const gates = Options.offlineFeatureGates(options.featureGates)
   if (Result.isFailure(gates)) return yield* new InvalidInput({ message: `--feature-gates: ${gates.failure}` })
@@ -238,7 +242,7 @@ export const run = Effect.fn("Schedule.run")(function* (options: {
       : options.instanceTypes === undefined
         ? Catalog.kwok()
         : yield* loadCatalogue(options.instanceTypes)
-  const { result, wellKnown } = yield* plan(manifests, catalogue, offered)
+  const { result, wellKnown } = yield* plan(manifests, catalogue, offered, options.minValuesPolicy)
   return options.output === "json"
     ? JSON.stringify(ScheduleOutput.toJson(result, wellKnown), null, 2)
     : ScheduleOutput.toText(result, wellKnown)

@@ -143,6 +143,8 @@ export const run = Effect.fn("Simulate.run")(function* (
     readonly aws?: Effect.Effect<AwsWorld.AwsWorld>
     /** `--feature-gates`, over the Scenario's `spec.featureGates`. */
     readonly featureGates?: string | undefined
+    /** `--min-values-policy` of the simulation's provisioner and disruption controller; default Strict. */
+    readonly minValuesPolicy?: Options.MinValuesPolicy
   }
 ) {
   const manifests = yield* Manifests.load(options.files).pipe(
@@ -175,7 +177,10 @@ export const run = Effect.fn("Simulate.run")(function* (
   if (Result.isFailure(gates)) {
     return yield* new InvalidInput({ message: `${where}: spec.featureGates: ${gates.failure}` })
   }
-  const controllerOptions = Options.gatedOptions(gates.success)
+  const controllerOptions = {
+    ...Options.gatedOptions(gates.success),
+    ...(options.minValuesPolicy === undefined ? {} : { minValuesPolicy: options.minValuesPolicy })
+  }
   // The report is written after the run: a mistyped directory is refused now, not once the run is over.
   if (options.report !== undefined) {
     const directory = (yield* Path.Path).dirname(options.report)

@@ -130,7 +130,12 @@ export const nodePool = (
   name: string,
   options: {
     readonly nodeClassRef?: { readonly group: string; readonly kind: string; readonly name: string }
-    readonly requirements?: ReadonlyArray<{ key: string; operator: string; values?: ReadonlyArray<string> }>
+    readonly requirements?: ReadonlyArray<{
+      key: string
+      operator: string
+      values?: ReadonlyArray<string>
+      minValues?: number
+    }>
     readonly labels?: Record<string, string>
     readonly annotations?: Record<string, string>
     readonly limits?: Record<string, string>

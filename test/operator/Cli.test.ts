@@ -108,6 +108,8 @@ describe("Cli flag errors", () => {
     [["schedule"], "--file"],
     [["schedule", "-f"], "--file"],
     [["schedule", "--bogus", "-f", "a.yaml"], "--bogus"],
+    [["schedule", "-f", "a.yaml", "--min-values-policy", "Loose"], '"Loose" for flag --min-values-policy'],
+    [["simulate", "-f", "a.yaml", "--min-values-policy", "strict"], '"strict" for flag --min-values-policy'],
     [["simulate", "-f", "a.yaml", "--max-duration", "soon"], '"soon" for flag --max-duration'],
     [["simulate", "-f", "a.yaml", "--output"], "--output"],
     [["dev", "--port", "99999"], '"99999" for flag --port: expected a port between 0 and 65535'],
@@ -304,6 +306,77 @@ describe("Cli feature gates in the offline commands", () => {
         run(["schedule", "-f", join(root, "examples/schedule/cluster.yaml"), "--feature-gates", "NodeRepair=maybe"])
       )
       assert.match(schedule.message, /^--feature-gates: invalid value of NodeRepair=maybe/)
+    })
+  )
+})
+
+describe("Cli --min-values-policy in the offline commands", () => {
+  // A NodePool asking for more instance types than KWOK's amd64 catalogue has in one family, for a pod.
+  const manifest = `apiVersion: karpenter.kwok.sh/v1alpha1
+kind: KWOKNodeClass
+metadata: {name: default}
+---
+apiVersion: karpenter.sh/v1
+kind: NodePool
+metadata: {name: flexible}
+spec:
+  template:
+    spec:
+      nodeClassRef: {group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}
+      requirements:
+        - {key: karpenter.kwok.sh/instance-family, operator: In, values: [c]}
+        - {key: node.kubernetes.io/instance-type, operator: Exists, minValues: 50}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: app, namespace: default}
+spec:
+  containers: [{name: app, image: app, resources: {requests: {cpu: "1"}}}]
+`
+
+  const scheduled = (args: ReadonlyArray<string>) =>
+    Effect.gen(function* () {
+      const path = join(scratch, "min-values.yaml")
+      writeFileSync(path, manifest)
+      const { run } = recording()
+      const { printed, console } = capturing()
+      yield* run(["schedule", "-f", path, "-o", "json", ...args]).pipe(Effect.provideService(Console.Console, console))
+      return JSON.parse(printed.stdout.join("\n")) as {
+        nodeClaims: ReadonlyArray<{ requirements: ReadonlyArray<{ key: string; values: ReadonlyArray<string> }> }>
+        unschedulable: ReadonlyArray<{ pod: string; reason: string }>
+      }
+    })
+
+  it.effect("schedule: Strict (the default) leaves the pod unschedulable; BestEffort launches with fewer types", () =>
+    Effect.gen(function* () {
+      for (const args of [[], ["--min-values-policy", "Strict"]]) {
+        const strict = yield* scheduled(args)
+        assert.lengthOf(strict.nodeClaims, 0, args.join(" "))
+        assert.include(strict.unschedulable[0]?.reason ?? "", "minValues requirement is not met")
+      }
+      const relaxed = yield* scheduled(["--min-values-policy", "BestEffort"])
+      assert.lengthOf(relaxed.unschedulable, 0)
+      const [claim] = relaxed.nodeClaims
+      const types = claim?.requirements.find((requirement) => requirement.key === "node.kubernetes.io/instance-type")
+      assert.isAbove(types?.values.length ?? 0, 0)
+      assert.isBelow(types?.values.length ?? 50, 50)
+    })
+  )
+
+  it.live("simulate: the policy reaches the simulation's controllers", () =>
+    Effect.gen(function* () {
+      const given: Array<Controllers.ControllerOptions> = []
+      const recordingEnvironment: Simulate.Environment = (_, options) => {
+        given.push(options)
+        return unbuildable([], options)
+      }
+      const file = scenarioFile("min-values", "1h")
+      yield* simulateWith(["-f", file, "--min-values-policy", "BestEffort"], { simulation: recordingEnvironment })
+      yield* simulateWith(["-f", file], { simulation: recordingEnvironment })
+      assert.deepStrictEqual(
+        given.map((options) => options.minValuesPolicy),
+        ["BestEffort", "Strict"]
+      )
     })
   )
 })

@@ -113,6 +113,7 @@ describe("Options", () => {
         batchIdle: Duration.seconds(1),
         batchMax: Duration.seconds(10),
         preferencePolicy: "Ignore",
+        minValuesPolicy: "Strict",
         spotToSpotConsolidation: true,
         staticCapacity: false,
         nodeRepair: false,
@@ -121,6 +122,27 @@ describe("Options", () => {
       }
     )
     assert.isTrue(Options.controllerOptions(run(["--feature-gates=NodeRepair=true"])).nodeRepair)
+  })
+
+  it("--min-values-policy / MIN_VALUES_POLICY: Strict by default, BestEffort reaches the controllers", () => {
+    assert.strictEqual(run([]).minValuesPolicy, "Strict")
+    assert.strictEqual(run([], { MIN_VALUES_POLICY: "BestEffort" }).minValuesPolicy, "BestEffort")
+    assert.strictEqual(
+      run(["--min-values-policy=Strict"], { MIN_VALUES_POLICY: "BestEffort" }).minValuesPolicy,
+      "Strict"
+    )
+    assert.strictEqual(
+      Options.controllerOptions(run(["--min-values-policy", "BestEffort"])).minValuesPolicy,
+      "BestEffort"
+    )
+    assert.strictEqual(
+      failure(["--min-values-policy=besteffort"]),
+      'invalid value "besteffort" for flag --min-values-policy: expected one of Strict, BestEffort'
+    )
+    assert.strictEqual(
+      failure([], { MIN_VALUES_POLICY: "Loose" }),
+      'invalid value "Loose" for MIN_VALUES_POLICY: expected one of Strict, BestEffort'
+    )
   })
 
   it("rejects unknown flags and invalid values with one line", () => {

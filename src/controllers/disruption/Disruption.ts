@@ -16,6 +16,7 @@ import { EventRecorder } from "../../kube/EventRecorder.ts"
 import * as Result from "../../runtime/Result.ts"
 import * as Singleton from "../../runtime/Singleton.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
+import type * as Scheduler from "../provisioning/scheduling/Scheduler.ts"
 import * as Budgets from "./Budgets.ts"
 import * as Validation from "./CommandValidation.ts"
 import * as Metrics from "./DisruptionMetrics.ts"
@@ -44,6 +45,8 @@ export interface Options {
   readonly spotToSpotConsolidation?: boolean
   /** PREFERENCE_POLICY for the scheduling simulations (the provisioner's option of the same name). */
   readonly preferencePolicy?: "Respect" | "Ignore"
+  /** MIN_VALUES_POLICY for the scheduling simulations (the provisioner's option of the same name). */
+  readonly minValuesPolicy?: Scheduler.MinValuesPolicy
   /** The ReservedCapacity feature gate: when off (the default), reserved offerings are not offered. */
   readonly reservedCapacity?: boolean
   /** An orchestrated command whose replacements are not initialized by then is abandoned. */
@@ -86,7 +89,8 @@ export const make = (options?: Options) =>
     const events = yield* EventRecorder
     const settings: Planner.ConsolidationSettings = {
       spotToSpot: options?.spotToSpotConsolidation ?? false,
-      ...(options?.preferencePolicy === undefined ? {} : { preferencePolicy: options.preferencePolicy })
+      ...(options?.preferencePolicy === undefined ? {} : { preferencePolicy: options.preferencePolicy }),
+      ...(options?.minValuesPolicy === undefined ? {} : { minValuesPolicy: options.minValuesPolicy })
     }
     const orchestration = yield* Orchestration.make({ commandTimeout: options?.commandTimeout ?? "10 minutes" })
     const reservedCapacity = options?.reservedCapacity ?? false

@@ -176,7 +176,10 @@ export const simulate = Effect.fn("Planner.simulate")(function* (
   const { results, existingNodes } = yield* Provisioner.simulate(
     { ...state.view, markedForDeletion: marked },
     state.nodePools,
-    settings?.preferencePolicy === undefined ? undefined : { preferencePolicy: settings.preferencePolicy }
+    {
+      ...(settings?.preferencePolicy === undefined ? {} : { preferencePolicy: settings.preferencePolicy }),
+      ...(settings?.minValuesPolicy === undefined ? {} : { minValuesPolicy: settings.minValuesPolicy })
+    }
   )
   const moving = new Set(candidates.flatMap((c) => c.reschedulablePods.map(Scheduler.podKey)))
   const podErrors = new Map<string, string>()
@@ -225,6 +228,8 @@ export interface ConsolidationSettings {
   readonly spotToSpot?: boolean
   /** PREFERENCE_POLICY, which the simulations follow as provisioning does (default Respect). */
   readonly preferencePolicy?: "Respect" | "Ignore"
+  /** MIN_VALUES_POLICY, which the simulations follow as provisioning does (upstream v1.6; default Strict). */
+  readonly minValuesPolicy?: Scheduler.MinValuesPolicy
 }
 
 /** Replacement options, or why there are none. */

@@ -35,6 +35,8 @@ export interface Options {
   readonly reservedCapacity?: boolean
   /** How a pass treats reserved offerings (see `Scheduler.Input`); provisioning is Strict, disruption Fallback. */
   readonly reservedOfferingMode?: "Fallback" | "Strict"
+  /** MIN_VALUES_POLICY: `BestEffort` lowers a new NodeClaim's unmet minValues; default `Strict`. */
+  readonly minValuesPolicy?: Scheduler.MinValuesPolicy
 }
 
 /** kube-scheduler gave up on the pod: the only pods Karpenter provisions for. */
@@ -65,7 +67,10 @@ export const toNodeClaim = (claim: Scheduler.NewNodeClaim) => {
       annotations: {
         ...template.metadata?.annotations,
         [Labels.NodePoolHashAnnotation]: Hash.hashOf(nodePool),
-        [Labels.NodePoolHashVersionAnnotation]: Labels.NodePoolHashVersion
+        [Labels.NodePoolHashVersionAnnotation]: Labels.NodePoolHashVersion,
+        ...(claim.minValuesRelaxed === undefined
+          ? {}
+          : { [Labels.NodeClaimMinValuesRelaxedAnnotation]: String(claim.minValuesRelaxed) })
       },
       ownerReferences: [
         {
@@ -160,6 +165,7 @@ export const simulate = Effect.fn("Provisioner.simulate")(function* (
     wellKnownLabels: wellKnown,
     ...(options?.preferencePolicy === undefined ? {} : { preferencePolicy: options.preferencePolicy }),
     ...(options?.reservedOfferingMode === undefined ? {} : { reservedOfferingMode: options.reservedOfferingMode }),
+    ...(options?.minValuesPolicy === undefined ? {} : { minValuesPolicy: options.minValuesPolicy }),
     timeout: options?.schedulingTimeout ?? "1 minute"
   })
   return { pending, existingNodes, results }
@@ -213,7 +219,9 @@ export const createNodeClaims = Effect.fn("Provisioner.createNodeClaims")(functi
       Metric.withAttributes(Metrics.nodeClaimsCreatedTotal, {
         reason,
         nodepool: name,
-        capacity_type: nodeClaim.value.metadata.labels?.[Labels.CapacityType] ?? ""
+        capacity_type: nodeClaim.value.metadata.labels?.[Labels.CapacityType] ?? "",
+        min_values_relaxed:
+          nodeClaim.value.metadata.annotations?.[Labels.NodeClaimMinValuesRelaxedAnnotation] ?? "false"
       }),
       1
     )

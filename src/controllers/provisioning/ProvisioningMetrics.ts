@@ -4,10 +4,13 @@
  */
 import { Metric } from "effect"
 
-/** `karpenter_nodeclaims_created_total{reason,nodepool,capacity_type}`: reason `provisioning` or a disruption method. */
+/**
+ * `karpenter_nodeclaims_created_total{reason,nodepool,capacity_type,min_values_relaxed}`: reason `provisioning` or a
+ * disruption method; `min_values_relaxed` (upstream v1.6) from the NodeClaim's annotation, "false" without one.
+ */
 export const nodeClaimsCreatedTotal = Metric.counter("karpenter_nodeclaims_created_total", {
   description:
-    "Number of nodeclaims created in total by Karpenter. Labeled by reason the nodeclaim was created and the owning nodepool.",
+    "Number of nodeclaims created in total by Karpenter. Labeled by reason the nodeclaim was created, the owning nodepool, the capacity type and if min values was relaxed for this nodeclaim.",
   incremental: true
 })
 

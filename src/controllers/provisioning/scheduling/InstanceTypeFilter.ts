@@ -134,6 +134,23 @@ const explain = (
   return `no instance type has ${needs} and matches ${Requirements.format(requirements)}`
 }
 
+/** How many distinct values of `key` the instance types offer within the requirement, counting up to `enough`. */
+const distinctValues = (
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+  key: string,
+  requirement: Requirement.Requirement,
+  enough: number
+): number => {
+  const seen = new Set<string>()
+  for (const instanceType of instanceTypes) {
+    const offered = instanceType.requirements.get(key)
+    if (offered === undefined || offered.complement) continue
+    for (const value of offered.values) if (Requirement.has(requirement, value)) seen.add(value)
+    if (seen.size >= enough) break
+  }
+  return seen.size
+}
+
 /**
  * Upstream `SatisfiesMinValues`: for every requirement with `minValues`, the instance types together must offer at
  * least that many distinct values of its key. The violated requirement's message, or undefined.
@@ -145,14 +162,29 @@ export const minValuesViolation = (
   for (const [key, requirement] of requirements) {
     const minimum = requirement.minValues
     if (minimum === undefined) continue
-    const seen = new Set<string>()
-    for (const instanceType of instanceTypes) {
-      const offered = instanceType.requirements.get(key)
-      if (offered === undefined || offered.complement) continue
-      for (const value of offered.values) if (Requirement.has(requirement, value)) seen.add(value)
-      if (seen.size >= minimum) break
-    }
-    if (seen.size < minimum) return `minValues requirement is not met for "${key}" (${seen.size} of ${minimum})`
+    const seen = distinctValues(instanceTypes, key, requirement, minimum)
+    if (seen < minimum) return `minValues requirement is not met for "${key}" (${seen} of ${minimum})`
   }
   return undefined
+}
+
+/**
+ * MinValuesPolicy BestEffort (upstream v1.6 `filterInstanceTypesByRequirements` with `relaxMinValues`): every
+ * requirement whose `minValues` the instance types do not meet gets, as its `minValues`, the number of distinct values
+ * they do offer. The same requirements when nothing needed relaxing.
+ */
+export const relaxMinValues = (
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+  requirements: Requirements.Requirements
+): Requirements.Requirements => {
+  let relaxed: Map<string, Requirement.Requirement> | undefined
+  for (const [key, requirement] of requirements) {
+    const minimum = requirement.minValues
+    if (minimum === undefined) continue
+    const seen = distinctValues(instanceTypes, key, requirement, minimum)
+    if (seen >= minimum) continue
+    relaxed ??= new Map(requirements)
+    relaxed.set(key, { ...requirement, minValues: seen })
+  }
+  return relaxed ?? requirements
 }

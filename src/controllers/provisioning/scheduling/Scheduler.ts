@@ -86,7 +86,15 @@ export interface Input {
    * it could use is held by other NodeClaims of this pass or would be lost by adding it.
    */
   readonly reservedOfferingMode?: "Fallback" | "Strict"
+  /** MIN_VALUES_POLICY (upstream v1.6); default Strict. */
+  readonly minValuesPolicy?: MinValuesPolicy
 }
+
+/**
+ * Upstream's `MinValuesPolicy`: `Strict` launches only NodeClaims whose instance types meet every `minValues`;
+ * `BestEffort` lowers an unmet `minValues` of a new NodeClaim to what its instance types offer.
+ */
+export type MinValuesPolicy = "Strict" | "BestEffort"
 
 /** A NodeClaim the pass decided to launch. */
 export interface NewNodeClaim {
@@ -100,6 +108,11 @@ export interface NewNodeClaim {
   readonly pods: ReadonlyArray<Pod>
   /** DaemonSet overhead plus the requests of its pods (with `pods`). */
   readonly requests: Resources.Resources
+  /**
+   * Whether its first pod lowered a `minValues` of its requirements (MinValuesPolicy BestEffort); set by the scheduler,
+   * unset on NodeClaims made without it (static capacity), as upstream.
+   */
+  readonly minValuesRelaxed?: boolean
 }
 
 /** The outcome of a pass. */
@@ -370,6 +383,8 @@ class SimulatedNodeClaim {
 
   /** The reservations this NodeClaim holds (upstream keeps the offerings; their ids are what counts). */
   reservationIDs: ReadonlyArray<string> = []
+  /** Whether placing its first pod lowered a `minValues` (upstream records it only when the NodeClaim is created). */
+  minValuesRelaxed = false
 
   constructor(
     readonly template: Template,
@@ -401,11 +416,15 @@ class SimulatedNodeClaim {
     return { requirements: this.requirements, taints: this.template.taints }
   }
 
-  /** Places the pod on this NodeClaim, narrowing its requirements and options, or says why it cannot. */
+  /**
+   * Places the pod on this NodeClaim, narrowing its requirements and options, or says why it cannot. With
+   * `relaxMinValues` (a new NodeClaim under BestEffort, as upstream) an unmet `minValues` is lowered instead.
+   */
   add(
     pod: PodData,
     topology: Topology.Topology,
-    wellKnown: ReadonlySet<string>
+    wellKnown: ReadonlySet<string>,
+    relaxMinValues = false
   ): string | ReservedOfferingError | undefined {
     const untolerated = Tolerations.tolerates(pod.pod.spec.tolerations, this.template.taints)
     if (untolerated !== undefined) return untolerated
@@ -438,8 +457,15 @@ class SimulatedNodeClaim {
       changed
     )
     if (!filtered.ok) return filtered.reason
-    const minValues = InstanceTypeFilter.minValuesViolation(filtered.instanceTypes, requirements)
-    if (minValues !== undefined) return minValues
+    let relaxed = false
+    if (relaxMinValues) {
+      const narrowed = requirements
+      requirements = InstanceTypeFilter.relaxMinValues(filtered.instanceTypes, requirements)
+      relaxed = requirements !== narrowed
+    } else {
+      const minValues = InstanceTypeFilter.minValuesViolation(filtered.instanceTypes, requirements)
+      if (minValues !== undefined) return minValues
+    }
     const reserved = this.reserveOfferings(filtered.instanceTypes, requirements, wellKnown)
     if (reserved instanceof ReservedOfferingError) return reserved
     // Reservations the narrowed NodeClaim can no longer launch into go back to the pass.
@@ -448,6 +474,7 @@ class SimulatedNodeClaim {
       this.reservationIDs.filter((id) => !reserved.includes(id))
     )
     this.reservationIDs = reserved
+    if (relaxMinValues) this.minValuesRelaxed = relaxed
     this.pods.push(pod.pod)
     this.requirements = requirements
     this.requests = total
@@ -595,6 +622,7 @@ class Pass {
   private readonly queue: Array<PodData>
   private readonly pushedAt = new Map<string, number>()
   private readonly maxInstanceTypes: number
+  private readonly relaxMinValues: boolean
   private readonly volumes: VolumeTopology.VolumeContext
   private claimCount = 0
   private timedOut = false
@@ -603,6 +631,7 @@ class Pass {
     this.wellKnown = input.wellKnownLabels
     this.ignorePreferences = input.preferencePolicy === "Ignore"
     this.maxInstanceTypes = input.maxInstanceTypes ?? 60
+    this.relaxMinValues = input.minValuesPolicy === "BestEffort"
     this.volumes = input.volumes ?? VolumeTopology.emptyVolumeContext
     const daemons = input.daemonSetPods.map((pod) => podData(pod, podKey(pod), true, this.volumes))
     const pools = [...input.nodePools].sort(byWeight)
@@ -761,7 +790,7 @@ class Pass {
         this.reservations,
         this.strictReservations
       )
-      const rejected = claim.add(pod, this.topology, this.wellKnown)
+      const rejected = claim.add(pod, this.topology, this.wellKnown, this.relaxMinValues)
       if (rejected !== undefined) {
         this.topology.unregisterHostname(hostname)
         this.reservations.release(hostname)
@@ -828,7 +857,8 @@ class Pass {
       0,
       this.maxInstanceTypes
     )
-    const violation = InstanceTypeFilter.minValuesViolation(ordered, withoutHostname)
+    // Upstream `Truncate`: only Strict refuses a NodeClaim whose cheapest types no longer meet minValues.
+    const violation = this.relaxMinValues ? undefined : InstanceTypeFilter.minValuesViolation(ordered, withoutHostname)
     if (violation !== undefined)
       return `${violation} after keeping the ${this.maxInstanceTypes} cheapest instance types`
     const existingType = withoutHostname.get(Labels.InstanceType)
@@ -847,7 +877,8 @@ class Pass {
       requirements,
       instanceTypes: ordered,
       pods: claim.pods,
-      requests: claim.requests
+      requests: claim.requests,
+      minValuesRelaxed: claim.minValuesRelaxed
     }
   }
 }
