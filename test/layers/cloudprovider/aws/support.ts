@@ -4,6 +4,7 @@ import * as AwsCloudProvider from "../../../../layers/cloudprovider/aws/AwsCloud
 import * as NodeClassStatus from "../../../../layers/cloudprovider/aws/controllers/NodeClassStatus.ts"
 import * as FakeAws from "../../../../layers/cloudprovider/aws/fake/FakeAws.ts"
 import * as Prices from "../../../../layers/cloudprovider/aws/Prices.ts"
+import * as CapacityReservations from "../../../../layers/cloudprovider/aws/providers/CapacityReservations.ts"
 import * as UnavailableOfferings from "../../../../layers/cloudprovider/aws/UnavailableOfferings.ts"
 import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as EC2NodeClass from "../../../../src/api/EC2NodeClass.ts"
@@ -43,6 +44,7 @@ export const TestLayer = AwsCloudProvider.layer({
   generated: AwsCloudProvider.generatedData(dataset)
 }).pipe(
   Layer.provideMerge(UnavailableOfferings.layer),
+  Layer.provideMerge(CapacityReservations.layer),
   Layer.provideMerge(Prices.layer(Ec2Pricing.fromStatic(Ec2Dataset.onDemandPrices(dataset)))),
   Layer.provideMerge(FakeAws.layer({ instanceTypes: dataset, zones })),
   Layer.provideMerge(InformerCache.layer.pipe(Layer.provideMerge(MemoryKube.layer()))),
