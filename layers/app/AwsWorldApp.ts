@@ -30,6 +30,7 @@ import * as NodeClassStatus from "../cloudprovider/aws/controllers/NodeClassStat
 import * as FakeAws from "../cloudprovider/aws/fake/FakeAws.ts"
 import * as FakeKubelet from "../cloudprovider/aws/fake/FakeKubelet.ts"
 import * as Prices from "../cloudprovider/aws/Prices.ts"
+import * as CapacityReservations from "../cloudprovider/aws/providers/CapacityReservations.ts"
 import * as UnavailableOfferings from "../cloudprovider/aws/UnavailableOfferings.ts"
 import * as MemoryKube from "../kube/memory/MemoryKubeClient.ts"
 import * as SimulationApp from "./SimulationApp.ts"
@@ -80,7 +81,7 @@ const providerOn = (
     Layer.effectDiscard(NodeClassStatus.make(settings)),
     FakeKubelet.layer()
   ).pipe(
-    Layer.provideMerge(Layer.merge(UnavailableOfferings.layer, Prices.layer(prices))),
+    Layer.provideMerge(Layer.mergeAll(UnavailableOfferings.layer, CapacityReservations.layer, Prices.layer(prices))),
     Layer.provideMerge(FakeAws.layerOf(fake))
   )
 

@@ -124,7 +124,8 @@ const awsEnvironment = (
       kubernetesVersion: info.kubernetesVersion,
       caBundle: info.caBundle,
       kubeDnsIp: info.kubeDnsIp,
-      dataset
+      dataset,
+      reservedCapacity: options.featureGates.ReservedCapacity
     } satisfies AwsOperator.Environment
   })
 

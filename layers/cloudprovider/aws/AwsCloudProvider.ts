@@ -28,6 +28,7 @@ import * as FleetRequest from "./FleetRequest.ts"
 import * as Launcher from "./Launcher.ts"
 import * as LaunchTemplates from "./LaunchTemplates.ts"
 import { Prices } from "./Prices.ts"
+import { CapacityReservations } from "./providers/CapacityReservations.ts"
 import { EksClusterNameTag } from "./providers/InstanceProfiles.ts"
 import type { AwsFailure } from "./sdk/AwsError.ts"
 import { Ec2 } from "./sdk/Ec2.ts"
@@ -52,6 +53,7 @@ export const DriftReasons = {
   AMIDrift: "AMIDrift",
   SubnetDrift: "SubnetDrift",
   SecurityGroupDrift: "SecurityGroupDrift",
+  CapacityReservationDrift: "CapacityReservationDrift",
   NodeClassDrift: "NodeClassDrift"
 } as const
 
@@ -119,20 +121,32 @@ interface Instance {
   readonly subnetId: string
   readonly securityGroupIds: ReadonlyArray<string>
   readonly capacityType: string
+  /** The reservation it runs in, if any (only read under the ReservedCapacity gate). */
+  readonly capacityReservationId: string | undefined
   readonly state: string
   readonly launchTimeMillis: number | undefined
   readonly tags: Readonly<Record<string, string>>
   readonly efaEnabled: boolean
 }
 
-const instanceOf = (instance: Ec2Sdk.Instance): Instance => ({
+/**
+ * upstream `NewInstance`: reserved only under the gate, since an instance can run in an open reservation it was not
+ * launched into, and calling it reserved then would make it look drifted.
+ */
+const instanceOf = (instance: Ec2Sdk.Instance, reservedCapacity: boolean): Instance => ({
   id: instance.InstanceId ?? "",
   instanceType: instance.InstanceType ?? "",
   zone: instance.Placement?.AvailabilityZone ?? "",
   imageId: instance.ImageId ?? "",
   subnetId: instance.SubnetId ?? "",
   securityGroupIds: (instance.SecurityGroups ?? []).map((group) => group.GroupId ?? ""),
-  capacityType: instance.SpotInstanceRequestId === undefined ? Labels.CapacityTypeOnDemand : Labels.CapacityTypeSpot,
+  capacityType:
+    instance.SpotInstanceRequestId !== undefined
+      ? Labels.CapacityTypeSpot
+      : instance.CapacityReservationId !== undefined && reservedCapacity
+        ? Labels.CapacityTypeReserved
+        : Labels.CapacityTypeOnDemand,
+  capacityReservationId: reservedCapacity ? instance.CapacityReservationId : undefined,
   state: instance.State?.Name ?? "",
   launchTimeMillis: instance.LaunchTime?.getTime(),
   tags: Object.fromEntries((instance.Tags ?? []).map((tag) => [tag.Key ?? "", tag.Value ?? ""])),
@@ -175,6 +189,9 @@ const toNodeClaim = (
   const zoneId = nodeClass?.status?.subnets?.find((subnet) => subnet.zone === instance.zone)?.zoneID
   if (zoneId !== undefined && zoneId !== "") labels[Ec2InstanceTypes.AwsLabels.zoneId] = zoneId
   labels[Labels.CapacityType] = instance.capacityType
+  if (instance.capacityType === Labels.CapacityTypeReserved && instance.capacityReservationId !== undefined) {
+    labels[Ec2InstanceTypes.AwsLabels.capacityReservationId] = instance.capacityReservationId
+  }
   const nodePool = instance.tags[Labels.NodePool]
   if (nodePool !== undefined) labels[Labels.NodePool] = nodePool
   const terminating = instance.state === "shutting-down" || instance.state === "terminated"
@@ -229,6 +246,8 @@ export interface Options {
   /** Upstream's generated tables (VPC limits, bandwidth) by instance type, e.g. from {@link generatedData}. */
   readonly generated: ReadonlyMap<string, Ec2InstanceTypes.GeneratedData>
   readonly settings?: Ec2InstanceTypes.Settings
+  /** The ReservedCapacity feature gate: the node class's capacity reservations are offered only with it. */
+  readonly reservedCapacity?: boolean
 }
 
 /** The generated data of every dataset record that has it. */
@@ -257,6 +276,8 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
   const ec2 = yield* Ec2
   const launcher = yield* Launcher.Launcher
   const unavailable = yield* UnavailableOfferings
+  const reservations = yield* CapacityReservations
+  const reservedCapacity = options.reservedCapacity === true
   const prices = yield* Prices
   const ttlMillis = Duration.toMillis(catalogueTtl)
   let catalogue:
@@ -309,7 +330,8 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
     const described = yield* describeCatalogue().pipe(Effect.mapError(failure("getInstanceTypes")))
     // The offerings unavailable now, not only the marks: one whose three minutes are over is offered again.
     const unavailableNow = yield* unavailable.active
-    const key = `${nodeClass.metadata.resourceVersion ?? ""}/${catalogue?.seqNum ?? 0}/${unavailableNow.join(",")}`
+    const reservationsSeqNum = yield* reservations.seqNum
+    const key = `${nodeClass.metadata.resourceVersion ?? ""}/${catalogue?.seqNum ?? 0}/${unavailableNow.join(",")}/${reservationsSeqNum}`
     const book = yield* prices.current
     const cached = built.get(nodeClass.metadata.name ?? "")
     if (cached?.key === key && cached.prices === book) return cached.types
@@ -318,6 +340,8 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
       subnet.zoneID === undefined ? { zone: subnet.zone } : { zone: subnet.zone, zoneId: subnet.zoneID }
     )
     const classOptions = nodeClassOptions(nodeClass)
+    const reservationsLeft = yield* reservations.snapshot
+    const statusReservations = reservedCapacity ? (nodeClass.status?.capacityReservations ?? []) : []
     const types = described.infos.map((info) =>
       Ec2InstanceTypes.make({
         info,
@@ -325,7 +349,14 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
         placement: {
           region: options.region,
           offeringZones: described.zonesByType.get(info.InstanceType ?? "") ?? [],
-          subnetZones
+          subnetZones,
+          capacityReservations: statusReservations
+            .filter((reservation) => reservation.instanceType === info.InstanceType)
+            .map((reservation) => ({
+              id: reservation.id,
+              zone: reservation.availabilityZone,
+              available: reservationsLeft(reservation.id)
+            }))
         },
         allZones: described.allZones,
         prices: book,
@@ -386,6 +417,7 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
       })
     }
     const launched = yield* launcher.launch({ nodeClass, nodeClaim, instanceTypes })
+    if (launched.capacityReservationId !== undefined) yield* reservations.markLaunched(launched.capacityReservationId)
     const now = yield* Clock.currentTimeMillis
     const instance: Instance = {
       id: launched.instanceId,
@@ -395,6 +427,7 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
       subnetId: launched.subnetId,
       securityGroupIds: [],
       capacityType: launched.capacityType,
+      capacityReservationId: launched.capacityReservationId,
       state: "pending",
       launchTimeMillis: now,
       tags: launched.tags,
@@ -443,7 +476,7 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
     if (instance === undefined) {
       return yield* new CloudProvider.NodeClaimNotFound({ message: `nodeclaim not found, instance ${id} not found` })
     }
-    return instanceOf(instance)
+    return instanceOf(instance, reservedCapacity)
   })
 
   /** upstream `resolveInstanceTypeFromInstance` and `resolveNodeClassFromInstance`, then `instanceToNodeClaim`. */
@@ -476,7 +509,9 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
         ]
       })
       .pipe(Effect.mapError(failure("list")))
-    const instances = reservations.flatMap((reservation) => reservation.Instances ?? []).map(instanceOf)
+    const instances = reservations
+      .flatMap((reservation) => reservation.Instances ?? [])
+      .map((instance) => instanceOf(instance, reservedCapacity))
     return yield* Effect.forEach(instances, (instance) => nodeClaimOf("list", instance))
   })
 
@@ -485,7 +520,13 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
    * is terminated (DescribeInstances no longer answers it), which lets the termination finalizer complete.
    */
   const deleteInstance = Effect.fn("AwsCloudProvider.delete")(function* (nodeClaim: NodeClaim) {
-    const instance = yield* describeInstance("delete", nodeClaim.status?.providerID ?? "")
+    // Once the instance is gone its reservation has the instance back (upstream `Delete`'s MarkTerminated).
+    const reservationId = nodeClaim.metadata.labels?.[Ec2InstanceTypes.AwsLabels.capacityReservationId]
+    const instance = yield* describeInstance("delete", nodeClaim.status?.providerID ?? "").pipe(
+      Effect.tapErrorTag("NodeClaimNotFound", () =>
+        reservationId === undefined ? Effect.void : reservations.markTerminated(reservationId)
+      )
+    )
     if (instance.state === "shutting-down") return
     yield* ec2.terminateInstances({ InstanceIds: [instance.id] }).pipe(
       Effect.catchTag("AwsNotFound", (error) =>
@@ -544,7 +585,12 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
     }
     const subnets = nodeClass.status?.subnets ?? []
     if (subnets.length === 0) return yield* driftFailure("no subnets are discovered")
-    return subnets.some((subnet) => subnet.id === instance.subnetId) ? undefined : DriftReasons.SubnetDrift
+    if (!subnets.some((subnet) => subnet.id === instance.subnetId)) return DriftReasons.SubnetDrift
+    // upstream `isCapacityReservationDrifted`: the instance's reservation is no longer one the node class selects.
+    const selected = (nodeClass.status?.capacityReservations ?? []).map((reservation) => reservation.id)
+    return instance.capacityReservationId !== undefined && !selected.includes(instance.capacityReservationId)
+      ? DriftReasons.CapacityReservationDrift
+      : undefined
   })
 
   return CloudProvider.CloudProvider.of({
@@ -569,7 +615,16 @@ export const make = Effect.fn("AwsCloudProvider.make")(function* (options: Optio
  */
 export const layer = (
   options: Options
-): Layer.Layer<CloudProvider.CloudProvider, never, KubeClient | Ec2 | UnavailableOfferings | Prices> =>
+): Layer.Layer<
+  CloudProvider.CloudProvider,
+  never,
+  KubeClient | Ec2 | UnavailableOfferings | CapacityReservations | Prices
+> =>
   Layer.effect(CloudProvider.CloudProvider, make(options)).pipe(
-    Layer.provide(Launcher.layer({ cluster: options.cluster }))
+    Layer.provide(
+      Launcher.layer({
+        cluster: options.cluster,
+        ...(options.reservedCapacity === true ? { reservedCapacity: true } : {})
+      })
+    )
   )

@@ -136,21 +136,69 @@ export const pinCapacityType = (
   new Map(requirements).set(Labels.CapacityType, Requirement.make(Labels.CapacityType, "In", [capacityType]))
 
 /**
- * Spot when the requirements allow it and some type offers it now, else on-demand (upstream `getCapacityType`;
- * reserved offerings are not built in v1.4's default configuration).
+ * Reserved, else spot, when the requirements allow it and some type offers it now, else on-demand (upstream
+ * `getCapacityType`; reserved offerings exist only under the ReservedCapacity gate).
  */
 export const capacityTypeOf = (
   requirements: Requirements.Requirements,
   instanceTypes: ReadonlyArray<InstanceType.InstanceType>
 ): string => {
-  if (Requirement.has(Requirements.get(requirements, Labels.CapacityType), Labels.CapacityTypeSpot)) {
-    const spot = pinCapacityType(requirements, Labels.CapacityTypeSpot)
-    if (instanceTypes.some((instanceType) => launchable(instanceType, spot).length > 0)) {
-      return Labels.CapacityTypeSpot
-    }
+  for (const capacityType of [Labels.CapacityTypeReserved, Labels.CapacityTypeSpot]) {
+    if (!Requirement.has(Requirements.get(requirements, Labels.CapacityType), capacityType)) continue
+    const pinned = pinCapacityType(requirements, capacityType)
+    if (instanceTypes.some((instanceType) => launchable(instanceType, pinned).length > 0)) return capacityType
   }
   return Labels.CapacityTypeOnDemand
 }
+
+/**
+ * When the NodeClaim allows reserved capacity, only the types with an available reserved offering, each keeping one
+ * reserved offering per zone, the reservation with the most instances left (upstream `filterReservedInstanceTypes`:
+ * CreateFleet takes one override per pool); the types unchanged when none has one.
+ */
+export const onlyReserved = (
+  requirements: Requirements.Requirements,
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>
+): ReadonlyArray<InstanceType.InstanceType> => {
+  if (!Requirement.has(Requirements.get(requirements, Labels.CapacityType), Labels.CapacityTypeReserved)) {
+    return instanceTypes
+  }
+  const reserved = pinCapacityType(requirements, Labels.CapacityTypeReserved)
+  const narrowed = instanceTypes.flatMap((instanceType) => {
+    const byZone = new Map<string, InstanceType.Offering>()
+    for (const offering of launchable(instanceType, reserved)) {
+      const current = byZone.get(offering.zone)
+      if (current === undefined || (offering.reservationCapacity ?? 0) > (current.reservationCapacity ?? 0)) {
+        byZone.set(offering.zone, offering)
+      }
+    }
+    return byZone.size === 0 ? [] : [{ ...instanceType, offerings: [...byZone.values()] }]
+  })
+  return narrowed.length === 0 ? instanceTypes : narrowed
+}
+
+/** The reservation a reserved offering of the type in the zone draws from (upstream `getCapacityReservationIDForInstance`). */
+export const reservationIdOf = (
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+  instanceType: string,
+  zone: string
+): string | undefined => {
+  const offering = instanceTypes
+    .find((candidate) => candidate.name === instanceType)
+    ?.offerings.find((candidate) => candidate.capacityType === Labels.CapacityTypeReserved && candidate.zone === zone)
+  return offering === undefined
+    ? undefined
+    : InstanceType.reservationIDOf(offering, AwsLabels.capacityReservationId) || undefined
+}
+
+/** The reservations the reserved offerings of a type draw from, each once, in offering order. */
+export const reservationIdsOf = (instanceType: InstanceType.InstanceType): Array<string> => [
+  ...new Set(
+    instanceType.offerings
+      .filter((offering) => offering.capacityType === Labels.CapacityTypeReserved)
+      .map((offering) => InstanceType.reservationIDOf(offering, AwsLabels.capacityReservationId))
+  )
+]
 
 /** A subnet chosen for a zone. */
 export interface ZonalSubnet {
@@ -221,6 +269,7 @@ export const createFleetInput = (options: {
   readonly configs: ReadonlyArray<TemplateConfig>
 }): Ec2Sdk.CreateFleetCommandInput => {
   const tags = ec2Tags(options.tags)
+  // A reserved launch is an on-demand fleet whose launch templates target the reservation.
   const spot = options.capacityType === Labels.CapacityTypeSpot
   return {
     Type: "instant",

@@ -156,6 +156,13 @@ export interface TemplateOptions {
   readonly tags: Readonly<Record<string, string>>
   readonly imageId: string
   readonly maxPods: number
+  /**
+   * The ReservedCapacity feature gate: templates then say how to use reservations (upstream gates it, since it opts
+   * on-demand and spot launches out of open reservations).
+   */
+  readonly reservedCapacity?: boolean
+  /** The reservation a reserved launch targets. */
+  readonly capacityReservationId?: string
 }
 
 /** The CreateLaunchTemplate request of one template (upstream `GetCreateLaunchTemplateInput`, IPv4 clusters). */
@@ -210,7 +217,18 @@ export const createInput = (options: TemplateOptions): Ec2Sdk.CreateLaunchTempla
       ...(capacityType === Labels.CapacityTypeSpot
         ? [{ ResourceType: "spot-instances-request" as const, Tags: resourceTags }]
         : [])
-    ]
+    ],
+    ...(options.reservedCapacity === true
+      ? {
+          CapacityReservationSpecification:
+            capacityType === Labels.CapacityTypeReserved && options.capacityReservationId !== undefined
+              ? {
+                  CapacityReservationPreference: "capacity-reservations-only",
+                  CapacityReservationTarget: { CapacityReservationId: options.capacityReservationId }
+                }
+              : { CapacityReservationPreference: "none" }
+        }
+      : {})
   }
   const tagSpecifications: Array<Ec2Sdk.TagSpecification> = [{ ResourceType: "launch-template", Tags: resourceTags }]
   return {
@@ -269,6 +287,8 @@ export const resolve = (options: {
   readonly instanceTypes: ReadonlyArray<InstanceType.InstanceType>
   readonly capacityType: string
   readonly tags: Readonly<Record<string, string>>
+  readonly reservedCapacity?: boolean
+  readonly capacityReservationId?: string
 }): Array<Resolved> => {
   const amis = statusAmis(options.nodeClass)
   const groups = new Map<

@@ -8,13 +8,17 @@
 import type * as Ec2Sdk from "@aws-sdk/client-ec2"
 import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
 import type { EC2NodeClass } from "../../../src/api/EC2NodeClass.ts"
+import * as Labels from "../../../src/api/Labels.ts"
 import type { NodeClaim } from "../../../src/api/NodeClaim.ts"
+import { AwsLabels } from "../../../src/cloudprovider/aws/Ec2InstanceTypes.ts"
 import { CreateError, InsufficientCapacity } from "../../../src/cloudprovider/CloudProvider.ts"
 import type * as InstanceType from "../../../src/cloudprovider/InstanceType.ts"
+import * as Requirement from "../../../src/scheduling/Requirement.ts"
 import * as Requirements from "../../../src/scheduling/Requirements.ts"
 import * as Resources from "../../../src/scheduling/ResourceLists.ts"
 import * as FleetRequest from "./FleetRequest.ts"
 import * as LaunchTemplates from "./LaunchTemplates.ts"
+import { CapacityReservations } from "./providers/CapacityReservations.ts"
 import type { AwsFailure } from "./sdk/AwsError.ts"
 import { isUnfulfillableCapacity } from "./sdk/AwsError.ts"
 import { Ec2 } from "./sdk/Ec2.ts"
@@ -35,6 +39,8 @@ export interface Launched {
   readonly subnetId: string
   readonly imageId: string
   readonly capacityType: string
+  /** The capacity reservation it launched into (reserved launches). */
+  readonly capacityReservationId: string | undefined
   /** The tags it was launched with. */
   readonly tags: Readonly<Record<string, string>>
 }
@@ -45,6 +51,8 @@ export type LaunchError = InsufficientCapacity | CreateError
 /** The launcher's settings. */
 export interface Options {
   readonly cluster: LaunchTemplates.Cluster
+  /** The ReservedCapacity feature gate (what the launch templates say about reservations). */
+  readonly reservedCapacity?: boolean
 }
 
 /** The launcher. */
@@ -108,6 +116,7 @@ export const fleetFailure = (errors: ReadonlyArray<Ec2Sdk.CreateFleetError>): La
 export const make = Effect.fn("Launcher.make")(function* (options: Options) {
   const ec2 = yield* Ec2
   const unavailable = yield* UnavailableOfferings
+  const reservations = yield* CapacityReservations
   const ttlMillis = Duration.toMillis(templateCacheTtl)
   // Name → the template and when the entry expires; every use extends it.
   const templates = new Map<string, { readonly template: Ec2Sdk.LaunchTemplate; expiresAt: number }>()
@@ -161,20 +170,38 @@ export const make = Effect.fn("Launcher.make")(function* (options: Options) {
     const missing = LaunchTemplates.missingStatus(nodeClass)
     if (missing !== undefined) return yield* createError("getting launch template configs", missing)
     const tags = LaunchTemplates.launchTags(nodeClass, nodeClaim, options.cluster.name)
-    const resolved = LaunchTemplates.resolve({
+    const common = {
       cluster: options.cluster,
       nodeClass,
       nodeClaim,
-      instanceTypes,
       capacityType,
-      tags
-    })
+      tags,
+      reservedCapacity: options.reservedCapacity === true
+    }
     const pinned = FleetRequest.pinCapacityType(requirements, capacityType)
+    // A reserved launch has a template per reservation, targeting it, whose overrides are that reservation's pool
+    // (upstream `Resolve` splits the types by reservation id, `getOverrides` keeps the reservation's offering).
+    const resolved =
+      capacityType === Labels.CapacityTypeReserved
+        ? instanceTypes.flatMap((instanceType) =>
+            FleetRequest.reservationIdsOf(instanceType).flatMap((capacityReservationId) =>
+              LaunchTemplates.resolve({ ...common, instanceTypes: [instanceType], capacityReservationId }).map(
+                (template) => ({
+                  template,
+                  requirements: new Map(pinned).set(
+                    AwsLabels.capacityReservationId,
+                    Requirement.make(AwsLabels.capacityReservationId, "In", [capacityReservationId])
+                  )
+                })
+              )
+            )
+          )
+        : LaunchTemplates.resolve({ ...common, instanceTypes }).map((template) => ({ template, requirements: pinned }))
     const configs: Array<FleetRequest.TemplateConfig> = []
     // Upstream ensures every resolved template first and then drops those without overrides; a template no override
     // names is never used, so it is not created here.
-    for (const template of resolved) {
-      const overrides = FleetRequest.overrides(template.instanceTypes, subnets, pinned, template.imageId)
+    for (const { template, requirements: templateRequirements } of resolved) {
+      const overrides = FleetRequest.overrides(template.instanceTypes, subnets, templateRequirements, template.imageId)
       if (overrides.length === 0) continue
       const ensured = yield* ensureTemplate(template)
       configs.push({ launchTemplateName: ensured.LaunchTemplateName ?? template.name, overrides })
@@ -195,22 +222,39 @@ export const make = Effect.fn("Launcher.make")(function* (options: Options) {
         })
       )
     const errors = output.Errors ?? []
+    // upstream `updateUnavailableOfferingsCache`: a reserved launch's every error marks its reservation used up.
     for (const error of errors) {
       const override = error.LaunchTemplateAndOverrides?.Overrides
-      if (!isUnfulfillableCapacity(error.ErrorCode ?? "") || override === undefined) continue
+      if (override === undefined) continue
+      if (capacityType === Labels.CapacityTypeReserved) {
+        const id = FleetRequest.reservationIdOf(
+          instanceTypes,
+          override.InstanceType ?? "",
+          override.AvailabilityZone ?? ""
+        )
+        if (id !== undefined) yield* reservations.markUnavailable([id])
+        continue
+      }
+      if (!isUnfulfillableCapacity(error.ErrorCode ?? "")) continue
       yield* unavailable.markUnavailable(capacityType, override.InstanceType ?? "", override.AvailabilityZone ?? "")
     }
     const fleetInstance = output.Instances?.[0]
     const instanceId = fleetInstance?.InstanceIds?.[0]
     if (fleetInstance === undefined || instanceId === undefined) return yield* fleetFailure(errors)
     const chosen = fleetInstance.LaunchTemplateAndOverrides?.Overrides
+    const instanceType = fleetInstance.InstanceType ?? chosen?.InstanceType ?? ""
+    const zone = chosen?.AvailabilityZone ?? ""
     return {
       instanceId,
-      instanceType: fleetInstance.InstanceType ?? chosen?.InstanceType ?? "",
-      zone: chosen?.AvailabilityZone ?? "",
+      instanceType,
+      zone,
       subnetId: chosen?.SubnetId ?? "",
       imageId: chosen?.ImageId ?? "",
       capacityType,
+      capacityReservationId:
+        capacityType === Labels.CapacityTypeReserved
+          ? FleetRequest.reservationIdOf(instanceTypes, instanceType, zone)
+          : undefined,
       tags
     } satisfies Launched
   })
@@ -219,12 +263,16 @@ export const make = Effect.fn("Launcher.make")(function* (options: Options) {
     const requirements = Requirements.fromNodeSelectorRequirements(request.nodeClaim.spec.requirements)
     const isUnavailable = yield* unavailable.snapshot
     const requests = Resources.fromResourceList(request.nodeClaim.spec.resources?.requests)
-    const instanceTypes = FleetRequest.narrow(
+    // A launch that may use reserved capacity asks for reserved pools only (upstream `Create`).
+    const instanceTypes = FleetRequest.onlyReserved(
       requirements,
-      FleetRequest.compatibleTypes(
+      FleetRequest.narrow(
         requirements,
-        requests,
-        FleetRequest.withUnavailable(request.instanceTypes, isUnavailable)
+        FleetRequest.compatibleTypes(
+          requirements,
+          requests,
+          FleetRequest.withUnavailable(request.instanceTypes, isUnavailable)
+        )
       )
     )
     const capacityType = FleetRequest.capacityTypeOf(requirements, instanceTypes)
@@ -242,5 +290,7 @@ export const make = Effect.fn("Launcher.make")(function* (options: Options) {
 })
 
 /** The launcher for a cluster. */
-export const layer = (options: Options): Layer.Layer<Launcher, never, Ec2 | UnavailableOfferings> =>
+export const layer = (
+  options: Options
+): Layer.Layer<Launcher, never, Ec2 | UnavailableOfferings | CapacityReservations> =>
   Layer.effect(Launcher, make(options))

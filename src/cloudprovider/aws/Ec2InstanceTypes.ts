@@ -476,8 +476,15 @@ export interface Placement {
   readonly offeringZones: ReadonlyArray<string>
   /** The NodeClass's subnet zones (`status.subnets`) and their zone ids. */
   readonly subnetZones: ReadonlyArray<{ readonly zone: string; readonly zoneId?: string }>
-  /** Capacity reservations of this type (`status.capacityReservations`). */
-  readonly capacityReservationIds?: ReadonlyArray<string>
+  /** Capacity reservations of this type (`status.capacityReservations`) and the instances each has left. */
+  readonly capacityReservations?: ReadonlyArray<ReservationPlacement>
+}
+
+/** A capacity reservation of the type: its id, zone and the instances it has left. */
+export interface ReservationPlacement {
+  readonly id: string
+  readonly zone: string
+  readonly available: number
 }
 
 /**
@@ -554,7 +561,7 @@ export const requirements = (
   const subnetZones = new Set(placement.subnetZones.map((subnet) => subnet.zone))
   const zones = sorted(new Set(placement.offeringZones.filter((zone) => subnetZones.has(zone))))
   const zoneSet = new Set(zones)
-  const reservations = placement.capacityReservationIds ?? []
+  const reservations = (placement.capacityReservations ?? []).map((reservation) => reservation.id)
   const capacityTypes: Array<string> = (info.SupportedUsageClasses ?? []).filter(
     (usage) => usage === Labels.CapacityTypeOnDemand || usage === Labels.CapacityTypeSpot
   )
@@ -588,13 +595,18 @@ export const requirements = (
 
 // -- Offerings and the instance type -------------------------------------------------------------------------------
 
+// A reservation is paid for whether used or not: its offering costs next to nothing (upstream `createOfferings`).
+const reservedPriceDivisor = 10_000_000
+
 /** Whether an offering is known to lack capacity (the unavailable-offerings cache). */
 export type IsUnavailable = (instanceType: string, zone: string, capacityType: string) => boolean
 
 /**
- * The on-demand and spot offerings of a type (`createOfferings`) in every zone of `allZones` (all zones where EC2
- * offers any type): available only when not marked unavailable, priced, and in one of the type's zones. Reserved
- * offerings are not built: the `ReservedCapacity` gate is off in v1.4.
+ * The offerings of a type (`createOfferings`): on-demand and spot in every zone of `allZones` (all zones where EC2
+ * offers any type), available only when not marked unavailable, priced, and in one of the type's zones; then one
+ * reserved offering per capacity reservation of the placement (there are some only under the `ReservedCapacity`
+ * gate), in its zone, available while it has instances left, at the on-demand price / 10,000,000 so that it is all but
+ * free yet keeps the types' order for consolidation.
  */
 export const offerings = (
   instanceType: string,
@@ -609,7 +621,21 @@ export const offerings = (
   const capacityTypes = Requirement.values(Requirements.get(typeRequirements, Labels.CapacityType)).filter(
     (capacityType) => capacityType !== Labels.CapacityTypeReserved
   )
-  return sorted(new Set(allZones)).flatMap((zone) =>
+  const reserved = (placement.capacityReservations ?? []).map((reservation) => {
+    const zoneId = zoneIds.get(reservation.zone)
+    return InstanceType.offering({
+      zone: reservation.zone,
+      capacityType: Labels.CapacityTypeReserved,
+      price: (Pricing.onDemandPrice(prices, instanceType) ?? 0) / reservedPriceDivisor,
+      available: reservation.available !== 0 && typeZones.has(reservation.zone),
+      reservationCapacity: reservation.available,
+      extra: [
+        Requirement.make(AwsLabels.capacityReservationId, "In", [reservation.id]),
+        ...(zoneId === undefined ? [] : [Requirement.make(AwsLabels.zoneId, "In", [zoneId])])
+      ]
+    })
+  })
+  const standard = sorted(new Set(allZones)).flatMap((zone) =>
     capacityTypes.map((capacityType) => {
       const price =
         capacityType === Labels.CapacityTypeOnDemand
@@ -628,6 +654,7 @@ export const offerings = (
       })
     })
   )
+  return [...standard, ...reserved]
 }
 
 /**

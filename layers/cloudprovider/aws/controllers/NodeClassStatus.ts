@@ -1,6 +1,7 @@
 /**
  * The `nodeclass` status controller of the AWS provider (upstream `pkg/controllers/nodeclass/controller.go`): resolves
- * an EC2NodeClass's AMIs, subnets, security groups and instance profile into its status, sets a condition for each and
+ * an EC2NodeClass's AMIs, subnets, security groups, instance profile and (ReservedCapacity gate) capacity reservations
+ * into its status, sets a condition for each and
  * `Ready` as their root, then writes the status in one optimistic-lock merge patch of the fields it owns. Every step
  * runs even when an earlier one failed (upstream appends the errors), and the object is queued again at the soonest
  * step's interval. Its finalizer holds a deleted EC2NodeClass until no NodeClaim uses it, then deletes the managed
@@ -19,6 +20,7 @@ import * as Indices from "../../../../src/runtime/Indices.ts"
 import * as InformerCache from "../../../../src/runtime/InformerCache.ts"
 import * as Result from "../../../../src/runtime/Result.ts"
 import * as Amis from "../providers/Amis.ts"
+import * as CapacityReservations from "../providers/CapacityReservations.ts"
 import * as InstanceProfiles from "../providers/InstanceProfiles.ts"
 import * as SecurityGroups from "../providers/SecurityGroups.ts"
 import * as SsmParameters from "../providers/SsmParameters.ts"
@@ -33,24 +35,36 @@ export interface Settings {
   readonly region: string
   /** The Kubernetes minor version whose EKS-optimized AMIs an alias resolves to, e.g. `1.32`. */
   readonly kubernetesVersion: string
+  /** The ReservedCapacity feature gate: capacity reservations are resolved, and Ready waits for them, only with it. */
+  readonly reservedCapacity?: boolean
 }
 
-const { AMIsReady, SubnetsReady, SecurityGroupsReady, InstanceProfileReady, ValidationSucceeded } =
-  EC2NodeClass.ConditionTypes
-
-/** The dependents of `Ready` (upstream `StatusConditions`, with capacity reservations off as in v1.4.0's default). */
-export const readyDependents: ReadonlyArray<string> = [
+const {
   AMIsReady,
   SubnetsReady,
   SecurityGroupsReady,
   InstanceProfileReady,
+  CapacityReservationsReady,
   ValidationSucceeded
+} = EC2NodeClass.ConditionTypes
+
+/** The dependents of `Ready` (upstream `StatusConditions`; CapacityReservationsReady only with the gate). */
+export const readyDependents = (settings: Settings): ReadonlyArray<string> => [
+  AMIsReady,
+  SubnetsReady,
+  SecurityGroupsReady,
+  InstanceProfileReady,
+  ValidationSucceeded,
+  ...(settings.reservedCapacity === true ? [CapacityReservationsReady] : [])
 ]
 
 /** The status fields this controller owns, and so writes. */
-type OwnedStatus = Pick<EC2NodeClass.Status, "amis" | "subnets" | "securityGroups" | "instanceProfile">
+type OwnedStatus = Pick<
+  EC2NodeClass.Status,
+  "amis" | "subnets" | "securityGroups" | "instanceProfile" | "capacityReservations"
+>
 
-const ownedFields = ["amis", "subnets", "securityGroups", "instanceProfile"] as const
+const ownedFields = ["amis", "subnets", "securityGroups", "instanceProfile", "capacityReservations"] as const
 
 /** Fields a step resolved; one present as undefined resolved to nothing, and is cleared. */
 type Fields = { readonly [K in keyof OwnedStatus]?: OwnedStatus[K] | undefined }
@@ -156,6 +170,54 @@ const securityGroupStep = (nodeClass: EC2NodeClass.EC2NodeClass) =>
           }
   )
 
+/** How often capacity reservations are described (upstream `capacityReservationPollPeriod`). */
+const capacityReservationPollPeriod = Duration.minutes(1)
+
+const instanceMatchCriteria = ["open", "targeted"] as const
+
+/**
+ * upstream `CapacityReservation.Reconcile`: the selected reservations by id, those with a match criteria the API
+ * knows; every minute, sooner when one ends before that. Always Ready: a selector matching none is not an error.
+ */
+const capacityReservationStep = (nodeClass: EC2NodeClass.EC2NodeClass, now: number) =>
+  Effect.map(CapacityReservations.list(nodeClass), (reservations): Outcome => {
+    const sorted = [...reservations].sort((a, b) =>
+      (a.CapacityReservationId ?? "") < (b.CapacityReservationId ?? "")
+        ? -1
+        : a.CapacityReservationId === b.CapacityReservationId
+          ? 0
+          : 1
+    )
+    // upstream `CapacityReservationFromEC2` refuses (and logs) a criteria added after it was written.
+    const known = sorted.flatMap((reservation): Array<EC2NodeClass.CapacityReservation> => {
+      const criteria = instanceMatchCriteria.find((value) => value === reservation.InstanceMatchCriteria)
+      return criteria === undefined
+        ? []
+        : [
+            {
+              availabilityZone: reservation.AvailabilityZone ?? "",
+              ...(reservation.EndDate === undefined ? {} : { endTime: reservation.EndDate.toISOString() }),
+              id: reservation.CapacityReservationId ?? "",
+              instanceMatchCriteria: criteria,
+              instanceType: reservation.InstanceType ?? "",
+              ownerID: reservation.OwnerId ?? ""
+            }
+          ]
+    })
+    const firstEnd = Math.min(
+      ...sorted.map((reservation) => reservation.EndDate?.getTime() ?? Number.POSITIVE_INFINITY)
+    )
+    const untilEnd = firstEnd - now
+    return {
+      fields: { capacityReservations: reservations.length === 0 ? undefined : known },
+      condition: ready(CapacityReservationsReady),
+      result:
+        untilEnd < Duration.toMillis(capacityReservationPollPeriod)
+          ? Result.requeueAfter(Duration.millis(Math.max(untilEnd, 0)))
+          : Result.requeueAfter(capacityReservationPollPeriod)
+    }
+  })
+
 /** upstream `InstanceProfile.Reconcile`: a `role` gets a managed profile; an `instanceProfile` is copied unchecked. */
 const instanceProfileStep = (
   nodeClass: EC2NodeClass.EC2NodeClass,
@@ -203,23 +265,26 @@ export const reconcile = Effect.fn("NodeClassStatus.reconcile")(function* (
   settings: Settings
 ) {
   const now = yield* Clock.currentTimeMillis
+  const dependents = readyDependents(settings)
   const options: Conditions.Options = {
     generation: nodeClass.metadata.generation,
     now,
     createdAt: nodeClass.metadata.creationTimestamp,
-    dependents: readyDependents
+    dependents
   }
-  let conditions = Conditions.initialize(nodeClass.status?.conditions, readyDependents, options)
+  let conditions = Conditions.initialize(nodeClass.status?.conditions, dependents, options)
   const fields: { -readonly [K in keyof Fields]: Fields[K] } = {}
   const results: Array<Result.Result> = []
   const failures: Array<Cause.Cause<unknown>> = []
   const apply = (outcome: Outcome) => {
     Object.assign(fields, outcome.fields)
-    conditions = Conditions.setWithRoot(conditions, outcome.condition, readyDependents, options)
+    conditions = Conditions.setWithRoot(conditions, outcome.condition, dependents, options)
     results.push(outcome.result)
   }
-  const steps: ReadonlyArray<Effect.Effect<Outcome, unknown, Ec2>> = [
+  const steps: ReadonlyArray<Effect.Effect<Outcome, unknown, Ec2 | CapacityReservations.CapacityReservations>> = [
     amiStep(nodeClass, parameters, settings, now),
+    // Upstream skips the step without the gate, leaving the status as it was.
+    ...(settings.reservedCapacity === true ? [capacityReservationStep(nodeClass, now)] : []),
     subnetStep(nodeClass),
     securityGroupStep(nodeClass),
     instanceProfileStep(nodeClass, profiles, settings)
@@ -309,7 +374,7 @@ const nodeClassKey = (name: string) => NodeClassRef.key({ group: EC2NodeClass.gr
 
 /** Starts the `nodeclass` controller over every EC2NodeClass (ten workers, as upstream). */
 export const make = Effect.fn("NodeClassStatus.make")(function* (settings: Settings) {
-  const services = yield* Effect.context<KubeClient | Ec2 | Iam>()
+  const services = yield* Effect.context<KubeClient | Ec2 | Iam | CapacityReservations.CapacityReservations>()
   const recorder = yield* EventRecorder
   const parameters = yield* SsmParameters.make
   const profiles = yield* InstanceProfiles.make

@@ -30,6 +30,7 @@ export const operations = {
   DescribeImages: "EC2",
   DescribeLaunchTemplates: "EC2",
   DescribeInstances: "EC2",
+  DescribeCapacityReservations: "EC2",
   CreateFleet: "EC2",
   CreateLaunchTemplate: "EC2",
   DeleteLaunchTemplate: "EC2",
@@ -63,6 +64,17 @@ export interface CapacityPool {
   readonly instanceType: string
   readonly zone: string
   readonly capacityType: "on-demand" | "spot"
+}
+
+/** A capacity reservation the test creates: targeted and active unless it says otherwise. */
+export interface CapacityReservationInput {
+  readonly instanceType: string
+  readonly availabilityZone: string
+  /** Instances it holds; all are available at first. */
+  readonly count: number
+  readonly tags?: Readonly<Record<string, string>>
+  readonly instanceMatchCriteria?: "open" | "targeted"
+  readonly endDate?: Date
 }
 
 /** An instance's life as the machines see it (not an API): a fleet launched it, or TerminateInstances stopped it. */
@@ -106,6 +118,13 @@ export interface Controls {
   /** CreateFleet answers InsufficientInstanceCapacity for this pool until {@link Controls.restoreCapacity}. */
   insufficientCapacity(pool: CapacityPool): Effect.Effect<void>
   restoreCapacity(pool: CapacityPool): Effect.Effect<void>
+  /**
+   * Creates an active capacity reservation; answers its id. A fleet whose launch template targets it launches into it
+   * while it has instances available (InsufficientInstanceCapacity after), and a terminated instance gives its back.
+   */
+  createCapacityReservation(reservation: CapacityReservationInput): Effect.Effect<string>
+  /** Sets a reservation's state (`expired`, `cancelled`: it is no longer active, its instances become on-demand). */
+  setCapacityReservationState(id: string, state: Ec2Sdk.CapacityReservationState): Effect.Effect<void>
   /** The next `times` calls of the operation fail with `AwsThrottled`. */
   throttle(operation: Operation, times: number): Effect.Effect<void>
   /** The next `times` (default 1) calls of the operation fail with the AWS error `code`, tagged as the real layer does. */
@@ -311,6 +330,7 @@ export const make = (options: Options): Effect.Effect<Controls> =>
       const fleetsByToken = new Map<string, Ec2Sdk.CreateFleetCommandOutput>()
       const instanceProfiles = new Map<string, IamSdk.InstanceProfile>()
       const insufficientPools = new Set<string>()
+      const capacityReservations: Array<Ec2Sdk.CapacityReservation> = []
       const faults = new Map<Operation, Array<AwsError.AwsFailure>>()
       const calls: Array<Call> = []
       const messages = new Map<string, Message>()
@@ -341,11 +361,16 @@ export const make = (options: Options): Effect.Effect<Controls> =>
       const visible = (record: InstanceRecord, now: number) =>
         record.terminatedAt === undefined || now < record.terminatedAt + terminatedVisibleMillis
 
-      const snapshot = (record: InstanceRecord, now: number): Ec2Sdk.Instance => ({
-        ...record.instance,
-        State: { ...stateAt(record, now) },
-        Tags: Array.from(record.tags, ([Key, Value]) => ({ Key, Value }))
-      })
+      // An instance stays in its capacity reservation while the reservation is active; after, EC2 runs it on demand.
+      const snapshot = (record: InstanceRecord, now: number): Ec2Sdk.Instance => {
+        const { CapacityReservationId, ...instance } = record.instance
+        return {
+          ...instance,
+          ...(reservationOf(CapacityReservationId)?.State === "active" ? { CapacityReservationId } : {}),
+          State: { ...stateAt(record, now) },
+          Tags: Array.from(record.tags, ([Key, Value]) => ({ Key, Value }))
+        }
+      }
 
       const existingInstance = (operation: Operation, id: string, now: number) => {
         const record = instances.get(id)
@@ -409,6 +434,10 @@ export const make = (options: Options): Effect.Effect<Controls> =>
           if (record.terminatedAt === undefined) {
             record.terminatedAt = now + shutdownMillis
             record.subnet.AvailableIpAddressCount = (record.subnet.AvailableIpAddressCount ?? 0) + 1
+            const reservation = reservationOf(record.instance.CapacityReservationId)
+            if (reservation !== undefined) {
+              reservation.AvailableInstanceCount = (reservation.AvailableInstanceCount ?? 0) + 1
+            }
             terminating.push(snapshot(record, now))
           }
           return {
@@ -535,6 +564,50 @@ export const make = (options: Options): Effect.Effect<Controls> =>
         return { instance, tags: new Map(tags), subnet: candidate.subnet }
       }
 
+      const reservationOf = (id: string | undefined) =>
+        id === undefined
+          ? undefined
+          : capacityReservations.find((reservation) => reservation.CapacityReservationId === id)
+
+      /** The instances a targeted reservation can still launch for the candidate: none unless it is active and its pool. */
+      const reservedRoom = (candidate: Candidate, id: string): number => {
+        const reservation = reservationOf(id)
+        return reservation === undefined ||
+          reservation.State !== "active" ||
+          reservation.InstanceType !== candidate.instanceType ||
+          reservation.AvailabilityZone !== candidate.zone
+          ? 0
+          : (reservation.AvailableInstanceCount ?? 0)
+      }
+
+      const capacityReservationFields: Ec2Filters.Fields<Ec2Sdk.CapacityReservation> = {
+        state: (reservation) => reservation.State,
+        "owner-id": (reservation) => reservation.OwnerId,
+        "instance-type": (reservation) => reservation.InstanceType,
+        "availability-zone": (reservation) => reservation.AvailabilityZone,
+        "instance-match-criteria": (reservation) => reservation.InstanceMatchCriteria
+      }
+
+      const describeCapacityReservations = (input: Ec2Sdk.DescribeCapacityReservationsCommandInput) =>
+        byIds(
+          "DescribeCapacityReservations",
+          capacityReservations,
+          (reservation) => reservation.CapacityReservationId,
+          input.CapacityReservationIds,
+          "InvalidCapacityReservationId.NotFound"
+        ).pipe(
+          Effect.flatMap((selected) =>
+            Ec2Filters.apply(
+              "DescribeCapacityReservations",
+              selected,
+              input.Filters,
+              capacityReservationFields,
+              (reservation) => reservation.Tags
+            )
+          ),
+          Effect.map((selected) => selected.map((reservation) => ({ ...reservation })))
+        )
+
       const isPrioritized = (strategy: string) =>
         strategy === "prioritized" || strategy === "capacity-optimized-prioritized"
 
@@ -585,6 +658,18 @@ export const make = (options: Options): Effect.Effect<Controls> =>
           })
         }
         const chosen = ordered.find((candidate) => {
+          const targeted = candidate.template.data?.CapacityReservationSpecification?.CapacityReservationTarget
+          if (
+            targeted?.CapacityReservationId !== undefined &&
+            reservedRoom(candidate, targeted.CapacityReservationId) < total
+          ) {
+            fleetError(
+              candidate,
+              "InsufficientInstanceCapacity",
+              `Insufficient capacity in capacity reservation ${targeted.CapacityReservationId}.`
+            )
+            return false
+          }
           if (
             insufficientPools.has(poolKey({ instanceType: candidate.instanceType, zone: candidate.zone, capacityType }))
           ) {
@@ -611,10 +696,20 @@ export const make = (options: Options): Effect.Effect<Controls> =>
               ...tagsOf(input.TagSpecifications, "instance")
             ].map((tag) => [tag.Key ?? "", tag.Value ?? ""] as const)
           )
+          const reservationTarget =
+            chosen.template.data?.CapacityReservationSpecification?.CapacityReservationTarget?.CapacityReservationId
+          const reservation = reservationOf(reservationTarget)
           for (let launched = 0; launched < total; launched++) {
             const { instance, ...rest } = launch(chosen, capacityType, tags)
+            if (reservation !== undefined) {
+              reservation.AvailableInstanceCount = (reservation.AvailableInstanceCount ?? 0) - 1
+            }
             const record: InstanceRecord = {
-              instance: { ...instance, LaunchTime: new Date(now) },
+              instance: {
+                ...instance,
+                LaunchTime: new Date(now),
+                ...(reservation === undefined ? {} : { CapacityReservationId: reservation.CapacityReservationId })
+              },
               reservationId,
               terminatedAt: undefined,
               ...rest
@@ -921,6 +1016,7 @@ export const make = (options: Options): Effect.Effect<Controls> =>
         describeImages: call("DescribeImages", describeImages),
         describeLaunchTemplates: call("DescribeLaunchTemplates", describeLaunchTemplates),
         describeInstances: call("DescribeInstances", describeInstances),
+        describeCapacityReservations: call("DescribeCapacityReservations", describeCapacityReservations),
         createFleet: call("CreateFleet", createFleet),
         createLaunchTemplate: call("CreateLaunchTemplate", createLaunchTemplate),
         deleteLaunchTemplate: call("DeleteLaunchTemplate", deleteLaunchTemplate),
@@ -1220,6 +1316,31 @@ export const make = (options: Options): Effect.Effect<Controls> =>
         queueUrl,
         insufficientCapacity: (pool) => Effect.sync(() => void insufficientPools.add(poolKey(pool))),
         restoreCapacity: (pool) => Effect.sync(() => void insufficientPools.delete(poolKey(pool))),
+        createCapacityReservation: (reservation) =>
+          Effect.map(Clock.currentTimeMillis, (now) => {
+            const id = nextId("cr")
+            capacityReservations.push({
+              CapacityReservationId: id,
+              OwnerId: accountId,
+              InstanceType: reservation.instanceType as Ec2InstanceType,
+              InstancePlatform: "Linux/UNIX",
+              AvailabilityZone: reservation.availabilityZone,
+              Tenancy: "default",
+              TotalInstanceCount: reservation.count,
+              AvailableInstanceCount: reservation.count,
+              State: "active",
+              StartDate: new Date(now),
+              ...(reservation.endDate === undefined ? {} : { EndDate: reservation.endDate, EndDateType: "limited" }),
+              InstanceMatchCriteria: reservation.instanceMatchCriteria ?? "targeted",
+              Tags: Object.entries(reservation.tags ?? {}).map(([Key, Value]) => ({ Key, Value }))
+            })
+            return id
+          }),
+        setCapacityReservationState: (id, state) =>
+          Effect.sync(() => {
+            const reservation = reservationOf(id)
+            if (reservation !== undefined) reservation.State = state
+          }),
         throttle: (operation, times) =>
           addFaults(
             operation,

@@ -20,6 +20,7 @@ import * as NodeClassStatus from "../controllers/NodeClassStatus.ts"
 import * as PricingRefresh from "../controllers/PricingRefresh.ts"
 import * as Tagging from "../controllers/Tagging.ts"
 import * as Prices from "../Prices.ts"
+import * as CapacityReservations from "../providers/CapacityReservations.ts"
 import * as Ec2 from "../sdk/Ec2.ts"
 import * as Iam from "../sdk/Iam.ts"
 import * as Pricing from "../sdk/Pricing.ts"
@@ -36,6 +37,7 @@ export type ControllerServices =
   | EventRecorder
   | InformerCache.InformerCache
   | UnavailableOfferings.UnavailableOfferings
+  | CapacityReservations.CapacityReservations
   | Prices.Prices
   | CloudProvider.CloudProvider
   | AwsServices
@@ -54,6 +56,8 @@ export interface Environment {
   readonly kubeDnsIp: string | undefined
   /** data/aws-instance-types.json: upstream's generated VPC limits and the bundled on-demand prices. */
   readonly dataset: ReadonlyArray<Ec2Dataset.DatasetRecord>
+  /** The ReservedCapacity feature gate: capacity reservations are resolved and launched into only with it. */
+  readonly reservedCapacity?: boolean
 }
 
 /** An absolute URL with a host (upstream `validateEndpoint`: `url.Parse`, `IsAbs`, `Hostname() != ""`). */
@@ -138,8 +142,9 @@ export const providerLayer = (environment: Environment) =>
     }
   }).pipe(
     Layer.provideMerge(
-      Layer.merge(
+      Layer.mergeAll(
         UnavailableOfferings.layer,
+        CapacityReservations.layer,
         Prices.layer(Ec2Pricing.fromStatic(Ec2Dataset.onDemandPrices(environment.dataset)))
       )
     )
@@ -157,7 +162,8 @@ export const controllers = (
     NodeClassStatus.make({
       clusterName: settings.clusterName,
       region: environment.region,
-      kubernetesVersion: environment.kubernetesVersion
+      kubernetesVersion: environment.kubernetesVersion,
+      reservedCapacity: environment.reservedCapacity === true
     }),
     NodeClassHash.make(),
     Tagging.make({ clusterName: settings.clusterName }),

@@ -31,6 +31,9 @@ export class Ec2 extends Context.Service<
     describeInstances(
       input: Sdk.DescribeInstancesCommandInput
     ): Effect.Effect<ReadonlyArray<Sdk.Reservation>, AwsFailure>
+    describeCapacityReservations(
+      input: Sdk.DescribeCapacityReservationsCommandInput
+    ): Effect.Effect<ReadonlyArray<Sdk.CapacityReservation>, AwsFailure>
     /** Without a `ClientToken`, one is made per call, so our retries of it are idempotent. */
     createFleet(input: Sdk.CreateFleetCommandInput): Effect.Effect<Sdk.CreateFleetCommandOutput, AwsFailure>
     /** Without a `ClientToken`, one is made per call, so our retries of it are idempotent. */
@@ -137,6 +140,12 @@ export const layer = (options: Options): Layer.Layer<Ec2> =>
           (input: Sdk.DescribeInstancesCommandInput, abortSignal) =>
             client.send(new sdk.DescribeInstancesCommand(input), { abortSignal }),
           (page) => page.Reservations
+        ),
+        describeCapacityReservations: paginated(
+          "DescribeCapacityReservations",
+          (input: Sdk.DescribeCapacityReservationsCommandInput, abortSignal) =>
+            client.send(new sdk.DescribeCapacityReservationsCommand(input), { abortSignal }),
+          (page) => page.CapacityReservations
         ),
         createFleet: (input) => Effect.flatMap(withClientToken(input), createFleet),
         createLaunchTemplate: (input) => Effect.flatMap(withClientToken(input), createLaunchTemplate),

@@ -6,6 +6,7 @@ import { parse } from "yaml"
 import * as FleetRequest from "../../../../layers/cloudprovider/aws/FleetRequest.ts"
 import * as FakeAws from "../../../../layers/cloudprovider/aws/fake/FakeAws.ts"
 import * as Launcher from "../../../../layers/cloudprovider/aws/Launcher.ts"
+import * as CapacityReservations from "../../../../layers/cloudprovider/aws/providers/CapacityReservations.ts"
 import { Ec2 } from "../../../../layers/cloudprovider/aws/sdk/Ec2.ts"
 import * as UnavailableOfferings from "../../../../layers/cloudprovider/aws/UnavailableOfferings.ts"
 import { EC2NodeClass } from "../../../../src/api/EC2NodeClass.ts"
@@ -44,6 +45,7 @@ const cluster = {
 
 const TestLayer = Launcher.layer({ cluster }).pipe(
   Layer.provideMerge(UnavailableOfferings.layer),
+  Layer.provideMerge(CapacityReservations.layer),
   Layer.provideMerge(FakeAws.layer({ instanceTypes: dataset, zones }))
 )
 

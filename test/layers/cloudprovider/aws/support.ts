@@ -4,6 +4,7 @@ import * as AwsCloudProvider from "../../../../layers/cloudprovider/aws/AwsCloud
 import * as NodeClassStatus from "../../../../layers/cloudprovider/aws/controllers/NodeClassStatus.ts"
 import * as FakeAws from "../../../../layers/cloudprovider/aws/fake/FakeAws.ts"
 import * as Prices from "../../../../layers/cloudprovider/aws/Prices.ts"
+import * as CapacityReservations from "../../../../layers/cloudprovider/aws/providers/CapacityReservations.ts"
 import * as UnavailableOfferings from "../../../../layers/cloudprovider/aws/UnavailableOfferings.ts"
 import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as EC2NodeClass from "../../../../src/api/EC2NodeClass.ts"
@@ -37,17 +38,23 @@ export const settings: NodeClassStatus.Settings = {
   kubernetesVersion: "1.32"
 }
 
-export const TestLayer = AwsCloudProvider.layer({
-  cluster,
-  region: "us-west-2",
-  generated: AwsCloudProvider.generatedData(dataset)
-}).pipe(
-  Layer.provideMerge(UnavailableOfferings.layer),
-  Layer.provideMerge(Prices.layer(Ec2Pricing.fromStatic(Ec2Dataset.onDemandPrices(dataset)))),
-  Layer.provideMerge(FakeAws.layer({ instanceTypes: dataset, zones })),
-  Layer.provideMerge(InformerCache.layer.pipe(Layer.provideMerge(MemoryKube.layer()))),
-  Layer.provideMerge(EventRecorder.layerMemory([]))
-)
+/** The AWS provider on FakeAws, with the ReservedCapacity gate as given. */
+export const layerWith = (gates: { readonly reservedCapacity?: boolean } = {}) =>
+  AwsCloudProvider.layer({
+    cluster,
+    region: "us-west-2",
+    generated: AwsCloudProvider.generatedData(dataset),
+    ...gates
+  }).pipe(
+    Layer.provideMerge(UnavailableOfferings.layer),
+    Layer.provideMerge(CapacityReservations.layer),
+    Layer.provideMerge(Prices.layer(Ec2Pricing.fromStatic(Ec2Dataset.onDemandPrices(dataset)))),
+    Layer.provideMerge(FakeAws.layer({ instanceTypes: dataset, zones })),
+    Layer.provideMerge(InformerCache.layer.pipe(Layer.provideMerge(MemoryKube.layer()))),
+    Layer.provideMerge(EventRecorder.layerMemory([]))
+  )
+
+export const TestLayer = layerWith()
 
 export const nodeClassRef = { group: EC2NodeClass.group, kind: EC2NodeClass.kind, name: "default" } as const
 
@@ -69,12 +76,16 @@ export const nodeClassObject = (spec?: Record<string, unknown>) => ({
  * The EC2NodeClass `default` and a NodePool on it (`default` unless given), with the status controller running on
  * the NodeClass.
  */
-export const setUp = (spec?: Record<string, unknown>, pool: object = nodePool("default", { nodeClassRef })) =>
+export const setUp = (
+  spec?: Record<string, unknown>,
+  pool: object = nodePool("default", { nodeClassRef }),
+  statusSettings: NodeClassStatus.Settings = settings
+) =>
   Effect.gen(function* () {
     const kube = yield* KubeClient
     yield* kube.create(Resources.EC2NodeClasses, nodeClassObject(spec) as never)
     yield* kube.create(Resources.NodePools, pool as never)
-    yield* NodeClassStatus.make(settings)
+    yield* NodeClassStatus.make(statusSettings)
     yield* settle
   })
 

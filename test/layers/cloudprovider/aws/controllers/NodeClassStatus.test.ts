@@ -3,6 +3,7 @@ import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import * as NodeClassStatus from "../../../../../layers/cloudprovider/aws/controllers/NodeClassStatus.ts"
 import * as FakeAws from "../../../../../layers/cloudprovider/aws/fake/FakeAws.ts"
+import * as CapacityReservations from "../../../../../layers/cloudprovider/aws/providers/CapacityReservations.ts"
 import { Ec2 } from "../../../../../layers/cloudprovider/aws/sdk/Ec2.ts"
 import { Iam } from "../../../../../layers/cloudprovider/aws/sdk/Iam.ts"
 import * as MemoryKube from "../../../../../layers/kube/memory/MemoryKubeClient.ts"
@@ -32,6 +33,7 @@ const run = <A, E, R>(body: Effect.Effect<A, E, R>, events: Array<Event> = []) =
     Layer.mergeAll(
       InformerCache.layer.pipe(Layer.provideMerge(MemoryKube.layer())),
       FakeAws.layer({ instanceTypes: [] }),
+      CapacityReservations.layer,
       cloudProvider({ supportedNodeClasses: [ec2NodeClassKind] }),
       EventRecorder.layerMemory(events)
     )
@@ -386,5 +388,79 @@ describe("nodeclass status (EC2NodeClass)", () => {
         events
       )
     }
+  )
+})
+
+describe("nodeclass status: capacity reservations (ReservedCapacity gate)", () => {
+  const selectReservations = Effect.gen(function* () {
+    const fake = yield* FakeAws.FakeAws
+    const byId = yield* fake.createCapacityReservation({
+      instanceType: "m5.large",
+      availabilityZone: "us-west-2a",
+      count: 2
+    })
+    const byTag = yield* fake.createCapacityReservation({
+      instanceType: "c5.xlarge",
+      availabilityZone: "us-west-2b",
+      count: 1,
+      tags: { team: "ml" },
+      instanceMatchCriteria: "open"
+    })
+    // Tagged alike but cancelled: not active, not selected.
+    const cancelled = yield* fake.createCapacityReservation({
+      instanceType: "c5.large",
+      availabilityZone: "us-west-2b",
+      count: 1,
+      tags: { team: "ml" }
+    })
+    yield* fake.setCapacityReservationState(cancelled, "cancelled")
+    yield* createNodeClass(
+      nodeClassObject({ capacityReservationSelectorTerms: [{ id: byId }, { tags: { team: "ml" } }] })
+    )
+    return { byId, byTag }
+  })
+
+  it.effect("with the gate, the selected active reservations are in the status and Ready waits for them", () =>
+    run(
+      Effect.gen(function* () {
+        const { byId, byTag } = yield* selectReservations
+        yield* NodeClassStatus.make({ ...settings, reservedCapacity: true })
+        yield* settle
+        const status = (yield* stored).status
+        assert.deepStrictEqual(status?.capacityReservations, [
+          {
+            availabilityZone: "us-west-2a",
+            id: byId,
+            instanceMatchCriteria: "targeted",
+            instanceType: "m5.large",
+            ownerID: "123456789012"
+          },
+          {
+            availabilityZone: "us-west-2b",
+            id: byTag,
+            instanceMatchCriteria: "open",
+            instanceType: "c5.xlarge",
+            ownerID: "123456789012"
+          }
+        ])
+        const conditions = statuses(status?.conditions)
+        assert.strictEqual(conditions.CapacityReservationsReady, "True")
+        assert.strictEqual(conditions.Ready, "True")
+      })
+    )
+  )
+
+  it.effect("without the gate, reservations are not resolved and not a Ready dependency", () =>
+    run(
+      Effect.gen(function* () {
+        yield* selectReservations
+        yield* NodeClassStatus.make(settings)
+        yield* settle
+        const status = (yield* stored).status
+        assert.isUndefined(status?.capacityReservations)
+        assert.isUndefined(statuses(status?.conditions).CapacityReservationsReady)
+        assert.strictEqual(statuses(status?.conditions).Ready, "True")
+      })
+    )
   )
 })
