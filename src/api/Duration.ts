@@ -20,15 +20,24 @@ export const budgetDuration = Cel.pattern(
   "must be a duration in hours and minutes such as 1h30m"
 )
 
-const unitMillis: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+const unitMillis: Readonly<Record<string, number>> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000
+}
 
 /**
  * Milliseconds of a duration string ("1h30m" → 5400000); `undefined` for `Never`; `null` when malformed.
- * Accepts the groups Go's `time.ParseDuration` accepts for s, m, h and ms.
+ * Accepts the unsigned groups Go's `time.ParseDuration` accepts ("1.5h", ".5m", "300ms", "10us").
  */
 export const toMillis = (text: string): number | undefined | null => {
   if (text === "Never") return undefined
-  const group = /([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/gy
+  const group = /([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)/gy
   let total = 0
   let consumed = 0
   for (let match = group.exec(text); match !== null; match = group.exec(text)) {

@@ -6,6 +6,7 @@
  */
 import { Clock, Effect } from "effect"
 import * as ConditionTypes from "../api/Conditions.ts"
+import * as DoNotDisrupt from "../api/DoNotDisrupt.ts"
 import * as Labels from "../api/Labels.ts"
 import * as Meta from "../api/Meta.ts"
 import type { Pod } from "../api/Pod.ts"
@@ -176,15 +177,25 @@ export interface NodeExplanation {
 
 const formatWhen = (millis: number): string => new Date(millis).toISOString().replace(".000Z", "Z")
 
-const podNote = (pod: Pod, budgets: ReadonlyArray<Manifests.Manifests["podDisruptionBudgets"][number]>): string => {
-  if (TerminationPods.hasDoNotDisrupt(pod)) {
-    return `has ${Labels.DoNotDisruptAnnotation}: blocks disruption until it finishes or the annotation is removed`
+const podNote = (
+  pod: Pod,
+  budgets: ReadonlyArray<Manifests.Manifests["podDisruptionBudgets"][number]>,
+  now: number
+): string => {
+  const protection = DoNotDisrupt.protection(pod)
+  if (protection._tag === "Invalid") {
+    return `${Labels.DoNotDisruptAnnotation} ignored: ${protection.message}`
+  }
+  if (protection._tag === "Until" && protection.until > now) {
+    return protection.until === Number.POSITIVE_INFINITY
+      ? `has ${Labels.DoNotDisruptAnnotation}: blocks disruption until it finishes or the annotation is removed`
+      : `has ${Labels.DoNotDisruptAnnotation} "${protection.duration}": protected until ${formatWhen(protection.until)}`
   }
   const budget = Candidates.blockingBudget(pod, budgets)
-  if (budget !== undefined && TerminationPods.isEvictable(pod)) {
+  if (budget !== undefined && TerminationPods.isEvictable(pod, now)) {
     return `pdb ${budget.metadata.namespace}/${budget.metadata.name} allows no eviction now (disruptionsAllowed 0): blocks until it allows one`
   }
-  const staying = Reschedulable.notReschedulable(pod, [])
+  const staying = Reschedulable.notReschedulable(pod, [], now)
   return staying === undefined ? "would be rescheduled" : `does not move (${staying})`
 }
 
@@ -208,7 +219,7 @@ export const explainNode = Effect.fn("Explain.explainNode")(function* (
   if ("blocked" in outcome && outcome.blocked !== undefined) blocked.push(outcome.blocked)
   const pods = (state.context.podsByNode.get(name) ?? []).map((pod) => ({
     pod: ClusterView.podKey(pod),
-    note: podNote(pod, state.context.budgets)
+    note: podNote(pod, state.context.budgets, now)
   }))
   let consolidatable = "not applicable"
   if (pool !== undefined && stateNode.nodeClaim !== undefined) {

@@ -2,7 +2,7 @@
  * `schedule`: a dry-run of one provisioning pass over manifests — which pods would go to existing capacity, which
  * NodeClaims would be launched for the rest (and as what), and why any pod cannot be placed.
  */
-import { Effect, FileSystem, Result, Schema } from "effect"
+import { Clock, Effect, FileSystem, Result, Schema } from "effect"
 import * as Conditions from "../api/Conditions.ts"
 import * as EC2NodeClass from "../api/EC2NodeClass.ts"
 import * as KWOKNodeClass from "../api/KWOKNodeClass.ts"
@@ -150,7 +150,12 @@ export const plan = Effect.fn("Schedule.plan")(function* (
   const unschedulable: Array<{ pod: string; reason: string }> = []
   const { nodePools, skipped: skippedPools } = usableNodePools(manifests, catalogue, offered)
   const volumes = ClusterView.volumeContext(manifests)
-  const { pending, bound, boundByNode, ignored } = ClusterView.podSets(manifests, wellKnown, volumes)
+  const { pending, bound, boundByNode, ignored } = ClusterView.podSets(
+    manifests,
+    wellKnown,
+    volumes,
+    yield* Clock.currentTimeMillis
+  )
   unschedulable.push(...ignored)
   const results = yield* Scheduler.solve({
     nodePools,

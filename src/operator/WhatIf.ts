@@ -108,7 +108,7 @@ const deleteNode = (manifests: Manifests.Manifests, name: string, now: number) =
     const pods = manifests.pods
       .filter((pod) => pod.spec.nodeName === name && !Pod.isTerminal(pod))
       .map((pod) => {
-        const staying = Reschedulable.notReschedulable(pod, manifests.podDisruptionBudgets)
+        const staying = Reschedulable.notReschedulable(pod, manifests.podDisruptionBudgets, now)
         const effect =
           staying === undefined
             ? "evicted: pending until it is scheduled again"

@@ -1,8 +1,9 @@
 /**
  * Which pods of a node that goes away need capacity elsewhere (upstream `pdb.Limits.IsCurrentlyReschedulable`, the
  * v1.4.0 change "no over-provisioning for pods that cannot move"): not terminal, not a DaemonSet or mirror pod, not
- * `karpenter.sh/do-not-disrupt`, and not held by a PodDisruptionBudget that allows no disruption at all.
+ * protected by `karpenter.sh/do-not-disrupt` now, and not held by a PodDisruptionBudget that allows no disruption at all.
  */
+import * as DoNotDisrupt from "../api/DoNotDisrupt.ts"
 import * as Labels from "../api/Labels.ts"
 import type { Pod } from "../api/Pod.ts"
 import type { PodDisruptionBudget } from "../api/PodDisruptionBudget.ts"
@@ -33,8 +34,12 @@ export const fullyBlockingBudget = (
   budgets: ReadonlyArray<PodDisruptionBudget>
 ): PodDisruptionBudget | undefined => budgets.find((budget) => blocksEverything(budget) && guards(budget, pod))
 
-/** Why the pod will not move off its node now, or undefined when it needs capacity elsewhere. */
-export const notReschedulable = (pod: Pod, budgets: ReadonlyArray<PodDisruptionBudget>): string | undefined => {
+/** Why the pod will not move off its node at `now`, or undefined when it needs capacity elsewhere. */
+export const notReschedulable = (
+  pod: Pod,
+  budgets: ReadonlyArray<PodDisruptionBudget>,
+  now: number
+): string | undefined => {
   const phase = pod.status?.phase
   if (phase === "Succeeded" || phase === "Failed") return `pod is ${phase}`
   const owners = pod.metadata.ownerReferences ?? []
@@ -50,8 +55,7 @@ export const notReschedulable = (pod: Pod, budgets: ReadonlyArray<PodDisruptionB
   ) {
     return "a mirror pod"
   }
-  if (pod.metadata.annotations?.[Labels.DoNotDisruptAnnotation] === "true")
-    return `annotated ${Labels.DoNotDisruptAnnotation}`
+  if (DoNotDisrupt.isProtected(pod, now)) return `annotated ${Labels.DoNotDisruptAnnotation}`
   const budget = fullyBlockingBudget(pod, budgets)
   if (budget !== undefined)
     return `PodDisruptionBudget ${budget.metadata.namespace}/${budget.metadata.name} allows no disruption`

@@ -1,10 +1,12 @@
 /**
  * Disruption candidates (upstream `disruption/types.go` `NewCandidate`, `helpers.go` `GetCandidates`): initialized,
- * managed nodes that nothing protects — no do-not-disrupt annotation on the node or an active pod, no
+ * managed nodes that nothing protects — no do-not-disrupt annotation on the node or an active pod (a duration's
+ * protection ends that long after the pod started, v1.12), no
  * PodDisruptionBudget that allows no eviction of a pod the drain would evict (DaemonSet pods included) — with what
  * disrupting them costs.
  */
 import * as ConditionTypes from "../../api/Conditions.ts"
+import * as DoNotDisrupt from "../../api/DoNotDisrupt.ts"
 import * as Duration from "../../api/Duration.ts"
 import * as Labels from "../../api/Labels.ts"
 import type { NodeClaim } from "../../api/NodeClaim.ts"
@@ -71,8 +73,13 @@ export interface Context {
   readonly queued: ReadonlySet<string>
 }
 
-/** A candidate, or why the node is not one (undefined reason: not a node disruption ever considers). */
-export type Outcome = { readonly candidate: Candidate } | { readonly blocked: string | undefined }
+/**
+ * A candidate, or why the node is not one (undefined reason: not a node disruption ever considers) and, when a
+ * do-not-disrupt duration holds it, when that protection ends.
+ */
+export type Outcome =
+  | { readonly candidate: Candidate }
+  | { readonly blocked: string | undefined; readonly protectedUntil?: number }
 
 /** Whether a node can be disrupted by a method of this class, and the candidate if so. */
 export const evaluate = (stateNode: StateNode, context: Context, disruptionClass: DisruptionClass): Outcome => {
@@ -91,8 +98,12 @@ export const evaluate = (stateNode: StateNode, context: Context, disruptionClass
   if (pool === undefined) return { blocked: undefined }
   // A TerminationGracePeriod bounds how long an eventual disruption may wait on protected pods.
   const mayWait = disruptionClass === "eventual" && nodeClaim.spec.terminationGracePeriod !== undefined
-  const scan = scanPods(context.podsByNode.get(stateNode.name) ?? noPods, context.budgets, mayWait)
-  if (scan.blocked !== undefined) return { blocked: scan.blocked }
+  const scan = scanPods(context.podsByNode.get(stateNode.name) ?? noPods, context.budgets, mayWait, context.now)
+  if (scan.blocked !== undefined) {
+    return scan.protectedUntil === undefined
+      ? { blocked: scan.blocked }
+      : { blocked: scan.blocked, protectedUntil: scan.protectedUntil }
+  }
   const labels = node.metadata.labels ?? {}
   const instanceTypeName = labels[Labels.InstanceType]
   const { reschedulablePods } = scan
@@ -115,6 +126,10 @@ export const evaluate = (stateNode: StateNode, context: Context, disruptionClass
 /** What a node's pods say about disrupting it: what protects it, what must move, what evicting them costs. */
 interface PodScan {
   readonly blocked: string | undefined
+  /** When the do-not-disrupt duration that blocks the node ends. */
+  readonly protectedUntil: number | undefined
+  /** The scan holds until the first do-not-disrupt duration of the node's pods ends (Infinity: none does). */
+  readonly validUntil: number
   readonly reschedulablePods: ReadonlyArray<Pod>
   readonly evictionCost: number
 }
@@ -122,21 +137,26 @@ interface PodScan {
 const noPods: ReadonlyArray<Pod> = []
 
 // A pass evaluates every node for every method, every 10 seconds: between pod changes a node's pods are the same
-// array (see podsByNode), so its scan is reused.
+// array (see podsByNode), so its scan is reused until a do-not-disrupt duration of its pods ends.
 const scans = new WeakMap<
   ReadonlyArray<Pod>,
   { readonly budgets: ReadonlyArray<PodDisruptionBudget>; readonly byWait: Map<boolean, PodScan> }
 >()
 
-const scanPods = (pods: ReadonlyArray<Pod>, budgets: ReadonlyArray<PodDisruptionBudget>, mayWait: boolean): PodScan => {
+const scanPods = (
+  pods: ReadonlyArray<Pod>,
+  budgets: ReadonlyArray<PodDisruptionBudget>,
+  mayWait: boolean,
+  now: number
+): PodScan => {
   let cached = scans.get(pods)
   if (cached === undefined || cached.budgets !== budgets) {
     cached = { budgets, byWait: new Map() }
     scans.set(pods, cached)
   }
   let scan = cached.byWait.get(mayWait)
-  if (scan === undefined) {
-    scan = computeScan(pods, budgets, mayWait)
+  if (scan === undefined || scan.validUntil <= now) {
+    scan = computeScan(pods, budgets, mayWait, now)
     cached.byWait.set(mayWait, scan)
   }
   return scan
@@ -145,31 +165,58 @@ const scanPods = (pods: ReadonlyArray<Pod>, budgets: ReadonlyArray<PodDisruption
 const computeScan = (
   pods: ReadonlyArray<Pod>,
   budgets: ReadonlyArray<PodDisruptionBudget>,
-  mayWait: boolean
+  mayWait: boolean,
+  now: number
 ): PodScan => {
-  const blocked = mayWait ? undefined : protectedBy(pods, budgets)
+  const protection = mayWait ? undefined : protectedBy(pods, budgets, now)
+  let validUntil = Number.POSITIVE_INFINITY
+  for (const pod of pods) {
+    const until = DoNotDisrupt.protectedUntil(pod)
+    if (until !== undefined && until > now && until < validUntil) validUntil = until
+  }
   return {
-    blocked,
-    reschedulablePods: pods.filter((pod) => Reschedulable.notReschedulable(pod, []) === undefined),
+    blocked: protection?.reason,
+    protectedUntil: protection?.until,
+    validUntil,
+    reschedulablePods: pods.filter((pod) => Reschedulable.notReschedulable(pod, [], now) === undefined),
     evictionCost: pods.reduce((sum, pod) => sum + evictionCost(pod), 0)
   }
 }
 
+/** Why a do-not-disrupt pod holds its node, with when that ends for a duration. */
+export const doNotDisruptReason = (pod: Pod, until: number): string => {
+  const held = `pod ${pod.metadata.namespace}/${pod.metadata.name} has ${Labels.DoNotDisruptAnnotation}`
+  return until === Number.POSITIVE_INFINITY ? held : `${held} (protected until ${formatTime(until)})`
+}
+
+/** An RFC 3339 time in whole seconds, as Kubernetes writes them. */
+const formatTime = (millis: number): string => new Date(millis).toISOString().replace(/\.\d{3}Z$/, "Z")
+
 /**
- * Why the node's pods keep it (upstream `StateNode.ValidatePodsDisruptable`): first any active pod with do-not-disrupt
- * (DaemonSet and mirror pods too), then any pod the drain would evict — DaemonSet pods included, not mirror pods nor
- * pods tolerating the disrupted taint (upstream `Limits.CanEvictPods`) — behind a budget that allows no eviction now.
+ * Why the node's pods keep it at `now` (upstream `StateNode.ValidatePodsDisruptable`): first any active pod that
+ * do-not-disrupt protects (DaemonSet and mirror pods too), then any pod the drain would evict — DaemonSet pods included,
+ * not mirror pods nor pods tolerating the disrupted taint (upstream `Limits.CanEvictPods`) — behind a budget that
+ * allows no eviction now.
  */
-const protectedBy = (pods: ReadonlyArray<Pod>, budgets: ReadonlyArray<PodDisruptionBudget>): string | undefined => {
-  const pinned = pods.find((pod) => isActive(pod) && TerminationPods.hasDoNotDisrupt(pod))
-  if (pinned !== undefined) {
-    return `pod ${pinned.metadata.namespace}/${pinned.metadata.name} has ${Labels.DoNotDisruptAnnotation}`
+const protectedBy = (
+  pods: ReadonlyArray<Pod>,
+  budgets: ReadonlyArray<PodDisruptionBudget>,
+  now: number
+): { readonly reason: string; readonly until: number | undefined } | undefined => {
+  for (const pod of pods) {
+    const until = DoNotDisrupt.protectedUntil(pod)
+    if (until !== undefined && until > now && isActive(pod)) {
+      return { reason: doNotDisruptReason(pod, until), until: Number.isFinite(until) ? until : undefined }
+    }
   }
   for (const pod of pods) {
     // The budget first: most pods have none, and the toleration check is the dearer one.
     const budget = blockingBudget(pod, budgets)
-    if (budget !== undefined && TerminationPods.isEvictable(pod)) {
-      return `pdb ${budget.metadata.namespace}/${budget.metadata.name} prevents pod evictions`
+    if (budget !== undefined && TerminationPods.isEvictable(pod, now)) {
+      return {
+        reason: `pdb ${budget.metadata.namespace}/${budget.metadata.name} prevents pod evictions`,
+        until: undefined
+      }
     }
   }
   return undefined

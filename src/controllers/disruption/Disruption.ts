@@ -12,6 +12,9 @@
  * 1 minute multi-node) are deadlines checked between simulations, so what was found before the deadline is used.
  */
 import { Duration, Effect, Metric } from "effect"
+import * as DoNotDisrupt from "../../api/DoNotDisrupt.ts"
+import * as Labels from "../../api/Labels.ts"
+import type { Pod } from "../../api/Pod.ts"
 import { EventRecorder } from "../../kube/EventRecorder.ts"
 import * as Result from "../../runtime/Result.ts"
 import * as Singleton from "../../runtime/Singleton.ts"
@@ -92,6 +95,7 @@ export const make = (options?: Options) =>
       ...(options?.preferencePolicy === undefined ? {} : { preferencePolicy: options.preferencePolicy }),
       ...(options?.minValuesPolicy === undefined ? {} : { minValuesPolicy: options.minValuesPolicy })
     }
+    const pollMillis = millis(options?.pollInterval, "10 seconds")
     const orchestration = yield* Orchestration.make({ commandTimeout: options?.commandTimeout ?? "10 minutes" })
     const reservedCapacity = options?.reservedCapacity ?? false
     const snapshot = Effect.suspend(() => Planner.snapshot(orchestration.queued(), { reservedCapacity }))
@@ -132,15 +136,47 @@ export const make = (options?: Options) =>
         }
       })
 
+    /** Upstream's InvalidDoNotDisruptAnnotation: a value that is neither "true" nor a positive duration is ignored. */
+    const reportInvalidDoNotDisrupt = (state: Planner.Snapshot) => {
+      const invalid: Array<{ readonly pod: Pod; readonly message: string }> = []
+      for (const node of state.stateNodes) {
+        for (const pod of state.context.podsByNode.get(node.name) ?? []) {
+          const protection = DoNotDisrupt.protection(pod)
+          if (protection._tag === "Invalid") invalid.push({ pod, message: protection.message })
+        }
+      }
+      return Effect.forEach(
+        invalid,
+        ({ pod, message }) =>
+          events.publish({
+            involvedObject: {
+              apiVersion: "v1",
+              kind: "Pod",
+              name: pod.metadata.name ?? "",
+              namespace: pod.metadata.namespace ?? "default"
+            },
+            type: "Warning",
+            reason: "InvalidDoNotDisruptAnnotation",
+            message: `Ignoring the ${Labels.DoNotDisruptAnnotation} annotation: ${message}`
+          }),
+        { discard: true }
+      )
+    }
+
+    // When the soonest do-not-disrupt duration seen by the last pass ends.
+    let nextProtectionEnd = Number.POSITIVE_INFINITY
+
     const pass = Effect.gen(function* () {
       if (!(yield* cluster.synced)) return Result.requeueAfter("1 second")
       const state = yield* snapshot
       yield* orchestration.recover(state)
       // Upstream GetCandidates: a node that something protects says why (DisruptionBlocked; the recorder dedupes).
       const outcomes = Planner.outcomes(state, "graceful")
+      let protectionEnds = Number.POSITIVE_INFINITY
       for (const [index, node] of state.stateNodes.entries()) {
         const outcome = outcomes[index]!
         if ("blocked" in outcome && outcome.blocked !== undefined) {
+          if (outcome.protectedUntil !== undefined) protectionEnds = Math.min(protectionEnds, outcome.protectedUntil)
           yield* events.publish({
             involvedObject: { apiVersion: "v1", kind: "Node", name: node.name },
             type: "Normal",
@@ -149,9 +185,16 @@ export const make = (options?: Options) =>
           })
         }
       }
+      yield* reportInvalidDoNotDisrupt(state)
+      // A protection ending changes no object: tell consolidation, which skips an unchanged cluster, to look again.
+      if (nextProtectionEnd <= state.now) yield* cluster.markUnconsolidated
+      nextProtectionEnd = protectionEnds
       yield* reportBudgets(state)
       const command = yield* firstCommand(methods, state)
-      if (command === undefined) return Result.done
+      // A do-not-disrupt duration ending before the next poll: look again the moment it ends.
+      if (command === undefined) {
+        return protectionEnds - state.now < pollMillis ? Result.requeueAfter(protectionEnds - state.now) : Result.done
+      }
       yield* orchestration.add(command)
       return Result.requeue
     })
@@ -161,6 +204,6 @@ export const make = (options?: Options) =>
       run: pass.pipe(
         Effect.catchCause((cause) => Effect.as(Effect.logError("disruption pass failed", cause), Result.done))
       ),
-      interval: options?.pollInterval ?? "10 seconds"
+      interval: Duration.millis(pollMillis)
     })
   })

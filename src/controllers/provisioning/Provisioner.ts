@@ -140,7 +140,13 @@ export const simulate = Effect.fn("Provisioner.simulate")(function* (
   const cloud = yield* CloudProvider.CloudProvider
   const wellKnown = cloud.wellKnownLabels
   const volumes = ClusterView.volumeContext(view)
-  const { pending, bound, boundByNode } = ClusterView.podSets(view, wellKnown, volumes, isUnschedulable)
+  const { pending, bound, boundByNode } = ClusterView.podSets(
+    view,
+    wellKnown,
+    volumes,
+    yield* Clock.currentTimeMillis,
+    isUnschedulable
+  )
   const catalogue = nodePools.flatMap((pool) => pool.instanceTypes)
   const existingNodes = ClusterView.existingNodes(view, boundByNode, catalogue, volumes)
   if (pending.length === 0) {

@@ -6,7 +6,8 @@
  * empty nodes, then the cheapest to disrupt — a forceful disruption that ignores the NodePool's budgets (the
  * termination controller still honours PodDisruptionBudgets and terminationGracePeriod).
  */
-import { Duration, Effect } from "effect"
+import { Clock, Duration, Effect } from "effect"
+import * as DoNotDisrupt from "../../api/DoNotDisrupt.ts"
 import * as Labels from "../../api/Labels.ts"
 import * as NodePoolApi from "../../api/NodePool.ts"
 import type { Pod } from "../../api/Pod.ts"
@@ -176,9 +177,12 @@ export const makeProvisioning = Effect.fn("StaticCapacity.makeProvisioning")(fun
   })
 })
 
-/** What a running node costs to take away: its pods other than DaemonSet ones, and whether one must not be disrupted. */
-const removalCost = (pods: ReadonlyArray<Pod>) => ({
-  pinned: pods.some(TerminationPods.hasDoNotDisrupt),
+/**
+ * What a running node costs to take away at `now`: its pods other than DaemonSet ones, and whether do-not-disrupt
+ * protects one.
+ */
+const removalCost = (pods: ReadonlyArray<Pod>, now: number) => ({
+  pinned: pods.some((pod) => DoNotDisrupt.isProtected(pod, now)),
   pods: pods.filter((pod) => !TerminationPods.isOwnedByDaemonSet(pod)).length
 })
 
@@ -188,10 +192,11 @@ const removalCost = (pods: ReadonlyArray<Pod>) => ({
  */
 export const deprovisioningOrder = (
   running: ReadonlyArray<StateNode>,
-  podsOf: (node: StateNode) => ReadonlyArray<Pod>
+  podsOf: (node: StateNode) => ReadonlyArray<Pod>,
+  now: number
 ): Array<StateNode> => {
   const ranked = running.map((node) => {
-    const cost = removalCost(podsOf(node))
+    const cost = removalCost(podsOf(node), now)
     const unresolved = node.nodeClaim?.status?.providerID === undefined
     const empty = cost.pods === 0 && !cost.pinned
     return { node, rank: [unresolved ? 0 : 1, empty ? 0 : 1, cost.pinned ? 1 : 0, cost.pods] as const }
@@ -238,7 +243,7 @@ export const makeDeprovisioning = Effect.fn("StaticCapacity.makeDeprovisioning")
           if (nodeName !== undefined) byNode.set(nodeName, [...(byNode.get(nodeName) ?? []), pod])
         }
         const podsOf = (node: StateNode) => byNode.get(node.name) ?? []
-        for (const node of deprovisioningOrder(running, podsOf).slice(0, excess)) {
+        for (const node of deprovisioningOrder(running, podsOf, yield* Clock.currentTimeMillis).slice(0, excess)) {
           yield* kube
             .delete(Resources.NodeClaims, node.nodeClaim?.metadata.name ?? "")
             .pipe(Effect.catchTag("NotFound", () => Effect.void))

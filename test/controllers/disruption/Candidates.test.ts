@@ -35,8 +35,8 @@ describe("PodDisruptionBudgets and unhealthy pods (AlwaysAllow)", () => {
 
   it("a fully blocking budget keeps a pod in place unless it is Ready=False", () => {
     const budgets = [alwaysAllow({ maxUnavailable: 0 })]
-    assert.include(Reschedulable.notReschedulable(withReady("True"), budgets) ?? "", "default/guard")
-    assert.include(Reschedulable.notReschedulable(withReady(undefined), budgets) ?? "", "default/guard")
-    assert.isUndefined(Reschedulable.notReschedulable(withReady("False"), budgets))
+    assert.include(Reschedulable.notReschedulable(withReady("True"), budgets, 0) ?? "", "default/guard")
+    assert.include(Reschedulable.notReschedulable(withReady(undefined), budgets, 0) ?? "", "default/guard")
+    assert.isUndefined(Reschedulable.notReschedulable(withReady("False"), budgets, 0))
   })
 })

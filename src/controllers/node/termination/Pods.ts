@@ -4,7 +4,7 @@
  * same of a node's pods (which ones the drain would evict). Pure functions over decoded pods; the times are epoch
  * milliseconds from the caller's Clock.
  */
-import * as Labels from "../../../api/Labels.ts"
+import * as DoNotDisrupt from "../../../api/DoNotDisrupt.ts"
 import { isActive, isTerminal, type Pod } from "../../../api/Pod.ts"
 import * as Taints from "../../../api/Taints.ts"
 import * as Tolerations from "../../../scheduling/Tolerations.ts"
@@ -46,10 +46,6 @@ export const isOwnedByDaemonSet = (pod: Pod): boolean => isOwnedBy(pod, "apps/v1
 export const isMirror = (pod: Pod): boolean =>
   isOwnedBy(pod, "v1", "Node") || pod.metadata.annotations?.[MirrorAnnotation] !== undefined
 
-/** `karpenter.sh/do-not-disrupt: "true"`. */
-export const hasDoNotDisrupt = (pod: Pod): boolean =>
-  pod.metadata.annotations?.[Labels.DoNotDisruptAnnotation] === "true"
-
 /** The pod tolerates `karpenter.sh/disrupted:NoSchedule`, so it may stay on (or come back to) a draining node. */
 export const toleratesDisruptedTaint = (pod: Pod): boolean =>
   Tolerations.tolerates(pod.spec.tolerations, [Taints.DisruptedNoSchedule]) === undefined
@@ -69,11 +65,11 @@ export const isDrainable = (pod: Pod, now: number): boolean =>
 export const isWaitingEviction = (pod: Pod, now: number): boolean => !isTerminal(pod) && isDrainable(pod, now)
 
 /**
- * Whether Karpenter sends this pod to the eviction API (upstream `IsEvictable`): active, not tolerating the disrupted
- * taint, not a mirror pod, and without the do-not-disrupt annotation.
+ * Whether Karpenter sends this pod to the eviction API at `now` (upstream `IsEvictable`): active, not tolerating the
+ * disrupted taint, not a mirror pod, and not protected by do-not-disrupt (a duration's protection ends, v1.12).
  */
-export const isEvictable = (pod: Pod): boolean =>
-  isActive(pod) && !toleratesDisruptedTaint(pod) && !isMirror(pod) && !hasDoNotDisrupt(pod)
+export const isEvictable = (pod: Pod, now: number): boolean =>
+  isActive(pod) && !toleratesDisruptedTaint(pod) && !isMirror(pod) && !DoNotDisrupt.isProtected(pod, now)
 
 /**
  * The drain order (Kubernetes' graceful node shutdown): non-critical non-DaemonSet pods, non-critical DaemonSet pods,

@@ -229,7 +229,10 @@ export const makeWith = Effect.fn("Termination.makeWith")(function* (
       const drained: Drain = { _tag: "Drained" }
       return drained
     }
-    yield* evictionQueue.add(node, first.filter(Pods.isEvictable))
+    yield* evictionQueue.add(
+      node,
+      first.filter((pod) => Pods.isEvictable(pod, now))
+    )
     const recheck = Math.min(Duration.toMillis(DrainRequeue), nextDeletion ?? Number.POSITIVE_INFINITY)
     const waitingFor: Drain = { _tag: "Waiting", pods: waiting.length, recheckAfter: Duration.millis(recheck) }
     return waitingFor

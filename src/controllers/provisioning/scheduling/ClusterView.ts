@@ -397,12 +397,13 @@ export interface PodSets {
 /**
  * Sorts the view's pods. Unbound pods are pending when provisionable (volume topology injected); `isPending` adds a
  * condition (the provisioner asks for kube-scheduler's PodScheduled=False/Unschedulable). Pods of nodes going away
- * need a new home when they can move now (upstream v1.4.0 IsCurrentlyReschedulable).
+ * need a new home when they can move at `now` (upstream v1.4.0 IsCurrentlyReschedulable).
  */
 export const podSets = (
   view: ClusterView,
   wellKnown: ReadonlySet<string>,
   volumes: VolumeTopology.VolumeContext,
+  now: number,
   isPending: (pod: Pod) => boolean = () => true
 ): PodSets => {
   const knownNodes = new Set([
@@ -418,7 +419,7 @@ export const podSets = (
   for (const [name, pods] of runningByNode(view.pods)) {
     if (leaving.has(name)) {
       for (const pod of pods) {
-        if (Reschedulable.notReschedulable(pod, view.podDisruptionBudgets) === undefined)
+        if (Reschedulable.notReschedulable(pod, view.podDisruptionBudgets, now) === undefined)
           pending.push(recreated(pod, copies))
       }
     } else if (knownNodes.has(name)) {

@@ -50,20 +50,25 @@ describe("termination Pods", () => {
   })
 
   it("evicts only active pods that neither tolerate the disrupted taint, mirror a static pod, nor forbid disruption", () => {
-    assert.isTrue(Pods.isEvictable(pod("app")))
-    assert.isFalse(Pods.isEvictable(pod("done", { phase: "Succeeded" })))
-    assert.isFalse(Pods.isEvictable(pod("leaving", { deletionTimestamp: "1970-01-01T00:00:10Z" })))
-    assert.isFalse(Pods.isEvictable(pod("tolerant", { tolerations: [{ operator: "Exists" }] })))
+    assert.isTrue(Pods.isEvictable(pod("app"), 0))
+    assert.isFalse(Pods.isEvictable(pod("done", { phase: "Succeeded" }), 0))
+    assert.isFalse(Pods.isEvictable(pod("leaving", { deletionTimestamp: "1970-01-01T00:00:10Z" }), 0))
+    assert.isFalse(Pods.isEvictable(pod("tolerant", { tolerations: [{ operator: "Exists" }] }), 0))
     assert.isFalse(
-      Pods.isEvictable(pod("tolerant-key", { tolerations: [{ key: "karpenter.sh/disrupted", operator: "Exists" }] }))
+      Pods.isEvictable(pod("tolerant-key", { tolerations: [{ key: "karpenter.sh/disrupted", operator: "Exists" }] }), 0)
     )
     assert.isTrue(
-      Pods.isEvictable(pod("other-effect", { tolerations: [{ key: "karpenter.sh/disrupted", effect: "NoExecute" }] }))
+      Pods.isEvictable(
+        pod("other-effect", { tolerations: [{ key: "karpenter.sh/disrupted", effect: "NoExecute" }] }),
+        0
+      )
     )
-    assert.isFalse(Pods.isEvictable(pod("mirror", { owner: { apiVersion: "v1", kind: "Node" } })))
-    assert.isFalse(Pods.isEvictable(pod("static", { annotations: { "kubernetes.io/config.mirror": "abc" } })))
-    assert.isFalse(Pods.isEvictable(pod("protected", { annotations: { "karpenter.sh/do-not-disrupt": "true" } })))
-    assert.isTrue(Pods.isEvictable(pod("not-protected", { annotations: { "karpenter.sh/do-not-disrupt": "false" } })))
+    assert.isFalse(Pods.isEvictable(pod("mirror", { owner: { apiVersion: "v1", kind: "Node" } }), 0))
+    assert.isFalse(Pods.isEvictable(pod("static", { annotations: { "kubernetes.io/config.mirror": "abc" } }), 0))
+    assert.isFalse(Pods.isEvictable(pod("protected", { annotations: { "karpenter.sh/do-not-disrupt": "true" } }), 0))
+    assert.isTrue(
+      Pods.isEvictable(pod("not-protected", { annotations: { "karpenter.sh/do-not-disrupt": "false" } }), 0)
+    )
   })
 
   it("waits for do-not-disrupt and terminating pods, but not for tolerant, mirror, terminal or stuck ones", () => {

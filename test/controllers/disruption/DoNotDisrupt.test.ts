@@ -1,0 +1,80 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as S from "../support.ts"
+import * as D from "./support.ts"
+
+const DoNotDisrupt = "karpenter.sh/do-not-disrupt"
+
+/** When the pod started (the kubelet's status.startTime), in epoch millis. */
+const startedAt = (name: string) =>
+  Effect.map(S.listPods, (pods) => Date.parse(pods.find((pod) => pod.metadata.name === name)?.status?.startTime ?? ""))
+
+const iso = (millis: number) => new Date(millis).toISOString().replace(".000Z", "Z")
+
+describe("disruption: do-not-disrupt with a duration (v1.12)", S.controllerSuite, () => {
+  it.effect(
+    'a duration protects the node until that long after the pod started; consolidation takes it the moment it ends, while "true" keeps protecting',
+    () =>
+      Effect.gen(function* () {
+        yield* D.setup(D.nodePool("default", { consolidateAfter: "30s", budgets: [{ nodes: "100%" }] }))
+        const log = yield* D.start()
+        // Each medium node's 1-cpu pod fits a small node ($0.10 < $0.20): both would be replaced.
+        yield* D.launch("timed", "medium")
+        yield* D.launch("forever", "medium")
+        yield* S.advance(2_000, 1_000)
+        yield* D.boundPod("p-timed", "timed", { annotations: { [DoNotDisrupt]: "30m" } })
+        yield* D.boundPod("p-forever", "forever", { annotations: { [DoNotDisrupt]: "true" } })
+        yield* S.settle
+        const until = (yield* startedAt("p-timed")) + 30 * 60_000
+        yield* S.advance(30 * 60_000 - 5_000, 10_000)
+        assert.deepStrictEqual(log.entries(), [], "nothing is disrupted while the protection holds")
+        assert.include(
+          yield* D.eventsWithReason("DisruptionBlocked"),
+          `timed: Cannot disrupt Node: pod default/p-timed has ${DoNotDisrupt} (protected until ${iso(until)})`
+        )
+        yield* S.advance(60_000, 1_000)
+        const [first, ...rest] = log.entries()
+        assert.deepStrictEqual(
+          first?.candidates,
+          ["timed"],
+          "the node goes once its pod's protection ends, not the one annotated true"
+        )
+        // The pass runs when the protection ends; consolidation then validates for its 15 s before acting.
+        assert.strictEqual(first?.time, until + 15_000)
+        yield* S.advance(2 * 60 * 60_000, 60_000)
+        assert.deepStrictEqual(
+          [...rest, ...log.entries().slice(1 + rest.length)].filter((entry) => entry.candidates.includes("forever")),
+          []
+        )
+        assert.strictEqual((yield* D.nodeTypes).forever, "medium", '"true" protects for as long as the pod runs')
+      }).pipe(Effect.provide(D.base()))
+  )
+
+  it.effect('a value that is neither "true" nor a positive duration is ignored, with a Warning on the pod', () =>
+    Effect.gen(function* () {
+      yield* D.setup(D.nodePool("default", { consolidateAfter: "30s", budgets: [{ nodes: "100%" }] }))
+      const log = yield* D.start()
+      for (const [node, value] of [
+        ["zero", "0s"],
+        ["negative", "-5m"],
+        ["words", "soon"]
+      ] as const) {
+        yield* D.launch(node, "medium")
+        yield* S.advance(2_000, 1_000)
+        yield* D.boundPod(`p-${node}`, node, { annotations: { [DoNotDisrupt]: value } })
+      }
+      yield* S.advance(3 * 60_000, 10_000)
+      // (The evicted pods are not recreated, so replacements may go too: only the annotated nodes count.)
+      assert.includeMembers(
+        log.entries().flatMap((entry) => entry.candidates),
+        ["zero", "negative", "words"],
+        "each node is consolidated as if its pod had no annotation"
+      )
+      assert.sameMembers(yield* D.eventsWithReason("InvalidDoNotDisruptAnnotation"), [
+        `p-zero: Ignoring the ${DoNotDisrupt} annotation: duration "0s" is not positive`,
+        `p-negative: Ignoring the ${DoNotDisrupt} annotation: duration "-5m" is not positive`,
+        `p-words: Ignoring the ${DoNotDisrupt} annotation: cannot parse "soon" as a duration`
+      ])
+    }).pipe(Effect.provide(D.base()))
+  )
+})
