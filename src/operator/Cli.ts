@@ -41,7 +41,7 @@ export const crds = Command.make(
   })
 ).pipe(
   Command.withDescription(
-    "Print the NodePool, NodeClaim, KWOKNodeClass and EC2NodeClass CRDs generated from the API schemas"
+    "Print the NodePool, NodeClaim, NodeOverlay, KWOKNodeClass and EC2NodeClass CRDs generated from the API schemas"
   )
 )
 

@@ -90,7 +90,7 @@ describe("HttpApi discovery", () => {
     )
   )
 
-  it.live("serves the four CRDs, refuses others and deletes", () =>
+  it.live("serves the five CRDs, refuses others and deletes", () =>
     withServer((served) =>
       Effect.gen(function* () {
         const base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
@@ -99,6 +99,7 @@ describe("HttpApi discovery", () => {
           "ec2nodeclasses.karpenter.k8s.aws",
           "kwoknodeclasses.karpenter.kwok.sh",
           "nodeclaims.karpenter.sh",
+          "nodeoverlays.karpenter.sh",
           "nodepools.karpenter.sh"
         ])
         const nodeClaims = yield* request(served, "GET", `${base}/nodeclaims.karpenter.sh`)
