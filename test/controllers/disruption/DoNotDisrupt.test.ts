@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
+import { KubeClient } from "../../../src/kube/KubeClient.ts"
+import * as Resources from "../../../src/kube/Resources.ts"
 import * as S from "../support.ts"
 import * as D from "./support.ts"
 
@@ -10,6 +12,17 @@ const startedAt = (name: string) =>
   Effect.map(S.listPods, (pods) => Date.parse(pods.find((pod) => pod.metadata.name === name)?.status?.startTime ?? ""))
 
 const iso = (millis: number) => new Date(millis).toISOString().replace(".000Z", "Z")
+
+/** The pod as the API server has it now, or undefined once it is gone. */
+const findPod = (name: string) => Effect.map(S.listPods, (pods) => pods.find((pod) => pod.metadata.name === name))
+
+/** Changes the default NodePool's template labels: every node it launched drifts. */
+const driftAll = Effect.flatMap(Effect.service(KubeClient), (kube) =>
+  kube.patch(Resources.NodePools, "default", {
+    type: "merge",
+    patch: { spec: { template: { metadata: { labels: { team: "b" } } } } }
+  })
+)
 
 describe("disruption: do-not-disrupt with a duration (v1.12)", S.controllerSuite, () => {
   it.effect(
@@ -75,6 +88,31 @@ describe("disruption: do-not-disrupt with a duration (v1.12)", S.controllerSuite
         `p-negative: Ignoring the ${DoNotDisrupt} annotation: duration "-5m" is not positive`,
         `p-words: Ignoring the ${DoNotDisrupt} annotation: cannot parse "soon" as a duration`
       ])
+    }).pipe(Effect.provide(D.base()))
+  )
+
+  it.effect("a drifted node with a duration-protected pod is replaced the moment the protection ends, not before", () =>
+    Effect.gen(function* () {
+      yield* D.setup(D.nodePool("default", { consolidateAfter: "Never", labels: { team: "a" } }))
+      const log = yield* D.start()
+      yield* D.launch("drifted", "small")
+      yield* S.advance(2_000, 1_000)
+      // 1.5 cpu: the pod needs a node of its own, so the replacement shows it was counted once free to move.
+      yield* D.boundPod("p-drifted", "drifted", { cpu: "1500m", annotations: { [DoNotDisrupt]: "30m" } })
+      yield* S.settle
+      const until = (yield* startedAt("p-drifted")) + 30 * 60_000
+      yield* driftAll
+      yield* S.advance(until - (yield* Clock.currentTimeMillis) - 5_000, 10_000)
+      assert.deepStrictEqual(log.entries(), [], "the drifted node stays while its pod is protected")
+      assert.include(
+        yield* D.eventsWithReason("DisruptionBlocked"),
+        `drifted: Cannot disrupt Node: pod default/p-drifted has ${DoNotDisrupt} (protected until ${iso(until)})`
+      )
+      yield* S.advance(10_000, 1_000)
+      assert.deepStrictEqual(
+        log.entries().map(({ time, reason, candidates, replacements }) => ({ time, reason, candidates, replacements })),
+        [{ time: until, reason: "Drifted", candidates: ["drifted"], replacements: ["small"] }]
+      )
     }).pipe(Effect.provide(D.base()))
   )
 })
