@@ -115,4 +115,87 @@ describe("disruption: do-not-disrupt with a duration (v1.12)", S.controllerSuite
       )
     }).pipe(Effect.provide(D.base()))
   )
+
+  it.effect(
+    "with a terminationGracePeriod drift does not wait: the drain evicts each pod when its protection ends, or deletes it when the grace period runs out",
+    () =>
+      Effect.gen(function* () {
+        yield* D.setup(
+          D.nodePool("default", {
+            consolidateAfter: "Never",
+            labels: { team: "a" },
+            budgets: [{ nodes: "100%" }],
+            terminationGracePeriod: "10m"
+          })
+        )
+        const log = yield* D.start()
+        yield* D.launch("brief", "small")
+        yield* D.launch("held", "small")
+        yield* S.advance(2_000, 1_000)
+        yield* D.boundPod("p-brief", "brief", { cpu: "1500m", annotations: { [DoNotDisrupt]: "4m" } })
+        yield* D.boundPod("p-held", "held", { cpu: "1500m", annotations: { [DoNotDisrupt]: "30m" } })
+        yield* S.settle
+        const briefUntil = (yield* startedAt("p-brief")) + 4 * 60_000
+        yield* driftAll
+        yield* S.advance(60_000, 1_000)
+        assert.sameMembers(
+          log.entries().flatMap((entry) => entry.candidates),
+          ["brief", "held"],
+          "an eventual disruption with a terminationGracePeriod is not held back by do-not-disrupt"
+        )
+        const deletedAt = Date.parse(
+          (yield* S.listNodeClaims).find((claim) => claim.metadata.name === "held")?.metadata.deletionTimestamp ?? ""
+        )
+        // The drain waits for both protected pods without evicting them.
+        yield* S.advance(briefUntil - (yield* Clock.currentTimeMillis) - 1_000, 1_000)
+        assert.isDefined(yield* findPod("p-brief"))
+        assert.isUndefined((yield* findPod("p-held"))?.metadata.deletionTimestamp)
+        // p-brief's 4 minutes pass: it is evicted; p-held's 30 minutes outlast the 10-minute grace period.
+        yield* S.advance(2_000, 1_000)
+        // Evicted the moment its protection ended (the eviction grants its 30 s terminationGracePeriodSeconds).
+        assert.strictEqual((yield* findPod("p-brief"))?.metadata.deletionTimestamp, iso(briefUntil + 30_000))
+        yield* S.advance(40_000, 1_000)
+        assert.notInclude(yield* D.nodeNames, "brief")
+        const graceEnds = deletedAt + 10 * 60_000
+        yield* S.advance(graceEnds - 30_000 - (yield* Clock.currentTimeMillis) - 1_000, 1_000)
+        assert.isUndefined((yield* findPod("p-held"))?.metadata.deletionTimestamp, "still protected, still waited for")
+        // Its 30 s terminationGracePeriodSeconds before the NodeClaim's deadline, the pod is deleted regardless.
+        yield* S.advance(2_000, 1_000)
+        assert.strictEqual((yield* findPod("p-held"))?.metadata.deletionTimestamp, iso(graceEnds))
+        yield* S.advance(40_000, 1_000)
+        assert.notInclude(yield* D.nodeNames, "held")
+      }).pipe(Effect.provide(D.base()))
+  )
+
+  it.effect("the drain of a deleted node evicts a pod whose protection ended and waits for one still protected", () =>
+    Effect.gen(function* () {
+      yield* D.setup(D.nodePool("default", { consolidateAfter: "Never" }))
+      yield* D.start()
+      yield* D.launch("n1", "small")
+      yield* S.advance(2_000, 1_000)
+      yield* D.boundPod("p-short", "n1", { cpu: "500m", annotations: { [DoNotDisrupt]: "5m" } })
+      yield* D.boundPod("p-long", "n1", { cpu: "500m", annotations: { [DoNotDisrupt]: "1h" } })
+      yield* S.settle
+      const longUntil = (yield* startedAt("p-long")) + 60 * 60_000
+      yield* S.advance(10 * 60_000, 10_000)
+      const kube = yield* KubeClient
+      yield* kube.delete(Resources.NodeClaims, "n1")
+      yield* S.advance(10_000, 1_000)
+      assert.isDefined(
+        (yield* findPod("p-short"))?.metadata.deletionTimestamp,
+        "its 5 minutes are over: evicted at once"
+      )
+      yield* S.advance(longUntil - (yield* Clock.currentTimeMillis) - 1_000, 10_000)
+      assert.isUndefined((yield* findPod("p-long"))?.metadata.deletionTimestamp, "still protected: waited for")
+      assert.include(yield* D.nodeNames, "n1", "the node waits for it")
+      yield* S.advance(2_000, 1_000)
+      assert.strictEqual(
+        (yield* findPod("p-long"))?.metadata.deletionTimestamp,
+        iso(longUntil + 30_000),
+        "evicted the moment its hour is over"
+      )
+      yield* S.advance(40_000, 1_000)
+      assert.notInclude(yield* D.nodeNames, "n1")
+    }).pipe(Effect.provide(D.base()))
+  )
 })
