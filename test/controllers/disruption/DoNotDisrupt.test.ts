@@ -198,4 +198,30 @@ describe("disruption: do-not-disrupt with a duration (v1.12)", S.controllerSuite
       assert.notInclude(yield* D.nodeNames, "n1")
     }).pipe(Effect.provide(D.base()))
   )
+
+  it.effect('two protections ending together under a `nodes: "1"` budget free their nodes one at a time', () =>
+    Effect.gen(function* () {
+      yield* D.setup(D.nodePool("default", { consolidateAfter: "30s", budgets: [{ nodes: "1" }] }))
+      const log = yield* D.start()
+      const tracker = yield* D.trackDisrupting
+      // Each medium node's 1-cpu pod fits a small node, and both pods fit one: together they would go in one command.
+      yield* D.launch("a", "medium")
+      yield* D.launch("b", "medium")
+      yield* S.advance(2_000, 1_000)
+      yield* D.boundPod("p-a", "a", { annotations: { [DoNotDisrupt]: "30m" } })
+      yield* D.boundPod("p-b", "b", { annotations: { [DoNotDisrupt]: "30m" } })
+      yield* S.settle
+      const until = (yield* startedAt("p-a")) + 30 * 60_000
+      assert.strictEqual((yield* startedAt("p-b")) + 30 * 60_000, until, "both protections end at the same time")
+      yield* S.advance(until - (yield* Clock.currentTimeMillis) - 5_000, 10_000)
+      assert.deepStrictEqual(log.entries(), [])
+      yield* S.advance(10 * 60_000, 1_000)
+      const [first, second] = log.entries()
+      // One node as soon as the protections end (consolidation validates for 15 s), the other after it is gone.
+      assert.deepStrictEqual(first?.candidates, ["a"])
+      assert.strictEqual(first?.time, until + 15_000)
+      assert.deepStrictEqual(second?.candidates, ["b"])
+      assert.strictEqual(tracker.most(), 1, "never more than one node disrupted at once")
+    }).pipe(Effect.provide(D.base()))
+  )
 })
