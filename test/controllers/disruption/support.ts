@@ -136,6 +136,7 @@ export const nodePool = (
     readonly budgets?: ReadonlyArray<Budget>
     readonly labels?: Record<string, string>
     readonly expireAfter?: string
+    readonly terminationGracePeriod?: string
   } = {}
 ) => ({
   apiVersion: "karpenter.sh/v1",
@@ -149,7 +150,10 @@ export const nodePool = (
         requirements: [
           { key: Labels.CapacityType, operator: "In", values: options.capacityTypes ?? [Labels.CapacityTypeOnDemand] }
         ],
-        ...(options.expireAfter === undefined ? {} : { expireAfter: options.expireAfter })
+        ...(options.expireAfter === undefined ? {} : { expireAfter: options.expireAfter }),
+        ...(options.terminationGracePeriod === undefined
+          ? {}
+          : { terminationGracePeriod: options.terminationGracePeriod })
       }
     },
     disruption: {
@@ -169,7 +173,7 @@ export const setup = (pool: ReturnType<typeof nodePool>) =>
 
 /**
  * Launches a NodeClaim of `instanceType` for the NodePool, as the provisioner would write it (labels, the NodePool's
- * hash, its template's expireAfter), on-demand unless `capacityType` says otherwise; KWOK registers its Node (same
+ * hash, its template's expireAfter and terminationGracePeriod), on-demand unless `capacityType` says otherwise; KWOK registers its Node (same
  * name) at once.
  */
 export const launch = (
@@ -203,7 +207,10 @@ export const launch = (
           { key: Labels.InstanceType, operator: "In", values: [type] },
           { key: Labels.CapacityType, operator: "In", values: [options.capacityType ?? Labels.CapacityTypeOnDemand] }
         ],
-        expireAfter: pool.spec.template.spec.expireAfter
+        expireAfter: pool.spec.template.spec.expireAfter,
+        ...(pool.spec.template.spec.terminationGracePeriod === undefined
+          ? {}
+          : { terminationGracePeriod: pool.spec.template.spec.terminationGracePeriod })
       }
     } as never)
   })
