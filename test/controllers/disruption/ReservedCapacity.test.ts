@@ -107,6 +107,21 @@ describe("disruption: reserved capacity", S.controllerSuite, () => {
     }).pipe(Effect.provide(D.base(catalogue, { reservedCapacity: true })))
   )
 
+  it.effect("a reserved node is not replaced by a cheaper on-demand one: its reservation costs next to nothing", () =>
+    Effect.gen(function* () {
+      yield* D.setup(pool)
+      const log = yield* D.start({ reservedCapacity: true })
+      yield* D.launch("reserved", "medium", { capacityType: Labels.CapacityTypeReserved })
+      yield* S.advance(2_000, 1_000)
+      // A small on-demand node ($0.10) would hold its pod: cheaper than the medium's on-demand price, not its own.
+      yield* D.boundPod("p-reserved", "reserved", { cpu: "1500m" })
+      yield* S.advance(5 * 60_000, 10_000)
+      assert.deepStrictEqual(underutilized(log), [])
+      assert.deepStrictEqual(yield* capacityOfNodes, { reserved: `medium/reserved/${reservationID}` })
+      assert.include(yield* D.eventsWithReason("Unconsolidatable"), "reserved: can't replace with a cheaper node")
+    }).pipe(Effect.provide(D.base(catalogue, { reservedCapacity: true })))
+  )
+
   it.effect("with the gate off, the reservation is not offered: the on-demand nodes stay", () =>
     Effect.gen(function* () {
       yield* D.setup(pool)
