@@ -8,6 +8,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Stream } from "effect"
 import * as KWOKNodeClass from "../../../src/api/KWOKNodeClass.ts"
 import * as Labels from "../../../src/api/Labels.ts"
+import type * as DisruptionLog from "../../../src/controllers/disruption/DisruptionLog.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
 import * as S from "../support.ts"
@@ -65,9 +66,8 @@ const capacityOfNodes = Effect.map(S.listNodes, (nodes) =>
   )
 )
 
-const underutilized = (log: {
-  readonly entries: () => ReadonlyArray<{ readonly reason: string; readonly candidates: ReadonlyArray<string> }>
-}) => log.entries().filter((entry) => entry.reason === "Underutilized")
+const underutilized = (log: { readonly entries: () => ReadonlyArray<DisruptionLog.Entry> }) =>
+  log.entries().filter((entry) => entry.reason === "Underutilized")
 
 /** Three on-demand medium nodes, each with a 2.5 cpu pod: no two fit one medium node, nor one on a small node. */
 const threeOnDemandMediums = Effect.gen(function* () {
