@@ -113,7 +113,8 @@ export const choose = (
 
 /**
  * Upstream's `addInstanceLabels` without the node-only markers: the NodeClaim's labels, its single-value `In`
- * requirements, the type's single-value requirements, the offering's zone and capacity type, and the NodeClass.
+ * requirements, the type's and the offering's single-value requirements (its zone, capacity type and reservation id:
+ * a NodeClaim that may launch into several reservations learns which one it got), and the NodeClass.
  */
 export const launchedLabels = (nodeClaim: NodeClaim, choice: Choice): Record<string, string> => {
   const labels: Record<string, string> = { ...nodeClaim.metadata.labels }
@@ -123,12 +124,12 @@ export const launchedLabels = (nodeClaim: NodeClaim, choice: Choice): Record<str
     }
   }
   labels[Labels.InstanceType] = choice.instanceType.name
-  for (const [key, requirement] of choice.instanceType.requirements) {
-    const values = Requirement.values(requirement)
-    if (Requirement.operator(requirement) === "In" && values.length === 1) labels[key] = values[0]!
+  for (const requirements of [choice.instanceType.requirements, choice.offering.requirements]) {
+    for (const [key, requirement] of requirements) {
+      const values = Requirement.values(requirement)
+      if (Requirement.operator(requirement) === "In" && values.length === 1) labels[key] = values[0]!
+    }
   }
-  labels[Labels.Zone] = choice.offering.zone
-  labels[Labels.CapacityType] = choice.offering.capacityType
   labels[KWOKNodeClass.NodeClassLabel] = nodeClaim.spec.nodeClassRef.name
   return labels
 }

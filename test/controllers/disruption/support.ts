@@ -33,15 +33,22 @@ import * as S from "../support.ts"
 
 export const Zone = "test-zone-a"
 
+/** A capacity reservation of an instance type: its id, how many instances it holds, and its price. */
+export interface Reservation {
+  readonly id: string
+  readonly capacity: number
+  readonly price: number
+}
+
 /**
- * A linux/amd64 instance type in one zone, `cpu` cores and 4 GiB per core, no overhead: on-demand at `price`, and
- * spot at `spotPrice` when given.
+ * A linux/amd64 instance type in one zone, `cpu` cores and 4 GiB per core, no overhead: on-demand at `price`, spot
+ * at `spotPrice` and reserved through `reservation` when given.
  */
 export const instanceType = (
   name: string,
   cpu: number,
   price: number,
-  options: { readonly spotPrice?: number } = {}
+  options: { readonly spotPrice?: number; readonly reservation?: Reservation } = {}
 ): InstanceType.InstanceType =>
   Catalog.toInstanceType({
     name,
@@ -55,7 +62,19 @@ export const instanceType = (
       { zone: Zone, capacityType: Labels.CapacityTypeOnDemand, price, available: true },
       ...(options.spotPrice === undefined
         ? []
-        : [{ zone: Zone, capacityType: Labels.CapacityTypeSpot, price: options.spotPrice, available: true }])
+        : [{ zone: Zone, capacityType: Labels.CapacityTypeSpot, price: options.spotPrice, available: true }]),
+      ...(options.reservation === undefined
+        ? []
+        : [
+            {
+              zone: Zone,
+              capacityType: Labels.CapacityTypeReserved,
+              price: options.reservation.price,
+              available: true,
+              reservationID: options.reservation.id,
+              reservationCapacity: options.reservation.capacity
+            }
+          ])
     ]
   })
 
@@ -69,11 +88,15 @@ export const catalogue = (): Array<InstanceType.InstanceType> => [
   instanceType("large", 8, 0.3)
 ]
 
-/** The in-memory API server and the KWOK provider selling `instanceTypes`. */
+/**
+ * The in-memory API server and the KWOK provider selling `instanceTypes` (their reservations only under the
+ * ReservedCapacity gate, `reservedCapacity`).
+ */
 export const base = (
-  instanceTypes: ReadonlyArray<InstanceType.InstanceType> = catalogue()
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType> = catalogue(),
+  options: { readonly reservedCapacity?: boolean } = {}
 ): Layer.Layer<KubeClient | MemoryKube.MemoryApiServer | CloudProvider.CloudProvider> =>
-  KwokCloudProvider.layer({ instanceTypes }).pipe(Layer.provideMerge(MemoryKube.layer()))
+  KwokCloudProvider.layer({ instanceTypes, ...options }).pipe(Layer.provideMerge(MemoryKube.layer()))
 
 /**
  * Starts one Karpenter process with every controller (as the operator composes them) and the embedded control plane.
@@ -89,6 +112,8 @@ export const start = (
     readonly nodeOverlay?: boolean
     /** Node repair's options (its NodeRepair gate is off unless given). */
     readonly health?: Health.Options
+    /** The ReservedCapacity feature gate, for the provisioner and the disruption controller. */
+    readonly reservedCapacity?: boolean
     readonly wrapDisruption?: <A, E, R>(
       effect: Effect.Effect<A, E, R>
     ) => Effect.Effect<A, E, R | CloudProvider.CloudProvider>
@@ -106,10 +131,12 @@ export const start = (
         Layer.effectDiscard(DisruptionConditions.make),
         Layer.effectDiscard(PodEvents.make),
         Layer.effectDiscard(Expiration.make),
-        Layer.effectDiscard(wrap(Disruption.make(options.disruption))),
+        Layer.effectDiscard(
+          wrap(Disruption.make({ ...options.disruption, reservedCapacity: options.reservedCapacity === true }))
+        ),
         Layer.effectDiscard(Termination.make),
         Layer.effectDiscard(Health.run(options.health)),
-        Layer.effectDiscard(Provisioner.run()),
+        Layer.effectDiscard(Provisioner.run({ reservedCapacity: options.reservedCapacity === true })),
         Layer.effectDiscard(StaticCapacity.make({ staticCapacity: options.staticCapacity === true }))
       )
     ).pipe(Layer.provideMerge(S.processServices))

@@ -17,10 +17,8 @@ import { settle } from "../../../controllers/support.ts"
 
 type Services = CloudProvider.CloudProvider | KubeClient.KubeClient | MemoryKube.MemoryApiServer
 
-const run = <A, E>(
-  effect: Effect.Effect<A, E, Services>,
-  options?: { readonly instanceTypes?: ReadonlyArray<InstanceType.InstanceType> }
-) => Effect.provide(effect, Kwok.layer(options).pipe(Layer.provideMerge(MemoryKube.layer())))
+const run = <A, E>(effect: Effect.Effect<A, E, Services>, options?: Kwok.Options) =>
+  Effect.provide(effect, Kwok.layer(options).pipe(Layer.provideMerge(MemoryKube.layer())))
 
 /** A provider of another process over the same API server; it stops when the returned Scope closes. */
 const startProvider = Effect.gen(function* () {
@@ -207,6 +205,51 @@ describe("KwokCloudProvider", () => {
       })
     )
   )
+
+  it.effect("labels an instance launched into one of several reservations with the reservation it got", () => {
+    // The scheduler pins a NodeClaim to every reservation it holds (here two): the launch picks one, and the NodeClaim
+    // and its Node say which (upstream addInstanceLabels takes the offering's single-value requirements).
+    const reserved = (reservationID: string, price: number) => ({
+      zone: "test-zone-a",
+      capacityType: Labels.CapacityTypeReserved,
+      price,
+      available: true,
+      reservationID,
+      reservationCapacity: 1
+    })
+    const reservable = Catalog.toInstanceType({
+      name: "reservable",
+      architecture: "amd64",
+      operatingSystems: ["linux"],
+      cpu: "2",
+      memory: "4Gi",
+      offerings: [
+        { zone: "test-zone-a", capacityType: Labels.CapacityTypeOnDemand, price: 0.1, available: true },
+        reserved("r-1", 0.002),
+        reserved("r-2", 0.001)
+      ]
+    })
+    return run(
+      Effect.gen(function* () {
+        const cloud = yield* CloudProvider.CloudProvider
+        yield* createNodeClass("default")
+        const launched = yield* cloud.create(
+          nodeClaim({
+            requirements: [
+              { key: Labels.CapacityType, operator: "In", values: [Labels.CapacityTypeReserved] },
+              { key: KWOKNodeClass.ReservationIDLabel, operator: "In", values: ["r-1", "r-2"] }
+            ]
+          })
+        )
+        assert.strictEqual(launched.metadata.labels?.[KWOKNodeClass.ReservationIDLabel], "r-2")
+        yield* settle
+        const node = yield* getNode("default-abcde")
+        assert.strictEqual(node?.metadata.labels?.[KWOKNodeClass.ReservationIDLabel], "r-2")
+        assert.strictEqual(node?.metadata.labels?.[Labels.CapacityType], Labels.CapacityTypeReserved)
+      }),
+      { instanceTypes: [reservable], reservedCapacity: true }
+    )
+  })
 
   it.effect("breaks price ties by spot first, then instance type name, then zone", () =>
     run(
