@@ -50,6 +50,31 @@ describe("disruption: consolidateAfter protects destinations", S.controllerSuite
     }).pipe(Effect.provide(D.base()))
   )
 
+  it.effect("the re-check before acting drops a move onto a node whose consolidateAfter restarted meanwhile", () =>
+    Effect.gen(function* () {
+      yield* D.setup(D.nodePool("default", { consolidateAfter: "2m" }))
+      // A long validation wait, so the pod below lands between the decision and its re-check whatever the poll.
+      const log = yield* D.start({ disruption: { validationTTL: "60 seconds" } })
+      yield* D.launch("old", "small")
+      yield* D.launch("fresh", "medium")
+      yield* S.advance(2_000, 1_000)
+      yield* D.boundPod("p-old", "old")
+      yield* D.boundPod("p-fresh", "fresh", { cpu: "2500m" })
+      // Both are Consolidatable from about 2 minutes on: old's pod may move to fresh, and the command is decided
+      // within a poll (10 seconds); its re-check comes a minute later.
+      yield* S.advance(150_000, 5_000)
+      assert.deepStrictEqual(summary(log), [], "decided, not yet re-checked")
+      // A pod event on fresh restarts its consolidateAfter before the re-check.
+      yield* D.boundPod("p-fresh-2", "fresh", { cpu: "100m" })
+      yield* S.advance(100_000, 5_000)
+      assert.deepStrictEqual(summary(log), [], "the re-check found fresh within its consolidateAfter")
+      assert.include(yield* D.liveNodes, "old")
+      // Two minutes after that pod event (and a re-check later), old's pod goes to fresh.
+      yield* S.advance(150_000, 5_000)
+      assert.deepStrictEqual(summary(log), [{ reason: "Underutilized", candidates: ["old"], replacements: [] }])
+    }).pipe(Effect.provide(D.base()))
+  )
+
   it.effect("a NodePool whose consolidateAfter is 0s protects no destination", () =>
     Effect.gen(function* () {
       yield* D.setup(D.nodePool("default", { consolidateAfter: "0s" }))
