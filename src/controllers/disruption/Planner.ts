@@ -13,6 +13,7 @@ import * as InstanceType from "../../cloudprovider/InstanceType.ts"
 import * as Requirement from "../../scheduling/Requirement.ts"
 import * as Requirements from "../../scheduling/Requirements.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
+import * as DisruptionConditions from "../nodeclaim/disruption/DisruptionConditions.ts"
 import * as Provisioner from "../provisioning/Provisioner.ts"
 import type * as ClusterView from "../provisioning/scheduling/ClusterView.ts"
 import * as InstanceTypeFilter from "../provisioning/scheduling/InstanceTypeFilter.ts"
@@ -161,27 +162,63 @@ export const outcomes = (
 export const candidatesFor = (state: Snapshot, disruptionClass: Candidates.DisruptionClass) =>
   outcomes(state, disruptionClass).flatMap((outcome) => ("candidate" in outcome ? [outcome.candidate] : []))
 
+// Every consolidation simulation of a pass protects the same nodes.
+const settling = new WeakMap<Snapshot, ReadonlySet<string>>()
+
+/**
+ * The nodes still within their NodePool's consolidateAfter (upstream v1.14 IsUnderConsolidateAfter: Initialized, and
+ * their last pod event, else their initialization, less than consolidateAfter ago): changed too recently to take the
+ * pods a consolidation moves.
+ */
+export const withinConsolidateAfter = (state: Snapshot): ReadonlySet<string> => {
+  let nodes = settling.get(state)
+  if (nodes === undefined) {
+    nodes = new Set(
+      state.stateNodes
+        .filter((node) => {
+          const pool = node.nodePool === undefined ? undefined : state.context.nodePools.get(node.nodePool)
+          return (
+            pool !== undefined &&
+            node.nodeClaim !== undefined &&
+            DisruptionConditions.consolidatable(pool.nodePool, node.nodeClaim, state.now)._tag === "Wait"
+          )
+        })
+        .map((node) => node.name)
+    )
+    settling.set(state, nodes)
+  }
+  return nodes
+}
+
 /** The candidates' pods that would not reschedule, each with why, by `namespace/name`. */
 export interface Unschedulable {
   readonly podErrors: ReadonlyMap<string, string>
 }
 
-/** Schedules the cluster as if the candidates were gone; when a pod of theirs would not reschedule, which and why. */
+/**
+ * Schedules the cluster as if the candidates were gone; when a pod of theirs would not reschedule, which and why. A
+ * `consolidation` simulation (upstream v1.14 IsConsolidationSimulation; drift's is not) moves no pods of the candidates
+ * onto nodes {@link withinConsolidateAfter}.
+ */
 export const simulate = Effect.fn("Planner.simulate")(function* (
   state: Snapshot,
   candidates: ReadonlyArray<Candidates.Candidate>,
-  settings?: ConsolidationSettings
+  settings?: ConsolidationSettings,
+  options?: { readonly consolidation?: boolean }
 ) {
   const marked = new Set([...(state.view.markedForDeletion ?? []), ...candidates.map((c) => c.name)])
+  const moving = new Set(candidates.flatMap((c) => c.reschedulablePods.map(Scheduler.podKey)))
   const { results, existingNodes } = yield* Provisioner.simulate(
     { ...state.view, markedForDeletion: marked },
     state.nodePools,
     {
       ...(settings?.preferencePolicy === undefined ? {} : { preferencePolicy: settings.preferencePolicy }),
-      ...(settings?.minValuesPolicy === undefined ? {} : { minValuesPolicy: settings.minValuesPolicy })
+      ...(settings?.minValuesPolicy === undefined ? {} : { minValuesPolicy: settings.minValuesPolicy }),
+      ...(options?.consolidation === true
+        ? { protectedDestinations: { nodes: withinConsolidateAfter(state), movingPods: runningPods(candidates) } }
+        : {})
     }
   )
-  const moving = new Set(candidates.flatMap((c) => c.reschedulablePods.map(Scheduler.podKey)))
   const podErrors = new Map<string, string>()
   for (const [key, error] of results.errors) if (moving.has(key)) podErrors.set(key, error)
   // The candidates' pods may not count on capacity that is not ready yet (pending pods may: they were going there).
@@ -195,6 +232,14 @@ export const simulate = Effect.fn("Planner.simulate")(function* (
   }
   return podErrors.size === 0 ? results : ({ podErrors } satisfies Unschedulable)
 })
+
+/** The candidates' pods that have started (upstream exempts those whose phase is still Pending), by key. */
+const runningPods = (candidates: ReadonlyArray<Candidates.Candidate>): ReadonlySet<string> =>
+  new Set(
+    candidates.flatMap((c) =>
+      c.reschedulablePods.filter((pod) => pod.status?.phase !== "Pending").map(Scheduler.podKey)
+    )
+  )
 
 /** Upstream's UninitializedNodeError: the NodeClaim and Node a pod would count on before they are ready. */
 const uninitializedNodeError = (state: Snapshot, name: string): string => {
@@ -290,7 +335,7 @@ export const computeConsolidation = Effect.fn("Planner.computeConsolidation")(fu
   method: string,
   settings?: ConsolidationSettings
 ) {
-  const results = yield* simulate(state, candidates, settings)
+  const results = yield* simulate(state, candidates, settings, { consolidation: true })
   if ("podErrors" in results) return { command: undefined, why: podSchedulingErrors(results.podErrors) }
   yield* Effect.logDebug(
     `consolidating ${candidates.map((c) => c.name).join(", ")}: pods would go to ${results.existingNodes

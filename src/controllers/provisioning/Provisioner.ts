@@ -37,6 +37,8 @@ export interface Options {
   readonly reservedOfferingMode?: "Fallback" | "Strict"
   /** MIN_VALUES_POLICY: `BestEffort` lowers a new NodeClaim's unmet minValues; default `Strict`. */
   readonly minValuesPolicy?: Scheduler.MinValuesPolicy
+  /** Consolidation's simulations: nodes the pods being moved may not land on. */
+  readonly protectedDestinations?: Scheduler.ProtectedDestinations
 }
 
 /** kube-scheduler gave up on the pod: the only pods Karpenter provisions for. */
@@ -172,6 +174,7 @@ export const simulate = Effect.fn("Provisioner.simulate")(function* (
     ...(options?.preferencePolicy === undefined ? {} : { preferencePolicy: options.preferencePolicy }),
     ...(options?.reservedOfferingMode === undefined ? {} : { reservedOfferingMode: options.reservedOfferingMode }),
     ...(options?.minValuesPolicy === undefined ? {} : { minValuesPolicy: options.minValuesPolicy }),
+    ...(options?.protectedDestinations === undefined ? {} : { protectedDestinations: options.protectedDestinations }),
     timeout: options?.schedulingTimeout ?? "1 minute"
   })
   return { pending, existingNodes, results }

@@ -88,6 +88,18 @@ export interface Input {
   readonly reservedOfferingMode?: "Fallback" | "Strict"
   /** MIN_VALUES_POLICY (upstream v1.6); default Strict. */
   readonly minValuesPolicy?: MinValuesPolicy
+  /** Consolidation's simulations: existing nodes the pods being moved may not land on. */
+  readonly protectedDestinations?: ProtectedDestinations
+}
+
+/**
+ * Upstream v1.14 (IsConsolidationSimulation): the pods a consolidation moves (`movingPods`, by `namespace/name`) do
+ * not land on `nodes`, the existing nodes still within their NodePool's consolidateAfter; pending pods and the pods of
+ * nodes already going away still may.
+ */
+export interface ProtectedDestinations {
+  readonly nodes: ReadonlySet<string>
+  readonly movingPods: ReadonlySet<string>
 }
 
 /**
@@ -325,7 +337,9 @@ class ExistingNode {
 
   constructor(
     readonly input: ExistingNodeInput,
-    remainingDaemon: Resources.Resources
+    remainingDaemon: Resources.Resources,
+    /** Whether the pods being moved may not land here (see {@link ProtectedDestinations}). */
+    readonly protectedDestination: boolean
   ) {
     this.requirements = requirementsOf(input)
     this.placed = this.requirements
@@ -624,6 +638,7 @@ class Pass {
   private readonly maxInstanceTypes: number
   private readonly relaxMinValues: boolean
   private readonly volumes: VolumeTopology.VolumeContext
+  private readonly movingPods: ReadonlySet<string>
   private claimCount = 0
   private timedOut = false
 
@@ -658,6 +673,8 @@ class Pass {
         )
       }
     }
+    const protectedNodes = input.protectedDestinations?.nodes ?? noNames
+    this.movingPods = input.protectedDestinations?.movingPods ?? noNames
     this.existing = [...input.existingNodes]
       .sort((a, b) => Number(b.initialized) - Number(a.initialized) || compareStrings(a.name, b.name))
       .map((node) => {
@@ -672,7 +689,7 @@ class Pass {
             Math.max(0, value)
           ])
         )
-        return new ExistingNode(node, remainingDaemon)
+        return new ExistingNode(node, remainingDaemon, protectedNodes.has(node.name))
       })
     const nodes = new Map(this.existing.map((node) => [node.input.name, node.topologyNode]))
     this.queue = input.pods
@@ -737,7 +754,9 @@ class Pass {
 
   /** Places the pod somewhere, or says why it fits nowhere. */
   private add(pod: PodData): string | ReservedOfferingError | undefined {
+    const moving = this.movingPods.has(pod.key)
     for (const node of this.existing) {
+      if (moving && node.protectedDestination) continue
       if (node.add(pod, this.topology) === undefined) {
         this.topology.record(pod, { requirements: node.placed, taints: node.input.taints })
         return undefined
@@ -884,6 +903,7 @@ class Pass {
 }
 
 const noLabels: ReadonlySet<string> = new Set()
+const noNames: ReadonlySet<string> = new Set()
 
 // Disruption solves the same NodePool inputs once per candidate: find their reserved offerings once.
 const reservedOfferings = new WeakMap<NodePoolInput, ReadonlyArray<InstanceType.Offering>>()

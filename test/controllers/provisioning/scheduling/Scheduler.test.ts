@@ -57,6 +57,29 @@ describe("Scheduler", () => {
     })
   )
 
+  it.effect("keeps the pods being moved off protected destinations; other pods still land there", () =>
+    Effect.gen(function* () {
+      const recent = existingNode("recent", {
+        labels: { [Labels.NodePool]: "default", "kubernetes.io/os": "linux" },
+        cpu: "4",
+        memory: "8Gi"
+      })
+      const results = yield* Scheduler.solve({
+        ...input({
+          nodePools: [nodePool("default")],
+          pods: [pod("pending", { cpu: "1" }), pod("moving", { cpu: "1" })],
+          existingNodes: [recent]
+        }),
+        protectedDestinations: { nodes: new Set(["recent"]), movingPods: new Set(["default/moving"]) }
+      })
+      assert.deepStrictEqual(
+        results.existingNodes.map((n) => [n.name, podNames(n)]),
+        [["recent", ["pending"]]]
+      )
+      assert.deepStrictEqual(results.newNodeClaims.map(podNames), [["moving"]])
+    })
+  )
+
   it.effect("explains a pod no NodePool can take", () =>
     Effect.gen(function* () {
       const results = yield* Scheduler.solve(
