@@ -36,7 +36,8 @@ describe("disruption: MinValuesPolicy (MIN_VALUES_POLICY)", S.controllerSuite, (
   })
   for (const [policy, why] of [
     // BestEffort: the simulation lowers minValues to the two types the pod fits; the one cheaper type breaks that.
-    ["BestEffort", "a cheaper replacement would not satisfy minValues"],
+    // Upstream's event says which requirement (v1.4.0 `Filtering by price: %v` of SatisfiesMinValues' error).
+    ["BestEffort", `Filtering by price: minValues requirement is not met for "${Labels.InstanceType}"`],
     // Strict: the NodePool's minValues of 3 hold, so no NodeClaim could take the pod at all.
     ["Strict", "Not all pods would schedule"]
   ] as const) {
