@@ -291,9 +291,9 @@ const cheaperOptions = (
 ): Options => {
   const options = instanceTypes.filter((it) => InstanceType.worstLaunchPrice(it.offerings, requirements) < price)
   if (options.length === 0) return { why: "can't replace with a cheaper node" }
-  if (InstanceTypeFilter.minValuesViolation(options, requirements) !== undefined) {
-    return { why: "a cheaper replacement would not satisfy minValues" }
-  }
+  const violation = InstanceTypeFilter.minValuesViolation(options, requirements)
+  // Upstream's Unconsolidatable event names the requirement: `Filtering by price: <SatisfiesMinValues' error>`.
+  if (violation !== undefined) return { why: `Filtering by price: ${violation}` }
   return { options }
 }
 

@@ -25,6 +25,7 @@ import * as NodeOverlayController from "../../../src/controllers/nodeoverlay/Nod
 import * as Hash from "../../../src/controllers/nodepool/hash/Hash.ts"
 import * as NodePoolControllers from "../../../src/controllers/nodepool/NodePoolControllers.ts"
 import * as Provisioner from "../../../src/controllers/provisioning/Provisioner.ts"
+import type * as Scheduler from "../../../src/controllers/provisioning/scheduling/Scheduler.ts"
 import * as Conditions from "../../../src/controllers/StatusConditions.ts"
 import * as StaticCapacity from "../../../src/controllers/static/StaticCapacity.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
@@ -114,6 +115,8 @@ export const start = (
     readonly health?: Health.Options
     /** The ReservedCapacity feature gate, for the provisioner and the disruption controller. */
     readonly reservedCapacity?: boolean
+    /** MIN_VALUES_POLICY, for the provisioner and the disruption controller's simulations (as the operator passes it). */
+    readonly minValuesPolicy?: Scheduler.MinValuesPolicy
     readonly wrapDisruption?: <A, E, R>(
       effect: Effect.Effect<A, E, R>
     ) => Effect.Effect<A, E, R | CloudProvider.CloudProvider>
@@ -122,6 +125,7 @@ export const start = (
   Effect.gen(function* () {
     const log = DisruptionLog.inMemory()
     const wrap = options.wrapDisruption ?? ((effect) => effect)
+    const minValuesPolicy = options.minValuesPolicy === undefined ? {} : { minValuesPolicy: options.minValuesPolicy }
     const controllers = NodeOverlayController.gated(
       { nodeOverlay: options.nodeOverlay === true },
       Layer.mergeAll(
@@ -132,11 +136,19 @@ export const start = (
         Layer.effectDiscard(PodEvents.make),
         Layer.effectDiscard(Expiration.make),
         Layer.effectDiscard(
-          wrap(Disruption.make({ ...options.disruption, reservedCapacity: options.reservedCapacity === true }))
+          wrap(
+            Disruption.make({
+              ...options.disruption,
+              ...minValuesPolicy,
+              reservedCapacity: options.reservedCapacity === true
+            })
+          )
         ),
         Layer.effectDiscard(Termination.make),
         Layer.effectDiscard(Health.run(options.health)),
-        Layer.effectDiscard(Provisioner.run({ reservedCapacity: options.reservedCapacity === true })),
+        Layer.effectDiscard(
+          Provisioner.run({ ...minValuesPolicy, reservedCapacity: options.reservedCapacity === true })
+        ),
         Layer.effectDiscard(StaticCapacity.make({ staticCapacity: options.staticCapacity === true }))
       )
     ).pipe(Layer.provideMerge(S.processServices))
@@ -153,11 +165,23 @@ export interface Budget {
   readonly reasons?: ReadonlyArray<string>
 }
 
-/** A NodePool on the KWOK NodeClass, on-demand only unless `capacityTypes` says otherwise, with disruption settings. */
+/** A requirement of a NodePool's template, with its minValues. */
+export interface Requirement {
+  readonly key: string
+  readonly operator: string
+  readonly values?: ReadonlyArray<string>
+  readonly minValues?: number
+}
+
+/**
+ * A NodePool on the KWOK NodeClass, on-demand only unless `capacityTypes` says otherwise, with further `requirements`
+ * and disruption settings.
+ */
 export const nodePool = (
   name: string,
   options: {
     readonly capacityTypes?: ReadonlyArray<string>
+    readonly requirements?: ReadonlyArray<Requirement>
     readonly consolidateAfter?: string
     readonly consolidationPolicy?: "WhenEmpty" | "WhenEmptyOrUnderutilized" | "Balanced"
     readonly budgets?: ReadonlyArray<Budget>
@@ -175,7 +199,8 @@ export const nodePool = (
       spec: {
         nodeClassRef: S.kwokNodeClassRef,
         requirements: [
-          { key: Labels.CapacityType, operator: "In", values: options.capacityTypes ?? [Labels.CapacityTypeOnDemand] }
+          { key: Labels.CapacityType, operator: "In", values: options.capacityTypes ?? [Labels.CapacityTypeOnDemand] },
+          ...(options.requirements ?? [])
         ],
         ...(options.expireAfter === undefined ? {} : { expireAfter: options.expireAfter }),
         ...(options.terminationGracePeriod === undefined
