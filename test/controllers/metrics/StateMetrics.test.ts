@@ -48,29 +48,31 @@ describe("StateMetrics", S.controllerSuite, () => {
     }).pipe(Effect.provide(operator), Effect.provideService(Metric.MetricRegistry, new Map()))
   )
 
-  it.effect("karpenter_pods_state is rendered from the pod cache when scraped, not kept as a registered series per pod", () =>
-    Effect.gen(function* () {
-      yield* S.createKwokNodeClass(S.kwokNodeClass("default"))
-      yield* S.createNodePool(pool("on-demand", Labels.CapacityTypeOnDemand))
-      yield* S.createPod(podFor("a", "on-demand"))
-      yield* S.advance(30_000, 1_000)
-      const [node] = yield* S.listNodes
-      const labels = node?.metadata.labels ?? {}
+  it.effect(
+    "karpenter_pods_state is rendered from the pod cache when scraped, not kept as a registered series per pod",
+    () =>
+      Effect.gen(function* () {
+        yield* S.createKwokNodeClass(S.kwokNodeClass("default"))
+        yield* S.createNodePool(pool("on-demand", Labels.CapacityTypeOnDemand))
+        yield* S.createPod(podFor("a", "on-demand"))
+        yield* S.advance(30_000, 1_000)
+        const [node] = yield* S.listNodes
+        const labels = node?.metadata.labels ?? {}
 
-      const text = yield* Operations.scrape
-      assert.include(
-        text,
-        `karpenter_pods_state{name="a",namespace="default",owner="",node="${node?.metadata.name}",scheduled="True",` +
-          `nodepool="on-demand",zone="${labels[Labels.Zone]}",arch="amd64",capacity_type="on-demand",` +
-          `instance_type="c-2x-amd64-linux",phase="Running"} 1\n`
-      )
-      assert.include(text, "# TYPE karpenter_pods_state gauge\n")
-      const registered = (yield* Metric.snapshot).filter((series) => series.id === "karpenter_pods_state")
-      assert.deepStrictEqual(registered, [])
+        const text = yield* Operations.scrape
+        assert.include(
+          text,
+          `karpenter_pods_state{name="a",namespace="default",owner="",node="${node?.metadata.name}",scheduled="True",` +
+            `nodepool="on-demand",zone="${labels[Labels.Zone]}",arch="amd64",capacity_type="on-demand",` +
+            `instance_type="c-2x-amd64-linux",phase="Running"} 1\n`
+        )
+        assert.include(text, "# TYPE karpenter_pods_state gauge\n")
+        const registered = (yield* Metric.snapshot).filter((series) => series.id === "karpenter_pods_state")
+        assert.deepStrictEqual(registered, [])
 
-      yield* S.createPod(podFor("b", "on-demand"))
-      yield* S.settle
-      assert.match(yield* Operations.scrape, /^karpenter_pods_state\{name="b",[^}]*phase="Pending"\} 1$/m)
-    }).pipe(Effect.provide(operator), Effect.provideService(Metric.MetricRegistry, new Map()))
+        yield* S.createPod(podFor("b", "on-demand"))
+        yield* S.settle
+        assert.match(yield* Operations.scrape, /^karpenter_pods_state\{name="b",[^}]*phase="Pending"\} 1$/m)
+      }).pipe(Effect.provide(operator), Effect.provideService(Metric.MetricRegistry, new Map()))
   )
 })
