@@ -10,6 +10,7 @@ import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import { PrometheusMetrics } from "effect/observability"
 import type * as Informer from "../runtime/Informer.ts"
 import { Manager } from "../runtime/Manager.ts"
+import * as ScrapeSeries from "../runtime/ScrapeSeries.ts"
 import { ClusterState } from "../state/ClusterState.ts"
 
 /** `karpenter_build_info{version,goversion,goarch,commit}`: always 1; `goversion` carries the Node version. */
@@ -25,8 +26,8 @@ export const recordBuildInfo = (info: {
   readonly commit: string
 }): Effect.Effect<void> => Metric.update(Metric.withAttributes(buildInfo, { ...info }), 1)
 
-/** The Prometheus text exposition of every metric updated so far. */
-export const scrape: Effect.Effect<string> = PrometheusMetrics.format()
+/** The Prometheus text exposition of every metric updated so far and of the series rendered at scrape time. */
+export const scrape: Effect.Effect<string> = ScrapeSeries.withSeries(PrometheusMetrics.format())
 
 /** Which endpoints a server answers: `metrics` is `/metrics`, `health` is `/healthz` and `/readyz`. */
 export type Endpoint = "metrics" | "health"

@@ -14,6 +14,7 @@ import { version } from "../../../src/operator/Version.ts"
 import * as Config from "./Config.ts"
 import * as Errors from "./Errors.ts"
 import * as Http from "./Http.ts"
+import * as Interning from "./Interning.ts"
 import * as RateLimiter from "./RateLimiter.ts"
 import * as Retry from "./Retry.ts"
 import * as Json from "./UntypedJson.ts"
@@ -122,10 +123,15 @@ export const make = Effect.fn("LiveKubeClient.make")(function* (
         : Effect.succeed(parsed)
     })
 
+  // Objects outlive their requests in the informers' caches: they share their equal strings.
+  const interning = Interning.make()
   const decoder =
     <A extends Resource.KubeObject, I>(resource: Resource.Resource<A, I>, target: Errors.Target) =>
     (raw: unknown): Effect.Effect<A, Errors.Failure> =>
-      Effect.mapError(resource.decode(raw), (error) => Errors.malformed(target, error.message))
+      Effect.suspend(() => {
+        interning.strings(raw)
+        return Effect.mapError(resource.decode(raw), (error) => Errors.malformed(target, error.message))
+      })
 
   /** A request whose answer is an object of `resource`. */
   const object = <A extends Resource.KubeObject, I>(

@@ -3,6 +3,7 @@ import { Effect, Metric } from "effect"
 import * as Labels from "../../../src/api/Labels.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
+import * as Operations from "../../../src/operator/Operations.ts"
 import * as S from "../support.ts"
 import { operator, sample } from "./support.ts"
 
@@ -45,5 +46,33 @@ describe("StateMetrics", S.controllerSuite, () => {
       assert.strictEqual(yield* sample('karpenter_nodepools_cost_total{nodepool="on-demand"}'), 0)
       assert.closeTo((yield* sample('karpenter_nodepools_cost_total{nodepool="spot"}')) ?? 0, 2 * 0.0380064771, 1e-12)
     }).pipe(Effect.provide(operator), Effect.provideService(Metric.MetricRegistry, new Map()))
+  )
+
+  it.effect(
+    "karpenter_pods_state is rendered from the pod cache when scraped, not kept as a registered series per pod",
+    () =>
+      Effect.gen(function* () {
+        yield* S.createKwokNodeClass(S.kwokNodeClass("default"))
+        yield* S.createNodePool(pool("on-demand", Labels.CapacityTypeOnDemand))
+        yield* S.createPod(podFor("a", "on-demand"))
+        yield* S.advance(30_000, 1_000)
+        const [node] = yield* S.listNodes
+        const labels = node?.metadata.labels ?? {}
+
+        const text = yield* Operations.scrape
+        assert.include(
+          text,
+          `karpenter_pods_state{name="a",namespace="default",owner="",node="${node?.metadata.name}",scheduled="True",` +
+            `nodepool="on-demand",zone="${labels[Labels.Zone]}",arch="amd64",capacity_type="on-demand",` +
+            `instance_type="c-2x-amd64-linux",phase="Running"} 1\n`
+        )
+        assert.include(text, "# TYPE karpenter_pods_state gauge\n")
+        const registered = (yield* Metric.snapshot).filter((series) => series.id === "karpenter_pods_state")
+        assert.deepStrictEqual(registered, [])
+
+        yield* S.createPod(podFor("b", "on-demand"))
+        yield* S.settle
+        assert.match(yield* Operations.scrape, /^karpenter_pods_state\{name="b",[^}]*phase="Pending"\} 1$/m)
+      }).pipe(Effect.provide(operator), Effect.provideService(Metric.MetricRegistry, new Map()))
   )
 })
