@@ -6,14 +6,6 @@ import * as Resources from "../../../src/kube/Resources.ts"
 import * as S from "../support.ts"
 import * as D from "./support.ts"
 
-const summary = (log: {
-  entries: () => ReadonlyArray<{
-    reason: string
-    candidates: ReadonlyArray<string>
-    replacements: ReadonlyArray<string>
-  }>
-}) => log.entries().map(({ reason, candidates, replacements }) => ({ reason, candidates, replacements }))
-
 /**
  * Upstream v1.14 (#3006): a consolidation moves no pods onto a node still within its NodePool's consolidateAfter (a
  * node that changed too recently), so it does not pile pods onto capacity that has just arrived or just changed.
@@ -37,15 +29,15 @@ describe("disruption: consolidateAfter protects destinations", S.controllerSuite
       yield* D.setup(D.nodePool("default", { consolidateAfter: "5m" }))
       const log = yield* D.start()
       yield* oldAndFresh
-      assert.deepStrictEqual(summary(log), [], "old had nowhere to go before fresh")
+      assert.deepStrictEqual(D.summary(log), [], "old had nowhere to go before fresh")
       // Three minutes after fresh's last pod event: still within its five.
       yield* S.advance(3 * 60_000, 10_000)
-      assert.deepStrictEqual(summary(log), [], "old's pod does not move onto fresh")
+      assert.deepStrictEqual(D.summary(log), [], "old's pod does not move onto fresh")
       assert.include(yield* D.liveNodes, "old")
       assert.include(yield* D.eventsWithReason("Unconsolidatable"), "old: can't replace with a cheaper node")
       // Past fresh's consolidateAfter, old's pod may go there.
       yield* S.advance(3 * 60_000, 10_000)
-      assert.deepStrictEqual(summary(log), [{ reason: "Underutilized", candidates: ["old"], replacements: [] }])
+      assert.deepStrictEqual(D.summary(log), [{ reason: "Underutilized", candidates: ["old"], replacements: [] }])
       assert.notInclude(yield* D.liveNodes, "old")
     }).pipe(Effect.provide(D.base()))
   )
@@ -63,15 +55,15 @@ describe("disruption: consolidateAfter protects destinations", S.controllerSuite
       // Both are Consolidatable from about 2 minutes on: old's pod may move to fresh, and the command is decided
       // within a poll (10 seconds); its re-check comes a minute later.
       yield* S.advance(150_000, 5_000)
-      assert.deepStrictEqual(summary(log), [], "decided, not yet re-checked")
+      assert.deepStrictEqual(D.summary(log), [], "decided, not yet re-checked")
       // A pod event on fresh restarts its consolidateAfter before the re-check.
       yield* D.boundPod("p-fresh-2", "fresh", { cpu: "100m" })
       yield* S.advance(100_000, 5_000)
-      assert.deepStrictEqual(summary(log), [], "the re-check found fresh within its consolidateAfter")
+      assert.deepStrictEqual(D.summary(log), [], "the re-check found fresh within its consolidateAfter")
       assert.include(yield* D.liveNodes, "old")
       // Two minutes after that pod event (and a re-check later), old's pod goes to fresh.
       yield* S.advance(150_000, 5_000)
-      assert.deepStrictEqual(summary(log), [{ reason: "Underutilized", candidates: ["old"], replacements: [] }])
+      assert.deepStrictEqual(D.summary(log), [{ reason: "Underutilized", candidates: ["old"], replacements: [] }])
     }).pipe(Effect.provide(D.base()))
   )
 
@@ -85,7 +77,7 @@ describe("disruption: consolidateAfter protects destinations", S.controllerSuite
       yield* D.boundPod("p-fresh", "fresh", { cpu: "2500m" })
       yield* D.boundPod("p-old", "old")
       yield* S.advance(60_000, 10_000)
-      assert.deepStrictEqual(summary(log), [{ reason: "Underutilized", candidates: ["old"], replacements: [] }])
+      assert.deepStrictEqual(D.summary(log), [{ reason: "Underutilized", candidates: ["old"], replacements: [] }])
     }).pipe(Effect.provide(D.base()))
   )
 
@@ -101,7 +93,7 @@ describe("disruption: consolidateAfter protects destinations", S.controllerSuite
         patch: { metadata: { annotations: { [Labels.NodePoolHashAnnotation]: "stale" } } }
       })
       yield* S.advance(60_000, 10_000)
-      assert.deepStrictEqual(summary(log), [{ reason: "Drifted", candidates: ["old"], replacements: [] }])
+      assert.deepStrictEqual(D.summary(log), [{ reason: "Drifted", candidates: ["old"], replacements: [] }])
     }).pipe(Effect.provide(D.base()))
   )
 })

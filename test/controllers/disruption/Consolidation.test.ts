@@ -8,14 +8,6 @@ import * as Resources from "../../../src/kube/Resources.ts"
 import * as S from "../support.ts"
 import * as D from "./support.ts"
 
-const summary = (log: {
-  entries: () => ReadonlyArray<{
-    reason: string
-    candidates: ReadonlyArray<string>
-    replacements: ReadonlyArray<string>
-  }>
-}) => log.entries().map(({ reason, candidates, replacements }) => ({ reason, candidates, replacements }))
-
 describe("disruption: consolidation", S.controllerSuite, () => {
   for (const [policy, expected] of [
     // Respect: the pods' preferred anti-affinity keeps them apart, so b's pod needs a node of its own (a cheaper one).
@@ -52,7 +44,7 @@ describe("disruption: consolidation", S.controllerSuite, () => {
           S.pod("pb", { cpu: "1", labels: { app: "apart" }, spec: { nodeName: "b", affinity: apart } }) as never
         )
         yield* S.advance(2 * 60_000, 10_000)
-        assert.deepStrictEqual(summary(log).slice(0, 1), [...expected])
+        assert.deepStrictEqual(D.summary(log).slice(0, 1), [...expected])
       }).pipe(Effect.provide(D.base()))
     )
   }
@@ -72,7 +64,7 @@ describe("disruption: consolidation", S.controllerSuite, () => {
       yield* S.advance(2 * 60_000, 10_000)
       // (The replacement's pods are not recreated, so it ends empty and goes as Empty later: only the merge counts.)
       assert.deepStrictEqual(
-        summary(log).filter((entry) => entry.reason === "Underutilized"),
+        D.summary(log).filter((entry) => entry.reason === "Underutilized"),
         [{ reason: "Underutilized", candidates: ["a", "b"], replacements: ["large"] }]
       )
       const names = yield* D.nodeNames
@@ -131,7 +123,7 @@ describe("disruption: consolidation", S.controllerSuite, () => {
         for (const name of ["a", "b", "c"]) yield* D.boundPod(`p-${name}`, name, { cpu: "2500m" })
         yield* S.advance(3 * 60_000, 10_000)
         assert.deepStrictEqual(
-          summary(log).filter((entry) => entry.reason === "Underutilized"),
+          D.summary(log).filter((entry) => entry.reason === "Underutilized"),
           [{ reason: "Underutilized", candidates: ["a", "b", "c"], replacements: ["large"] }]
         )
         const after = yield* Effect.forEach(counters, (counter) => Metric.value(counter))
@@ -181,7 +173,7 @@ describe("disruption: consolidation", S.controllerSuite, () => {
         for (const name of ["a", "b", "c"]) yield* D.boundPod(`p-${name}`, name, { cpu: "2500m" })
         yield* S.advance(3 * 60_000, 10_000)
         assert.deepStrictEqual(
-          summary(log).filter((entry) => entry.reason === "Underutilized"),
+          D.summary(log).filter((entry) => entry.reason === "Underutilized"),
           [{ reason: "Underutilized", candidates: ["a", "b"], replacements: [] }]
         )
         assert.deepStrictEqual([...tracker.seen().keys()], ["a", "b", "c"], "nothing was launched")
@@ -208,7 +200,7 @@ describe("disruption: consolidation", S.controllerSuite, () => {
         yield* D.boundPod("p-dear", "dear", { cpu: "3" })
         yield* S.advance(3 * 60_000, 10_000)
         // The $0.25 node went for a $0.20 one; the $0.20 node stays: a same-price replacement saves nothing.
-        const underutilized = summary(log).filter((entry) => entry.reason === "Underutilized")
+        const underutilized = D.summary(log).filter((entry) => entry.reason === "Underutilized")
         assert.deepStrictEqual(underutilized, [
           { reason: "Underutilized", candidates: ["dear"], replacements: ["equal-a"] }
         ])
@@ -218,7 +210,7 @@ describe("disruption: consolidation", S.controllerSuite, () => {
         assert.include(yield* D.eventsWithReason("Unconsolidatable"), "same: can't replace with a cheaper node")
         // And it stays so.
         yield* S.advance(5 * 60_000, 60_000)
-        assert.strictEqual(summary(log).filter((entry) => entry.reason === "Underutilized").length, 1)
+        assert.strictEqual(D.summary(log).filter((entry) => entry.reason === "Underutilized").length, 1)
         assert.strictEqual((yield* D.nodeTypes).same, "equal-b")
       }).pipe(Effect.provide(D.base(catalogue)))
     })
@@ -237,7 +229,7 @@ describe("disruption: consolidation", S.controllerSuite, () => {
         yield* D.pinnedPod("p-pinned", "pinned")
         for (const index of [1, 2, 3, 4, 5, 6, 7]) yield* D.pinnedPod(`p-crowded-${index}`, "crowded", "100m")
         yield* S.advance(3 * 60_000, 10_000)
-        assert.deepStrictEqual(summary(log), [])
+        assert.deepStrictEqual(D.summary(log), [])
         // A new node would have another hostname (the scheduler's placeholder for it).
         const why = (node: string) =>
           `incompatible with nodepool "default": key kubernetes.io/hostname, kubernetes.io/hostname In [${node}] not in kubernetes.io/hostname In [hostname-placeholder-0000]`
@@ -268,7 +260,7 @@ describe("disruption: consolidation", S.controllerSuite, () => {
       yield* S.advance(3 * 60_000, 10_000)
       // "free" goes (its pod fits beside the protected one); "protected" stays.
       assert.deepStrictEqual(
-        summary(log).map((entry) => entry.candidates),
+        D.summary(log).map((entry) => entry.candidates),
         [["free"]]
       )
       assert.strictEqual((yield* D.nodeTypes).protected, "medium", "the protected node stays")
@@ -293,7 +285,7 @@ describe("disruption: consolidation", S.controllerSuite, () => {
       const pdb = yield* kube.get(Resources.PodDisruptionBudgets, "guard", { namespace: "default" })
       assert.strictEqual(pdb.status?.disruptionsAllowed, 0)
       assert.deepStrictEqual(
-        summary(log).map((entry) => entry.candidates),
+        D.summary(log).map((entry) => entry.candidates),
         [["free"]]
       )
       assert.strictEqual((yield* D.nodeTypes).guarded, "medium", "the guarded node stays")
@@ -360,7 +352,7 @@ describe("disruption: multi-node consolidation timeout", S.controllerSuite, () =
       yield* S.advance(2_000, 1_000)
       for (const name of ["a", "b", "c", "d"]) yield* D.boundPod(`p-${name}`, name)
       yield* S.advance(3 * 60_000, 10_000)
-      return { first: summary(log)[0], nodes: yield* D.nodeNames }
+      return { first: D.summary(log)[0], nodes: yield* D.nodeNames }
     }).pipe(Effect.provide(D.base(catalogue())))
 
   it.effect("with time to finish, the search ends at the best command: all four nodes for one", () =>

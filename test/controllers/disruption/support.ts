@@ -453,3 +453,12 @@ export const trackDisrupting = Effect.gen(function* () {
     liveCounts: () => [...liveCounts]
   }
 })
+
+/** A disruption log's commands as reason, candidates and replacements (without their times). */
+export const summary = (log: {
+  entries: () => ReadonlyArray<{
+    reason: string
+    candidates: ReadonlyArray<string>
+    replacements: ReadonlyArray<string>
+  }>
+}) => log.entries().map(({ reason, candidates, replacements }) => ({ reason, candidates, replacements }))
