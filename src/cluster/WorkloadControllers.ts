@@ -20,6 +20,7 @@ import { Clock, Effect, Layer, type Scope } from "effect"
 import type * as Meta from "../api/Meta.ts"
 import * as Pod from "../api/Pod.ts"
 import type * as WorkloadsApi from "../api/Workloads.ts"
+import * as Json from "../kube/Json.ts"
 import { KubeClient } from "../kube/KubeClient.ts"
 import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
@@ -41,26 +42,13 @@ export const PodTemplateHashLabel = "pod-template-hash"
 
 const AppsV1 = "apps/v1"
 
-/** JSON with object keys sorted, so equal templates hash equally whatever their key order. */
-const canonicalJson = (value: unknown): string => {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
-  if (value !== null && typeof value === "object") {
-    const record = value as Record<string, unknown>
-    const keys = Object.keys(record)
-      .filter((key) => record[key] !== undefined)
-      .sort(Objects.compareStrings)
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`).join(",")}}`
-  }
-  return JSON.stringify(value)
-}
-
 // Upstream `rand.SafeEncodeString`: no vowels (no words), no look-alike characters.
 const safeAlphabet = "bcdfghjklmnpqrstvwxz2456789"
 
 /** The `pod-template-hash` of a template: FNV-1a 32 of its canonical JSON, safe-encoded like upstream. */
 export const templateHash = (template: Pod.PodTemplateSpec): string => {
   let hash = 0x811c9dc5
-  const text = canonicalJson(template)
+  const text = Json.canonical(template)
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i)
     hash = Math.imul(hash, 0x01000193) >>> 0

@@ -18,6 +18,7 @@ import * as CloudProvider from "../../../src/cloudprovider/CloudProvider.ts"
 import type * as InstanceType from "../../../src/cloudprovider/InstanceType.ts"
 import * as Hash from "../../../src/controllers/nodepool/hash/Hash.ts"
 import * as Conditions from "../../../src/controllers/StatusConditions.ts"
+import * as Json from "../../../src/kube/Json.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import type * as KubeError from "../../../src/kube/KubeError.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
@@ -88,22 +89,10 @@ const unhashedFields = new Set([
   "amiFamily"
 ])
 
-const canonicalJson = (value: unknown): string => {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
-  if (value !== null && typeof value === "object") {
-    const record = value as Record<string, unknown>
-    const keys = Object.keys(record)
-      .filter((key) => record[key] !== undefined)
-      .sort()
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`).join(",")}}`
-  }
-  return JSON.stringify(value)
-}
-
 /** The hash of an EC2NodeClass's static fields ({@link HashVersion}): FNV-1 (64-bit) of their canonical JSON. */
 export const hashOf = (nodeClass: EC2NodeClass): string => {
   const spec = Object.fromEntries(Object.entries(nodeClass.spec).filter(([key]) => !unhashedFields.has(key)))
-  return Hash.ofString(canonicalJson(spec)).toString()
+  return Hash.ofString(Json.canonical(spec)).toString()
 }
 
 /** upstream `instanceStateFilter`: every state but terminated, so a terminated instance is not found. */
