@@ -34,12 +34,12 @@ export const fullyBlockingBudget = (
   budgets: ReadonlyArray<PodDisruptionBudget>
 ): PodDisruptionBudget | undefined => budgets.find((budget) => blocksEverything(budget) && guards(budget, pod))
 
-/** Why the pod will not move off its node at `now`, or undefined when it needs capacity elsewhere. */
-export const notReschedulable = (
-  pod: Pod,
-  budgets: ReadonlyArray<PodDisruptionBudget>,
-  now: number
-): string | undefined => {
+/**
+ * Why the pod never moves off its node, whatever happens (upstream `pod.IsReschedulable`): terminal, a DaemonSet or
+ * mirror pod, or terminating without coming back under its own name. A disruption candidate's pods are those it
+ * does not exclude; do-not-disrupt and budgets only decide when they move.
+ */
+export const neverReschedulable = (pod: Pod): string | undefined => {
   const phase = pod.status?.phase
   if (phase === "Succeeded" || phase === "Failed") return `pod is ${phase}`
   const owners = pod.metadata.ownerReferences ?? []
@@ -55,6 +55,17 @@ export const notReschedulable = (
   ) {
     return "a mirror pod"
   }
+  return undefined
+}
+
+/** Why the pod will not move off its node at `now`, or undefined when it needs capacity elsewhere. */
+export const notReschedulable = (
+  pod: Pod,
+  budgets: ReadonlyArray<PodDisruptionBudget>,
+  now: number
+): string | undefined => {
+  const never = neverReschedulable(pod)
+  if (never !== undefined) return never
   if (DoNotDisrupt.isProtected(pod, now)) return `annotated ${Labels.DoNotDisruptAnnotation}`
   const budget = fullyBlockingBudget(pod, budgets)
   if (budget !== undefined)

@@ -78,7 +78,7 @@ export const totalsOf = (state: Planner.Snapshot): ReadonlyMap<string, Totals> =
     const type = pool.instanceTypes.find((it) => it.name === labels[Labels.InstanceType])
     const price = type === undefined ? 0 : (InstanceType.nodePrice(type, labels) ?? 0)
     const pods = (state.context.podsByNode.get(stateNode.name) ?? []).filter(
-      (pod) => Reschedulable.notReschedulable(pod, [], state.now) === undefined
+      (pod) => Reschedulable.neverReschedulable(pod) === undefined
     )
     const sum = totals.get(name) ?? { cost: 0, disruptionCost: 0 }
     sum.cost += price

@@ -178,7 +178,7 @@ const computeScan = (
     blocked: protection?.reason,
     protectedUntil: protection?.until,
     validUntil,
-    reschedulablePods: pods.filter((pod) => Reschedulable.notReschedulable(pod, [], now) === undefined),
+    reschedulablePods: pods.filter((pod) => Reschedulable.neverReschedulable(pod) === undefined),
     evictionCost: pods.reduce((sum, pod) => sum + evictionCost(pod), 0)
   }
 }

@@ -167,6 +167,38 @@ describe("disruption: do-not-disrupt with a duration (v1.12)", S.controllerSuite
       }).pipe(Effect.provide(D.base()))
   )
 
+  it.effect(
+    "with a terminationGracePeriod a drifted node holding only a protected pod is not empty: the empty drifted node goes first, then it alone",
+    () =>
+      Effect.gen(function* () {
+        yield* D.setup(
+          D.nodePool("default", {
+            consolidateAfter: "Never",
+            labels: { team: "a" },
+            budgets: [{ nodes: "100%" }],
+            terminationGracePeriod: "10m"
+          })
+        )
+        const log = yield* D.start()
+        yield* D.launch("held", "small")
+        yield* D.launch("idle", "small")
+        yield* S.advance(2_000, 1_000)
+        yield* D.boundPod("p-held", "held", { cpu: "1500m", annotations: { [DoNotDisrupt]: "true" } })
+        yield* S.settle
+        yield* driftAll
+        yield* S.advance(60_000, 1_000)
+        // Upstream builds a candidate's pods with IsReschedulable, which ignores do-not-disrupt (the simulation then
+        // leaves out the pods that cannot move yet): "held" has a pod, so it is not disrupted with the empty nodes.
+        assert.deepStrictEqual(
+          D.summary(log).map(({ reason, candidates }) => ({ reason, candidates })),
+          [
+            { reason: "Drifted", candidates: ["idle"] },
+            { reason: "Drifted", candidates: ["held"] }
+          ]
+        )
+      }).pipe(Effect.provide(D.base()))
+  )
+
   it.effect("the drain of a deleted node evicts a pod whose protection ended and waits for one still protected", () =>
     Effect.gen(function* () {
       yield* D.setup(D.nodePool("default", { consolidateAfter: "Never" }))
