@@ -25,9 +25,6 @@ export interface Options {
 /** Upstream's requeue: workload replicas change without an event on the buffer. */
 export const resyncInterval = "30 seconds"
 
-const byKey = <A extends Resource.KubeObject>(objects: ReadonlyArray<A>): ReadonlyMap<string, A> =>
-  new Map(objects.map((object) => [Resource.keyOf(object), object]))
-
 /** The PodTemplates and workloads buffers resolve against, from the process's caches. */
 export const workloads = Effect.gen(function* () {
   const [podTemplates, deployments, statefulSets, replicaSets] = yield* Effect.all([
@@ -36,12 +33,12 @@ export const workloads = Effect.gen(function* () {
     InformerCache.informer(Resources.StatefulSets),
     InformerCache.informer(Resources.ReplicaSets)
   ])
-  return {
-    podTemplates: byKey(yield* podTemplates.list()),
-    deployments: byKey(yield* deployments.list()),
-    statefulSets: byKey(yield* statefulSets.list()),
-    replicaSets: byKey(yield* replicaSets.list())
-  } satisfies CapacityBuffers.Workloads
+  return CapacityBuffers.workloadsOf({
+    podTemplates: yield* podTemplates.list(),
+    deployments: yield* deployments.list(),
+    statefulSets: yield* statefulSets.list(),
+    replicaSets: yield* replicaSets.list()
+  })
 })
 
 /**

@@ -8,6 +8,7 @@ import * as Api from "../../api/CapacityBuffer.ts"
 import type { Condition } from "../../api/Meta.ts"
 import type { Pod, PodTemplateSpec } from "../../api/Pod.ts"
 import type { Deployment, ReplicaSet, StatefulSet } from "../../api/Workloads.ts"
+import * as Resource from "../../kube/Resource.ts"
 import * as ResourceLists from "../../scheduling/ResourceLists.ts"
 import * as Conditions from "../StatusConditions.ts"
 
@@ -17,6 +18,23 @@ export interface Workloads {
   readonly deployments: ReadonlyMap<string, Deployment>
   readonly statefulSets: ReadonlyMap<string, StatefulSet>
   readonly replicaSets: ReadonlyMap<string, ReplicaSet>
+}
+
+/** The {@link Workloads} of these objects. */
+export const workloadsOf = (objects: {
+  readonly podTemplates: ReadonlyArray<Api.PodTemplate>
+  readonly deployments: ReadonlyArray<Deployment>
+  readonly statefulSets: ReadonlyArray<StatefulSet>
+  readonly replicaSets: ReadonlyArray<ReplicaSet>
+}): Workloads => {
+  const byKey = <A extends Resource.KubeObject>(list: ReadonlyArray<A>) =>
+    new Map(list.map((object) => [Resource.keyOf(object), object]))
+  return {
+    podTemplates: byKey(objects.podTemplates),
+    deployments: byKey(objects.deployments),
+    statefulSets: byKey(objects.statefulSets),
+    replicaSets: byKey(objects.replicaSets)
+  }
 }
 
 /** A buffer's resolved pod template, or why it has none (the ReadyForProvisioning=False reason and message). */
@@ -238,6 +256,23 @@ export const virtualPods = (buffer: Api.CapacityBuffer, template: PodTemplateSpe
     }
   })) as ReadonlyArray<Pod>
 }
+
+/**
+ * The virtual pods of buffers no controller has resolved (the objects of a `schedule` input): each is resolved
+ * against `workloads` now, as the buffer controller would before the pass.
+ */
+export const resolvedVirtualPods = (
+  buffers: ReadonlyArray<Api.CapacityBuffer>,
+  workloads: Workloads
+): ReadonlyArray<Pod> =>
+  buffers.flatMap((buffer) => {
+    const resolution = resolve(buffer, workloads)
+    if (resolution._tag === "Unresolved") return []
+    return virtualPods(
+      { ...buffer, status: { ...buffer.status, replicas: desiredReplicas(buffer, resolution) } },
+      resolution.template
+    )
+  })
 
 /** Where a pass put one buffer's virtual pods. */
 export interface Placement {
