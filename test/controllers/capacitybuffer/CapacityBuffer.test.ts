@@ -6,16 +6,30 @@ import * as Resources from "../../../src/kube/Resources.ts"
 import * as D from "../disruption/support.ts"
 import * as S from "../support.ts"
 
-const template = (cpu: string) => ({
+/** Pods of `app: web`; `onePerNode`: with a required anti-affinity to each other by hostname. */
+const template = (cpu: string, onePerNode = false) => ({
   metadata: { labels: { app: "web" } },
-  spec: { containers: [S.container(cpu)] }
+  spec: {
+    containers: [S.container(cpu)],
+    ...(onePerNode
+      ? {
+          affinity: {
+            podAntiAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: [
+                { labelSelector: { matchLabels: { app: "web" } }, topologyKey: "kubernetes.io/hostname" }
+              ]
+            }
+          }
+        }
+      : {})
+  }
 })
 
-const podTemplate = (name: string, cpu: string) => ({
+const podTemplate = (name: string, cpu: string, onePerNode = false) => ({
   apiVersion: "v1",
   kind: "PodTemplate",
   metadata: { name, namespace: "default" },
-  template: template(cpu)
+  template: template(cpu, onePerNode)
 })
 
 const deployment = (name: string, replicas: number, cpu: string) => ({
@@ -48,9 +62,9 @@ const condition = (name: string, type: string) =>
     return found === undefined ? undefined : { status: found.status, reason: found.reason }
   })
 
-const createPodTemplate = (name: string, cpu: string) =>
+const createPodTemplate = (name: string, cpu: string, onePerNode = false) =>
   Effect.flatMap(Effect.service(KubeClient), (kube) =>
-    kube.create(Resources.PodTemplates, podTemplate(name, cpu) as never)
+    kube.create(Resources.PodTemplates, podTemplate(name, cpu, onePerNode) as never)
   )
 
 /** A NodePool that consolidates after 30 s, with these budgets, and the controllers under the gate. */
@@ -188,23 +202,30 @@ describe("CapacityBuffer: headroom kept launched", S.controllerSuite, () => {
 })
 
 describe("CapacityBuffer and disruption", S.controllerSuite, () => {
-  it.effect("emptiness keeps a node holding headroom; once the buffer is gone, it goes within the budget", () =>
+  it.effect("emptiness keeps nodes holding headroom; once the buffer is gone, they go one at a time (budget 1)", () =>
     Effect.gen(function* () {
       const kube = yield* KubeClient
       const log = yield* cluster(true, [{ nodes: "1" }])
-      yield* createPodTemplate("web", "1")
-      yield* createBuffer("headroom", { podTemplateRef: { name: "web" }, replicas: 2 })
+      const tracker = yield* D.trackDisrupting
+      // Three chunks, one per node: three warm nodes without a real pod.
+      yield* createPodTemplate("web", "1", true)
+      yield* createBuffer("headroom", { podTemplateRef: { name: "web" }, replicas: 3 })
       yield* S.advance(10 * 60_000, 10_000)
-      assert.lengthOf(yield* S.listNodeClaims, 1, "no real pod on it, yet the warm node stays")
+      assert.lengthOf(yield* S.listNodeClaims, 3, "the warm nodes stay past consolidateAfter")
       assert.deepStrictEqual(log.entries(), [])
 
       yield* kube.delete(Resources.CapacityBuffers, "headroom", { namespace: "default" })
-      yield* S.advance(5 * 60_000, 10_000)
+      yield* S.advance(10 * 60_000, 10_000)
       assert.lengthOf(yield* S.listNodeClaims, 0)
       assert.deepStrictEqual(
-        log.entries().map((entry) => entry.reason),
-        ["Empty"]
+        log.entries().map((entry) => [entry.reason, entry.candidates.length]),
+        [
+          ["Empty", 1],
+          ["Empty", 1],
+          ["Empty", 1]
+        ]
       )
+      assert.strictEqual(tracker.most(), 1, "never more than the budget's one node disrupted at once")
     }).pipe(Effect.provide(D.base()))
   )
 
