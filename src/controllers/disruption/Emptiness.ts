@@ -36,7 +36,11 @@ export const make = Effect.fn("Emptiness.make")(function* <E, R>(context: Method
     const consolidationState = yield* cluster.consolidationState
     if (mark.isConsolidated(consolidationState)) return undefined
     // Upstream v1.14: a node holding CapacityBuffer virtual pods is not empty — deleting it would only relaunch it.
-    const empty = candidates.filter((candidate) => !state.bufferNodes.has(candidate.name))
+    const empty: Array<Candidates.Candidate> = []
+    for (const candidate of candidates) {
+      if (!state.bufferNodes.has(candidate.name)) empty.push(candidate)
+      else yield* Method.explain(candidate, "Unconsolidatable", `Node "${candidate.name}" has buffer pods`)
+    }
     yield* Metrics.reportEligible("Empty", empty.length)
     const { taken, constrained } = select(empty, budgets)
     if (taken.length === 0) {

@@ -213,6 +213,8 @@ describe("CapacityBuffer and disruption", S.controllerSuite, () => {
       yield* S.advance(10 * 60_000, 10_000)
       assert.lengthOf(yield* S.listNodeClaims, 3, "the warm nodes stay past consolidateAfter")
       assert.deepStrictEqual(log.entries(), [])
+      const warmNode = (yield* D.nodeNames)[0]
+      assert.include(yield* D.eventsWithReason("Unconsolidatable"), `${warmNode}: Node "${warmNode}" has buffer pods`)
 
       yield* kube.delete(Resources.CapacityBuffers, "headroom", { namespace: "default" })
       yield* S.advance(10 * 60_000, 10_000)
