@@ -162,13 +162,20 @@ const formatLaunch = (launch: LaunchJson | null): string =>
     ? "none (no available offering compatible with the requirements)"
     : `${launch.instanceType} in ${launch.zone}, ${launch.capacityType}, $${launch.price}/hour`
 
-/** `3 pods on 1 new NodeClaim, 2 on existing nodes, 1 unschedulable`. */
+/**
+ * `3 pods on 1 new NodeClaim, 2 on existing nodes, 1 unschedulable`, and `; headroom: 2 virtual pods` when
+ * CapacityBuffers hold some.
+ */
 export const summary = (json: ScheduleJson): string => {
   const onNew = json.nodeClaims.reduce((n, claim) => n + claim.pods.length, 0)
   const onExisting = json.existingNodes.reduce((n, node) => n + node.pods.length, 0)
+  const headroom = [...json.nodeClaims, ...json.existingNodes]
+    .flatMap((entry) => entry.capacityBuffers ?? [])
+    .reduce((n, buffer) => n + buffer.virtualPods, 0)
   return (
     `${plural(onNew, "pod")} on ${plural(json.nodeClaims.length, "new NodeClaim")}, ` +
-    `${onExisting} on existing nodes, ${json.unschedulable.length} unschedulable`
+    `${onExisting} on existing nodes, ${json.unschedulable.length} unschedulable` +
+    (headroom === 0 ? "" : `; headroom: ${plural(headroom, "virtual pod")}`)
   )
 }
 

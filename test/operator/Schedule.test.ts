@@ -585,6 +585,7 @@ describe("schedule: CapacityBuffer", () => {
         featureGates: "CapacityBuffer=true"
       }).pipe(Effect.provide(NodeServices.layer))
       assert.include(text, "headroom for capacitybuffer default/web-headroom: 1 virtual pod")
+      assert.include(text, "0 pods on 2 new NodeClaims, 0 on existing nodes, 0 unschedulable; headroom: 2 virtual pods")
     })
   )
 
