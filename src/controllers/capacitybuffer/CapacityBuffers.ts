@@ -218,7 +218,8 @@ const virtualCreatedAt = "9999-12-31T23:59:59Z"
 
 /**
  * Upstream `BuildVirtualPods`: `status.replicas` unbound copies of the template, unschedulable as kube-scheduler
- * reports a pending pod, with the template's labels (for spread and affinity) and the buffer's annotations. Claims
+ * reports a pending pod, with the template's labels (for spread and affinity: upstream's fix after v1.14.0, #3174 —
+ * v1.14.0's virtual pods had none, so anti-affinity and spread among them were ignored) and the buffer's annotations. Claims
  * and ephemeral volumes are dropped (upstream `sanitizeVirtualPodSpec`: no claim would ever exist for them; the pod
  * schema here keeps no volume mounts to drop with them).
  */
