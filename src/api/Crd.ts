@@ -4,6 +4,7 @@
  */
 import { Schema } from "effect"
 import { stringify } from "yaml"
+import * as CapacityBuffer from "./CapacityBuffer.ts"
 import * as EC2NodeClass from "./EC2NodeClass.ts"
 import * as KWOKNodeClass from "./KWOKNodeClass.ts"
 import * as Labels from "./Labels.ts"
@@ -112,6 +113,30 @@ export const NodeOverlayDefinition: Definition = {
   printerColumns: [readyColumn, ageColumn, { name: "Weight", type: "integer", jsonPath: ".spec.weight", priority: 1 }]
 }
 
+/** CapacityBuffer, as upstream v1.14.0 ships SIG Autoscaling's CRD (behind the CapacityBuffer feature gate). */
+export const CapacityBufferDefinition: Definition = {
+  group: CapacityBuffer.group,
+  version: CapacityBuffer.version,
+  kind: CapacityBuffer.kind,
+  plural: "capacitybuffers",
+  singular: "capacitybuffer",
+  scope: "Namespaced",
+  categories: ["autoscaling"],
+  shortNames: ["cb"],
+  description:
+    "CapacityBuffer is the configuration that an autoscaler can use to provision buffer capacity within a cluster.",
+  schema: CapacityBuffer.CapacityBuffer,
+  printerColumns: [
+    { name: "Strategy", type: "string", jsonPath: ".spec.provisioningStrategy" },
+    { name: "PodTemplate", type: "string", jsonPath: ".status.podTemplateRef.name" },
+    { name: "Replicas", type: "integer", jsonPath: ".status.replicas" },
+    { name: "ConditionsType", type: "string", jsonPath: ".status.conditions[*].type" },
+    { name: "ConditionsStatus", type: "string", jsonPath: ".status.conditions[*].status" },
+    { name: "ConditionsReason", type: "string", jsonPath: ".status.conditions[*].reason" },
+    ageColumn
+  ]
+}
+
 /** KWOKNodeClass (upstream's, plus `failRegistration`). */
 export const KWOKNodeClassDefinition: Definition = {
   group: KWOKNodeClass.group,
@@ -146,6 +171,7 @@ export const definitions: ReadonlyArray<Definition> = [
   NodePoolDefinition,
   NodeClaimDefinition,
   NodeOverlayDefinition,
+  CapacityBufferDefinition,
   KWOKNodeClassDefinition,
   EC2NodeClassDefinition
 ]

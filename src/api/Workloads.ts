@@ -1,6 +1,7 @@
 /**
  * `apps/v1` Deployment, ReplicaSet and DaemonSet: the embedded cluster runs their controllers, and the scheduler
- * reserves room for daemons on new nodes (sized by each DaemonSet's newest pod, else its pod template).
+ * reserves room for daemons on new nodes (sized by each DaemonSet's newest pod, else its pod template). StatefulSet
+ * is read only, as a CapacityBuffer's `scalableRef`.
  */
 import { Schema } from "effect"
 import { LabelSelector, ObjectMeta } from "./Meta.ts"
@@ -45,6 +46,10 @@ export const ReplicaSet = Schema.Struct({
   status: optional(ReplicaStatus)
 })
 export type ReplicaSet = typeof ReplicaSet.Type
+
+/** A StatefulSet (its replicas and pod template; the embedded cluster runs no controller for it). */
+export const StatefulSet = ReplicaSet
+export type StatefulSet = typeof StatefulSet.Type
 
 /** A DaemonSet. */
 export const DaemonSet = Schema.Struct({

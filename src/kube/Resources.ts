@@ -1,6 +1,7 @@
 /**
  * The descriptors of every kind the controllers and the embedded cluster use.
  */
+import * as CapacityBuffer from "../api/CapacityBuffer.ts"
 import * as ConfigMap from "../api/ConfigMap.ts"
 import * as EC2NodeClass from "../api/EC2NodeClass.ts"
 import * as Event from "../api/Event.ts"
@@ -40,6 +41,22 @@ export const NodeOverlays = Resource.make({
   plural: "nodeoverlays",
   namespaced: false,
   schema: NodeOverlay.NodeOverlay
+})
+export const CapacityBuffers = Resource.make({
+  group: CapacityBuffer.group,
+  version: CapacityBuffer.version,
+  kind: CapacityBuffer.kind,
+  plural: "capacitybuffers",
+  namespaced: true,
+  schema: CapacityBuffer.CapacityBuffer
+})
+export const PodTemplates = Resource.make({
+  group: "",
+  version: "v1",
+  kind: "PodTemplate",
+  plural: "podtemplates",
+  namespaced: true,
+  schema: CapacityBuffer.PodTemplate
 })
 export const KWOKNodeClasses = Resource.make({
   group: KWOKNodeClass.group,
@@ -169,6 +186,14 @@ export const ReplicaSets = Resource.make({
   namespaced: true,
   schema: Workloads.ReplicaSet
 })
+export const StatefulSets = Resource.make({
+  group: "apps",
+  version: "v1",
+  kind: "StatefulSet",
+  plural: "statefulsets",
+  namespaced: true,
+  schema: Workloads.StatefulSet
+})
 export const DaemonSets = Resource.make({
   group: "apps",
   version: "v1",
@@ -183,6 +208,8 @@ export const all: ReadonlyArray<Resource.Resource<Resource.KubeObject>> = [
   NodePools,
   NodeClaims,
   NodeOverlays,
+  CapacityBuffers,
+  PodTemplates,
   KWOKNodeClasses,
   EC2NodeClasses,
   Pods,
@@ -199,6 +226,7 @@ export const all: ReadonlyArray<Resource.Resource<Resource.KubeObject>> = [
   Leases,
   Deployments,
   ReplicaSets,
+  StatefulSets,
   DaemonSets
 ]
 

@@ -3,6 +3,7 @@
  * embedded one, or in a simulation).
  */
 import { Effect, Layer } from "effect"
+import * as CapacityBufferController from "../controllers/capacitybuffer/CapacityBufferController.ts"
 import * as Disruption from "../controllers/disruption/Disruption.ts"
 import * as PodMetrics from "../controllers/metrics/PodMetrics.ts"
 import * as StateMetrics from "../controllers/metrics/StateMetrics.ts"
@@ -26,9 +27,13 @@ export type ControllerOptions = Provisioner.Options &
   Disruption.Options &
   StaticCapacity.Options &
   Health.Options &
-  NodeOverlayController.Options
+  NodeOverlayController.Options &
+  CapacityBufferController.Options
 
-/** The controllers (under the NodeOverlay gate, on overlaid instance types); they run while the Layer's scope is open. */
+/**
+ * The controllers (under the NodeOverlay gate, on overlaid instance types; the capacitybuffer controller under the
+ * CapacityBuffer gate); they run while the Layer's scope is open.
+ */
 export const layer = (options?: ControllerOptions) =>
   Layer.mergeAll(
     NodePoolControllers.layer,
@@ -42,7 +47,9 @@ export const layer = (options?: ControllerOptions) =>
     Layer.effectDiscard(Termination.make),
     Layer.effectDiscard(Health.run(options)),
     Layer.effectDiscard(Provisioner.run(options)),
-    Layer.effectDiscard(StaticCapacity.make(options))
+    Layer.effectDiscard(StaticCapacity.make(options)),
+    // The buffer controller's informers only under the gate: without it the CRD need not be installed.
+    options?.capacityBuffer === true ? Layer.effectDiscard(CapacityBufferController.make()) : Layer.empty
   ).pipe((controllers) => NodeOverlayController.gated(options, controllers))
 
 /**

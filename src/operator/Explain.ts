@@ -143,7 +143,8 @@ export const plannerSnapshot = (
       podsByNode: Candidates.podsByNode(view.pods),
       budgets: view.podDisruptionBudgets,
       queued: new Set()
-    }
+    },
+    bufferNodes: new Set()
   }
 }
 

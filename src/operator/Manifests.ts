@@ -6,6 +6,7 @@
 import { Effect, FileSystem, Path, Schema } from "effect"
 import type { PlatformError } from "effect/PlatformError"
 import { LineCounter, parseAllDocuments } from "yaml"
+import type * as CapacityBuffer from "../api/CapacityBuffer.ts"
 import type * as KWOKNodeClass from "../api/KWOKNodeClass.ts"
 import type * as Namespace from "../api/Namespace.ts"
 import type * as Node from "../api/Node.ts"
@@ -66,6 +67,8 @@ export interface ScenarioDocument {
 export interface Manifests {
   readonly nodePools: ReadonlyArray<NodePool.NodePool>
   readonly nodeOverlays: ReadonlyArray<NodeOverlay.NodeOverlay>
+  readonly capacityBuffers: ReadonlyArray<CapacityBuffer.CapacityBuffer>
+  readonly podTemplates: ReadonlyArray<CapacityBuffer.PodTemplate>
   readonly nodeClaims: ReadonlyArray<NodeClaim.NodeClaim>
   readonly nodeClasses: ReadonlyArray<KWOKNodeClass.KWOKNodeClass>
   readonly nodes: ReadonlyArray<Node.Node>
@@ -73,6 +76,7 @@ export interface Manifests {
   readonly daemonSets: ReadonlyArray<Workloads.DaemonSet>
   readonly deployments: ReadonlyArray<Workloads.Deployment>
   readonly replicaSets: ReadonlyArray<Workloads.ReplicaSet>
+  readonly statefulSets: ReadonlyArray<Workloads.StatefulSet>
   readonly persistentVolumeClaims: ReadonlyArray<Storage.PersistentVolumeClaim>
   readonly persistentVolumes: ReadonlyArray<Storage.PersistentVolume>
   readonly storageClasses: ReadonlyArray<Storage.StorageClass>
@@ -97,6 +101,8 @@ const buckets: ReadonlyMap<Resource.Resource<Resource.KubeObject>, Bucket> = new
 >([
   [Resources.NodePools, "nodePools"],
   [Resources.NodeOverlays, "nodeOverlays"],
+  [Resources.CapacityBuffers, "capacityBuffers"],
+  [Resources.PodTemplates, "podTemplates"],
   [Resources.NodeClaims, "nodeClaims"],
   [Resources.KWOKNodeClasses, "nodeClasses"],
   [Resources.Nodes, "nodes"],
@@ -104,6 +110,7 @@ const buckets: ReadonlyMap<Resource.Resource<Resource.KubeObject>, Bucket> = new
   [Resources.DaemonSets, "daemonSets"],
   [Resources.Deployments, "deployments"],
   [Resources.ReplicaSets, "replicaSets"],
+  [Resources.StatefulSets, "statefulSets"],
   [Resources.PersistentVolumeClaims, "persistentVolumeClaims"],
   [Resources.PersistentVolumes, "persistentVolumes"],
   [Resources.StorageClasses, "storageClasses"],
@@ -119,6 +126,8 @@ const group = (entries: ReadonlyArray<Entry>, scenarios: ReadonlyArray<ScenarioD
   const typed: Record<Bucket, Array<Resource.KubeObject>> = {
     nodePools: [],
     nodeOverlays: [],
+    capacityBuffers: [],
+    podTemplates: [],
     nodeClaims: [],
     nodeClasses: [],
     nodes: [],
@@ -126,6 +135,7 @@ const group = (entries: ReadonlyArray<Entry>, scenarios: ReadonlyArray<ScenarioD
     daemonSets: [],
     deployments: [],
     replicaSets: [],
+    statefulSets: [],
     persistentVolumeClaims: [],
     persistentVolumes: [],
     storageClasses: [],

@@ -6,6 +6,7 @@
  */
 import { Duration, Result } from "effect"
 import * as KarpenterDuration from "../api/Duration.ts"
+import type * as CapacityBufferController from "../controllers/capacitybuffer/CapacityBufferController.ts"
 import type * as Disruption from "../controllers/disruption/Disruption.ts"
 import type * as Health from "../controllers/node/health/Health.ts"
 import type * as NodeOverlayController from "../controllers/nodeoverlay/NodeOverlayController.ts"
@@ -33,6 +34,8 @@ export interface FeatureGates {
   readonly StaticCapacity: boolean
   /** NodeOverlay (upstream v1.7+, alpha): price and capacity overrides from `karpenter.sh/v1alpha1` NodeOverlays. */
   readonly NodeOverlay: boolean
+  /** CapacityBuffer (upstream v1.14, alpha): `autoscaling.x-k8s.io` CapacityBuffers keep headroom launched. */
+  readonly CapacityBuffer: boolean
 }
 
 /** The cloud providers `controller` can run with. */
@@ -143,13 +146,17 @@ export const portExpected = "expected a port between 0 and 65535"
 const port = (text: string) =>
   Result.flatMap(parseInteger(text, 0), (value) => (isPort(value) ? Result.succeed(value) : Result.fail(portExpected)))
 
-/** The gates' defaults (upstream v1.4.0's; StaticCapacity and NodeOverlay are alpha, off, in the releases that have them). */
+/**
+ * The gates' defaults (upstream v1.4.0's; StaticCapacity, NodeOverlay and CapacityBuffer are alpha, off, in the
+ * releases that have them).
+ */
 export const defaultFeatureGates: FeatureGates = {
   NodeRepair: false,
   ReservedCapacity: false,
   SpotToSpotConsolidation: false,
   StaticCapacity: false,
-  NodeOverlay: false
+  NodeOverlay: false,
+  CapacityBuffer: false
 }
 
 const gateNames: ReadonlyArray<keyof FeatureGates> = [
@@ -157,7 +164,8 @@ const gateNames: ReadonlyArray<keyof FeatureGates> = [
   "ReservedCapacity",
   "SpotToSpotConsolidation",
   "StaticCapacity",
-  "NodeOverlay"
+  "NodeOverlay",
+  "CapacityBuffer"
 ]
 
 /** `FEATURE_GATES` / `--feature-gates`: `Name=bool,...` over the defaults; unknown gates are errors (as upstream). */
@@ -331,9 +339,9 @@ export const definitions: ReadonlyArray<Definition> = [
     flag: "feature-gates",
     env: "FEATURE_GATES",
     defaultText:
-      "NodeRepair=false,ReservedCapacity=false,SpotToSpotConsolidation=false,StaticCapacity=false,NodeOverlay=false",
+      "NodeRepair=false,ReservedCapacity=false,SpotToSpotConsolidation=false,StaticCapacity=false,NodeOverlay=false,CapacityBuffer=false",
     description:
-      "Optional features can be enabled / disabled using feature gates. Current options are: NodeRepair, ReservedCapacity, SpotToSpotConsolidation, StaticCapacity, and NodeOverlay",
+      "Optional features can be enabled / disabled using feature gates. Current options are: NodeRepair, ReservedCapacity, SpotToSpotConsolidation, StaticCapacity, NodeOverlay, and CapacityBuffer",
     apply: (text, into) =>
       Result.map(parseFeatureGates(text, into.featureGates), (gates) => {
         into.featureGates = gates
@@ -539,12 +547,17 @@ export const usage = (command: string): string =>
 /** What the controllers take from the feature gates. */
 export const gatedOptions = (
   gates: FeatureGates
-): Disruption.Options & StaticCapacity.Options & Health.Options & NodeOverlayController.Options => ({
+): Disruption.Options &
+  StaticCapacity.Options &
+  Health.Options &
+  NodeOverlayController.Options &
+  CapacityBufferController.Options => ({
   spotToSpotConsolidation: gates.SpotToSpotConsolidation,
   staticCapacity: gates.StaticCapacity,
   nodeRepair: gates.NodeRepair,
   reservedCapacity: gates.ReservedCapacity,
-  nodeOverlay: gates.NodeOverlay
+  nodeOverlay: gates.NodeOverlay,
+  capacityBuffer: gates.CapacityBuffer
 })
 
 /** What the provisioner and the disruption controller take from the options. */
@@ -554,7 +567,8 @@ export const controllerOptions = (
   Disruption.Options &
   StaticCapacity.Options &
   Health.Options &
-  NodeOverlayController.Options => ({
+  NodeOverlayController.Options &
+  CapacityBufferController.Options => ({
   batchIdle: options.batchIdleDuration,
   batchMax: options.batchMaxDuration,
   preferencePolicy: options.preferencePolicy,

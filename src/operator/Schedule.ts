@@ -10,8 +10,10 @@ import * as Meta from "../api/Meta.ts"
 import type { NodeClassRef } from "../api/NodeClassRef.ts"
 import type * as NodeOverlay from "../api/NodeOverlay.ts"
 import type { NodePool } from "../api/NodePool.ts"
+import type * as Pod from "../api/Pod.ts"
 import * as Catalog from "../cloudprovider/Catalog.ts"
 import type * as InstanceType from "../cloudprovider/InstanceType.ts"
+import * as CapacityBuffers from "../controllers/capacitybuffer/CapacityBuffers.ts"
 import * as OverlayStore from "../controllers/nodeoverlay/Store.ts"
 import * as Readiness from "../controllers/nodepool/readiness/Readiness.ts"
 import * as Provisioner from "../controllers/provisioning/Provisioner.ts"
@@ -144,14 +146,20 @@ export const plan = Effect.fn("Schedule.plan")(function* (
   manifests: Manifests.Manifests,
   catalogue: ReadonlyArray<InstanceType.InstanceType>,
   offered?: AwsWorld.Offered,
-  minValuesPolicy?: Options.MinValuesPolicy
+  minValuesPolicy?: Options.MinValuesPolicy,
+  /** The CapacityBuffer gate: the input's CapacityBuffers hold headroom in the pass. */
+  capacityBuffer?: boolean
 ) {
   const wellKnown = offered?.wellKnownLabels ?? wellKnownFor(catalogue)
   const unschedulable: Array<{ pod: string; reason: string }> = []
   const { nodePools, skipped: skippedPools } = usableNodePools(manifests, catalogue, offered)
   const volumes = ClusterView.volumeContext(manifests)
+  const virtualPods =
+    capacityBuffer === true
+      ? CapacityBuffers.resolvedVirtualPods(manifests.capacityBuffers, CapacityBuffers.workloadsOf(manifests))
+      : []
   const { pending, bound, boundByNode, ignored } = ClusterView.podSets(
-    manifests,
+    { ...manifests, virtualPods },
     wellKnown,
     volumes,
     yield* Clock.currentTimeMillis
@@ -185,12 +193,21 @@ export const plan = Effect.fn("Schedule.plan")(function* (
         values
       })),
       requirementsForLaunch: claim.requirements,
-      pods: claim.pods.map(ClusterView.podKey)
+      ...podsAndBuffers(claim.pods)
     })),
-    existingNodes: results.existingNodes.map((node) => ({ name: node.name, pods: node.pods.map(ClusterView.podKey) })),
+    existingNodes: results.existingNodes.map((node) => ({ name: node.name, ...podsAndBuffers(node.pods) })),
     unschedulable
   }
   return { result, wellKnown }
+})
+
+/** The keys of the real pods, and the buffers of the virtual ones (one entry each). */
+const podsAndBuffers = (pods: ReadonlyArray<Pod.Pod>) => ({
+  pods: pods.filter((pod) => !CapacityBuffers.isVirtual(pod)).map(ClusterView.podKey),
+  buffers: pods.flatMap((pod) => {
+    const buffer = CapacityBuffers.bufferOf(pod)
+    return buffer === undefined ? [] : [buffer]
+  })
 })
 
 /**
@@ -247,7 +264,13 @@ export const run = Effect.fn("Schedule.run")(function* (options: {
       : options.instanceTypes === undefined
         ? Catalog.kwok()
         : yield* loadCatalogue(options.instanceTypes)
-  const { result, wellKnown } = yield* plan(manifests, catalogue, offered, options.minValuesPolicy)
+  const { result, wellKnown } = yield* plan(
+    manifests,
+    catalogue,
+    offered,
+    options.minValuesPolicy,
+    gates.success.CapacityBuffer
+  )
   return options.output === "json"
     ? JSON.stringify(ScheduleOutput.toJson(result, wellKnown), null, 2)
     : ScheduleOutput.toText(result, wellKnown)

@@ -23,8 +23,14 @@ export interface PassResult {
     }>
     readonly requirementsForLaunch: Requirements.Requirements // what offerings must be compatible with
     readonly pods: ReadonlyArray<string> // "ns/name"
+    /** The CapacityBuffers (`ns/name`) whose headroom the NodeClaim holds, one entry per virtual pod. */
+    readonly buffers?: ReadonlyArray<string>
   }>
-  readonly existingNodes: ReadonlyArray<{ readonly name: string; readonly pods: ReadonlyArray<string> }>
+  readonly existingNodes: ReadonlyArray<{
+    readonly name: string
+    readonly pods: ReadonlyArray<string>
+    readonly buffers?: ReadonlyArray<string>
+  }>
   readonly unschedulable: ReadonlyArray<{ readonly pod: string; readonly reason: string }>
 }
 
@@ -36,6 +42,12 @@ export interface LaunchJson {
   readonly price: number
 }
 
+/** Headroom a NodeClaim or node holds for a CapacityBuffer (beyond the contract: its virtual pods are no input pods). */
+export interface CapacityBufferJson {
+  readonly buffer: string
+  readonly virtualPods: number
+}
+
 /** One new NodeClaim of the JSON output. */
 export interface NodeClaimJson {
   readonly nodePool: string
@@ -44,12 +56,21 @@ export interface NodeClaimJson {
   readonly pods: ReadonlyArray<string>
   /** `null` when no instance type has an available offering compatible with the requirements. */
   readonly launch: LaunchJson | null
+  /** Present when the NodeClaim is launched (also) for CapacityBuffer headroom. */
+  readonly capacityBuffers?: ReadonlyArray<CapacityBufferJson>
+}
+
+/** One existing node taking pods (or headroom) in the JSON output. */
+export interface ExistingNodeJson {
+  readonly name: string
+  readonly pods: ReadonlyArray<string>
+  readonly capacityBuffers?: ReadonlyArray<CapacityBufferJson>
 }
 
 /** The `schedule -o json` document (CLI contract). */
 export interface ScheduleJson {
   readonly nodeClaims: ReadonlyArray<NodeClaimJson>
-  readonly existingNodes: ReadonlyArray<{ readonly name: string; readonly pods: ReadonlyArray<string> }>
+  readonly existingNodes: ReadonlyArray<ExistingNodeJson>
   readonly unschedulable: ReadonlyArray<{ readonly pod: string; readonly reason: string }>
 }
 
@@ -102,16 +123,34 @@ export const toJson = (result: PassResult, wellKnown: ReadonlySet<string>): Sche
     instanceTypes: claim.instanceTypes.map((instanceType) => instanceType.name),
     requirements: claim.requirements.map(({ key, operator, values }) => ({ key, operator, values: [...values] })),
     pods: sorted(claim.pods),
-    launch: launchOf(claim.instanceTypes, claim.requirementsForLaunch, wellKnown)
+    launch: launchOf(claim.instanceTypes, claim.requirementsForLaunch, wellKnown),
+    ...capacityBuffersOf(claim.buffers)
   })),
   existingNodes: result.existingNodes
-    .filter((node) => node.pods.length > 0)
-    .map((node) => ({ name: node.name, pods: sorted(node.pods) }))
+    .filter((node) => node.pods.length > 0 || (node.buffers ?? []).length > 0)
+    .map((node) => ({ name: node.name, pods: sorted(node.pods), ...capacityBuffersOf(node.buffers) }))
     .sort((a, b) => compareStrings(a.name, b.name)),
   unschedulable: result.unschedulable
     .map(({ pod, reason }) => ({ pod, reason }))
     .sort((a, b) => compareStrings(a.pod, b.pod) || compareStrings(a.reason, b.reason))
 })
+
+/** The `capacityBuffers` field of an entry: virtual pods counted by buffer, by buffer name; none without any. */
+const capacityBuffersOf = (
+  buffers: ReadonlyArray<string> | undefined
+): { readonly capacityBuffers?: ReadonlyArray<CapacityBufferJson> } => {
+  if (buffers === undefined || buffers.length === 0) return {}
+  const counts = new Map<string, number>()
+  for (const buffer of buffers) counts.set(buffer, (counts.get(buffer) ?? 0) + 1)
+  return {
+    capacityBuffers: sorted([...counts.keys()]).map((buffer) => ({ buffer, virtualPods: counts.get(buffer) ?? 0 }))
+  }
+}
+
+const headroomLines = (entry: { readonly capacityBuffers?: ReadonlyArray<CapacityBufferJson> }, indent: string) =>
+  (entry.capacityBuffers ?? []).map(
+    ({ buffer, virtualPods }) => `${indent}headroom for capacitybuffer ${buffer}: ${plural(virtualPods, "virtual pod")}`
+  )
 
 const plural = (count: number, singular: string, pluralForm = `${singular}s`): string =>
   `${count} ${count === 1 ? singular : pluralForm}`
@@ -123,13 +162,20 @@ const formatLaunch = (launch: LaunchJson | null): string =>
     ? "none (no available offering compatible with the requirements)"
     : `${launch.instanceType} in ${launch.zone}, ${launch.capacityType}, $${launch.price}/hour`
 
-/** `3 pods on 1 new NodeClaim, 2 on existing nodes, 1 unschedulable`. */
+/**
+ * `3 pods on 1 new NodeClaim, 2 on existing nodes, 1 unschedulable`, and `; headroom: 2 virtual pods` when
+ * CapacityBuffers hold some.
+ */
 export const summary = (json: ScheduleJson): string => {
   const onNew = json.nodeClaims.reduce((n, claim) => n + claim.pods.length, 0)
   const onExisting = json.existingNodes.reduce((n, node) => n + node.pods.length, 0)
+  const headroom = [...json.nodeClaims, ...json.existingNodes]
+    .flatMap((entry) => entry.capacityBuffers ?? [])
+    .reduce((n, buffer) => n + buffer.virtualPods, 0)
   return (
     `${plural(onNew, "pod")} on ${plural(json.nodeClaims.length, "new NodeClaim")}, ` +
-    `${onExisting} on existing nodes, ${json.unschedulable.length} unschedulable`
+    `${onExisting} on existing nodes, ${json.unschedulable.length} unschedulable` +
+    (headroom === 0 ? "" : `; headroom: ${plural(headroom, "virtual pod")}`)
   )
 }
 
@@ -142,6 +188,7 @@ export const renderText = (json: ScheduleJson): string => {
     lines.push(`  options:  ${plural(claim.instanceTypes.length, "instance type")}`)
     lines.push(`  pods (${claim.pods.length}):`)
     for (const pod of claim.pods) lines.push(`    ${pod}`)
+    lines.push(...headroomLines(claim, "  "))
     lines.push("")
   }
   if (json.existingNodes.length > 0) {
@@ -149,6 +196,7 @@ export const renderText = (json: ScheduleJson): string => {
     for (const node of json.existingNodes) {
       lines.push(`  ${node.name} (${plural(node.pods.length, "pod")}):`)
       for (const pod of node.pods) lines.push(`    ${pod}`)
+      lines.push(...headroomLines(node, "    "))
     }
     lines.push("")
   }

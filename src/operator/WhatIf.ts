@@ -281,6 +281,8 @@ const frozenCluster = (state: Planner.Snapshot) => {
     nodePoolResources: () => never,
     consolidationState: Effect.succeed(0),
     markUnconsolidated: never,
+    bufferNodes: Effect.succeed(state.bufferNodes),
+    setBufferNodes: () => never,
     ackPods: () => never,
     markPodSchedulingDecisions: () => never,
     podSchedulingTimes: () => never,

@@ -114,6 +114,7 @@ export const layer = Layer.effect(
 
     const marked = new Set<string>()
     const nominated = new Map<string, number>()
+    let bufferNodes: ReadonlySet<string> = new Set()
     // Bumped when `marked` or `nominated` change: with the informers' list identities, the key of the joined nodes.
     let bookkeeping = 0
     let joined:
@@ -315,6 +316,14 @@ export const layer = Layer.effect(
         return consolidationState
       }),
       markUnconsolidated,
+      bufferNodes: Effect.sync(() => bufferNodes),
+      setBufferNodes: (names) =>
+        Effect.suspend(() => {
+          const changed = names.size !== bufferNodes.size || [...names].some((name) => !bufferNodes.has(name))
+          bufferNodes = names
+          // Headroom that moved may leave a node empty: emptiness must look again.
+          return changed ? markUnconsolidated : Effect.void
+        }),
       ackPods: (keys) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
           for (const key of keys) if (!acked.has(key)) acked.set(key, now)

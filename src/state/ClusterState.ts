@@ -76,6 +76,13 @@ export class ClusterState extends Context.Service<
     readonly consolidationState: Effect.Effect<number>
     /** Forces the next disruption pass to reconsider consolidation. */
     readonly markUnconsolidated: Effect.Effect<void>
+    /**
+     * The nodes (by name) the last provisioning pass placed CapacityBuffer virtual pods on (upstream
+     * `Cluster.HasBufferPods`): emptiness leaves them, as they hold headroom on purpose.
+     */
+    readonly bufferNodes: Effect.Effect<ReadonlySet<string>>
+    /** Replaces {@link bufferNodes} with a pass's placements (upstream `UpdateBufferPodCounts`). */
+    setBufferNodes(names: ReadonlySet<string>): Effect.Effect<void>
     /** Records now as when the pods (`namespace/name`) were first seen pending, for those not acknowledged yet. */
     ackPods(pods: ReadonlyArray<string>): Effect.Effect<void>
     /**

@@ -34,16 +34,19 @@ describe("generated CRDs", () => {
       assert.notInclude(JSON.stringify(schema), "$ref")
     })
 
-    it(`${definition.kind} is cluster scoped with a status subresource (and NodePool a scale one)`, () => {
+    it(`${definition.kind} has upstream's scope and a status subresource (and NodePool a scale one)`, () => {
       const manifest = Crd.manifest(definition) as any
-      assert.strictEqual(manifest.spec.scope, "Cluster")
+      // SIG Autoscaling's CapacityBuffer lives beside the workloads it buffers; Karpenter's own kinds are cluster-wide.
+      assert.strictEqual(manifest.spec.scope, definition.kind === "CapacityBuffer" ? "Namespaced" : "Cluster")
       // Upstream v1.8's `+kubebuilder:subresource:scale:specpath=.spec.replicas,statuspath=.status.nodes`.
       const scale =
         definition.kind === "NodePool"
           ? { scale: { specReplicasPath: ".spec.replicas", statusReplicasPath: ".status.nodes" } }
           : {}
       assert.deepStrictEqual(manifest.spec.versions[0].subresources, { ...scale, status: {} })
-      assert.deepStrictEqual(manifest.spec.names.categories, ["karpenter"])
+      assert.deepStrictEqual(manifest.spec.names.categories, [
+        definition.kind === "CapacityBuffer" ? "autoscaling" : "karpenter"
+      ])
     })
   }
 

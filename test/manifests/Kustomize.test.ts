@@ -78,6 +78,7 @@ describe.skipIf(!hasKubectl)("kubectl kustomize manifests/", () => {
 
   it("renders the CRDs, namespace, RBAC (the base's and the KWOK provider's), ServiceAccount, Deployment, PDB and Service", () => {
     assert.deepStrictEqual(crdNames(objects), [
+      "capacitybuffers.autoscaling.x-k8s.io",
       "kwoknodeclasses.karpenter.kwok.sh",
       "nodeclaims.karpenter.sh",
       "nodeoverlays.karpenter.sh",
@@ -88,6 +89,7 @@ describe.skipIf(!hasKubectl)("kubectl kustomize manifests/", () => {
       "ClusterRole",
       "ClusterRoleBinding",
       "ClusterRoleBinding",
+      "CustomResourceDefinition",
       "CustomResourceDefinition",
       "CustomResourceDefinition",
       "CustomResourceDefinition",
@@ -215,6 +217,7 @@ describe.skipIf(!hasKubectl)("kubectl kustomize manifests/aws/", () => {
 
   it("installs the base with the EC2NodeClass CRD and no KWOK piece", () => {
     assert.deepStrictEqual(crdNames(objects), [
+      "capacitybuffers.autoscaling.x-k8s.io",
       "ec2nodeclasses.karpenter.k8s.aws",
       "nodeclaims.karpenter.sh",
       "nodeoverlays.karpenter.sh",

@@ -82,6 +82,13 @@ const shared: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   // nodeoverlay.controller (NodeOverlay gate): its informer, and the ValidationSucceeded condition.
   ["karpenter.sh/nodeoverlays", ["list", "watch"]],
   ["karpenter.sh/nodeoverlays/status", ["patch"]],
+  // capacitybuffer controller and the provisioner (CapacityBuffer gate): buffers, what they name, their status.
+  ["autoscaling.x-k8s.io/capacitybuffers", ["list", "watch"]],
+  ["autoscaling.x-k8s.io/capacitybuffers/status", ["patch"]],
+  ["/podtemplates", ["list", "watch"]],
+  ["apps/deployments", ["list", "watch"]],
+  ["apps/replicasets", ["list", "watch"]],
+  ["apps/statefulsets", ["list", "watch"]],
   // Lifecycle and termination patch and delete Nodes (the AWS provider's instance GC deletes them too).
   ["/nodes", ["get", "list", "watch", "patch", "delete"]],
   // Informers; termination deletes pods left past the node's termination grace period.

@@ -34,7 +34,8 @@ describe("Options", () => {
       ReservedCapacity: false,
       SpotToSpotConsolidation: false,
       StaticCapacity: false,
-      NodeOverlay: false
+      NodeOverlay: false,
+      CapacityBuffer: false
     })
     assert.strictEqual(options.instanceTypesFilePath, undefined)
     assert.strictEqual(options.kubeconfig, undefined)
@@ -103,7 +104,8 @@ describe("Options", () => {
       ReservedCapacity: true,
       SpotToSpotConsolidation: true,
       StaticCapacity: true,
-      NodeOverlay: false
+      NodeOverlay: false,
+      CapacityBuffer: false
     })
     assert.deepStrictEqual(
       Options.controllerOptions(
@@ -118,7 +120,8 @@ describe("Options", () => {
         staticCapacity: false,
         nodeRepair: false,
         reservedCapacity: true,
-        nodeOverlay: false
+        nodeOverlay: false,
+        capacityBuffer: false
       }
     )
     assert.isTrue(Options.controllerOptions(run(["--feature-gates=NodeRepair=true"])).nodeRepair)

@@ -6,6 +6,7 @@ import { Effect } from "effect"
 import * as Catalog from "../../src/cloudprovider/Catalog.ts"
 import * as Manifests from "../../src/operator/Manifests.ts"
 import * as Schedule from "../../src/operator/Schedule.ts"
+import type * as ScheduleOutput from "../../src/operator/ScheduleOutput.ts"
 import { root } from "../fixtures.ts"
 
 const run = (files: ReadonlyArray<string>, output: "json" | "text" = "json", instanceTypes?: string) =>
@@ -547,6 +548,50 @@ spec:
         ["default/app"]
       )
       assert.include(result.unschedulable[0]?.reason ?? "", "no instance type has cpu 1k, memory 512Mi")
+    })
+  )
+})
+
+describe("schedule: CapacityBuffer", () => {
+  // examples/capacity-buffer.yaml as input: the Deployment `web` (schedule runs no Deployment controller: no pods) and
+  // two chunks of headroom shaped like its replicas, one per node (required anti-affinity on `app: web`).
+  const files = ["examples/capacity-buffer.yaml"]
+  const schedule = (featureGates?: string) =>
+    Schedule.run({
+      files: files.map((file) => join(root, file)),
+      instanceTypes: undefined,
+      output: "json",
+      featureGates
+    }).pipe(
+      Effect.provide(NodeServices.layer),
+      Effect.map((json) => JSON.parse(json) as ScheduleOutput.ScheduleJson)
+    )
+
+  it.effect("with the gate on, NodeClaims are launched for the buffer's virtual pods and say so", () =>
+    Effect.gen(function* () {
+      const json = yield* schedule("CapacityBuffer=true")
+      assert.deepStrictEqual(
+        json.nodeClaims.map((claim) => [claim.pods, claim.capacityBuffers]),
+        [
+          [[], [{ buffer: "default/web-headroom", virtualPods: 1 }]],
+          [[], [{ buffer: "default/web-headroom", virtualPods: 1 }]]
+        ]
+      )
+      assert.deepStrictEqual(json.unschedulable, [])
+      const text = yield* Schedule.run({
+        files: files.map((file) => join(root, file)),
+        instanceTypes: undefined,
+        output: "text",
+        featureGates: "CapacityBuffer=true"
+      }).pipe(Effect.provide(NodeServices.layer))
+      assert.include(text, "headroom for capacitybuffer default/web-headroom: 1 virtual pod")
+      assert.include(text, "0 pods on 2 new NodeClaims, 0 on existing nodes, 0 unschedulable; headroom: 2 virtual pods")
+    })
+  )
+
+  it.effect("with the gate off (the default), the buffer changes nothing", () =>
+    Effect.gen(function* () {
+      assert.deepStrictEqual((yield* schedule()).nodeClaims, [])
     })
   )
 })

@@ -52,6 +52,8 @@ export interface Options {
   readonly minValuesPolicy?: Scheduler.MinValuesPolicy
   /** The ReservedCapacity feature gate: when off (the default), reserved offerings are not offered. */
   readonly reservedCapacity?: boolean
+  /** The CapacityBuffer feature gate: simulations place the buffers' virtual pods; emptiness keeps their nodes. */
+  readonly capacityBuffer?: boolean
   /** An orchestrated command whose replacements are not initialized by then is abandoned. */
   readonly commandTimeout?: Duration.Input
 }
@@ -98,7 +100,10 @@ export const make = (options?: Options) =>
     const pollMillis = millis(options?.pollInterval, "10 seconds")
     const orchestration = yield* Orchestration.make({ commandTimeout: options?.commandTimeout ?? "10 minutes" })
     const reservedCapacity = options?.reservedCapacity ?? false
-    const snapshot = Effect.suspend(() => Planner.snapshot(orchestration.queued(), { reservedCapacity }))
+    const capacityBuffer = options?.capacityBuffer ?? false
+    const snapshot = Effect.suspend(() =>
+      Planner.snapshot(orchestration.queued(), { reservedCapacity, capacityBuffer })
+    )
     const context = {
       settings,
       validate: Validation.make({ ttl: options?.validationTTL ?? "15 seconds", snapshot, settings })

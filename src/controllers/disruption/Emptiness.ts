@@ -29,14 +29,20 @@ export const make = Effect.fn("Emptiness.make")(function* <E, R>(context: Method
   const cluster = yield* ClusterState
   const mark = Method.consolidatedMark()
   const computeCommand = Effect.fn("Emptiness.computeCommand")(function* (
-    _state: Planner.Snapshot,
+    state: Planner.Snapshot,
     candidates: ReadonlyArray<Candidates.Candidate>,
     budgets: Budgets.Mapping
   ) {
     const consolidationState = yield* cluster.consolidationState
     if (mark.isConsolidated(consolidationState)) return undefined
-    yield* Metrics.reportEligible("Empty", candidates.length)
-    const { taken, constrained } = select(candidates, budgets)
+    // Upstream v1.14: a node holding CapacityBuffer virtual pods is not empty — deleting it would only relaunch it.
+    const empty: Array<Candidates.Candidate> = []
+    for (const candidate of candidates) {
+      if (!state.bufferNodes.has(candidate.name)) empty.push(candidate)
+      else yield* Method.explain(candidate, "Unconsolidatable", `Node "${candidate.name}" has buffer pods`)
+    }
+    yield* Metrics.reportEligible("Empty", empty.length)
+    const { taken, constrained } = select(empty, budgets)
     if (taken.length === 0) {
       // A budget that blocks every empty node now may allow one later without any change to the cluster.
       if (!constrained) mark.markConsolidated(consolidationState)

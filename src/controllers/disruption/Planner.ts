@@ -13,6 +13,7 @@ import * as InstanceType from "../../cloudprovider/InstanceType.ts"
 import * as Requirement from "../../scheduling/Requirement.ts"
 import * as Requirements from "../../scheduling/Requirements.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
+import * as CapacityBufferController from "../capacitybuffer/CapacityBufferController.ts"
 import * as DisruptionConditions from "../nodeclaim/disruption/DisruptionConditions.ts"
 import * as Provisioner from "../provisioning/Provisioner.ts"
 import type * as ClusterView from "../provisioning/scheduling/ClusterView.ts"
@@ -84,14 +85,24 @@ export const sameTypeCeiling = (
 
 /**
  * Reads everything a pass decides on, once; `queued` are the nodes of commands under way; `reservedCapacity` is the
- * ReservedCapacity gate.
+ * ReservedCapacity gate; with `capacityBuffer` (the CapacityBuffer gate) every simulation must place the buffers'
+ * virtual pods too, as upstream's SimulateScheduling does, so consolidation keeps their headroom.
  */
-export const snapshot = (queued: ReadonlySet<string>, options?: { readonly reservedCapacity?: boolean }) =>
+export const snapshot = (
+  queued: ReadonlySet<string>,
+  options?: { readonly reservedCapacity?: boolean; readonly capacityBuffer?: boolean }
+) =>
   Effect.gen(function* () {
     const cluster = yield* ClusterState
     const now = yield* Clock.currentTimeMillis
+    const buffered = options?.capacityBuffer === true
     // The copies of moving pods live as long as the pass: kept for as long as each pod lived, they held 10 MB at 30,000.
-    const view: ClusterView.ClusterView = { ...(yield* cluster.view), recreatedPods: new WeakMap() }
+    const view: ClusterView.ClusterView = {
+      ...(yield* cluster.view),
+      recreatedPods: new WeakMap(),
+      ...(buffered ? { virtualPods: yield* CapacityBufferController.virtualPods } : {})
+    }
+    const bufferNodes: ReadonlySet<string> = buffered ? yield* cluster.bufferNodes : new Set()
     const stateNodes = yield* cluster.nodes
     const nodePools = yield* Provisioner.readyNodePools(options)
     // Static NodePools never take pods in a simulation, but their nodes are candidates (static drift replaces them).
@@ -103,7 +114,7 @@ export const snapshot = (queued: ReadonlySet<string>, options?: { readonly reser
       budgets: view.podDisruptionBudgets,
       queued
     }
-    return { now, view, stateNodes, nodePools, context }
+    return { now, view, stateNodes, nodePools, context, bufferNodes }
   })
 /** Everything a pass decides on. */
 export type Snapshot = Effect.Success<ReturnType<typeof snapshot>>

@@ -18,6 +18,9 @@ import * as InformerCache from "../../runtime/InformerCache.ts"
 import * as Requirements from "../../scheduling/Requirements.ts"
 import * as ResourceMath from "../../scheduling/ResourceLists.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
+import * as CapacityBufferController from "../capacitybuffer/CapacityBufferController.ts"
+import * as CapacityBufferStatus from "../capacitybuffer/CapacityBufferStatus.ts"
+import * as CapacityBuffers from "../capacitybuffer/CapacityBuffers.ts"
 import * as Hash from "../nodepool/hash/Hash.ts"
 import * as Batcher from "./Batcher.ts"
 import * as Metrics from "./ProvisioningMetrics.ts"
@@ -39,6 +42,8 @@ export interface Options {
   readonly minValuesPolicy?: Scheduler.MinValuesPolicy
   /** Consolidation's simulations: nodes the pods being moved may not land on. */
   readonly protectedDestinations?: Scheduler.ProtectedDestinations
+  /** The CapacityBuffer feature gate: every pass places the ready buffers' virtual pods too (upstream v1.14). */
+  readonly capacityBuffer?: boolean
 }
 
 /** kube-scheduler gave up on the pod: the only pods Karpenter provisions for. */
@@ -235,7 +240,7 @@ export const createNodeClaims = Effect.fn("Provisioner.createNodeClaims")(functi
       1
     )
     created.push({ name: nodeClaim.value.metadata.name ?? "", claim })
-    for (const pod of claim.pods) {
+    for (const pod of realPods(claim.pods)) {
       yield* events.publish({
         involvedObject: podReference(pod),
         type: "Normal",
@@ -255,7 +260,10 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
   const cluster = yield* ClusterState
   const events = yield* EventRecorder
   if (!(yield* cluster.synced)) return { created: 0, synced: false }
-  const view = yield* cluster.view
+  const buffered = options?.capacityBuffer === true
+  const view: ClusterView.ClusterView = buffered
+    ? { ...(yield* cluster.view), virtualPods: yield* CapacityBufferController.virtualPods }
+    : yield* cluster.view
   const nodePools = yield* readyNodePools(options)
   const started = yield* Clock.currentTimeMillis
   const depth = Metric.withAttributes(Metrics.queueDepth, {
@@ -264,9 +272,13 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
   })
   yield* Metric.update(depth, view.pods.filter(isUnschedulable).length)
   // Upstream's DisableReservedCapacityFallback: a pod that would lose reserved capacity waits for the next pass.
-  const { pending, results } = yield* simulate(view, nodePools, { ...options, reservedOfferingMode: "Strict" }).pipe(
+  const simulated = yield* simulate(view, nodePools, { ...options, reservedOfferingMode: "Strict" }).pipe(
     Effect.ensuring(Metric.remove(depth))
   )
+  const { results } = simulated
+  if (buffered) yield* CapacityBufferStatus.record(results, view.virtualPods ?? [])
+  // Virtual pods are never bound, nominated or reported: only the real pods are the pass's pending pods.
+  const pending = realPods(simulated.pending)
   const elapsed = (yield* Clock.currentTimeMillis) - started
   yield* Metric.update(Metric.withAttributes(Metrics.schedulingDurationSeconds, schedulerAttributes), elapsed / 1000)
   // A pod deferred for reserved capacity is not unschedulable, only waiting (upstream's ReservedOfferingErrors).
@@ -275,10 +287,10 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
     results.errors.size - results.deferred.size
   )
   yield* cluster.markPodSchedulingDecisions(pending.map(ClusterView.podKey), results.errors)
-  if (pending.length === 0) return { created: 0, synced: true }
+  if (simulated.pending.length === 0) return { created: 0, synced: true }
   yield* Effect.logInfo("found provisionable pod(s)").pipe(
     Effect.annotateLogs({
-      Pods: prettySlice(pending.map(ClusterView.podKey)),
+      Pods: prettySlice(simulated.pending.map(ClusterView.podKey)),
       duration: `${elapsed}ms`
     })
   )
@@ -296,6 +308,10 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
     )
   }
   for (const placement of results.existingNodes) {
+    // Upstream nominates nodes for real pods only: a nomination blocks every disruption, and virtual pods would renew
+    // it every pass.
+    const placed = realPods(placement.pods)
+    if (placed.length === 0) continue
     yield* cluster.nominate(placement.name)
     const node = view.nodes.find((candidate) => candidate.metadata.name === placement.name)
     const claim = view.nodeClaims.find((candidate) =>
@@ -308,7 +324,7 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
       ...(claim === undefined ? [] : [`nodeclaim/${claim.metadata.name}`]),
       ...(node === undefined ? [] : [`node/${placement.name}`])
     ].join(", ")
-    for (const pod of placement.pods) {
+    for (const pod of placed) {
       yield* events.publish({
         involvedObject: podReference(pod),
         type: "Normal",
@@ -331,6 +347,8 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
   const created = yield* createNodeClaims(results.newNodeClaims, "provisioning")
   return { created: created.length, synced: true }
 })
+
+const realPods = (pods: ReadonlyArray<Pod>): Array<Pod> => pods.filter((pod) => !CapacityBuffers.isVirtual(pod))
 
 const podReference = (pod: Pod) => ({
   apiVersion: "v1",
@@ -394,6 +412,21 @@ export const run = Effect.fn("Provisioner.run")(function* (options?: Options) {
         ? batcher.trigger(triggerKey(change.object))
         : Effect.void
     ).pipe(Effect.forkScoped)
+  }
+
+  // The CapacityBuffer trigger (upstream's buffer controller triggers the provisioner on each reconcile, and
+  // requeues every 30 s): a buffer's changes, and the ready buffers every 30 s, since real pods taking a warm node's
+  // room change nothing the other triggers see.
+  if (options?.capacityBuffer === true) {
+    const buffers = yield* InformerCache.informer(Resources.CapacityBuffers)
+    yield* Stream.runForEach(yield* buffers.subscribe, (change) =>
+      change.type === "DELETED" ? Effect.void : batcher.trigger(triggerKey(change.object))
+    ).pipe(Effect.forkScoped)
+    yield* Effect.gen(function* () {
+      yield* Effect.sleep(CapacityBufferController.resyncInterval)
+      const ready = (yield* buffers.list()).filter(CapacityBuffers.isReadyForProvisioning)
+      for (const buffer of ready) yield* batcher.trigger(triggerKey(buffer))
+    }).pipe(Effect.forever, Effect.forkScoped)
   }
 
   const loop = Effect.gen(function* () {

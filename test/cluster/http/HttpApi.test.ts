@@ -90,12 +90,13 @@ describe("HttpApi discovery", () => {
     )
   )
 
-  it.live("serves the five CRDs, refuses others and deletes", () =>
+  it.live("serves the six CRDs, refuses others and deletes", () =>
     withServer((served) =>
       Effect.gen(function* () {
         const base = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
         const list = yield* request(served, "GET", base)
         assert.deepStrictEqual(list.body.items.map((crd: { metadata: { name: string } }) => crd.metadata.name).sort(), [
+          "capacitybuffers.autoscaling.x-k8s.io",
           "ec2nodeclasses.karpenter.k8s.aws",
           "kwoknodeclasses.karpenter.kwok.sh",
           "nodeclaims.karpenter.sh",

@@ -13,6 +13,7 @@ import * as Taints from "../../../src/api/Taints.ts"
 import * as Catalog from "../../../src/cloudprovider/Catalog.ts"
 import type * as CloudProvider from "../../../src/cloudprovider/CloudProvider.ts"
 import type * as InstanceType from "../../../src/cloudprovider/InstanceType.ts"
+import * as CapacityBufferController from "../../../src/controllers/capacitybuffer/CapacityBufferController.ts"
 import * as Disruption from "../../../src/controllers/disruption/Disruption.ts"
 import * as DisruptionLog from "../../../src/controllers/disruption/DisruptionLog.ts"
 import * as Health from "../../../src/controllers/node/health/Health.ts"
@@ -117,6 +118,8 @@ export const start = (
     readonly reservedCapacity?: boolean
     /** MIN_VALUES_POLICY, for the provisioner and the disruption controller's simulations (as the operator passes it). */
     readonly minValuesPolicy?: Scheduler.MinValuesPolicy
+    /** The CapacityBuffer feature gate: the buffer controller runs; provisioning and disruption see virtual pods. */
+    readonly capacityBuffer?: boolean
     readonly wrapDisruption?: <A, E, R>(
       effect: Effect.Effect<A, E, R>
     ) => Effect.Effect<A, E, R | CloudProvider.CloudProvider>
@@ -140,16 +143,22 @@ export const start = (
             Disruption.make({
               ...options.disruption,
               ...minValuesPolicy,
-              reservedCapacity: options.reservedCapacity === true
+              reservedCapacity: options.reservedCapacity === true,
+              capacityBuffer: options.capacityBuffer === true
             })
           )
         ),
         Layer.effectDiscard(Termination.make),
         Layer.effectDiscard(Health.run(options.health)),
         Layer.effectDiscard(
-          Provisioner.run({ ...minValuesPolicy, reservedCapacity: options.reservedCapacity === true })
+          Provisioner.run({
+            ...minValuesPolicy,
+            reservedCapacity: options.reservedCapacity === true,
+            capacityBuffer: options.capacityBuffer === true
+          })
         ),
-        Layer.effectDiscard(StaticCapacity.make({ staticCapacity: options.staticCapacity === true }))
+        Layer.effectDiscard(StaticCapacity.make({ staticCapacity: options.staticCapacity === true })),
+        options.capacityBuffer === true ? Layer.effectDiscard(CapacityBufferController.make()) : Layer.empty
       )
     ).pipe(Layer.provideMerge(S.processServices))
     yield* Layer.build(controllers.pipe(Layer.provide(Layer.succeed(DisruptionLog.DisruptionLog, log.service))))

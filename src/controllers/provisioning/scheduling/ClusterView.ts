@@ -46,6 +46,8 @@ export interface ClusterView {
    * disruption pass) and dropped with it; without it, each simulation makes its own.
    */
   readonly recreatedPods?: WeakMap<Pod, Pod>
+  /** CapacityBuffer virtual pods (CapacityBuffer gate): pending in every pass, so headroom is kept launched. */
+  readonly virtualPods?: ReadonlyArray<Pod>
 }
 
 /** `namespace/name` of a pod. */
@@ -412,7 +414,8 @@ export const podSets = (
   ])
   const leaving = new Set([...deletingNodes(view), ...(view.markedForDeletion ?? [])])
   const unbound = unboundPods(view.pods, wellKnown, volumes, isPending)
-  const pending: Array<Pod> = [...unbound.pending]
+  // Virtual pods come after the real ones (upstream appends them to the pending pods): real pods take room first.
+  const pending: Array<Pod> = [...unbound.pending, ...(view.virtualPods ?? [])]
   const bound: Array<Pod> = []
   const boundByNode = new Map<string, ReadonlyArray<Pod>>()
   const copies = view.recreatedPods ?? new WeakMap<Pod, Pod>()
