@@ -16,6 +16,10 @@ export interface Run {
   readonly instanceTypes: number
   readonly catalog: string
   readonly podsPerSec: number
+  /** Wall seconds of the solve. */
+  readonly seconds: number
+  /** The process's user + system CPU seconds during the solve: steadier than wall time on a busy machine. */
+  readonly cpuSeconds: number
   readonly nodeClaims: number
   readonly unscheduled: number
   readonly heapMB: number
@@ -27,6 +31,7 @@ export const runOnce = async (n: number, catalogName: string): Promise<Run> => {
   const pods = diversePods(n)
   const gc = (globalThis as { gc?: () => void }).gc
   gc?.()
+  const cpu = process.cpuUsage()
   const start = performance.now()
   const results = await Effect.runPromise(
     Scheduler.solve({
@@ -41,12 +46,15 @@ export const runOnce = async (n: number, catalogName: string): Promise<Run> => {
     })
   )
   const seconds = (performance.now() - start) / 1000
+  const used = process.cpuUsage(cpu)
   const heapMB = process.memoryUsage().heapUsed / 1024 / 1024
   return {
     n,
     instanceTypes: instanceTypes.length,
     catalog: catalogName,
     podsPerSec: Math.round(n / seconds),
+    seconds: Math.round(seconds * 1000) / 1000,
+    cpuSeconds: Math.round((used.user + used.system) / 1000) / 1000,
     nodeClaims: results.newNodeClaims.length,
     unscheduled: results.errors.size,
     heapMB: Math.round(heapMB)
