@@ -207,12 +207,11 @@ const cheapestFirst = (instanceType: InstanceType): ReadonlyArray<Offering> => {
   return sorted
 }
 
-/** Upstream `OrderByPrice`: by cheapest compatible available offering (none ⇒ last), ties by name. */
-export const orderByPrice = (
-  instanceTypes: ReadonlyArray<InstanceType>,
+/** The price {@link orderByPrice} ranks a type by, for types checked against one set of requirements. */
+const launchPrices = (
   requirements: Requirements.Requirements,
-  wellKnown: ReadonlySet<string> = Labels.WellKnownLabels
-): Array<InstanceType> => {
+  wellKnown: ReadonlySet<string>
+): ((instanceType: InstanceType) => number) => {
   // Whether an offering's requirements are compatible depends on nothing else, and offerings share them (see offering).
   const compatible = new Map<Requirements.Requirements, boolean>()
   const isCompatible = (candidate: Offering): boolean => {
@@ -223,19 +222,64 @@ export const orderByPrice = (
     }
     return answer
   }
-  const priced = instanceTypes.map((instanceType) => {
-    let price = Number.POSITIVE_INFINITY
+  return (instanceType) => {
     for (const candidate of cheapestFirst(instanceType)) {
-      if (candidate.available && isCompatible(candidate)) {
-        price = candidate.price
-        break
-      }
+      if (candidate.available && isCompatible(candidate)) return candidate.price
     }
-    return { instanceType, price }
-  })
-  return priced
-    .sort((a, b) => a.price - b.price || (a.instanceType.name < b.instanceType.name ? -1 : 1))
+    return Number.POSITIVE_INFINITY
+  }
+}
+
+interface Priced {
+  readonly instanceType: InstanceType
+  readonly price: number
+}
+
+const byPriceThenName = (a: Priced, b: Priced): number =>
+  a.price - b.price || (a.instanceType.name < b.instanceType.name ? -1 : 1)
+
+/** Upstream `OrderByPrice`: by cheapest compatible available offering (none ⇒ last), ties by name. */
+export const orderByPrice = (
+  instanceTypes: ReadonlyArray<InstanceType>,
+  requirements: Requirements.Requirements,
+  wellKnown: ReadonlySet<string> = Labels.WellKnownLabels
+): Array<InstanceType> => {
+  const priceOf = launchPrices(requirements, wellKnown)
+  return instanceTypes
+    .map((instanceType) => ({ instanceType, price: priceOf(instanceType) }))
+    .sort(byPriceThenName)
     .map(({ instanceType }) => instanceType)
+}
+
+/**
+ * The first `count` types of {@link orderByPrice}'s order, without sorting the rest: a NodeClaim keeps its 60 cheapest
+ * options of up to the whole catalogue.
+ */
+export const cheapest = (
+  instanceTypes: ReadonlyArray<InstanceType>,
+  requirements: Requirements.Requirements,
+  wellKnown: ReadonlySet<string>,
+  count: number
+): Array<InstanceType> => {
+  if (count <= 0) return []
+  if (instanceTypes.length <= count) return orderByPrice(instanceTypes, requirements, wellKnown)
+  const priceOf = launchPrices(requirements, wellKnown)
+  // The best so far in order; a type enters only when it beats the last, which few of a large catalogue do.
+  const best: Array<Priced> = []
+  for (const instanceType of instanceTypes) {
+    const candidate = { instanceType, price: priceOf(instanceType) }
+    if (best.length === count && byPriceThenName(candidate, best[count - 1]!) >= 0) continue
+    let low = 0
+    let high = best.length
+    while (low < high) {
+      const middle = (low + high) >> 1
+      if (byPriceThenName(best[middle]!, candidate) < 0) low = middle + 1
+      else high = middle
+    }
+    best.splice(low, 0, candidate)
+    if (best.length > count) best.pop()
+  }
+  return best.map(({ instanceType }) => instanceType)
 }
 
 /**

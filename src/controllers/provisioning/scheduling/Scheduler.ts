@@ -540,8 +540,17 @@ class SimulatedNodeClaim {
   }
 }
 
-const maxOf = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Resources.Resources =>
-  Resources.max(...instanceTypes.map((instanceType) => instanceType.allocatable))
+// Every new NodeClaim of a template starts from the template's options: their largest allocatable is computed once.
+const maxAllocatable = new WeakMap<ReadonlyArray<InstanceType.InstanceType>, Resources.Resources>()
+
+const maxOf = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Resources.Resources => {
+  let max = maxAllocatable.get(instanceTypes)
+  if (max === undefined) {
+    max = Resources.max(...instanceTypes.map((instanceType) => instanceType.allocatable))
+    maxAllocatable.set(instanceTypes, max)
+  }
+  return max
+}
 
 /** Resources whose largest capacity over the options exceeds what the NodePool has left, if any. */
 const withinLimits = (
@@ -872,10 +881,7 @@ class Pass {
       const label = this.reservations.label
       if (label !== undefined) withoutHostname.set(label, Requirement.make(label, "In", claim.reservationIDs))
     }
-    const ordered = InstanceType.orderByPrice(claim.instanceTypes, withoutHostname, this.wellKnown).slice(
-      0,
-      this.maxInstanceTypes
-    )
+    const ordered = InstanceType.cheapest(claim.instanceTypes, withoutHostname, this.wellKnown, this.maxInstanceTypes)
     // Upstream `Truncate`: only Strict refuses a NodeClaim whose cheapest types no longer meet minValues.
     const violation = this.relaxMinValues ? undefined : InstanceTypeFilter.minValuesViolation(ordered, withoutHostname)
     if (violation !== undefined)
