@@ -405,20 +405,25 @@ class SimulatedNodeClaim {
     readonly hostname: string,
     readonly index: number,
     public requirements: Requirements.Requirements,
-    public instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+    private options: InstanceTypeFilter.Options,
     public requests: Resources.Resources,
     private readonly reservations: ReservationManager,
     private readonly strictReservations: boolean
   ) {
     this.hostPorts = template.daemonHostPorts.copy()
-    this.maxAllocatable = maxOf(instanceTypes)
-    this.maxOfCount = instanceTypes.length
+    this.maxAllocatable = maxOf(options.instanceTypes)
+    this.maxOfCount = options.size
     this.updateFree()
   }
 
-  private setMax(instanceTypes: ReadonlyArray<InstanceType.InstanceType>): void {
-    this.maxAllocatable = maxOf(instanceTypes)
-    this.maxOfCount = instanceTypes.length
+  /** The instance types it may still launch as, in the template's order. */
+  get instanceTypes(): ReadonlyArray<InstanceType.InstanceType> {
+    return this.options.instanceTypes
+  }
+
+  private setMax(options: InstanceTypeFilter.Options): void {
+    this.maxAllocatable = maxOf(options.instanceTypes)
+    this.maxOfCount = options.size
   }
 
   private updateFree(): void {
@@ -462,25 +467,21 @@ class SimulatedNodeClaim {
     }
     const changed = requirements !== this.requirements
     const total = Resources.add(this.requests, pod.requests)
-    const filtered = InstanceTypeFilter.filter(
-      this.instanceTypes,
-      this.template.instanceTypes,
-      requirements,
-      total,
-      wellKnown,
-      changed
-    )
+    const filtered = InstanceTypeFilter.filter(this.options, requirements, total, wellKnown, changed)
     if (!filtered.ok) return filtered.reason
     let relaxed = false
-    if (relaxMinValues) {
-      const narrowed = requirements
-      requirements = InstanceTypeFilter.relaxMinValues(filtered.instanceTypes, requirements)
-      relaxed = requirements !== narrowed
-    } else {
-      const minValues = InstanceTypeFilter.minValuesViolation(filtered.instanceTypes, requirements)
-      if (minValues !== undefined) return minValues
+    // Only requirements with minValues read the options' instance types: without them the types are never built.
+    if (Requirements.hasMinValues(requirements)) {
+      if (relaxMinValues) {
+        const narrowed = requirements
+        requirements = InstanceTypeFilter.relaxMinValues(filtered.options.instanceTypes, requirements)
+        relaxed = requirements !== narrowed
+      } else {
+        const minValues = InstanceTypeFilter.minValuesViolation(filtered.options.instanceTypes, requirements)
+        if (minValues !== undefined) return minValues
+      }
     }
-    const reserved = this.reserveOfferings(filtered.instanceTypes, requirements, wellKnown)
+    const reserved = this.reserveOfferings(filtered.options, requirements, wellKnown)
     if (reserved instanceof ReservedOfferingError) return reserved
     // Reservations the narrowed NodeClaim can no longer launch into go back to the pass.
     this.reservations.release(
@@ -493,8 +494,8 @@ class SimulatedNodeClaim {
     this.requirements = requirements
     this.requests = total
     // The largest allocatable of the old options still bounds the new ones; recompute it only when they shrank a lot.
-    if (filtered.instanceTypes.length * 2 < this.maxOfCount) this.setMax(filtered.instanceTypes)
-    this.instanceTypes = filtered.instanceTypes
+    if (filtered.options.size * 2 < this.maxOfCount) this.setMax(filtered.options)
+    this.options = filtered.options
     this.updateFree()
     this.hostPorts.add(pod.key, pod.hostPorts)
     return undefined
@@ -507,14 +508,14 @@ class SimulatedNodeClaim {
    * NodeClaim's reservations.
    */
   private reserveOfferings(
-    instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+    options: InstanceTypeFilter.Options,
     requirements: Requirements.Requirements,
     wellKnown: ReadonlySet<string>
   ): ReadonlyArray<string> | ReservedOfferingError {
     if (!this.reservations.hasReservations) return this.reservationIDs
     let compatible = false
     const ids: Array<string> = []
-    for (const instanceType of instanceTypes) {
+    for (const instanceType of options.instanceTypes) {
       for (const offering of instanceType.offerings) {
         if (offering.capacityType !== Labels.CapacityTypeReserved || !offering.available) continue
         if (!Requirements.isCompatible(requirements, offering.requirements, { allowUndefined: wellKnown })) continue
@@ -552,16 +553,19 @@ const maxOf = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Resourc
   return max
 }
 
-/** Resources whose largest capacity over the options exceeds what the NodePool has left, if any. */
+/** The options whose capacity fits in what the NodePool has left (all of them without limits). */
 const withinLimits = (
   instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
   remaining: Resources.Resources | undefined
-): ReadonlyArray<InstanceType.InstanceType> =>
-  remaining === undefined
-    ? instanceTypes
-    : instanceTypes.filter((instanceType) =>
-        Object.entries(remaining).every(([name, left]) => (instanceType.capacity[name] ?? 0) <= left)
-      )
+): InstanceTypeFilter.Options =>
+  InstanceTypeFilter.optionsOf(
+    instanceTypes,
+    remaining === undefined
+      ? instanceTypes
+      : instanceTypes.filter((instanceType) =>
+          Object.entries(remaining).every(([name, left]) => (instanceType.capacity[name] ?? 0) <= left)
+        )
+  )
 
 /**
  * The NodeClaims a pass creates, kept in buckets by pod count: upstream tries in-flight NodeClaims fewest pods first,
@@ -793,7 +797,7 @@ class Pass {
     const reasons: Array<string> = []
     for (const template of this.templates) {
       const options = withinLimits(template.instanceTypes, this.remaining.get(template.name))
-      if (options.length === 0) {
+      if (options.size === 0) {
         // Say why the pool could never take the pod, if so: that is the reason to act on, not the limit.
         const mismatch =
           Tolerations.tolerates(pod.pod.spec.tolerations, template.taints) ??
