@@ -207,10 +207,13 @@ const cheapestFirst = (instanceType: InstanceType): ReadonlyArray<Offering> => {
   return sorted
 }
 
-/** The price {@link orderByPrice} ranks a type by, for types checked against one set of requirements. */
-const launchPrices = (
+/**
+ * The price {@link orderByPrice} ranks types by (their cheapest available offering compatible with `requirements`;
+ * none ⇒ +∞), as a function to apply to many types.
+ */
+export const launchPrices = (
   requirements: Requirements.Requirements,
-  wellKnown: ReadonlySet<string>
+  wellKnown: ReadonlySet<string> = Labels.WellKnownLabels
 ): ((instanceType: InstanceType) => number) => {
   // Whether an offering's requirements are compatible depends on nothing else, and offerings share them (see offering).
   const compatible = new Map<Requirements.Requirements, boolean>()
@@ -230,56 +233,17 @@ const launchPrices = (
   }
 }
 
-interface Priced {
-  readonly instanceType: InstanceType
-  readonly price: number
-}
-
-const byPriceThenName = (a: Priced, b: Priced): number =>
-  a.price - b.price || (a.instanceType.name < b.instanceType.name ? -1 : 1)
-
 /** Upstream `OrderByPrice`: by cheapest compatible available offering (none ⇒ last), ties by name. */
 export const orderByPrice = (
   instanceTypes: ReadonlyArray<InstanceType>,
   requirements: Requirements.Requirements,
-  wellKnown: ReadonlySet<string> = Labels.WellKnownLabels
+  wellKnown?: ReadonlySet<string>
 ): Array<InstanceType> => {
   const priceOf = launchPrices(requirements, wellKnown)
   return instanceTypes
     .map((instanceType) => ({ instanceType, price: priceOf(instanceType) }))
-    .sort(byPriceThenName)
+    .sort((a, b) => a.price - b.price || (a.instanceType.name < b.instanceType.name ? -1 : 1))
     .map(({ instanceType }) => instanceType)
-}
-
-/**
- * The first `count` types of {@link orderByPrice}'s order, without sorting the rest: a NodeClaim keeps its 60 cheapest
- * options of up to the whole catalogue.
- */
-export const cheapest = (
-  instanceTypes: ReadonlyArray<InstanceType>,
-  requirements: Requirements.Requirements,
-  wellKnown: ReadonlySet<string>,
-  count: number
-): Array<InstanceType> => {
-  if (count <= 0) return []
-  if (instanceTypes.length <= count) return orderByPrice(instanceTypes, requirements, wellKnown)
-  const priceOf = launchPrices(requirements, wellKnown)
-  // The best so far in order; a type enters only when it beats the last, which few of a large catalogue do.
-  const best: Array<Priced> = []
-  for (const instanceType of instanceTypes) {
-    const candidate = { instanceType, price: priceOf(instanceType) }
-    if (best.length === count && byPriceThenName(candidate, best[count - 1]!) >= 0) continue
-    let low = 0
-    let high = best.length
-    while (low < high) {
-      const middle = (low + high) >> 1
-      if (byPriceThenName(best[middle]!, candidate) < 0) low = middle + 1
-      else high = middle
-    }
-    best.splice(low, 0, candidate)
-    if (best.length > count) best.pop()
-  }
-  return best.map(({ instanceType }) => instanceType)
 }
 
 /**

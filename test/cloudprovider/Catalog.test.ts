@@ -155,37 +155,6 @@ describe("InstanceType", () => {
     assert.deepStrictEqual(ordered, ["c-1x-amd64-linux", "c-1x-amd64-windows", "c-1x-arm64-linux"])
   })
 
-  it.effect("keeps the cheapest types in orderByPrice's order without sorting them all", () =>
-    Effect.gen(function* () {
-      const aws = yield* Catalog.fromAwsJson(readDataJson("aws-instance-types.json"))
-      const zone = Requirement.values(Requirements.get(aws[0]!.offerings[0]!.requirements, Labels.Zone))[0]!
-      for (const requirements of [
-        Requirements.empty,
-        Requirements.make(Requirement.make(Labels.Zone, "In", [zone])),
-        Requirements.make(Requirement.make(Labels.CapacityType, "In", [Labels.CapacityTypeOnDemand])),
-        Requirements.make(Requirement.make(Labels.Zone, "In", ["nowhere"]))
-      ]) {
-        const ordered = InstanceType.orderByPrice(aws, requirements)
-        for (const count of [0, 1, 60, aws.length + 1]) {
-          assert.deepStrictEqual(
-            InstanceType.cheapest(aws, requirements, Labels.WellKnownLabels, count).map((it) => it.name),
-            ordered.slice(0, count).map((it) => it.name)
-          )
-        }
-      }
-      // Ties by name: every type priced alike (none launchable) keeps alphabetical order.
-      assert.deepStrictEqual(
-        InstanceType.cheapest(
-          types,
-          Requirements.make(Requirement.make(Labels.Zone, "In", ["x"])),
-          Labels.WellKnownLabels,
-          3
-        ).map((it) => it.name),
-        [...types.map((it) => it.name)].sort().slice(0, 3)
-      )
-    })
-  )
-
   it("picks the cheapest offering: spot before on-demand, then zone", () => {
     const it1 = types.find((it) => it.name === "c-1x-amd64-linux")!
     const cheapest = InstanceType.cheapestOffering(it1, Requirements.empty)!

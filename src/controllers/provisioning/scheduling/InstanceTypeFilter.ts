@@ -5,7 +5,7 @@
  */
 
 import * as Labels from "../../../api/Labels.ts"
-import type * as InstanceType from "../../../cloudprovider/InstanceType.ts"
+import * as InstanceType from "../../../cloudprovider/InstanceType.ts"
 import * as Requirement from "../../../scheduling/Requirement.ts"
 import * as Requirements from "../../../scheduling/Requirements.ts"
 import * as Resources from "../../../scheduling/ResourceLists.ts"
@@ -25,9 +25,27 @@ class Catalogue {
   readonly scratch: Int32Array
   /** Every type, as options. */
   readonly all: Options
+  /** Each type's place in name order: ties in price go to the smaller name. */
+  readonly nameRank: Int32Array
+  /** The keys offerings constrain: a type's launch price depends on the requirements of these keys only. */
+  readonly offeringKeys: ReadonlyArray<string>
+  /** Launch prices by position, per well-known set and per signature of the requirements on the offering keys. */
+  readonly prices = new WeakMap<ReadonlySet<string>, Map<string, Float64Array>>()
 
   constructor(readonly types: ReadonlyArray<InstanceType.InstanceType>) {
     const count = types.length
+    this.nameRank = new Int32Array(count)
+    types
+      .map((instanceType, position) => ({ name: instanceType.name, position }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.position - b.position))
+      .forEach(({ position }, rank) => {
+        this.nameRank[position] = rank
+      })
+    this.offeringKeys = [
+      ...new Set(
+        types.flatMap((instanceType) => instanceType.offerings.flatMap((offering) => [...offering.requirements.keys()]))
+      )
+    ].sort()
     this.cpu = new Float64Array(count)
     this.memory = new Float64Array(count)
     this.pods = new Float64Array(count)
@@ -135,14 +153,15 @@ interface Compatible {
 const signatures = new WeakMap<Requirements.Requirements, string>()
 const compatibleByCatalogue = new WeakMap<Catalogue, Map<string, Compatible>>()
 
+const requirementSignature = (key: string, req: Requirement.Requirement): string =>
+  `${key}|${req.complement ? "!" : ""}${[...req.values].sort().join(",")}|${req.greaterThan ?? ""}|${req.lessThan ?? ""}`
+
 const signatureOf = (requirements: Requirements.Requirements): string => {
   let signature = signatures.get(requirements)
   if (signature === undefined) {
     const parts: Array<string> = []
     for (const [key, req] of requirements) {
-      if (key === Labels.Hostname) continue
-      const values = [...req.values].sort().join(",")
-      parts.push(`${key}|${req.complement ? "!" : ""}${values}|${req.greaterThan ?? ""}|${req.lessThan ?? ""}`)
+      if (key !== Labels.Hostname) parts.push(requirementSignature(key, req))
     }
     signature = parts.sort().join(";")
     signatures.set(requirements, signature)
@@ -229,6 +248,64 @@ export const filter = (
     ok: false,
     reason: explain(types.length, compatible, anyFits, launchableCount, requirements, totalRequests)
   }
+}
+
+/** Each type's launch price ({@link InstanceType.launchPrices}) by catalogue position. */
+const pricesOf = (
+  catalogue: Catalogue,
+  requirements: Requirements.Requirements,
+  wellKnown: ReadonlySet<string>
+): Float64Array => {
+  let byRequirements = catalogue.prices.get(wellKnown)
+  if (byRequirements === undefined) {
+    byRequirements = new Map()
+    catalogue.prices.set(wellKnown, byRequirements)
+  }
+  const signature = catalogue.offeringKeys
+    .flatMap((key) => {
+      const req = requirements.get(key)
+      return req === undefined ? [] : [requirementSignature(key, req)]
+    })
+    .join(";")
+  let prices = byRequirements.get(signature)
+  if (prices === undefined) {
+    prices = Float64Array.from(catalogue.types, InstanceType.launchPrices(requirements, wellKnown))
+    byRequirements.set(signature, prices)
+  }
+  return prices
+}
+
+/**
+ * The `count` cheapest options in {@link InstanceType.orderByPrice}'s order (price, then name) — the same answer as
+ * ordering them all and keeping the first `count`, from prices computed once per catalogue and offering requirements.
+ */
+export const cheapest = (
+  options: Options,
+  requirements: Requirements.Requirements,
+  wellKnown: ReadonlySet<string>,
+  count: number
+): Array<InstanceType.InstanceType> => {
+  if (count <= 0) return []
+  const catalogue = options.catalogue
+  const prices = pricesOf(catalogue, requirements, wellKnown)
+  const { nameRank } = catalogue
+  const before = (a: number, b: number): boolean =>
+    prices[a]! < prices[b]! || (prices[a] === prices[b] && nameRank[a]! < nameRank[b]!)
+  // The best positions so far, in order; a type enters only when it beats the last, which few of a catalogue do.
+  const best: Array<number> = []
+  for (const position of options.positions) {
+    if (best.length === count && !before(position, best[count - 1]!)) continue
+    let low = 0
+    let high = best.length
+    while (low < high) {
+      const middle = (low + high) >> 1
+      if (before(best[middle]!, position)) low = middle + 1
+      else high = middle
+    }
+    best.splice(low, 0, position)
+    if (best.length > count) best.pop()
+  }
+  return best.map((position) => catalogue.types[position]!)
 }
 
 const explain = (

@@ -405,7 +405,8 @@ class SimulatedNodeClaim {
     readonly hostname: string,
     readonly index: number,
     public requirements: Requirements.Requirements,
-    private options: InstanceTypeFilter.Options,
+    /** The instance types it may still launch as. */
+    public options: InstanceTypeFilter.Options,
     public requests: Resources.Resources,
     private readonly reservations: ReservationManager,
     private readonly strictReservations: boolean
@@ -885,7 +886,7 @@ class Pass {
       const label = this.reservations.label
       if (label !== undefined) withoutHostname.set(label, Requirement.make(label, "In", claim.reservationIDs))
     }
-    const ordered = InstanceType.cheapest(claim.instanceTypes, withoutHostname, this.wellKnown, this.maxInstanceTypes)
+    const ordered = InstanceTypeFilter.cheapest(claim.options, withoutHostname, this.wellKnown, this.maxInstanceTypes)
     // Upstream `Truncate`: only Strict refuses a NodeClaim whose cheapest types no longer meet minValues.
     const violation = this.relaxMinValues ? undefined : InstanceTypeFilter.minValuesViolation(ordered, withoutHostname)
     if (violation !== undefined)
