@@ -768,30 +768,53 @@ class Pass {
 
   /** Places the pod somewhere, or says why it fits nowhere. */
   private add(pod: PodData): string | ReservedOfferingError | undefined {
+    // Every node and in-flight NodeClaim rejects a pod whose pod affinity no domain meets (a fifth of a busy pass's pods
+    // wait so for their peers): only a new NodeClaim's attempt, which says why, is left.
+    if (!this.topology.affinityUnmet(pod)) {
+      const placed = this.addToExisting(pod) || this.addToInFlight(pod)
+      if (placed) return undefined
+    }
+    return this.addToNew(pod)
+  }
+
+  /** Places the pod on the first existing node that takes it. */
+  private addToExisting(pod: PodData): boolean {
     const moving = this.movingPods.has(pod.key)
     for (const node of this.existing) {
       if (moving && node.protectedDestination) continue
       if (node.add(pod, this.topology) === undefined) {
         this.topology.record(pod, { requirements: node.placed, taints: node.input.taints })
-        return undefined
+        return true
       }
     }
+    return false
+  }
+
+  /** Places the pod on the first in-flight NodeClaim that takes it, fewest pods first. */
+  private addToInFlight(pod: PodData): boolean {
     const cpu = pod.requests.cpu ?? 0
     const memory = pod.requests.memory ?? 0
-    const hostnameGroups = this.topology.hostnameGroups(pod)
+    const constraints = this.topology.constraintsOf(pod)
+    const constrained = constraints.groups.length > 0
+    if (constrained && this.topology.excludesEveryNodeClaim(constraints, this.claimCount)) return false
     for (const bucket of this.claims.buckets) {
       if (bucket === undefined) continue
       for (const claim of bucket) {
         if (cpu > claim.freeCpu || memory > claim.freeMemory) continue
-        if (hostnameGroups.length > 0 && !this.topology.hostnameAllows(pod, hostnameGroups, claim.hostname)) continue
+        if (constrained && this.topology.rejects(constraints, claim.requirements)) continue
         if (claim.add(pod, this.topology, this.wellKnown) === undefined) {
           // Stop iterating: growing moves the claim to the next bucket.
           this.claims.grew(claim)
           this.topology.record(pod, claim.topologyNode)
-          return undefined
+          return true
         }
       }
     }
+    return false
+  }
+
+  /** Places the pod on a new NodeClaim of the first template that can take it, or says why none can. */
+  private addToNew(pod: PodData): string | ReservedOfferingError | undefined {
     if (this.templates.length === 0) {
       return this.templateErrors.length === 0 ? "no nodepools found" : this.templateErrors.join("; ")
     }
