@@ -160,6 +160,9 @@ export class Topology {
   // harmless (an empty group allows every domain).
   private readonly inverseCache = new Map<string, { readonly version: number; readonly groups: ReadonlyArray<Group> }>()
   private inverseVersion = 0
+  // Pods of one workload repeat their constraints: parsing each pod's selectors again to find the group they share was
+  // a sixth of a large pass's set-up. Keyed by everything a group is built from (see definitionOf).
+  private readonly groupsByDefinition = new Map<string, Group>()
 
   constructor(private readonly input: TopologyInput) {
     for (const namespace of input.namespaces) {
@@ -539,52 +542,74 @@ export class Topology {
   }
 
   private termGroup(pod: Pod, kind: "affinity" | "antiAffinity", term: PodAffinityTerm): Group {
-    const selector = withLabelKeys(term.labelSelector, pod, term.matchLabelKeys)
-    return this.intern(
-      this.groups,
-      kind,
-      term.topologyKey,
-      this.namespacesOf(pod, term),
-      selector,
-      0,
-      undefined,
-      undefined,
-      false
+    return this.memoized(definitionOf(kind, pod, term), () =>
+      this.intern(
+        this.groups,
+        kind,
+        term.topologyKey,
+        this.namespacesOf(pod, term),
+        withLabelKeys(term.labelSelector, pod, term.matchLabelKeys),
+        0,
+        undefined,
+        undefined,
+        false
+      )
     )
   }
 
   private inverseGroup(pod: Pod, term: PodAffinityTerm): Group {
-    const selector = withLabelKeys(term.labelSelector, pod, term.matchLabelKeys)
-    return this.intern(
-      this.inverseGroups,
-      "antiAffinity",
-      term.topologyKey,
-      this.namespacesOf(pod, term),
-      selector,
-      0,
-      undefined,
-      undefined,
-      true
+    return this.memoized(definitionOf("inverse", pod, term), () =>
+      this.intern(
+        this.inverseGroups,
+        "antiAffinity",
+        term.topologyKey,
+        this.namespacesOf(pod, term),
+        withLabelKeys(term.labelSelector, pod, term.matchLabelKeys),
+        0,
+        undefined,
+        undefined,
+        true
+      )
     )
   }
 
   private spreadGroup(pod: TopologyPod, constraint: TopologySpreadConstraint): Group {
-    const selector = withLabelKeys(constraint.labelSelector, pod.pod, constraint.matchLabelKeys)
-    const affinityTerms = constraint.nodeAffinityPolicy === "Ignore" ? undefined : nodeAffinityTerms(pod.pod)
-    const tolerations = constraint.nodeTaintsPolicy === "Honor" ? (pod.pod.spec.tolerations ?? []) : undefined
-    const filter =
-      affinityTerms === undefined && tolerations === undefined ? undefined : { terms: affinityTerms, tolerations }
-    return this.intern(
-      this.groups,
-      "spread",
-      constraint.topologyKey,
-      new Set([pod.pod.metadata.namespace ?? "default"]),
-      selector,
-      constraint.maxSkew,
-      constraint.minDomains,
-      filter,
-      false
-    )
+    const honorsAffinity = constraint.nodeAffinityPolicy !== "Ignore"
+    const honorsTaints = constraint.nodeTaintsPolicy === "Honor"
+    const spec = pod.pod.spec
+    const nodeFilterInput = [
+      honorsAffinity
+        ? [spec.nodeSelector, spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution]
+        : null,
+      honorsTaints ? (spec.tolerations ?? []) : null
+    ]
+    return this.memoized(definitionOf("spread", pod.pod, constraint, nodeFilterInput), () => {
+      const affinityTerms = honorsAffinity ? nodeAffinityTerms(pod.pod) : undefined
+      const tolerations = honorsTaints ? (spec.tolerations ?? []) : undefined
+      const filter =
+        affinityTerms === undefined && tolerations === undefined ? undefined : { terms: affinityTerms, tolerations }
+      return this.intern(
+        this.groups,
+        "spread",
+        constraint.topologyKey,
+        new Set([pod.pod.metadata.namespace ?? "default"]),
+        withLabelKeys(constraint.labelSelector, pod.pod, constraint.matchLabelKeys),
+        constraint.maxSkew,
+        constraint.minDomains,
+        filter,
+        false
+      )
+    })
+  }
+
+  /** The group built from this definition (see {@link definitionOf}), building it the first time. */
+  private memoized(definition: string, build: () => Group): Group {
+    let group = this.groupsByDefinition.get(definition)
+    if (group === undefined) {
+      group = build()
+      this.groupsByDefinition.set(definition, group)
+    }
+    return group
   }
 
   private intern(
@@ -667,6 +692,24 @@ const selectedBy = (group: Group, pods: ReadonlyArray<Pod>): ReadonlyArray<Pod> 
   }
   return selected
 }
+
+/**
+ * Everything a group of this kind is built from, as text: the term or constraint, the pod's namespace, the pod's values
+ * for `matchLabelKeys`, and `extra` (what a spread's node filter reads of the pod). Equal text, equal group.
+ */
+const definitionOf = (
+  kind: string,
+  pod: Pod,
+  term: PodAffinityTerm | TopologySpreadConstraint,
+  extra: unknown = null
+): string =>
+  JSON.stringify([
+    kind,
+    pod.metadata.namespace ?? "default",
+    term,
+    term.matchLabelKeys?.map((key) => pod.metadata.labels?.[key] ?? null) ?? null,
+    extra
+  ])
 
 /** A label selector plus `matchLabelKeys` as equality requirements on the pod's own labels. */
 const withLabelKeys = (
