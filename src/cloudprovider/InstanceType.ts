@@ -60,6 +60,31 @@ export const make = (options: {
   }
 }
 
+// A catalogue's offerings repeat a few zone × capacity-type pairs: sharing their (immutable) requirements lets
+// orderByPrice check each pair once per call instead of once per offering.
+const zoneAndCapacityType = new Map<string, Requirements.Requirements>()
+
+const offeringRequirements = (
+  zone: string,
+  capacityType: string,
+  extra: ReadonlyArray<Requirement.Requirement> | undefined
+): Requirements.Requirements => {
+  const make = () =>
+    Requirements.make(
+      Requirement.make(Labels.Zone, "In", [zone]),
+      Requirement.make(Labels.CapacityType, "In", [capacityType]),
+      ...(extra ?? [])
+    )
+  if (extra !== undefined && extra.length > 0) return make()
+  const key = `${zone}\n${capacityType}`
+  let requirements = zoneAndCapacityType.get(key)
+  if (requirements === undefined) {
+    requirements = make()
+    zoneAndCapacityType.set(key, requirements)
+  }
+  return requirements
+}
+
 /** An offering in a zone with a capacity type; `extra` adds requirements such as a reservation id. */
 export const offering = (options: {
   readonly zone: string
@@ -69,11 +94,7 @@ export const offering = (options: {
   readonly reservationCapacity?: number
   readonly extra?: ReadonlyArray<Requirement.Requirement>
 }): Offering => ({
-  requirements: Requirements.make(
-    Requirement.make(Labels.Zone, "In", [options.zone]),
-    Requirement.make(Labels.CapacityType, "In", [options.capacityType]),
-    ...(options.extra ?? [])
-  ),
+  requirements: offeringRequirements(options.zone, options.capacityType, options.extra),
   zone: options.zone,
   capacityType: options.capacityType,
   price: options.price,
@@ -174,19 +195,56 @@ export const cheapestOffering = (
   return best
 }
 
+// Each type's offerings cheapest first, computed once: the first launchable one is the type's price.
+const offeringsByPrice = new WeakMap<InstanceType, ReadonlyArray<Offering>>()
+
+const cheapestFirst = (instanceType: InstanceType): ReadonlyArray<Offering> => {
+  let sorted = offeringsByPrice.get(instanceType)
+  if (sorted === undefined) {
+    sorted = [...instanceType.offerings].sort(compareOfferings)
+    offeringsByPrice.set(instanceType, sorted)
+  }
+  return sorted
+}
+
+/**
+ * The price {@link orderByPrice} ranks types by (their cheapest available offering compatible with `requirements`;
+ * none ⇒ +∞), as a function to apply to many types.
+ */
+export const launchPrices = (
+  requirements: Requirements.Requirements,
+  wellKnown: ReadonlySet<string> = Labels.WellKnownLabels
+): ((instanceType: InstanceType) => number) => {
+  // Whether an offering's requirements are compatible depends on nothing else, and offerings share them (see offering).
+  const compatible = new Map<Requirements.Requirements, boolean>()
+  const isCompatible = (candidate: Offering): boolean => {
+    let answer = compatible.get(candidate.requirements)
+    if (answer === undefined) {
+      answer = Requirements.isCompatible(requirements, candidate.requirements, { allowUndefined: wellKnown })
+      compatible.set(candidate.requirements, answer)
+    }
+    return answer
+  }
+  return (instanceType) => {
+    for (const candidate of cheapestFirst(instanceType)) {
+      if (candidate.available && isCompatible(candidate)) return candidate.price
+    }
+    return Number.POSITIVE_INFINITY
+  }
+}
+
 /** Upstream `OrderByPrice`: by cheapest compatible available offering (none ⇒ last), ties by name. */
 export const orderByPrice = (
   instanceTypes: ReadonlyArray<InstanceType>,
   requirements: Requirements.Requirements,
   wellKnown?: ReadonlySet<string>
-): Array<InstanceType> =>
-  instanceTypes
-    .map((instanceType) => ({
-      instanceType,
-      price: cheapestOffering(instanceType, requirements, wellKnown)?.price ?? Number.POSITIVE_INFINITY
-    }))
+): Array<InstanceType> => {
+  const priceOf = launchPrices(requirements, wellKnown)
+  return instanceTypes
+    .map((instanceType) => ({ instanceType, price: priceOf(instanceType) }))
     .sort((a, b) => a.price - b.price || (a.instanceType.name < b.instanceType.name ? -1 : 1))
     .map(({ instanceType }) => instanceType)
+}
 
 /**
  * Upstream `WorstLaunchPrice`: among compatible available offerings, take the first capacity type present in the

@@ -405,20 +405,26 @@ class SimulatedNodeClaim {
     readonly hostname: string,
     readonly index: number,
     public requirements: Requirements.Requirements,
-    public instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+    /** The instance types it may still launch as. */
+    public options: InstanceTypeFilter.Options,
     public requests: Resources.Resources,
     private readonly reservations: ReservationManager,
     private readonly strictReservations: boolean
   ) {
     this.hostPorts = template.daemonHostPorts.copy()
-    this.maxAllocatable = maxOf(instanceTypes)
-    this.maxOfCount = instanceTypes.length
+    this.maxAllocatable = maxOf(options.instanceTypes)
+    this.maxOfCount = options.size
     this.updateFree()
   }
 
-  private setMax(instanceTypes: ReadonlyArray<InstanceType.InstanceType>): void {
-    this.maxAllocatable = maxOf(instanceTypes)
-    this.maxOfCount = instanceTypes.length
+  /** The instance types it may still launch as, in the template's order. */
+  get instanceTypes(): ReadonlyArray<InstanceType.InstanceType> {
+    return this.options.instanceTypes
+  }
+
+  private setMax(options: InstanceTypeFilter.Options): void {
+    this.maxAllocatable = maxOf(options.instanceTypes)
+    this.maxOfCount = options.size
   }
 
   private updateFree(): void {
@@ -462,25 +468,21 @@ class SimulatedNodeClaim {
     }
     const changed = requirements !== this.requirements
     const total = Resources.add(this.requests, pod.requests)
-    const filtered = InstanceTypeFilter.filter(
-      this.instanceTypes,
-      this.template.instanceTypes,
-      requirements,
-      total,
-      wellKnown,
-      changed
-    )
+    const filtered = InstanceTypeFilter.filter(this.options, requirements, total, wellKnown, changed)
     if (!filtered.ok) return filtered.reason
     let relaxed = false
-    if (relaxMinValues) {
-      const narrowed = requirements
-      requirements = InstanceTypeFilter.relaxMinValues(filtered.instanceTypes, requirements)
-      relaxed = requirements !== narrowed
-    } else {
-      const minValues = InstanceTypeFilter.minValuesViolation(filtered.instanceTypes, requirements)
-      if (minValues !== undefined) return minValues
+    // Only requirements with minValues read the options' instance types: without them the types are never built.
+    if (Requirements.hasMinValues(requirements)) {
+      if (relaxMinValues) {
+        const narrowed = requirements
+        requirements = InstanceTypeFilter.relaxMinValues(filtered.options.instanceTypes, requirements)
+        relaxed = requirements !== narrowed
+      } else {
+        const minValues = InstanceTypeFilter.minValuesViolation(filtered.options.instanceTypes, requirements)
+        if (minValues !== undefined) return minValues
+      }
     }
-    const reserved = this.reserveOfferings(filtered.instanceTypes, requirements, wellKnown)
+    const reserved = this.reserveOfferings(filtered.options, requirements, wellKnown)
     if (reserved instanceof ReservedOfferingError) return reserved
     // Reservations the narrowed NodeClaim can no longer launch into go back to the pass.
     this.reservations.release(
@@ -493,8 +495,8 @@ class SimulatedNodeClaim {
     this.requirements = requirements
     this.requests = total
     // The largest allocatable of the old options still bounds the new ones; recompute it only when they shrank a lot.
-    if (filtered.instanceTypes.length * 2 < this.maxOfCount) this.setMax(filtered.instanceTypes)
-    this.instanceTypes = filtered.instanceTypes
+    if (filtered.options.size * 2 < this.maxOfCount) this.setMax(filtered.options)
+    this.options = filtered.options
     this.updateFree()
     this.hostPorts.add(pod.key, pod.hostPorts)
     return undefined
@@ -507,14 +509,14 @@ class SimulatedNodeClaim {
    * NodeClaim's reservations.
    */
   private reserveOfferings(
-    instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
+    options: InstanceTypeFilter.Options,
     requirements: Requirements.Requirements,
     wellKnown: ReadonlySet<string>
   ): ReadonlyArray<string> | ReservedOfferingError {
     if (!this.reservations.hasReservations) return this.reservationIDs
     let compatible = false
     const ids: Array<string> = []
-    for (const instanceType of instanceTypes) {
+    for (const instanceType of options.instanceTypes) {
       for (const offering of instanceType.offerings) {
         if (offering.capacityType !== Labels.CapacityTypeReserved || !offering.available) continue
         if (!Requirements.isCompatible(requirements, offering.requirements, { allowUndefined: wellKnown })) continue
@@ -540,19 +542,31 @@ class SimulatedNodeClaim {
   }
 }
 
-const maxOf = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Resources.Resources =>
-  Resources.max(...instanceTypes.map((instanceType) => instanceType.allocatable))
+// Every new NodeClaim of a template starts from the template's options: their largest allocatable is computed once.
+const maxAllocatable = new WeakMap<ReadonlyArray<InstanceType.InstanceType>, Resources.Resources>()
 
-/** Resources whose largest capacity over the options exceeds what the NodePool has left, if any. */
+const maxOf = (instanceTypes: ReadonlyArray<InstanceType.InstanceType>): Resources.Resources => {
+  let max = maxAllocatable.get(instanceTypes)
+  if (max === undefined) {
+    max = Resources.max(...instanceTypes.map((instanceType) => instanceType.allocatable))
+    maxAllocatable.set(instanceTypes, max)
+  }
+  return max
+}
+
+/** The options whose capacity fits in what the NodePool has left (all of them without limits). */
 const withinLimits = (
   instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
   remaining: Resources.Resources | undefined
-): ReadonlyArray<InstanceType.InstanceType> =>
-  remaining === undefined
-    ? instanceTypes
-    : instanceTypes.filter((instanceType) =>
-        Object.entries(remaining).every(([name, left]) => (instanceType.capacity[name] ?? 0) <= left)
-      )
+): InstanceTypeFilter.Options =>
+  InstanceTypeFilter.optionsOf(
+    instanceTypes,
+    remaining === undefined
+      ? instanceTypes
+      : instanceTypes.filter((instanceType) =>
+          Object.entries(remaining).every(([name, left]) => (instanceType.capacity[name] ?? 0) <= left)
+        )
+  )
 
 /**
  * The NodeClaims a pass creates, kept in buckets by pod count: upstream tries in-flight NodeClaims fewest pods first,
@@ -754,37 +768,60 @@ class Pass {
 
   /** Places the pod somewhere, or says why it fits nowhere. */
   private add(pod: PodData): string | ReservedOfferingError | undefined {
+    // Every node and in-flight NodeClaim rejects a pod whose pod affinity no domain meets (a fifth of a busy pass's pods
+    // wait so for their peers): only a new NodeClaim's attempt, which says why, is left.
+    if (!this.topology.affinityUnmet(pod)) {
+      const placed = this.addToExisting(pod) || this.addToInFlight(pod)
+      if (placed) return undefined
+    }
+    return this.addToNew(pod)
+  }
+
+  /** Places the pod on the first existing node that takes it. */
+  private addToExisting(pod: PodData): boolean {
     const moving = this.movingPods.has(pod.key)
     for (const node of this.existing) {
       if (moving && node.protectedDestination) continue
       if (node.add(pod, this.topology) === undefined) {
         this.topology.record(pod, { requirements: node.placed, taints: node.input.taints })
-        return undefined
+        return true
       }
     }
+    return false
+  }
+
+  /** Places the pod on the first in-flight NodeClaim that takes it, fewest pods first. */
+  private addToInFlight(pod: PodData): boolean {
     const cpu = pod.requests.cpu ?? 0
     const memory = pod.requests.memory ?? 0
-    const hostnameGroups = this.topology.hostnameGroups(pod)
+    const constraints = this.topology.constraintsOf(pod)
+    const constrained = constraints.groups.length > 0
+    if (constrained && this.topology.excludesEveryNodeClaim(constraints, this.claimCount)) return false
     for (const bucket of this.claims.buckets) {
       if (bucket === undefined) continue
       for (const claim of bucket) {
         if (cpu > claim.freeCpu || memory > claim.freeMemory) continue
-        if (hostnameGroups.length > 0 && !this.topology.hostnameAllows(pod, hostnameGroups, claim.hostname)) continue
+        if (constrained && this.topology.rejects(constraints, claim.requirements)) continue
         if (claim.add(pod, this.topology, this.wellKnown) === undefined) {
           // Stop iterating: growing moves the claim to the next bucket.
           this.claims.grew(claim)
           this.topology.record(pod, claim.topologyNode)
-          return undefined
+          return true
         }
       }
     }
+    return false
+  }
+
+  /** Places the pod on a new NodeClaim of the first template that can take it, or says why none can. */
+  private addToNew(pod: PodData): string | ReservedOfferingError | undefined {
     if (this.templates.length === 0) {
       return this.templateErrors.length === 0 ? "no nodepools found" : this.templateErrors.join("; ")
     }
     const reasons: Array<string> = []
     for (const template of this.templates) {
       const options = withinLimits(template.instanceTypes, this.remaining.get(template.name))
-      if (options.length === 0) {
+      if (options.size === 0) {
         // Say why the pool could never take the pod, if so: that is the reason to act on, not the limit.
         const mismatch =
           Tolerations.tolerates(pod.pod.spec.tolerations, template.taints) ??
@@ -872,10 +909,7 @@ class Pass {
       const label = this.reservations.label
       if (label !== undefined) withoutHostname.set(label, Requirement.make(label, "In", claim.reservationIDs))
     }
-    const ordered = InstanceType.orderByPrice(claim.instanceTypes, withoutHostname, this.wellKnown).slice(
-      0,
-      this.maxInstanceTypes
-    )
+    const ordered = InstanceTypeFilter.cheapest(claim.options, withoutHostname, this.wellKnown, this.maxInstanceTypes)
     // Upstream `Truncate`: only Strict refuses a NodeClaim whose cheapest types no longer meet minValues.
     const violation = this.relaxMinValues ? undefined : InstanceTypeFilter.minValuesViolation(ordered, withoutHostname)
     if (violation !== undefined)

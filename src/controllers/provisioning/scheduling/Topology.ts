@@ -43,6 +43,8 @@ export class Group {
   readonly owners = new Set<string>()
   /** The sum of all counts: 0 while no selected pod runs anywhere. */
   total = 0
+  /** How many simulated NodeClaims' hostnames have a count (kept by {@link Topology}). */
+  populatedNodeClaims = 0
 
   constructor(
     readonly id: string,
@@ -100,6 +102,15 @@ export interface TopologyPod {
   readonly strictRequirements: Requirements.Requirements
 }
 
+/** The constraints that apply to one pod, with what each needs of it (see {@link Topology.constraintsOf}). */
+export interface PodConstraints {
+  readonly groups: ReadonlyArray<Group>
+  /** Whether each group selects the pod itself. */
+  readonly selfSelecting: ReadonlyArray<boolean>
+  /** The domains the pod's own requirements allow for each group's key. */
+  readonly podDomains: ReadonlyArray<Requirement.Requirement>
+}
+
 /** What the simulation starts from. */
 export interface TopologyInput {
   /** Pods bound to nodes: counted into domains (terminal and terminating pods are skipped). */
@@ -149,6 +160,9 @@ export class Topology {
   // harmless (an empty group allows every domain).
   private readonly inverseCache = new Map<string, { readonly version: number; readonly groups: ReadonlyArray<Group> }>()
   private inverseVersion = 0
+  // Pods of one workload repeat their constraints: parsing each pod's selectors again to find the group they share was
+  // a sixth of a large pass's set-up. Keyed by everything a group is built from (see definitionOf).
+  private readonly groupsByDefinition = new Map<string, Group>()
 
   constructor(private readonly input: TopologyInput) {
     for (const namespace of input.namespaces) {
@@ -234,34 +248,63 @@ export class Topology {
   }
 
   /**
-   * The pod's hostname anti-affinity and hostname spread groups: the constraints that rule out most NodeClaims of a
-   * busy pass, checked by {@link hostnameAllows} before any other work.
+   * The constraints that apply to the pod, prepared for {@link rejects} and {@link excludesEveryNodeClaim}: a pass
+   * checks them against thousands of NodeClaims per pod.
    */
-  hostnameGroups(pod: TopologyPod): ReadonlyArray<Group> {
+  constraintsOf(pod: TopologyPod): PodConstraints {
     const groups = this.applicableGroups(pod)
-    let found: Array<Group> | undefined
-    for (const group of groups) {
-      if (group.key !== Labels.Hostname || group.kind === "affinity") continue
-      found ??= []
-      found.push(group)
+    const namespace = pod.pod.metadata.namespace ?? "default"
+    const labels = pod.pod.metadata.labels
+    return {
+      groups,
+      selfSelecting: groups.map((group) => group.selects(namespace, labels)),
+      podDomains: groups.map((group) => Requirements.get(pod.strictRequirements, group.key))
     }
-    return found ?? []
   }
 
-  /** Whether these hostname groups allow the pod on a node with this hostname (as {@link addRequirements} would). */
-  hostnameAllows(pod: TopologyPod, groups: ReadonlyArray<Group>, hostname: string): boolean {
-    const namespace = pod.pod.metadata.namespace ?? "default"
-    for (const group of groups) {
-      const count = group.counts.get(hostname) ?? 0
-      if (
-        group.kind === "antiAffinity"
-          ? count > 0
-          : count + (group.selects(namespace, pod.pod.metadata.labels) ? 1 : 0) > group.maxSkew
-      ) {
-        return false
+  /**
+   * Whether a constraint rules the pod out of a node at once: the node's requirements pin the constraint's key to one
+   * domain, which the constraint does not allow. {@link addRequirements} would then fail too; this answers without
+   * narrowing anything (the hostname of every NodeClaim, and the zone of most, is pinned).
+   */
+  rejects(constraints: PodConstraints, nodeRequirements: Requirements.Requirements): boolean {
+    const { groups, selfSelecting, podDomains } = constraints
+    for (let index = 0; index < groups.length; index++) {
+      const group = groups[index]!
+      const nodeDomains = nodeRequirements.get(group.key)
+      if (nodeDomains === undefined || nodeDomains.complement || nodeDomains.values.size !== 1) continue
+      const domain = nodeDomains.values.values().next().value as string
+      if (!this.allowsDomain(group, podDomains[index]!, domain, selfSelecting[index]!)) return true
+    }
+    return false
+  }
+
+  /**
+   * Whether the pod's constraints rule out all `nodeClaims` simulated NodeClaims: an anti-affinity on hostnames that
+   * counts a selected pod on each of them. Counts only grow, so the pod's in-flight search can stop before it starts.
+   */
+  excludesEveryNodeClaim(constraints: PodConstraints, nodeClaims: number): boolean {
+    for (const group of constraints.groups) {
+      if (group.kind === "antiAffinity" && group.key === Labels.Hostname && group.populatedNodeClaims === nodeClaims) {
+        return true
       }
     }
-    return true
+    return false
+  }
+
+  /**
+   * Whether a required (or, respecting preferences, preferred) pod affinity of the pod can be met on no node at all: no
+   * selected pod runs in a domain the pod may use, and the pod does not select itself. Every node and NodeClaim then
+   * rejects it ({@link allowedDomains} allows no domain), whatever its requirements.
+   */
+  affinityUnmet(pod: TopologyPod): boolean {
+    const namespace = pod.pod.metadata.namespace ?? "default"
+    const labels = pod.pod.metadata.labels
+    for (const group of this.owned.get(pod.key) ?? []) {
+      if (group.kind !== "affinity" || group.selects(namespace, labels)) continue
+      if (!this.populatesAnyOf(group, Requirements.get(pod.strictRequirements, group.key))) return true
+    }
+    return false
   }
 
   /** Whether any constraint that applies to the pod uses one of these keys. */
@@ -357,12 +400,18 @@ export class Topology {
     // Spread and affinity count a pod only where its domain is certain.
     const requirement = node.requirements.get(group.key)
     if (requirement !== undefined && !requirement.complement && requirement.values.size === 1) {
-      group.record(requirement.values.values().next().value as string)
+      this.recordPlaced(group, requirement.values.values().next().value as string)
     }
   }
 
   private recordAllDomains(group: Group, node: TopologyNode): void {
-    for (const domain of this.domainsOf(node.requirements, group.key)) group.record(domain)
+    for (const domain of this.domainsOf(node.requirements, group.key)) this.recordPlaced(group, domain)
+  }
+
+  /** Counts a pod the simulation placed (the only way a simulated NodeClaim's hostname gets a count). */
+  private recordPlaced(group: Group, domain: string): void {
+    if (this.hostnames.has(domain) && (group.counts.get(domain) ?? 0) === 0) group.populatedNodeClaims++
+    group.record(domain)
   }
 
   /**
@@ -379,16 +428,7 @@ export class Topology {
     const podDomains = Requirements.get(pod.strictRequirements, group.key)
     if (!nodeDomains.complement && nodeDomains.values.size === 1) {
       const domain = nodeDomains.values.values().next().value as string
-      if (!Requirement.has(podDomains, domain)) return []
-      const count = group.counts.get(domain) ?? 0
-      switch (group.kind) {
-        case "antiAffinity":
-          return count === 0 ? true : []
-        case "affinity":
-          return count > 0 || (selfSelecting && !this.populatesAnyOf(group, podDomains)) ? true : []
-        case "spread":
-          return count + (selfSelecting ? 1 : 0) - this.spreadMinimum(group, podDomains) <= group.maxSkew ? true : []
-      }
+      return this.allowsDomain(group, podDomains, domain, selfSelecting) ? true : []
     }
     const candidates = (nodeDomains.complement ? this.knownDomains(group) : [...nodeDomains.values]).filter(
       (domain) => Requirement.has(podDomains, domain) && Requirement.has(nodeDomains, domain)
@@ -408,6 +448,25 @@ export class Topology {
       }
       case "antiAffinity":
         return candidates.filter((domain) => (group.counts.get(domain) ?? 0) === 0)
+    }
+  }
+
+  /** Whether the group allows the pod (which may use `podDomains`) on a node whose only domain is `domain`. */
+  private allowsDomain(
+    group: Group,
+    podDomains: Requirement.Requirement,
+    domain: string,
+    selfSelecting: boolean
+  ): boolean {
+    if (!Requirement.has(podDomains, domain)) return false
+    const count = group.counts.get(domain) ?? 0
+    switch (group.kind) {
+      case "antiAffinity":
+        return count === 0
+      case "affinity":
+        return count > 0 || (selfSelecting && !this.populatesAnyOf(group, podDomains))
+      case "spread":
+        return count + (selfSelecting ? 1 : 0) - this.spreadMinimum(group, podDomains) <= group.maxSkew
     }
   }
 
@@ -483,52 +542,74 @@ export class Topology {
   }
 
   private termGroup(pod: Pod, kind: "affinity" | "antiAffinity", term: PodAffinityTerm): Group {
-    const selector = withLabelKeys(term.labelSelector, pod, term.matchLabelKeys)
-    return this.intern(
-      this.groups,
-      kind,
-      term.topologyKey,
-      this.namespacesOf(pod, term),
-      selector,
-      0,
-      undefined,
-      undefined,
-      false
+    return this.memoized(definitionOf(kind, pod, term), () =>
+      this.intern(
+        this.groups,
+        kind,
+        term.topologyKey,
+        this.namespacesOf(pod, term),
+        withLabelKeys(term.labelSelector, pod, term.matchLabelKeys),
+        0,
+        undefined,
+        undefined,
+        false
+      )
     )
   }
 
   private inverseGroup(pod: Pod, term: PodAffinityTerm): Group {
-    const selector = withLabelKeys(term.labelSelector, pod, term.matchLabelKeys)
-    return this.intern(
-      this.inverseGroups,
-      "antiAffinity",
-      term.topologyKey,
-      this.namespacesOf(pod, term),
-      selector,
-      0,
-      undefined,
-      undefined,
-      true
+    return this.memoized(definitionOf("inverse", pod, term), () =>
+      this.intern(
+        this.inverseGroups,
+        "antiAffinity",
+        term.topologyKey,
+        this.namespacesOf(pod, term),
+        withLabelKeys(term.labelSelector, pod, term.matchLabelKeys),
+        0,
+        undefined,
+        undefined,
+        true
+      )
     )
   }
 
   private spreadGroup(pod: TopologyPod, constraint: TopologySpreadConstraint): Group {
-    const selector = withLabelKeys(constraint.labelSelector, pod.pod, constraint.matchLabelKeys)
-    const affinityTerms = constraint.nodeAffinityPolicy === "Ignore" ? undefined : nodeAffinityTerms(pod.pod)
-    const tolerations = constraint.nodeTaintsPolicy === "Honor" ? (pod.pod.spec.tolerations ?? []) : undefined
-    const filter =
-      affinityTerms === undefined && tolerations === undefined ? undefined : { terms: affinityTerms, tolerations }
-    return this.intern(
-      this.groups,
-      "spread",
-      constraint.topologyKey,
-      new Set([pod.pod.metadata.namespace ?? "default"]),
-      selector,
-      constraint.maxSkew,
-      constraint.minDomains,
-      filter,
-      false
-    )
+    const honorsAffinity = constraint.nodeAffinityPolicy !== "Ignore"
+    const honorsTaints = constraint.nodeTaintsPolicy === "Honor"
+    const spec = pod.pod.spec
+    const nodeFilterInput = [
+      honorsAffinity
+        ? [spec.nodeSelector, spec.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution]
+        : null,
+      honorsTaints ? (spec.tolerations ?? []) : null
+    ]
+    return this.memoized(definitionOf("spread", pod.pod, constraint, nodeFilterInput), () => {
+      const affinityTerms = honorsAffinity ? nodeAffinityTerms(pod.pod) : undefined
+      const tolerations = honorsTaints ? (spec.tolerations ?? []) : undefined
+      const filter =
+        affinityTerms === undefined && tolerations === undefined ? undefined : { terms: affinityTerms, tolerations }
+      return this.intern(
+        this.groups,
+        "spread",
+        constraint.topologyKey,
+        new Set([pod.pod.metadata.namespace ?? "default"]),
+        withLabelKeys(constraint.labelSelector, pod.pod, constraint.matchLabelKeys),
+        constraint.maxSkew,
+        constraint.minDomains,
+        filter,
+        false
+      )
+    })
+  }
+
+  /** The group built from this definition (see {@link definitionOf}), building it the first time. */
+  private memoized(definition: string, build: () => Group): Group {
+    let group = this.groupsByDefinition.get(definition)
+    if (group === undefined) {
+      group = build()
+      this.groupsByDefinition.set(definition, group)
+    }
+    return group
   }
 
   private intern(
@@ -611,6 +692,24 @@ const selectedBy = (group: Group, pods: ReadonlyArray<Pod>): ReadonlyArray<Pod> 
   }
   return selected
 }
+
+/**
+ * Everything a group of this kind is built from, as text: the term or constraint, the pod's namespace, the pod's values
+ * for `matchLabelKeys`, and `extra` (what a spread's node filter reads of the pod). Equal text, equal group.
+ */
+const definitionOf = (
+  kind: string,
+  pod: Pod,
+  term: PodAffinityTerm | TopologySpreadConstraint,
+  extra: unknown = null
+): string =>
+  JSON.stringify([
+    kind,
+    pod.metadata.namespace ?? "default",
+    term,
+    term.matchLabelKeys?.map((key) => pod.metadata.labels?.[key] ?? null) ?? null,
+    extra
+  ])
 
 /** A label selector plus `matchLabelKeys` as equality requirements on the pod's own labels. */
 const withLabelKeys = (
