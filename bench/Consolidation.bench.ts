@@ -29,6 +29,8 @@ export interface Run {
   readonly candidates: number
   readonly evaluated: number
   readonly seconds: number
+  /** User + system CPU of the evaluation: steadier than `seconds` on a machine shared with other work. */
+  readonly cpuSeconds: number
   readonly candidatesPerSecond: number
   /** Commands found: the node can be deleted, or replaced by a cheaper one. */
   readonly deletes: number
@@ -41,6 +43,7 @@ export interface Run {
 export interface HardRun extends Run {
   readonly hard: true
   readonly multiNodeSeconds: number
+  readonly multiNodeCpuSeconds: number
   /** Candidates of the command the multi-node search found (0: none), and whether it replaces them. */
   readonly multiNodeCandidates: number
   readonly multiNodeReplaces: boolean
@@ -304,6 +307,11 @@ export const multiNodeSearch = (state: Planner.Snapshot, candidates: ReadonlyArr
   )
 }
 
+const cpuSecondsSince = (start: NodeJS.CpuUsage): number => {
+  const { user, system } = process.cpuUsage(start)
+  return (user + system) / 1e6
+}
+
 /** One run: populate, wait for the cluster state to see every node, then evaluate every candidate (and multi-node). */
 export const runOnce = async (
   layout: ReadonlyArray<NodeLayout>,
@@ -320,6 +328,7 @@ export const runOnce = async (
     const state = yield* load(layout, instanceTypes, options.hard ? hardRequirements : [])
     const setupSeconds = (performance.now() - setupStart) / 1000
     const start = performance.now()
+    const startCpu = process.cpuUsage()
     const candidates = Planner.consolidationCandidates(state)
     let evaluated = 0
     let deletes = 0
@@ -334,11 +343,13 @@ export const runOnce = async (
       }
     }
     const seconds = (performance.now() - start) / 1000
+    const cpuSeconds = cpuSecondsSince(startCpu)
     const run: Run = {
       nodes: layout.length,
       candidates: candidates.length,
       evaluated,
       seconds: Math.round(seconds * 100) / 100,
+      cpuSeconds: Math.round(cpuSeconds * 100) / 100,
       candidatesPerSecond: Math.round(evaluated / seconds),
       deletes,
       replaces,
@@ -347,12 +358,15 @@ export const runOnce = async (
     }
     if (!options.hard) return run
     const multiStart = performance.now()
+    const multiStartCpu = process.cpuUsage()
     const { best } = yield* multiNodeSearch(state, candidates)
     const multiNodeSeconds = (performance.now() - multiStart) / 1000
+    const multiNodeCpuSeconds = cpuSecondsSince(multiStartCpu)
     return {
       ...run,
       hard: true,
       multiNodeSeconds: Math.round(multiNodeSeconds * 100) / 100,
+      multiNodeCpuSeconds: Math.round(multiNodeCpuSeconds * 100) / 100,
       multiNodeCandidates: best?.candidates.length ?? 0,
       multiNodeReplaces: (best?.replacements.length ?? 0) > 0,
       heapMB: Math.round(process.memoryUsage().heapUsed / 1024 / 1024)
