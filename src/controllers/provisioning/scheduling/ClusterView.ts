@@ -188,7 +188,81 @@ interface ExistingMemo {
 const existingByNode = new WeakMap<Node, ExistingMemo>()
 
 const sameElements = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>): boolean =>
-  a.length === b.length && a.every((element, index) => element === b[index])
+  a === b || (a.length === b.length && a.every((element, index) => element === b[index]))
+
+/** What every pass over the same Node and NodeClaim lists shares: a disruption pass simulates them ~1,000 times. */
+interface Lists {
+  readonly nodeClaims: ReadonlyArray<NodeClaim>
+  /** Names of the nodes (and in-flight NodeClaims) that are going away. */
+  readonly deleting: ReadonlySet<string>
+  /** Names of the Nodes and NodeClaims. */
+  readonly known: ReadonlySet<string>
+  /** Each Node with its NodeClaim (by provider id), in the Nodes' order. */
+  readonly joined: ReadonlyArray<{ readonly node: Node; readonly claim: NodeClaim | undefined }>
+  /** The NodeClaims no Node joined: capacity in flight. */
+  readonly inFlight: ReadonlyArray<NodeClaim>
+}
+
+const listsOfNodes = new WeakMap<ReadonlyArray<Node>, Lists>()
+
+const listsOf = (view: ClusterView): Lists => {
+  const cached = listsOfNodes.get(view.nodes)
+  if (cached !== undefined && cached.nodeClaims === view.nodeClaims) return cached
+  const { nodes, nodeClaims } = view
+  const claimsByProviderID = new Map(
+    nodeClaims.flatMap((claim) =>
+      claim.status?.providerID === undefined ? [] : [[claim.status.providerID, claim] as const]
+    )
+  )
+  // Joined first: the NodeClaim of a node going away is going too, not capacity in flight. (Where a Node is not
+  // named after its NodeClaim, as on EC2, a drifted node's own NodeClaim was offered as room for its pods.)
+  const joined = nodes.map((node) => ({
+    node,
+    claim: node.spec.providerID === undefined ? undefined : claimsByProviderID.get(node.spec.providerID)
+  }))
+  const joinedClaims = new Set(joined.map(({ claim }) => claim))
+  const lists: Lists = {
+    nodeClaims,
+    deleting: deletingNodes(view),
+    known: new Set([
+      ...nodes.map((node) => node.metadata.name ?? ""),
+      ...nodeClaims.map((claim) => claim.metadata.name ?? "")
+    ]),
+    joined,
+    inFlight: nodeClaims.filter((claim) => !joinedClaims.has(claim))
+  }
+  listsOfNodes.set(nodes, lists)
+  return lists
+}
+
+/** Whether the node (or in-flight NodeClaim) of that name is going away: deleting, or chosen by disruption. */
+const leavingOf = (view: ClusterView, lists: Lists) => {
+  const marked = view.markedForDeletion
+  return (name: string): boolean => lists.deleting.has(name) || (marked?.has(name) ?? false)
+}
+
+// Volume attach limits by node name, per CSINode list.
+const limitsOfCsiNodes = new WeakMap<ReadonlyArray<Storage.CSINode>, ReadonlyMap<string, ReadonlyMap<string, number>>>()
+
+const attachLimitsByNode = (
+  csiNodes: ReadonlyArray<Storage.CSINode>
+): ReadonlyMap<string, ReadonlyMap<string, number>> => {
+  let limits = limitsOfCsiNodes.get(csiNodes)
+  if (limits === undefined) {
+    limits = new Map(
+      csiNodes.map((csiNode) => [
+        csiNode.metadata.name ?? "",
+        new Map(
+          csiNode.spec.drivers.flatMap((driver) =>
+            driver.allocatable?.count === undefined ? [] : [[driver.name, driver.allocatable.count] as const]
+          )
+        )
+      ])
+    )
+    limitsOfCsiNodes.set(csiNodes, limits)
+  }
+  return limits
+}
 
 /** Capacity that exists (a Node, with its NodeClaim if any) or is in flight (a NodeClaim without a Node). */
 export const existingNodes = (
@@ -197,22 +271,12 @@ export const existingNodes = (
   catalogue: ReadonlyArray<InstanceType.InstanceType>,
   volumes: VolumeTopology.VolumeContext
 ): Array<Scheduler.ExistingNodeInput> => {
-  const { nodes, nodeClaims } = view
-  const unavailable = new Set([...deletingNodes(view), ...(view.markedForDeletion ?? [])])
-  const limitsByNode = new Map(
-    view.csiNodes.map((csiNode) => [
-      csiNode.metadata.name ?? "",
-      new Map(
-        csiNode.spec.drivers.flatMap((driver) =>
-          driver.allocatable?.count === undefined ? [] : [[driver.name, driver.allocatable.count] as const]
-        )
-      )
-    ])
-  )
+  const lists = listsOf(view)
+  const leaving = leavingOf(view, lists)
   const usage = (name: string) => {
     const pods = boundByNode.get(name) ?? []
     const hostPorts = new HostPorts.HostPortUsage()
-    const volumeUsage = new VolumeUsage.VolumeUsage(limitsByNode.get(name) ?? new Map())
+    const volumeUsage = new VolumeUsage.VolumeUsage(attachLimitsByNode(view.csiNodes).get(name) ?? new Map())
     for (const pod of pods) {
       hostPorts.add(podKey(pod), HostPorts.hostPortsOf(pod.spec))
       volumeUsage.add(VolumeUsage.volumesOf(pod, volumes))
@@ -224,21 +288,11 @@ export const existingNodes = (
       volumeUsage
     }
   }
-  const claimsByProviderID = new Map(
-    nodeClaims.flatMap((claim) =>
-      claim.status?.providerID === undefined ? [] : [[claim.status.providerID, claim] as const]
-    )
-  )
   const result: Array<Scheduler.ExistingNodeInput> = []
-  const joined = new Set<NodeClaim>()
   const sources = [view.persistentVolumeClaims, view.persistentVolumes, view.storageClasses, view.csiNodes]
-  for (const node of nodes) {
-    // Joined first: the NodeClaim of a node going away is going too, not capacity in flight. (Where a Node is not
-    // named after its NodeClaim, as on EC2, a drifted node's own NodeClaim was offered as room for its pods.)
-    const claim = node.spec.providerID === undefined ? undefined : claimsByProviderID.get(node.spec.providerID)
-    if (claim !== undefined) joined.add(claim)
-    if (unavailable.has(node.metadata.name ?? "")) continue
+  for (const { node, claim } of lists.joined) {
     const name = node.metadata.name ?? ""
+    if (leaving(name)) continue
     const pods = boundByNode.get(name) ?? []
     const memo = existingByNode.get(node)
     if (
@@ -273,8 +327,8 @@ export const existingNodes = (
     existingByNode.set(node, { claim, pods, sources, input })
     result.push(input)
   }
-  for (const claim of nodeClaims) {
-    if (joined.has(claim) || unavailable.has(claim.metadata.name ?? "")) continue
+  for (const claim of lists.inFlight) {
+    if (leaving(claim.metadata.name ?? "")) continue
     const instanceType = instanceTypeOf(claim, catalogue)
     const allocatable =
       claim.status?.allocatable ??
@@ -406,23 +460,20 @@ export const podSets = (
   now: number,
   isPending: (pod: Pod) => boolean = () => true
 ): PodSets => {
-  const knownNodes = new Set([
-    ...view.nodes.map((node) => node.metadata.name ?? ""),
-    ...view.nodeClaims.map((claim) => claim.metadata.name ?? "")
-  ])
-  const leaving = new Set([...deletingNodes(view), ...(view.markedForDeletion ?? [])])
+  const lists = listsOf(view)
+  const leaving = leavingOf(view, lists)
   const unbound = unboundPods(view.pods, wellKnown, volumes, isPending)
   const pending: Array<Pod> = [...unbound.pending]
   const bound: Array<Pod> = []
   const boundByNode = new Map<string, ReadonlyArray<Pod>>()
   const copies = view.recreatedPods ?? new WeakMap<Pod, Pod>()
   for (const [name, pods] of runningByNode(view.pods)) {
-    if (leaving.has(name)) {
+    if (leaving(name)) {
       for (const pod of pods) {
         if (Reschedulable.notReschedulable(pod, view.podDisruptionBudgets, now) === undefined)
           pending.push(recreated(pod, copies))
       }
-    } else if (knownNodes.has(name)) {
+    } else if (lists.known.has(name)) {
       boundByNode.set(name, pods)
       for (const pod of pods) bound.push(pod)
     }
