@@ -60,6 +60,23 @@ export const make = (options: {
   }
 }
 
+// Offerings of one zone and capacity type share their (immutable) requirements: a catalogue has thousands of
+// offerings but a handful of these, and a price ordering checks each distinct one once (see orderByPrice).
+const offeringRequirements = new Map<string, Requirements.Requirements>()
+
+const zoneAndCapacityType = (zone: string, capacityType: string): Requirements.Requirements => {
+  const key = `${zone}\n${capacityType}`
+  let requirements = offeringRequirements.get(key)
+  if (requirements === undefined) {
+    requirements = Requirements.make(
+      Requirement.make(Labels.Zone, "In", [zone]),
+      Requirement.make(Labels.CapacityType, "In", [capacityType])
+    )
+    offeringRequirements.set(key, requirements)
+  }
+  return requirements
+}
+
 /** An offering in a zone with a capacity type; `extra` adds requirements such as a reservation id. */
 export const offering = (options: {
   readonly zone: string
@@ -69,11 +86,14 @@ export const offering = (options: {
   readonly reservationCapacity?: number
   readonly extra?: ReadonlyArray<Requirement.Requirement>
 }): Offering => ({
-  requirements: Requirements.make(
-    Requirement.make(Labels.Zone, "In", [options.zone]),
-    Requirement.make(Labels.CapacityType, "In", [options.capacityType]),
-    ...(options.extra ?? [])
-  ),
+  requirements:
+    options.extra === undefined || options.extra.length === 0
+      ? zoneAndCapacityType(options.zone, options.capacityType)
+      : Requirements.make(
+          Requirement.make(Labels.Zone, "In", [options.zone]),
+          Requirement.make(Labels.CapacityType, "In", [options.capacityType]),
+          ...options.extra
+        ),
   zone: options.zone,
   capacityType: options.capacityType,
   price: options.price,
@@ -179,14 +199,28 @@ export const orderByPrice = (
   instanceTypes: ReadonlyArray<InstanceType>,
   requirements: Requirements.Requirements,
   wellKnown?: ReadonlySet<string>
-): Array<InstanceType> =>
-  instanceTypes
-    .map((instanceType) => ({
-      instanceType,
-      price: cheapestOffering(instanceType, requirements, wellKnown)?.price ?? Number.POSITIVE_INFINITY
-    }))
+): Array<InstanceType> => {
+  // Whether an offering is compatible depends on its requirements alone, which offerings share: check each once.
+  const compatible = new Map<Requirements.Requirements, boolean>()
+  const allowUndefined = { allowUndefined: wellKnown ?? Labels.WellKnownLabels }
+  const priceOf = (instanceType: InstanceType): number => {
+    let best: Offering | undefined
+    for (const candidate of instanceType.offerings) {
+      if (!candidate.available) continue
+      let ok = compatible.get(candidate.requirements)
+      if (ok === undefined) {
+        ok = Requirements.isCompatible(requirements, candidate.requirements, allowUndefined)
+        compatible.set(candidate.requirements, ok)
+      }
+      if (ok && (best === undefined || compareOfferings(candidate, best) < 0)) best = candidate
+    }
+    return best?.price ?? Number.POSITIVE_INFINITY
+  }
+  return instanceTypes
+    .map((instanceType) => ({ instanceType, price: priceOf(instanceType) }))
     .sort((a, b) => a.price - b.price || (a.instanceType.name < b.instanceType.name ? -1 : 1))
     .map(({ instanceType }) => instanceType)
+}
 
 /**
  * Upstream `WorstLaunchPrice`: among compatible available offerings, take the first capacity type present in the
