@@ -442,10 +442,60 @@ const recreated = (pod: Pod, copies: WeakMap<Pod, Pod>): Pod => {
 /** The pods of a pass: those that need a node, those bound to live capacity, and those the provisioner ignores. */
 export interface PodSets {
   readonly pending: Array<Pod>
-  readonly bound: Array<Pod>
+  /** Shared by the passes over the same pods, nodes and marks: read only. */
+  readonly bound: ReadonlyArray<Pod>
   /** `bound` by node name; each node's array is the same for every pass over the same pod list. */
   readonly boundByNode: ReadonlyMap<string, ReadonlyArray<Pod>>
   readonly ignored: ReadonlyArray<{ readonly pod: string; readonly reason: string }>
+}
+
+/** A node's running pods (in the pod list's order of nodes) and how the pass's Node and NodeClaim lists see it. */
+interface Running {
+  readonly name: string
+  readonly pods: ReadonlyArray<Pod>
+  readonly known: boolean
+  readonly deleting: boolean
+  /** Where its pods start in the placement's `bound` (known nodes that are not deleting). */
+  readonly start: number
+}
+
+/**
+ * The running pods of one pod list over one Node and NodeClaim list before disruption marks any node: each
+ * simulation of a disruption pass takes its candidates' pods out of it, instead of sorting 30,000 pods anew.
+ */
+interface Placement {
+  readonly lists: Lists
+  readonly nodes: ReadonlyArray<Running>
+  readonly indexByName: ReadonlyMap<string, number>
+  readonly bound: ReadonlyArray<Pod>
+  readonly boundByNode: ReadonlyMap<string, ReadonlyArray<Pod>>
+}
+
+const placementOfPods = new WeakMap<ReadonlyArray<Pod>, Placement>()
+
+const placementOf = (view: ClusterView, lists: Lists): Placement => {
+  const cached = placementOfPods.get(view.pods)
+  if (cached !== undefined && cached.lists === lists) return cached
+  const nodes: Array<Running> = []
+  const bound: Array<Pod> = []
+  const boundByNode = new Map<string, ReadonlyArray<Pod>>()
+  for (const [name, pods] of runningByNode(view.pods)) {
+    const deleting = lists.deleting.has(name)
+    const known = lists.known.has(name)
+    nodes.push({ name, pods, known, deleting, start: bound.length })
+    if (deleting || !known) continue
+    boundByNode.set(name, pods)
+    for (const pod of pods) bound.push(pod)
+  }
+  const placement: Placement = {
+    lists,
+    nodes,
+    indexByName: new Map(nodes.map((node, index) => [node.name, index])),
+    bound,
+    boundByNode
+  }
+  placementOfPods.set(view.pods, placement)
+  return placement
 }
 
 /**
@@ -460,25 +510,52 @@ export const podSets = (
   now: number,
   isPending: (pod: Pod) => boolean = () => true
 ): PodSets => {
-  const lists = listsOf(view)
-  const leaving = leavingOf(view, lists)
+  const placement = placementOf(view, listsOf(view))
+  // The nodes whose pods leave, in the pod list's order: those deleting and those disruption marked.
+  const marked: Array<number> = []
+  for (const name of view.markedForDeletion ?? []) {
+    const index = placement.indexByName.get(name)
+    if (index !== undefined && !placement.nodes[index]!.deleting) marked.push(index)
+  }
+  marked.sort((a, b) => a - b)
   const unbound = unboundPods(view.pods, wellKnown, volumes, isPending)
   const pending: Array<Pod> = [...unbound.pending]
-  const bound: Array<Pod> = []
-  const boundByNode = new Map<string, ReadonlyArray<Pod>>()
   const copies = view.recreatedPods ?? new WeakMap<Pod, Pod>()
-  for (const [name, pods] of runningByNode(view.pods)) {
-    if (leaving(name)) {
-      for (const pod of pods) {
+  let next = 0
+  for (const [index, node] of placement.nodes.entries()) {
+    if (node.deleting || (next < marked.length && marked[next] === index)) {
+      if (!node.deleting) next++
+      for (const pod of node.pods) {
         if (Reschedulable.notReschedulable(pod, view.podDisruptionBudgets, now) === undefined)
           pending.push(recreated(pod, copies))
       }
-    } else if (lists.known.has(name)) {
-      boundByNode.set(name, pods)
-      for (const pod of pods) bound.push(pod)
     }
   }
-  return { pending, bound, boundByNode, ignored: unbound.ignored }
+  const leavingBound = marked.filter((index) => placement.nodes[index]!.known)
+  if (leavingBound.length === 0) {
+    return { pending, bound: placement.bound, boundByNode: placement.boundByNode, ignored: unbound.ignored }
+  }
+  // The pods of the other nodes, copied in runs between the leaving nodes' (a Map copy and a push per pod were slower).
+  const runs: Array<ReadonlyArray<Pod>> = []
+  const boundByNode = new Map<string, ReadonlyArray<Pod>>()
+  let from = 0
+  let leaving = 0
+  for (const [index, node] of placement.nodes.entries()) {
+    if (leaving < leavingBound.length && leavingBound[leaving] === index) {
+      leaving++
+      runs.push(placement.bound.slice(from, node.start))
+      from = node.start + node.pods.length
+    } else if (node.known && !node.deleting) {
+      boundByNode.set(node.name, node.pods)
+    }
+  }
+  const rest = placement.bound.slice(from)
+  return {
+    pending,
+    bound: runs.length === 1 ? runs[0]!.concat(rest) : ([] as Array<Pod>).concat(...runs, rest),
+    boundByNode,
+    ignored: unbound.ignored
+  }
 }
 
 interface Unbound {
