@@ -138,6 +138,11 @@ export const condition = (type: string) => ({
   lastTransitionTime: now,
   observedGeneration: 1
 })
+/** More of a pod's spec (topology spread, affinity), by its index on its node and its requests. */
+export type PodSpecOf = (pod: number, requests: ResourceMath.Resources) => Record<string, unknown>
+
+const noPodSpec: PodSpecOf = () => ({})
+
 /**
  * Creates the NodePool (`requirements` in its template), and per node of the layout its NodeClaim (launched,
  * registered, initialized, consolidatable), Node and pods.
@@ -145,7 +150,8 @@ export const condition = (type: string) => ({
 export const populate = (
   layout: ReadonlyArray<NodeLayout>,
   instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
-  requirements: NodePoolApi.TemplateSpec["requirements"] = []
+  requirements: NodePoolApi.TemplateSpec["requirements"] = [],
+  podSpec: PodSpecOf = noPodSpec
 ) =>
   Effect.gen(function* () {
     const kube = yield* KubeClient
@@ -246,7 +252,8 @@ export const populate = (
                 image: "app",
                 resources: { requests: ResourceMath.toResourceList(requests) }
               }
-            ]
+            ],
+            ...podSpec(p, requests)
           }
         } as never)
       }
@@ -275,12 +282,13 @@ export const services = ClusterStateLayer.layer.pipe(
 export const load = (
   layout: ReadonlyArray<NodeLayout>,
   instanceTypes: ReadonlyArray<InstanceType.InstanceType>,
-  requirements: NodePoolApi.TemplateSpec["requirements"] = []
+  requirements: NodePoolApi.TemplateSpec["requirements"] = [],
+  podSpec: PodSpecOf = noPodSpec
 ) =>
   Effect.gen(function* () {
     const fake = yield* Fake.FakeCloudProvider
     yield* fake.setInstanceTypes(instanceTypes)
-    yield* populate(layout, instanceTypes, requirements)
+    yield* populate(layout, instanceTypes, requirements, podSpec)
     const cluster = yield* ClusterState
     const pods = layout.reduce((sum, node) => sum + node.pods.length, 0)
     // Yielding (not sleeping) lets the informers catch up, on the real clock and on a test's alike.
