@@ -7,9 +7,6 @@ import { Effect } from "effect"
 import * as Scheduler from "../src/controllers/provisioning/scheduling/Scheduler.ts"
 import { catalogue, diversePods, nodePool } from "./SchedulingInputs.ts"
 
-// The consolidation benchmark takes its catalogues from here.
-export { catalogue } from "./SchedulingInputs.ts"
-
 /** One run's numbers (the `--json` line). */
 export interface Run {
   readonly n: number

@@ -13,7 +13,7 @@ import type * as InstanceType from "../src/cloudprovider/InstanceType.ts"
 import { readDataJson } from "./Harness.ts"
 
 /** A small deterministic generator (the benchmark must be reproducible). */
-const lcg = (seed: number) => {
+export const lcg = (seed: number) => {
   let state = seed >>> 0
   return (bound: number): number => {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0

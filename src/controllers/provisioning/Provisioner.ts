@@ -134,6 +134,19 @@ export const readyNodePools = Effect.fn("Provisioner.readyNodePools")(function* 
   return nodePools
 })
 
+// Every simulation of a disruption pass gets the same NodePool inputs: join their instance types once.
+const catalogues = new WeakMap<ReadonlyArray<Scheduler.NodePoolInput>, ReadonlyArray<InstanceType.InstanceType>>()
+
+/** Every instance type the NodePools offer (in-flight NodeClaims are sized by theirs). */
+const catalogueOf = (nodePools: ReadonlyArray<Scheduler.NodePoolInput>): ReadonlyArray<InstanceType.InstanceType> => {
+  let catalogue = catalogues.get(nodePools)
+  if (catalogue === undefined) {
+    catalogue = nodePools.flatMap((pool) => pool.instanceTypes)
+    catalogues.set(nodePools, catalogue)
+  }
+  return catalogue
+}
+
 /**
  * A scheduling pass over a view of the cluster: the pods that need a node (kube-scheduler's unschedulable pods, and
  * the movable pods of nodes going away or marked for deletion) against the capacity that stays. Disruption runs it
@@ -154,8 +167,7 @@ export const simulate = Effect.fn("Provisioner.simulate")(function* (
     yield* Clock.currentTimeMillis,
     isUnschedulable
   )
-  const catalogue = nodePools.flatMap((pool) => pool.instanceTypes)
-  const existingNodes = ClusterView.existingNodes(view, boundByNode, catalogue, volumes)
+  const existingNodes = ClusterView.existingNodes(view, boundByNode, catalogueOf(nodePools), volumes)
   if (pending.length === 0) {
     const results: Scheduler.Results = {
       newNodeClaims: [],

@@ -190,7 +190,81 @@ interface ExistingMemo {
 const existingByNode = new WeakMap<Node, ExistingMemo>()
 
 const sameElements = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>): boolean =>
-  a.length === b.length && a.every((element, index) => element === b[index])
+  a === b || (a.length === b.length && a.every((element, index) => element === b[index]))
+
+/** What every pass over the same Node and NodeClaim lists shares: a disruption pass simulates them ~1,000 times. */
+interface Lists {
+  readonly nodeClaims: ReadonlyArray<NodeClaim>
+  /** Names of the nodes (and in-flight NodeClaims) that are going away. */
+  readonly deleting: ReadonlySet<string>
+  /** Names of the Nodes and NodeClaims. */
+  readonly known: ReadonlySet<string>
+  /** Each Node with its NodeClaim (by provider id), in the Nodes' order. */
+  readonly joined: ReadonlyArray<{ readonly node: Node; readonly claim: NodeClaim | undefined }>
+  /** The NodeClaims no Node joined: capacity in flight. */
+  readonly inFlight: ReadonlyArray<NodeClaim>
+}
+
+const listsOfNodes = new WeakMap<ReadonlyArray<Node>, Lists>()
+
+const listsOf = (view: ClusterView): Lists => {
+  const cached = listsOfNodes.get(view.nodes)
+  if (cached !== undefined && cached.nodeClaims === view.nodeClaims) return cached
+  const { nodes, nodeClaims } = view
+  const claimsByProviderID = new Map(
+    nodeClaims.flatMap((claim) =>
+      claim.status?.providerID === undefined ? [] : [[claim.status.providerID, claim] as const]
+    )
+  )
+  // Joined first: the NodeClaim of a node going away is going too, not capacity in flight. (Where a Node is not
+  // named after its NodeClaim, as on EC2, a drifted node's own NodeClaim was offered as room for its pods.)
+  const joined = nodes.map((node) => ({
+    node,
+    claim: node.spec.providerID === undefined ? undefined : claimsByProviderID.get(node.spec.providerID)
+  }))
+  const joinedClaims = new Set(joined.map(({ claim }) => claim))
+  const lists: Lists = {
+    nodeClaims,
+    deleting: deletingNodes(view),
+    known: new Set([
+      ...nodes.map((node) => node.metadata.name ?? ""),
+      ...nodeClaims.map((claim) => claim.metadata.name ?? "")
+    ]),
+    joined,
+    inFlight: nodeClaims.filter((claim) => !joinedClaims.has(claim))
+  }
+  listsOfNodes.set(nodes, lists)
+  return lists
+}
+
+/** Whether the node (or in-flight NodeClaim) of that name is going away: deleting, or chosen by disruption. */
+const leavingOf = (view: ClusterView, lists: Lists) => {
+  const marked = view.markedForDeletion
+  return (name: string): boolean => lists.deleting.has(name) || (marked?.has(name) ?? false)
+}
+
+// Volume attach limits by node name, per CSINode list.
+const limitsOfCsiNodes = new WeakMap<ReadonlyArray<Storage.CSINode>, ReadonlyMap<string, ReadonlyMap<string, number>>>()
+
+const attachLimitsByNode = (
+  csiNodes: ReadonlyArray<Storage.CSINode>
+): ReadonlyMap<string, ReadonlyMap<string, number>> => {
+  let limits = limitsOfCsiNodes.get(csiNodes)
+  if (limits === undefined) {
+    limits = new Map(
+      csiNodes.map((csiNode) => [
+        csiNode.metadata.name ?? "",
+        new Map(
+          csiNode.spec.drivers.flatMap((driver) =>
+            driver.allocatable?.count === undefined ? [] : [[driver.name, driver.allocatable.count] as const]
+          )
+        )
+      ])
+    )
+    limitsOfCsiNodes.set(csiNodes, limits)
+  }
+  return limits
+}
 
 /** Capacity that exists (a Node, with its NodeClaim if any) or is in flight (a NodeClaim without a Node). */
 export const existingNodes = (
@@ -199,22 +273,12 @@ export const existingNodes = (
   catalogue: ReadonlyArray<InstanceType.InstanceType>,
   volumes: VolumeTopology.VolumeContext
 ): Array<Scheduler.ExistingNodeInput> => {
-  const { nodes, nodeClaims } = view
-  const unavailable = new Set([...deletingNodes(view), ...(view.markedForDeletion ?? [])])
-  const limitsByNode = new Map(
-    view.csiNodes.map((csiNode) => [
-      csiNode.metadata.name ?? "",
-      new Map(
-        csiNode.spec.drivers.flatMap((driver) =>
-          driver.allocatable?.count === undefined ? [] : [[driver.name, driver.allocatable.count] as const]
-        )
-      )
-    ])
-  )
+  const lists = listsOf(view)
+  const leaving = leavingOf(view, lists)
   const usage = (name: string) => {
     const pods = boundByNode.get(name) ?? []
     const hostPorts = new HostPorts.HostPortUsage()
-    const volumeUsage = new VolumeUsage.VolumeUsage(limitsByNode.get(name) ?? new Map())
+    const volumeUsage = new VolumeUsage.VolumeUsage(attachLimitsByNode(view.csiNodes).get(name) ?? new Map())
     for (const pod of pods) {
       hostPorts.add(podKey(pod), HostPorts.hostPortsOf(pod.spec))
       volumeUsage.add(VolumeUsage.volumesOf(pod, volumes))
@@ -226,21 +290,11 @@ export const existingNodes = (
       volumeUsage
     }
   }
-  const claimsByProviderID = new Map(
-    nodeClaims.flatMap((claim) =>
-      claim.status?.providerID === undefined ? [] : [[claim.status.providerID, claim] as const]
-    )
-  )
   const result: Array<Scheduler.ExistingNodeInput> = []
-  const joined = new Set<NodeClaim>()
   const sources = [view.persistentVolumeClaims, view.persistentVolumes, view.storageClasses, view.csiNodes]
-  for (const node of nodes) {
-    // Joined first: the NodeClaim of a node going away is going too, not capacity in flight. (Where a Node is not
-    // named after its NodeClaim, as on EC2, a drifted node's own NodeClaim was offered as room for its pods.)
-    const claim = node.spec.providerID === undefined ? undefined : claimsByProviderID.get(node.spec.providerID)
-    if (claim !== undefined) joined.add(claim)
-    if (unavailable.has(node.metadata.name ?? "")) continue
+  for (const { node, claim } of lists.joined) {
     const name = node.metadata.name ?? ""
+    if (leaving(name)) continue
     const pods = boundByNode.get(name) ?? []
     const memo = existingByNode.get(node)
     if (
@@ -275,8 +329,8 @@ export const existingNodes = (
     existingByNode.set(node, { claim, pods, sources, input })
     result.push(input)
   }
-  for (const claim of nodeClaims) {
-    if (joined.has(claim) || unavailable.has(claim.metadata.name ?? "")) continue
+  for (const claim of lists.inFlight) {
+    if (leaving(claim.metadata.name ?? "")) continue
     const instanceType = instanceTypeOf(claim, catalogue)
     const allocatable =
       claim.status?.allocatable ??
@@ -390,10 +444,60 @@ const recreated = (pod: Pod, copies: WeakMap<Pod, Pod>): Pod => {
 /** The pods of a pass: those that need a node, those bound to live capacity, and those the provisioner ignores. */
 export interface PodSets {
   readonly pending: Array<Pod>
-  readonly bound: Array<Pod>
+  /** Shared by the passes over the same pods, nodes and marks: read only. */
+  readonly bound: ReadonlyArray<Pod>
   /** `bound` by node name; each node's array is the same for every pass over the same pod list. */
   readonly boundByNode: ReadonlyMap<string, ReadonlyArray<Pod>>
   readonly ignored: ReadonlyArray<{ readonly pod: string; readonly reason: string }>
+}
+
+/** A node's running pods (in the pod list's order of nodes) and how the pass's Node and NodeClaim lists see it. */
+interface Running {
+  readonly name: string
+  readonly pods: ReadonlyArray<Pod>
+  readonly known: boolean
+  readonly deleting: boolean
+  /** Where its pods start in the placement's `bound` (known nodes that are not deleting). */
+  readonly start: number
+}
+
+/**
+ * The running pods of one pod list over one Node and NodeClaim list before disruption marks any node: each
+ * simulation of a disruption pass takes its candidates' pods out of it, instead of sorting 30,000 pods anew.
+ */
+interface Placement {
+  readonly lists: Lists
+  readonly nodes: ReadonlyArray<Running>
+  readonly indexByName: ReadonlyMap<string, number>
+  readonly bound: ReadonlyArray<Pod>
+  readonly boundByNode: ReadonlyMap<string, ReadonlyArray<Pod>>
+}
+
+const placementOfPods = new WeakMap<ReadonlyArray<Pod>, Placement>()
+
+const placementOf = (view: ClusterView, lists: Lists): Placement => {
+  const cached = placementOfPods.get(view.pods)
+  if (cached !== undefined && cached.lists === lists) return cached
+  const nodes: Array<Running> = []
+  const bound: Array<Pod> = []
+  const boundByNode = new Map<string, ReadonlyArray<Pod>>()
+  for (const [name, pods] of runningByNode(view.pods)) {
+    const deleting = lists.deleting.has(name)
+    const known = lists.known.has(name)
+    nodes.push({ name, pods, known, deleting, start: bound.length })
+    if (deleting || !known) continue
+    boundByNode.set(name, pods)
+    for (const pod of pods) bound.push(pod)
+  }
+  const placement: Placement = {
+    lists,
+    nodes,
+    indexByName: new Map(nodes.map((node, index) => [node.name, index])),
+    bound,
+    boundByNode
+  }
+  placementOfPods.set(view.pods, placement)
+  return placement
 }
 
 /**
@@ -408,29 +512,53 @@ export const podSets = (
   now: number,
   isPending: (pod: Pod) => boolean = () => true
 ): PodSets => {
-  const knownNodes = new Set([
-    ...view.nodes.map((node) => node.metadata.name ?? ""),
-    ...view.nodeClaims.map((claim) => claim.metadata.name ?? "")
-  ])
-  const leaving = new Set([...deletingNodes(view), ...(view.markedForDeletion ?? [])])
+  const placement = placementOf(view, listsOf(view))
+  // The nodes whose pods leave, in the pod list's order: those deleting and those disruption marked.
+  const marked: Array<number> = []
+  for (const name of view.markedForDeletion ?? []) {
+    const index = placement.indexByName.get(name)
+    if (index !== undefined && !placement.nodes[index]!.deleting) marked.push(index)
+  }
+  marked.sort((a, b) => a - b)
   const unbound = unboundPods(view.pods, wellKnown, volumes, isPending)
   // Virtual pods come after the real ones (upstream appends them to the pending pods): real pods take room first.
   const pending: Array<Pod> = [...unbound.pending, ...(view.virtualPods ?? [])]
-  const bound: Array<Pod> = []
-  const boundByNode = new Map<string, ReadonlyArray<Pod>>()
   const copies = view.recreatedPods ?? new WeakMap<Pod, Pod>()
-  for (const [name, pods] of runningByNode(view.pods)) {
-    if (leaving.has(name)) {
-      for (const pod of pods) {
+  let next = 0
+  for (const [index, node] of placement.nodes.entries()) {
+    if (node.deleting || (next < marked.length && marked[next] === index)) {
+      if (!node.deleting) next++
+      for (const pod of node.pods) {
         if (Reschedulable.notReschedulable(pod, view.podDisruptionBudgets, now) === undefined)
           pending.push(recreated(pod, copies))
       }
-    } else if (knownNodes.has(name)) {
-      boundByNode.set(name, pods)
-      for (const pod of pods) bound.push(pod)
     }
   }
-  return { pending, bound, boundByNode, ignored: unbound.ignored }
+  const leavingBound = marked.filter((index) => placement.nodes[index]!.known)
+  if (leavingBound.length === 0) {
+    return { pending, bound: placement.bound, boundByNode: placement.boundByNode, ignored: unbound.ignored }
+  }
+  // The pods of the other nodes, copied in runs between the leaving nodes' (a Map copy and a push per pod were slower).
+  const runs: Array<ReadonlyArray<Pod>> = []
+  const boundByNode = new Map<string, ReadonlyArray<Pod>>()
+  let from = 0
+  let leaving = 0
+  for (const [index, node] of placement.nodes.entries()) {
+    if (leaving < leavingBound.length && leavingBound[leaving] === index) {
+      leaving++
+      runs.push(placement.bound.slice(from, node.start))
+      from = node.start + node.pods.length
+    } else if (node.known && !node.deleting) {
+      boundByNode.set(node.name, node.pods)
+    }
+  }
+  const rest = placement.bound.slice(from)
+  return {
+    pending,
+    bound: runs.length === 1 ? runs[0]!.concat(rest) : ([] as Array<Pod>).concat(...runs, rest),
+    boundByNode,
+    ignored: unbound.ignored
+  }
 }
 
 interface Unbound {

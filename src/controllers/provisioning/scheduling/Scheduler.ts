@@ -692,6 +692,7 @@ class Pass {
     this.existing = [...input.existingNodes]
       .sort((a, b) => Number(b.initialized) - Number(a.initialized) || compareStrings(a.name, b.name))
       .map((node) => {
+        if (daemons.length === 0) return new ExistingNode(node, Resources.empty, protectedNodes.has(node.name))
         const overhead = daemons
           // Strict: on a real node a label the node lacks is a label the daemon's affinity cannot match.
           .filter((daemon) => daemonFits(daemon.pod, node.taints, Requirements.fromLabels(node.labels), noLabels))
