@@ -133,9 +133,10 @@ export const limitReplicas = (limits: Api.Spec["limits"], template: PodTemplateS
 }
 
 /**
- * Upstream `computeReplicas`: the larger of `replicas` and the percentage of the workload's replicas (upstream's code
- * takes the maximum, as Cluster Autoscaler does, though its design document says minimum), capped by what fits in
- * `limits`; with neither set, what fits in the limits; with nothing at all, 0.
+ * Upstream `computeReplicas` (v1.14.0 `pkg/controllers/capacitybuffer/controller.go`): the larger of `replicas` and the
+ * percentage of the workload's replicas, capped by what fits in `limits`; with neither set, what fits in the limits;
+ * with nothing at all, 0. The code takes the maximum ("following Cluster Autoscaler's semantics"), though the API's
+ * `replicas` field doc and the design document say the minimum: the code is what users get, so it is followed here.
  */
 export const desiredReplicas = (buffer: Api.CapacityBuffer, resolved: Resolution & { _tag: "Resolved" }): number => {
   const { replicas, percentage, limits } = buffer.spec

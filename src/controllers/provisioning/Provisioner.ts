@@ -202,12 +202,14 @@ const prettySlice = (names: ReadonlyArray<string>): string =>
   names.length <= 5 ? names.join(", ") : `${names.slice(0, 5).join(", ")} and ${names.length - 5} other(s)`
 
 /**
- * Creates the NodeClaims a pass decided on, re-checking NodePool limits against what exists now, and nominates their
- * pods. Returns the created NodeClaims.
+ * Creates the NodeClaims a pass decided on, re-checking NodePool limits against what exists now; with
+ * `recordPodNomination` (a provisioning pass, upstream's `RecordPodNomination` option) each of their pods gets a
+ * Nominated event. Returns the created NodeClaims.
  */
 export const createNodeClaims = Effect.fn("Provisioner.createNodeClaims")(function* (
   claims: ReadonlyArray<Scheduler.NewNodeClaim>,
-  reason: string
+  reason: string,
+  options?: { readonly recordPodNomination?: boolean }
 ) {
   const kube = yield* KubeClient
   const cluster = yield* ClusterState
@@ -252,7 +254,9 @@ export const createNodeClaims = Effect.fn("Provisioner.createNodeClaims")(functi
       1
     )
     created.push({ name: nodeClaim.value.metadata.name ?? "", claim })
-    for (const pod of realPods(claim.pods)) {
+    if (options?.recordPodNomination !== true) continue
+    // CapacityBuffer virtual pods too: upstream v1.14.0's `Provisioner.Create` nominates every pod of the NodeClaim.
+    for (const pod of claim.pods) {
       yield* events.publish({
         involvedObject: podReference(pod),
         type: "Normal",
@@ -289,11 +293,13 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
   )
   const { results } = simulated
   if (buffered) yield* CapacityBufferStatus.record(results, view.virtualPods ?? [])
-  // Virtual pods are never bound, nominated or reported: only the real pods are the pass's pending pods.
+  // Virtual pods are never bound and leave no scheduling decision in the cluster state (upstream filters them out of
+  // MarkPodSchedulingDecisions: no object would ever clear it).
   const pending = realPods(simulated.pending)
   const elapsed = (yield* Clock.currentTimeMillis) - started
   yield* Metric.update(Metric.withAttributes(Metrics.schedulingDurationSeconds, schedulerAttributes), elapsed / 1000)
-  // A pod deferred for reserved capacity is not unschedulable, only waiting (upstream's ReservedOfferingErrors).
+  // A pod deferred for reserved capacity is not unschedulable, only waiting (upstream's ReservedOfferingErrors); a
+  // buffer's virtual pod that fits nowhere counts, as upstream's count of all the pass's pod errors does.
   yield* Metric.update(
     Metric.withAttributes(Metrics.unschedulablePodsCount, schedulerAttributes),
     results.errors.size - results.deferred.size
@@ -345,9 +351,10 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
       })
     }
   }
+  // Upstream v1.14.0 `Results.Record`: FailedScheduling for every pod error, virtual pods' too.
   for (const [key, reason] of results.errors) {
     if (results.deferred.has(key)) continue
-    const pod = pending.find((candidate) => ClusterView.podKey(candidate) === key)
+    const pod = simulated.pending.find((candidate) => ClusterView.podKey(candidate) === key)
     if (pod === undefined) continue
     yield* events.publish({
       involvedObject: podReference(pod),
@@ -356,7 +363,7 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
       message: `Failed to schedule pod, ${reason}`
     })
   }
-  const created = yield* createNodeClaims(results.newNodeClaims, "provisioning")
+  const created = yield* createNodeClaims(results.newNodeClaims, "provisioning", { recordPodNomination: true })
   return { created: created.length, synced: true }
 })
 

@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Metric } from "effect"
 import * as Api from "../../../src/api/CapacityBuffer.ts"
+import * as ProvisioningMetrics from "../../../src/controllers/provisioning/ProvisioningMetrics.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
 import * as D from "../disruption/support.ts"
@@ -185,6 +186,39 @@ describe("CapacityBuffer: headroom kept launched", S.controllerSuite, () => {
       assert.deepStrictEqual(yield* condition("headroom", Api.Provisioning), {
         status: "True",
         reason: Api.ReasonFitsExistingCapacity
+      })
+    }).pipe(Effect.provide(D.base()))
+  )
+
+  // Upstream v1.14.0 reports virtual pods as it reports real ones, except nominations of existing nodes:
+  // `Results.Record` publishes FailedScheduling for every pod error, `Provisioner.Create` (RecordPodNomination)
+  // a Nominated event for every pod of a new NodeClaim, and the unschedulable-pods gauge counts every pod error.
+  it.effect("virtual pods get Nominated events for the NodeClaim launched for them, and FailedScheduling", () =>
+    Effect.gen(function* () {
+      yield* cluster(true)
+      yield* createPodTemplate("web", "1")
+      yield* createPodTemplate("huge", "1000")
+      yield* createBuffer("headroom", { podTemplateRef: { name: "web" }, replicas: 1 })
+      yield* createBuffer("toobig", { podTemplateRef: { name: "huge" }, replicas: 1 })
+      yield* S.advance(60_000)
+      const [claim] = yield* S.listNodeClaims
+      const events = (yield* S.listEvents).map((event) => [event.reason, event.involvedObject.name, event.message])
+      assert.deepInclude(events, [
+        "Nominated",
+        "capacity-buffer-headroom-1",
+        `Pod should schedule on: nodeclaim/${claim!.metadata.name}`
+      ])
+      const failed = events.filter(
+        ([reason, name]) => reason === "FailedScheduling" && name === "capacity-buffer-toobig-1"
+      )
+      assert.lengthOf(failed, 1)
+      const unschedulable = Metric.withAttributes(ProvisioningMetrics.unschedulablePodsCount, {
+        controller: "provisioner"
+      })
+      assert.strictEqual((yield* Metric.value(unschedulable)).value, 1, "the virtual pod that fits nowhere counts")
+      assert.deepStrictEqual(yield* condition("toobig", Api.Provisioning), {
+        status: "False",
+        reason: Api.ReasonRequiresNewCapacity
       })
     }).pipe(Effect.provide(D.base()))
   )
