@@ -177,11 +177,16 @@ export const plan = Effect.fn("Schedule.plan")(function* (
     wellKnownLabels: wellKnown,
     ...(minValuesPolicy === undefined ? {} : { minValuesPolicy })
   })
+  // Virtual pods are no input pods: headroom that fits nowhere is reported by its buffer, apart from the contract's list.
+  const bufferOfVirtual = new Map(virtualPods.map((pod) => [ClusterView.podKey(pod), CapacityBuffers.bufferOf(pod)]))
+  const unschedulableHeadroom: Array<{ buffer: string; pod: string; reason: string }> = []
   for (const [pod, reason] of results.errors) {
     // The NodePools left out may be the ones the pod would have fitted: name them and why.
     const why =
       skippedPools.length === 0 ? reason : [...(nodePools.length === 0 ? [] : [reason]), ...skippedPools].join("; ")
-    unschedulable.push({ pod, reason: why })
+    const buffer = bufferOfVirtual.get(pod)
+    if (buffer === undefined) unschedulable.push({ pod, reason: why })
+    else unschedulableHeadroom.push({ buffer, pod, reason: why })
   }
   const result: ScheduleOutput.PassResult = {
     nodeClaims: results.newNodeClaims.map((claim) => ({
@@ -196,7 +201,8 @@ export const plan = Effect.fn("Schedule.plan")(function* (
       ...podsAndBuffers(claim.pods)
     })),
     existingNodes: results.existingNodes.map((node) => ({ name: node.name, ...podsAndBuffers(node.pods) })),
-    unschedulable
+    unschedulable,
+    unschedulableHeadroom
   }
   return { result, wellKnown }
 })

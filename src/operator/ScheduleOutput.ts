@@ -32,6 +32,15 @@ export interface PassResult {
     readonly buffers?: ReadonlyArray<string>
   }>
   readonly unschedulable: ReadonlyArray<{ readonly pod: string; readonly reason: string }>
+  /** CapacityBuffer virtual pods that fit nowhere. */
+  readonly unschedulableHeadroom?: ReadonlyArray<UnschedulableHeadroomJson>
+}
+
+/** A CapacityBuffer virtual pod that fits nowhere (beyond the contract, which lists only input pods). */
+export interface UnschedulableHeadroomJson {
+  readonly buffer: string
+  readonly pod: string
+  readonly reason: string
 }
 
 /** What the KWOK provider would launch for a NodeClaim. */
@@ -72,6 +81,8 @@ export interface ScheduleJson {
   readonly nodeClaims: ReadonlyArray<NodeClaimJson>
   readonly existingNodes: ReadonlyArray<ExistingNodeJson>
   readonly unschedulable: ReadonlyArray<{ readonly pod: string; readonly reason: string }>
+  /** Present when some CapacityBuffer headroom fits nowhere. */
+  readonly unschedulableHeadroom?: ReadonlyArray<UnschedulableHeadroomJson>
 }
 
 // Code-unit order, not locale order: the output must be the same on every machine.
@@ -132,7 +143,14 @@ export const toJson = (result: PassResult, wellKnown: ReadonlySet<string>): Sche
     .sort((a, b) => compareStrings(a.name, b.name)),
   unschedulable: result.unschedulable
     .map(({ pod, reason }) => ({ pod, reason }))
-    .sort((a, b) => compareStrings(a.pod, b.pod) || compareStrings(a.reason, b.reason))
+    .sort((a, b) => compareStrings(a.pod, b.pod) || compareStrings(a.reason, b.reason)),
+  ...((result.unschedulableHeadroom ?? []).length === 0
+    ? {}
+    : {
+        unschedulableHeadroom: (result.unschedulableHeadroom ?? [])
+          .map(({ buffer, pod, reason }) => ({ buffer, pod, reason }))
+          .sort((a, b) => compareStrings(a.pod, b.pod))
+      })
 })
 
 /** The `capacityBuffers` field of an entry: virtual pods counted by buffer, by buffer name; none without any. */
@@ -203,6 +221,13 @@ export const renderText = (json: ScheduleJson): string => {
   if (json.unschedulable.length > 0) {
     lines.push("Unschedulable pods")
     for (const { pod, reason } of json.unschedulable) lines.push(`  ${pod}: ${oneLine(reason)}`)
+    lines.push("")
+  }
+  if (json.unschedulableHeadroom !== undefined) {
+    lines.push("Headroom that fits nowhere")
+    for (const { buffer, pod, reason } of json.unschedulableHeadroom) {
+      lines.push(`  capacitybuffer ${buffer} (${pod}): ${oneLine(reason)}`)
+    }
     lines.push("")
   }
   lines.push(summary(json))

@@ -1,4 +1,4 @@
-import { readdirSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
@@ -6,7 +6,7 @@ import { Effect } from "effect"
 import * as Catalog from "../../src/cloudprovider/Catalog.ts"
 import * as Manifests from "../../src/operator/Manifests.ts"
 import * as Schedule from "../../src/operator/Schedule.ts"
-import type * as ScheduleOutput from "../../src/operator/ScheduleOutput.ts"
+import * as ScheduleOutput from "../../src/operator/ScheduleOutput.ts"
 import { root } from "../fixtures.ts"
 
 const run = (files: ReadonlyArray<string>, output: "json" | "text" = "json", instanceTypes?: string) =>
@@ -586,6 +586,36 @@ describe("schedule: CapacityBuffer", () => {
       }).pipe(Effect.provide(NodeServices.layer))
       assert.include(text, "headroom for capacitybuffer default/web-headroom: 1 virtual pod")
       assert.include(text, "0 pods on 2 new NodeClaims, 0 on existing nodes, 0 unschedulable; headroom: 2 virtual pods")
+    })
+  )
+
+  it.effect("headroom that fits nowhere is reported by its buffer, not among the input's unschedulable pods", () =>
+    Effect.gen(function* () {
+      const yaml = readFileSync(join(root, files[0]!), "utf8").replace(
+        'requests: { cpu: "3", memory: 4Gi }',
+        'requests: { cpu: "3000", memory: 4Gi }'
+      )
+      const { result } = yield* Schedule.plan(
+        yield* Manifests.parse("inline.yaml", yaml),
+        Catalog.kwok(),
+        undefined,
+        undefined,
+        true
+      )
+      const json = ScheduleOutput.toJson(result, Catalog.kwokWellKnownLabels)
+      assert.deepStrictEqual(json.nodeClaims, [])
+      assert.deepStrictEqual(json.unschedulable, [])
+      assert.deepStrictEqual(
+        json.unschedulableHeadroom?.map(({ buffer, pod }) => [buffer, pod]),
+        [
+          ["default/web-headroom", "default/capacity-buffer-web-headroom-1"],
+          ["default/web-headroom", "default/capacity-buffer-web-headroom-2"]
+        ]
+      )
+      assert.include(
+        ScheduleOutput.renderText(json),
+        "Headroom that fits nowhere\n  capacitybuffer default/web-headroom (default/capacity-buffer-web-headroom-1): "
+      )
     })
   )
 
