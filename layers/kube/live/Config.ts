@@ -132,7 +132,8 @@ const clientNode = (selected: Kubeconfig.Selected): Effect.Effect<ClientNode.Kub
           {
             name: "cluster",
             server: cluster.server,
-            skipTLSVerify: cluster.insecureSkipTlsVerify,
+            // client-node refuses a plain-http server unless verification (meaningless there) is skipped.
+            skipTLSVerify: cluster.insecureSkipTlsVerify || cluster.server.startsWith("http:"),
             ...(cluster.certificateAuthority === undefined ? {} : { caFile: cluster.certificateAuthority }),
             ...(cluster.certificateAuthorityData === undefined ? {} : { caData: cluster.certificateAuthorityData }),
             ...(cluster.tlsServerName === undefined ? {} : { tlsServerName: cluster.tlsServerName }),
@@ -142,7 +143,10 @@ const clientNode = (selected: Kubeconfig.Selected): Effect.Effect<ClientNode.Kub
         users: [
           {
             name: "user",
-            ...(user.authProvider === undefined ? {} : { authProvider: user.authProvider }),
+            // A copy: client-node writes into it (refreshed OIDC tokens).
+            ...(user.authProvider === undefined
+              ? {}
+              : { authProvider: { name: user.authProvider.name, config: { ...user.authProvider.config } } }),
             ...(user.clientCertificate === undefined ? {} : { certFile: user.clientCertificate }),
             ...(user.clientCertificateData === undefined ? {} : { certData: user.clientCertificateData }),
             ...(user.clientKey === undefined ? {} : { keyFile: user.clientKey }),
