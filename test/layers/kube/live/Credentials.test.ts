@@ -266,25 +266,29 @@ describe("LiveKubeClient credentials", () => {
     })
   )
 
-  it.live("the deprecated auth-provider goes through @kubernetes/client-node (an unexpired OIDC id-token)", () =>
-    Effect.gen(function* () {
-      const stub = yield* answerNode
-      const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
-      const idToken = `${part({ alg: "none" })}.${part({ exp: 4_102_444_800 })}.signature`
-      const file = kubeconfigIn(
-        yield* directory,
-        { server: stub.url },
-        {
-          "auth-provider": {
-            name: "oidc",
-            config: { "id-token": idToken, "client-id": "karpenter", "idp-issuer-url": "https://issuer.example" }
+  it.live(
+    "the deprecated auth-provider goes through @kubernetes/client-node (an unexpired OIDC id-token)",
+    () =>
+      Effect.gen(function* () {
+        const stub = yield* answerNode
+        const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url")
+        const idToken = `${part({ alg: "none" })}.${part({ exp: 4_102_444_800 })}.signature`
+        const file = kubeconfigIn(
+          yield* directory,
+          { server: stub.url },
+          {
+            "auth-provider": {
+              name: "oidc",
+              config: { "id-token": idToken, "client-id": "karpenter", "idp-issuer-url": "https://issuer.example" }
+            }
           }
-        }
-      )
-      const kube = yield* LiveKube.make({ kubeconfig: file })
-      yield* kube.get(Resources.Nodes, "n")
-      assert.strictEqual(stub.requests[0]!.headers.authorization, `Bearer ${idToken}`)
-    })
+        )
+        const kube = yield* LiveKube.make({ kubeconfig: file })
+        yield* kube.get(Resources.Nodes, "n")
+        assert.strictEqual(stub.requests[0]!.headers.authorization, `Bearer ${idToken}`)
+      }),
+    // Importing client-node (its whole generated API) alone can take seconds on a loaded machine.
+    30_000
   )
 
   it.live("KUBECONFIG's files merge as kubectl merges them: the first file wins per name and for current-context", () =>
