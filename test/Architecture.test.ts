@@ -132,6 +132,15 @@ describe("architecture", () => {
     )
   })
 
+  it("@effect/platform-node is imported by module, never through its index (which loads them all: ~8 MB)", () => {
+    const files = [...sourceFiles(join(root, "src")), ...sourceFiles(join(root, "layers")), join(root, "bin.ts")]
+    const offenders = files.filter((file) => /\bfrom\s+["']@effect\/platform-node["']/.test(readFileSync(file, "utf8")))
+    assert.deepStrictEqual(
+      offenders.map((file) => relative(root, file)),
+      []
+    )
+  })
+
   it("the CLI reports package.json's version", () => {
     const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }
     assert.strictEqual(version, pkg.version)
