@@ -120,6 +120,27 @@ describe("architecture", () => {
     )
   })
 
+  it("@kubernetes/client-node is only ever imported lazily (its KubeConfig loads the whole generated API: ~33 MB)", () => {
+    const files = [...sourceFiles(join(root, "src")), ...sourceFiles(join(root, "layers")), join(root, "bin.ts")]
+    // A static import other than `import type`; the clause cannot cross a quote, so it is one import statement.
+    const offenders = files.filter((file) =>
+      /\bimport\s+(?!type\b)[^"']*\bfrom\s+["']@kubernetes\/client-node["']/.test(readFileSync(file, "utf8"))
+    )
+    assert.deepStrictEqual(
+      offenders.map((file) => relative(root, file)),
+      []
+    )
+  })
+
+  it("@effect/platform-node is imported by module, never through its index (which loads them all: ~8 MB)", () => {
+    const files = [...sourceFiles(join(root, "src")), ...sourceFiles(join(root, "layers")), join(root, "bin.ts")]
+    const offenders = files.filter((file) => /\bfrom\s+["']@effect\/platform-node["']/.test(readFileSync(file, "utf8")))
+    assert.deepStrictEqual(
+      offenders.map((file) => relative(root, file)),
+      []
+    )
+  })
+
   it("the CLI reports package.json's version", () => {
     const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }
     assert.strictEqual(version, pkg.version)

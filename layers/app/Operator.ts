@@ -3,7 +3,8 @@
  * HTTP servers for /metrics, /healthz and /readyz.
  */
 import { createServer } from "node:http"
-import { NodeHttpServer } from "@effect/platform-node"
+// The module, not the package index: that one loads every module of the package (Effect Cluster, a Redis client: ~8 MB).
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Layer, Logger, References, type Scope } from "effect"
 import { EventRecorder } from "../../src/kube/EventRecorder.ts"
 import * as Operations from "../../src/operator/Operations.ts"

@@ -3,7 +3,7 @@
  * a key being processed is never handed to a second worker — added again meanwhile it is marked dirty and queued when
  * the worker calls `done`; delayed adds on the Clock; per-key exponential backoff for failures.
  */
-import { Clock, Duration, Effect, FiberMap, Latch, Schema, type Scope } from "effect"
+import { Clock, Duration, Effect, Latch, Schema, type Scope } from "effect"
 
 /** `take` after `shutdown`, once every waiting key has been handed out. */
 export class WorkQueueShutdown extends Schema.TaggedError<WorkQueueShutdown>()("WorkQueueShutdown", {}) {}
@@ -41,7 +41,11 @@ export interface WorkQueue {
   readonly isShutdown: Effect.Effect<boolean>
 }
 
-/** Builds a work queue; its delayed adds are fibers of the current Scope. */
+/**
+ * Builds a work queue; one fiber of the current Scope wakes it for its delayed adds, whatever their number (client-go's
+ * delaying queue: a heap and one timer). A fiber per delayed key cost ~1.4 KB each, and the pod metrics controller
+ * keeps every pod delayed (its 30 s re-measure): ~14 MB of heap at 9,500 pods.
+ */
 export const make = Effect.fn("WorkQueue.make")(function* (
   options?: Options
 ): Effect.fn.Return<WorkQueue, never, Scope.Scope> {
@@ -57,7 +61,11 @@ export const make = Effect.fn("WorkQueue.make")(function* (
   const failures = new Map<string, number>()
   /** Open while keys are waiting (or after shutdown), so takers do not sleep through them. */
   const available = Latch.makeUnsafe(false)
-  const timers = yield* FiberMap.make<string>()
+  /** The delayed adds as a binary min-heap by (time, order of adding); an entry `delayed` no longer holds is stale. */
+  const heap: Array<{ readonly at: number; readonly seq: number; readonly key: string }> = []
+  let seq = 0
+  /** Opened when an add is due before the time the timer fiber sleeps until. */
+  const wake = Latch.makeUnsafe(false)
   let shuttingDown = false
 
   const addUnsafe = (key: string): void => {
@@ -88,29 +96,69 @@ export const make = Effect.fn("WorkQueue.make")(function* (
     if (dirty.delete(key)) addUnsafe(key)
   }
 
+  const before = (a: (typeof heap)[number], b: (typeof heap)[number]) => a.at < b.at || (a.at === b.at && a.seq < b.seq)
+
+  const pushUnsafe = (entry: (typeof heap)[number]): void => {
+    let index = heap.push(entry) - 1
+    while (index > 0) {
+      const parent = (index - 1) >> 1
+      if (!before(heap[index]!, heap[parent]!)) break
+      ;[heap[index], heap[parent]] = [heap[parent]!, heap[index]!]
+      index = parent
+    }
+  }
+
+  const popUnsafeEntry = (): (typeof heap)[number] | undefined => {
+    const top = heap[0]
+    const last = heap.pop()
+    if (top === undefined || last === undefined || heap.length === 0) return top
+    heap[0] = last
+    for (let index = 0; ; ) {
+      const left = 2 * index + 1
+      const right = left + 1
+      let least = index
+      if (left < heap.length && before(heap[left]!, heap[least]!)) least = left
+      if (right < heap.length && before(heap[right]!, heap[least]!)) least = right
+      if (least === index) break
+      ;[heap[index], heap[least]] = [heap[least]!, heap[index]!]
+      index = least
+    }
+    return top
+  }
+
+  /** Queues the delayed keys due by `now`, in due order; the time of the next one, if any. */
+  const releaseDueUnsafe = (now: number): number | undefined => {
+    while (heap.length > 0 && heap[0]!.at <= now) {
+      const { at, key } = popUnsafeEntry()!
+      if (delayed.get(key) !== at) continue
+      delayed.delete(key)
+      addUnsafe(key)
+    }
+    wake.closeUnsafe()
+    return heap[0]?.at
+  }
+
+  // The one timer: sleeps until the earliest delayed add, or until an earlier one arrives.
+  yield* Effect.gen(function* () {
+    while (true) {
+      const now = yield* Clock.currentTimeMillis
+      const next = releaseDueUnsafe(now)
+      yield* next === undefined ? wake.await : Effect.raceFirst(Effect.sleep(next - now), wake.await)
+    }
+  }).pipe(Effect.forkScoped)
+
   const addAfter = (key: string, delay: Duration.Input): Effect.Effect<void> =>
     Effect.suspend(() => {
       const millis = Duration.toMillis(delay)
       if (shuttingDown) return Effect.void
       if (millis <= 0) return Effect.sync(() => addUnsafe(key))
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      return Effect.map(Clock.currentTimeMillis, (now) => {
         const readyAt = now + millis
         const pending = delayed.get(key)
-        if (pending !== undefined && pending <= readyAt) return Effect.void
+        if (pending !== undefined && pending <= readyAt) return
         delayed.set(key, readyAt)
-        return Effect.asVoid(
-          FiberMap.run(
-            timers,
-            key,
-            Effect.andThen(
-              Effect.sleep(millis),
-              Effect.sync(() => {
-                delayed.delete(key)
-                addUnsafe(key)
-              })
-            )
-          )
-        )
+        pushUnsafe({ at: readyAt, seq: seq++, key })
+        if (heap[0]!.key === key && heap[0]!.at === readyAt) wake.openUnsafe()
       })
     })
 
@@ -151,11 +199,11 @@ export const make = Effect.fn("WorkQueue.make")(function* (
         )
       ),
     length: Effect.sync(() => waiting.size),
-    shutdown: Effect.suspend(() => {
+    shutdown: Effect.sync(() => {
       shuttingDown = true
       delayed.clear()
+      heap.length = 0
       available.openUnsafe()
-      return FiberMap.clear(timers)
     }),
     isShutdown: Effect.sync(() => shuttingDown)
   }

@@ -64,6 +64,32 @@ describe("WorkQueue", () => {
     })
   )
 
+  it.effect("thousands of delayed keys come out in due order, at their instants; an earlier add wakes the timer", () =>
+    Effect.gen(function* () {
+      const queue = yield* WorkQueue.make()
+      const keys = Array.from({ length: 3_000 }, (_, index) => ({
+        key: `k${index}`,
+        delay: ((index * 7_919) % 500) + 1
+      }))
+      for (const { key, delay } of keys) yield* queue.addAfter(key, delay)
+      const expected = [...keys].sort((a, b) => a.delay - b.delay).map(({ key }) => key)
+      const seen: Array<string> = []
+      for (let millis = 1; millis <= 500; millis++) {
+        yield* TestClock.adjust(1)
+        const due = keys.filter(({ delay }) => delay <= millis).length
+        while ((yield* queue.length) > 0) seen.push(yield* queue.take)
+        assert.strictEqual(seen.length, due, `at ${millis} ms`)
+      }
+      assert.deepStrictEqual(seen, expected)
+      // The timer now sleeps until a far key; a nearer one added later still comes out on time.
+      yield* queue.addAfter("far", 10_000)
+      yield* queue.addAfter("near", 10)
+      yield* TestClock.adjust(10)
+      assert.strictEqual(yield* queue.take, "near")
+      assert.strictEqual(yield* queue.length, 0)
+    })
+  )
+
   it.effect("addRateLimited backs off 5 ms × 2^failures up to the cap; forget resets it", () =>
     Effect.gen(function* () {
       const queue = yield* WorkQueue.make({ maxDelay: "1 second" })

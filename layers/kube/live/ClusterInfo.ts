@@ -39,8 +39,8 @@ export const minorVersionOf = (answer: unknown): string | undefined => {
 
 /** Reads the cluster's facts over the connection `source` describes; fails with a ConfigError saying what is missing. */
 export const discover = Effect.fn("ClusterInfo.discover")(function* (source: Config.Source, userAgent: string) {
-  const config = yield* Config.load(source)
-  const transport: Http.Transport = { connection: yield* Config.connect(config), userAgent }
+  const selected = yield* Config.load(source)
+  const transport: Http.Transport = { connection: yield* Config.connect(selected), userAgent }
   const get = (path: string, resource: string, name: string) =>
     Http.send(transport, { resource, name }, { method: "GET", path }, timeout).pipe(
       Effect.map((response) => (response.status === 200 ? json(response.body) : undefined)),
@@ -59,12 +59,11 @@ export const discover = Effect.fn("ClusterInfo.discover")(function* (source: Con
     "kube-system/kube-dns"
   )) as { readonly spec?: { readonly clusterIP?: unknown } } | undefined
   const clusterIP = service?.spec?.clusterIP
-  const cluster = config.getCurrentCluster()
-  const caFile = cluster?.caFile ?? ""
+  const { certificateAuthority: caFile, certificateAuthorityData: caData } = selected.cluster
   const caBundle =
-    (cluster?.caData ?? "") !== ""
-      ? cluster?.caData
-      : caFile !== ""
+    (caData ?? "") !== ""
+      ? caData
+      : caFile !== undefined
         ? yield* Effect.try({
             try: () => Fs.readFileSync(caFile).toString("base64"),
             catch: () => new Config.ConfigError({ message: `discovering caBundle: cannot read ${caFile}` })

@@ -61,13 +61,13 @@ export const open = (
   request: Request
 ): Effect.Effect<NodeHttp.IncomingMessage, Errors.Failure, Scope.Scope> =>
   Effect.gen(function* () {
-    const credentials = yield* Effect.mapError(transport.connection.headers, (error) =>
+    const credentials = yield* Effect.mapError(transport.connection.credentials, (error) =>
       Errors.unavailable(target, error.message, "unsent")
     )
     const url = urlOf(transport.connection.server, request)
     const body = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body))
-    const headers: Record<string, string> = {
-      ...credentials,
+    const headers: NodeHttp.OutgoingHttpHeaders = {
+      ...(credentials.headers as NodeHttp.OutgoingHttpHeaders),
       Accept: "application/json",
       "User-Agent": transport.userAgent,
       ...(body === undefined
@@ -78,7 +78,8 @@ export const open = (
     yield* Effect.addFinalizer(() => Effect.sync(() => req?.destroy()))
     return yield* Effect.callback<NodeHttp.IncomingMessage, Errors.Failure>((resume) => {
       const send = url.protocol === "https:" ? NodeHttps.request : NodeHttp.request
-      const sent = send(url, { method: request.method, headers, agent: transport.connection.agent })
+      // An exec plugin's client certificate rides on the request: the agent keeps a pool per certificate.
+      const sent = send(url, { method: request.method, headers, agent: transport.connection.agent, ...credentials.tls })
       req = sent
       let settled = false
       const settle = (effect: Effect.Effect<NodeHttp.IncomingMessage, Errors.Failure>) => {

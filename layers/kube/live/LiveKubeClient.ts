@@ -1,6 +1,6 @@
 /**
- * The KubeClient of a real Kubernetes API server, over @kubernetes/client-node's KubeConfig (kubeconfig or in-cluster
- * configuration and credentials) and plain HTTP requests built from the resource descriptors. Every request passes a
+ * The KubeClient of a real Kubernetes API server, over a kubeconfig or the in-cluster configuration and credentials
+ * (Config.ts) and plain HTTP requests built from the resource descriptors. Every request passes a
  * client-side token bucket (QPS/Burst, per client: the leader-election client gets its own), has a timeout (watches:
  * until their headers), and is retried with backoff when that is safe; failures are mapped once to the typed
  * KubeErrors. Patches are merge patches unless the caller asks for a JSON patch.
@@ -88,8 +88,7 @@ const narrowing =
 export const make = Effect.fn("LiveKubeClient.make")(function* (
   options?: Options
 ): Effect.fn.Return<KubeClient.KubeClient["Service"], Config.ConfigError, Scope.Scope> {
-  const config = yield* Config.load(options ?? {})
-  const connection = yield* Config.connect(config)
+  const connection = yield* Config.connect(yield* Config.load(options ?? {}))
   const transport: Http.Transport = { connection, userAgent: options?.userAgent ?? `karpenter-effect/${version}` }
   const limiter = RateLimiter.make({ qps: options?.qps ?? 200, burst: options?.burst ?? 300 })
   const timeout = Duration.fromInputUnsafe(options?.requestTimeout ?? Duration.seconds(30))

@@ -414,6 +414,10 @@ export const run = Effect.fn("Provisioner.run")(function* (options?: Options) {
   yield* Stream.runForEach(yield* pods.subscribe, (change) =>
     change.type !== "DELETED" && isUnschedulable(change.object) ? triggerPod(change.object) : Effect.void
   ).pipe(Effect.forkScoped)
+  // The pods cached before that subscription: upstream's pod trigger is a controller-runtime reconciler, which sees
+  // every object of the informer's initial list however early its cache synced. Without this a controller that
+  // restarts while pods are pending leaves them pending until one of them changes.
+  for (const pod of yield* pods.list()) if (isUnschedulable(pod)) yield* triggerPod(pod)
   yield* Effect.gen(function* () {
     const { key, id, due } = yield* Queue.take(requeue)
     const now = yield* Clock.currentTimeMillis

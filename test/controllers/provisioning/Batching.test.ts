@@ -6,8 +6,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import * as Fake from "../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as ConditionTypes from "../../../src/api/Conditions.ts"
+import * as NodePoolControllers from "../../../src/controllers/nodepool/NodePoolControllers.ts"
+import * as Provisioner from "../../../src/controllers/provisioning/Provisioner.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
+import * as InformerCache from "../../../src/runtime/InformerCache.ts"
 import * as S from "../support.ts"
 
 /** A fake-provider environment with a Ready NodePool and the controllers running. */
@@ -93,6 +96,28 @@ describe("Provisioner pod retrigger", S.controllerSuite, () => {
       assert.strictEqual(claims.length, 1)
       assert.strictEqual(claims[0]?.metadata.creationTimestamp, "1970-01-01T00:00:11Z")
     }).pipe(Effect.provide(S.kwokBase))
+  )
+
+  it.effect("a pod already pending in the process's cache when the provisioner starts is provisioned for at once", () =>
+    Effect.gen(function* () {
+      const fake = yield* Fake.FakeCloudProvider
+      yield* fake.setInstanceTypes(S.fakeCatalogue())
+      yield* S.createNodePool(S.nodePool("default"))
+      yield* S.createPendingPod(S.pod("a"))
+      // A (re)started process whose pod informer listed before the provisioner subscribed to it (the cluster state
+      // starts it first; on a fast connection it has synced by then).
+      const services = yield* Layer.build(S.processServices)
+      yield* Effect.flatMap(InformerCache.informer(Resources.Pods), (pods) => pods.synced).pipe(
+        Effect.provide(services)
+      )
+      yield* Layer.build(Layer.mergeAll(NodePoolControllers.layer, Layer.effectDiscard(Provisioner.run()))).pipe(
+        Effect.provide(services)
+      )
+      yield* S.advance(2_000, 100)
+      const claims = yield* S.listNodeClaims
+      assert.strictEqual(claims.length, 1)
+      assert.strictEqual(claims[0]?.metadata.creationTimestamp, "1970-01-01T00:00:01Z")
+    }).pipe(Effect.provide(S.fakeBase))
   )
 
   it.effect("a pod no NodePool can take is looked at again every 10 s, until it is gone", () =>

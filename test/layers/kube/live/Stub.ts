@@ -1,8 +1,10 @@
 /**
- * A scripted API server for the live client's tests: a node:http server on 127.0.0.1:0 that records every request
- * and answers through a handler the test provides.
+ * A scripted API server for the live client's tests: a node:http server (node:https when given TLS options) on
+ * 127.0.0.1:0 that records every request and answers through a handler the test provides.
  */
 import * as NodeHttp from "node:http"
+import * as NodeHttps from "node:https"
+import type * as Tls from "node:tls"
 import { Effect, Schedule, type Scope } from "effect"
 
 /** A request the stub received. */
@@ -15,6 +17,8 @@ export interface Recorded {
   readonly text: string
   /** The body parsed as JSON, when it was. */
   readonly body: unknown
+  /** The SHA-256 fingerprint of the client certificate the connection presented (TLS only). */
+  readonly clientCertificate?: string
 }
 
 /** How the stub answers: `index` counts the requests so far (from 0). */
@@ -49,12 +53,12 @@ export const status = (code: number, reason: string, message: string, details?: 
   code
 })
 
-/** Starts a stub for the Scope. */
-export const serve = (handler: Handler): Effect.Effect<Stub, never, Scope.Scope> =>
+/** Starts a stub for the Scope; with `tls`, an HTTPS one. */
+export const serve = (handler: Handler, tls?: NodeHttps.ServerOptions): Effect.Effect<Stub, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.callback<{ readonly stub: Stub; readonly server: NodeHttp.Server }>((resume) => {
       const requests: Array<Recorded> = []
-      const server = NodeHttp.createServer((req, res) => {
+      const listener: NodeHttp.RequestListener = (req, res) => {
         const chunks: Array<Buffer> = []
         req.on("data", (chunk: Buffer) => chunks.push(chunk))
         req.on("end", () => {
@@ -66,22 +70,26 @@ export const serve = (handler: Handler): Effect.Effect<Stub, never, Scope.Scope>
             body = undefined
           }
           const url = new URL(req.url ?? "/", "http://stub")
+          const peer = tls === undefined ? undefined : (req.socket as Tls.TLSSocket).getPeerCertificate()
           const recorded: Recorded = {
             method: req.method ?? "",
             path: url.pathname,
             query: url.searchParams,
             headers: req.headers,
             text,
-            body
+            body,
+            ...(peer?.fingerprint256 === undefined ? {} : { clientCertificate: peer.fingerprint256 })
           }
           requests.push(recorded)
           handler(recorded, res, requests.length - 1)
         })
-      })
+      }
+      const server = tls === undefined ? NodeHttp.createServer(listener) : NodeHttps.createServer(tls, listener)
       server.listen(0, "127.0.0.1", () => {
         const address = server.address()
         const port = typeof address === "object" && address !== null ? address.port : 0
-        resume(Effect.succeed({ stub: { url: `http://127.0.0.1:${port}`, requests }, server }))
+        const scheme = tls === undefined ? "http" : "https"
+        resume(Effect.succeed({ stub: { url: `${scheme}://127.0.0.1:${port}`, requests }, server }))
       })
     }),
     ({ server }) =>
