@@ -14,6 +14,7 @@ import * as Metrics from "./DisruptionMetrics.ts"
 import * as Headroom from "./Headroom.ts"
 import * as Method from "./Method.ts"
 import * as Planner from "./Planner.ts"
+import * as SimulationInputs from "./SimulationInputs.ts"
 
 /** Upstream `ShouldDisrupt` of consolidation. */
 export const shouldDisrupt = Planner.isConsolidationCandidate
@@ -29,6 +30,8 @@ export const make = Effect.fn("SingleNodeConsolidation.make")(function* <E, R>(
 ) {
   const cluster = yield* ClusterState
   const mark = Method.consolidatedMark()
+  // Why each candidate could not go when last simulated, and on what: the same inputs give the same answer.
+  let refusals = new Map<string, { readonly inputs: SimulationInputs.Inputs; readonly why: string }>()
   const computeCommand = Effect.fn("SingleNodeConsolidation.computeCommand")(function* (
     state: Planner.Snapshot,
     candidates: ReadonlyArray<Candidates.Candidate>,
@@ -38,6 +41,9 @@ export const make = Effect.fn("SingleNodeConsolidation.make")(function* <E, R>(
     if (mark.isConsolidated(consolidationState)) return undefined
     const ordered = [...candidates].sort(Candidates.byDisruptionCost)
     yield* Metrics.reportEligible("Underutilized", ordered.length)
+    const inputs = SimulationInputs.of(state)
+    const previous = refusals
+    refusals = new Map()
     const search = Effect.gen(function* () {
       for (const candidate of ordered) {
         if (!tries(candidate, budgets)) continue
@@ -45,10 +51,14 @@ export const make = Effect.fn("SingleNodeConsolidation.make")(function* <E, R>(
         // Upstream CanPassThreshold: if even deleting it would score too low in its Balanced pool, nothing will do.
         if (!Balanced.canPass(state, candidate, price)) continue
         const ruledOut = Headroom.ruledOut(state, candidate, price, context.settings)
+        const refused = previous.get(candidate.name)
         const { command, why } =
-          ruledOut === undefined
-            ? yield* Planner.computeConsolidation(state, [candidate], "single", context.settings)
-            : { command: undefined, why: ruledOut }
+          ruledOut !== undefined
+            ? { command: undefined, why: ruledOut }
+            : refused !== undefined && SimulationInputs.same(refused.inputs, inputs)
+              ? { command: undefined, why: refused.why }
+              : yield* Planner.computeConsolidation(state, [candidate], "single", context.settings)
+        if (ruledOut === undefined && command === undefined) refusals.set(candidate.name, { inputs, why })
         if (command !== undefined) {
           const evaluation = Balanced.evaluate(state, command, Planner.candidatesPrice)
           yield* Balanced.record(command, evaluation)
