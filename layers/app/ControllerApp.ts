@@ -95,7 +95,8 @@ export const limitHeapGrowth: Effect.Effect<void> = Effect.sync(() => setFlagsFr
  * MALLOC_ARENA_MAX and V8 sizes its young generation when the process starts. The container image sets them
  * (Dockerfile's ENV; test/manifests/Dockerfile.test.ts keeps the two equal) and bench:controller forks its controller
  * with them. Two malloc arenas instead of one per thread that allocates (up to 8 per core), and semi-spaces of 2 MB
- * instead of up to 16: at 1,000 nodes / 30,000 pods, RSS after the disruption pass 242 → 216 MB side by side (bench/README.md, round 4).
+ * instead of up to 16: at 1,000 nodes / 30,000 pods, RSS after the disruption pass 242 → 216 MB side by side
+ * (bench/README.md, round 4).
  */
 export const processEnvironment = {
   MALLOC_ARENA_MAX: "2",
