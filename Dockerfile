@@ -14,6 +14,8 @@ RUN npm run build
 # Runtime: production dependencies, the compiled code and the manifests; nothing runs as root.
 FROM node:22-slim AS runtime
 ENV NODE_ENV=production
+# Read when the process starts, so set here: two malloc arenas, 2 MB semi-spaces (ControllerApp.processEnvironment).
+ENV MALLOC_ARENA_MAX=2 NODE_OPTIONS=--max-semi-space-size=2
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force

@@ -12,6 +12,7 @@ import { type ChildProcess, fork } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Context, Effect, Layer, Schema, Stream } from "effect"
+import * as ControllerApp from "../layers/app/ControllerApp.ts"
 import * as KwokCloudProvider from "../layers/cloudprovider/kwok/KwokCloudProvider.ts"
 import * as MemoryKube from "../layers/kube/memory/MemoryKubeClient.ts"
 import * as ConditionTypes from "../src/api/Conditions.ts"
@@ -340,6 +341,8 @@ export const runOnce = (options: {
       const forked = performance.now()
       const child = fork(join(import.meta.dirname, "ControllerProcess.js"), [served.url], {
         execArgv: ["--expose-gc"],
+        // The environment the container image gives `controller`.
+        env: { ...process.env, ...ControllerApp.processEnvironment },
         stdio: ["ignore", "ignore", "inherit", "ipc"]
       })
       yield* Effect.addFinalizer(() => Effect.sync(() => child.kill()))

@@ -1,9 +1,9 @@
 /**
  * The `controller` process of `bench:controller` (forked by Controller.bench.ts with the API server's URL): what the
  * `controller` command runs — `layers/app/ControllerApp.ts`'s Layer, every controller and the KWOK provider on the live
- * client with the default options, and the command's heap growth — without leader election and the operations
- * endpoints. It tells its parent over IPC when its cluster state has synced, and answers questions about its memory
- * and its disruption passes.
+ * client with the default options, the command's heap growth and the image's environment (set by the fork) — without
+ * leader election and the operations endpoints. It tells its parent over IPC when its cluster state has synced, and
+ * answers questions about its memory and its disruption passes.
  */
 import { Context, Effect, Layer, Metric, References } from "effect"
 import * as ControllerApp from "../layers/app/ControllerApp.ts"

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
+import * as ControllerApp from "../../layers/app/ControllerApp.ts"
 import { readYamlDocuments, root } from "../fixtures.ts"
 
 interface Instruction {
@@ -104,6 +105,17 @@ describe("Dockerfile", () => {
     assert.deepStrictEqual(JSON.parse(args(runtime, "ENTRYPOINT")[0] ?? "null"), ["node", "/app/dist/bin.js"])
     assert.deepStrictEqual(JSON.parse(args(runtime, "CMD")[0] ?? "null"), ["controller"])
     assert.deepStrictEqual(args(runtime, "WORKDIR"), ["/app"])
+  })
+
+  it("gives the controller the process environment it cannot set for itself (ControllerApp.processEnvironment)", () => {
+    const environment = Object.fromEntries(
+      args(runtime, "ENV")
+        .flatMap((line) => line.split(/\s+/))
+        .map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)])
+    )
+    for (const [name, value] of Object.entries(ControllerApp.processEnvironment)) {
+      assert.strictEqual(environment[name], value, name)
+    }
   })
 
   it("keeps node_modules, dist and .git out of the build context", () => {

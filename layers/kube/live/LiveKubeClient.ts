@@ -122,15 +122,18 @@ export const make = Effect.fn("LiveKubeClient.make")(function* (
         : Effect.succeed(parsed)
     })
 
-  // Objects outlive their requests in the informers' caches: they share their equal strings.
+  // Objects outlive their requests in the informers' caches: they are compacted once decoded.
   const interning = Interning.make()
   const decoder =
     <A extends Resource.KubeObject, I>(resource: Resource.Resource<A, I>, target: Errors.Target) =>
     (raw: unknown): Effect.Effect<A, Errors.Failure> =>
-      Effect.suspend(() => {
-        interning.strings(raw)
-        return Effect.mapError(resource.decode(raw), (error) => Errors.malformed(target, error.message))
-      })
+      resource.decode(raw).pipe(
+        Effect.map((decoded) => {
+          interning.objects(decoded)
+          return decoded
+        }),
+        Effect.mapError((error) => Errors.malformed(target, error.message))
+      )
 
   /** A request whose answer is an object of `resource`. */
   const object = <A extends Resource.KubeObject, I>(

@@ -8,12 +8,22 @@ const pod = (name: string) => ({
 })
 
 describe("Interning", () => {
-  it("leaves parsed objects equal to what was parsed, through generations of its table", () => {
+  it("leaves objects equal to what was decoded, through generations of its table", () => {
     const interning = Interning.make(3)
     for (const name of ["a", "b", "c", "d", "e"]) {
-      const parsed: unknown = JSON.parse(JSON.stringify(pod(name)))
-      interning.strings(parsed)
-      assert.deepStrictEqual(parsed, pod(name))
+      const decoded = pod(name)
+      interning.objects(decoded)
+      assert.deepStrictEqual(decoded, pod(name))
     }
+  })
+
+  it("replaces every array by a copy, nested ones included", () => {
+    const decoded = pod("a")
+    const { containers } = decoded.spec
+    const args = containers[0]!.args
+    Interning.make().objects(decoded)
+    assert.notStrictEqual(decoded.spec.containers, containers)
+    assert.notStrictEqual(decoded.spec.containers[0]!.args, args)
+    assert.deepStrictEqual(decoded.spec.containers, pod("a").spec.containers)
   })
 })
