@@ -64,7 +64,28 @@ interface Matcher {
   readonly matches: (object: Json) => boolean
 }
 
-const clone = <A>(value: A): A => structuredClone(value)
+/**
+ * A deep copy of a written value, so later changes by the caller do not reach the store: plain objects and arrays
+ * copied member by member (structuredClone's serialization was a percent of a simulated day), anything else by
+ * structuredClone.
+ */
+const clone = <A>(value: A): A => copyValue(value) as A
+
+const copyValue = (value: unknown): unknown => {
+  if (typeof value !== "object" || value === null) return value
+  if (Array.isArray(value)) return value.map(copyValue)
+  const prototype = Object.getPrototypeOf(value)
+  if (prototype !== Object.prototype && prototype !== null) return structuredClone(value)
+  const copy: Json = {}
+  for (const key of Object.keys(value)) {
+    const member = copyValue((value as Json)[key])
+    // defineProperty keeps a "__proto__" key an own key, as structuredClone does.
+    if (key === "__proto__")
+      Object.defineProperty(copy, key, { value: member, enumerable: true, writable: true, configurable: true })
+    else copy[key] = member
+  }
+  return copy
+}
 const metadataOf = (object: unknown): Json => objectAt(object, "metadata")
 const stringAt = (object: Json, key: string): string | undefined => {
   const value = object[key]
