@@ -141,13 +141,25 @@ export const make = Effect.fn("Workloads.make")(function* (): Effect.fn.Return<
         }
         if (Objects.isTerminating(replicaSet)) return Result.done
         const namespace = replicaSet.metadata.namespace ?? ""
-        const owned = (yield* podInformer.byIndex(Indices.controller, replicaSet.metadata.uid)).filter(
-          (pod) => pod.metadata.namespace === namespace
-        )
-        const active = owned.filter(Pod.isActive)
-        const byKey = new Map(owned.map((pod) => [Resource.keyOf(pod), pod]))
+        // One pass over the owned pods: this runs after every change of any of them, on up to thousands of pods.
+        const owned = yield* podInformer.byIndex(Indices.controller, replicaSet.metadata.uid)
+        const active: Array<Pod.Pod> = []
+        let ready = 0
+        for (const pod of owned) {
+          if (pod.metadata.namespace !== namespace || !Pod.isActive(pod)) continue
+          active.push(pod)
+          if (Objects.isPodReady(pod)) ready++
+        }
         const now = yield* Clock.currentTimeMillis
-        const check = expectations.check(key, (podKey) => byKey.get(podKey), now)
+        // Keyed only when expectations are pending (most reconciles have none).
+        let byKey: Map<string, Pod.Pod> | undefined
+        const ownedPod = (podKey: string): Pod.Pod | undefined => {
+          byKey ??= new Map(
+            owned.filter((pod) => pod.metadata.namespace === namespace).map((pod) => [Resource.keyOf(pod), pod])
+          )
+          return byKey.get(podKey)
+        }
+        const check = expectations.check(key, ownedPod, now)
         const desired = replicaSet.spec.replicas ?? 1
         if (check.satisfied && active.length < desired) {
           const template = replicaSet.spec.template
@@ -176,7 +188,6 @@ export const make = Effect.fn("Workloads.make")(function* (): Effect.fn.Return<
             yield* ignoreGone(kube.delete(Resources.Pods, pod.metadata.name ?? "", { namespace }))
           }
         }
-        const ready = active.filter(Objects.isPodReady).length
         const status: ReplicaStatus = {
           replicas: active.length,
           readyReplicas: ready,

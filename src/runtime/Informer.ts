@@ -89,8 +89,26 @@ interface Indexed<A> {
   lookup(value: string | undefined): ReadonlyArray<A>
 }
 
+/** Where `key` is in the sorted `keys`, or where it would go. */
+const positionIn = (keys: ReadonlyArray<string>, key: string): number => {
+  let low = 0
+  let high = keys.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (keys[middle]! < key) low = middle + 1
+    else high = middle
+  }
+  return low
+}
+
 const makeIndexed = <A>(declared: Index<A>): Indexed<A> => {
-  const entries = new Map<string, { readonly objects: Map<string, A>; sorted: ReadonlyArray<A> | undefined }>()
+  // Per value: its objects by key, their keys kept sorted as objects come and go (a pod's status change keeps its
+  // place, so a lookup after it only re-reads the objects; sorting them again after every change was the cost of a
+  // busy ReplicaSet's reconciles), and the list handed out, rebuilt on the first lookup after a change.
+  const entries = new Map<
+    string,
+    { readonly objects: Map<string, A>; readonly keys: Array<string>; sorted: ReadonlyArray<A> | undefined }
+  >()
   const none: ReadonlyArray<string> = []
   return {
     declared,
@@ -100,18 +118,22 @@ const makeIndexed = <A>(declared: Index<A>): Indexed<A> => {
       for (const value of before) {
         if (after.includes(value)) continue
         const entry = entries.get(value)
-        if (entry === undefined) continue
-        entry.objects.delete(key)
-        if (entry.objects.size === 0) entries.delete(value)
-        else entry.sorted = undefined
+        if (entry === undefined || !entry.objects.delete(key)) continue
+        if (entry.objects.size === 0) {
+          entries.delete(value)
+        } else {
+          entry.keys.splice(positionIn(entry.keys, key), 1)
+          entry.sorted = undefined
+        }
       }
       if (next === undefined) return
       for (const value of after) {
         let entry = entries.get(value)
         if (entry === undefined) {
-          entry = { objects: new Map(), sorted: undefined }
+          entry = { objects: new Map(), keys: [], sorted: undefined }
           entries.set(value, entry)
         }
+        if (!entry.objects.has(key)) entry.keys.splice(positionIn(entry.keys, key), 0, key)
         entry.objects.set(key, next)
         entry.sorted = undefined
       }
@@ -119,11 +141,7 @@ const makeIndexed = <A>(declared: Index<A>): Indexed<A> => {
     lookup: (value) => {
       const entry = value === undefined ? undefined : entries.get(value)
       if (entry === undefined) return []
-      if (entry.sorted === undefined) {
-        entry.sorted = Array.from(entry.objects.keys())
-          .sort(byKey)
-          .map((key) => entry.objects.get(key)!)
-      }
+      if (entry.sorted === undefined) entry.sorted = entry.keys.map((key) => entry.objects.get(key)!)
       return entry.sorted
     }
   }
@@ -179,16 +197,7 @@ export const make = Effect.fn("Informer.make")(function* <A extends Resource.Kub
   }
 
   /** Where `key` is in `sortedKeys`, or where it would go. */
-  const position = (key: string): number => {
-    let low = 0
-    let high = sortedKeys.length
-    while (low < high) {
-      const middle = (low + high) >>> 1
-      if (sortedKeys[middle]! < key) low = middle + 1
-      else high = middle
-    }
-    return low
-  }
+  const position = (key: string): number => positionIn(sortedKeys, key)
   let resourceVersion: string | undefined
   const synced = yield* Deferred.make<void>()
   const pubsub = yield* PubSub.unbounded<Change<A>>()
