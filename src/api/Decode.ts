@@ -46,27 +46,16 @@ export const describeProblems = (list: ReadonlyArray<Problem>): string =>
 /** Every problem of a schema issue as `field: message`, joined with "; ". */
 export const describeIssue = (issue: SchemaIssue.Issue): string => describeProblems(problems(issue))
 
-/** A synchronous check's outcome: every problem, and the decoded value when there are none. */
-export type Checked<A> =
-  | { readonly problems: readonly []; readonly value: A }
-  | { readonly problems: ReadonlyArray<Problem>; readonly value: undefined }
-
-/** A synchronous check of `input` against `schema` that keeps what it decoded. */
-export const checker = <S extends Schema.Constraint & { readonly DecodingServices: never }>(schema: S) => {
-  const decode = Schema.decodeUnknownExit(schema, { errors: "all" })
-  return (input: unknown): Checked<S["Type"]> => {
-    const exit = decode(input)
-    if (exit._tag === "Success") return { problems: [], value: exit.value }
-    const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")
-    if (error === undefined) throw new Error(`decoding crashed: ${String(exit.cause)}`)
-    return { problems: problems(error.error.issue), value: undefined }
-  }
-}
-
 /** A synchronous check of `input` against `schema`: every problem, or none. */
 export const validator = <S extends Schema.Constraint & { readonly DecodingServices: never }>(schema: S) => {
-  const check = checker(schema)
-  return (input: unknown): ReadonlyArray<Problem> => check(input).problems
+  const decode = Schema.decodeUnknownExit(schema, { errors: "all" })
+  return (input: unknown): Array<Problem> => {
+    const exit = decode(input)
+    if (exit._tag === "Success") return []
+    const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+    if (error === undefined) throw new Error(`decoding crashed: ${String(exit.cause)}`)
+    return problems(error.error.issue)
+  }
 }
 
 /** How an object is named in messages: `namespace/name`, `name`, or "" when it has none. */

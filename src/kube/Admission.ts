@@ -13,21 +13,10 @@ export interface Kind extends Validation.Kind {
 }
 
 /** kube-apiserver's rules first (names, labels, pod rules, ...), then the schema's problems on fields they left. */
-export const problems = (kind: Kind, input: unknown): Array<Decode.Problem> => checked(kind, input).problems
-
-/** {@link problems}, and the object as the kind's schema decoded it when there are none and the kind has `check`. */
-export const checked = <A>(
-  kind: Kind & { readonly check?: (input: unknown) => Decode.Checked<A> },
-  input: unknown
-): { readonly problems: Array<Decode.Problem>; readonly value: A | undefined } => {
+export const problems = (kind: Kind, input: unknown): Array<Decode.Problem> => {
   const found = Validation.validate(kind, input)
   const named = new Set(found.map((problem) => problem.field))
-  const schema = kind.check?.(input)
-  const problems = [
-    ...found,
-    ...(schema?.problems ?? kind.validate?.(input) ?? []).filter((problem) => !named.has(problem.field))
-  ]
-  return { problems, value: problems.length === 0 ? schema?.value : undefined }
+  return [...found, ...(kind.validate?.(input) ?? []).filter((problem) => !named.has(problem.field))]
 }
 
 /** As kube-apiserver with `fieldValidation=Strict`: the unknown fields if there are any, else {@link problems}. */

@@ -25,8 +25,6 @@ export interface Resource<A extends KubeObject, I = unknown> {
   readonly decode: (input: unknown) => Effect.Effect<A, Decode.InvalidObject>
   /** Checks a wire object synchronously: every problem, or none. */
   readonly validate: (input: unknown) => ReadonlyArray<Decode.Problem>
-  /** {@link validate}, keeping the decoded object when there is no problem (as {@link decode} would give it). */
-  readonly check: (input: unknown) => Decode.Checked<A>
 }
 
 /** Builds a descriptor. */
@@ -48,13 +46,8 @@ export const make = <
   apiVersion: options.group === "" ? options.version : `${options.group}/${options.version}`,
   schema: options.schema as unknown as Schema.Codec<S["Type"], S["Encoded"]>,
   decode: Decode.decoder(options.kind, options.schema),
-  ...checks(options.schema)
+  validate: Decode.validator(options.schema)
 })
-
-const checks = <S extends Schema.Constraint & { readonly DecodingServices: never }>(schema: S) => {
-  const check = Decode.checker(schema)
-  return { check, validate: (input: unknown) => check(input).problems }
-}
 
 /** `namespace/name` for namespaced objects, `name` otherwise: the key of a cache or a work queue. */
 export const keyOf = (object: KubeObject): string => {

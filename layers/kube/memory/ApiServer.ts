@@ -121,16 +121,6 @@ export class ApiServer {
   private readonly dependents = new Map<string, Map<string, { readonly kind: Kinds.Kind; readonly key: string }>>()
   private readonly faults = new Map<Operation, Array<KubeError.KubeError>>()
   private random: number
-  /**
-   * Admission decodes every write with its kind's schema, and a client decodes each stored version with the same
-   * schema: an update's admitted object decoded, then the stored version's decoded form, taken once by the client
-   * (decoding twice per write was a few percent of a simulated day).
-   */
-  private readonly admitted = new WeakMap<Json, Resource.KubeObject>()
-  private readonly decoded = new WeakMap<
-    Json,
-    { readonly resource: Resource.Resource<Resource.KubeObject>; readonly object: Resource.KubeObject }
-  >()
 
   /** `startedAt`: when the cluster starts (epoch millis), the creation time of the namespaces that exist from it. */
   constructor(options?: Options, startedAt = 0) {
@@ -139,14 +129,6 @@ export class ApiServer {
     for (const namespace of options?.namespaces ?? ["default", "kube-system", "kube-node-lease"]) {
       this.create(Resources.Namespaces, { metadata: { name: namespace } }, { now: startedAt })
     }
-  }
-
-  /** A stored object as `resource` decodes it, when admission decoded it already with that resource's schema. */
-  takeDecoded(resource: Resource.Resource<Resource.KubeObject>, stored: unknown): Resource.KubeObject | undefined {
-    const entry = typeof stored === "object" && stored !== null ? this.decoded.get(stored as Json) : undefined
-    if (entry === undefined || entry.resource !== resource) return undefined
-    this.decoded.delete(stored as Json)
-    return entry.object
   }
 
   // -- Fault injection and test hooks ----------------------------------------------------------------------------
@@ -728,11 +710,7 @@ export class ApiServer {
    */
   private admit(kind: Kinds.Kind, object: Json): Json {
     const name = stringAt(metadataOf(object), "name") ?? ""
-    const { problems, value } = Admission.checked(kind.resource, object)
-    // An update carries its resourceVersion already, at the place the schema gives it: the stored version's decoded
-    // form is this one with the new resourceVersion (see commit).
-    const version = stringAt(metadataOf(object), "resourceVersion")
-    if (value !== undefined && version !== undefined && version !== "") this.admitted.set(object, value)
+    const problems = Admission.problems(kind.resource, object)
     if (kind.id === "leases.coordination.k8s.io") {
       for (const field of ["acquireTime", "renewTime"]) {
         const value = objectAt(object, "spec")[field]
@@ -867,13 +845,6 @@ export class ApiServer {
     this.revision += 1
     const stored: Json = { ...next, metadata: { ...metadataOf(next), resourceVersion: String(this.revision) } }
     this.storeOf(kind).set(key, stored)
-    const admitted = this.admitted.get(next)
-    if (admitted !== undefined) {
-      this.decoded.set(stored, {
-        resource: kind.resource,
-        object: { ...admitted, metadata: { ...admitted.metadata, resourceVersion: String(this.revision) } }
-      })
-    }
     if (previous !== undefined) this.indexOwners(kind, key, previous, false)
     this.indexOwners(kind, key, stored, true)
     this.record({

@@ -53,11 +53,7 @@ const call = <A>(body: (now: number) => A): Effect.Effect<A, KubeError.KubeError
 const decoded = new WeakMap<Resource<KubeObject, unknown>, WeakMap<object, KubeObject>>()
 
 /** Decodes a stored object: it passed validation on write, so a failure here is a bug. */
-const decode = <A extends KubeObject, I>(
-  server: ApiServer,
-  resource: Resource<A, I>,
-  raw: unknown
-): Effect.Effect<A> => {
+const decode = <A extends KubeObject, I>(resource: Resource<A, I>, raw: unknown): Effect.Effect<A> => {
   let byRaw = decoded.get(resource)
   if (byRaw === undefined) {
     byRaw = new WeakMap()
@@ -65,11 +61,6 @@ const decode = <A extends KubeObject, I>(
   }
   const cached = byRaw.get(raw as object)
   if (cached !== undefined) return Effect.succeed(cached as A)
-  const admitted = server.takeDecoded(resource as Resource<KubeObject>, raw)
-  if (admitted !== undefined) {
-    byRaw.set(raw as object, admitted)
-    return Effect.succeed(admitted as A)
-  }
   const cache = byRaw
   return Effect.orDie(resource.decode(raw)).pipe(
     Effect.tap((object) => Effect.sync(() => cache.set(raw as object, object)))
@@ -105,7 +96,7 @@ const watch = <A extends KubeObject, I>(
       (event): Effect.Effect<KubeClient.WatchEvent<A>> =>
         event.type === "BOOKMARK"
           ? Effect.succeed(event)
-          : Effect.map(decode(server, resource, event.object), (object) => ({ type: event.type, object }))
+          : Effect.map(decode(resource, event.object), (object) => ({ type: event.type, object }))
     ),
     (stream) =>
       stream as Stream.Stream<
@@ -118,16 +109,14 @@ const watch = <A extends KubeObject, I>(
 export const makeClient = (server: ApiServer): KubeClient.KubeClient["Service"] => ({
   get: (resource, name, options) =>
     narrow(
-      call(() => server.get(resource, name, options?.namespace)).pipe(
-        Effect.flatMap((raw) => decode(server, resource, raw))
-      )
+      call(() => server.get(resource, name, options?.namespace)).pipe(Effect.flatMap((raw) => decode(resource, raw)))
     ),
   list: (resource, options) =>
     narrow(
       call(() => server.list(resource, options)).pipe(
         Effect.flatMap((page) =>
           Effect.map(
-            Effect.forEach(page.items, (raw) => decode(server, resource, raw)),
+            Effect.forEach(page.items, (raw) => decode(resource, raw)),
             (items) => ({
               items,
               resourceVersion: page.resourceVersion,
@@ -141,20 +130,20 @@ export const makeClient = (server: ApiServer): KubeClient.KubeClient["Service"] 
   create: (resource, object, options) =>
     narrow(
       call((now) => server.create(resource, object, { namespace: options?.namespace, now })).pipe(
-        Effect.flatMap((raw) => decode(server, resource, raw))
+        Effect.flatMap((raw) => decode(resource, raw))
       )
     ),
   replace: (resource, object, options) =>
     narrow(
       call((now) =>
         server.replace(resource, object, { namespace: options?.namespace, subresource: options?.subresource, now })
-      ).pipe(Effect.flatMap((raw) => decode(server, resource, raw)))
+      ).pipe(Effect.flatMap((raw) => decode(resource, raw)))
     ),
   patch: (resource, name, patch, options) =>
     narrow(
       call((now) =>
         server.patch(resource, name, patch, { namespace: options?.namespace, subresource: options?.subresource, now })
-      ).pipe(Effect.flatMap((raw) => decode(server, resource, raw)))
+      ).pipe(Effect.flatMap((raw) => decode(resource, raw)))
     ),
   delete: (resource, name, options) =>
     narrow(
