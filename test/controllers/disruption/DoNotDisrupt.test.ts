@@ -24,6 +24,19 @@ const driftAll = Effect.flatMap(Effect.service(KubeClient), (kube) =>
   })
 )
 
+/** A NodePool that drift may empty at once, with a 10-minute terminationGracePeriod; then every controller. */
+const startWithGracePeriod = Effect.andThen(
+  D.setup(
+    D.nodePool("default", {
+      consolidateAfter: "Never",
+      labels: { team: "a" },
+      budgets: [{ nodes: "100%" }],
+      terminationGracePeriod: "10m"
+    })
+  ),
+  D.start()
+)
+
 describe("disruption: do-not-disrupt with a duration (v1.12)", S.controllerSuite, () => {
   it.effect(
     'a duration protects the node until that long after the pod started; consolidation takes it the moment it ends, while "true" keeps protecting',
@@ -120,15 +133,7 @@ describe("disruption: do-not-disrupt with a duration (v1.12)", S.controllerSuite
     "with a terminationGracePeriod drift does not wait: the drain evicts each pod when its protection ends, or deletes it when the grace period runs out",
     () =>
       Effect.gen(function* () {
-        yield* D.setup(
-          D.nodePool("default", {
-            consolidateAfter: "Never",
-            labels: { team: "a" },
-            budgets: [{ nodes: "100%" }],
-            terminationGracePeriod: "10m"
-          })
-        )
-        const log = yield* D.start()
+        const log = yield* startWithGracePeriod
         yield* D.launch("brief", "small")
         yield* D.launch("held", "small")
         yield* S.advance(2_000, 1_000)
@@ -171,15 +176,7 @@ describe("disruption: do-not-disrupt with a duration (v1.12)", S.controllerSuite
     "with a terminationGracePeriod a drifted node holding only a protected pod is not empty: the empty drifted node goes first, then it alone",
     () =>
       Effect.gen(function* () {
-        yield* D.setup(
-          D.nodePool("default", {
-            consolidateAfter: "Never",
-            labels: { team: "a" },
-            budgets: [{ nodes: "100%" }],
-            terminationGracePeriod: "10m"
-          })
-        )
-        const log = yield* D.start()
+        const log = yield* startWithGracePeriod
         yield* D.launch("held", "small")
         yield* D.launch("idle", "small")
         yield* S.advance(2_000, 1_000)
