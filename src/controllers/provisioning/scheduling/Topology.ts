@@ -543,9 +543,23 @@ export class Topology {
   }
 
   private termGroup(pod: Pod, kind: "affinity" | "antiAffinity", term: PodAffinityTerm): Group {
-    return this.memoized(definitionOf(kind, pod, term), () =>
+    return this.affinityTermGroup(pod, kind, term, false)
+  }
+
+  /** The group that counts the pods a pod's required anti-affinity term keeps away (upstream's inverse topology). */
+  private inverseGroup(pod: Pod, term: PodAffinityTerm): Group {
+    return this.affinityTermGroup(pod, "antiAffinity", term, true)
+  }
+
+  private affinityTermGroup(
+    pod: Pod,
+    kind: "affinity" | "antiAffinity",
+    term: PodAffinityTerm,
+    inverse: boolean
+  ): Group {
+    return this.memoized(definitionOf(inverse ? "inverse" : kind, pod, term), () =>
       this.intern(
-        this.groups,
+        inverse ? this.inverseGroups : this.groups,
         kind,
         term.topologyKey,
         this.namespacesOf(pod, term),
@@ -553,23 +567,7 @@ export class Topology {
         0,
         undefined,
         undefined,
-        false
-      )
-    )
-  }
-
-  private inverseGroup(pod: Pod, term: PodAffinityTerm): Group {
-    return this.memoized(definitionOf("inverse", pod, term), () =>
-      this.intern(
-        this.inverseGroups,
-        "antiAffinity",
-        term.topologyKey,
-        this.namespacesOf(pod, term),
-        withLabelKeys(term.labelSelector, pod, term.matchLabelKeys),
-        0,
-        undefined,
-        undefined,
-        true
+        inverse
       )
     )
   }
