@@ -101,8 +101,8 @@ describe("explain pod", () => {
           )
           const text = yield* run(["explain", "pod", "default/solo-2"])
           assert.include(text, "pod default/solo-2 cannot be scheduled:\n  - incompatible with nodepool")
-          const missing = yield* Effect.flip(run(["explain", "pod", "default/nope"]))
-          assert.strictEqual((missing as { message: string }).message, "pod default/nope not found")
+          const missing = yield* failureOf(run, ["explain", "pod", "default/nope"])
+          assert.strictEqual(missing, "pod default/nope not found")
           assert.strictEqual(writes(), 0)
         })
       ),
@@ -279,6 +279,10 @@ status: {phase: Running}
 ].join("\n")
 
 /** Runs `explain what-if` with the change flags and `-o json` against the what-if cluster's live copy. */
+/** The message of the error `run` fails with for `args`. */
+const failureOf = (run: (args: ReadonlyArray<string>) => Effect.Effect<string, unknown>, args: ReadonlyArray<string>) =>
+  Effect.map(Effect.flip(run(args)), (error) => (error as { message: string }).message)
+
 const whatIf = (run: (args: ReadonlyArray<string>) => Effect.Effect<string, unknown>, ...change: Array<string>) =>
   Effect.map(run(["explain", "what-if", ...change, "-o", "json"]), (text) => JSON.parse(text))
 
@@ -326,8 +330,8 @@ describe("explain what-if", () => {
                 "  move default/web-2 → small"
               ].join("\n")
             )
-            const missing = yield* Effect.flip(run(["explain", "what-if", "--delete-node", "nope"]))
-            assert.strictEqual((missing as { message: string }).message, "node nope not found")
+            const missing = yield* failureOf(run, ["explain", "what-if", "--delete-node", "nope"])
+            assert.strictEqual(missing, "node nope not found")
             assert.strictEqual(writes(), 0)
           })
         )
@@ -388,10 +392,10 @@ describe("explain what-if", () => {
             })
             const text = yield* run(["explain", "what-if", "--scale", "deployment/default/web=1"])
             assert.include(text, "disruption:\n  single (Underutilized): remove big ($0.2171798692/hour)")
-            const bad = yield* Effect.flip(run(["explain", "what-if", "--scale", "web=2"]))
-            assert.include((bad as { message: string }).message, "expected deployment/NAMESPACE/NAME=REPLICAS")
-            const missing = yield* Effect.flip(run(["explain", "what-if", "--scale", "deployment/default/api=2"]))
-            assert.strictEqual((missing as { message: string }).message, "deployment default/api not found")
+            const bad = yield* failureOf(run, ["explain", "what-if", "--scale", "web=2"])
+            assert.include(bad, "expected deployment/NAMESPACE/NAME=REPLICAS")
+            const missing = yield* failureOf(run, ["explain", "what-if", "--scale", "deployment/default/api=2"])
+            assert.strictEqual(missing, "deployment default/api not found")
             assert.strictEqual(writes(), 0)
           })
         )
@@ -429,8 +433,8 @@ describe("explain what-if", () => {
             const text = yield* run(["explain", "what-if", "--apply", file])
             assert.include(text, "nodeclaim big (node big) drifted: RequirementsDrifted")
             assert.include(text, "drift (Drifted): remove big ($0.2171798692/hour)")
-            const none = yield* Effect.flip(run(["explain", "what-if"]))
-            assert.include((none as { message: string }).message, "what-if needs one change")
+            const none = yield* failureOf(run, ["explain", "what-if"])
+            assert.include(none, "what-if needs one change")
             assert.strictEqual(writes(), 0)
           })
         )
