@@ -371,11 +371,8 @@ spec:
   )
 })
 
-describe("schedule: DaemonSet overhead", () => {
-  const oneCpu = `containers: [{name: c, resources: {requests: {cpu: "1", memory: 64Mi}}}]`
-  /** A NodePool of amd64 c-family nodes, the DaemonSet `agent` with this template spec, and a pending pod. */
-  const nodePoolAndDaemonSet = (templateSpec: string) => `
-apiVersion: karpenter.sh/v1
+/** A NodePool of amd64 c-family nodes, as YAML. */
+const cFamilyNodePool = `apiVersion: karpenter.sh/v1
 kind: NodePool
 metadata: {name: default}
 spec:
@@ -386,7 +383,13 @@ spec:
         - {key: karpenter.kwok.sh/instance-family, operator: In, values: [c]}
         - {key: kubernetes.io/os, operator: In, values: [linux]}
         - {key: kubernetes.io/arch, operator: In, values: [amd64]}
----
+`
+
+describe("schedule: DaemonSet overhead", () => {
+  const oneCpu = `containers: [{name: c, resources: {requests: {cpu: "1", memory: 64Mi}}}]`
+  /** A NodePool of amd64 c-family nodes, the DaemonSet `agent` with this template spec, and a pending pod. */
+  const nodePoolAndDaemonSet = (templateSpec: string) => `
+${cFamilyNodePool}---
 apiVersion: apps/v1
 kind: DaemonSet
 metadata: {name: agent, uid: agent-uid}
@@ -500,18 +503,7 @@ describe("schedule: NodeOverlay", () => {
 describe("schedule: pod-level resources", () => {
   /** A NodePool of amd64 c-family nodes and the pod `app`, one container of 700m, with these pod-level resources. */
   const manifests = (resources: string) => `
-apiVersion: karpenter.sh/v1
-kind: NodePool
-metadata: {name: default}
-spec:
-  template:
-    spec:
-      nodeClassRef: {group: karpenter.kwok.sh, kind: KWOKNodeClass, name: default}
-      requirements:
-        - {key: karpenter.kwok.sh/instance-family, operator: In, values: [c]}
-        - {key: kubernetes.io/os, operator: In, values: [linux]}
-        - {key: kubernetes.io/arch, operator: In, values: [amd64]}
----
+${cFamilyNodePool}---
 apiVersion: v1
 kind: Pod
 metadata: {name: app}
