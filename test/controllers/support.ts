@@ -178,6 +178,24 @@ export const kwokNodeClass = (
   spec
 })
 
+/** Creates the DaemonSet `name` in `default`, its pods labelled `app: name` and made from `podSpec`; the stored object. */
+export const createDaemonSet = (name: string, podSpec: Record<string, unknown>) =>
+  Effect.flatMap(Effect.service(KubeClient), (kube) =>
+    kube.create(
+      Resources.DaemonSets,
+      {
+        apiVersion: "apps/v1",
+        kind: "DaemonSet",
+        metadata: { name, namespace: "default" },
+        spec: {
+          selector: { matchLabels: { app: name } },
+          template: { metadata: { labels: { app: name } }, spec: podSpec }
+        }
+      } as never,
+      { namespace: "default" }
+    )
+  )
+
 /** A container spec requesting `cpu` and `memory`. */
 export const container = (cpu: string, memory = "1Gi", extra: Record<string, unknown> = {}) => ({
   name: "app",

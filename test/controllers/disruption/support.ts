@@ -332,28 +332,11 @@ export const createDaemonSet = (
   node: string,
   tolerations: ReadonlyArray<{ readonly key?: string; readonly operator: string; readonly effect?: string }> = []
 ) =>
-  Effect.flatMap(Effect.service(KubeClient), (kube) =>
-    kube.create(
-      Resources.DaemonSets,
-      {
-        apiVersion: "apps/v1",
-        kind: "DaemonSet",
-        metadata: { name, namespace: "default" },
-        spec: {
-          selector: { matchLabels: { app: name } },
-          template: {
-            metadata: { labels: { app: name } },
-            spec: {
-              nodeSelector: { [Labels.Hostname]: node },
-              tolerations,
-              containers: [S.container("100m", "64Mi")]
-            }
-          }
-        }
-      } as never,
-      { namespace: "default" }
-    )
-  )
+  S.createDaemonSet(name, {
+    nodeSelector: { [Labels.Hostname]: node },
+    tolerations,
+    containers: [S.container("100m", "64Mi")]
+  })
 
 /** Names of the Nodes that exist and are not being deleted. */
 export const liveNodes = Effect.map(S.listNodes, (nodes) =>

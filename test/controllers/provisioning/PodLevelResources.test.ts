@@ -63,24 +63,11 @@ describe("Pod-level resources: provisioning", S.controllerSuite, () => {
 
   it.effect("a DaemonSet whose template has pod-level requests counts them as overhead", () =>
     Effect.gen(function* () {
-      const kube = yield* KubeClient
       yield* fakeCluster
-      yield* kube.create(
-        Resources.DaemonSets,
-        {
-          apiVersion: "apps/v1",
-          kind: "DaemonSet",
-          metadata: { name: "agent", namespace: "default" },
-          spec: {
-            selector: { matchLabels: { app: "agent" } },
-            template: {
-              metadata: { labels: { app: "agent" } },
-              spec: { containers: [S.container("100m", "64Mi")], resources: { requests: { cpu: "1", memory: "64Mi" } } }
-            }
-          }
-        } as never,
-        { namespace: "default" }
-      )
+      yield* S.createDaemonSet("agent", {
+        containers: [S.container("100m", "64Mi")],
+        resources: { requests: { cpu: "1", memory: "64Mi" } }
+      })
       yield* S.settle
       // 1.5 CPU + the daemon's 100m would fit the small type; with its pod-level 1 CPU it does not.
       yield* S.createPendingPod(S.pod("app", { cpu: "1500m", memory: "1Gi" }))

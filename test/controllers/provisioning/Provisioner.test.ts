@@ -433,22 +433,7 @@ describe("Provisioner launch failures", S.controllerSuite, () => {
       const kube = yield* KubeClient
       yield* kwokCluster()
       const ports = { ports: [{ containerPort: 8080, hostPort: 8080 }] }
-      yield* kube.create(
-        Resources.DaemonSets,
-        {
-          apiVersion: "apps/v1",
-          kind: "DaemonSet",
-          metadata: { name: "agent", namespace: "default" },
-          spec: {
-            selector: { matchLabels: { app: "agent" } },
-            template: {
-              metadata: { labels: { app: "agent" } },
-              spec: { containers: [S.container("100m", "64Mi", ports)] }
-            }
-          }
-        } as never,
-        { namespace: "default" }
-      )
+      yield* S.createDaemonSet("agent", { containers: [S.container("100m", "64Mi", ports)] })
       yield* S.settle
       yield* S.createPod(S.pod("app"))
       yield* S.createPod(S.pod("hostport", { container: ports }))
@@ -487,22 +472,7 @@ describe("Provisioner launch failures", S.controllerSuite, () => {
 
 describe("Provisioner DaemonSet overhead", S.controllerSuite, () => {
   /** The `agent` DaemonSet, its template requesting `cpu`. */
-  const createAgent = (cpu: string) =>
-    Effect.flatMap(Effect.service(KubeClient), (kube) =>
-      kube.create(
-        Resources.DaemonSets,
-        {
-          apiVersion: "apps/v1",
-          kind: "DaemonSet",
-          metadata: { name: "agent", namespace: "default" },
-          spec: {
-            selector: { matchLabels: { app: "agent" } },
-            template: { metadata: { labels: { app: "agent" } }, spec: { containers: [S.container(cpu, "64Mi")] } }
-          }
-        } as never,
-        { namespace: "default" }
-      )
-    )
+  const createAgent = (cpu: string) => S.createDaemonSet("agent", { containers: [S.container(cpu, "64Mi")] })
 
   /** A pod of the DaemonSet on `nodeName` requesting `cpu` (as a VPA or a LimitRange may have sized it). */
   const createAgentPod = (
