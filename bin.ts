@@ -5,7 +5,11 @@
 // The modules themselves, not the package's index, which would load every Node platform service.
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as NodeServices from "@effect/platform-node/NodeServices"
-import { Console, Effect, Layer, Logger, References } from "effect"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as References from "effect/References"
 import { KubeClient } from "./src/kube/KubeClient.ts"
 import * as Cli from "./src/operator/Cli.ts"
 import { InvalidInput } from "./src/operator/Schedule.ts"

@@ -2,7 +2,9 @@
  * The in-memory API server at the embedded cluster's target size: 1,000 nodes and 10,000 pods, through the full
  * KubeClient path (validation on write, decoding on read).
  */
-import { Effect, Fiber, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
 import * as MemoryKube from "../layers/kube/memory/MemoryKubeClient.ts"
 import * as KubeClient from "../src/kube/KubeClient.ts"
 import * as Resources from "../src/kube/Resources.ts"

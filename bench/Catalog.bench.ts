@@ -1,7 +1,7 @@
 /**
  * Catalogue and requirements primitives: what every scheduling pass does per instance type.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Labels from "../src/api/Labels.ts"
 import * as Catalog from "../src/cloudprovider/Catalog.ts"
 import * as InstanceType from "../src/cloudprovider/InstanceType.ts"

@@ -4,7 +4,9 @@
  * the controller sees them; single-node consolidation is evaluated for every candidate — a full scheduling
  * simulation of the cluster without that node — within the controller's 3-minute budget.
  */
-import { Effect, Layer, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import * as Fake from "../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as MemoryKube from "../layers/kube/memory/MemoryKubeClient.ts"
 import * as ConditionTypes from "../src/api/Conditions.ts"

@@ -5,7 +5,11 @@
  * leader election and the operations endpoints. It tells its parent over IPC when its cluster state has synced, and
  * answers questions about its memory and its disruption passes.
  */
-import { Context, Effect, Layer, Metric, References } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as References from "effect/References"
 import * as ControllerApp from "../layers/app/ControllerApp.ts"
 import * as LiveKube from "../layers/kube/live/LiveKubeClient.ts"
 import * as Catalog from "../src/cloudprovider/Catalog.ts"

@@ -3,7 +3,7 @@
  * types (upstream's fake 400 by default), and a pod mix of one fifth each plain, zone-spread, hostname-spread, zonal
  * pod-affinity and hostname anti-affinity pods with seeded random requests.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Scheduler from "../src/controllers/provisioning/scheduling/Scheduler.ts"
 import { catalogue, diversePods, nodePool } from "./SchedulingInputs.ts"
 

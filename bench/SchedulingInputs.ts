@@ -3,7 +3,8 @@
  * scheduling_benchmark_test.go mix (one NodePool; one fifth each plain, zone-spread, hostname-spread, zonal
  * pod-affinity and hostname anti-affinity pods with seeded random requests) and the catalogues it runs on.
  */
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import * as FakeInstanceTypes from "../layers/cloudprovider/fake/InstanceTypes.ts"
 import * as Labels from "../src/api/Labels.ts"
 import * as NodePoolApi from "../src/api/NodePool.ts"

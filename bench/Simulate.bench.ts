@@ -5,7 +5,9 @@
  */
 import { isAbsolute, join } from "node:path"
 import { NodeServices } from "@effect/platform-node"
-import { Effect, Logger, References } from "effect"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as References from "effect/References"
 import * as Simulation from "../layers/app/SimulationApp.ts"
 import * as Simulate from "../src/operator/Simulate.ts"
 import { machine } from "./Harness.ts"

@@ -10,7 +10,11 @@
  */
 import { pathToFileURL } from "node:url"
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect, Layer, Option, Stream } from "effect"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import * as Fake from "../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as FakeInstanceTypes from "../layers/cloudprovider/fake/InstanceTypes.ts"
 import * as MemoryKube from "../layers/kube/memory/MemoryKubeClient.ts"

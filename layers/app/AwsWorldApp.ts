@@ -6,8 +6,10 @@
  * instances' kubelets. Deterministic: ids, addresses and DNS names come from the fake's counters, prices from the
  * dataset, time from the caller's clock. The AWS SDK is never loaded: the fake imports its types only.
  */
-import { Effect, Layer, Schema } from "effect"
-import { TestClock } from "effect/testing"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as TestClock from "effect/testing/TestClock"
 import awsInstanceTypes from "../../data/aws-instance-types.json" with { type: "json" }
 import * as Conditions from "../../src/api/Conditions.ts"
 import * as EC2NodeClass from "../../src/api/EC2NodeClass.ts"

@@ -8,7 +8,12 @@
  */
 import { randomBytes } from "node:crypto"
 import { tmpdir } from "node:os"
-import { Clock, Console, Effect, FileSystem, Layer, Path } from "effect"
+import * as Clock from "effect/Clock"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Layer from "effect/Layer"
+import * as Path from "effect/Path"
 import * as Catalog from "../../src/cloudprovider/Catalog.ts"
 import * as ControlPlane from "../../src/cluster/ControlPlane.ts"
 import * as HttpApi from "../../src/cluster/http/HttpApi.ts"

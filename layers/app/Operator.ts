@@ -5,7 +5,11 @@
 import { createServer } from "node:http"
 // The module, not the package index: that one loads every module of the package (Effect Cluster, a Redis client: ~8 MB).
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Effect, Layer, Logger, References, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as References from "effect/References"
+import type * as Scope from "effect/Scope"
 import { EventRecorder } from "../../src/kube/EventRecorder.ts"
 import * as Operations from "../../src/operator/Operations.ts"
 import { InvalidInput } from "../../src/operator/Schedule.ts"

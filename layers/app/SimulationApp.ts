@@ -3,7 +3,8 @@
  * provider (KWOK unless told) and every Karpenter controller, all on the caller's (virtual) clock.
  */
 import { setFlagsFromString } from "node:v8"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type { CloudProvider } from "../../src/cloudprovider/CloudProvider.ts"
 import type * as InstanceType from "../../src/cloudprovider/InstanceType.ts"
 import * as ControlPlane from "../../src/cluster/ControlPlane.ts"

@@ -5,7 +5,7 @@
  * strategy's default and both CEL rules, with upstream's messages). The PodTemplate kind is here too: `core/v1`'s
  * object that a buffer's `podTemplateRef` names.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as Cel from "./Cel.ts"
 import { Condition, ObjectMeta } from "./Meta.ts"
 import { PodTemplateSpec } from "./Pod.ts"

@@ -2,7 +2,8 @@
  * Validation rules written once and used twice: as a Schema check when decoding, and as the equivalent CEL
  * `x-kubernetes-validations` entry in the generated CRD (where a real apiserver enforces it).
  */
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 
 /** One CEL rule as it appears in a CRD. */
 export interface CelValidation {

@@ -2,7 +2,7 @@
  * `v1` ConfigMap: the KWOK provider keeps a record of each instance it launched in one (so the "cloud" outlives the
  * process that launched it); manifests may carry others.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { ObjectMeta } from "./Meta.ts"
 
 const optional = Schema.optionalKey

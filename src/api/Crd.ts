@@ -2,7 +2,7 @@
  * CustomResourceDefinitions generated from the API schemas: the structural openAPIV3Schema (with defaults, enums,
  * patterns and the CEL rules the schemas carry), the status subresource and upstream's printer columns.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { stringify } from "yaml"
 import * as CapacityBuffer from "./CapacityBuffer.ts"
 import * as EC2NodeClass from "./EC2NodeClass.ts"

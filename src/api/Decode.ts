@@ -1,7 +1,9 @@
 /**
  * Decoding API objects with errors a person can act on: one line naming the object, the field and the rule.
  */
-import { Effect, Schema, SchemaIssue } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as SchemaIssue from "effect/SchemaIssue"
 
 /** An object that does not satisfy its kind's schema. */
 export class InvalidObject extends Schema.TaggedError<InvalidObject>()("InvalidObject", {

@@ -4,7 +4,7 @@
  * of upstream's generated CRD, with upstream's messages; the two transition rules (`oldSelf`) only land in the CRD and
  * the in-memory API server enforces them on updates with {@link transitionProblems}.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as Cel from "./Cel.ts"
 import { Condition, NodeSelectorRequirement, ObjectMeta } from "./Meta.ts"
 import * as Quantity from "./Quantity.ts"

@@ -1,7 +1,7 @@
 /**
  * `v1` Event: what controllers tell users about objects (`kubectl describe`, `kubectl get events`).
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { ObjectMeta } from "./Meta.ts"
 
 const optional = Schema.optionalKey

@@ -3,7 +3,8 @@
  * `spec.nodeRegistrationDelay`, plus `spec.failRegistration` (instances launch but their Nodes never register) for
  * testing liveness and NodeRegistrationHealthy.
  */
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import * as Duration from "./Duration.ts"
 import { Condition, ObjectMeta } from "./Meta.ts"
 

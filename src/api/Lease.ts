@@ -1,7 +1,7 @@
 /**
  * `coordination.k8s.io/v1` Lease: leader election and node heartbeats.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { ObjectMeta } from "./Meta.ts"
 
 const optional = Schema.optionalKey

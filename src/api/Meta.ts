@@ -2,7 +2,7 @@
  * Object metadata and the small shared types of the Kubernetes API: owner references, conditions, selectors,
  * taints and tolerations. Decoding keeps only the fields the controllers use.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as Cel from "./Cel.ts"
 import type * as Conditions from "./Conditions.ts"
 import * as Taints from "./Taints.ts"

@@ -1,7 +1,7 @@
 /**
  * `v1` Namespace: pod affinity namespace selectors match on its labels.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { ObjectMeta } from "./Meta.ts"
 
 const optional = Schema.optionalKey

@@ -1,7 +1,8 @@
 /**
  * `v1` Node: the fields registration, initialization, cluster state and termination read.
  */
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { ObjectMeta, Taint } from "./Meta.ts"
 import { ResourceList } from "./Quantity.ts"
 

@@ -2,7 +2,7 @@
  * `karpenter.sh/v1` NodeClaim: a request for one node, and the record of its life (launch, registration,
  * initialization, disruption).
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as Cel from "./Cel.ts"
 import * as Duration from "./Duration.ts"
 import { Condition, ObjectMeta, TemplateTaint } from "./Meta.ts"

@@ -1,7 +1,7 @@
 /**
  * The reference from a NodePool template or NodeClaim to its provider-specific NodeClass.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as Cel from "./Cel.ts"
 
 const nonEmpty = (field: string) =>

@@ -3,7 +3,7 @@
  * adjustment or extra extended-resource capacity for the instance types its requirements match, as the scheduler sees
  * them. Decoding applies upstream's CRD validation (patterns, bounds and CEL rules, with upstream's messages).
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as Cel from "./Cel.ts"
 import { Condition, ObjectMeta } from "./Meta.ts"
 import { NodeOverlayRequirements } from "./NodeSelectorRequirements.ts"

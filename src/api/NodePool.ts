@@ -2,7 +2,7 @@
  * `karpenter.sh/v1` NodePool: what nodes may be launched for pending pods, within which limits, and how they may be
  * disrupted. Decoding applies upstream's defaults and validation (CRD schema and CEL).
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as Cel from "./Cel.ts"
 import * as Conditions from "./Conditions.ts"
 import * as Duration from "./Duration.ts"

@@ -2,7 +2,7 @@
  * The requirement schema shared by NodePool templates and NodeClaims (`NodeSelectorRequirementWithMinValues`), with
  * upstream's validation: operators, label keys and values, label-domain rules, and the In / Gt / Lt / minValues rules.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as Cel from "./Cel.ts"
 import * as Labels from "./Labels.ts"
 import { LabelValuePattern, QualifiedNamePattern } from "./Meta.ts"

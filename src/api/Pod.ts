@@ -1,7 +1,7 @@
 /**
  * `v1` Pod: the fields scheduling, provisioning and disruption read.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { LabelSelector, NodeSelector, NodeSelectorTerm, ObjectMeta, Toleration } from "./Meta.ts"
 import * as Quantity from "./Quantity.ts"
 import { ResourceList } from "./Quantity.ts"

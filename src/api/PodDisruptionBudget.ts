@@ -1,7 +1,7 @@
 /**
  * `policy/v1` PodDisruptionBudget: evictions and disruption candidates honour it.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { LabelSelector, ObjectMeta } from "./Meta.ts"
 
 const optional = Schema.optionalKey

@@ -1,7 +1,8 @@
 /**
  * Kubernetes resource quantities ("100m", "2", "1.5Gi", "1e3"): the API schema and exact conversion to milli-units.
  */
-import { Schema, SchemaGetter } from "effect"
+import * as Schema from "effect/Schema"
+import * as SchemaGetter from "effect/SchemaGetter"
 import * as Cel from "./Cel.ts"
 
 /** Upstream's quantity pattern (apimachinery `resource.Quantity`). */

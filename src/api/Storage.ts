@@ -2,7 +2,7 @@
  * PersistentVolumeClaim, PersistentVolume and StorageClass: the scheduler reads them for volume topology and
  * per-driver volume limits. VolumeAttachment: node termination waits for a node's volumes to be detached.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { NodeSelector, ObjectMeta } from "./Meta.ts"
 import { ResourceList } from "./Quantity.ts"
 

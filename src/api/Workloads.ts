@@ -3,7 +3,7 @@
  * reserves room for daemons on new nodes (sized by each DaemonSet's newest pod, else its pod template). StatefulSet
  * is read only, as a CapacityBuffer's `scalableRef`.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import { LabelSelector, ObjectMeta } from "./Meta.ts"
 import { PodTemplateSpec } from "./Pod.ts"
 

@@ -2,7 +2,8 @@
  * Instance-type catalogues: the KWOK catalogue (built in, the default), catalogues in its JSON format
  * (`--instance-types`), and the AWS catalogue of data/ for realistic simulations and benchmarks.
  */
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import * as Decode from "../api/Decode.ts"
 import * as KWOKNodeClass from "../api/KWOKNodeClass.ts"
 import * as Labels from "../api/Labels.ts"

@@ -2,7 +2,9 @@
  * The CloudProvider service: Karpenter's interface to whatever launches machines (`pkg/cloudprovider/types.go`).
  * Implementations: `layers/cloudprovider/kwok`, `layers/cloudprovider/aws` and the scriptable `layers/cloudprovider/fake`.
  */
-import { Context, type Effect, Schema } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import type { NodeClaim } from "../api/NodeClaim.ts"
 import type { NodePool } from "../api/NodePool.ts"
 import type { InstanceType } from "./InstanceType.ts"

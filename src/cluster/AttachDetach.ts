@@ -17,7 +17,11 @@
  * `node.status.volumesInUse` (and the 6-minute force detach), attach errors, in-tree volumes and inline CSI volumes.
  */
 import { createHash } from "node:crypto"
-import { Clock, Duration, Effect, Layer, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import type * as Node from "../api/Node.ts"
 import * as Pod from "../api/Pod.ts"
 import type * as Storage from "../api/Storage.ts"

@@ -5,7 +5,9 @@
  * process's InformerCache: one per kind, shared with Karpenter's controllers when they run in the same process (`dev`,
  * `simulate`).
  */
-import { Effect, Layer, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import type { KubeClient } from "../kube/KubeClient.ts"
 import type { InformerCache } from "../runtime/InformerCache.ts"
 import * as AttachDetach from "./AttachDetach.ts"

@@ -14,7 +14,10 @@
  * desiredNumberScheduled, currentNumberScheduled, numberReady, observedGeneration. No rolling updates: a template
  * change applies to pods created afterwards.
  */
-import { Clock, Effect, Layer, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import type * as Meta from "../api/Meta.ts"
 import type * as Node from "../api/Node.ts"
 import * as Pod from "../api/Pod.ts"

@@ -17,7 +17,10 @@
  * Recomputed when the PDB, a pod, a ReplicaSet or a Deployment of its namespace changes. Writes carry the
  * resourceVersion they were computed from, so an eviction's decrement in between is never overwritten.
  */
-import { Clock, Effect, Layer, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as Meta from "../api/Meta.ts"
 import type * as Pod from "../api/Pod.ts"
 import type * as PodDisruptionBudget from "../api/PodDisruptionBudget.ts"

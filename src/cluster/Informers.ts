@@ -1,7 +1,9 @@
 /**
  * Helpers of the embedded control plane's controllers over the informers they take from the process's InformerCache.
  */
-import { Effect, type Scope, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type * as Resource from "../kube/Resource.ts"
 import type * as Informer from "../runtime/Informer.ts"
 

@@ -19,7 +19,11 @@
  * Not emulated: preemption, scoring plugins other than resource allocation, volume plugins, scheduling gates,
  * nominated nodes, and nodes being deleted are not candidates at all (kube-scheduler would still consider them).
  */
-import { Clock, Duration, Effect, Layer, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import type * as Meta from "../api/Meta.ts"
 import type * as Node from "../api/Node.ts"
 import * as Pod from "../api/Pod.ts"

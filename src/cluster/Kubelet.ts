@@ -17,7 +17,10 @@
  * Not emulated: containers exiting (pods never reach Succeeded/Failed by themselves), NoExecute taint eviction, and
  * admission failures (OutOfcpu, …): the scheduler and the DaemonSet controller are trusted.
  */
-import { Clock, Effect, Layer, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as Node from "../api/Node.ts"
 import * as Pod from "../api/Pod.ts"
 import * as Taints from "../api/Taints.ts"

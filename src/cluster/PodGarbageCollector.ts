@@ -7,7 +7,9 @@
  * Not emulated: the terminated-pod threshold, pods stuck terminating on out-of-service nodes, the DisruptionTarget
  * condition upstream adds before deleting.
  */
-import { Effect, Layer, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import type * as Pod from "../api/Pod.ts"
 import { KubeClient } from "../kube/KubeClient.ts"
 import * as Resource from "../kube/Resource.ts"

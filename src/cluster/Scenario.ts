@@ -2,7 +2,9 @@
  * The `simulate` scenario document (`karpenter-effect.dev/v1alpha1` Scenario): how long to run, when the virtual
  * clock starts, and the steps that change the cluster at given times.
  */
-import { type Effect, Schema } from "effect"
+
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import * as Decode from "../api/Decode.ts"
 import * as Duration from "../api/Duration.ts"
 

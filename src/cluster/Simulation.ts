@@ -5,8 +5,13 @@
  * workload controllers, Karpenter's controllers — runs on the same clock, so hours pass in seconds and the same
  * scenario always gives the same result.
  */
-import { Clock, Context, Effect, Fiber, Schema, Stream } from "effect"
-import { TestClock } from "effect/testing"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/testing/TestClock"
 import * as Labels from "../api/Labels.ts"
 import type * as InstanceType from "../cloudprovider/InstanceType.ts"
 import type * as DisruptionLog from "../controllers/disruption/DisruptionLog.ts"

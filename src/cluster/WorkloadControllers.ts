@@ -16,7 +16,10 @@
  * Status: `replicas` (active pods), `readyReplicas`, `availableReplicas` (= ready; minReadySeconds is 0),
  * `updatedReplicas` (Deployments: the current ReplicaSet's), `observedGeneration`, written only when they change.
  */
-import { Clock, Effect, Layer, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import type * as Meta from "../api/Meta.ts"
 import * as Pod from "../api/Pod.ts"
 import type * as WorkloadsApi from "../api/Workloads.ts"

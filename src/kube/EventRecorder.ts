@@ -3,7 +3,10 @@
  * events`), as core/v1 Events. Repeats of the same event on the same object within the dedupe window are folded into
  * one Event whose `count` grows, as client-go's recorder does.
  */
-import { Clock, Context, Effect, Layer } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { KubeClient } from "./KubeClient.ts"
 import * as Resources from "./Resources.ts"
 

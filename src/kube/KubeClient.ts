@@ -2,7 +2,9 @@
  * The KubeClient service: typed reads and writes over resource descriptors. Implementations: `layers/kube/memory`
  * (an in-memory API server with the real semantics) and `layers/kube/live` (a real cluster).
  */
-import { Context, type Effect, type Stream } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
 import type * as KubeError from "./KubeError.ts"
 import type { KubeObject, Resource } from "./Resource.ts"
 

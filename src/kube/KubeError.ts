@@ -2,7 +2,7 @@
  * The failures of the Kubernetes API, as tagged errors: each is an expected outcome a controller handles
  * (a conflict is retried, a NotFound often means done), never a defect.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 const target = {
   /** `plural.group` of the resource. */

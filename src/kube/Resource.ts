@@ -2,7 +2,8 @@
  * Resource descriptors: everything a client needs to address a kind (group, version, plural, scope) and to decode
  * its objects (the Schema).
  */
-import type { Effect, Schema } from "effect"
+import type * as Effect from "effect/Effect"
+import type * as Schema from "effect/Schema"
 import * as Decode from "../api/Decode.ts"
 import type { ObjectMeta } from "../api/Meta.ts"
 

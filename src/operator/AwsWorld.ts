@@ -3,7 +3,8 @@
  * against a stateful fake of EC2 (a default VPC of three zones, the EC2 instance types and prices of the shipped
  * dataset). The composition root hands it in (src/ never imports layers/), loaded only for such inputs.
  */
-import type { Effect, Layer } from "effect"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
 import * as KWOKNodeClass from "../api/KWOKNodeClass.ts"
 import type { NodePool } from "../api/NodePool.ts"
 import type * as InstanceType from "../cloudprovider/InstanceType.ts"

@@ -2,8 +2,18 @@
  * The command-line interface: the commands and their flags, written against services only. `bin.ts` provides the
  * platform and picks the implementations.
  */
-import { Console, Effect, FileSystem, type Layer, Option, Path, Result } from "effect"
-import { Argument, type CliError, CliOutput, Command, Flag } from "effect/cli"
+import * as Console from "effect/Console"
+import * as Argument from "effect/cli/Argument"
+import type * as CliError from "effect/cli/CliError"
+import * as CliOutput from "effect/cli/CliOutput"
+import * as Command from "effect/cli/Command"
+import * as Flag from "effect/cli/Flag"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Path from "effect/Path"
+import * as Result from "effect/Result"
 import * as Crd from "../api/Crd.ts"
 import * as Catalog from "../cloudprovider/Catalog.ts"
 import type { KubeClient } from "../kube/KubeClient.ts"

@@ -2,7 +2,8 @@
  * Every Karpenter controller, as one Layer over the four services: what the operator runs (in a real cluster, on the
  * embedded one, or in a simulation).
  */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as CapacityBufferController from "../controllers/capacitybuffer/CapacityBufferController.ts"
 import * as Disruption from "../controllers/disruption/Disruption.ts"
 import * as PodMetrics from "../controllers/metrics/PodMetrics.ts"

@@ -4,7 +4,8 @@
  * file, or a live cluster read with LIST requests). Nothing is written anywhere: the cloud provider here only answers
  * with the catalogue's instance types and prices.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../api/Conditions.ts"
 import * as DoNotDisrupt from "../api/DoNotDisrupt.ts"
 import * as Labels from "../api/Labels.ts"

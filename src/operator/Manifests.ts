@@ -3,8 +3,11 @@
  * every document is decoded with its kind's descriptor, and every problem is reported in one line naming the file,
  * the document and the field.
  */
-import { Effect, FileSystem, Path, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Path from "effect/Path"
 import type { PlatformError } from "effect/PlatformError"
+import * as Schema from "effect/Schema"
 import { LineCounter, parseAllDocuments } from "yaml"
 import type * as CapacityBuffer from "../api/CapacityBuffer.ts"
 import type * as KWOKNodeClass from "../api/KWOKNodeClass.ts"

@@ -5,9 +5,13 @@
  * Upstream serves metrics on METRICS_PORT and the probes on HEALTH_PROBE_PORT; {@link app} serves either or both.
  * Logs are one JSON object per line, shaped as upstream's zap output ({@link jsonLogger}).
  */
-import { Effect, Logger, type LogLevel, Metric } from "effect"
-import { HttpServerRequest, HttpServerResponse } from "effect/http"
-import { PrometheusMetrics } from "effect/observability"
+import * as Effect from "effect/Effect"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
+import * as Logger from "effect/Logger"
+import type * as LogLevel from "effect/LogLevel"
+import * as Metric from "effect/Metric"
+import * as PrometheusMetrics from "effect/observability/PrometheusMetrics"
 import type * as Informer from "../runtime/Informer.ts"
 import { Manager } from "../runtime/Manager.ts"
 import * as ScrapeSeries from "../runtime/ScrapeSeries.ts"

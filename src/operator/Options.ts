@@ -4,7 +4,8 @@
  * with upstream's names; the environment gives defaults and flags override them. Parsing is pure, so the CLI turns an
  * unknown flag or a bad value into one line on stderr and exit code 2.
  */
-import { Duration, Result } from "effect"
+import * as Duration from "effect/Duration"
+import * as Result from "effect/Result"
 import * as KarpenterDuration from "../api/Duration.ts"
 import type * as CapacityBufferController from "../controllers/capacitybuffer/CapacityBufferController.ts"
 import type * as Disruption from "../controllers/disruption/Disruption.ts"

@@ -2,7 +2,11 @@
  * `schedule`: a dry-run of one provisioning pass over manifests — which pods would go to existing capacity, which
  * NodeClaims would be launched for the rest (and as what), and why any pod cannot be placed.
  */
-import { Clock, Effect, FileSystem, Result, Schema } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import * as Conditions from "../api/Conditions.ts"
 import * as EC2NodeClass from "../api/EC2NodeClass.ts"
 import * as KWOKNodeClass from "../api/KWOKNodeClass.ts"

@@ -4,8 +4,12 @@
  * (which KubeClient, which cloud provider) is handed in by the composition root, its controllers run with the
  * scenario's feature gates.
  */
-import { Effect, FileSystem, type Layer, Path, Result } from "effect"
-import { TestClock } from "effect/testing"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import type * as Layer from "effect/Layer"
+import * as Path from "effect/Path"
+import * as Result from "effect/Result"
+import * as TestClock from "effect/testing/TestClock"
 import * as Duration from "../api/Duration.ts"
 import * as Catalog from "../cloudprovider/Catalog.ts"
 import type * as InstanceType from "../cloudprovider/InstanceType.ts"

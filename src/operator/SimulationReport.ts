@@ -5,7 +5,8 @@
  * scenario gives the same bytes.
  */
 import { createRequire } from "node:module"
-import { Effect, FileSystem } from "effect"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
 import type * as Simulation from "../cluster/Simulation.ts"
 
 /** uPlot's script and stylesheet, read from the installed package (beside src/ or dist/, and in the image). */

@@ -4,7 +4,7 @@
  * read; container environment values, `envFrom` sources and kubectl's last-applied copies (which repeat them) are
  * left out, as are managedFields and the status fields no decision reads.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { stringify } from "yaml"
 import type { KubeClient } from "../kube/KubeClient.ts"
 import * as KubeClientService from "../kube/KubeClient.ts"

@@ -4,7 +4,9 @@
  * nodes, which NodeClaims would launch (instance type and price), what stays pending and why, and what disruption would
  * do. Nothing is written anywhere: the change only exists in memory.
  */
-import { Clock, Effect, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as ConditionTypes from "../api/Conditions.ts"
 import * as Labels from "../api/Labels.ts"
 import * as Meta from "../api/Meta.ts"

@@ -4,7 +4,13 @@
  * reconcile them, never one key twice at once. `reconcile` returns `Result.done` or `Result.requeueAfter(delay)`, or
  * fails: the {@link errorPolicy} decides, for every controller, what a failure asks for.
  */
-import { Cause, Effect, Layer, Metric, Predicate, type Scope, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as Predicate from "effect/Predicate"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Resource from "../kube/Resource.ts"
 import type * as Informer from "./Informer.ts"
 import * as InformerCache from "./InformerCache.ts"

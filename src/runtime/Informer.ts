@@ -5,7 +5,16 @@
  * Scope closes. After a relist it publishes the difference from its cache, so subscribers see every change once: no
  * loss, no duplicates. A process starts its informers through the InformerCache, which shares one per resource.
  */
-import { Cause, Clock, Deferred, Duration, Effect, Exit, Option, PubSub, type Scope, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { KubeClient, type Selection, type WatchEvent } from "../kube/KubeClient.ts"
 import type * as KubeError from "../kube/KubeError.ts"
 import * as Resource from "../kube/Resource.ts"

@@ -5,7 +5,11 @@
  * Its informers live as long as the cache — the process — whoever asked first: controllers that stop (leadership
  * lost) leave them running, so a new leader starts on warm caches, as controller-runtime's Manager does.
  */
-import { Context, Deferred, Effect, Layer, Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
 import type { KubeClient, Selection } from "../kube/KubeClient.ts"
 import type * as Resource from "../kube/Resource.ts"
 import * as Informer from "./Informer.ts"

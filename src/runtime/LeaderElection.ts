@@ -6,7 +6,16 @@
  * renews every `retryPeriod`; when no renewal succeeded within `renewDeadline` it stops leading at once. Writes carry
  * the resourceVersion they read, so of two replicas racing for the Lease one gets a Conflict and stays a follower.
  */
-import { Clock, Deferred, Duration, Effect, Layer, Option, Random, Result, Schedule, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Result from "effect/Result"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import type * as LeaseApi from "../api/Lease.ts"
 import { KubeClient } from "../kube/KubeClient.ts"
 import * as Resources from "../kube/Resources.ts"

@@ -3,7 +3,12 @@
  * this replica is the leader, and reports readiness once every informer's cache has synced. Leadership comes from the
  * {@link LeaderGate} reference, "always leader" unless a leader-election layer provides another.
  */
-import { Context, Effect, Exit, Layer, Schema, Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
 import * as Controller from "./Controller.ts"
 import type * as Informer from "./Informer.ts"
 

@@ -2,7 +2,7 @@
  * What a reconcile (or a singleton run) asks for next: nothing until the next change, or another run after a delay
  * (controller-runtime's `reconcile.Result`, kube-rs's `Action`). Failing with a typed error asks for a retry with backoff.
  */
-import { Duration } from "effect"
+import * as Duration from "effect/Duration"
 
 /** Nothing more to do until the object (or something it watches) changes. */
 export interface Done {

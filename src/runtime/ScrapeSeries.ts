@@ -4,7 +4,10 @@
  * their keys, attributes and closures between scrapes. A source is attached to the metric registry of the fiber that
  * adds it, while its Scope is open; {@link withSeries} lends a scrape a copy of that registry holding their series.
  */
-import { Context, Effect, Metric, type Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import type * as Scope from "effect/Scope"
 
 /** One series of a scrape: its gauge, attributes and value. */
 export interface Series {

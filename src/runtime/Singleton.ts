@@ -2,7 +2,12 @@
  * A singleton loop (operatorpkg's `singleton` reconciler): one effect run again and again — after `interval`, after the
  * delay it asks for, after a backoff when it fails, or at once when triggered. For the provisioner and disruption loops.
  */
-import { Cause, Duration, Effect, Latch, Layer, type Scope } from "effect"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Latch from "effect/Latch"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import type * as Result from "./Result.ts"
 
 /** What a singleton is made of. */

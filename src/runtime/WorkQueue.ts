@@ -3,7 +3,12 @@
  * a key being processed is never handed to a second worker — added again meanwhile it is marked dirty and queued when
  * the worker calls `done`; delayed adds on the Clock; per-key exponential backoff for failures.
  */
-import { Clock, Duration, Effect, Latch, Schema, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Latch from "effect/Latch"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 
 /** `take` after `shutdown`, once every waiting key has been handed out. */
 export class WorkQueueShutdown extends Schema.TaggedError<WorkQueueShutdown>()("WorkQueueShutdown", {}) {}

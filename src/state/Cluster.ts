@@ -3,7 +3,13 @@
  * joined on demand, plus the bookkeeping only Karpenter has (nominations, nodes marked for deletion, the consolidation
  * timestamp, when pending pods were first seen and decided on).
  */
-import { Clock, Effect, Layer, Metric, PubSub, type Scope, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
+import * as PubSub from "effect/PubSub"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as ConditionTypes from "../api/Conditions.ts"
 import * as Labels from "../api/Labels.ts"
 import * as Meta from "../api/Meta.ts"

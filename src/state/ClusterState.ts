@@ -2,7 +2,9 @@
  * The ClusterState service: the derived, in-memory view of the cluster that provisioning and disruption decide on
  * (`pkg/controllers/state`). One implementation (`Cluster.layer`), fed by informers.
  */
-import { Context, type Effect, type Stream } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
 import type { Node } from "../api/Node.ts"
 import type { NodeClaim } from "../api/NodeClaim.ts"
 import type { ClusterView } from "../controllers/provisioning/scheduling/ClusterView.ts"

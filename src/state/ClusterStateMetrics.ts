@@ -2,7 +2,7 @@
  * The metrics the cluster state observes itself (upstream `pkg/controllers/state/metrics.go`), and the duration buckets
  * they share with the pod metrics controller.
  */
-import { Metric } from "effect"
+import * as Metric from "effect/Metric"
 
 /** Upstream `metrics.DurationBuckets`: controller-runtime's thresholds, extended to 10 minutes. */
 export const durationBuckets: ReadonlyArray<number> = [

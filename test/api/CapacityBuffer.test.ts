@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as CapacityBuffer from "../../src/api/CapacityBuffer.ts"
 import * as Decode from "../../src/api/Decode.ts"
 

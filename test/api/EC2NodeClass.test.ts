@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Crd from "../../src/api/Crd.ts"
 import * as Decode from "../../src/api/Decode.ts"
 import * as EC2NodeClass from "../../src/api/EC2NodeClass.ts"

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Decode from "../../src/api/Decode.ts"
 import * as NodePool from "../../src/api/NodePool.ts"
 import { exampleNodePools, readYamlDocuments } from "../fixtures.ts"

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import * as KWOKNodeClass from "../../src/api/KWOKNodeClass.ts"
 import * as Labels from "../../src/api/Labels.ts"
 import * as Catalog from "../../src/cloudprovider/Catalog.ts"

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Cluster from "../../src/cluster/ControlPlane.ts"
 import * as DaemonSets from "../../src/cluster/DaemonSets.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { TestClock } from "effect/testing"
+import * as Effect from "effect/Effect"
+import * as TestClock from "effect/testing/TestClock"
 import type * as Pod from "../../src/api/Pod.ts"
 import type * as PodDisruptionBudget from "../../src/api/PodDisruptionBudget.ts"
 import * as Cluster from "../../src/cluster/ControlPlane.ts"

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type * as Pod from "../../src/api/Pod.ts"
 import * as Scheduler from "../../src/cluster/KubeScheduler.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"

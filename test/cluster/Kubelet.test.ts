@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { TestClock } from "effect/testing"
+import * as Effect from "effect/Effect"
+import * as TestClock from "effect/testing/TestClock"
 import * as Node from "../../src/api/Node.ts"
 import * as Kubelet from "../../src/cluster/Kubelet.ts"
 import * as Scheduler from "../../src/cluster/KubeScheduler.ts"

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { TestClock } from "effect/testing"
+import * as Effect from "effect/Effect"
+import * as TestClock from "effect/testing/TestClock"
 import * as Cluster from "../../src/cluster/ControlPlane.ts"
 import * as Workloads from "../../src/cluster/WorkloadControllers.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"

@@ -1,5 +1,6 @@
 /** Helpers of the embedded-cluster tests: manifests, and letting the control plane settle. */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as MemoryKube from "../../layers/kube/memory/MemoryKubeClient.ts"
 import type * as Meta from "../../src/api/Meta.ts"
 import type * as Node from "../../src/api/Node.ts"

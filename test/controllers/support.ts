@@ -2,8 +2,10 @@
  * Helpers of the controller tests that run Karpenter's controllers together on the in-memory API server: the
  * environments (fake or KWOK provider, with or without the embedded control plane), manifests, and virtual time.
  */
-import { Effect, Layer, Scope } from "effect"
-import { TestClock } from "effect/testing"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as TestClock from "effect/testing/TestClock"
 import * as Fake from "../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as FakeInstanceTypes from "../../layers/cloudprovider/fake/InstanceTypes.ts"
 import * as KwokCloudProvider from "../../layers/cloudprovider/kwok/KwokCloudProvider.ts"

@@ -9,7 +9,7 @@ import { readFileSync, statSync, writeFileSync } from "node:fs"
 import * as Https from "node:https"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { kwokNodePoolYaml, root, webDeploymentYaml } from "../fixtures.ts"
 import { httpGet, items, kubectlFor, kubectlMissing, ok, poll, startDev, temporaryDirectory } from "./support.ts"
 

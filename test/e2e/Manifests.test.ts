@@ -5,7 +5,7 @@
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { root } from "../fixtures.ts"
 import { kubectlFor, kubectlMissing, ok, startDev, temporaryDirectory } from "./support.ts"
 

@@ -7,7 +7,7 @@ import { execFile } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { bin, kubectlFor, kubectlMissing, startDev, temporaryDirectory } from "./support.ts"
 
 if (kubectlMissing !== undefined) console.log(`skipping the validation end-to-end test: ${kubectlMissing}`)

@@ -3,7 +3,8 @@
  * embedded controllers, and a NodeClaim created for the pending pods.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Embed from "../../examples/embed.ts"
 import * as Fake from "../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as Labels from "../../src/api/Labels.ts"

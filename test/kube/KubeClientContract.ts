@@ -3,7 +3,10 @@
  * server here, and against the live client over HTTP once that exists.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, type Layer, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import type * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import * as KubeClient from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
 

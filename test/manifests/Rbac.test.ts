@@ -6,7 +6,11 @@
  * and an emptiness consolidation makes no call its install's roles would refuse.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Duration, Effect, Layer, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import * as FakeAws from "../../layers/cloudprovider/aws/fake/FakeAws.ts"
 import * as FakeKubelet from "../../layers/cloudprovider/aws/fake/FakeKubelet.ts"
 import * as AwsOperator from "../../layers/cloudprovider/aws/operator/AwsOperator.ts"

@@ -10,7 +10,7 @@
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Result } from "effect"
+import * as Result from "effect/Result"
 import * as AwsCloudProvider from "../../layers/cloudprovider/aws/AwsCloudProvider.ts"
 import * as Conditions from "../../src/api/Conditions.ts"
 import * as Crd from "../../src/api/Crd.ts"

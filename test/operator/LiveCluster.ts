@@ -4,7 +4,11 @@
  * over HTTP, and every write request that reaches the API server is counted.
  */
 import { NodeServices } from "@effect/platform-node"
-import { Console, Effect, Layer, Logger, References } from "effect"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as References from "effect/References"
 import * as LiveKube from "../../layers/kube/live/LiveKubeClient.ts"
 import * as MemoryKube from "../../layers/kube/memory/MemoryKubeClient.ts"
 import * as HttpApi from "../../src/cluster/http/HttpApi.ts"

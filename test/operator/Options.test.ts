@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Result } from "effect"
+import * as Duration from "effect/Duration"
+import * as Result from "effect/Result"
 import * as Options from "../../src/operator/Options.ts"
 
 const run = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Options.Options => {

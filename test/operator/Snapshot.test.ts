@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { withLiveCluster } from "./LiveCluster.ts"
 
 /** A NodePool, a Deployment whose template and pod carry secrets in env, a ConfigMap, and one pending pod. */

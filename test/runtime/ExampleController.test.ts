@@ -3,7 +3,7 @@
  * patch, and is idempotent (its own write comes back as a change and finds nothing left to do).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { KubeClient } from "../../src/kube/KubeClient.ts"
 import * as Resources from "../../src/kube/Resources.ts"
 import * as Controller from "../../src/runtime/Controller.ts"

@@ -1,5 +1,6 @@
 /** Helpers of the runtime tests. */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as MemoryKube from "../../layers/kube/memory/MemoryKubeClient.ts"
 import type * as KubeClient from "../../src/kube/KubeClient.ts"
 import * as InformerCache from "../../src/runtime/InformerCache.ts"

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as Storage from "../../src/api/Storage.ts"
 import * as VolumeUsage from "../../src/scheduling/VolumeUsage.ts"
 import { pod } from "../controllers/provisioning/scheduling/fixtures.ts"

@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as MemoryKube from "../../layers/kube/memory/MemoryKubeClient.ts"
 import * as Labels from "../../src/api/Labels.ts"
 import { KubeClient } from "../../src/kube/KubeClient.ts"

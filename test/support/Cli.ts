@@ -1,6 +1,10 @@
 /** Running the command line in a test as bin.ts runs it, with what it printed captured. */
 import { NodeServices } from "@effect/platform-node"
-import { Console, Effect, Layer, Logger, References } from "effect"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as References from "effect/References"
 import * as Simulation from "../../layers/app/SimulationApp.ts"
 import * as Cli from "../../src/operator/Cli.ts"
 import type * as Simulate from "../../src/operator/Simulate.ts"

@@ -3,7 +3,7 @@
  * shrunk to a small counterexample. fast-check's report gives the seed and the `path` of the shrunk case; passing both
  * in the parameters replays exactly that case.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as fc from "fast-check"
 
 /** fast-check's run parameters, the seed and the number of cases required (`path` replays one reported case). */

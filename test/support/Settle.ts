@@ -1,5 +1,5 @@
 /** Letting the fibers a test started run until they block, without moving the virtual clock. */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 /**
  * How many times {@link settle} yields. Each yield lets every runnable fiber take one turn (up to the scheduler's

@@ -5,7 +5,10 @@
  * read back from DescribeInstances as a NodeClaim whose providerID is `aws:///<zone>/<instance-id>`.
  */
 import type * as Ec2Sdk from "@aws-sdk/client-ec2"
-import { Clock, Duration, Effect, Layer } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type { EC2NodeClass } from "../../../src/api/EC2NodeClass.ts"
 import * as EC2NodeClassApi from "../../../src/api/EC2NodeClass.ts"
 import * as Labels from "../../../src/api/Labels.ts"

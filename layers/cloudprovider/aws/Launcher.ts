@@ -6,7 +6,12 @@
  * instance and remember each pool it answered with insufficient capacity for three minutes.
  */
 import type * as Ec2Sdk from "@aws-sdk/client-ec2"
-import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import type { EC2NodeClass } from "../../../src/api/EC2NodeClass.ts"
 import * as Labels from "../../../src/api/Labels.ts"
 import type { NodeClaim } from "../../../src/api/NodeClaim.ts"

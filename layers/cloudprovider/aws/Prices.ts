@@ -4,7 +4,9 @@
  * CloudProvider reads it for every offering it builds; each update is a new book, so a cache of offerings built on an
  * older one knows it is stale.
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type * as Ec2Pricing from "../../../src/cloudprovider/aws/Ec2Pricing.ts"
 
 /** The book's operations. */

@@ -4,7 +4,11 @@
  * minutes, on Effect's Clock. Marking again restarts the three minutes; every mark bumps {@link Service.seqNum} so
  * caches of offerings built before it know they are stale.
  */
-import { Clock, Context, Duration, Effect, Layer } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type { IsUnavailable } from "../../../src/cloudprovider/aws/Ec2InstanceTypes.ts"
 
 /** How long a marked offering stays unavailable (upstream `UnavailableOfferingsTTL`). */

@@ -2,7 +2,9 @@
  * A scriptable CloudProvider for tests, following upstream's fake provider (`pkg/cloudprovider/fake`): instance
  * types per NodePool, injected errors, a limit on create calls, drift, and a log of every call.
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Labels from "../../../src/api/Labels.ts"
 import type { NodeClaim } from "../../../src/api/NodeClaim.ts"
 import type { NodePool } from "../../../src/api/NodePool.ts"

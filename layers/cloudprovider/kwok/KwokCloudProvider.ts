@@ -10,7 +10,15 @@
  * delay thus loses nothing: the next process registers the Node on time (upstream's goroutine dies with its process,
  * and the NodeClaim waits for garbage collection).
  */
-import { Clock, Effect, FiberMap, Layer, Option, Schedule, Schema, Semaphore, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as FiberMap from "effect/FiberMap"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Semaphore from "effect/Semaphore"
+import * as Stream from "effect/Stream"
 import type * as ConfigMap from "../../../src/api/ConfigMap.ts"
 import * as Duration from "../../../src/api/Duration.ts"
 import * as KWOKNodeClass from "../../../src/api/KWOKNodeClass.ts"

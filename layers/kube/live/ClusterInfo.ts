@@ -4,7 +4,8 @@
  * Kubernetes minor version from `/version`, the CA the connection trusts, and kube-dns's service IP.
  */
 import * as Fs from "node:fs"
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Config from "./Config.ts"
 import * as Http from "./Http.ts"
 

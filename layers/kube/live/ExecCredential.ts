@@ -6,7 +6,9 @@
  * program runs again; concurrent requests wait for one run.
  */
 import * as ChildProcess from "node:child_process"
-import { Clock, Effect, Semaphore } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Semaphore from "effect/Semaphore"
 import { ConfigError, type Exec } from "./Kubeconfig.ts"
 
 /** What a plugin returned. */

@@ -5,7 +5,10 @@
  */
 import * as NodeHttp from "node:http"
 import * as NodeHttps from "node:https"
-import { Duration, Effect, type Scope, Stream } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type * as Config from "./Config.ts"
 import * as Errors from "./Errors.ts"
 

@@ -8,7 +8,8 @@
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
-import { Effect, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { parse as parseYaml } from "yaml"
 
 /** The kubeconfig is missing, unreadable or names a context or cluster it does not have. */

@@ -5,7 +5,12 @@
  * until their headers), and is retried with backoff when that is safe; failures are mapped once to the typed
  * KubeErrors. Patches are merge patches unless the caller asks for a JSON patch.
  */
-import { Duration, Effect, Layer, Random, type Scope, Stream } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as KubeClient from "../../../src/kube/KubeClient.ts"
 import type * as KubeError from "../../../src/kube/KubeError.ts"
 import * as Resource from "../../../src/kube/Resource.ts"

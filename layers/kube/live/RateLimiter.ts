@@ -3,7 +3,8 @@
  * Each request takes one token, waiting on the Effect Clock when none is left. Waiters reserve their token up front
  * (the bucket goes negative), so they are served in arrival order and concurrent callers never oversubscribe it.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 
 /** A rate limiter; build it with {@link make}. */
 export interface RateLimiter {

@@ -2,7 +2,8 @@
  * Retries of failed attempts: exponential backoff with jitter (Effect Random, Effect Clock), honouring the server's
  * Retry-After, and only when repeating the request is safe for its kind (see {@link Safety}).
  */
-import { Effect, Random } from "effect"
+import * as Effect from "effect/Effect"
+import * as Random from "effect/Random"
 import type * as Errors from "./Errors.ts"
 
 /** How often and how patiently to retry. */

@@ -5,7 +5,14 @@
  * Expired: relisting is the caller's job (the Informer's). A watch without a resourceVersion starts with a list, whose
  * objects come as ADDED events, and goes on from the list's resourceVersion, so even its start can be resumed.
  */
-import { Cause, Clock, Effect, Exit, Option, Queue, type Scope, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { WatchEvent } from "../../../src/kube/KubeClient.ts"
 import * as Errors from "./Errors.ts"
 import * as Retry from "./Retry.ts"

@@ -2,7 +2,13 @@
  * The KubeClient backed by the in-memory API server: the same code path as production for every controller test,
  * the embedded cluster and `simulate`. Timestamps come from the Clock, so TestClock and the virtual clock apply.
  */
-import { Cause, Clock, Context, Effect, Layer, Queue, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
 import * as KubeClient from "../../../src/kube/KubeClient.ts"
 import * as KubeError from "../../../src/kube/KubeError.ts"
 import type { KubeObject, Resource } from "../../../src/kube/Resource.ts"

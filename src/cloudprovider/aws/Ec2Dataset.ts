@@ -3,7 +3,7 @@
  * with upstream's generated VPC limits and bandwidth, and the us-east-1 on-demand prices as the static price table,
  * so that a fake EC2 can serve the dataset and {@link Ec2InstanceTypes} compute from it.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as Catalog from "../Catalog.ts"
 import type * as Ec2InstanceTypes from "./Ec2InstanceTypes.ts"
 

@@ -4,7 +4,7 @@
  * DescribeSpotPriceHistory. Until the first spot update every type's spot price is its static on-demand price in
  * every zone; afterwards only zones with history have a price. No price ⇒ the offering is unavailable.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** A record of DescribeSpotPriceHistory (the fields read); the SDK's `SpotPrice` is assignable to it. */
 export interface SpotPriceRecord {

@@ -4,7 +4,7 @@
  * serves is the cluster's one, all-powerful user (there is no RBAC to evaluate), so every review allows everything.
  * Reviews are answered, never stored: only POST on the collection is served.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { isObject } from "../../kube/Json.ts"
 import * as Discovery from "./Discovery.ts"
 import * as Handlers from "./Handlers.ts"

@@ -4,7 +4,9 @@
  * manifests/base/crds` works; a patch changes only their labels and annotations (the schema is the program's). Creating
  * another CRD is refused with 403, and CRDs cannot be deleted (405).
  */
-import { Clock, Effect, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as Crd from "../../api/Crd.ts"
 import { isObject } from "../../kube/Json.ts"
 import * as Patch from "../../kube/Patch.ts"

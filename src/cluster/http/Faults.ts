@@ -3,7 +3,12 @@
  * Tests use the service in-process; with `serve({ faultInjection: true })` a separate process flips the same switch
  * through `POST /karpenter-effect/faults` (a {@link Fault} as JSON) and `DELETE /karpenter-effect/faults` (clear).
  */
-import { Context, Effect, Layer, Ref, Schema, type Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 
 /** A fault: what the next matching requests get instead of their answer. */
 export const Fault = Schema.Struct({

@@ -7,7 +7,10 @@
  * Server-side apply merges the applied fields into the object (keyed lists by their merge keys) without field
  * ownership or conflict detection.
  */
-import { Clock, Effect, Schema, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { parse as parseYaml } from "yaml"
 import * as Crd from "../../api/Crd.ts"
 import * as Admission from "../../kube/Admission.ts"

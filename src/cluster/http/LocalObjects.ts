@@ -6,7 +6,10 @@
  * bounded history of changes lets a watch resume from a resourceVersion as on kube-apiserver (kube-api.md §H): the
  * changes after it are replayed, and a version older than the history gets an ERROR 410 Expired event.
  */
-import { Clock, Effect, Queue, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
 import * as Admission from "../../kube/Admission.ts"
 import * as FieldSelector from "../../kube/FieldSelector.ts"
 import { isObject } from "../../kube/Json.ts"

@@ -2,7 +2,7 @@
  * metav1.Status: the body of every error response (and of a few successes), and the mapping from the KubeClient's
  * typed errors to HTTP codes and reasons (kube-api.md §4.C).
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import type * as KubeError from "../../kube/KubeError.ts"
 
 /** A metav1.Status object. */

@@ -5,7 +5,8 @@
  * PodTemplate or workload it names changes. The provisioner reads the ready buffers' virtual pods
  * ({@link virtualPods}) in every pass.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import type * as Api from "../../api/CapacityBuffer.ts"
 import type { Pod } from "../../api/Pod.ts"
 import { KubeClient } from "../../kube/KubeClient.ts"

@@ -3,7 +3,8 @@
  * `updateBufferProvisioningStatus` and `bufferPodCountsFromResults`): each buffer's Provisioning condition, from where
  * the pass placed its virtual pods, and the nodes holding virtual pods, which emptiness then leaves alone.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import type { Pod } from "../../api/Pod.ts"
 import { KubeClient } from "../../kube/KubeClient.ts"
 import * as Resource from "../../kube/Resource.ts"

@@ -5,7 +5,8 @@
  * every move, as before. Each move is counted in `karpenter_consolidation_moves_total`, and a Balanced pool's score
  * in `karpenter_consolidation_score`.
  */
-import { Effect, Metric } from "effect"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Labels from "../../api/Labels.ts"
 import * as InstanceType from "../../cloudprovider/InstanceType.ts"
 import { EventRecorder } from "../../kube/EventRecorder.ts"

@@ -8,7 +8,8 @@
  * NodePool's nodes rounded up. A NodePool allows, per reason, the minimum over its budgets that name the reason (or no
  * reason at all). A budget that cannot be read blocks every disruption of the NodePool (upstream fails closed).
  */
-import { Cron, Result } from "effect"
+import * as Cron from "effect/Cron"
+import * as Result from "effect/Result"
 import type { DisruptionReason } from "../../api/Conditions.ts"
 import * as ApiDuration from "../../api/Duration.ts"
 import type { Budget, NodePool } from "../../api/NodePool.ts"

@@ -4,7 +4,9 @@
  * candidate (an empty one still empty), all of them within budget together, and a consolidation still finding a
  * command of the same kind (delete or replace) for them. Pod churn during the wait abandons it.
  */
-import { type Duration, Effect } from "effect"
+
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Budgets from "./Budgets.ts"
 import type * as Candidates from "./Candidates.ts"
 import * as Planner from "./Planner.ts"

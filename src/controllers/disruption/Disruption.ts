@@ -11,7 +11,9 @@
  * The consolidation searches are effects that yield between simulations; their timeouts (3 minutes single-node,
  * 1 minute multi-node) are deadlines checked between simulations, so what was found before the deadline is used.
  */
-import { Duration, Effect, Metric } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as DoNotDisrupt from "../../api/DoNotDisrupt.ts"
 import * as Labels from "../../api/Labels.ts"
 import type { Pod } from "../../api/Pod.ts"

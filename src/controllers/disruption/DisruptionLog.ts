@@ -3,7 +3,8 @@
  * reports. Controllers that disrupt (the disruption controller, expiration, node repair) record into it; the default records
  * nothing.
  */
-import { Context, Effect } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 
 /** Why nodes were disrupted: a disruption method's reason, or expiration or repair (which no budget limits). */
 export type Reason = "Empty" | "Underutilized" | "Drifted" | "Expired" | "Unhealthy"

@@ -2,7 +2,7 @@
  * The metrics of voluntary disruption (upstream `disruption/metrics.go` and the NodePool/NodeClaim disruption metrics,
  * v1.4.0), under their Prometheus names (namespace `karpenter`).
  */
-import { Metric } from "effect"
+import * as Metric from "effect/Metric"
 
 /** `karpenter_voluntary_disruption_decisions_total{decision,reason,consolidation_type}`: delete or replace. */
 export const decisionsTotal = Metric.counter("karpenter_voluntary_disruption_decisions_total", {

@@ -4,7 +4,7 @@
  * all reschedule (on other nodes or on replacements) goes alone, and those whose pods would not say why. Drift is
  * eventual: it may take nodes whose pods a TerminationGracePeriod lets it wait out, and it is not validated again.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../api/Conditions.ts"
 import * as NodePoolApi from "../../api/NodePool.ts"
 import * as Budgets from "./Budgets.ts"

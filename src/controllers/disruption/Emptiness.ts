@@ -3,7 +3,7 @@
  * once as the NodePools' budgets allow, cheapest to disrupt first. The command waits the validation TTL and is checked
  * again: a node that got a pod meanwhile stays.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { ClusterState } from "../../state/ClusterState.ts"
 import * as Budgets from "./Budgets.ts"
 import * as Candidates from "./Candidates.ts"

@@ -3,7 +3,7 @@
  * consolidation each say which candidates are theirs and what to do with them in a pass; the controller's loop
  * (Disruption.ts) finds the candidates, runs the methods in order and hands the first command to orchestration.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { EventRecorder } from "../../kube/EventRecorder.ts"
 import type * as Budgets from "./Budgets.ts"
 import type * as Candidates from "./Candidates.ts"

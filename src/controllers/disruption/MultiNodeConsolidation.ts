@@ -5,7 +5,9 @@
  * default) checked between simulations: what it found by then is used. In Balanced NodePools a prefix's move must also
  * score high enough (Balanced.ts). The command is validated before it is carried out.
  */
-import { Duration, Effect, Metric } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import { ClusterState } from "../../state/ClusterState.ts"
 import * as Balanced from "./Balanced.ts"
 import * as Budgets from "./Budgets.ts"

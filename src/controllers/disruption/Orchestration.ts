@@ -6,7 +6,11 @@
  * Initialized within the timeout, or one of whose replacements is gone, is rolled back: the candidates lose the taint,
  * the reason and the mark, and stay.
  */
-import { Clock, Duration, Effect, Metric, Option } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as ConditionTypes from "../../api/Conditions.ts"
 import * as Taints from "../../api/Taints.ts"
 import { EventRecorder } from "../../kube/EventRecorder.ts"

@@ -4,7 +4,11 @@
  * without some nodes; delete them, or replace them by one strictly cheaper NodeClaim). The controller and the
  * consolidation benchmark both drive it.
  */
-import { Clock, type Duration, Effect, Option, Ref } from "effect"
+import * as Clock from "effect/Clock"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import * as ConditionTypes from "../../api/Conditions.ts"
 import * as Labels from "../../api/Labels.ts"
 import * as NodeApi from "../../api/Node.ts"

@@ -5,7 +5,10 @@
  * that cannot go says why (Unconsolidatable). In a Balanced NodePool the move must also score high enough (Balanced.ts). The search has a deadline (3 minutes by default) checked between
  * candidates; cut short, it finds nothing this pass. The command is validated before it is carried out.
  */
-import { Duration, Effect, Metric, Option } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import { ClusterState } from "../../state/ClusterState.ts"
 import * as Balanced from "./Balanced.ts"
 import * as Budgets from "./Budgets.ts"

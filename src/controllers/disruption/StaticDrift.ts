@@ -9,7 +9,7 @@
  * `limits.nodes` against the static provisioning controller; here a NodePool short of its replicas waits for static
  * provisioning to fill it first, so the two never launch into the same room.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../api/Conditions.ts"
 import * as NodePoolApi from "../../api/NodePool.ts"
 import * as StaticCapacity from "../static/StaticCapacity.ts"

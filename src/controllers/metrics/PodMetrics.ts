@@ -4,7 +4,9 @@
  * while they wait and as histograms (a summary for startup) once they are done. Each pod is reconciled on every
  * change and every 30 s while it exists; its gauges go when it does.
  */
-import { Clock, Effect, Metric } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import { isTerminal, type Pod } from "../../api/Pod.ts"
 import * as Resources from "../../kube/Resources.ts"
 import * as Controller from "../../runtime/Controller.ts"

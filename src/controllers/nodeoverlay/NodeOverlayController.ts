@@ -4,7 +4,11 @@
  * types, reports `ValidationSucceeded` on each overlay and swaps in the new {@link Store.Store}; the decorator hands
  * the other controllers instance types with the store applied. Both run only under the `NodeOverlay` feature gate.
  */
-import { Clock, Context, Effect, Layer, Ref } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
 import * as Labels from "../../api/Labels.ts"
 import type { Condition } from "../../api/Meta.ts"
 import type { NodeClaim } from "../../api/NodeClaim.ts"

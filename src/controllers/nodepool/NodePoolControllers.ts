@@ -2,7 +2,8 @@
  * The NodePool controllers (upstream `pkg/controllers/nodepool`): validation, readiness, hash, counter and
  * registration health, sharing (through the InformerCache) one NodePool informer and one per NodeClass kind.
  */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type { CloudProvider } from "../../cloudprovider/CloudProvider.ts"
 import type { EventRecorder } from "../../kube/EventRecorder.ts"
 import type { KubeClient } from "../../kube/KubeClient.ts"

@@ -3,7 +3,11 @@
  * on the first trigger and closes after `idle` without a new trigger or `max` after it opened. A key (a pod's or a
  * node's UID) triggers at most once per window, so updates of the same object do not keep a window open.
  */
-import { Clock, Duration, Effect, Option, Queue } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 
 export interface Batcher {
   /**

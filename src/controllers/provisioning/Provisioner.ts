@@ -2,7 +2,13 @@
  * The provisioner (upstream `pkg/controllers/provisioning`): batches pending pods, runs one scheduling pass over the
  * cluster state, and creates the NodeClaims the pass decided on — within NodePool limits, nominating the pods.
  */
-import { Clock, Duration, Effect, Metric, Option, Queue, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
 import * as Conditions from "../../api/Conditions.ts"
 import * as Labels from "../../api/Labels.ts"
 import * as Meta from "../../api/Meta.ts"

@@ -2,7 +2,7 @@
  * The metrics of provisioning (upstream `pkg/metrics` NodeClaimsCreatedTotal and `provisioning/scheduling/metrics.go`,
  * v1.4.0), under their Prometheus names (namespace `karpenter`).
  */
-import { Metric } from "effect"
+import * as Metric from "effect/Metric"
 
 /**
  * `karpenter_nodeclaims_created_total{reason,nodepool,capacity_type,min_values_relaxed}`: reason `provisioning` or a

@@ -6,7 +6,9 @@
  * empty nodes, then the cheapest to disrupt — a forceful disruption that ignores the NodePool's budgets (the
  * termination controller still honours PodDisruptionBudgets and terminationGracePeriod).
  */
-import { Clock, Duration, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as DoNotDisrupt from "../../api/DoNotDisrupt.ts"
 import * as Labels from "../../api/Labels.ts"
 import * as NodePoolApi from "../../api/NodePool.ts"

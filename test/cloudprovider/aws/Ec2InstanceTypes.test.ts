@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as Labels from "../../../src/api/Labels.ts"
 import * as Quantity from "../../../src/api/Quantity.ts"
 import * as Ec2Dataset from "../../../src/cloudprovider/aws/Ec2Dataset.ts"

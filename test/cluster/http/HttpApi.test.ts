@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
 import * as MemoryKube from "../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as Faults from "../../../src/cluster/http/Faults.ts"
 import * as HttpApi from "../../../src/cluster/http/HttpApi.ts"

@@ -4,7 +4,8 @@
  * the retained history gets an ERROR 410 Expired event.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as Discovery from "../../../src/cluster/http/Discovery.ts"
 import * as Faults from "../../../src/cluster/http/Faults.ts"
 import type * as Handlers from "../../../src/cluster/http/Handlers.ts"

@@ -5,7 +5,8 @@
  */
 import * as Http from "node:http"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as MemoryKube from "../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as HttpApi from "../../../src/cluster/http/HttpApi.ts"
 import * as KubeClient from "../../../src/kube/KubeClient.ts"

@@ -4,8 +4,8 @@
  * started on the TestClock; and the authorization reviews kubectl's `auth can-i` sends.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { TestClock } from "effect/testing"
+import * as Effect from "effect/Effect"
+import * as TestClock from "effect/testing/TestClock"
 import type * as HttpApi from "../../../src/cluster/http/HttpApi.ts"
 import { request, withServer } from "./support.ts"
 

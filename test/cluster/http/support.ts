@@ -2,7 +2,9 @@
  * Test support for the HTTP façade: a server over a fresh in-memory cluster, JSON requests with fetch, and a line
  * reader for watch streams.
  */
-import { Effect, Layer, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as MemoryKube from "../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as Faults from "../../../src/cluster/http/Faults.ts"
 import * as HttpApi from "../../../src/cluster/http/HttpApi.ts"

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Metric } from "effect"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Api from "../../../src/api/CapacityBuffer.ts"
 import * as ProvisioningMetrics from "../../../src/controllers/provisioning/ProvisioningMetrics.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"

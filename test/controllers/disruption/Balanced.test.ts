@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Metric } from "effect"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Balanced from "../../../src/controllers/disruption/Balanced.ts"
 import * as S from "../support.ts"
 import * as D from "./support.ts"

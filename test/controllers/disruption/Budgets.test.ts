@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as NodePool from "../../../src/api/NodePool.ts"
 import * as Budgets from "../../../src/controllers/disruption/Budgets.ts"
 import * as F from "./fixtures.ts"

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as PodDisruptionBudget from "../../../src/api/PodDisruptionBudget.ts"
 import * as Candidates from "../../../src/controllers/disruption/Candidates.ts"
 import * as Reschedulable from "../../../src/scheduling/Reschedulable.ts"

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../src/api/Conditions.ts"
 import * as Labels from "../../../src/api/Labels.ts"
 import * as Candidates from "../../../src/controllers/disruption/Candidates.ts"

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
 import * as S from "../support.ts"

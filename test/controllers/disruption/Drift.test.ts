@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../src/api/Conditions.ts"
 import * as Drift from "../../../src/controllers/disruption/Drift.ts"
 import * as Conditions from "../../../src/controllers/StatusConditions.ts"

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Metric } from "effect"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Metrics from "../../../src/controllers/disruption/DisruptionMetrics.ts"
 import * as Emptiness from "../../../src/controllers/disruption/Emptiness.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"

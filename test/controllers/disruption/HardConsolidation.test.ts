@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as ConsolidationBench from "../../../bench/Consolidation.bench.ts"
 import { catalogue } from "../../../bench/SchedulingInputs.ts"
 import * as Labels from "../../../src/api/Labels.ts"

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as fc from "fast-check"
 import * as Headroom from "../../../src/controllers/disruption/Headroom.ts"
 import * as Planner from "../../../src/controllers/disruption/Planner.ts"

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as KWOKNodeClass from "../../../src/api/KWOKNodeClass.ts"
 import * as Labels from "../../../src/api/Labels.ts"
 import type { NodeClaim } from "../../../src/api/NodeClaim.ts"

@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Metric } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as MemoryKube from "../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as ConditionTypes from "../../../src/api/Conditions.ts"
 import * as Labels from "../../../src/api/Labels.ts"

@@ -5,7 +5,8 @@
  * is never replaced by on-demand capacity; without the gate none of this happens.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as KWOKNodeClass from "../../../src/api/KWOKNodeClass.ts"
 import * as Labels from "../../../src/api/Labels.ts"
 import type * as DisruptionLog from "../../../src/controllers/disruption/DisruptionLog.ts"

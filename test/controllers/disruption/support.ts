@@ -3,7 +3,9 @@
  * the KWOK provider with a small, hand-priced catalogue and the embedded control plane, all on the TestClock;
  * NodeClaims launched directly (so each test lays out its nodes exactly), pods bound to them, and a disruption log.
  */
-import { Effect, Layer, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import * as KwokCloudProvider from "../../../layers/cloudprovider/kwok/KwokCloudProvider.ts"
 import * as MemoryKube from "../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as ConditionTypes from "../../../src/api/Conditions.ts"

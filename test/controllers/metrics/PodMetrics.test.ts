@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Metric } from "effect"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../src/kube/Resources.ts"
 import * as S from "../support.ts"

@@ -1,5 +1,6 @@
 /** Helpers of the metrics controller tests: the operator on the embedded cluster, and reading one scraped series. */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as KwokCloudProvider from "../../../layers/cloudprovider/kwok/KwokCloudProvider.ts"
 import * as MemoryKube from "../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as ControlPlane from "../../../src/cluster/ControlPlane.ts"

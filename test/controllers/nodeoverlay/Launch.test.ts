@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Labels from "../../../src/api/Labels.ts"
 import * as NodeOverlayApi from "../../../src/api/NodeOverlay.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as ConditionTypes from "../../../src/api/Conditions.ts"
 import * as Labels from "../../../src/api/Labels.ts"
 import * as Hash from "../../../src/controllers/nodepool/hash/Hash.ts"

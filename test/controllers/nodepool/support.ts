@@ -1,5 +1,6 @@
 /** Helpers of the NodePool controller tests: wire objects, a CloudProvider and a ClusterState stub, a test harness. */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as MemoryKube from "../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as KWOKNodeClass from "../../../src/api/KWOKNodeClass.ts"
 import * as Labels from "../../../src/api/Labels.ts"

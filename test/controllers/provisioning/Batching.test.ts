@@ -3,7 +3,8 @@
  * triggers once per window, and a pod that stays unschedulable triggers again every 10 s.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Fake from "../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as ConditionTypes from "../../../src/api/Conditions.ts"
 import * as NodePoolControllers from "../../../src/controllers/nodepool/NodePoolControllers.ts"

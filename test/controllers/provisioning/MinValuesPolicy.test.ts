@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Fake from "../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as Labels from "../../../src/api/Labels.ts"
 import type { NodeClaim } from "../../../src/api/NodeClaim.ts"

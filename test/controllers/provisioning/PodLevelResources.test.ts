@@ -5,7 +5,8 @@
  * pod-level resources its validation does not allow.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Fake from "../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as Labels from "../../../src/api/Labels.ts"
 import { KubeClient } from "../../../src/kube/KubeClient.ts"

@@ -5,7 +5,8 @@
  * the gate the reservation is not offered.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Fake from "../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as FakeInstanceTypes from "../../../layers/cloudprovider/fake/InstanceTypes.ts"
 import * as Labels from "../../../src/api/Labels.ts"

@@ -3,7 +3,8 @@ import * as Https from "node:https"
 import type { AddressInfo } from "node:net"
 import { createSecureContext } from "node:tls"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import * as Certificate from "../../../layers/app/Certificate.ts"
 
 describe("Certificate", () => {

@@ -4,7 +4,11 @@
  * however many of its controllers read that resource.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, References, Stream } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as References from "effect/References"
+import * as Stream from "effect/Stream"
 import * as ControllerApp from "../../../layers/app/ControllerApp.ts"
 import * as LiveKube from "../../../layers/kube/live/LiveKubeClient.ts"
 import * as MemoryKube from "../../../layers/kube/memory/MemoryKubeClient.ts"

@@ -5,7 +5,10 @@
  * removed by hand) is terminated once it is older than 30 s, and the Node it registered is deleted so scheduling stops
  * counting on it. The provider declares `collectsUntrackedInstances`, so the core's 10 s collection leaves AWS alone.
  */
-import { Clock, Duration, Effect, Exit } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type { NodeClaim } from "../../../../src/api/NodeClaim.ts"
 import * as CloudProvider from "../../../../src/cloudprovider/CloudProvider.ts"
 import * as NodeClasses from "../../../../src/controllers/nodepool/nodeclass/NodeClasses.ts"

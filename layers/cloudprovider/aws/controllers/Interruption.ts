@@ -7,7 +7,12 @@
  * from the queue; one that cannot be parsed is deleted too, and never stops the loop.
  */
 import type * as SqsSdk from "@aws-sdk/client-sqs"
-import { Clock, Duration, Effect, Exit, Metric, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Metric from "effect/Metric"
+import type * as Scope from "effect/Scope"
 import * as Labels from "../../../../src/api/Labels.ts"
 import type { Node } from "../../../../src/api/Node.ts"
 import type { NodeClaim } from "../../../../src/api/NodeClaim.ts"

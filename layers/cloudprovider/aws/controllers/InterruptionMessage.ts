@@ -4,7 +4,7 @@
  * `detail-type`, and names the EC2 instances it is about. Messages of no known shape, of an AWS Health category or an
  * instance state Karpenter does not act on, are no-ops; a body that is not such JSON at all is malformed.
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 
 /** What a message is about (upstream `messages.Kind`, also the metrics' `message_type` and disruption reason). */
 export type Kind =

@@ -5,7 +5,7 @@
  * static drift compares. When the node class's hash version is not this project's, its NodeClaims are migrated first,
  * so a hash of another version (upstream's `v4`, or an older one of ours) is never compared with a current one.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as EC2NodeClass from "../../../../src/api/EC2NodeClass.ts"
 import * as NodeClassRef from "../../../../src/api/NodeClassRef.ts"
 import * as NodePoolHash from "../../../../src/controllers/nodepool/hash/Hash.ts"

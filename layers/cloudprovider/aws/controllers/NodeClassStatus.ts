@@ -7,7 +7,12 @@
  * step's interval. Its finalizer holds a deleted EC2NodeClass until no NodeClaim uses it, then deletes the managed
  * instance profile and the node class's launch templates.
  */
-import { type Cause, Clock, Duration, Effect, Exit } from "effect"
+
+import type * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as EC2NodeClass from "../../../../src/api/EC2NodeClass.ts"
 import type { NodeClaim } from "../../../../src/api/NodeClaim.ts"
 import * as NodeClassRef from "../../../../src/api/NodeClassRef.ts"

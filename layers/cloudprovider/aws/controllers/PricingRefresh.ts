@@ -5,7 +5,10 @@
  * the process's {@link Prices}. A source that fails or answers nothing leaves its prices as they were — the bundled
  * table until a first success — and fails the pass, which is retried with backoff.
  */
-import { Clock, Duration, Effect, Exit } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Ec2Pricing from "../../../../src/cloudprovider/aws/Ec2Pricing.ts"
 import * as Result from "../../../../src/runtime/Result.ts"
 import * as Singleton from "../../../../src/runtime/Singleton.ts"

@@ -6,7 +6,8 @@
  * `Name` wins). One worker, and a second's pause after each CreateTags: it shares EC2's mutating-call bucket with
  * CreateFleet.
  */
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as EC2NodeClass from "../../../../src/api/EC2NodeClass.ts"
 import type { NodeClaim } from "../../../../src/api/NodeClaim.ts"
 import * as NodeClasses from "../../../../src/controllers/nodepool/nodeclass/NodeClasses.ts"

@@ -3,7 +3,7 @@
  * may use EC2's `*` and `?` wildcards, `tag:<key>` matches a tag's value and `tag-key` a tag's key. A filter name the
  * resource does not support is an `InvalidParameterValue` error, as EC2 answers, so a typo in the provider shows.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as AwsError from "../sdk/AwsError.ts"
 
 /** One filter of a describe request (the SDK's `Filter`). */

@@ -7,7 +7,14 @@
  * deletes its Node the same way). Everything runs on Effect's Clock.
  */
 import type * as Ec2Sdk from "@aws-sdk/client-ec2"
-import { Clock, Duration, Effect, FiberMap, Layer, Schedule, type Scope, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberMap from "effect/FiberMap"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Labels from "../../../../src/api/Labels.ts"
 import type * as Node from "../../../../src/api/Node.ts"
 import type { NodeClaim } from "../../../../src/api/NodeClaim.ts"

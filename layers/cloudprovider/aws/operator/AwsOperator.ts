@@ -4,7 +4,12 @@
  * the real SDK services for the region, the CloudProvider with the unavailable-offerings cache it shares with the
  * interruption controller, and the provider's own controllers. The SDK clients load only when their layers are built.
  */
-import { Effect, FileSystem, Layer, Result, Schema, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Ec2Dataset from "../../../../src/cloudprovider/aws/Ec2Dataset.ts"
 import * as Ec2Pricing from "../../../../src/cloudprovider/aws/Ec2Pricing.ts"
 import type * as CloudProvider from "../../../../src/cloudprovider/CloudProvider.ts"

@@ -4,7 +4,8 @@
  * an alias knows): non-deprecated first, then the newest, then the larger name.
  */
 import type * as Ec2Sdk from "@aws-sdk/client-ec2"
-import { Data, Effect } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import * as EC2NodeClass from "../../../../src/api/EC2NodeClass.ts"
 import * as Labels from "../../../../src/api/Labels.ts"
 import type { NodeSelectorRequirement } from "../../../../src/api/Meta.ts"

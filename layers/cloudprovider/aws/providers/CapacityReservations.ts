@@ -6,7 +6,10 @@
  * controller (which describes) and the cloud provider (which launches).
  */
 import type * as Ec2Sdk from "@aws-sdk/client-ec2"
-import { Clock, Context, Effect, Layer } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type * as EC2NodeClass from "../../../../src/api/EC2NodeClass.ts"
 import { Ec2 } from "../sdk/Ec2.ts"
 import * as Selectors from "./Selectors.ts"

@@ -1,6 +1,8 @@
 /** The instance profile Karpenter manages for an EC2NodeClass's `role` (upstream `pkg/providers/instanceprofile`). */
 import type * as IamSdk from "@aws-sdk/client-iam"
-import { Clock, Duration, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as EC2NodeClass from "../../../../src/api/EC2NodeClass.ts"
 import * as Labels from "../../../../src/api/Labels.ts"
 import * as Hash from "../../../../src/controllers/nodepool/hash/Hash.ts"

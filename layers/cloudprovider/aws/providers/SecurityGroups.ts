@@ -1,6 +1,6 @@
 /** The security groups an EC2NodeClass selects (upstream `pkg/providers/securitygroup`). */
 import type * as Ec2Sdk from "@aws-sdk/client-ec2"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type * as EC2NodeClass from "../../../../src/api/EC2NodeClass.ts"
 import { Ec2 } from "../sdk/Ec2.ts"
 import * as Selectors from "./Selectors.ts"

@@ -3,7 +3,9 @@
  * user's `ssmParameter` 5 minutes. So `@latest` moves to a new release within a day of its publication, not at once.
  * Failures are not cached. The memory is the instance's own: make one per controller.
  */
-import { Clock, Duration, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import type { AwsFailure } from "../sdk/AwsError.ts"
 import { Ssm } from "../sdk/Ssm.ts"
 

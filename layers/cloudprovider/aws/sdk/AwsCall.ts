@@ -3,7 +3,9 @@
  * Effect Clock (the SDK clients run with `maxAttempts: 1`, so nothing waits outside Effect), the mapping of SDK
  * exceptions to tagged errors, and following pagination tokens.
  */
-import { Effect, Schedule, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import * as RateLimiter from "../../../kube/live/RateLimiter.ts"
 import * as AwsError from "./AwsError.ts"
 

@@ -3,7 +3,8 @@
  * `<Code>`, the JSON protocols' `__type`, as the SDK decodes them into the exception's name) picks the tag, following
  * upstream's `pkg/errors/errors.go`; anything else is an {@link AwsError} with its code and message.
  */
-import { Predicate, Schema } from "effect"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
 
 const fields = {
   /** The AWS service, e.g. `EC2`. */

@@ -3,7 +3,10 @@
  * item of every page. The SDK is loaded when {@link layer} is built, so importing this module costs nothing.
  */
 import type * as Sdk from "@aws-sdk/client-ec2"
-import { Context, Effect, Layer, Random } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
 import * as AwsCall from "./AwsCall.ts"
 import type { AwsFailure } from "./AwsError.ts"
 

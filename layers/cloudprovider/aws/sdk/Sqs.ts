@@ -3,7 +3,9 @@
  * The SDK is loaded when {@link layer} is built, so importing this module costs nothing.
  */
 import type * as Sdk from "@aws-sdk/client-sqs"
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as AwsCall from "./AwsCall.ts"
 import type { AwsFailure } from "./AwsError.ts"
 

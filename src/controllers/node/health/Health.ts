@@ -6,7 +6,9 @@
  * cluster's, for a NodeClaim of no NodePool) are unhealthy: a fault that wide is more likely the cluster's than the
  * nodes', and replacing every node would not help.
  */
-import { Clock, Duration, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Labels from "../../../api/Labels.ts"
 import type { Node, NodeCondition } from "../../../api/Node.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"

@@ -2,7 +2,8 @@
  * The metrics of node repair (upstream `pkg/controllers/node/health/metrics.go`, v1.4.0), under their Prometheus names
  * (namespace `karpenter`).
  */
-import { Effect, Metric } from "effect"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Labels from "../../../api/Labels.ts"
 import type { Node } from "../../../api/Node.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"

@@ -3,7 +3,8 @@
  * recorder applies to them: an event whose reason and dedupe values were published less than two minutes ago is
  * dropped, so a drain retried every second does not write an Event every second.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import type { Pod } from "../../../api/Pod.ts"
 import { type Event, EventRecorder } from "../../../kube/EventRecorder.ts"
 import * as Pods from "./Pods.ts"

@@ -14,7 +14,10 @@
  * checked against the pod informer's cache just before the call (a pod gone from it counts as 404, another uid as 409),
  * and a pod the cache shows terminating already is done without a call (evicting it would only delete it again).
  */
-import { Duration, Effect, Metric, type Scope } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import type * as Scope from "effect/Scope"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import type { Node } from "../../../api/Node.ts"
 import type { Pod } from "../../../api/Pod.ts"

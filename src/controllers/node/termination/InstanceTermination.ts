@@ -2,7 +2,8 @@
  * Terminating a NodeClaim's instance (upstream `pkg/utils/termination.EnsureTerminated`, v1.4.0), shared by the Node
  * finalizer and the NodeClaim finalizer.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"
 import * as CloudProvider from "../../../cloudprovider/CloudProvider.ts"

@@ -22,7 +22,12 @@
  * As upstream v1.4.0, the wait for volumes sets no NodeClaim condition and publishes no event (the `VolumesDetached`
  * condition and the `AwaitingVolumeDetachment` event came in v1.6.0).
  */
-import { Clock, Data, Duration, Effect, Metric, type Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import type * as Scope from "effect/Scope"
 import * as Labels from "../../../api/Labels.ts"
 import type { Taint } from "../../../api/Meta.ts"
 import type { Node } from "../../../api/Node.ts"

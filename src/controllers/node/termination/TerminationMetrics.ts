@@ -3,7 +3,7 @@
  * `node/termination/terminator/metrics.go`, `nodeclaim/lifecycle/metrics.go` and `pkg/metrics`, v1.4.0), under their
  * Prometheus names (namespace `karpenter`).
  */
-import { Metric } from "effect"
+import * as Metric from "effect/Metric"
 
 const minute = 60
 const hour = 60 * minute

@@ -3,7 +3,9 @@
  * like the instance type that was launched. A Node offering much less than its NodeClaim expected (a wrong instance
  * type, a misconfigured kubelet) sets `ConsistentStateFound=False` and raises an event; otherwise it is True.
  */
-import { Clock, Duration, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import type { Node } from "../../../api/Node.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"

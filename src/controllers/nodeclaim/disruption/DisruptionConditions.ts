@@ -9,7 +9,9 @@
  *
  * Both are plain conditions (not dependents of Ready), written with one optimistic-lock status patch.
  */
-import { Clock, Duration, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import * as ApiDuration from "../../../api/Duration.ts"
 import * as Labels from "../../../api/Labels.ts"

@@ -3,7 +3,9 @@
  * its `spec.expireAfter` is deleted. Expiration is forceful: no disruption budget limits it and no replacement is
  * launched first; the provisioner picks up the evicted pods like any other pods of a deleting node.
  */
-import { Clock, Duration, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as ApiDuration from "../../../api/Duration.ts"
 import * as Labels from "../../../api/Labels.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"

@@ -5,7 +5,9 @@
  * first; the second stands in for a provider controller and is skipped for a provider that has its own
  * (`collectsUntrackedInstances`).
  */
-import { Clock, Duration, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import * as Labels from "../../../api/Labels.ts"
 import * as CloudProvider from "../../../cloudprovider/CloudProvider.ts"

@@ -4,7 +4,10 @@
  * termination drains them; their removal, a watched change, brings the NodeClaim back here); terminate the instance
  * until the provider reports it gone (every 5 s); then release the termination finalizer.
  */
-import { Clock, Duration, Effect, Metric } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import * as ApiDuration from "../../../api/Duration.ts"
 import * as Labels from "../../../api/Labels.ts"

@@ -3,7 +3,7 @@
  * registered NodeClaim goes Initialized=True, and its Node is labelled `karpenter.sh/initialized`, once the Node is
  * Ready, its startup and known ephemeral taints are gone and every resource the NodeClaim requested is allocatable.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import * as Labels from "../../../api/Labels.ts"
 import type { Node } from "../../../api/Node.ts"

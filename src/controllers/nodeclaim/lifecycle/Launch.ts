@@ -3,7 +3,9 @@
  * for the NodeClaim goes on it with Launched=True. No capacity or NodeClass deletes the NodeClaim; any other error
  * leaves it Launched=Unknown, for a retry with backoff.
  */
-import { Clock, Duration, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import * as Labels from "../../../api/Labels.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"

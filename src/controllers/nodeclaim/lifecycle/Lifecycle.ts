@@ -3,7 +3,8 @@
  * termination finalizer, then runs the steps — {@link Launch}, {@link Registration}, {@link Initialization} and
  * {@link Liveness} — or, once the NodeClaim is deleted, {@link Finalization}.
  */
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Labels from "../../../api/Labels.ts"
 import type { Node } from "../../../api/Node.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"

@@ -2,7 +2,9 @@
  * The metrics of the NodeClaim lifecycle (upstream `pkg/metrics` NodesCreatedTotal and the lifecycle's and garbage
  * collection's NodeClaimsDisruptedTotal, v1.4.0), under their Prometheus names (namespace `karpenter`).
  */
-import { type Effect, Metric } from "effect"
+
+import type * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Labels from "../../../api/Labels.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"
 import * as DisruptionMetrics from "../../disruption/DisruptionMetrics.ts"

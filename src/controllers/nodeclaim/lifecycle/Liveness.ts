@@ -3,7 +3,9 @@
  * `lifecycle/liveness.go`, v1.4.0): a NodeClaim not Registered {@link registrationTTL} after its creation, whether its
  * launch keeps failing or its Node never joined, is deleted, and its NodePool's NodeRegistrationHealthy goes False.
  */
-import { Clock, Duration, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import * as Labels from "../../../api/Labels.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"

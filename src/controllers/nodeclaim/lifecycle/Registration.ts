@@ -3,7 +3,8 @@
  * that joins with the NodeClaim's providerID is synced with it (labels, annotations, taints, owner, finalizer), and
  * the NodeClaim goes Registered=True with its `status.nodeName`; the NodePool's NodeRegistrationHealthy goes True.
  */
-import { Effect, Metric } from "effect"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import * as Labels from "../../../api/Labels.ts"
 import type { Node } from "../../../api/Node.ts"

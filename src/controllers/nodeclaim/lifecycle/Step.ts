@@ -3,7 +3,8 @@
  * sub-reconcilers in `pkg/controllers/nodeclaim/lifecycle`) share: the {@link StepResult} each hands the controller,
  * the cluster reads they depend on, and the NodeClaim writes they have in common.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import * as Labels from "../../../api/Labels.ts"
 import type { Condition } from "../../../api/Meta.ts"

@@ -7,7 +7,10 @@
  * Writes are deduplicated: a NodeClaim whose last pod event is younger than {@link dedupeTimeout} is left alone, so
  * a busy node costs at most one write per window.
  */
-import { Clock, Duration, Effect, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"
 import { isTerminal, isTerminating, type Pod } from "../../../api/Pod.ts"
 import { CloudProvider } from "../../../cloudprovider/CloudProvider.ts"

@@ -3,7 +3,8 @@
  * (capacity of its nodes and in-flight NodeClaims, and `nodes`), and `status.nodes` that count (upstream v1.8),
  * refreshed every 5 s (upstream v1.4.0, PR #2110).
  */
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import { CloudProvider } from "../../../cloudprovider/CloudProvider.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"

@@ -7,7 +7,7 @@
  * numbers (not just its rules) means NodeClaims launched by upstream Karpenter are not all seen as drifted when this
  * controller takes over their NodePools.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import * as Labels from "../../../api/Labels.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"

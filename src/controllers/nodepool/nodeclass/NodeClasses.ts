@@ -3,7 +3,7 @@
  * the lookup of a NodePool's NodeClass, the NodeClass → NodePools mapping of their watches, and the optimistic-lock
  * status patch.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { Condition } from "../../../api/Meta.ts"
 import * as NodeClassRef from "../../../api/NodeClassRef.ts"
 import type { NodePool } from "../../../api/NodePool.ts"

@@ -2,7 +2,8 @@
  * The `nodepool.readiness` controller: a NodePool's `NodeClassReady` condition follows its NodeClass (upstream
  * `pkg/controllers/nodepool/readiness`). NodeClass changes queue the NodePools that reference them.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import * as KWOKNodeClass from "../../../api/KWOKNodeClass.ts"
 import type { NodeClassKind } from "../../../cloudprovider/CloudProvider.ts"

@@ -7,7 +7,8 @@
  * `status.nodeClassObservedGeneration` (which it then records). The NodeClaim lifecycle moves it on with
  * {@link markHealthy} (a NodeClaim registered) and {@link markUnhealthy} (one hit the registration TTL).
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import type { Condition } from "../../../api/Meta.ts"
 import type { NodePool } from "../../../api/NodePool.ts"

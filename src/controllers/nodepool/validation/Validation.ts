@@ -4,7 +4,8 @@
  * across taints and startupTaints, restricted labels given the provider's well-known labels, taint values that are
  * not qualified names) and objects stored under an older schema.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import * as Labels from "../../../api/Labels.ts"
 import type { NodePool } from "../../../api/NodePool.ts"

@@ -7,7 +7,9 @@
  * stop it between two pods and keep what was decided; the pods not reached are reported as not scheduled because of
  * the timeout. The inner loop is plain TypeScript over plain data.
  */
-import { Clock, Duration, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Labels from "../../../api/Labels.ts"
 import type { Namespace } from "../../../api/Namespace.ts"
 import type { NodePool } from "../../../api/NodePool.ts"

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Metric } from "effect"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"
 import type { Node } from "../../../../src/api/Node.ts"
 import * as EvictionQueue from "../../../../src/controllers/node/termination/EvictionQueue.ts"

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Metric } from "effect"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Fake from "../../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as ConditionTypes from "../../../../src/api/Conditions.ts"
 import * as Labels from "../../../../src/api/Labels.ts"

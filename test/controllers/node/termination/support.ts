@@ -2,8 +2,12 @@
  * Helpers of the termination tests: the in-memory API server with a KubeClient that logs every eviction answer, the
  * fake provider, an in-memory event sink, manifests, and stepping the virtual clock.
  */
-import { Clock, Context, Effect, Layer, Stream } from "effect"
-import { TestClock } from "effect/testing"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/testing/TestClock"
 import * as Fake from "../../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as FakeInstanceTypes from "../../../../layers/cloudprovider/fake/InstanceTypes.ts"
 import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 import * as Node from "../../../../src/api/Node.ts"
 import * as NodeClaim from "../../../../src/api/NodeClaim.ts"
 import * as Consistency from "../../../../src/controllers/nodeclaim/consistency/Consistency.ts"

@@ -2,8 +2,10 @@
  * Helpers of the NodeClaim disruption-condition, pod-event and expiration tests: the in-memory API server with the
  * fake provider, NodeClaims created in a given state, and virtual time.
  */
-import { Clock, Effect, Layer } from "effect"
-import { TestClock } from "effect/testing"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as TestClock from "effect/testing/TestClock"
 import * as Fake from "../../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as FakeInstanceTypes from "../../../../layers/cloudprovider/fake/InstanceTypes.ts"
 import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"

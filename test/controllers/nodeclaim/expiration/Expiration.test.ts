@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Labels from "../../../../src/api/Labels.ts"
 import * as DisruptionLog from "../../../../src/controllers/disruption/DisruptionLog.ts"
 import * as Expiration from "../../../../src/controllers/nodeclaim/expiration/Expiration.ts"

@@ -4,7 +4,8 @@
  * finalizer released last.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Fake from "../../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as ConditionTypes from "../../../../src/api/Conditions.ts"
 import * as Labels from "../../../../src/api/Labels.ts"

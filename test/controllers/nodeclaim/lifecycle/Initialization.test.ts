@@ -4,7 +4,7 @@
  * initializing it writes.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../../src/api/Conditions.ts"
 import * as Labels from "../../../../src/api/Labels.ts"
 import type { Node } from "../../../../src/api/Node.ts"

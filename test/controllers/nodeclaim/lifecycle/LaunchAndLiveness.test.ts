@@ -9,7 +9,9 @@
  *   never launched, is deleted and its NodePool's NodeRegistrationHealthy goes False with the Launched reason.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect, Layer } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Fake from "../../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as ConditionTypes from "../../../../src/api/Conditions.ts"
 import * as Liveness from "../../../../src/controllers/nodeclaim/lifecycle/Liveness.ts"

@@ -4,7 +4,13 @@
  * register and initialize without garbage collection replacing it.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Context, Effect, Exit, Layer, Scope, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as KwokCloudProvider from "../../../../layers/cloudprovider/kwok/KwokCloudProvider.ts"
 import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as ConditionTypes from "../../../../src/api/Conditions.ts"

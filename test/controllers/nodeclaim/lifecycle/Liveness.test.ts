@@ -3,8 +3,9 @@
  * millisecond, and what hitting it does — the NodePool marked, an event, the NodeClaim deleted.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect } from "effect"
-import { TestClock } from "effect/testing"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as TestClock from "effect/testing/TestClock"
 import * as Fake from "../../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as ConditionTypes from "../../../../src/api/Conditions.ts"
 import type { NodeClaim } from "../../../../src/api/NodeClaim.ts"

@@ -3,7 +3,7 @@
  * NodeClaim, and what the NodeClaim says with no Node, two Nodes, or its one Node.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../../src/api/Conditions.ts"
 import * as Labels from "../../../../src/api/Labels.ts"
 import type { Node } from "../../../../src/api/Node.ts"

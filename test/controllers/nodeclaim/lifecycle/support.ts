@@ -2,7 +2,7 @@
  * Helpers of the tests of the lifecycle's steps, each run on its own (no controller, no informer) against the
  * in-memory API server, the fake provider and an event recorder (`run` of the NodeClaim tests' support).
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { NodeClaim } from "../../../../src/api/NodeClaim.ts"
 import { CloudProvider } from "../../../../src/cloudprovider/CloudProvider.ts"
 import * as Launch from "../../../../src/controllers/nodeclaim/lifecycle/Launch.ts"

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as ConditionTypes from "../../../../src/api/Conditions.ts"
 import * as PodEvents from "../../../../src/controllers/nodeclaim/podevents/PodEvents.ts"
 import { KubeClient } from "../../../../src/kube/KubeClient.ts"

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { TestClock } from "effect/testing"
+import * as Effect from "effect/Effect"
+import * as TestClock from "effect/testing/TestClock"
 import * as Counter from "../../../../src/controllers/nodepool/counter/Counter.ts"
 import { type ClusterView, createNodePool, getNodePool, nodePool, run, settle } from "../support.ts"
 

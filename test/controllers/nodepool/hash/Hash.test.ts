@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Labels from "../../../../src/api/Labels.ts"
 import type { NodePool } from "../../../../src/api/NodePool.ts"
 import * as Hash from "../../../../src/controllers/nodepool/hash/Hash.ts"

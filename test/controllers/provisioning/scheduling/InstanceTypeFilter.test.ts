@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Labels from "../../../../src/api/Labels.ts"
 import * as Catalog from "../../../../src/cloudprovider/Catalog.ts"
 import * as InstanceType from "../../../../src/cloudprovider/InstanceType.ts"

@@ -7,7 +7,7 @@
  * `PROPERTY_CASES=3000` runs more cases (with `--testTimeout` raised).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as fc from "fast-check"
 import * as Labels from "../../../../src/api/Labels.ts"
 import type * as NodePoolApi from "../../../../src/api/NodePool.ts"

@@ -3,7 +3,7 @@
  * its fix.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Labels from "../../../../src/api/Labels.ts"
 import * as Scheduler from "../../../../src/controllers/provisioning/scheduling/Scheduler.ts"
 import { nodePool, pod } from "./fixtures.ts"

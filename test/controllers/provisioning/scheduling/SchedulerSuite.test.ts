@@ -4,7 +4,7 @@
  * zones test-zone-a..d, spot and on-demand everywhere, families c/s/m, 1–256 cpu, 100m/10Mi kube-reserved.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Labels from "../../../../src/api/Labels.ts"
 import * as InstanceType from "../../../../src/cloudprovider/InstanceType.ts"
 import * as Scheduler from "../../../../src/controllers/provisioning/scheduling/Scheduler.ts"

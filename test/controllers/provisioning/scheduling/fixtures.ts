@@ -1,5 +1,7 @@
 /** Builders for scheduling tests: decoded NodePools and Pods, and a Scheduler input around them. */
-import { type Duration, Schema } from "effect"
+
+import type * as Duration from "effect/Duration"
+import * as Schema from "effect/Schema"
 import * as KWOKNodeClass from "../../../../src/api/KWOKNodeClass.ts"
 import * as NodePoolApi from "../../../../src/api/NodePool.ts"
 import * as PodApi from "../../../../src/api/Pod.ts"

@@ -5,7 +5,8 @@
  */
 import type * as Ec2Sdk from "@aws-sdk/client-ec2"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as FakeAws from "../../../../layers/cloudprovider/aws/fake/FakeAws.ts"
 import * as Labels from "../../../../src/api/Labels.ts"
 import { AwsLabels } from "../../../../src/cloudprovider/aws/Ec2InstanceTypes.ts"

@@ -5,7 +5,8 @@
  * the NodePool's budget of one node at a time.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as FakeAws from "../../../../layers/cloudprovider/aws/fake/FakeAws.ts"
 import * as FakeKubelet from "../../../../layers/cloudprovider/aws/fake/FakeKubelet.ts"
 import * as ConditionTypes from "../../../../src/api/Conditions.ts"

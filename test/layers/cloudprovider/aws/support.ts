@@ -1,5 +1,7 @@
 /** The AWS provider's tests: the fake AWS, the provider over it, and the EC2NodeClass they launch on. */
-import { Effect, Layer, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import * as AwsCloudProvider from "../../../../layers/cloudprovider/aws/AwsCloudProvider.ts"
 import * as NodeClassStatus from "../../../../layers/cloudprovider/aws/controllers/NodeClassStatus.ts"
 import * as FakeAws from "../../../../layers/cloudprovider/aws/fake/FakeAws.ts"

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Fake from "../../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as FakeInstanceTypes from "../../../../layers/cloudprovider/fake/InstanceTypes.ts"
 import * as Labels from "../../../../src/api/Labels.ts"

@@ -6,7 +6,7 @@
  * round, so every provisioned NodeClaim (which carries the NodeClass label requirement) got InsufficientCapacity.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Fake from "../../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as FakeInstanceTypes from "../../../../layers/cloudprovider/fake/InstanceTypes.ts"
 import * as Labels from "../../../../src/api/Labels.ts"

@@ -1,4 +1,4 @@
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"
 import { kubeClientContract } from "../../../kube/KubeClientContract.ts"
 import * as Facade from "./Facade.ts"

@@ -5,7 +5,12 @@
  * requests. It converges: every pod bound and Running, exactly one NodeClaim and Node per pod, no duplicates.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Fiber, Layer, Random, References } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Random from "effect/Random"
+import * as References from "effect/References"
 import * as KwokCloudProvider from "../../../../layers/cloudprovider/kwok/KwokCloudProvider.ts"
 import * as LiveKube from "../../../../layers/kube/live/LiveKubeClient.ts"
 import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"

@@ -2,7 +2,9 @@
  * The live client against the embedded cluster's HTTP façade: an in-memory API server served over real HTTP by
  * `HttpApi.serve`, with the façade's fault switch, and a live KubeClient talking to it.
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as LiveKube from "../../../../layers/kube/live/LiveKubeClient.ts"
 import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as Faults from "../../../../src/cluster/http/Faults.ts"

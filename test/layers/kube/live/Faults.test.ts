@@ -3,7 +3,10 @@
  * requests. Nothing may be lost or duplicated, and the Informer's cache must converge on the stored truth.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, type Scope, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as Faults from "../../../../src/cluster/http/Faults.ts"
 import * as KubeClient from "../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"

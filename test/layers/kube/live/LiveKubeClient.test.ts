@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Duration, Effect } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as LiveKube from "../../../../layers/kube/live/LiveKubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"
 import * as Stub from "./Stub.ts"

@@ -5,7 +5,9 @@
 import * as NodeHttp from "node:http"
 import * as NodeHttps from "node:https"
 import type * as Tls from "node:tls"
-import { Effect, Schedule, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 
 /** A request the stub received. */
 export interface Recorded {

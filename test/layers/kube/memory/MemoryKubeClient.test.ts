@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
 import * as MemoryKube from "../../../../layers/kube/memory/MemoryKubeClient.ts"
 import * as KubeClient from "../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"

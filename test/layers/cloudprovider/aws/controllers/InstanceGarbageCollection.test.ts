@@ -1,6 +1,6 @@
 import type * as Ec2Sdk from "@aws-sdk/client-ec2"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as AwsCloudProvider from "../../../../../layers/cloudprovider/aws/AwsCloudProvider.ts"
 import * as InstanceGarbageCollection from "../../../../../layers/cloudprovider/aws/controllers/InstanceGarbageCollection.ts"
 import { CloudProvider } from "../../../../../src/cloudprovider/CloudProvider.ts"

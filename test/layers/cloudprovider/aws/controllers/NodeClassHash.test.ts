@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as AwsCloudProvider from "../../../../../layers/cloudprovider/aws/AwsCloudProvider.ts"
 import * as NodeClassHash from "../../../../../layers/cloudprovider/aws/controllers/NodeClassHash.ts"
 import * as MemoryKube from "../../../../../layers/kube/memory/MemoryKubeClient.ts"

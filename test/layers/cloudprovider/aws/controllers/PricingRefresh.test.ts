@@ -1,6 +1,6 @@
 import type * as PricingSdk from "@aws-sdk/client-pricing"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as PricingRefresh from "../../../../../layers/cloudprovider/aws/controllers/PricingRefresh.ts"
 import * as FakeAws from "../../../../../layers/cloudprovider/aws/fake/FakeAws.ts"
 import { Prices } from "../../../../../layers/cloudprovider/aws/Prices.ts"

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Iam from "../../../../../layers/cloudprovider/aws/sdk/Iam.ts"
 import * as Pricing from "../../../../../layers/cloudprovider/aws/sdk/Pricing.ts"
 import * as Sqs from "../../../../../layers/cloudprovider/aws/sdk/Sqs.ts"
