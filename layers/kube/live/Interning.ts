@@ -7,6 +7,9 @@
  * backing store each, ~20 MB at 30,000 pods; each array is copied to its length.
  */
 
+/** The top-level metadata fields whose values belong to one object. */
+const ownValues: ReadonlySet<string> = new Set(["name", "uid", "resourceVersion"])
+
 /** Strings longer than this are left alone: rarely repeated (annotations' blobs), and costly to hash. */
 const maxLength = 256
 
@@ -43,7 +46,22 @@ export const make = (generation = 50_000) => {
     return value
   }
   const objects = (value: object): void => {
-    compact(value)
+    const fields = value as Record<string, unknown>
+    for (const key in fields) {
+      fields[key] = key === "metadata" ? compactMetadata(fields[key]) : compact(fields[key])
+    }
   }
-  return { objects }
+  // An object's own name, uid and resourceVersion are never met again (a new resourceVersion replaces the old): in the
+  // table they only pushed out the values that repeat, and kept dead versions alive until the next generation.
+  const compactMetadata = (metadata: unknown): unknown => {
+    if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) return compact(metadata)
+    const fields = metadata as Record<string, unknown>
+    for (const key in fields) if (!ownValues.has(key)) fields[key] = compact(fields[key])
+    return metadata
+  }
+  return {
+    objects,
+    /** How many strings the table holds. */
+    size: () => older.size + newer.size
+  }
 }

@@ -26,4 +26,18 @@ describe("Interning", () => {
     assert.notStrictEqual(decoded.spec.containers[0]!.args, args)
     assert.deepStrictEqual(decoded.spec.containers, pod("a").spec.containers)
   })
+
+  it("keeps only values that repeat: an object's own name, uid and resourceVersion stay out of the table", () => {
+    const interning = Interning.make()
+    for (let index = 0; index < 1_000; index++) {
+      const decoded = {
+        ...pod(`web-${index}`),
+        metadata: { ...pod(`web-${index}`).metadata, uid: `uid-${index}`, resourceVersion: `${1_000 + index}` }
+      }
+      interning.objects(decoded)
+      assert.strictEqual(decoded.metadata.uid, `uid-${index}`)
+    }
+    // app, nodeName, the two args, Ready, True: the same six strings for every pod.
+    assert.strictEqual(interning.size(), 6)
+  })
 })
