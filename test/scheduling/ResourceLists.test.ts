@@ -203,6 +203,13 @@ describe("Resources.podRequests", () => {
     assert.deepStrictEqual(requests({ containers: [mixed] }), { cpu: "500m", memory: "1Gi" })
   })
 
+  it("hands pods that request the same one shared object, and a different request its own", () => {
+    const first = Resources.podRequests({ containers: [container(1, 2)] })
+    assert.strictEqual(Resources.podRequests({ containers: [container(1, 2)] }), first)
+    assert.notStrictEqual(Resources.podRequests({ containers: [container(2, 2)] }), first)
+    assert.deepStrictEqual(first, Resources.podRequests({ containers: [container(1, 2)] }))
+  })
+
   it("gives nothing for a pod without resources", () => {
     assert.deepStrictEqual(Resources.podRequests({ containers: [{ name: "c" }] }), {})
   })
