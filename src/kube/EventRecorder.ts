@@ -1,7 +1,9 @@
 /**
  * The EventRecorder service: how controllers tell users what they did and why (`kubectl describe`, `kubectl get
- * events`), as core/v1 Events. Repeats of the same event on the same object within the dedupe window are folded into
- * one Event whose `count` grows, as client-go's recorder does.
+ * events`), as core/v1 Events. Two layers of deduplication, as upstream's: Karpenter's recorder drops an event whose
+ * reason and dedupe values were published less than its dedupe timeout ago, or that its rate limit refuses; the events
+ * it lets through that repeat one on the same object within client-go's window are folded into one Event whose
+ * `count` grows.
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -25,7 +27,68 @@ export interface Event {
   readonly type: "Normal" | "Warning"
   readonly reason: string
   readonly message: string
+  /**
+   * What identifies its repeats (upstream `DedupeValues`, usually the object's UID): the event is dropped while one of
+   * the same reason and values was published less than its dedupe timeout ago, whatever its message.
+   */
+  readonly dedupeValues?: ReadonlyArray<string>
+  /** How long it suppresses its repeats (upstream `DedupeTimeout`); default {@link DedupeTimeoutMillis}. */
+  readonly dedupeTimeoutMillis?: number
+  /** A token bucket shared by every event naming it (upstream `RateLimiter`), asked after the dedupe. */
+  readonly rateLimit?: RateLimit
 }
+
+/** A token bucket: `perSecond` tokens a second, at most `burst` saved up. */
+export interface RateLimit {
+  readonly name: string
+  readonly perSecond: number
+  readonly burst: number
+}
+
+/** How long an event with dedupe values suppresses its repeats by default (upstream `defaultDedupeTimeout`). */
+export const DedupeTimeoutMillis = 2 * 60_000
+
+/** Upstream's recorder (`pkg/events/recorder.go`): whether an event published at `now` goes out. */
+const makeGate = () => {
+  /** Dedupe key → until when its repeats are dropped. */
+  const suppressedUntil = new Map<string, number>()
+  const buckets = new Map<string, { tokens: number; at: number }>()
+  // Expired keys are swept every 10 s, as upstream's cache janitor does.
+  let nextSweep = 0
+  return (event: Event, now: number): boolean => {
+    if (event.dedupeValues !== undefined && event.dedupeValues.length > 0) {
+      if (now >= nextSweep) {
+        for (const [key, until] of suppressedUntil) if (until < now) suppressedUntil.delete(key)
+        nextSweep = now + 10_000
+      }
+      const key = [event.reason.toLowerCase(), ...event.dedupeValues].join("-")
+      const until = suppressedUntil.get(key)
+      // go-cache keeps an entry until its expiry has passed.
+      if (until !== undefined && now <= until) return false
+      suppressedUntil.set(key, now + (event.dedupeTimeoutMillis ?? DedupeTimeoutMillis))
+    }
+    const limit = event.rateLimit
+    if (limit === undefined) return true
+    let bucket = buckets.get(limit.name)
+    if (bucket === undefined) {
+      bucket = { tokens: limit.burst, at: now }
+      buckets.set(limit.name, bucket)
+    }
+    bucket.tokens = Math.min(limit.burst, bucket.tokens + ((now - bucket.at) / 1000) * limit.perSecond)
+    bucket.at = now
+    if (bucket.tokens < 1) return false
+    bucket.tokens -= 1
+    return true
+  }
+}
+
+/** The core/v1 Event's fields of an event (what the API server stores). */
+const apiFields = ({ involvedObject, type, reason, message }: Event): Event => ({
+  involvedObject,
+  type,
+  reason,
+  message
+})
 
 /** The EventRecorder contract. Publishing never fails: an event that cannot be written is logged and dropped. */
 export class EventRecorder extends Context.Service<
@@ -43,10 +106,12 @@ export class EventRecorder extends Context.Service<
       const recent = new Map<string, { name: string; namespace: string; count: number; at: number }>()
       let sequence = 0
       const dedupeMillis = 10 * 60_000
+      const gate = makeGate()
       return EventRecorder.of({
         publish: (event) =>
           Effect.gen(function* () {
             const now = yield* Clock.currentTimeMillis
+            if (!gate(event, now)) return
             const time = `${new Date(now).toISOString().slice(0, 19)}Z`
             const { involvedObject } = event
             const namespace = involvedObject.namespace ?? "default"
@@ -91,15 +156,15 @@ export class EventRecorder extends Context.Service<
     })
   )
 
-  /** Keeps events in memory (tests). */
+  /** Keeps the events that go out in memory, as the API server would store them (tests). */
   static readonly layerMemory = (sink: Array<Event>): Layer.Layer<EventRecorder> =>
-    Layer.succeed(
-      EventRecorder,
-      EventRecorder.of({
+    Layer.sync(EventRecorder, () => {
+      const gate = makeGate()
+      return EventRecorder.of({
         publish: (event) =>
-          Effect.sync(() => {
-            sink.push(event)
+          Effect.map(Clock.currentTimeMillis, (now) => {
+            if (gate(event, now)) sink.push(apiFields(event))
           })
       })
-    )
+    })
 }

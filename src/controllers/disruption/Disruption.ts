@@ -136,7 +136,9 @@ export const make = (options?: Options) =>
                 involvedObject: { apiVersion: "karpenter.sh/v1", kind: "NodePool", name },
                 type: "Normal",
                 reason: "DisruptionBlocked",
-                message: `No allowed disruptions for ${reason}: ${Budgets.describe(budget.nodePool, budget.numNodes, reason, state.now)}`
+                message: `No allowed disruptions for ${reason}: ${Budgets.describe(budget.nodePool, budget.numNodes, reason, state.now)}`,
+                dedupeValues: [budget.nodePool.metadata.uid ?? name, reason],
+                dedupeTimeoutMillis: 60_000
               })
             }
           }
@@ -177,7 +179,7 @@ export const make = (options?: Options) =>
       if (!(yield* cluster.synced)) return Result.requeueAfter("1 second")
       const state = yield* snapshot
       yield* orchestration.recover(state)
-      // Upstream GetCandidates: a node that something protects says why (DisruptionBlocked; the recorder dedupes).
+      // Upstream GetCandidates: a node that something protects says why (DisruptionBlocked, its repeats dropped for 2 minutes).
       const outcomes = Planner.outcomes(state, "graceful")
       let protectionEnds = Number.POSITIVE_INFINITY
       for (const [index, node] of state.stateNodes.entries()) {
@@ -188,7 +190,8 @@ export const make = (options?: Options) =>
             involvedObject: { apiVersion: "v1", kind: "Node", name: node.name },
             type: "Normal",
             reason: "DisruptionBlocked",
-            message: `Cannot disrupt Node: ${outcome.blocked}`
+            message: `Cannot disrupt Node: ${outcome.blocked}`,
+            dedupeValues: [node.name]
           })
         }
       }

@@ -74,16 +74,28 @@ export const explain = (
   Effect.gen(function* () {
     const events = yield* EventRecorder
     const claim = candidate.nodeClaim.metadata
-    for (const involvedObject of [
-      { apiVersion: "v1", kind: "Node", name: candidate.name },
-      {
-        apiVersion: "karpenter.sh/v1",
-        kind: "NodeClaim",
-        name: claim.name ?? "",
-        ...(claim.uid === undefined ? {} : { uid: claim.uid })
-      }
-    ]) {
-      yield* events.publish({ involvedObject, type: "Normal", reason, message: why })
+    for (const [involvedObject, identity] of [
+      [{ apiVersion: "v1", kind: "Node", name: candidate.name }, candidate.name],
+      [
+        {
+          apiVersion: "karpenter.sh/v1",
+          kind: "NodeClaim",
+          name: claim.name ?? "",
+          ...(claim.uid === undefined ? {} : { uid: claim.uid })
+        },
+        claim.uid ?? claim.name ?? ""
+      ]
+    ] as const) {
+      // Upstream's disruption events: repeats dropped by the object (its UID there; a node's name here), for 15
+      // minutes when unconsolidatable.
+      yield* events.publish({
+        involvedObject,
+        type: "Normal",
+        reason,
+        message: why,
+        dedupeValues: [identity],
+        ...(reason === "Unconsolidatable" ? { dedupeTimeoutMillis: 15 * 60_000 } : {})
+      })
     }
     yield* Effect.logDebug(reason.toLowerCase()).pipe(
       Effect.annotateLogs({ Node: { name: candidate.name }, NodeClaim: { name: claim.name }, why })

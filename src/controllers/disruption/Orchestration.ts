@@ -144,7 +144,8 @@ export const make = Effect.fn("Orchestration.make")(function* (options: Options)
         involvedObject: { apiVersion: "v1", kind: "Node", name: candidate.name },
         type: "Normal",
         reason: "DisruptionLaunching",
-        message: `Disrupting Node: ${command.reason}/${command.replacements.length === 0 ? "Delete" : "Replace"}`
+        message: `Disrupting Node: ${command.reason}/${command.replacements.length === 0 ? "Delete" : "Replace"}`,
+        dedupeValues: [candidate.name, command.reason]
       })
     }
     yield* Effect.logInfo(
@@ -216,7 +217,8 @@ export const make = Effect.fn("Orchestration.make")(function* (options: Options)
           involvedObject: { apiVersion: "v1", kind: "Node", name: candidate.name },
           type: "Normal",
           reason: "DisruptionTerminating",
-          message: `Disrupting Node: ${entry.command.reason}`
+          message: `Disrupting Node: ${entry.command.reason}`,
+          dedupeValues: [candidate.name, entry.command.reason]
         })
       }
       // The candidates stay marked until they are gone (ClusterState forgets them then): unmarked while the

@@ -16,7 +16,7 @@ import * as NodePool from "../../api/NodePool.ts"
 import type { Pod } from "../../api/Pod.ts"
 import * as CloudProvider from "../../cloudprovider/CloudProvider.ts"
 import * as InstanceType from "../../cloudprovider/InstanceType.ts"
-import { EventRecorder } from "../../kube/EventRecorder.ts"
+import { type Event, EventRecorder, type RateLimit } from "../../kube/EventRecorder.ts"
 import { KubeClient } from "../../kube/KubeClient.ts"
 import * as Resource from "../../kube/Resource.ts"
 import * as Resources from "../../kube/Resources.ts"
@@ -203,6 +203,22 @@ export const simulate = Effect.fn("Provisioner.simulate")(function* (
   return { pending, existingNodes, results }
 })
 
+/** What upstream dedupes a pod's events by: its UID (a CapacityBuffer's virtual pod has none: its key). */
+const podIdentity = (pod: Pod): string => pod.metadata.uid ?? ClusterView.podKey(pod)
+
+/** Upstream's `PodNominationRateLimiter`: 5 Nominated events a second, 10 at once, across all pods. */
+const nominationRateLimit: RateLimit = { name: "Nominated", perSecond: 5, burst: 10 }
+
+/** Upstream `NominatePodEvent`: where the pod is expected to land. */
+const nominated = (pod: Pod, target: string): Event => ({
+  involvedObject: podReference(pod),
+  type: "Normal",
+  reason: "Nominated",
+  message: `Pod should schedule on: ${target}`,
+  dedupeValues: [podIdentity(pod)],
+  rateLimit: nominationRateLimit
+})
+
 /** Upstream `pretty.Slice` for logs: the first five items, then how many more. */
 const prettySlice = (names: ReadonlyArray<string>): string =>
   names.length <= 5 ? names.join(", ") : `${names.slice(0, 5).join(", ")} and ${names.length - 5} other(s)`
@@ -263,12 +279,7 @@ export const createNodeClaims = Effect.fn("Provisioner.createNodeClaims")(functi
     if (options?.recordPodNomination !== true) continue
     // CapacityBuffer virtual pods too: upstream v1.14.0's `Provisioner.Create` nominates every pod of the NodeClaim.
     for (const pod of claim.pods) {
-      yield* events.publish({
-        involvedObject: podReference(pod),
-        type: "Normal",
-        reason: "Nominated",
-        message: `Pod should schedule on: nodeclaim/${nodeClaim.value.metadata.name}`
-      })
+      yield* events.publish(nominated(pod, `nodeclaim/${nodeClaim.value.metadata.name}`))
     }
   }
   return created
@@ -349,12 +360,7 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
       ...(node === undefined ? [] : [`node/${placement.name}`])
     ].join(", ")
     for (const pod of placed) {
-      yield* events.publish({
-        involvedObject: podReference(pod),
-        type: "Normal",
-        reason: "Nominated",
-        message: `Pod should schedule on: ${target}`
-      })
+      yield* events.publish(nominated(pod, target))
     }
   }
   // Upstream v1.14.0 `Results.Record`: FailedScheduling for every pod error, virtual pods' too.
@@ -366,7 +372,9 @@ export const provision = Effect.fn("Provisioner.provision")(function* (options?:
       involvedObject: podReference(pod),
       type: "Warning",
       reason: "FailedScheduling",
-      message: `Failed to schedule pod, ${reason}`
+      message: `Failed to schedule pod, ${reason}`,
+      dedupeValues: [podIdentity(pod)],
+      dedupeTimeoutMillis: 5 * 60_000
     })
   }
   const created = yield* createNodeClaims(results.newNodeClaims, "provisioning", { recordPodNomination: true })

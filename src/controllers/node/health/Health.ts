@@ -14,6 +14,7 @@ import type { Node, NodeCondition } from "../../../api/Node.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"
 import type { NodePool } from "../../../api/NodePool.ts"
 import { CloudProvider, type RepairPolicy } from "../../../cloudprovider/CloudProvider.ts"
+import { type Event, EventRecorder } from "../../../kube/EventRecorder.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Controller from "../../../runtime/Controller.ts"
@@ -22,7 +23,6 @@ import * as InformerCache from "../../../runtime/InformerCache.ts"
 import * as Result from "../../../runtime/Result.ts"
 import { DisruptionLog } from "../../disruption/DisruptionLog.ts"
 import * as Conditions from "../../StatusConditions.ts"
-import * as Events from "../termination/Events.ts"
 import * as Termination from "../termination/Termination.ts"
 import * as HealthMetrics from "./HealthMetrics.ts"
 
@@ -102,9 +102,12 @@ export const repairBlocked = (
   claim: NodeClaim,
   nodePool: NodePool | undefined,
   message: string
-): ReadonlyArray<Events.DedupedEvent> =>
+): ReadonlyArray<Event> =>
   [node.metadata.uid, claim.metadata.uid, ...(nodePool === undefined ? [] : [nodePool.metadata.uid])].map((uid) => ({
-    event: { involvedObject: reference("Node", "v1", node), type: "Warning", reason: "NodeRepairBlocked", message },
+    involvedObject: reference("Node", "v1", node),
+    type: "Warning",
+    reason: "NodeRepairBlocked",
+    message,
     dedupeValues: [uid ?? ""],
     dedupeTimeoutMillis: blockedDedupeMillis
   }))
@@ -113,7 +116,7 @@ export const repairBlocked = (
 export const make = Effect.gen(function* () {
   const kube = yield* KubeClient
   const cloud = yield* CloudProvider
-  const publisher = yield* Events.makePublisher
+  const publisher = yield* EventRecorder
   const nodes = yield* InformerCache.informer(Resources.Nodes)
   const nodeClaims = yield* InformerCache.informer(Resources.NodeClaims)
   const nodePools = yield* InformerCache.informer(Resources.NodePools)

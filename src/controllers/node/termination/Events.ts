@@ -1,50 +1,11 @@
 /**
- * The events of node termination (upstream `terminator/events/events.go`, v1.4.0), and the deduplication upstream's
- * recorder applies to them: an event whose reason and dedupe values were published less than two minutes ago is
- * dropped, so a drain retried every second does not write an Event every second.
+ * The events of node termination (upstream `terminator/events/events.go`, v1.4.0), with the dedupe values the
+ * recorder drops their repeats by (for two minutes), so a drain retried every second does not write an Event every
+ * second.
  */
-import * as Clock from "effect/Clock"
-import * as Effect from "effect/Effect"
 import type { Pod } from "../../../api/Pod.ts"
-import { type Event, EventRecorder } from "../../../kube/EventRecorder.ts"
+import type { Event } from "../../../kube/EventRecorder.ts"
 import * as Pods from "./Pods.ts"
-
-/** How long a published event suppresses its repeats (upstream `defaultDedupeTimeout`). */
-export const DedupeTimeoutMillis = 2 * 60_000
-
-/** An event and the values that identify its repeats (upstream `DedupeValues`). */
-export interface DedupedEvent {
-  readonly event: Event
-  readonly dedupeValues: ReadonlyArray<string>
-  /** How long it suppresses its repeats (upstream `DedupeTimeout`); default {@link DedupeTimeoutMillis}. */
-  readonly dedupeTimeoutMillis?: number
-}
-
-/** Publishes events, dropping repeats within their dedupe timeout. */
-export interface Publisher {
-  publish(event: DedupedEvent): Effect.Effect<void>
-}
-
-/** A deduplicating publisher over the EventRecorder; its memory is its own. */
-export const makePublisher: Effect.Effect<Publisher, never, EventRecorder> = Effect.gen(function* () {
-  const recorder = yield* EventRecorder
-  /** Dedupe key → when it may be published again. */
-  const suppressedUntil = new Map<string, number>()
-  return {
-    publish: ({ event, dedupeValues, dedupeTimeoutMillis }) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        // Upstream keys on reason and values only; the kind keeps a Node and a Pod of the same name apart.
-        const key = [event.reason.toLowerCase(), event.involvedObject.kind, ...dedupeValues].join("-")
-        const until = suppressedUntil.get(key)
-        if (until !== undefined && now < until) return Effect.void
-        if (suppressedUntil.size > 10_000) {
-          for (const [stale, expiry] of suppressedUntil) if (expiry <= now) suppressedUntil.delete(stale)
-        }
-        suppressedUntil.set(key, now + (dedupeTimeoutMillis ?? DedupeTimeoutMillis))
-        return recorder.publish(event)
-      })
-  }
-})
 
 const podReference = (pod: {
   readonly namespace: string
@@ -62,8 +23,11 @@ const podReference = (pod: {
 export const evictPod = (
   pod: { readonly namespace: string; readonly name: string; readonly uid?: string | undefined },
   reason: string
-): DedupedEvent => ({
-  event: { involvedObject: podReference(pod), type: "Normal", reason: "Evicted", message: `Evicted pod: ${reason}` },
+): Event => ({
+  involvedObject: podReference(pod),
+  type: "Normal",
+  reason: "Evicted",
+  message: `Evicted pod: ${reason}`,
   dedupeValues: [pod.name]
 })
 
@@ -75,31 +39,27 @@ export const evictionBlocked = (pod: {
   readonly namespace: string
   readonly name: string
   readonly uid?: string | undefined
-}): DedupedEvent => ({
-  event: {
-    involvedObject: podReference(pod),
-    type: "Warning",
-    reason: "FailedDraining",
-    message: `Failed to drain node, evicting pod ${pod.namespace}/${pod.name} violates a PDB`
-  },
+}): Event => ({
+  involvedObject: podReference(pod),
+  type: "Warning",
+  reason: "FailedDraining",
+  message: `Failed to drain node, evicting pod ${pod.namespace}/${pod.name} violates a PDB`,
   dedupeValues: [pod.name]
 })
 
 /** `Disrupted`: a pod deleted ahead of its node's termination time, bypassing PDBs and do-not-disrupt. */
-export const disruptPodDelete = (pod: Pod, gracePeriodSeconds: number, terminationTime: string): DedupedEvent => ({
-  event: {
-    involvedObject: podReference({
-      namespace: pod.metadata.namespace ?? "default",
-      name: pod.metadata.name ?? "",
-      uid: pod.metadata.uid
-    }),
-    type: "Normal",
-    reason: "Disrupted",
-    message:
-      `Deleting the pod to accommodate the terminationTime ${terminationTime} of the node. The pod was granted ` +
-      `${gracePeriodSeconds} seconds of grace-period of its ${Pods.terminationGracePeriodSeconds(pod)} ` +
-      `terminationGracePeriodSeconds. This bypasses the PDB of the pod and the do-not-disrupt annotation.`
-  },
+export const disruptPodDelete = (pod: Pod, gracePeriodSeconds: number, terminationTime: string): Event => ({
+  involvedObject: podReference({
+    namespace: pod.metadata.namespace ?? "default",
+    name: pod.metadata.name ?? "",
+    uid: pod.metadata.uid
+  }),
+  type: "Normal",
+  reason: "Disrupted",
+  message:
+    `Deleting the pod to accommodate the terminationTime ${terminationTime} of the node. The pod was granted ` +
+    `${gracePeriodSeconds} seconds of grace-period of its ${Pods.terminationGracePeriodSeconds(pod)} ` +
+    `terminationGracePeriodSeconds. This bypasses the PDB of the pod and the do-not-disrupt annotation.`,
   dedupeValues: [pod.metadata.name ?? ""]
 })
 
@@ -111,13 +71,11 @@ const nodeReference = (name: string, uid: string | undefined) => ({
 })
 
 /** `FailedDraining` on a node whose pods are still waiting to be evicted. */
-export const nodeFailedToDrain = (name: string, uid: string | undefined, message: string): DedupedEvent => ({
-  event: {
-    involvedObject: nodeReference(name, uid),
-    type: "Warning",
-    reason: "FailedDraining",
-    message: `Failed to drain node, ${message}`
-  },
+export const nodeFailedToDrain = (name: string, uid: string | undefined, message: string): Event => ({
+  involvedObject: nodeReference(name, uid),
+  type: "Warning",
+  reason: "FailedDraining",
+  message: `Failed to drain node, ${message}`,
   dedupeValues: [name]
 })
 
@@ -126,13 +84,11 @@ export const nodeTerminationGracePeriodExpiring = (
   name: string,
   uid: string | undefined,
   terminationTime: string
-): DedupedEvent => ({
-  event: {
-    involvedObject: nodeReference(name, uid),
-    type: "Warning",
-    reason: "TerminationGracePeriodExpiring",
-    message: `All pods will be deleted by ${terminationTime}`
-  },
+): Event => ({
+  involvedObject: nodeReference(name, uid),
+  type: "Warning",
+  reason: "TerminationGracePeriodExpiring",
+  message: `All pods will be deleted by ${terminationTime}`,
   dedupeValues: [name]
 })
 

@@ -21,7 +21,7 @@ import type * as Scope from "effect/Scope"
 import * as ConditionTypes from "../../../api/Conditions.ts"
 import type { Node } from "../../../api/Node.ts"
 import type { Pod } from "../../../api/Pod.ts"
-import type { EventRecorder } from "../../../kube/EventRecorder.ts"
+import { EventRecorder } from "../../../kube/EventRecorder.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import type * as KubeError from "../../../kube/KubeError.ts"
 import * as Resources from "../../../kube/Resources.ts"
@@ -39,8 +39,6 @@ export const MaxDelay = Duration.seconds(10)
 
 /** How the queue runs. */
 export interface Options {
-  /** Where events go; default a deduplicating publisher of its own. */
-  readonly publisher?: Events.Publisher
   /** Evictions in flight at once; default 1, as upstream's singleton reconciler. */
   readonly concurrency?: number
   /** Override the backoff (tests); default 100 ms to 10 s. */
@@ -101,7 +99,7 @@ export const make = Effect.fn("EvictionQueue.make")(function* (
   const kube = yield* KubeClient
   const pods = yield* InformerCache.informer(Resources.Pods)
   const nodeClaims = yield* InformerCache.informer(Resources.NodeClaims)
-  const publisher = options?.publisher ?? (yield* Events.makePublisher)
+  const publisher = yield* EventRecorder
   const queue = yield* WorkQueue.make(options?.backoff ?? { baseDelay: BaseDelay, maxDelay: MaxDelay })
   /** Every queued pod by key, from `add` until its eviction is done. */
   const items = new Map<string, Item>()

@@ -36,7 +36,7 @@ import type { NodeClaim } from "../../../api/NodeClaim.ts"
 import { isTerminating, type Pod } from "../../../api/Pod.ts"
 import * as Taints from "../../../api/Taints.ts"
 import * as CloudProvider from "../../../cloudprovider/CloudProvider.ts"
-import type { EventRecorder } from "../../../kube/EventRecorder.ts"
+import { EventRecorder } from "../../../kube/EventRecorder.ts"
 import { KubeClient } from "../../../kube/KubeClient.ts"
 import * as Resources from "../../../kube/Resources.ts"
 import * as Controller from "../../../runtime/Controller.ts"
@@ -115,13 +115,13 @@ export const makeWith = Effect.fn("Termination.makeWith")(function* (
 > {
   const kube = yield* KubeClient
   const cloud = yield* CloudProvider.CloudProvider
-  const publisher = yield* Events.makePublisher
+  const publisher = yield* EventRecorder
   const nodes = yield* InformerCache.informer(Resources.Nodes)
   const pods = yield* InformerCache.informer(Resources.Pods)
   const nodeClaims = yield* InformerCache.informer(Resources.NodeClaims)
   const volumeAttachments = yield* InformerCache.informer(Resources.VolumeAttachments)
   const claims = yield* InformerCache.informer(Resources.PersistentVolumeClaims)
-  const evictionQueue = yield* EvictionQueue.make({ publisher, ...options?.evictionQueue })
+  const evictionQueue = yield* EvictionQueue.make(options?.evictionQueue)
 
   const nodeClaimsOf = (node: Node): Effect.Effect<ReadonlyArray<NodeClaim>> =>
     nodeClaims.byIndex(Indices.nodeClaimProviderID, node.spec.providerID)

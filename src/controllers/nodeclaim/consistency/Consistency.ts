@@ -81,7 +81,8 @@ export const make = Effect.gen(function* () {
           involvedObject: { apiVersion: "karpenter.sh/v1", kind: "NodeClaim", name: claim.metadata.name ?? "" },
           type: "Warning",
           reason: "FailedConsistencyCheck",
-          message: `Failed to detect consistency: ${problem}`
+          message: `Failed to detect consistency: ${problem}`,
+          dedupeValues: [claim.metadata.uid ?? claim.metadata.name ?? "", problem]
         })
       }
     }

@@ -108,7 +108,8 @@ export const make = (deps: Step.Deps) => {
         involvedObject: Step.reference(claim),
         type: "Warning",
         reason: launched.error._tag === "InsufficientCapacity" ? "InsufficientCapacityError" : "NodeClassNotReady",
-        message: `NodeClaim ${claim.metadata.name} event: Failed to launch node, ${launched.error.message}`
+        message: `NodeClaim ${claim.metadata.name} event: Failed to launch node, ${launched.error.message}`,
+        dedupeValues: [claim.metadata.uid ?? claim.metadata.name ?? ""]
       })
       yield* Metrics.disrupted(
         claim,
