@@ -32,7 +32,7 @@ export interface Event {
    * the same reason and values was published less than its dedupe timeout ago, whatever its message.
    */
   readonly dedupeValues?: ReadonlyArray<string>
-  /** How long it suppresses its repeats (upstream `DedupeTimeout`); default {@link DedupeTimeoutMillis}. */
+  /** How long it suppresses its repeats (upstream `DedupeTimeout`); default 2 minutes. */
   readonly dedupeTimeoutMillis?: number
   /** A token bucket shared by every event naming it (upstream `RateLimiter`), asked after the dedupe. */
   readonly rateLimit?: RateLimit
@@ -45,8 +45,8 @@ export interface RateLimit {
   readonly burst: number
 }
 
-/** How long an event with dedupe values suppresses its repeats by default (upstream `defaultDedupeTimeout`). */
-export const DedupeTimeoutMillis = 2 * 60_000
+/** Upstream's `defaultDedupeTimeout`. */
+const defaultDedupeTimeoutMillis = 2 * 60_000
 
 /** Upstream's recorder (`pkg/events/recorder.go`): whether an event published at `now` goes out. */
 const makeGate = () => {
@@ -65,7 +65,7 @@ const makeGate = () => {
       const until = suppressedUntil.get(key)
       // go-cache keeps an entry until its expiry has passed.
       if (until !== undefined && now <= until) return false
-      suppressedUntil.set(key, now + (event.dedupeTimeoutMillis ?? DedupeTimeoutMillis))
+      suppressedUntil.set(key, now + (event.dedupeTimeoutMillis ?? defaultDedupeTimeoutMillis))
     }
     const limit = event.rateLimit
     if (limit === undefined) return true
