@@ -196,6 +196,18 @@ const nillableDurationHash = (text: string): bigint | undefined => {
  * skipped, so a newly added field left unset does not change it.
  */
 export const hashOf = (nodePool: NodePool): string => {
+  let hash = hashes.get(nodePool)
+  if (hash === undefined) {
+    hash = computeHash(nodePool)
+    hashes.set(nodePool, hash)
+  }
+  return hash
+}
+
+// Every NodeClaim's drift check hashes its NodePool, and a cached NodePool object never changes: hash it once.
+const hashes = new WeakMap<NodePool, string>()
+
+const computeHash = (nodePool: NodePool): string => {
   const template = nodePool.spec.template
   const spec = template.spec
   const labels = template.metadata?.labels
