@@ -48,3 +48,16 @@ export const protectedUntil = (pod: Pod): number | undefined => {
 
 /** Whether the annotation protects the pod at `now`. */
 export const isProtected = (pod: Pod, now: number): boolean => (protectedUntil(pod) ?? Number.NEGATIVE_INFINITY) > now
+
+// Informer lists are the same array until one of their pods changes: most lists are scanned once.
+const annotatedLists = new WeakMap<ReadonlyArray<Pod>, boolean>()
+
+/** Whether any pod of the list carries the annotation (whatever its value). */
+export const anyAnnotated = (pods: ReadonlyArray<Pod>): boolean => {
+  let annotated = annotatedLists.get(pods)
+  if (annotated === undefined) {
+    annotated = pods.some((pod) => pod.metadata.annotations?.[Labels.DoNotDisruptAnnotation] !== undefined)
+    annotatedLists.set(pods, annotated)
+  }
+  return annotated
+}

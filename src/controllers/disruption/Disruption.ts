@@ -147,6 +147,8 @@ export const make = (options?: Options) =>
 
     /** Upstream's InvalidDoNotDisruptAnnotation: a value that is neither "true" nor a positive duration is ignored. */
     const reportInvalidDoNotDisrupt = (state: Planner.Snapshot) => {
+      // Without the annotation on any pod there is nothing to report: no scan of every node's pods each pass.
+      if (!DoNotDisrupt.anyAnnotated(state.view.pods)) return Effect.void
       const invalid: Array<{ readonly pod: Pod; readonly message: string }> = []
       for (const node of state.stateNodes) {
         for (const pod of state.context.podsByNode.get(node.name) ?? []) {

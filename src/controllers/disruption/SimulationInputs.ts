@@ -6,9 +6,8 @@
  * that could not go: upstream's algorithm re-evaluates every candidate after each consolidation-relevant change (a
  * node becoming Consolidatable) and every 5 minutes, and those re-evaluations were most of a simulated day.
  */
-import * as Labels from "../../api/Labels.ts"
+import * as DoNotDisrupt from "../../api/DoNotDisrupt.ts"
 import type { NodeClaim } from "../../api/NodeClaim.ts"
-import type { Pod } from "../../api/Pod.ts"
 import * as Planner from "./Planner.ts"
 
 /** A snapshot's simulation inputs; compare two with {@link same}. */
@@ -40,18 +39,6 @@ const projection = (claim: NodeClaim): string => {
   return text
 }
 
-// Whether any pod of a list carries the annotation (then `now` decides which of them may move).
-const annotatedLists = new WeakMap<ReadonlyArray<Pod>, boolean>()
-
-const anyDoNotDisrupt = (pods: ReadonlyArray<Pod>): boolean => {
-  let annotated = annotatedLists.get(pods)
-  if (annotated === undefined) {
-    annotated = pods.some((pod) => pod.metadata.annotations?.[Labels.DoNotDisruptAnnotation] !== undefined)
-    annotatedLists.set(pods, annotated)
-  }
-  return annotated
-}
-
 const ofSnapshot = new WeakMap<Planner.Snapshot, Inputs>()
 
 /** The snapshot's simulation inputs (computed once per snapshot). */
@@ -81,7 +68,7 @@ export const of = (state: Planner.Snapshot): Inputs => {
         pool.instanceTypes.length,
         ...pool.instanceTypes
       ]),
-      time: anyDoNotDisrupt(view.pods) ? state.now : undefined
+      time: DoNotDisrupt.anyAnnotated(view.pods) ? state.now : undefined
     }
     ofSnapshot.set(state, inputs)
   }
