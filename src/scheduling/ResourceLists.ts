@@ -140,6 +140,14 @@ export const podRequests = (spec: Pod.Spec): Resources => {
 // Specs are immutable and every simulation of a disruption pass reads the same bound pods: parse their quantities once.
 const requestsBySpec = new WeakMap<Pod.Spec, Resources>()
 
+/**
+ * Records that `derived` requests what `original` does: a copy that changes no container, overhead or pod-level
+ * resources (an unbound copy of a bound pod) reuses the original's parsed requests instead of parsing them again.
+ */
+export const sameRequests = (derived: Pod.Spec, original: Pod.Spec): void => {
+  requestsBySpec.set(derived, podRequests(original))
+}
+
 // The pods of a workload request the same: one object per distinct request, not one per pod (30,000 in a controller's
 // cache). Held weakly, so a request no pod makes any more is released.
 const requestsByText = new Map<string, WeakRef<Resources>>()

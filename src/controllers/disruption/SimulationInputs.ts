@@ -6,6 +6,8 @@
  * that could not go: upstream's algorithm re-evaluates every candidate after each consolidation-relevant change (a
  * node becoming Consolidatable) and every 5 minutes, and those re-evaluations were most of a simulated day.
  */
+import * as Arr from "effect/Array"
+import * as Equivalence from "effect/Equivalence"
 import * as DoNotDisrupt from "../../api/DoNotDisrupt.ts"
 import type { NodeClaim } from "../../api/NodeClaim.ts"
 import * as Planner from "./Planner.ts"
@@ -75,8 +77,7 @@ export const of = (state: Planner.Snapshot): Inputs => {
   return inputs
 }
 
-const sameElements = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>): boolean =>
-  a.length === b.length && a.every((element, index) => element === b[index])
+const sameElements = Arr.makeEquivalence(Equivalence.strictEqual<unknown>())
 
 /** Whether a simulation reads the same things in both. */
 export const same = (a: Inputs, b: Inputs): boolean =>

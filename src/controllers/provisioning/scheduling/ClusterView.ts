@@ -3,6 +3,8 @@
  * caches (the provisioner): capacity that exists or is in flight, pods that need a node, pods already bound, and
  * DaemonSet pods every new node must make room for (each DaemonSet's newest pod, else its template).
  */
+import * as Arr from "effect/Array"
+import * as Equivalence from "effect/Equivalence"
 import * as Labels from "../../../api/Labels.ts"
 import * as Meta from "../../../api/Meta.ts"
 import type { Namespace } from "../../../api/Namespace.ts"
@@ -108,8 +110,20 @@ export const newestDaemonSetPods = (
   return newest
 }
 
+// One pod per DaemonSet object, so the simulations of a pass see the same daemon pods (and reuse what they cache).
+const templatePods = new WeakMap<DaemonSet, Pod>()
+
 /** A DaemonSet's template as a pod: what its overhead is sized from while no pod of it is known. */
-const templatePod = (daemonSet: DaemonSet): Pod => ({
+const templatePod = (daemonSet: DaemonSet): Pod => {
+  let pod = templatePods.get(daemonSet)
+  if (pod === undefined) {
+    pod = newTemplatePod(daemonSet)
+    templatePods.set(daemonSet, pod)
+  }
+  return pod
+}
+
+const newTemplatePod = (daemonSet: DaemonSet): Pod => ({
   metadata: {
     name: daemonSet.metadata.name ?? "",
     namespace: daemonSet.metadata.namespace ?? "default",
@@ -189,8 +203,7 @@ interface ExistingMemo {
 // Disruption simulates the same snapshot once per candidate: a node whose objects are unchanged keeps its input.
 const existingByNode = new WeakMap<Node, ExistingMemo>()
 
-const sameElements = (a: ReadonlyArray<unknown>, b: ReadonlyArray<unknown>): boolean =>
-  a === b || (a.length === b.length && a.every((element, index) => element === b[index]))
+const sameElements = Arr.makeEquivalence(Equivalence.strictEqual<unknown>())
 
 /** What every pass over the same Node and NodeClaim lists shares: a disruption pass simulates them ~1,000 times. */
 interface Lists {
@@ -435,6 +448,8 @@ const recreated = (pod: Pod, copies: WeakMap<Pod, Pod>): Pod => {
   let copy = copies.get(pod)
   if (copy === undefined) {
     const { nodeName: _nodeName, ...spec } = pod.spec
+    // The copies are per pass; the bound pod's requests, parsed once for its life, are not.
+    Resources.sameRequests(spec, pod.spec)
     copy = { ...pod, metadata: { ...pod.metadata, creationTimestamp: recreatedAt }, spec }
     copies.set(pod, copy)
   }

@@ -7,9 +7,11 @@
  * stop it between two pods and keep what was decided; the pods not reached are reported as not scheduled because of
  * the timeout. The inner loop is plain TypeScript over plain data.
  */
+import * as Arr from "effect/Array"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Equivalence from "effect/Equivalence"
 import * as Labels from "../../../api/Labels.ts"
 import type { Namespace } from "../../../api/Namespace.ts"
 import type { NodePool } from "../../../api/NodePool.ts"
@@ -634,6 +636,37 @@ export const solve = Effect.fn("Scheduler.solve")(function* (input: Input) {
   return state.results()
 })
 
+// Disruption simulates one snapshot once per candidate, over the same node inputs and daemon pods.
+const missingDaemonRoomByNode = new WeakMap<
+  ExistingNodeInput,
+  { readonly daemonSetPods: ReadonlyArray<Pod>; readonly room: Resources.Resources }
+>()
+
+const sameElements = Arr.makeEquivalence(Equivalence.strictEqual<Pod>())
+
+/** The room the node must keep for the daemons that would run on it but do not yet. */
+const missingDaemonRoom = (
+  node: ExistingNodeInput,
+  daemonSetPods: ReadonlyArray<Pod>,
+  daemons: ReadonlyArray<PodData>
+): Resources.Resources => {
+  const known = missingDaemonRoomByNode.get(node)
+  if (known !== undefined && sameElements(known.daemonSetPods, daemonSetPods)) return known.room
+  const overhead = daemons
+    // Strict: on a real node a label the node lacks is a label the daemon's affinity cannot match.
+    .filter((daemon) => daemonFits(daemon.pod, node.taints, Requirements.fromLabels(node.labels), noLabels))
+    .reduce((sum, daemon) => Resources.add(sum, daemon.requests), Resources.empty)
+  // Daemons already running on the node are in its requests; only the missing ones still need room.
+  const room = Object.fromEntries(
+    Object.entries(Resources.subtract(overhead, node.daemonSetRequested)).map(([name, value]) => [
+      name,
+      Math.max(0, value)
+    ])
+  )
+  missingDaemonRoomByNode.set(node, { daemonSetPods, room })
+  return room
+}
+
 /** The mutable state of one pass. */
 class Pass {
   private readonly wellKnown: ReadonlySet<string>
@@ -693,21 +726,11 @@ class Pass {
     this.movingPods = input.protectedDestinations?.movingPods ?? noNames
     this.existing = [...input.existingNodes]
       .sort((a, b) => Number(b.initialized) - Number(a.initialized) || compareStrings(a.name, b.name))
-      .map((node) => {
-        if (daemons.length === 0) return new ExistingNode(node, Resources.empty, protectedNodes.has(node.name))
-        const overhead = daemons
-          // Strict: on a real node a label the node lacks is a label the daemon's affinity cannot match.
-          .filter((daemon) => daemonFits(daemon.pod, node.taints, Requirements.fromLabels(node.labels), noLabels))
-          .reduce((sum, daemon) => Resources.add(sum, daemon.requests), Resources.empty)
-        // Daemons already running on the node are in its requests; only the missing ones still need room.
-        const remainingDaemon = Object.fromEntries(
-          Object.entries(Resources.subtract(overhead, node.daemonSetRequested)).map(([name, value]) => [
-            name,
-            Math.max(0, value)
-          ])
-        )
-        return new ExistingNode(node, remainingDaemon, protectedNodes.has(node.name))
-      })
+      .map((node) =>
+        daemons.length === 0
+          ? new ExistingNode(node, Resources.empty, protectedNodes.has(node.name))
+          : new ExistingNode(node, missingDaemonRoom(node, input.daemonSetPods, daemons), protectedNodes.has(node.name))
+      )
     const nodes = new Map(this.existing.map((node) => [node.input.name, node.topologyNode]))
     this.queue = input.pods
       .map((pod) => podData(pod, podKey(pod), this.ignorePreferences, this.volumes))

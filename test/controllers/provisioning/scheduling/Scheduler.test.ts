@@ -346,4 +346,29 @@ describe("Scheduler on existing nodes", () => {
       assert.strictEqual(results.newNodeClaims.length, 1)
     })
   )
+
+  it.effect("sizes a node's missing daemons by the daemon pods of each pass, not of an earlier one", () =>
+    Effect.gen(function* () {
+      // The same node input object in both passes, as disruption's simulations share it: 4 cpu, none used.
+      const node = existingNode("node-a", {
+        labels: { [Labels.NodePool]: "default", "kubernetes.io/os": "linux" },
+        cpu: "4",
+        memory: "8Gi"
+      })
+      const solveWithDaemon = (cpu: string) =>
+        Scheduler.solve(
+          input({
+            nodePools: [nodePool("default")],
+            pods: [pod("a", { cpu: "2", memory: "1Gi" })],
+            existingNodes: [node],
+            daemonSetPods: [pod("ds", { cpu, memory: "0", ownerKind: "DaemonSet" })]
+          })
+        )
+      assert.strictEqual((yield* solveWithDaemon("1")).existingNodes[0]?.pods.length, 1)
+      // The DaemonSet grew to 3 cpu: its missing pod leaves 1 cpu, too little for the pod.
+      const resized = yield* solveWithDaemon("3")
+      assert.deepStrictEqual(resized.existingNodes, [])
+      assert.strictEqual(resized.newNodeClaims.length, 1)
+    })
+  )
 })
