@@ -312,6 +312,31 @@ ${scenarioDocument(`  duration: 10m${start}
     })
   )
 
+  it.live("records no call sites while it runs, and restores the stack trace limit after", () =>
+    Effect.gen(function* () {
+      const before = Error.stackTraceLimit
+      Error.stackTraceLimit = 7
+      let during: number | undefined
+      const { environment } = observed()
+      const watching: Simulate.Environment = (instanceTypes, options) =>
+        Layer.tap(environment(instanceTypes, options), () =>
+          Effect.sync(() => {
+            during = Error.stackTraceLimit
+          })
+        )
+      yield* simulateJson([write("call-sites.yaml", startScenario(""))], { environment: watching }).pipe(
+        Effect.ensuring(
+          Effect.sync(() => {
+            const after = Error.stackTraceLimit
+            Error.stackTraceLimit = before
+            assert.strictEqual(after, 7)
+          })
+        )
+      )
+      assert.strictEqual(during, 0)
+    })
+  )
+
   it.live("costs Σ node-hours × offering price", () =>
     Effect.gen(function* () {
       // Two offerings of one instance type, priced for arithmetic by hand.
