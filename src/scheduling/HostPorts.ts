@@ -37,8 +37,14 @@ const canonicalIp = (raw: string): string => {
   return canonical
 }
 
-const collect = (containers: ReadonlyArray<Pod.Container> | undefined, hostNetwork: boolean, into: Array<HostPort>) => {
-  if (containers === undefined) return
+/** `into` plus the containers' host ports; `into` itself (possibly undefined) while they bind none. */
+const collect = (
+  containers: ReadonlyArray<Pod.Container> | undefined,
+  hostNetwork: boolean,
+  into: Array<HostPort> | undefined
+): Array<HostPort> | undefined => {
+  if (containers === undefined) return into
+  let result = into
   for (const container of containers) {
     if (container.ports === undefined) continue
     for (const port of container.ports) {
@@ -46,21 +52,23 @@ const collect = (containers: ReadonlyArray<Pod.Container> | undefined, hostNetwo
       const hostPort =
         port.hostPort !== undefined && port.hostPort > 0 ? port.hostPort : hostNetwork ? port.containerPort : 0
       if (hostPort <= 0) continue
-      into.push({ ip: canonicalIp(port.hostIP ?? ""), port: hostPort, protocol: port.protocol || "TCP" })
+      result ??= []
+      result.push({ ip: canonicalIp(port.hostIP ?? ""), port: hostPort, protocol: port.protocol || "TCP" })
     }
   }
+  return result
 }
+
+// Most pods bind no host port: they share one empty list instead of each allocating theirs.
+const noHostPorts: ReadonlyArray<HostPort> = Object.freeze([])
 
 /**
  * The host ports a pod binds: every container and init container port with a host port (for host-network pods every
  * container port). Addresses are canonical, the unspecified address is "0.0.0.0", protocols default to TCP.
  */
 export const hostPortsOf = (spec: Pod.Spec): ReadonlyArray<HostPort> => {
-  const result: Array<HostPort> = []
   const hostNetwork = spec.hostNetwork === true
-  collect(spec.initContainers, hostNetwork, result)
-  collect(spec.containers, hostNetwork, result)
-  return result
+  return collect(spec.containers, hostNetwork, collect(spec.initContainers, hostNetwork, undefined)) ?? noHostPorts
 }
 
 /** Whether two host ports collide: same port and protocol, and equal addresses or either one a wildcard. */

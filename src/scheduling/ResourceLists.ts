@@ -129,24 +129,37 @@ export const isZero = (resources: Resources): boolean => {
  * ({@link Pod.aggregateContainerRequests}: sidecars and init containers as the kubelet counts them), plus overhead.
  */
 export const podRequests = (spec: Pod.Spec): Resources => {
-  let cached = requestsBySpec.get(spec)
-  if (cached === undefined) {
-    cached = shared(computePodRequests(spec))
-    requestsBySpec.set(spec, cached)
+  const cached = requestsByContainers.get(spec.containers)
+  if (
+    cached !== undefined &&
+    cached.initContainers === spec.initContainers &&
+    cached.resources === spec.resources &&
+    cached.overhead === spec.overhead
+  ) {
+    return cached.requests
   }
-  return cached
+  const requests = shared(computePodRequests(spec))
+  requestsByContainers.set(spec.containers, {
+    initContainers: spec.initContainers,
+    resources: spec.resources,
+    overhead: spec.overhead,
+    requests
+  })
+  return requests
 }
 
-// Specs are immutable and every simulation of a disruption pass reads the same bound pods: parse their quantities once.
-const requestsBySpec = new WeakMap<Pod.Spec, Resources>()
-
-/**
- * Records that `derived` requests what `original` does: a copy that changes no container, overhead or pod-level
- * resources (an unbound copy of a bound pod) reuses the original's parsed requests instead of parsing them again.
- */
-export const sameRequests = (derived: Pod.Spec, original: Pod.Spec): void => {
-  requestsBySpec.set(derived, podRequests(original))
-}
+// Specs are immutable and every simulation of a disruption pass reads the same bound pods: parse their quantities
+// once. Keyed by the containers array with the other fields requests read: a pod's unbound copy (a new spec without
+// nodeName, made once per disruption pass) shares them with the bound pod, so it needs no entry of its own.
+const requestsByContainers = new WeakMap<
+  ReadonlyArray<Pod.Container>,
+  {
+    readonly initContainers: Pod.Spec["initContainers"]
+    readonly resources: Pod.Spec["resources"]
+    readonly overhead: Pod.Spec["overhead"]
+    readonly requests: Resources
+  }
+>()
 
 // The pods of a workload request the same: one object per distinct request, not one per pod (30,000 in a controller's
 // cache). Held weakly, so a request no pod makes any more is released.

@@ -210,6 +210,22 @@ describe("Resources.podRequests", () => {
     assert.deepStrictEqual(first, Resources.podRequests({ containers: [container(1, 2)] }))
   })
 
+  it("reads a spec that shares another's containers by its own overhead, init containers and pod-level resources", () => {
+    const containers = [container(1, 2)]
+    const bound: Pod.Spec = { containers, nodeName: "node-a" }
+    assert.deepStrictEqual(requests(bound), { cpu: "1", memory: "2Gi" })
+    // The unbound copy disruption makes shares everything requests read.
+    const { nodeName: _nodeName, ...unbound } = bound
+    assert.strictEqual(Resources.podRequests(unbound), Resources.podRequests(bound))
+    assert.deepStrictEqual(requests({ containers, overhead: { cpu: "250m" } }), { cpu: "1250m", memory: "2Gi" })
+    assert.deepStrictEqual(requests({ containers, initContainers: [container(3, 1)] }), { cpu: "3", memory: "2Gi" })
+    assert.deepStrictEqual(requests({ containers, resources: { requests: { cpu: "4", memory: "4Gi" } } }), {
+      cpu: "4",
+      memory: "4Gi"
+    })
+    assert.deepStrictEqual(requests(bound), { cpu: "1", memory: "2Gi" })
+  })
+
   it("gives nothing for a pod without resources", () => {
     assert.deepStrictEqual(Resources.podRequests({ containers: [{ name: "c" }] }), {})
   })

@@ -448,8 +448,6 @@ const recreated = (pod: Pod, copies: WeakMap<Pod, Pod>): Pod => {
   let copy = copies.get(pod)
   if (copy === undefined) {
     const { nodeName: _nodeName, ...spec } = pod.spec
-    // The copies are per pass; the bound pod's requests, parsed once for its life, are not.
-    Resources.sameRequests(spec, pod.spec)
     copy = { ...pod, metadata: { ...pod.metadata, creationTimestamp: recreatedAt }, spec }
     copies.set(pod, copy)
   }
