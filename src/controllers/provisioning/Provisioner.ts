@@ -166,7 +166,7 @@ export const simulate = Effect.fn("Provisioner.simulate")(function* (
   const cloud = yield* CloudProvider.CloudProvider
   const wellKnown = cloud.wellKnownLabels
   const volumes = ClusterView.volumeContext(view)
-  const { pending, bound, boundByNode } = ClusterView.podSets(
+  const { pending, boundByNode } = ClusterView.podSets(
     view,
     wellKnown,
     volumes,
@@ -188,7 +188,6 @@ export const simulate = Effect.fn("Provisioner.simulate")(function* (
     nodePools,
     existingNodes,
     pods: pending,
-    boundPods: bound,
     boundPodsByNode: boundByNode,
     daemonSetPods: ClusterView.daemonSetPods(view),
     namespaces: view.namespaces,

@@ -65,8 +65,8 @@ export interface Input {
   readonly existingNodes: ReadonlyArray<ExistingNodeInput>
   /** The pods to place (provisionable, volume topology already injected). */
   readonly pods: ReadonlyArray<Pod>
-  /** Pods bound to nodes, for topology counting. */
-  readonly boundPods: ReadonlyArray<Pod>
+  /** Pods bound to nodes, for topology counting; without it, the arrays of `boundPodsByNode` in order. */
+  readonly boundPods?: ReadonlyArray<Pod>
   /**
    * The same pods by node name, when the caller has them in arrays that outlive one call (see Topology); none of them
    * may be among `pods`.
@@ -736,7 +736,7 @@ class Pass {
       .map((pod) => podData(pod, podKey(pod), this.ignorePreferences, this.volumes))
       .sort(byCpuAndMemoryDescending)
     this.topology = new Topology.Topology({
-      boundPods: input.boundPods,
+      ...(input.boundPods === undefined ? {} : { boundPods: input.boundPods }),
       ...(input.boundPodsByNode === undefined ? {} : { boundPodsByNode: input.boundPodsByNode }),
       nodes,
       universe: domainUniverse(this.templates),

@@ -113,8 +113,11 @@ export interface PodConstraints {
 
 /** What the simulation starts from. */
 export interface TopologyInput {
-  /** Pods bound to nodes: counted into domains (terminal and terminating pods are skipped). */
-  readonly boundPods: ReadonlyArray<Pod>
+  /**
+   * Pods bound to nodes: counted into domains (terminal and terminating pods are skipped). Without it, the arrays of
+   * `boundPodsByNode` in order.
+   */
+  readonly boundPods?: ReadonlyArray<Pod>
   /**
    * The same pods by node name, none of them among the pods being scheduled (`excluded` is not consulted for them).
    * Optional; when the arrays outlive one simulation (the disruption controller runs one per candidate over the same
@@ -170,7 +173,7 @@ export class Topology {
     }
     // Running pods with required anti-affinity constrain every pod they select, wherever it goes.
     const scan = input.boundPodsByNode === undefined || anyAntiAffinity(input.boundPodsByNode)
-    for (const pod of scan ? input.boundPods : []) {
+    for (const pod of scan ? boundPodsOf(input) : []) {
       const terms = pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution
       if (terms === undefined || terms.length === 0) continue
       if (!isActive(pod) || input.excluded.has(podKeyOf(pod))) continue
@@ -661,7 +664,7 @@ export class Topology {
       }
       return
     }
-    for (const pod of this.input.boundPods) {
+    for (const pod of boundPodsOf(this.input)) {
       if (!group.selects(pod.metadata.namespace ?? "default", pod.metadata.labels)) continue
       if (!isActive(pod) || this.input.excluded.has(podKeyOf(pod))) continue
       const node = pod.spec.nodeName === undefined ? undefined : this.input.nodes.get(pod.spec.nodeName)
@@ -671,6 +674,10 @@ export class Topology {
     }
   }
 }
+
+/** The input's bound pods; those of `boundPodsByNode` when it leaves them out. */
+const boundPodsOf = (input: TopologyInput): ReadonlyArray<Pod> =>
+  input.boundPods ?? [...(input.boundPodsByNode?.values() ?? [])].flat()
 
 const requiresAntiAffinity = (pod: Pod): boolean =>
   (pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0

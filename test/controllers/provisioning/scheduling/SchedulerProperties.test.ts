@@ -60,7 +60,8 @@ interface App {
 }
 
 interface Case {
-  readonly input: Scheduler.Input
+  /** Generated cases always list their bound pods. */
+  readonly input: Scheduler.Input & { readonly boundPods: ReadonlyArray<PodApi.Pod> }
   readonly apps: ReadonlyArray<App>
 }
 
@@ -403,7 +404,7 @@ const build = (spec: Spec): Case => {
     })
   )
   const pods = apps.flatMap((app, i) => appPods(app, spec.apps[i]!))
-  return { apps, input: input({ nodePools, pods, existingNodes, boundPods, daemonSetPods }) }
+  return { apps, input: { ...input({ nodePools, pods, existingNodes, boundPods, daemonSetPods }), boundPods } }
 }
 
 // -- Solving and checking ----------------------------------------------------------------------------------------
@@ -800,25 +801,31 @@ describe("Scheduler properties", { timeout: 60_000 }, () => {
     )
   )
 
-  it.effect("(h2) bound pods given by node as well (the disruption controller's shared arrays) change nothing", () =>
-    Property.check(
-      specs,
-      (spec) =>
-        Effect.gen(function* () {
-          const { case: c, results: first } = yield* solvedCase(spec)
-          const byNode = new Map<string, Array<PodApi.Pod>>()
-          for (const pod of c.input.boundPods) {
-            const name = pod.spec.nodeName ?? ""
-            byNode.set(name, [...(byNode.get(name) ?? []), pod])
-          }
-          const grouped = yield* Scheduler.solve({ ...c.input, boundPodsByNode: byNode })
-          assert.strictEqual(canonical(grouped), canonical(first))
-          // A second simulation over the same arrays reads what the first one worked out for them.
-          const again = yield* Scheduler.solve({ ...c.input, boundPodsByNode: byNode })
-          assert.strictEqual(canonical(again), canonical(first), "reusing the arrays")
-        }),
-      parameters
-    )
+  it.effect(
+    "(h2) bound pods given by node as well, or only by node (the disruption controller's shared arrays), change nothing",
+    () =>
+      Property.check(
+        specs,
+        (spec) =>
+          Effect.gen(function* () {
+            const { case: c, results: first } = yield* solvedCase(spec)
+            const byNode = new Map<string, Array<PodApi.Pod>>()
+            for (const pod of c.input.boundPods) {
+              const name = pod.spec.nodeName ?? ""
+              byNode.set(name, [...(byNode.get(name) ?? []), pod])
+            }
+            const grouped = yield* Scheduler.solve({ ...c.input, boundPodsByNode: byNode })
+            assert.strictEqual(canonical(grouped), canonical(first))
+            // A second simulation over the same arrays reads what the first one worked out for them.
+            const again = yield* Scheduler.solve({ ...c.input, boundPodsByNode: byNode })
+            assert.strictEqual(canonical(again), canonical(first), "reusing the arrays")
+            // Disruption passes the arrays alone: the bound pods are theirs, in order.
+            const { boundPods: _boundPods, ...byNodeOnly } = c.input
+            const derived = yield* Scheduler.solve({ ...byNodeOnly, boundPodsByNode: byNode })
+            assert.strictEqual(canonical(derived), canonical(first), "bound pods read from the arrays by node")
+          }),
+        parameters
+      )
   )
 
   it.effect("(i) required zonal pod affinity lands where a selected pod is known to run", () =>

@@ -1,0 +1,63 @@
+import { assert, describe, it } from "@effect/vitest"
+import type { Node } from "../../../../src/api/Node.ts"
+import * as ClusterView from "../../../../src/controllers/provisioning/scheduling/ClusterView.ts"
+import { boundPod, wellKnown } from "./support.ts"
+
+const apiNode = (name: string): Node => ({
+  apiVersion: "v1",
+  kind: "Node",
+  metadata: { name },
+  spec: {},
+  status: { allocatable: { cpu: "4", memory: "8Gi", pods: "110" } }
+})
+
+const viewOf = (markedForDeletion: ReadonlySet<string>): ClusterView.ClusterView => ({
+  nodes: ["node-a", "node-b", "node-c"].map(apiNode),
+  nodeClaims: [],
+  pods: [
+    boundPod("a-1", "node-a"),
+    boundPod("b-1", "node-b"),
+    boundPod("c-1", "node-c"),
+    boundPod("b-2", "node-b"),
+    boundPod("a-2", "node-a")
+  ],
+  daemonSets: [],
+  persistentVolumeClaims: [],
+  persistentVolumes: [],
+  storageClasses: [],
+  csiNodes: [],
+  podDisruptionBudgets: [],
+  namespaces: [],
+  markedForDeletion
+})
+
+const podSetsOf = (view: ClusterView.ClusterView) =>
+  ClusterView.podSets(view, wellKnown, ClusterView.volumeContext(view), 0)
+
+const namesOf = (pods: ReadonlyArray<{ readonly metadata: { readonly name?: string } }>) =>
+  pods.map((pod) => pod.metadata.name)
+
+describe("ClusterView.podSets", () => {
+  it("leaves a marked node's pods out of the bound pods, node by node in order, and moves them to pending", () => {
+    const sets = podSetsOf(viewOf(new Set(["node-b"])))
+    assert.deepStrictEqual(namesOf(sets.bound), ["a-1", "a-2", "c-1"])
+    assert.deepStrictEqual(
+      [...sets.boundByNode].map(([name, pods]) => [name, namesOf(pods)]),
+      [
+        ["node-a", ["a-1", "a-2"]],
+        ["node-c", ["c-1"]]
+      ]
+    )
+    assert.deepStrictEqual(namesOf(sets.pending), ["b-1", "b-2"])
+    assert.isTrue(sets.pending.every((pod) => pod.spec.nodeName === undefined))
+    // Built on first read, then kept.
+    assert.strictEqual(sets.bound, sets.bound)
+  })
+
+  it("gives every bound pod when no node leaves", () => {
+    const sets = podSetsOf(viewOf(new Set()))
+    assert.deepStrictEqual(namesOf(sets.bound), ["a-1", "a-2", "b-1", "b-2", "c-1"])
+    assert.deepStrictEqual([...sets.boundByNode.keys()], ["node-a", "node-b", "node-c"])
+    assert.deepStrictEqual(sets.pending, [])
+  })
+})
