@@ -32,6 +32,7 @@ import * as LabelSelector from "../kube/LabelSelector.ts"
 import * as Patch from "../kube/Patch.ts"
 import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
+import * as Indices from "../runtime/Indices.ts"
 import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
 import * as Singleton from "../runtime/Singleton.ts"
@@ -301,6 +302,63 @@ const termMatches = (term: AffinityTerm, pod: Pod.Pod): boolean =>
 
 const pairKey = (key: string, value: string): string => `${key}\u0000${value}`
 
+const noPods: ReadonlyArray<Pod.Pod> = []
+
+const hasRequiredAntiAffinity = (pod: Pod.Pod): boolean =>
+  (pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0
+
+/** Adds the pod's requests, scoring requests, host ports and itself to the node's bookings. */
+const book = (info: NodeInfo, pod: Pod.Pod): void => {
+  const requests = SchedulingResources.podRequests(pod.spec)
+  for (const name of Object.keys(requests)) info.requested[name] = (info.requested[name] ?? 0) + requests[name]!
+  const scored = scoredRequests(pod.spec)
+  info.scored.cpu += scored.cpu
+  info.scored.memory += scored.memory
+  info.ports.add(Resource.keyOf(pod), HostPorts.hostPortsOf(pod.spec))
+  info.pods.push(pod)
+}
+
+/** A node with its non-terminal pods booked (read only: a snapshot copies what it books onto), and those that repel. */
+interface Bookings {
+  readonly pods: ReadonlyArray<Pod.Pod>
+  readonly info: NodeInfo
+  readonly repelling: ReadonlyArray<Pod.Pod>
+}
+
+// Every pass snapshots every node; between two passes most nodes and their pods are the same objects.
+const bookingsByNode = new WeakMap<Node.Node, Bookings>()
+
+const bookingsOf = (node: Node.Node, pods: ReadonlyArray<Pod.Pod>): Bookings => {
+  const known = bookingsByNode.get(node)
+  if (known !== undefined && known.pods === pods) return known
+  const allocatable = SchedulingResources.fromResourceList(node.status?.allocatable)
+  const info: NodeInfo = {
+    node,
+    name: node.metadata.name ?? "",
+    labels: node.metadata.labels ?? {},
+    deleting: Objects.isTerminating(node),
+    taints: schedulingTaints(node),
+    allocatable,
+    maxPods:
+      allocatable[SchedulingResources.Pods] === undefined
+        ? undefined
+        : Math.floor(allocatable[SchedulingResources.Pods] / 1000),
+    requested: {},
+    scored: { cpu: 0, memory: 0 },
+    ports: new HostPorts.HostPortUsage(),
+    pods: []
+  }
+  const repelling: Array<Pod.Pod> = []
+  for (const pod of pods) {
+    if (Pod.isTerminal(pod)) continue
+    book(info, pod)
+    if (hasRequiredAntiAffinity(pod)) repelling.push(pod)
+  }
+  const bookings = { pods, info, repelling }
+  bookingsByNode.set(node, bookings)
+  return bookings
+}
+
 /**
  * A point-in-time view of nodes and the pods bound to them, with the accounting the filters need. `place` is pure;
  * `assume` books a pod onto a node so later placements in the same pass see it.
@@ -322,6 +380,34 @@ export class Snapshot {
     namespaces: ReadonlyArray<{ readonly metadata: Meta.ObjectMeta }> = [],
     assumed: ReadonlyMap<string, string> = new Map()
   ): Snapshot {
+    const byNode = new Map<string, Array<Pod.Pod>>()
+    const assumedPods: Array<readonly [Pod.Pod, string]> = []
+    for (const pod of pods) {
+      const bound = Objects.nodeNameOf(pod)
+      if (bound !== undefined) {
+        const onNode = byNode.get(bound)
+        if (onNode === undefined) byNode.set(bound, [pod])
+        else onNode.push(pod)
+        continue
+      }
+      const assumedOn = assumed.get(Resource.keyOf(pod))
+      if (assumedOn !== undefined) assumedPods.push([pod, assumedOn])
+    }
+    return Snapshot.ofNodes(nodes, (name) => byNode.get(name) ?? noPods, namespaces, assumedPods)
+  }
+
+  /**
+   * A snapshot of `nodes` with the pods `podsOn` gives for each (terminal ones skipped), then the `assumed` pods booked
+   * onto their nodes. Each node's bookings are kept for as long as its object and its pod array stay the same (an
+   * informer index hands out the same array until a pod of that node changes), so a pass after one pod's change books
+   * only that pod's node anew.
+   */
+  static ofNodes(
+    nodes: ReadonlyArray<Node.Node>,
+    podsOn: (nodeName: string) => ReadonlyArray<Pod.Pod>,
+    namespaces: ReadonlyArray<{ readonly metadata: Meta.ObjectMeta }>,
+    assumed: ReadonlyArray<readonly [Pod.Pod, string]>
+  ): Snapshot {
     const snapshot = new Snapshot()
     for (const namespace of namespaces) {
       const name = namespace.metadata.name ?? ""
@@ -329,31 +415,19 @@ export class Snapshot {
     }
     const sorted = [...nodes].sort((a, b) => Objects.compareStrings(a.metadata.name ?? "", b.metadata.name ?? ""))
     for (const node of sorted) {
-      const allocatable = SchedulingResources.fromResourceList(node.status?.allocatable)
+      const booked = bookingsOf(node, podsOn(node.metadata.name ?? ""))
       const info: NodeInfo = {
-        node,
-        name: node.metadata.name ?? "",
-        labels: node.metadata.labels ?? {},
-        deleting: Objects.isTerminating(node),
-        taints: schedulingTaints(node),
-        allocatable,
-        maxPods:
-          allocatable[SchedulingResources.Pods] === undefined
-            ? undefined
-            : Math.floor(allocatable[SchedulingResources.Pods] / 1000),
-        requested: {},
-        scored: { cpu: 0, memory: 0 },
-        ports: new HostPorts.HostPortUsage(),
-        pods: []
+        ...booked.info,
+        requested: { ...booked.info.requested },
+        scored: { ...booked.info.scored },
+        ports: booked.info.ports.copy(),
+        pods: [...booked.info.pods]
       }
       snapshot.nodes.push(info)
       snapshot.byName.set(info.name, info)
+      for (const pod of booked.repelling) snapshot.repel(pod, info)
     }
-    for (const pod of pods) {
-      if (Pod.isTerminal(pod)) continue
-      const nodeName = Objects.nodeNameOf(pod) ?? assumed.get(Resource.keyOf(pod))
-      if (nodeName !== undefined) snapshot.assume(pod, nodeName)
-    }
+    for (const [pod, nodeName] of assumed) if (!Pod.isTerminal(pod)) snapshot.assume(pod, nodeName)
     return snapshot
   }
 
@@ -385,15 +459,14 @@ export class Snapshot {
   assume(pod: Pod.Pod, nodeName: string): void {
     const info = this.byName.get(nodeName)
     if (info === undefined) return
-    const requests = SchedulingResources.podRequests(pod.spec)
-    for (const name of Object.keys(requests)) info.requested[name] = (info.requested[name] ?? 0) + requests[name]!
-    const scored = scoredRequests(pod.spec)
-    info.scored.cpu += scored.cpu
-    info.scored.memory += scored.memory
-    info.ports.add(Resource.keyOf(pod), HostPorts.hostPortsOf(pod.spec))
-    info.pods.push(pod)
+    book(info, pod)
+    if (hasRequiredAntiAffinity(pod)) this.repel(pod, info)
+  }
+
+  /** Records that `pod`, on `info`'s node, repels the pods its required anti-affinity selects. */
+  private repel(pod: Pod.Pod, info: NodeInfo): void {
     const anti = pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution
-    if (anti !== undefined && anti.length > 0) this.repelling.push({ terms: this.affinityTerms(pod, anti), node: info })
+    this.repelling.push({ terms: this.affinityTerms(pod, anti), node: info })
   }
 
   /** Counts, per topology pair, the bound pods any of `terms` selects. */
@@ -644,7 +717,24 @@ export const make = Effect.fn("Scheduler.make")(function* (
     const queue = allPods.filter((pod) => isPending(pod) && !assumed.has(Resource.keyOf(pod))).sort(queueOrder)
     // Most passes follow a binding or a deletion and find nothing pending: no snapshot of every pod for them.
     if (queue.length === 0) return Result.done
-    const snapshot = Snapshot.make(yield* nodes.list(), allPods, yield* namespaces.list(), assumed)
+    const assumedPods: Array<readonly [Pod.Pod, string]> = []
+    for (const [key, nodeName] of assumed) {
+      const pod = yield* pods.get(key)
+      if (pod !== undefined) assumedPods.push([pod, nodeName])
+    }
+    const nodeList = yield* nodes.list()
+    // The index's array of a node is the same until one of its pods changes: the snapshot keeps the others' bookings.
+    const podsByNode = new Map<string, ReadonlyArray<Pod.Pod>>()
+    for (const node of nodeList) {
+      const name = node.metadata.name ?? ""
+      podsByNode.set(name, yield* pods.byIndex(Indices.podNodeName, name))
+    }
+    const snapshot = Snapshot.ofNodes(
+      nodeList,
+      (name) => podsByNode.get(name) ?? noPods,
+      yield* namespaces.list(),
+      assumedPods
+    )
     const now = yield* Clock.currentTimeMillis
     let placed = 0
     for (const pod of queue) {

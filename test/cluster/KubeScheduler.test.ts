@@ -125,6 +125,26 @@ describe("Scheduler.Snapshot", () => {
     )
   })
 
+  it("reuses a node's bookings while its object and pod array stay the same, and never what a pass booked onto it", () => {
+    const nodes = [readyNode("a", { allocatable: { cpu: "2", memory: "4Gi", pods: "10" } })]
+    const onA = [boundPod("x", { nodeName: "a", spec: podSpec("1") })]
+    const snapshot = (pods: ReadonlyArray<Pod.Pod>) => Scheduler.Snapshot.ofNodes(nodes, () => pods, [], [])
+    const first = snapshot(onA)
+    first.assume(boundPod("y", { spec: podSpec("1") }), "a")
+    assert.strictEqual(
+      fitsOn(first.place(boundPod("p", { spec: podSpec("1") }))),
+      "NoFit: 0/1 nodes are available: 1 Insufficient cpu."
+    )
+    // The next pass over the same arrays starts from the bound pods only.
+    assert.strictEqual(fitsOn(snapshot(onA).place(boundPod("p", { spec: podSpec("1") }))), "a")
+    // A pod of the node changed: the index hands out a new array, booked anew.
+    const changed = [...onA, boundPod("y", { nodeName: "a", spec: podSpec("1") })]
+    assert.strictEqual(
+      fitsOn(snapshot(changed).place(boundPod("p", { spec: podSpec("1") }))),
+      "NoFit: 0/1 nodes are available: 1 Insufficient cpu."
+    )
+  })
+
   it("keeps host ports unique per node", () => {
     const withPort = (name: string, nodeName?: string) =>
       boundPod(name, {
