@@ -102,6 +102,22 @@ export const offering = (options: {
   ...(options.reservationCapacity === undefined ? {} : { reservationCapacity: options.reservationCapacity })
 })
 
+// Catalogues are immutable arrays that outlive many lookups (a disruption pass looks up every node's type).
+const byNameOfCatalogue = new WeakMap<ReadonlyArray<InstanceType>, ReadonlyMap<string, InstanceType>>()
+
+/** The catalogue's instance type named `name` (the first, should two share it), if any. */
+export const named = (catalogue: ReadonlyArray<InstanceType>, name: string | undefined): InstanceType | undefined => {
+  if (name === undefined) return undefined
+  let byName = byNameOfCatalogue.get(catalogue)
+  if (byName === undefined) {
+    const built = new Map<string, InstanceType>()
+    for (const instanceType of catalogue) if (!built.has(instanceType.name)) built.set(instanceType.name, instanceType)
+    byName = built
+    byNameOfCatalogue.set(catalogue, byName)
+  }
+  return byName.get(name)
+}
+
 /** The provider's reservation-id label among its well-known labels (upstream's global `ReservationIDLabel`). */
 export const reservationIDLabelOf = (wellKnown: ReadonlySet<string>): string | undefined => {
   for (const key of wellKnown) if (key.endsWith("reservation-id")) return key
@@ -116,21 +132,30 @@ export const reservationIDOf = (candidate: Offering, label: string | undefined):
  * The instance types without their reserved offerings: what the providers offer while the ReservedCapacity feature
  * gate is off (upstream's AWS provider drops them there; the capacity type then reads as spot / on-demand only).
  */
-export const withoutReservedOfferings = (instanceTypes: ReadonlyArray<InstanceType>): ReadonlyArray<InstanceType> =>
-  instanceTypes.map((instanceType) =>
-    instanceType.offerings.every((candidate) => candidate.capacityType !== Labels.CapacityTypeReserved)
-      ? instanceType
-      : {
-          ...instanceType,
-          requirements: Requirements.add(
-            instanceType.requirements,
-            Requirement.make(Labels.CapacityType, "NotIn", [Labels.CapacityTypeReserved])
-          ),
-          offerings: instanceType.offerings.filter(
-            (candidate) => candidate.capacityType !== Labels.CapacityTypeReserved
-          )
-        }
-  )
+export const withoutReservedOfferings = (instanceTypes: ReadonlyArray<InstanceType>): ReadonlyArray<InstanceType> => {
+  let offered = unreservedOf.get(instanceTypes)
+  if (offered === undefined) {
+    offered = instanceTypes.map(withoutReserved)
+    unreservedOf.set(instanceTypes, offered)
+  }
+  return offered
+}
+
+// Every pass asks for the NodePools' instance types: one result per catalogue array keeps what later steps cache per
+// instance type or per array (lookups by name, templates) valid from one pass to the next.
+const unreservedOf = new WeakMap<ReadonlyArray<InstanceType>, ReadonlyArray<InstanceType>>()
+
+const withoutReserved = (instanceType: InstanceType): InstanceType =>
+  instanceType.offerings.every((candidate) => candidate.capacityType !== Labels.CapacityTypeReserved)
+    ? instanceType
+    : {
+        ...instanceType,
+        requirements: Requirements.add(
+          instanceType.requirements,
+          Requirement.make(Labels.CapacityType, "NotIn", [Labels.CapacityTypeReserved])
+        ),
+        offerings: instanceType.offerings.filter((candidate) => candidate.capacityType !== Labels.CapacityTypeReserved)
+      }
 
 /**
  * The instance types with each reserved offering's remaining capacity from `capacityOf` (what the provider knows is

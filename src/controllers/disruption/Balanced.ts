@@ -76,7 +76,7 @@ export const totalsOf = (state: Planner.Snapshot): ReadonlyMap<string, Totals> =
     const pool = name === undefined ? undefined : state.context.nodePools.get(name)
     if (name === undefined || pool === undefined || stateNode.nodeClaim === undefined) continue
     const labels = stateNode.node?.metadata.labels ?? stateNode.nodeClaim.metadata.labels ?? {}
-    const type = pool.instanceTypes.find((it) => it.name === labels[Labels.InstanceType])
+    const type = InstanceType.named(pool.instanceTypes, labels[Labels.InstanceType])
     const price = type === undefined ? 0 : (InstanceType.nodePrice(type, labels) ?? 0)
     const pods = (state.context.podsByNode.get(stateNode.name) ?? []).filter(
       (pod) => Reschedulable.neverReschedulable(pod) === undefined

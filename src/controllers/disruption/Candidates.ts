@@ -13,7 +13,7 @@ import type { NodeClaim } from "../../api/NodeClaim.ts"
 import type { NodePool } from "../../api/NodePool.ts"
 import { isActive, type Pod } from "../../api/Pod.ts"
 import type { PodDisruptionBudget } from "../../api/PodDisruptionBudget.ts"
-import type * as InstanceType from "../../cloudprovider/InstanceType.ts"
+import * as InstanceType from "../../cloudprovider/InstanceType.ts"
 import * as Reschedulable from "../../scheduling/Reschedulable.ts"
 import type { StateNode } from "../../state/ClusterState.ts"
 import * as TerminationPods from "../node/termination/Pods.ts"
@@ -46,10 +46,28 @@ export const evictionCost = (pod: Pod): number => {
 
 /** The share of the NodeClaim's lifetime left before it expires (1 when it never expires). */
 export const lifetimeRemaining = (nodeClaim: NodeClaim, now: number): number => {
-  const expireAfter = Duration.toMillis(nodeClaim.spec.expireAfter)
+  const { expireAfter, createdAt } = lifetimeOf(nodeClaim)
   if (expireAfter === undefined || expireAfter === null || expireAfter <= 0) return 1
-  const age = now - Date.parse(nodeClaim.metadata.creationTimestamp ?? "")
+  const age = now - createdAt
   return Math.max(0, Math.min(1, (expireAfter - age) / expireAfter))
+}
+
+// Every pass evaluates every node: parse a NodeClaim's expireAfter and creation time once per object.
+const lifetimes = new WeakMap<
+  NodeClaim,
+  { readonly expireAfter: number | null | undefined; readonly createdAt: number }
+>()
+
+const lifetimeOf = (nodeClaim: NodeClaim) => {
+  let lifetime = lifetimes.get(nodeClaim)
+  if (lifetime === undefined) {
+    lifetime = {
+      expireAfter: Duration.toMillis(nodeClaim.spec.expireAfter),
+      createdAt: Date.parse(nodeClaim.metadata.creationTimestamp ?? "")
+    }
+    lifetimes.set(nodeClaim, lifetime)
+  }
+  return lifetime
 }
 
 /** The PodDisruptionBudget that allows no eviction of the pod now, if any (upstream `pdb.Limits.CanEvictPods`). */
@@ -114,7 +132,7 @@ export const evaluate = (stateNode: StateNode, context: Context, disruptionClass
       stateNode,
       nodeClaim,
       nodePool: pool.nodePool,
-      instanceType: pool.instanceTypes.find((instanceType) => instanceType.name === instanceTypeName),
+      instanceType: InstanceType.named(pool.instanceTypes, instanceTypeName),
       zone: labels[Labels.Zone],
       capacityType: labels[Labels.CapacityType],
       reschedulablePods,

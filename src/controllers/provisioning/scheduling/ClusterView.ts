@@ -15,7 +15,7 @@ import type { PodDisruptionBudget } from "../../../api/PodDisruptionBudget.ts"
 import type * as Storage from "../../../api/Storage.ts"
 import * as Taints from "../../../api/Taints.ts"
 import type { DaemonSet } from "../../../api/Workloads.ts"
-import type * as InstanceType from "../../../cloudprovider/InstanceType.ts"
+import * as InstanceType from "../../../cloudprovider/InstanceType.ts"
 import * as HostPorts from "../../../scheduling/HostPorts.ts"
 import * as PodRequirements from "../../../scheduling/PodRequirements.ts"
 import * as Reschedulable from "../../../scheduling/Reschedulable.ts"
@@ -189,7 +189,7 @@ const instanceTypeOf = (
   const labelled = nodeClaim.metadata.labels?.[Labels.InstanceType]
   const required = nodeClaim.spec.requirements.find((r) => r.key === Labels.InstanceType && r.operator === "In")
   const name = labelled ?? (required?.values?.length === 1 ? required.values[0] : undefined)
-  return name === undefined ? undefined : catalogue.find((instanceType) => instanceType.name === name)
+  return InstanceType.named(catalogue, name)
 }
 
 /** A node's scheduling input and what it was built from (the scheduler copies what it changes, so it is shared). */
