@@ -168,6 +168,10 @@ export const isTerminating = (pod: Pod): boolean => pod.metadata.deletionTimesta
 /** Neither terminal nor terminating: a pod that runs, or will. */
 export const isActive = (pod: Pod): boolean => !isTerminal(pod) && !isTerminating(pod)
 
+/** Whether the pod has a required pod anti-affinity term (it keeps the pods it selects off its topology domain). */
+export const hasRequiredAntiAffinity = (pod: Pod): boolean =>
+  (pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0
+
 // -- Requests (milli-units per resource, as src/scheduling/ResourceLists; here so validation can use them) ---------
 
 type MilliList = Record<string, number>

@@ -304,9 +304,6 @@ const pairKey = (key: string, value: string): string => `${key}\u0000${value}`
 
 const noPods: ReadonlyArray<Pod.Pod> = []
 
-const hasRequiredAntiAffinity = (pod: Pod.Pod): boolean =>
-  (pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0
-
 /** Adds the pod's requests, scoring requests, host ports and itself to the node's bookings. */
 const book = (info: NodeInfo, pod: Pod.Pod): void => {
   const requests = SchedulingResources.podRequests(pod.spec)
@@ -352,7 +349,7 @@ const bookingsOf = (node: Node.Node, pods: ReadonlyArray<Pod.Pod>): Bookings => 
   for (const pod of pods) {
     if (Pod.isTerminal(pod)) continue
     book(info, pod)
-    if (hasRequiredAntiAffinity(pod)) repelling.push(pod)
+    if (Pod.hasRequiredAntiAffinity(pod)) repelling.push(pod)
   }
   const bookings = { pods, info, repelling }
   bookingsByNode.set(node, bookings)
@@ -460,7 +457,7 @@ export class Snapshot {
     const info = this.byName.get(nodeName)
     if (info === undefined) return
     book(info, pod)
-    if (hasRequiredAntiAffinity(pod)) this.repel(pod, info)
+    if (Pod.hasRequiredAntiAffinity(pod)) this.repel(pod, info)
   }
 
   /** Records that `pod`, on `info`'s node, repels the pods its required anti-affinity selects. */

@@ -11,7 +11,13 @@
 
 import * as Labels from "../../../api/Labels.ts"
 import type { Namespace } from "../../../api/Namespace.ts"
-import { isActive, type Pod, type PodAffinityTerm, type TopologySpreadConstraint } from "../../../api/Pod.ts"
+import {
+  hasRequiredAntiAffinity,
+  isActive,
+  type Pod,
+  type PodAffinityTerm,
+  type TopologySpreadConstraint
+} from "../../../api/Pod.ts"
 import type { TaintLike } from "../../../api/Taints.ts"
 import * as LabelSelector from "../../../kube/LabelSelector.ts"
 import * as Requirement from "../../../scheduling/Requirement.ts"
@@ -679,9 +685,6 @@ export class Topology {
 const boundPodsOf = (input: TopologyInput): ReadonlyArray<Pod> =>
   input.boundPods ?? [...(input.boundPodsByNode?.values() ?? [])].flat()
 
-const requiresAntiAffinity = (pod: Pod): boolean =>
-  (pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.length ?? 0) > 0
-
 // Whether a node's bound pods (an array shared by the simulations of one snapshot) include one with required
 // anti-affinity: most clusters have none, and scanning every bound pod for them took a tenth of a consolidation pass.
 const antiAffinityOfPods = new WeakMap<ReadonlyArray<Pod>, boolean>()
@@ -690,7 +693,7 @@ const anyAntiAffinity = (byNode: ReadonlyMap<string, ReadonlyArray<Pod>>): boole
   for (const pods of byNode.values()) {
     let found = antiAffinityOfPods.get(pods)
     if (found === undefined) {
-      found = pods.some(requiresAntiAffinity)
+      found = pods.some(hasRequiredAntiAffinity)
       antiAffinityOfPods.set(pods, found)
     }
     if (found) return true
