@@ -140,6 +140,26 @@ describe("WorkQueue", () => {
     })
   )
 
+  it.effect("idle takers get keys in the order they began waiting; one interrupted while waiting takes none", () =>
+    Effect.gen(function* () {
+      const queue = yield* WorkQueue.make()
+      const takers = []
+      for (let i = 0; i < 4; i++) {
+        takers.push(yield* Effect.forkChild(queue.take))
+        yield* Effect.yieldNow
+      }
+      yield* Fiber.interrupt(takers[1]!)
+      yield* queue.add("a")
+      yield* queue.add("b")
+      assert.strictEqual(yield* Fiber.join(takers[0]!), "a")
+      assert.strictEqual(yield* Fiber.join(takers[2]!), "b")
+      assert.isUndefined(takers[3]!.pollUnsafe())
+      yield* queue.add("c")
+      assert.strictEqual(yield* Fiber.join(takers[3]!), "c")
+      assert.strictEqual(yield* queue.length, 0)
+    })
+  )
+
   it.effect("a waiting taker is released by shutdown", () =>
     Effect.gen(function* () {
       const queue = yield* WorkQueue.make()
