@@ -1016,6 +1016,34 @@ describe("Scheduler (upstream suite)", () => {
         assert.strictEqual(scheduled(results).length, 1)
       })
     )
+    it.effect("one constraint object shared by pods with different node selectors counts each pod's own nodes", () =>
+      Effect.gen(function* () {
+        // The same object in every pod (as a workload's copies share their spec): with nodeAffinityPolicy Honor the
+        // selector-bound pods count only the pool's domain and all fit; the others also count foo and bar, which
+        // take no pod, so once the pool's domain holds one the rest would exceed the skew.
+        const constraint = spread(spreadLabel, 1, "web")
+        const selected = web(5, constraint, { spec: { nodeSelector: { selector: "value" } } }).map((p) => ({
+          ...p,
+          metadata: { ...p.metadata, name: `selected-${p.metadata.name}` }
+        }))
+        const pods = [...selected, ...web(5, constraint)]
+        const shared = pods[0]!.spec.topologySpreadConstraints![0]!
+        const results = yield* Scheduler.solve(
+          input({
+            nodePools: [nodePool("default", { labels: { [spreadLabel]: "baz", selector: "value" } })],
+            existingNodes: mismatchedNodes,
+            pods: pods.map((p) => ({ ...p, spec: { ...p.spec, topologySpreadConstraints: [shared] } }))
+          })
+        )
+        const placed = scheduled(results)
+        assert.deepStrictEqual(
+          placed.filter((name) => name.includes("selected-")).length,
+          5,
+          `scheduled: ${placed.join(", ")}`
+        )
+        assert.isAtMost(placed.length, 6)
+      })
+    )
   })
 
   describe("pod affinity and anti-affinity", () => {
