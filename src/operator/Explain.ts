@@ -20,6 +20,7 @@ import * as Planner from "../controllers/disruption/Planner.ts"
 import * as TerminationPods from "../controllers/node/termination/Pods.ts"
 import * as DisruptionConditions from "../controllers/nodeclaim/disruption/DisruptionConditions.ts"
 import * as ClusterView from "../controllers/provisioning/scheduling/ClusterView.ts"
+import * as PodsByNode from "../scheduling/PodsByNode.ts"
 import * as Reschedulable from "../scheduling/Reschedulable.ts"
 import * as Cluster from "../state/Cluster.ts"
 import type * as Manifests from "./Manifests.ts"
@@ -141,7 +142,7 @@ export const plannerSnapshot = (
     context: {
       now,
       nodePools: new Map(nodePools.map((pool) => [pool.nodePool.metadata.name ?? "", pool])),
-      podsByNode: Candidates.podsByNode(view.pods),
+      podsByNode: PodsByNode.bound(view.pods),
       budgets: view.podDisruptionBudgets,
       queued: new Set()
     },

@@ -22,6 +22,7 @@ import type { KubeObject } from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import type * as Informer from "../runtime/Informer.ts"
 import * as InformerCache from "../runtime/InformerCache.ts"
+import * as PodsByNode from "../scheduling/PodsByNode.ts"
 import * as ResourceMath from "../scheduling/ResourceLists.ts"
 import { ClusterState, type StateNode } from "./ClusterState.ts"
 import * as ClusterStateMetrics from "./ClusterStateMetrics.ts"
@@ -33,6 +34,20 @@ export const consolidationRefreshMillis = 5 * 60_000
 
 const isDeleting = (object: KubeObject): boolean => object.metadata.deletionTimestamp !== undefined
 
+const noPods: ReadonlyArray<Pod> = []
+
+// A node's pods are one array while none of them changes (PodsByNode): their sorted keys are built once.
+const keysOfPods = new WeakMap<ReadonlyArray<Pod>, ReadonlyArray<string>>()
+
+const podKeys = (pods: ReadonlyArray<Pod>): ReadonlyArray<string> => {
+  let keys = keysOfPods.get(pods)
+  if (keys === undefined) {
+    keys = pods.map((pod) => `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`).sort()
+    keysOfPods.set(pods, keys)
+  }
+  return keys
+}
+
 /** Every node and in-flight NodeClaim, joined by providerID, sorted by name. */
 export const stateNodes = (
   view: ClusterView.ClusterView,
@@ -43,14 +58,7 @@ export const stateNodes = (
   for (const claim of view.nodeClaims) {
     if (claim.status?.providerID !== undefined) claimsByProviderID.set(claim.status.providerID, claim)
   }
-  const podsByNode = new Map<string, Array<string>>()
-  for (const pod of view.pods) {
-    const nodeName = pod.spec.nodeName
-    if (nodeName === undefined || nodeName === "") continue
-    const list = podsByNode.get(nodeName) ?? []
-    list.push(`${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`)
-    podsByNode.set(nodeName, list)
-  }
+  const podsByNode = PodsByNode.bound(view.pods)
   const joined = new Set<NodeClaim>()
   const result: Array<StateNode> = []
   const make = (name: string, node: Node | undefined, nodeClaim: NodeClaim | undefined): StateNode => {
@@ -63,7 +71,7 @@ export const stateNodes = (
       nodeClaim,
       nodePool: labels[Labels.NodePool] ?? nodeClaim?.metadata.labels?.[Labels.NodePool],
       capacity: ResourceMath.fromResourceList(node?.status?.capacity ?? nodeClaim?.status?.capacity),
-      pods: (podsByNode.get(name) ?? []).sort(),
+      pods: podKeys(podsByNode.get(name) ?? noPods),
       markedForDeletion: marked.has(name),
       deleting:
         (nodeClaim !== undefined && isDeleting(nodeClaim)) ||

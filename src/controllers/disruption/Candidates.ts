@@ -154,8 +154,8 @@ interface PodScan {
 
 const noPods: ReadonlyArray<Pod> = []
 
-// A pass evaluates every node for every method, every 10 seconds: between pod changes a node's pods are the same
-// array (see podsByNode), so its scan is reused until a do-not-disrupt duration of its pods ends.
+// A pass evaluates every node for every method, every 10 seconds: while a node's pods do not change they are the same
+// array (PodsByNode), so its scan is reused until a do-not-disrupt duration of its pods ends.
 const scans = new WeakMap<
   ReadonlyArray<Pod>,
   { readonly budgets: ReadonlyArray<PodDisruptionBudget>; readonly byWait: Map<boolean, PodScan> }
@@ -238,31 +238,6 @@ const protectedBy = (
     }
   }
   return undefined
-}
-
-// Keyed by the informer's pod list, which is the same array until a pod changes: so are the per-node arrays.
-const byNodeOfList = new WeakMap<ReadonlyArray<Pod>, ReadonlyMap<string, ReadonlyArray<Pod>>>()
-
-/** Pods grouped by the node they are bound to; the same map (and arrays) for the same pod list. */
-export const podsByNode = (pods: ReadonlyArray<Pod>): ReadonlyMap<string, ReadonlyArray<Pod>> => {
-  let cached = byNodeOfList.get(pods)
-  if (cached === undefined) {
-    cached = groupByNode(pods)
-    byNodeOfList.set(pods, cached)
-  }
-  return cached
-}
-
-const groupByNode = (pods: ReadonlyArray<Pod>): Map<string, Array<Pod>> => {
-  const byNode = new Map<string, Array<Pod>>()
-  for (const pod of pods) {
-    const name = pod.spec.nodeName
-    if (name === undefined) continue
-    const onNode = byNode.get(name)
-    if (onNode === undefined) byNode.set(name, [pod])
-    else onNode.push(pod)
-  }
-  return byNode
 }
 
 /** Cheapest first to disrupt: lower disruption cost, then name. */

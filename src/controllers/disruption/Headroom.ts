@@ -8,10 +8,31 @@
  * is one the simulation would reject too; a test checks that against the simulation.
  */
 import * as Labels from "../../api/Labels.ts"
-import { isActive } from "../../api/Pod.ts"
+import { isActive, type Pod } from "../../api/Pod.ts"
 import * as Resources from "../../scheduling/ResourceLists.ts"
 import type * as Candidates from "./Candidates.ts"
 import type { ConsolidationSettings, Snapshot } from "./Planner.ts"
+
+// A node's pods are one array while none of them changes (PodsByNode), and so are a candidate's
+// reschedulable pods: their requests are summed once, not in every pass.
+const requestsOfActive = new WeakMap<ReadonlyArray<Pod>, Resources.Resources>()
+const requestsOfAll = new WeakMap<ReadonlyArray<Pod>, Resources.Resources>()
+
+const summed = (
+  cache: WeakMap<ReadonlyArray<Pod>, Resources.Resources>,
+  pods: ReadonlyArray<Pod>,
+  include: (pod: Pod) => boolean
+): Resources.Resources => {
+  let requests = cache.get(pods)
+  if (requests === undefined) {
+    requests = Resources.requestsForPods(...pods.filter(include).map((pod) => pod.spec))
+    cache.set(pods, requests)
+  }
+  return requests
+}
+
+const noPods: ReadonlyArray<Pod> = []
+const everyPod = () => true
 
 /** Free capacity (allocatable − requests of its active pods, never negative) per state node name. */
 const freeByNode = (state: Snapshot): ReadonlyMap<string, Resources.Resources> => {
@@ -20,8 +41,7 @@ const freeByNode = (state: Snapshot): ReadonlyMap<string, Resources.Resources> =
     const allocatable = Resources.fromResourceList(
       stateNode.node?.status?.allocatable ?? stateNode.nodeClaim?.status?.allocatable
     )
-    const pods = (state.context.podsByNode.get(stateNode.name) ?? []).filter(isActive)
-    const requested = Resources.requestsForPods(...pods.map((pod) => pod.spec))
+    const requested = summed(requestsOfActive, state.context.podsByNode.get(stateNode.name) ?? noPods, isActive)
     const left: Record<string, number> = {}
     for (const [name, quantity] of Object.entries(allocatable))
       left[name] = Math.max(0, quantity - (requested[name] ?? 0))
@@ -57,7 +77,7 @@ export const ruledOut = (
   settings: ConsolidationSettings | undefined
 ): string | undefined => {
   const { free, total } = headroomOf(state)
-  const needed = Resources.requestsForPods(...candidate.reschedulablePods.map((pod) => pod.spec))
+  const needed = summed(requestsOfAll, candidate.reschedulablePods, everyPod)
   const own = free.get(candidate.name) ?? Resources.empty
   // What the other nodes cannot take even pooled together must go to the one replacement.
   const remainder: Record<string, number> = {}

@@ -14,6 +14,7 @@ import * as Labels from "../../api/Labels.ts"
 import * as NodeApi from "../../api/Node.ts"
 import * as NodePoolApi from "../../api/NodePool.ts"
 import * as InstanceType from "../../cloudprovider/InstanceType.ts"
+import * as PodsByNode from "../../scheduling/PodsByNode.ts"
 import * as Requirement from "../../scheduling/Requirement.ts"
 import * as Requirements from "../../scheduling/Requirements.ts"
 import { ClusterState } from "../../state/ClusterState.ts"
@@ -114,7 +115,7 @@ export const snapshot = (
     const context: Candidates.Context = {
       now,
       nodePools: new Map(candidatePools.map((pool) => [pool.nodePool.metadata.name ?? "", pool])),
-      podsByNode: Candidates.podsByNode(view.pods),
+      podsByNode: PodsByNode.bound(view.pods),
       budgets: view.podDisruptionBudgets,
       queued
     }

@@ -6,6 +6,7 @@ import * as Candidates from "../../../src/controllers/disruption/Candidates.ts"
 import * as Disruption from "../../../src/controllers/disruption/Disruption.ts"
 import type * as Method from "../../../src/controllers/disruption/Method.ts"
 import type * as Planner from "../../../src/controllers/disruption/Planner.ts"
+import * as PodsByNode from "../../../src/scheduling/PodsByNode.ts"
 import * as Fixtures from "../provisioning/scheduling/fixtures.ts"
 import * as F from "./fixtures.ts"
 
@@ -65,7 +66,7 @@ const snapshot = (): Planner.Snapshot => {
     context: {
       now: 0,
       nodePools: new Map([["default", { nodePool: nodePool(), instanceTypes: [] }]]),
-      podsByNode: Candidates.podsByNode([pinnedPod as never]),
+      podsByNode: PodsByNode.bound([pinnedPod as never]),
       budgets: [],
       queued: new Set()
     }

@@ -18,6 +18,7 @@ import type { DaemonSet } from "../../../api/Workloads.ts"
 import * as InstanceType from "../../../cloudprovider/InstanceType.ts"
 import * as HostPorts from "../../../scheduling/HostPorts.ts"
 import * as PodRequirements from "../../../scheduling/PodRequirements.ts"
+import * as PodsByNode from "../../../scheduling/PodsByNode.ts"
 import * as Reschedulable from "../../../scheduling/Reschedulable.ts"
 import * as Resources from "../../../scheduling/ResourceLists.ts"
 import * as VolumeTopology from "../../../scheduling/VolumeTopology.ts"
@@ -414,27 +415,10 @@ const deletingNodes = (view: ClusterView): Set<string> =>
       .map((claim) => claim.status?.nodeName ?? claim.metadata.name ?? "")
   ])
 
-// Keyed by the informer's pod list (the same array until a pod changes): every simulation of a disruption pass
-// shares the per-node arrays, and what is cached per array (topology counts) with them.
-const runningByNodeOfList = new WeakMap<ReadonlyArray<Pod>, ReadonlyMap<string, ReadonlyArray<Pod>>>()
-
+// Every simulation of a disruption pass shares the per-node arrays, and what is cached per array (topology counts)
+// with them; so do later passes for the nodes whose pods did not change.
 /** The bound pods that have not finished, by node name. */
-const runningByNode = (pods: ReadonlyArray<Pod>): ReadonlyMap<string, ReadonlyArray<Pod>> => {
-  let byNode = runningByNodeOfList.get(pods)
-  if (byNode === undefined) {
-    const built = new Map<string, Array<Pod>>()
-    for (const pod of pods) {
-      const name = pod.spec.nodeName
-      if (name === undefined || name === "" || isTerminal(pod)) continue
-      const onNode = built.get(name)
-      if (onNode === undefined) built.set(name, [pod])
-      else onNode.push(pod)
-    }
-    byNode = built
-    runningByNodeOfList.set(pods, byNode)
-  }
-  return byNode
-}
+const runningByNode = PodsByNode.make((pod) => !isTerminal(pod))
 
 /** The creation time given to pods that must move: later than any real pod's. */
 const recreatedAt = "9999-12-31T23:59:59Z"
