@@ -63,6 +63,9 @@ export interface Options {
 const millis = (input: Duration.Input | undefined, fallback: Duration.Input) =>
   Duration.toMillis(Duration.fromInputUnsafe(input ?? fallback))
 
+const evaluationSeries = Metrics.seriesBy(Metrics.evaluationDurationSeconds)
+const allowedDisruptionsSeries = Metrics.seriesBy(Metrics.nodePoolsAllowedDisruptions)
+
 /**
  * Runs the methods in order on a snapshot and returns the first command with candidates; later methods are not run.
  * Each method sees the candidates of its class it should disrupt and its reason's budgets; how long it took is
@@ -81,7 +84,7 @@ export const firstCommand = <E, R>(methods: ReadonlyArray<Method.Method<E, R>>, 
         )
       )
       yield* Metric.update(
-        Metric.withAttributes(Metrics.evaluationDurationSeconds, Metrics.methodAttributes(method.reason, method.name)),
+        evaluationSeries(`${method.reason}/${method.name}`, () => Metrics.methodAttributes(method.reason, method.name)),
         Duration.toSeconds(took)
       )
       if (command !== undefined && command.candidates.length > 0) return command
@@ -125,10 +128,7 @@ export const make = (options?: Options) =>
           for (const budget of Planner.budgetStates(state, reason)) {
             const name = budget.nodePool.metadata.name ?? ""
             yield* Metric.update(
-              Metric.withAttributes(Metrics.nodePoolsAllowedDisruptions, {
-                nodepool: name,
-                reason: reason.toLowerCase()
-              }),
+              allowedDisruptionsSeries(`${name}/${reason}`, () => ({ nodepool: name, reason: reason.toLowerCase() })),
               budget.left
             )
             if (budget.numNodes > 0 && budget.allowed === 0) {

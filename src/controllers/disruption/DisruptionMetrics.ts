@@ -15,9 +15,30 @@ export const eligibleNodes = Metric.gauge("karpenter_voluntary_disruption_eligib
   description: "Number of nodes eligible for disruption by Karpenter. Labeled by disruption reason."
 })
 
+/**
+ * The series of `metric` by a key of their attributes, each made once: a metric made by `Metric.withAttributes`
+ * writes its series key (a JSON text) on its first update, and the disruption loop updates a few series every pass.
+ */
+export const seriesBy = <Input, State>(metric: Metric.Metric<Input, State>) => {
+  const made = new Map<string, Metric.Metric<Input, State>>()
+  return (key: string, attributes: () => Metric.Metric.Attributes): Metric.Metric<Input, State> => {
+    let series = made.get(key)
+    if (series === undefined) {
+      series = Metric.withAttributes(metric, attributes())
+      made.set(key, series)
+    }
+    return series
+  }
+}
+
+const eligibleSeries = seriesBy(eligibleNodes)
+
 /** Sets the eligible-nodes gauge of a reason: how many candidates its method saw. */
 export const reportEligible = (reason: string, count: number) =>
-  Metric.update(Metric.withAttributes(eligibleNodes, { reason: reason.toLowerCase() }), count)
+  Metric.update(
+    eligibleSeries(reason, () => ({ reason: reason.toLowerCase() })),
+    count
+  )
 
 /** `karpenter_voluntary_disruption_consolidation_timeouts_total{consolidation_type}`. */
 export const consolidationTimeoutsTotal = Metric.counter(

@@ -1,9 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as ConditionTypes from "../../../src/api/Conditions.ts"
 import * as Labels from "../../../src/api/Labels.ts"
 import * as Candidates from "../../../src/controllers/disruption/Candidates.ts"
 import * as Disruption from "../../../src/controllers/disruption/Disruption.ts"
+import * as Metrics from "../../../src/controllers/disruption/DisruptionMetrics.ts"
 import type * as Method from "../../../src/controllers/disruption/Method.ts"
 import type * as Planner from "../../../src/controllers/disruption/Planner.ts"
 import * as PodsByNode from "../../../src/scheduling/PodsByNode.ts"
@@ -147,5 +149,28 @@ describe("Disruption.firstCommand: the methods in order, the first command wins"
           ["empty", "drift", "multi"]
         )
       })
+  )
+
+  it.effect("each method's evaluation time goes to its own reason and consolidation type series", () =>
+    Effect.gen(function* () {
+      const { all } = methods({})
+      yield* Disruption.firstCommand(all, snapshot())
+      yield* Disruption.firstCommand(all, snapshot())
+      const count = (reason: string, type: string) =>
+        Effect.map(
+          Metric.value(Metric.withAttributes(Metrics.evaluationDurationSeconds, { reason, consolidation_type: type })),
+          (state) => state.count
+        )
+      assert.deepStrictEqual(
+        [
+          yield* count("empty", ""),
+          yield* count("drifted", ""),
+          yield* count("underutilized", "multi"),
+          yield* count("underutilized", "single"),
+          yield* count("underutilized", "")
+        ],
+        [2, 2, 2, 2, 0]
+      )
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
   )
 })
