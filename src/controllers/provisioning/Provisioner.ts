@@ -113,6 +113,21 @@ export const nodeClassLabels = (nodePool: NodePool.NodePool): Record<string, str
   return { [`${ref.group}/${ref.kind.toLowerCase()}`]: ref.name }
 }
 
+// The same NodePool object with the same instance types is the same input, so what the scheduler derives per input
+// (the pool's template: its requirements and the catalogue filtered by them) carries over from pass to pass.
+const nodePoolInputs = new WeakMap<NodePool.NodePool, Scheduler.NodePoolInput>()
+
+const nodePoolInput = (
+  nodePool: NodePool.NodePool,
+  instanceTypes: ReadonlyArray<InstanceType.InstanceType>
+): Scheduler.NodePoolInput => {
+  const known = nodePoolInputs.get(nodePool)
+  if (known !== undefined && known.instanceTypes === instanceTypes) return known
+  const input = { nodePool, instanceTypes, labels: nodeClassLabels(nodePool) }
+  nodePoolInputs.set(nodePool, input)
+  return input
+}
+
 /**
  * The ready NodePools with their instance types (NodePools without instance types are left out); without the
  * ReservedCapacity gate, without their reserved offerings.
@@ -135,7 +150,7 @@ export const readyNodePools = Effect.fn("Provisioner.readyNodePools")(function* 
     if (instanceTypes.length === 0) continue
     const offered =
       options?.reservedCapacity === true ? instanceTypes : InstanceType.withoutReservedOfferings(instanceTypes)
-    nodePools.push({ nodePool, instanceTypes: offered, labels: nodeClassLabels(nodePool) })
+    nodePools.push(nodePoolInput(nodePool, offered))
   }
   return nodePools
 })

@@ -372,6 +372,32 @@ describe("Provisioner NodeClaims", S.controllerSuite, () => {
   )
 })
 
+describe("Provisioner.readyNodePools", S.controllerSuite, () => {
+  it.effect("an unchanged NodePool is the same input from pass to pass; a changed one is a new input", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient
+      yield* S.createKwokNodeClass(S.kwokNodeClass("default"))
+      yield* S.createNodePool(S.nodePool("default", kwokPool))
+      const services = yield* Layer.build(S.karpenter())
+      yield* S.settle
+      const ready = Effect.provide(Provisioner.readyNodePools(), services)
+      const [first] = yield* ready
+      const [again] = yield* ready
+      assert.isDefined(first)
+      assert.strictEqual(again, first)
+      yield* kube.patch(Resources.NodePools, "default", {
+        type: "merge",
+        patch: { spec: { template: { metadata: { labels: { team: "b" } } } } }
+      })
+      yield* S.settle
+      const [changed] = yield* ready
+      assert.notStrictEqual(changed, first)
+      assert.strictEqual(changed?.nodePool.spec.template.metadata?.labels?.team, "b")
+      assert.strictEqual(changed?.instanceTypes, first?.instanceTypes)
+    }).pipe(Effect.provide(S.kwokBase))
+  )
+})
+
 describe("Provisioner launch failures", S.controllerSuite, () => {
   it.effect("insufficient capacity deletes the NodeClaim, and the next pass launches another type", () =>
     Effect.gen(function* () {
