@@ -652,25 +652,21 @@ export class Topology {
 
   /** Counts the running pods a new group selects, and makes every matching node's domain known. */
   private countExisting(group: Group): void {
+    const byNode = this.input.boundPodsByNode
+    // One walk over the nodes (a group is built in every simulation of a disruption pass): each node's domains become
+    // known in node order, and its pods are counted there as the walk passes it.
     for (const [name, node] of this.input.nodes) {
       if (group.kind === "spread" && !group.countsNode(node)) continue
-      for (const domain of this.domainsOf(node.requirements, group.key, name)) {
+      const domains = this.domainsOf(node.requirements, group.key, name)
+      for (const domain of domains) {
         if (!group.counts.has(domain)) group.counts.set(domain, 0)
       }
+      const pods = byNode?.get(name)
+      if (pods === undefined || (group.kind !== "antiAffinity" && domains.length !== 1)) continue
+      const counted = selectedBy(group, pods)
+      if (counted.length > 0) for (const domain of domains) group.record(domain, counted.length)
     }
-    const byNode = this.input.boundPodsByNode
-    if (byNode !== undefined) {
-      for (const [name, node] of this.input.nodes) {
-        const pods = byNode.get(name)
-        if (pods === undefined || (group.kind === "spread" && !group.countsNode(node))) continue
-        const counted = selectedBy(group, pods)
-        if (counted.length === 0) continue
-        const domains = this.domainsOf(node.requirements, group.key, name)
-        if (group.kind !== "antiAffinity" && domains.length !== 1) continue
-        for (const domain of domains) group.record(domain, counted.length)
-      }
-      return
-    }
+    if (byNode !== undefined) return
     for (const pod of boundPodsOf(this.input)) {
       if (!group.selects(pod.metadata.namespace ?? "default", pod.metadata.labels)) continue
       if (!isActive(pod) || this.input.excluded.has(podKeyOf(pod))) continue
