@@ -185,6 +185,20 @@ const computePodRequests = (spec: Pod.Spec): Resources => {
   return result
 }
 
+// Pod requests are shared per distinct request (see `shared`): so is each one with its pod counted.
+const withOnePod = new WeakMap<Resources, Resources>()
+
+/** One pod's requests plus `pods` = 1: {@link requestsForPods} of one spec, the same object for equal requests. */
+export const requestsForPod = (spec: Pod.Spec): Resources => {
+  const requests = podRequests(spec)
+  let counted = withOnePod.get(requests)
+  if (counted === undefined) {
+    counted = requestsForPods(spec)
+    withOnePod.set(requests, counted)
+  }
+  return counted
+}
+
 /** The summed requests of pods plus `pods` = their count, which is how instance types cap pods per node. */
 export const requestsForPods = (...specs: ReadonlyArray<Pod.Spec>): Resources => {
   const result: Record<string, number> = {}

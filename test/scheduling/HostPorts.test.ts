@@ -54,6 +54,16 @@ describe("hostPortsOf", () => {
     assert.deepStrictEqual(HostPorts.hostPortsOf(spec), [port(9100)])
   })
 
+  it("reads specs that share containers by what else they say (host network, init containers)", () => {
+    const containers = [container("app", [{ containerPort: 9100 }])]
+    const plain: Pod.Spec = { containers }
+    assert.deepStrictEqual(HostPorts.hostPortsOf(plain), [])
+    assert.deepStrictEqual(HostPorts.hostPortsOf({ ...plain, hostNetwork: true }), [port(9100)])
+    const init = [container("init", [{ containerPort: 9000, hostPort: 9000 }])]
+    assert.deepStrictEqual(HostPorts.hostPortsOf({ ...plain, initContainers: init }), [port(9000)])
+    assert.deepStrictEqual(HostPorts.hostPortsOf(plain), [])
+  })
+
   it("spells equal addresses alike", () => {
     const spec: Pod.Spec = {
       containers: [

@@ -239,4 +239,15 @@ describe("Resources.podRequests", () => {
     })
     assert.deepStrictEqual(Resources.requestsForPods(), { pods: 0 })
   })
+
+  it("requestsForPod is requestsForPods of one spec, one object for pods that request the same", () => {
+    const one = Resources.requestsForPod({ containers: [container(1, 1)] })
+    assert.deepStrictEqual(one, Resources.requestsForPods({ containers: [container(1, 1)] }))
+    assert.strictEqual(Resources.requestsForPod({ containers: [container(1, 1)] }), one)
+    assert.deepStrictEqual(Resources.toResourceList(Resources.requestsForPod({ containers: [container(2, 1)] })), {
+      cpu: "2",
+      memory: "1Gi",
+      pods: "1"
+    })
+  })
 })

@@ -174,7 +174,7 @@ const podData = (
 ): PodData => ({
   key,
   pod,
-  requests: Resources.requestsForPods(pod.spec),
+  requests: Resources.requestsForPod(pod.spec),
   requirements: PodRequirements.requirementsOf(pod.spec, { ignorePreferences }),
   strictRequirements: PodRequirements.strictRequirementsOf(pod.spec),
   hostPorts: HostPorts.hostPortsOf(pod.spec),
