@@ -133,8 +133,25 @@ export interface BudgetState {
   readonly left: number
 }
 
+// A pass reads each reason's budgets several times (its report, then each method of the reason) on one snapshot.
+const budgetsOfSnapshot = new WeakMap<Snapshot, Map<Reason, ReadonlyArray<BudgetState>>>()
+
 /** Every ready NodePool's budget for a reason (upstream `BuildDisruptionBudgetMapping`). */
-export const budgetStates = (state: Snapshot, reason: Reason): Array<BudgetState> =>
+export const budgetStates = (state: Snapshot, reason: Reason): ReadonlyArray<BudgetState> => {
+  let byReason = budgetsOfSnapshot.get(state)
+  if (byReason === undefined) {
+    byReason = new Map()
+    budgetsOfSnapshot.set(state, byReason)
+  }
+  let budgets = byReason.get(reason)
+  if (budgets === undefined) {
+    budgets = computeBudgetStates(state, reason)
+    byReason.set(reason, budgets)
+  }
+  return budgets
+}
+
+const computeBudgetStates = (state: Snapshot, reason: Reason): Array<BudgetState> =>
   [...state.context.nodePools.entries()].map(([name, { nodePool }]) => {
     const nodes = state.stateNodes.filter(
       (node) =>
