@@ -73,6 +73,8 @@ const isControlledBy = (pod: Pod, daemonSet: DaemonSet): boolean => {
     : owner.uid === daemonSet.metadata.uid
 }
 
+const noDaemonSetPods: ReadonlyMap<string, Pod> = new Map()
+
 /**
  * The newest pod each DaemonSet controls, by `namespace/name` (upstream `Cluster.UpdateDaemonSet`: the latest
  * creationTimestamp wins, the first listed on a tie). A DaemonSet none of whose pods is in `pods` keeps its pod of
@@ -84,6 +86,8 @@ export const newestDaemonSetPods = (
   pods: ReadonlyArray<Pod>,
   recorded: ReadonlyMap<string, Pod> = new Map()
 ): ReadonlyMap<string, Pod> => {
+  // Without DaemonSets there is nothing to find (and the cluster state asks again after every pod change).
+  if (daemonSets.length === 0) return noDaemonSetPods
   const byUid = new Map<string, DaemonSet>()
   const withoutUid = new Map<string, DaemonSet>()
   for (const daemonSet of daemonSets) {
@@ -94,7 +98,9 @@ export const newestDaemonSetPods = (
   for (const pod of pods) {
     const owner = Meta.controllerOf(pod)
     if (owner === undefined) continue
-    const daemonSet = byUid.get(owner.uid) ?? withoutUid.get(`${pod.metadata.namespace ?? "default"}/${owner.name}`)
+    const daemonSet =
+      byUid.get(owner.uid) ??
+      (withoutUid.size === 0 ? undefined : withoutUid.get(`${pod.metadata.namespace ?? "default"}/${owner.name}`))
     if (daemonSet === undefined || !isControlledBy(pod, daemonSet)) continue
     const key = daemonSetKey(daemonSet)
     const current = newest.get(key)
