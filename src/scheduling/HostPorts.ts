@@ -68,26 +68,8 @@ const noHostPorts: ReadonlyArray<HostPort> = Object.freeze([])
  */
 export const hostPortsOf = (spec: Pod.Spec): ReadonlyArray<HostPort> => {
   const hostNetwork = spec.hostNetwork === true
-  const cached = portsByContainers.get(spec.containers)
-  if (cached !== undefined && cached.initContainers === spec.initContainers && cached.hostNetwork === hostNetwork) {
-    return cached.ports
-  }
-  const ports =
-    collect(spec.containers, hostNetwork, collect(spec.initContainers, hostNetwork, undefined)) ?? noHostPorts
-  portsByContainers.set(spec.containers, { initContainers: spec.initContainers, hostNetwork, ports })
-  return ports
+  return collect(spec.containers, hostNetwork, collect(spec.initContainers, hostNetwork, undefined)) ?? noHostPorts
 }
-
-// Specs are immutable, and a pod's unbound copy (made for each simulation that moves it) shares its containers: the
-// ports are read once per containers array, with the other fields they depend on.
-const portsByContainers = new WeakMap<
-  ReadonlyArray<Pod.Container>,
-  {
-    readonly initContainers: Pod.Spec["initContainers"]
-    readonly hostNetwork: boolean
-    readonly ports: ReadonlyArray<HostPort>
-  }
->()
 
 /** Whether two host ports collide: same port and protocol, and equal addresses or either one a wildcard. */
 export const conflicts = (a: HostPort, b: HostPort): boolean =>

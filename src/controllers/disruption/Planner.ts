@@ -13,7 +13,6 @@ import * as ConditionTypes from "../../api/Conditions.ts"
 import * as Labels from "../../api/Labels.ts"
 import * as NodeApi from "../../api/Node.ts"
 import * as NodePoolApi from "../../api/NodePool.ts"
-import type { Pod } from "../../api/Pod.ts"
 import * as InstanceType from "../../cloudprovider/InstanceType.ts"
 import * as PodsByNode from "../../scheduling/PodsByNode.ts"
 import * as Requirement from "../../scheduling/Requirement.ts"
@@ -241,7 +240,7 @@ export const simulate = Effect.fn("Planner.simulate")(function* (
   options?: { readonly consolidation?: boolean }
 ) {
   const marked = new Set([...(state.view.markedForDeletion ?? []), ...candidates.map((c) => c.name)])
-  const moving = keysOf(candidates, "all")
+  const { all: moving, running } = movingKeysOf(candidates)
   const { results, existingNodes } = yield* Provisioner.simulate(
     { ...state.view, markedForDeletion: marked },
     state.nodePools,
@@ -249,7 +248,7 @@ export const simulate = Effect.fn("Planner.simulate")(function* (
       ...(settings?.preferencePolicy === undefined ? {} : { preferencePolicy: settings.preferencePolicy }),
       ...(settings?.minValuesPolicy === undefined ? {} : { minValuesPolicy: settings.minValuesPolicy }),
       ...(options?.consolidation === true
-        ? { protectedDestinations: { nodes: withinConsolidateAfter(state), movingPods: keysOf(candidates, "running") } }
+        ? { protectedDestinations: { nodes: withinConsolidateAfter(state), movingPods: running } }
         : {})
     }
   )
@@ -267,35 +266,25 @@ export const simulate = Effect.fn("Planner.simulate")(function* (
   return podErrors.size === 0 ? results : ({ podErrors } satisfies Unschedulable)
 })
 
-/** The keys of a candidate's reschedulable pods: all of them, and those that have started. */
+/** The keys of the candidates' reschedulable pods: all of them, and those that have started. */
 interface MovingKeys {
   readonly all: ReadonlySet<string>
   /** Upstream exempts from protected destinations the pods whose phase is still Pending. */
   readonly running: ReadonlySet<string>
 }
 
-// A candidate's reschedulable pods are one array while its node's pods are unchanged (PodsByNode and the candidates'
-// scan cache), and it is simulated pass after pass: its pods' keys are written once.
-const movingKeysOfPods = new WeakMap<ReadonlyArray<Pod>, MovingKeys>()
-
-const movingKeysOf = (pods: ReadonlyArray<Pod>): MovingKeys => {
-  let keys = movingKeysOfPods.get(pods)
-  if (keys === undefined) {
-    keys = {
-      all: new Set(pods.map(Scheduler.podKey)),
-      running: new Set(pods.filter((pod) => pod.status?.phase !== "Pending").map(Scheduler.podKey))
+/** Both sets of keys in one walk: each simulation needs them, and writing every key twice showed in its profile. */
+const movingKeysOf = (candidates: ReadonlyArray<Candidates.Candidate>): MovingKeys => {
+  const all = new Set<string>()
+  const running = new Set<string>()
+  for (const candidate of candidates) {
+    for (const pod of candidate.reschedulablePods) {
+      const key = Scheduler.podKey(pod)
+      all.add(key)
+      if (pod.status?.phase !== "Pending") running.add(key)
     }
-    movingKeysOfPods.set(pods, keys)
   }
-  return keys
-}
-
-/** The keys of the candidates' reschedulable pods, all of them or those that have started. */
-const keysOf = (candidates: ReadonlyArray<Candidates.Candidate>, which: keyof MovingKeys): ReadonlySet<string> => {
-  if (candidates.length === 1) return movingKeysOf(candidates[0]!.reschedulablePods)[which]
-  const keys = new Set<string>()
-  for (const candidate of candidates) for (const key of movingKeysOf(candidate.reschedulablePods)[which]) keys.add(key)
-  return keys
+  return { all, running }
 }
 
 /** Upstream's UninitializedNodeError: the NodeClaim and Node a pod would count on before they are ready. */
