@@ -132,64 +132,50 @@ export interface BudgetState {
   readonly left: number
 }
 
-// A pass reads each reason's budgets several times (its report, then each method of the reason) on one snapshot.
-const budgetsOfSnapshot = new WeakMap<Snapshot, Map<Reason, ReadonlyArray<BudgetState>>>()
-
-/** Every ready NodePool's budget for a reason (upstream `BuildDisruptionBudgetMapping`). */
-export const budgetStates = (state: Snapshot, reason: Reason): ReadonlyArray<BudgetState> => {
-  let byReason = budgetsOfSnapshot.get(state)
-  if (byReason === undefined) {
-    byReason = new Map()
-    budgetsOfSnapshot.set(state, byReason)
+/** `compute` kept per snapshot and key: a pass's report and its methods read the same snapshot many times. */
+const perSnapshot = <K, V>(compute: (state: Snapshot, key: K) => V): ((state: Snapshot, key: K) => V) => {
+  const cache = new WeakMap<Snapshot, Map<K, V>>()
+  return (state, key) => {
+    let byKey = cache.get(state)
+    if (byKey === undefined) {
+      byKey = new Map()
+      cache.set(state, byKey)
+    }
+    if (byKey.has(key)) return byKey.get(key) as V
+    const value = compute(state, key)
+    byKey.set(key, value)
+    return value
   }
-  let budgets = byReason.get(reason)
-  if (budgets === undefined) {
-    budgets = computeBudgetStates(state, reason)
-    byReason.set(reason, budgets)
-  }
-  return budgets
 }
 
-const computeBudgetStates = (state: Snapshot, reason: Reason): Array<BudgetState> =>
-  [...state.context.nodePools.entries()].map(([name, { nodePool }]) => {
-    const nodes = state.stateNodes.filter(
-      (node) =>
-        node.nodePool === name &&
-        node.nodeClaim !== undefined &&
-        node.initialized &&
-        !Conditions.isTrue(node.nodeClaim.status?.conditions, ConditionTypes.InstanceTerminating)
-    )
-    const disrupting = nodes.filter(
-      (node) => node.markedForDeletion || node.deleting || node.node === undefined || !NodeApi.isReady(node.node)
-    ).length
-    const allowed = Budgets.allowedDisruptions(nodePool, nodes.length, reason, state.now)
-    return { nodePool, numNodes: nodes.length, allowed, left: Math.max(0, allowed - disrupting) }
-  })
+/** Every ready NodePool's budget for a reason (upstream `BuildDisruptionBudgetMapping`). */
+export const budgetStates = perSnapshot(
+  (state, reason: Reason): ReadonlyArray<BudgetState> =>
+    [...state.context.nodePools.entries()].map(([name, { nodePool }]) => {
+      const nodes = state.stateNodes.filter(
+        (node) =>
+          node.nodePool === name &&
+          node.nodeClaim !== undefined &&
+          node.initialized &&
+          !Conditions.isTrue(node.nodeClaim.status?.conditions, ConditionTypes.InstanceTerminating)
+      )
+      const disrupting = nodes.filter(
+        (node) => node.markedForDeletion || node.deleting || node.node === undefined || !NodeApi.isReady(node.node)
+      ).length
+      const allowed = Budgets.allowedDisruptions(nodePool, nodes.length, reason, state.now)
+      return { nodePool, numNodes: nodes.length, allowed, left: Math.max(0, allowed - disrupting) }
+    })
+)
 
 /** Disruptions each NodePool allows now for a reason, minus those already under way (upstream's mapping). */
 export const budgetMapping = (state: Snapshot, reason: Reason): Map<string, number> =>
   new Map(budgetStates(state, reason).map((budget) => [budget.nodePool.metadata.name ?? "", budget.left]))
 
-// Every method of a pass (and the pass's own DisruptionBlocked report) reads the same evaluations of a snapshot.
-const evaluated = new WeakMap<Snapshot, Map<Candidates.DisruptionClass, ReadonlyArray<Candidates.Outcome>>>()
-
 /** Every state node's outcome for a disruption class, in the snapshot's node order. */
-export const outcomes = (
-  state: Snapshot,
-  disruptionClass: Candidates.DisruptionClass
-): ReadonlyArray<Candidates.Outcome> => {
-  let byClass = evaluated.get(state)
-  if (byClass === undefined) {
-    byClass = new Map()
-    evaluated.set(state, byClass)
-  }
-  let result = byClass.get(disruptionClass)
-  if (result === undefined) {
-    result = state.stateNodes.map((node) => Candidates.evaluate(node, state.context, disruptionClass))
-    byClass.set(disruptionClass, result)
-  }
-  return result
-}
+export const outcomes = perSnapshot(
+  (state, disruptionClass: Candidates.DisruptionClass): ReadonlyArray<Candidates.Outcome> =>
+    state.stateNodes.map((node) => Candidates.evaluate(node, state.context, disruptionClass))
+)
 
 /** The nodes a method of this class may disrupt now. */
 export const candidatesFor = (state: Snapshot, disruptionClass: Candidates.DisruptionClass) =>
