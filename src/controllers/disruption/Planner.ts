@@ -178,8 +178,10 @@ export const outcomes = perSnapshot(
 )
 
 /** The nodes a method of this class may disrupt now. */
-export const candidatesFor = (state: Snapshot, disruptionClass: Candidates.DisruptionClass) =>
-  outcomes(state, disruptionClass).flatMap((outcome) => ("candidate" in outcome ? [outcome.candidate] : []))
+export const candidatesFor = perSnapshot(
+  (state, disruptionClass: Candidates.DisruptionClass): ReadonlyArray<Candidates.Candidate> =>
+    outcomes(state, disruptionClass).flatMap((outcome) => ("candidate" in outcome ? [outcome.candidate] : []))
+)
 
 // Every consolidation simulation of a pass protects the same nodes.
 const settling = new WeakMap<Snapshot, ReadonlySet<string>>()
