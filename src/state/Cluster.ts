@@ -48,9 +48,12 @@ const podKeys = (pods: ReadonlyArray<Pod>): ReadonlyArray<string> => {
   return keys
 }
 
+/** What joining nodes and NodeClaims into state nodes reads of a view. */
+type Joinable = Pick<ClusterView.ClusterView, "nodes" | "nodeClaims" | "pods">
+
 /** Every node and in-flight NodeClaim, joined by providerID, sorted by name. */
 export const stateNodes = (
-  view: ClusterView.ClusterView,
+  view: Joinable,
   marked: ReadonlySet<string>,
   nominated: ReadonlyMap<string, number>
 ): Array<StateNode> => {
@@ -141,7 +144,7 @@ export const layer = Layer.effect(
         }
       | undefined
     // Disruption keeps its candidates marked until they are gone; then the mark has nothing left to hold back.
-    const forgetVanished = (current: ClusterView.ClusterView) => {
+    const forgetVanished = (current: Joinable) => {
       if (marked.size === 0) return
       const present = new Set([
         ...current.nodes.map((node) => node.metadata.name ?? ""),
@@ -154,7 +157,7 @@ export const layer = Layer.effect(
       }
     }
     // Several controllers ask for the state nodes every few seconds; between changes the answer is the same.
-    const joinedNodes = (current: ClusterView.ClusterView): ReadonlyArray<StateNode> => {
+    const joinedNodes = (current: Joinable): ReadonlyArray<StateNode> => {
       if (
         joined === undefined ||
         joined.nodes !== current.nodes ||
@@ -251,6 +254,13 @@ export const layer = Layer.effect(
       change.type === "DELETED" ? clearPodSchedulingTimes(ClusterView.podKey(change.object)) : Effect.void
     ).pipe(Effect.forkScoped)
 
+    // The state nodes read three lists: asked for every few seconds (NodePool counts, disruption), they need no view.
+    const joinable = Effect.gen(function* () {
+      const currentPods = yield* pods.list()
+      // Like every view, it records the DaemonSets' newest pods, which are kept once the pods are gone.
+      recordDaemonSetPods(yield* daemonSets.list(), currentPods)
+      return { nodes: yield* nodes.list(), nodeClaims: yield* nodeClaims.list(), pods: currentPods }
+    })
     const view = Effect.gen(function* () {
       const currentPods = yield* pods.list()
       const currentDaemonSets = yield* daemonSets.list()
@@ -286,7 +296,7 @@ export const layer = Layer.effect(
       }),
       view,
       nodes: Effect.gen(function* () {
-        const current = yield* view
+        const current = yield* joinable
         yield* liveNominations
         return joinedNodes(current)
       }),
@@ -315,7 +325,7 @@ export const layer = Layer.effect(
         Effect.gen(function* () {
           let total: ResourceMath.Resources = ResourceMath.empty
           let count = 0
-          for (const node of joinedNodes(yield* view)) {
+          for (const node of joinedNodes(yield* joinable)) {
             if (node.nodePool !== nodePool || node.markedForDeletion || node.deleting) continue
             total = ResourceMath.add(total, node.capacity)
             count++
