@@ -338,6 +338,10 @@ class ExistingNode {
   private hostPorts: HostPorts.HostPortUsage
   private volumes: VolumeUsage.VolumeUsage
   private copied = false
+  /** CPU left: a pod requesting more fails {@link add}'s resource check (`fitsWith`), whatever else it asks. */
+  freeCpu = 0
+  /** Memory left, as {@link freeCpu}. */
+  freeMemory = 0
 
   constructor(
     readonly input: ExistingNodeInput,
@@ -350,10 +354,16 @@ class ExistingNode {
     this.requested = Resources.add(input.requested, remainingDaemon)
     this.hostPorts = input.hostPorts
     this.volumes = input.volumeUsage ?? noVolumes
+    this.updateFree()
   }
 
   get topologyNode(): Topology.TopologyNode {
     return { requirements: this.requirements, taints: this.input.taints }
+  }
+
+  private updateFree(): void {
+    this.freeCpu = (this.input.allocatable.cpu ?? 0) - (this.requested.cpu ?? 0)
+    this.freeMemory = (this.input.allocatable.memory ?? 0) - (this.requested.memory ?? 0)
   }
 
   /** Places the pod here, or says why it cannot go here. */
@@ -378,6 +388,7 @@ class ExistingNode {
     this.placed = narrowed.requirements
     this.pods.push(pod.pod)
     this.requested = Resources.add(this.requested, pod.requests)
+    this.updateFree()
     if (!this.copied) {
       this.hostPorts = this.hostPorts.copy()
       this.volumes = this.volumes.copy()
@@ -690,6 +701,7 @@ class Pass {
   private readonly movingPods: ReadonlySet<string>
   private claimCount = 0
   private timedOut = false
+  private room: { readonly cpu: number; readonly memory: number } | undefined
 
   constructor(input: Input) {
     this.wellKnown = input.wellKnownLabels
@@ -805,15 +817,38 @@ class Pass {
 
   /** Places the pod on the first existing node that takes it. */
   private addToExisting(pod: PodData): boolean {
+    // A pod larger than every node's room is refused by each of them (on a packed cluster, most moving pods): the
+    // answer without asking them. Rejections change nothing, so skipping them changes nothing either.
+    const cpu = pod.requests.cpu ?? 0
+    const memory = pod.requests.memory ?? 0
+    const room = this.existingRoom()
+    if (cpu > room.cpu || memory > room.memory) return false
     const moving = this.movingPods.has(pod.key)
     for (const node of this.existing) {
       if (moving && node.protectedDestination) continue
+      // What add would refuse on resources, without its other checks.
+      if (cpu > node.freeCpu || memory > node.freeMemory) continue
       if (node.add(pod, this.topology) === undefined) {
         this.topology.record(pod, { requirements: node.placed, taints: node.input.taints })
+        this.room = undefined
         return true
       }
     }
     return false
+  }
+
+  /** The most CPU and memory any existing node has left (each on its own), until a pod is placed on one. */
+  private existingRoom(): { readonly cpu: number; readonly memory: number } {
+    if (this.room === undefined) {
+      let cpu = Number.NEGATIVE_INFINITY
+      let memory = Number.NEGATIVE_INFINITY
+      for (const node of this.existing) {
+        cpu = Math.max(cpu, node.freeCpu)
+        memory = Math.max(memory, node.freeMemory)
+      }
+      this.room = { cpu, memory }
+    }
+    return this.room
   }
 
   /** Places the pod on the first in-flight NodeClaim that takes it, fewest pods first. */

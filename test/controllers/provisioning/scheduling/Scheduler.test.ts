@@ -8,6 +8,7 @@ import * as Storage from "../../../../src/api/Storage.ts"
 import * as Scheduler from "../../../../src/controllers/provisioning/scheduling/Scheduler.ts"
 import * as Requirement from "../../../../src/scheduling/Requirement.ts"
 import * as Requirements from "../../../../src/scheduling/Requirements.ts"
+import * as Resources from "../../../../src/scheduling/ResourceLists.ts"
 import * as VolumeUsage from "../../../../src/scheduling/VolumeUsage.ts"
 import { existingNode, input, nodePool, pod } from "./fixtures.ts"
 
@@ -57,6 +58,41 @@ describe("Scheduler", () => {
       assert.strictEqual(results.newNodeClaims.length, 1)
       assert.deepStrictEqual(podNames(results.newNodeClaims[0]!), ["b"])
     })
+  )
+
+  it.effect(
+    "existing nodes take what fits their room exactly; an overcommitted node takes nothing, not even a pod without requests",
+    () =>
+      Effect.gen(function* () {
+        const labels = { [Labels.NodePool]: "default", "kubernetes.io/os": "linux" }
+        const node = (name: string, requested: Record<string, string>) => ({
+          ...existingNode(name, { labels, cpu: "4", memory: "8Gi" }),
+          requested: Resources.fromResourceList(requested)
+        })
+        const results = yield* Scheduler.solve(
+          input({
+            nodePools: [nodePool("default")],
+            pods: [
+              pod("big", { cpu: "3" }),
+              pod("exact", { cpu: "1", memory: "1Gi" }),
+              { ...pod("bare"), spec: { containers: [{ name: "c" }] } } as never
+            ],
+            existingNodes: [
+              node("a-overcommitted", { cpu: "5", memory: "1Gi" }),
+              node("b-three-left", { cpu: "1", memory: "6Gi" }),
+              node("c-one-left", { cpu: "3", memory: "7Gi" })
+            ]
+          })
+        )
+        assert.deepStrictEqual(
+          results.existingNodes.map((n) => [n.name, podNames(n)]),
+          [
+            ["b-three-left", ["bare", "big"]],
+            ["c-one-left", ["exact"]]
+          ]
+        )
+        assert.strictEqual(results.newNodeClaims.length, 0)
+      })
   )
 
   it.effect("keeps the pods being moved off protected destinations; other pods still land there", () =>
