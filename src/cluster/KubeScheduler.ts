@@ -706,12 +706,13 @@ export const make = Effect.fn("Scheduler.make")(function* (
     yield* pods.synced
     yield* nodes.synced
     yield* namespaces.synced
-    const allPods = yield* pods.list()
+    // Only pods without a node can be pending: a pass runs after every binding, and most pods are bound.
+    const unbound = yield* pods.byIndex(Indices.podUnbound, Indices.unbound)
     for (const key of [...assumed.keys()]) {
       const cached = yield* pods.get(key)
       if (cached === undefined || Objects.nodeNameOf(cached) !== undefined || !isPending(cached)) assumed.delete(key)
     }
-    const queue = allPods.filter((pod) => isPending(pod) && !assumed.has(Resource.keyOf(pod))).sort(queueOrder)
+    const queue = unbound.filter((pod) => isPending(pod) && !assumed.has(Resource.keyOf(pod))).sort(queueOrder)
     // Most passes follow a binding or a deletion and find nothing pending: no snapshot of every pod for them.
     if (queue.length === 0) return Result.done
     const assumedPods: Array<readonly [Pod.Pod, string]> = []

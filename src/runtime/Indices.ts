@@ -14,8 +14,10 @@ import type { Pod } from "../api/Pod.ts"
 import type { KubeObject } from "../kube/Resource.ts"
 import * as Informer from "./Informer.ts"
 
+const noValues: ReadonlyArray<string> = []
+
 const present = (value: string | undefined): ReadonlyArray<string> =>
-  value === undefined || value === "" ? [] : [value]
+  value === undefined || value === "" ? noValues : [value]
 
 /** Objects by the uid of their controller (the owner reference with `controller: true`). */
 export const controller: Informer.Index<KubeObject> = Informer.index("controller", (object) =>
@@ -34,6 +36,15 @@ export const nodeClaimProviderID: Informer.Index<NodeClaim> = Informer.index("st
 
 /** Pods by `spec.nodeName` (bound pods only). */
 export const podNodeName: Informer.Index<Pod> = Informer.index("spec.nodeName", (pod) => present(pod.spec.nodeName))
+
+/** The value {@link podUnbound} files every pod without a node under. */
+export const unbound = "unbound"
+const unboundValues: ReadonlyArray<string> = [unbound]
+
+/** Pods without `spec.nodeName`, all under {@link unbound}: what a scheduler looks at, without the bound ones. */
+export const podUnbound: Informer.Index<Pod> = Informer.index("unbound", (pod) =>
+  pod.spec.nodeName === undefined || pod.spec.nodeName === "" ? unboundValues : noValues
+)
 
 /** Nodes and NodeClaims by their `karpenter.sh/nodepool` label. */
 export const nodePool: Informer.Index<KubeObject> = Informer.index(Labels.NodePool, (object) =>

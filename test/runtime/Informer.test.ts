@@ -105,6 +105,36 @@ describe("Informer", () => {
     )
   )
 
+  it.effect("the unbound index holds the pods without a node, until they are bound", () =>
+    withKube(
+      Effect.gen(function* () {
+        const kube = yield* KubeClient
+        const informer = yield* Informer.make(Resources.Pods)
+        yield* informer.synced
+        const pod = (name: string, nodeName?: string) =>
+          kube.create(
+            Resources.Pods,
+            {
+              metadata: { name, namespace: "default" },
+              spec: { containers: [{ name: "c", image: "i" }], ...(nodeName === undefined ? {} : { nodeName }) }
+            } as never,
+            { namespace: "default" }
+          )
+        const unbound = Effect.map(informer.byIndex(Indices.podUnbound, Indices.unbound), (pods) =>
+          pods.map((p) => p.metadata.name)
+        )
+        yield* pod("b")
+        yield* pod("a")
+        yield* pod("bound", "node-1")
+        yield* settle
+        assert.deepStrictEqual(yield* unbound, ["a", "b"])
+        yield* kube.bind("default", "a", "node-1")
+        yield* settle
+        assert.deepStrictEqual(yield* unbound, ["b"])
+      })
+    )
+  )
+
   it.effect("an index declared after the cache filled files every object under each of its values", () =>
     withKube(
       Effect.gen(function* () {
