@@ -474,6 +474,8 @@ interface Placement {
   readonly indexByName: ReadonlyMap<string, number>
   readonly bound: ReadonlyArray<Pod>
   readonly boundByNode: ReadonlyMap<string, ReadonlyArray<Pod>>
+  /** The indices of the nodes being deleted, in order: their pods need a home in every pass. */
+  readonly deleting: ReadonlyArray<number>
 }
 
 const placementOfPods = new WeakMap<ReadonlyArray<Pod>, Placement>()
@@ -497,7 +499,8 @@ const placementOf = (view: ClusterView, lists: Lists): Placement => {
     nodes,
     indexByName: new Map(nodes.map((node, index) => [node.name, index])),
     bound,
-    boundByNode
+    boundByNode,
+    deleting: nodes.flatMap((node, index) => (node.deleting ? [index] : []))
   }
   placementOfPods.set(view.pods, placement)
   return placement
@@ -527,47 +530,48 @@ export const podSets = (
   // Virtual pods come after the real ones (upstream appends them to the pending pods): real pods take room first.
   const pending: Array<Pod> = [...unbound.pending, ...(view.virtualPods ?? [])]
   const copies = view.recreatedPods ?? new WeakMap<Pod, Pod>()
-  let next = 0
-  for (const [index, node] of placement.nodes.entries()) {
-    if (node.deleting || (next < marked.length && marked[next] === index)) {
-      if (!node.deleting) next++
-      for (const pod of node.pods) {
-        if (Reschedulable.notReschedulable(pod, view.podDisruptionBudgets, now) === undefined)
-          pending.push(recreated(pod, copies))
-      }
+  // The deleting and the marked nodes' pods, in the pod list's order of nodes (two sorted index lists merged).
+  const { deleting } = placement
+  for (let d = 0, m = 0; d < deleting.length || m < marked.length; ) {
+    const index =
+      m === marked.length || (d < deleting.length && deleting[d]! < marked[m]!) ? deleting[d++]! : marked[m++]!
+    for (const pod of placement.nodes[index]!.pods) {
+      if (Reschedulable.notReschedulable(pod, view.podDisruptionBudgets, now) === undefined)
+        pending.push(recreated(pod, copies))
     }
   }
   const leavingBound = marked.filter((index) => placement.nodes[index]!.known)
   if (leavingBound.length === 0) {
     return { pending, bound: placement.bound, boundByNode: placement.boundByNode, ignored: unbound.ignored }
   }
-  const boundByNode = new Map<string, ReadonlyArray<Pod>>()
-  // Where the runs of the other nodes' pods lie in the placement's `bound`, between the leaving nodes' pods.
-  const runs: Array<{ readonly from: number; readonly to: number }> = []
-  let from = 0
-  let leaving = 0
-  for (const [index, node] of placement.nodes.entries()) {
-    if (leaving < leavingBound.length && leavingBound[leaving] === index) {
-      leaving++
-      runs.push({ from, to: node.start })
-      from = node.start + node.pods.length
-    } else if (node.known && !node.deleting) {
-      boundByNode.set(node.name, node.pods)
-    }
-  }
-  runs.push({ from, to: placement.bound.length })
+  // The placement's map less the leaving nodes: the same nodes in the same order as a walk over them would give.
+  const boundByNode = new Map(placement.boundByNode)
+  for (const index of leavingBound) boundByNode.delete(placement.nodes[index]!.name)
   // Copied on first read: a consolidation simulation reads `boundByNode` only, and copying every other node's pods
   // for each of its ~10,000 simulations a day was 1% of a simulated day.
   let bound: ReadonlyArray<Pod> | undefined
   return {
     pending,
     get bound() {
-      bound ??= ([] as Array<Pod>).concat(...runs.map((run) => placement.bound.slice(run.from, run.to)))
+      bound ??= boundWithout(placement, leavingBound)
       return bound
     },
     boundByNode,
     ignored: unbound.ignored
   }
+}
+
+/** The placement's bound pods less those of the leaving nodes (indices in order), in the same order. */
+const boundWithout = (placement: Placement, leaving: ReadonlyArray<number>): ReadonlyArray<Pod> => {
+  const parts: Array<ReadonlyArray<Pod>> = []
+  let from = 0
+  for (const index of leaving) {
+    const node = placement.nodes[index]!
+    parts.push(placement.bound.slice(from, node.start))
+    from = node.start + node.pods.length
+  }
+  parts.push(placement.bound.slice(from))
+  return ([] as Array<Pod>).concat(...parts)
 }
 
 interface Unbound {

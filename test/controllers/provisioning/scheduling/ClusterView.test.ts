@@ -54,6 +54,20 @@ describe("ClusterView.podSets", () => {
     assert.strictEqual(sets.bound, sets.bound)
   })
 
+  it("moves the pods of deleting and marked nodes together, in the pod list's order of nodes", () => {
+    const base = viewOf(new Set(["node-a", "node-d"]))
+    const deletingB = { ...apiNode("node-b"), metadata: { name: "node-b", deletionTimestamp: "2026-01-01T00:00:00Z" } }
+    const view: ClusterView.ClusterView = {
+      ...base,
+      nodes: [apiNode("node-a"), deletingB, apiNode("node-c"), apiNode("node-d")],
+      pods: [...base.pods, boundPod("d-1", "node-d")]
+    }
+    const sets = podSetsOf(view)
+    assert.deepStrictEqual(namesOf(sets.pending), ["a-1", "a-2", "b-1", "b-2", "d-1"])
+    assert.deepStrictEqual(namesOf(sets.bound), ["c-1"])
+    assert.deepStrictEqual([...sets.boundByNode.keys()], ["node-c"])
+  })
+
   it("gives every bound pod when no node leaves", () => {
     const sets = podSetsOf(viewOf(new Set()))
     assert.deepStrictEqual(namesOf(sets.bound), ["a-1", "a-2", "b-1", "b-2", "c-1"])
