@@ -90,6 +90,32 @@ const withHash = (labels: Readonly<Record<string, string>> | undefined, hash: st
   [PodTemplateHashLabel]: hash
 })
 
+/** A ReplicaSet's active pods, and how many of them are ready. */
+interface Tally {
+  readonly namespace: string
+  readonly active: ReadonlyArray<Pod.Pod>
+  readonly ready: number
+}
+
+// One pass over the owned pods, which runs after every change of any of them (up to thousands); the reconcile that
+// follows the ReplicaSet's own status write finds the same array in the index, and its count.
+const tallies = new WeakMap<ReadonlyArray<Pod.Pod>, Tally>()
+
+const tally = (owned: ReadonlyArray<Pod.Pod>, namespace: string): Tally => {
+  const known = tallies.get(owned)
+  if (known !== undefined && known.namespace === namespace) return known
+  const active: Array<Pod.Pod> = []
+  let ready = 0
+  for (const pod of owned) {
+    if (pod.metadata.namespace !== namespace || !Pod.isActive(pod)) continue
+    active.push(pod)
+    if (Objects.isPodReady(pod)) ready++
+  }
+  const counted = { namespace, active, ready }
+  tallies.set(owned, counted)
+  return counted
+}
+
 /** Starts the Deployment and ReplicaSet controllers in the current Scope. */
 export const make = Effect.fn("Workloads.make")(function* (): Effect.fn.Return<
   Workloads,
@@ -144,15 +170,8 @@ export const make = Effect.fn("Workloads.make")(function* (): Effect.fn.Return<
         }
         if (Objects.isTerminating(replicaSet)) return Result.done
         const namespace = replicaSet.metadata.namespace ?? ""
-        // One pass over the owned pods: this runs after every change of any of them, on up to thousands of pods.
         const owned = yield* podInformer.byIndex(Indices.controller, replicaSet.metadata.uid)
-        const active: Array<Pod.Pod> = []
-        let ready = 0
-        for (const pod of owned) {
-          if (pod.metadata.namespace !== namespace || !Pod.isActive(pod)) continue
-          active.push(pod)
-          if (Objects.isPodReady(pod)) ready++
-        }
+        const { active, ready } = tally(owned, namespace)
         const now = yield* Clock.currentTimeMillis
         // Keyed only when expectations are pending (most reconciles have none).
         let byKey: Map<string, Pod.Pod> | undefined
