@@ -42,19 +42,20 @@ export const fullyBlockingBudget = (
 export const neverReschedulable = (pod: Pod): string | undefined => {
   const phase = pod.status?.phase
   if (phase === "Succeeded" || phase === "Failed") return `pod is ${phase}`
-  const owners = pod.metadata.ownerReferences ?? []
-  if (owners.some((owner) => owner.kind === "DaemonSet")) return "owned by a DaemonSet"
+  // The owner kinds that matter, in one walk: every consolidation simulation asks this of each pod it moves.
+  let daemonSet = false
+  let statefulSet = false
+  let node = false
+  for (const owner of pod.metadata.ownerReferences ?? []) {
+    if (owner.kind === "DaemonSet") daemonSet = true
+    else if (owner.kind === "StatefulSet") statefulSet = true
+    else if (owner.kind === "Node") node = true
+  }
+  if (daemonSet) return "owned by a DaemonSet"
   // A terminating pod is already being replaced by its controller; only a StatefulSet pod comes back with its own
   // name (upstream IsReschedulable), so only it still needs room.
-  if (pod.metadata.deletionTimestamp !== undefined && !owners.some((owner) => owner.kind === "StatefulSet")) {
-    return "terminating"
-  }
-  if (
-    owners.some((owner) => owner.kind === "Node") ||
-    pod.metadata.annotations?.["kubernetes.io/config.mirror"] !== undefined
-  ) {
-    return "a mirror pod"
-  }
+  if (pod.metadata.deletionTimestamp !== undefined && !statefulSet) return "terminating"
+  if (node || pod.metadata.annotations?.["kubernetes.io/config.mirror"] !== undefined) return "a mirror pod"
   return undefined
 }
 
