@@ -351,7 +351,10 @@ class ExistingNode {
   ) {
     this.requirements = requirementsOf(input)
     this.placed = this.requirements
-    this.requested = Resources.add(input.requested, remainingDaemon)
+    // Shared with the input until a pod lands here (placing one makes a new object): most nodes take none.
+    this.requested = Resources.isZero(remainingDaemon)
+      ? input.requested
+      : Resources.add(input.requested, remainingDaemon)
     this.hostPorts = input.hostPorts
     this.volumes = input.volumeUsage ?? noVolumes
     this.updateFree()
