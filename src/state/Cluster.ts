@@ -42,7 +42,7 @@ const keysOfPods = new WeakMap<ReadonlyArray<Pod>, ReadonlyArray<string>>()
 const podKeys = (pods: ReadonlyArray<Pod>): ReadonlyArray<string> => {
   let keys = keysOfPods.get(pods)
   if (keys === undefined) {
-    keys = pods.map((pod) => `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`).sort()
+    keys = pods.map(ClusterView.podKey).sort()
     keysOfPods.set(pods, keys)
   }
   return keys
@@ -254,14 +254,9 @@ export const layer = Layer.effect(
       change.type === "DELETED" ? clearPodSchedulingTimes(ClusterView.podKey(change.object)) : Effect.void
     ).pipe(Effect.forkScoped)
 
-    // The state nodes read three lists: asked for every few seconds (NodePool counts, disruption), they need no view.
+    // What the state nodes are joined from, asked for every few seconds (NodePool counts, disruption) without the rest
+    // of a view. Like every view, it records the DaemonSets' newest pods, which are kept once the pods are gone.
     const joinable = Effect.gen(function* () {
-      const currentPods = yield* pods.list()
-      // Like every view, it records the DaemonSets' newest pods, which are kept once the pods are gone.
-      recordDaemonSetPods(yield* daemonSets.list(), currentPods)
-      return { nodes: yield* nodes.list(), nodeClaims: yield* nodeClaims.list(), pods: currentPods }
-    })
-    const view = Effect.gen(function* () {
       const currentPods = yield* pods.list()
       const currentDaemonSets = yield* daemonSets.list()
       return {
@@ -269,7 +264,12 @@ export const layer = Layer.effect(
         nodeClaims: yield* nodeClaims.list(),
         pods: currentPods,
         daemonSets: currentDaemonSets,
-        recordedDaemonSetPods: recordDaemonSetPods(currentDaemonSets, currentPods),
+        recordedDaemonSetPods: recordDaemonSetPods(currentDaemonSets, currentPods)
+      }
+    })
+    const view = Effect.gen(function* () {
+      return {
+        ...(yield* joinable),
         persistentVolumeClaims: yield* pvcs.list(),
         persistentVolumes: yield* pvs.list(),
         storageClasses: yield* storageClasses.list(),
