@@ -279,6 +279,11 @@ export const run = Effect.fn("Simulate.run")(function* (
     // day). Switching them off changes no decision: spans take no part in the fibers' interleaving.
     Effect.provideService(References.TracerEnabled, false),
     Effect.provideService(Scheduler.Scheduler, simulationScheduler()),
+    // A fiber runs until it waits, not until it has run MaxOpsBeforeYield operations: with that budget, where a long
+    // run was cut off, and so which fibers ran first at one virtual instant, depended on how many operations the code
+    // took, and a change that only saved work (decoding an object once) launched three more nodes in a simulated day.
+    // The clock cannot move while a fiber is runnable, so no wait is cut short either way.
+    Effect.provideService(Scheduler.PreventSchedulerYield, true),
     withoutCallSites,
     Effect.mapError((error) => new InvalidInput({ message: error.message }))
   )
