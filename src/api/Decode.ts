@@ -48,15 +48,28 @@ export const describeProblems = (list: ReadonlyArray<Problem>): string =>
 /** Every problem of a schema issue as `field: message`, joined with "; ". */
 export const describeIssue = (issue: SchemaIssue.Issue): string => describeProblems(problems(issue))
 
-/** A synchronous check of `input` against `schema`: every problem, or none. */
-export const validator = <S extends Schema.Constraint & { readonly DecodingServices: never }>(schema: S) => {
+/** A synchronous check of `input` against `schema`: every problem, or none, and then the decoded value. */
+export const checker = <S extends Schema.Constraint & { readonly DecodingServices: never }>(schema: S) => {
   const decode = Schema.decodeUnknownExit(schema, { errors: "all" })
-  return (input: unknown): Array<Problem> => {
+  return (
+    input: unknown
+  ):
+    | { readonly _tag: "Valid"; readonly value: S["Type"] }
+    | { readonly _tag: "Invalid"; readonly problems: Array<Problem> } => {
     const exit = decode(input)
-    if (exit._tag === "Success") return []
+    if (exit._tag === "Success") return { _tag: "Valid", value: exit.value }
     const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")
     if (error === undefined) throw new Error(`decoding crashed: ${String(exit.cause)}`)
-    return problems(error.error.issue)
+    return { _tag: "Invalid", problems: problems(error.error.issue) }
+  }
+}
+
+/** A synchronous check of `input` against `schema`: every problem, or none. */
+export const validator = <S extends Schema.Constraint & { readonly DecodingServices: never }>(schema: S) => {
+  const check = checker(schema)
+  return (input: unknown): Array<Problem> => {
+    const result = check(input)
+    return result._tag === "Valid" ? [] : result.problems
   }
 }
 

@@ -2,7 +2,7 @@
  * Resource descriptors: everything a client needs to address a kind (group, version, plural, scope) and to decode
  * its objects (the Schema).
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
 import * as Decode from "../api/Decode.ts"
 import type { ObjectMeta } from "../api/Meta.ts"
@@ -24,6 +24,11 @@ export interface Resource<A extends KubeObject, I = unknown> {
   readonly schema: Schema.Codec<A, I>
   /** Decodes a wire object, reporting every problem in one line. */
   readonly decode: (input: unknown) => Effect.Effect<A, Decode.InvalidObject>
+  /**
+   * {@link decode} for an object that never changes once stored: one decoded or validated before is not decoded
+   * again.
+   */
+  readonly decodeStored: (input: object) => Effect.Effect<A, Decode.InvalidObject>
   /** Checks a wire object synchronously: every problem, or none. */
   readonly validate: (input: unknown) => ReadonlyArray<Decode.Problem>
 }
@@ -38,17 +43,38 @@ export const make = <
   readonly plural: string
   readonly namespaced: boolean
   readonly schema: S
-}): Resource<S["Type"], S["Encoded"]> => ({
-  group: options.group,
-  version: options.version,
-  kind: options.kind,
-  plural: options.plural,
-  namespaced: options.namespaced,
-  apiVersion: options.group === "" ? options.version : `${options.group}/${options.version}`,
-  schema: options.schema as unknown as Schema.Codec<S["Type"], S["Encoded"]>,
-  decode: Decode.decoder(options.kind, options.schema),
-  validate: Decode.validator(options.schema)
-})
+}): Resource<S["Type"], S["Encoded"]> => {
+  // The in-memory API server validates each version it stores and hands that same object to every reader: the value
+  // is kept per object, so a stored version is decoded once, by its validation.
+  const decoded = new WeakMap<object, S["Type"]>()
+  const decode = Decode.decoder(options.kind, options.schema)
+  const check = Decode.checker(options.schema)
+  return {
+    group: options.group,
+    version: options.version,
+    kind: options.kind,
+    plural: options.plural,
+    namespaced: options.namespaced,
+    apiVersion: options.group === "" ? options.version : `${options.group}/${options.version}`,
+    schema: options.schema as unknown as Schema.Codec<S["Type"], S["Encoded"]>,
+    decode,
+    decodeStored: (input) => {
+      const known = decoded.get(input)
+      return known !== undefined
+        ? Effect.succeed(known)
+        : Effect.map(decode(input), (value) => {
+            decoded.set(input, value)
+            return value
+          })
+    },
+    validate: (input) => {
+      const result = check(input)
+      if (result._tag === "Invalid") return result.problems
+      if (typeof input === "object" && input !== null) decoded.set(input, result.value)
+      return []
+    }
+  }
+}
 
 /** `namespace/name` for namespaced objects, `name` otherwise: the key of a cache or a work queue. */
 export const keyOf = (object: KubeObject): string => {

@@ -325,11 +325,8 @@ export class ApiServer {
     }
     if (!kind.resource.namespaced) delete (object.metadata as Json).namespace
     this.resetStatusOnCreate(kind, object)
-    const stored = this.admit(
-      kind,
-      kind.crdSchema === undefined ? object : (OpenApi.applyDefaults(kind.crdSchema, object) as Json)
-    )
-    return this.commit(kind, key, stored, undefined)
+    const defaulted = kind.crdSchema === undefined ? object : (OpenApi.applyDefaults(kind.crdSchema, object) as Json)
+    return this.commit(kind, key, defaulted, undefined, true)
   }
 
   /** PUT: replaces an object (or its status); `input` must carry the resourceVersion it was read at. */
@@ -675,16 +672,15 @@ export class ApiServer {
     if (kind.generation && subresource !== "status" && specChanged(existing, next)) {
       next = { ...next, metadata: { ...metadataOf(next), generation: Number(before.generation ?? 0) + 1 } }
     }
-    next = this.admit(kind, next)
     const key = keyOfObject(next)
     const metadata = metadataOf(next)
     const finalizers = metadata.finalizers
     const unfinalized = !Array.isArray(finalizers) || finalizers.length === 0
     if (metadata.deletionTimestamp !== undefined && unfinalized && (metadata.deletionGracePeriodSeconds ?? 0) === 0) {
       // The last finalizer is gone: the object goes.
-      return this.remove(kind, key, next)
+      return this.remove(kind, key, this.admit(kind, next))
     }
-    return this.commit(kind, key, next, existing)
+    return this.commit(kind, key, next, existing, true)
   }
 
   private checkFinalizers(kind: Kinds.Kind, existing: Json, next: Json): void {
@@ -839,11 +835,19 @@ export class ApiServer {
     }
   }
 
-  /** Stores a new state: a no-op write keeps the version and emits nothing. */
-  private commit(kind: Kinds.Kind, key: string, next: Json, previous: Json | undefined): Json {
-    if (previous !== undefined && Patch.deepEqual(previous, next)) return previous
+  /**
+   * Stores a new state: a no-op write keeps the version and emits nothing. A write a client asked for (`admit`) is
+   * admitted first, as stored — with its new resourceVersion — so that the validation's decoded value is the one every
+   * reader of this version gets.
+   */
+  private commit(kind: Kinds.Kind, key: string, next: Json, previous: Json | undefined, admit = false): Json {
+    if (previous !== undefined && Patch.deepEqual(previous, next)) {
+      if (admit) this.admit(kind, next)
+      return previous
+    }
+    const stored: Json = { ...next, metadata: { ...metadataOf(next), resourceVersion: String(this.revision + 1) } }
+    if (admit) this.admit(kind, stored)
     this.revision += 1
-    const stored: Json = { ...next, metadata: { ...metadataOf(next), resourceVersion: String(this.revision) } }
     this.storeOf(kind).set(key, stored)
     if (previous !== undefined) this.indexOwners(kind, key, previous, false)
     this.indexOwners(kind, key, stored, true)

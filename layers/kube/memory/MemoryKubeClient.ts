@@ -54,24 +54,11 @@ const call = <A>(body: (now: number) => A): Effect.Effect<A, KubeError.KubeError
     })
   )
 
-// Stored objects are immutable and handed out by reference, so each stored version is decoded once, however many
-// informers, gets and lists read it: decoding per reader was the largest cost of a simulated day.
-const decoded = new WeakMap<Resource<KubeObject, unknown>, WeakMap<object, KubeObject>>()
-
-/** Decodes a stored object: it passed validation on write, so a failure here is a bug. */
-const decode = <A extends KubeObject, I>(resource: Resource<A, I>, raw: unknown): Effect.Effect<A> => {
-  let byRaw = decoded.get(resource)
-  if (byRaw === undefined) {
-    byRaw = new WeakMap()
-    decoded.set(resource, byRaw)
-  }
-  const cached = byRaw.get(raw as object)
-  if (cached !== undefined) return Effect.succeed(cached as A)
-  const cache = byRaw
-  return Effect.orDie(resource.decode(raw)).pipe(
-    Effect.tap((object) => Effect.sync(() => cache.set(raw as object, object)))
-  )
-}
+// Stored objects are immutable and handed out by reference, so each stored version is decoded once — when the server
+// validated it — however many informers, gets and lists read it: decoding per reader was the largest cost of a
+// simulated day. A failure here is a bug: the object passed validation on write.
+const decode = <A extends KubeObject, I>(resource: Resource<A, I>, raw: unknown): Effect.Effect<A> =>
+  Effect.orDie(resource.decodeStored(raw as object))
 
 // The contract narrows each method's error channel; the engine throws only the errors each operation can raise.
 const narrow = <A, E>(effect: Effect.Effect<A, KubeError.KubeError>) => effect as Effect.Effect<A, E>
