@@ -92,22 +92,30 @@ const informerOf = <A extends Resource.KubeObject>(
 ): Effect.Effect<Informer.Informer<A>, never, InformerCache.InformerCache> =>
   isInformer(source) ? Effect.succeed(source) : InformerCache.informer(source)
 
-const mapped = <B extends Resource.KubeObject>(watch: Watch<B>, object: B): Effect.Effect<ReadonlyArray<string>> =>
-  Effect.suspend(() => {
-    const keys = watch.map(object)
-    return Effect.isEffect(keys) ? keys : Effect.succeed(keys)
-  })
+const lift = (keys: ReadonlyArray<string> | Effect.Effect<ReadonlyArray<string>>) =>
+  Effect.isEffect(keys) ? keys : Effect.succeed(keys)
 
+// A watch sees every change of its source (every pod's, for the DaemonSet controller) and most map to no key: a
+// synchronous `map` is answered without an Effect.
 const keysOf = <B extends Resource.KubeObject>(
   watch: Watch<B>,
   change: Informer.Change<B>
-): Effect.Effect<ReadonlyArray<string>> =>
-  change.previous === undefined
-    ? mapped(watch, change.object)
-    : Effect.zipWith(mapped(watch, change.previous), mapped(watch, change.object), (before, after) => [
-        ...before,
-        ...after
-      ])
+): ReadonlyArray<string> | Effect.Effect<ReadonlyArray<string>> => {
+  if (change.previous === undefined) return watch.map(change.object)
+  const before = watch.map(change.previous)
+  const after = watch.map(change.object)
+  if (Effect.isEffect(before) || Effect.isEffect(after)) {
+    return Effect.zipWith(lift(before), lift(after), (old, current) => [...old, ...current])
+  }
+  return before.length === 0 ? after : after.length === 0 ? before : [...before, ...after]
+}
+
+const addAll = (queue: WorkQueue.WorkQueue, keys: ReadonlyArray<string>): Effect.Effect<void> =>
+  keys.length === 0
+    ? Effect.void
+    : keys.length === 1
+      ? queue.add(keys[0]!)
+      : Effect.forEach(keys, queue.add, { discard: true })
 
 /** For a watch's `map`: the keys of the objects `index` files under `value` in `informer`'s cache. */
 export const keysByIndex = <A extends Resource.KubeObject>(
@@ -152,7 +160,10 @@ export const make = Effect.fn("Controller.make")(function* <
     const source = yield* informerOf(watch.source)
     informers.push(source)
     yield* Stream.runForEach(yield* source.subscribe, (change) =>
-      Effect.flatMap(keysOf(watch, change), (keys) => Effect.forEach(keys, queue.add, { discard: true })).pipe(
+      Effect.suspend(() => {
+        const keys = keysOf(watch, change)
+        return Effect.isEffect(keys) ? Effect.flatMap(keys, (found) => addAll(queue, found)) : addAll(queue, keys)
+      }).pipe(
         // A throwing `map` is a bug: log it, and keep the watch alive for the other objects.
         Effect.catchDefect((defect) => Effect.logError(`watch ${source.name}: map failed`, defect))
       )

@@ -390,4 +390,45 @@ describe("Controller", () => {
       })
     )
   )
+
+  it.effect("a watch whose map throws skips that change and keeps mapping the next ones", () =>
+    withKube(
+      Effect.gen(function* () {
+        const kube = yield* KubeClient
+        yield* kube.create(Resources.Nodes, node("n1") as never)
+        const seen: Array<string> = []
+        yield* Controller.make({
+          name: "node-pods",
+          for: Resources.Nodes,
+          watches: [
+            {
+              source: Resources.Pods,
+              map: (pod: Pod) => {
+                if (pod.metadata.name === "bad") throw new Error("a bug in map")
+                return ["n1"]
+              }
+            }
+          ],
+          reconcile: (key) =>
+            Effect.sync(() => {
+              seen.push(key)
+              return Result.done
+            })
+        })
+        yield* settle
+        const pod = (name: string) => ({
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name, namespace: "default" },
+          spec: { containers: [{ name: "c", image: "i" }] }
+        })
+        yield* kube.create(Resources.Pods, pod("bad") as never, { namespace: "default" })
+        yield* settle
+        assert.deepStrictEqual(seen, ["n1"])
+        yield* kube.create(Resources.Pods, pod("good") as never, { namespace: "default" })
+        yield* settle
+        assert.deepStrictEqual(seen, ["n1", "n1"])
+      })
+    )
+  )
 })
