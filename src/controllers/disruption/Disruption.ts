@@ -63,9 +63,6 @@ export interface Options {
 const millis = (input: Duration.Input | undefined, fallback: Duration.Input) =>
   Duration.toMillis(Duration.fromInputUnsafe(input ?? fallback))
 
-const evaluationSeries = Metrics.seriesBy(Metrics.evaluationDurationSeconds)
-const allowedDisruptionsSeries = Metrics.seriesBy(Metrics.nodePoolsAllowedDisruptions)
-
 /**
  * Runs the methods in order on a snapshot and returns the first command with candidates; later methods are not run.
  * Each method sees the candidates of its class it should disrupt and its reason's budgets; how long it took is
@@ -84,7 +81,9 @@ export const firstCommand = <E, R>(methods: ReadonlyArray<Method.Method<E, R>>, 
         )
       )
       yield* Metric.update(
-        evaluationSeries(`${method.reason}/${method.name}`, () => Metrics.methodAttributes(method.reason, method.name)),
+        Metrics.evaluationSeries(`${method.reason}/${method.name}`, () =>
+          Metrics.methodAttributes(method.reason, method.name)
+        ),
         Duration.toSeconds(took)
       )
       if (command !== undefined && command.candidates.length > 0) return command
@@ -128,7 +127,10 @@ export const make = (options?: Options) =>
           for (const budget of Planner.budgetStates(state, reason)) {
             const name = budget.nodePool.metadata.name ?? ""
             yield* Metric.update(
-              allowedDisruptionsSeries(`${name}/${reason}`, () => ({ nodepool: name, reason: reason.toLowerCase() })),
+              Metrics.allowedDisruptionsSeries(`${name}/${reason}`, () => ({
+                nodepool: name,
+                reason: reason.toLowerCase()
+              })),
               budget.left
             )
             if (budget.numNodes > 0 && budget.allowed === 0) {

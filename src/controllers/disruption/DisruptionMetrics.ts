@@ -4,34 +4,39 @@
  */
 import * as Metric from "effect/Metric"
 
-/** `karpenter_voluntary_disruption_decisions_total{decision,reason,consolidation_type}`: delete or replace. */
-export const decisionsTotal = Metric.counter("karpenter_voluntary_disruption_decisions_total", {
-  description: "Number of disruption decisions performed",
-  incremental: true
-})
-
-/** `karpenter_voluntary_disruption_eligible_nodes{reason}`: candidates a method saw on its last pass. */
-export const eligibleNodes = Metric.gauge("karpenter_voluntary_disruption_eligible_nodes", {
-  description: "Number of nodes eligible for disruption by Karpenter. Labeled by disruption reason."
-})
-
 /**
- * The series of `metric` by a key of their attributes, each made once: a metric made by `Metric.withAttributes`
- * writes its series key (a JSON text) on its first update, and the disruption loop updates a few series every pass.
+ * The series of a metric by a key of their attributes, each made once by `make` as a metric of its own (the same
+ * registry series as `Metric.withAttributes` would update): a `withAttributes` metric writes its series key, a JSON
+ * text, on every update, and the disruption loop updates a few series every pass — 70,000 keys in a simulated day.
  */
-export const seriesBy = <Input, State>(metric: Metric.Metric<Input, State>) => {
+export const seriesBy = <Input, State>(make: (attributes: Metric.Metric.Attributes) => Metric.Metric<Input, State>) => {
   const made = new Map<string, Metric.Metric<Input, State>>()
   return (key: string, attributes: () => Metric.Metric.Attributes): Metric.Metric<Input, State> => {
     let series = made.get(key)
     if (series === undefined) {
-      series = Metric.withAttributes(metric, attributes())
+      series = make(attributes())
       made.set(key, series)
     }
     return series
   }
 }
 
-const eligibleSeries = seriesBy(eligibleNodes)
+/** `karpenter_voluntary_disruption_decisions_total{decision,reason,consolidation_type}`: delete or replace. */
+export const decisionsTotal = Metric.counter("karpenter_voluntary_disruption_decisions_total", {
+  description: "Number of disruption decisions performed",
+  incremental: true
+})
+
+const eligibleNodesOf = (attributes?: Metric.Metric.Attributes) =>
+  Metric.gauge("karpenter_voluntary_disruption_eligible_nodes", {
+    description: "Number of nodes eligible for disruption by Karpenter. Labeled by disruption reason.",
+    attributes
+  })
+
+/** `karpenter_voluntary_disruption_eligible_nodes{reason}`: candidates a method saw on its last pass. */
+export const eligibleNodes = eligibleNodesOf()
+
+const eligibleSeries = seriesBy(eligibleNodesOf)
 
 /** Sets the eligible-nodes gauge of a reason: how many candidates its method saw. */
 export const reportEligible = (reason: string, count: number) =>
@@ -49,15 +54,19 @@ export const consolidationTimeoutsTotal = Metric.counter(
   }
 )
 
-/** `karpenter_voluntary_disruption_decision_evaluation_duration_seconds{reason,consolidation_type}`. */
-export const evaluationDurationSeconds = Metric.histogram(
-  "karpenter_voluntary_disruption_decision_evaluation_duration_seconds",
-  {
+const evaluationDurationSecondsOf = (attributes?: Metric.Metric.Attributes) =>
+  Metric.histogram("karpenter_voluntary_disruption_decision_evaluation_duration_seconds", {
     description:
       "Duration of the disruption decision evaluation process in seconds. Labeled by method and consolidation type.",
-    boundaries: Metric.exponentialBoundaries({ start: 0.01, factor: 2, count: 16 })
-  }
-)
+    boundaries: Metric.exponentialBoundaries({ start: 0.01, factor: 2, count: 16 }),
+    attributes
+  })
+
+/** `karpenter_voluntary_disruption_decision_evaluation_duration_seconds{reason,consolidation_type}`. */
+export const evaluationDurationSeconds = evaluationDurationSecondsOf()
+
+/** {@link evaluationDurationSeconds} by method. */
+export const evaluationSeries = seriesBy(evaluationDurationSecondsOf)
 
 /** `karpenter_voluntary_disruption_queue_failures_total{decision,reason,consolidation_type}`: abandoned commands. */
 export const queueFailuresTotal = Metric.counter("karpenter_voluntary_disruption_queue_failures_total", {
@@ -65,10 +74,17 @@ export const queueFailuresTotal = Metric.counter("karpenter_voluntary_disruption
   incremental: true
 })
 
+const nodePoolsAllowedDisruptionsOf = (attributes?: Metric.Metric.Attributes) =>
+  Metric.gauge("karpenter_nodepools_allowed_disruptions", {
+    description: "The number of nodes for a given NodePool that can be concurrently disrupting at a point in time.",
+    attributes
+  })
+
 /** `karpenter_nodepools_allowed_disruptions{nodepool,reason}`. */
-export const nodePoolsAllowedDisruptions = Metric.gauge("karpenter_nodepools_allowed_disruptions", {
-  description: "The number of nodes for a given NodePool that can be concurrently disrupting at a point in time."
-})
+export const nodePoolsAllowedDisruptions = nodePoolsAllowedDisruptionsOf()
+
+/** {@link nodePoolsAllowedDisruptions} by NodePool and reason. */
+export const allowedDisruptionsSeries = seriesBy(nodePoolsAllowedDisruptionsOf)
 
 /** `karpenter_nodeclaims_disrupted_total{reason,nodepool,capacity_type}` (reason in snake case). */
 export const nodeClaimsDisruptedTotal = Metric.counter("karpenter_nodeclaims_disrupted_total", {
