@@ -94,6 +94,22 @@ export const stateNodes = (
   return result.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
 }
 
+/** What a NodePool's nodes and in-flight NodeClaims add up to, less those leaving; `nodes` in milli-units. */
+const nodePoolTotal = (nodes: ReadonlyArray<StateNode>, nodePool: string): ResourceMath.Resources => {
+  let total: ResourceMath.Resources = ResourceMath.empty
+  let count = 0
+  for (const node of nodes) {
+    if (node.nodePool !== nodePool || node.markedForDeletion || node.deleting) continue
+    total = ResourceMath.add(total, node.capacity)
+    count++
+  }
+  return { ...total, nodes: count * 1000 }
+}
+
+// The NodePool counter asks for every NodePool's total every 5 s; the joined nodes change only with the informers'
+// lists and the bookkeeping, so a total is summed once per joined array.
+const resourcesOfNodes = new WeakMap<ReadonlyArray<StateNode>, Map<string, ResourceMath.Resources>>()
+
 const initializedLabel = (node: Node | undefined) => node?.metadata.labels?.[Labels.NodeInitialized]
 
 // Consolidatable too: a node becoming consolidatable is a new candidate, worth a look before the 5-minute refresh.
@@ -322,15 +338,19 @@ export const layer = Layer.effect(
           onChange
         ),
       nodePoolResources: (nodePool) =>
-        Effect.gen(function* () {
-          let total: ResourceMath.Resources = ResourceMath.empty
-          let count = 0
-          for (const node of joinedNodes(yield* joinable)) {
-            if (node.nodePool !== nodePool || node.markedForDeletion || node.deleting) continue
-            total = ResourceMath.add(total, node.capacity)
-            count++
+        Effect.map(joinable, (current) => {
+          const nodes = joinedNodes(current)
+          let byNodePool = resourcesOfNodes.get(nodes)
+          if (byNodePool === undefined) {
+            byNodePool = new Map()
+            resourcesOfNodes.set(nodes, byNodePool)
           }
-          return { ...total, nodes: count * 1000 }
+          let resources = byNodePool.get(nodePool)
+          if (resources === undefined) {
+            resources = nodePoolTotal(nodes, nodePool)
+            byNodePool.set(nodePool, resources)
+          }
+          return resources
         }),
       consolidationState: Effect.map(Clock.currentTimeMillis, (now) => {
         if (now - unconsolidatedAt >= consolidationRefreshMillis) {
