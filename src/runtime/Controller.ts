@@ -181,31 +181,29 @@ export const make = Effect.fn("Controller.make")(function* <
     Metric.update(reconcileErrorsTotalOf({ controller: options.name }), 1)
   )
 
+  // Written without generators or a separate catch: this runs for every reconcile (100,000 in a simulated day).
+  const settle = (key: string, result: Result.Result): Effect.Effect<void> =>
+    Effect.andThen(
+      queue.forget(key),
+      result._tag === "RequeueAfter"
+        ? Effect.andThen(queue.addAfter(key, result.delay), countRequeueAfter)
+        : countSuccess
+    )
+
   const reconcileKey = (key: string): Effect.Effect<void, never, R> =>
     Effect.flatMap(informer.get(key), (object) => options.reconcile(key, object)).pipe(
-      Effect.catchCause((cause) => {
-        const result = errorPolicy(cause)
-        return result === undefined ? Effect.failCause(cause) : Effect.succeed(result)
-      }),
       Effect.matchCauseEffect({
-        onSuccess: (result) =>
-          Effect.gen(function* () {
-            yield* queue.forget(key)
-            if (result._tag === "RequeueAfter") {
-              yield* queue.addAfter(key, result.delay)
-              yield* countRequeueAfter
-            } else {
-              yield* countSuccess
-            }
-          }),
-        onFailure: (cause) =>
-          Effect.gen(function* () {
-            if (!Cause.hasInterruptsOnly(cause)) {
-              yield* Effect.logError("Reconciler error", cause)
-              yield* countError
-            }
-            yield* queue.addRateLimited(key)
-          })
+        onSuccess: (result) => settle(key, result),
+        onFailure: (cause) => {
+          const result = errorPolicy(cause)
+          if (result !== undefined) return settle(key, result)
+          return Cause.hasInterruptsOnly(cause)
+            ? queue.addRateLimited(key)
+            : Effect.andThen(
+                Effect.andThen(Effect.logError("Reconciler error", cause), countError),
+                queue.addRateLimited(key)
+              )
+        }
       }),
       Effect.annotateLogs({ key })
     )
