@@ -400,8 +400,10 @@ const make = (options: Options | undefined) =>
       )
 
     /** The catalogue with what each reservation has left, read from the instance records in the API server. */
-    const offered = Effect.fn("Kwok.offered")(function* (method: string) {
-      if (!hasReservations) return instanceTypes
+    // Without reservations the catalogue is fixed: asked for every NodePool by every provisioning and disruption pass
+    // (21,000 times in a simulated day), it is handed out without a traced call.
+    const fixed = Effect.succeed(instanceTypes)
+    const offeredWithReservations = Effect.fn("Kwok.offered")(function* (method: string) {
       const recorded = yield* kube
         .list(Resources.ConfigMaps, { ...inNamespace, labelSelector: InstanceRecordLabel })
         .pipe(
@@ -410,6 +412,7 @@ const make = (options: Options | undefined) =>
         )
       return withReservationsUsed(instanceTypes, recorded.items)
     })
+    const offered = (method: string) => (hasReservations ? offeredWithReservations(method) : fixed)
 
     const create = (nodeClaim: NodeClaim) =>
       hasReservations ? reservationLaunches.withPermits(1)(launch(nodeClaim)) : launch(nodeClaim)
