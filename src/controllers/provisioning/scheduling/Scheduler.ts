@@ -382,13 +382,13 @@ class ExistingNode {
     if (incompatible !== undefined) return incompatible
     const withPod = Requirements.narrow(this.requirements, pod.requirements).requirements
     const narrowed = topology.addRequirements(pod, withPod)
-    if ("error" in narrowed) return narrowed.error
+    if (typeof narrowed === "string") return narrowed
     // Topology may require a label value of the node (a zone for a spread); a node without that label cannot give it.
-    if (narrowed.requirements !== withPod) {
-      const missing = Requirements.compatible(withPod, narrowed.requirements)
+    if (narrowed !== withPod) {
+      const missing = Requirements.compatible(withPod, narrowed)
       if (missing !== undefined) return missing
     }
-    this.placed = narrowed.requirements
+    this.placed = narrowed
     this.pods.push(pod.pod)
     this.requested = Resources.add(this.requested, pod.requests)
     this.updateFree()
@@ -475,14 +475,14 @@ class SimulatedNodeClaim {
     // Topology first: most rejections of a busy pass are topology (a hostname already taken), and the claim's own
     // requirements answer them unless the pod itself constrains a topology key.
     const early = topology.addRequirements(pod, this.requirements)
-    if ("error" in early) return early.error
+    if (typeof early === "string") return early
     const incompatible = Requirements.compatible(this.requirements, pod.requirements, { allowUndefined: wellKnown })
     if (incompatible !== undefined) return incompatible
-    let requirements = Requirements.narrow(early.requirements, pod.requirements).requirements
-    if (requirements !== early.requirements && topology.constrainsAny(pod, pod.requirements)) {
+    let requirements = Requirements.narrow(early, pod.requirements).requirements
+    if (requirements !== early && topology.constrainsAny(pod, pod.requirements)) {
       const again = topology.addRequirements(pod, Requirements.narrow(this.requirements, pod.requirements).requirements)
-      if ("error" in again) return again.error
-      requirements = again.requirements
+      if (typeof again === "string") return again
+      requirements = again
     }
     const changed = requirements !== this.requirements
     const total = Resources.add(this.requests, pod.requests)

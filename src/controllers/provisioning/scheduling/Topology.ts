@@ -158,6 +158,8 @@ const podKeyOf = (pod: Pod): string => {
   return key
 }
 
+const noGroups: ReadonlyArray<Group> = []
+
 /** The topology of one scheduling simulation. */
 export class Topology {
   private readonly groups = new Map<string, Group>()
@@ -236,13 +238,11 @@ export class Topology {
 
   /**
    * The node's requirements narrowed by every constraint that applies to the pod (its own groups, and the inverse
-   * anti-affinity of pods that select it), or the first constraint that leaves no domain. The requirements object is
-   * returned unchanged (the same object) when no constraint narrowed it.
+   * anti-affinity of pods that select it), or why the first constraint that leaves no domain cannot be met. The
+   * requirements object is returned unchanged (the same object) when no constraint narrowed it; nothing is allocated
+   * then (this is asked for every node a pod is tried on).
    */
-  addRequirements(
-    pod: TopologyPod,
-    nodeRequirements: Requirements.Requirements
-  ): { readonly requirements: Requirements.Requirements } | { readonly error: string } {
+  addRequirements(pod: TopologyPod, nodeRequirements: Requirements.Requirements): Requirements.Requirements | string {
     let requirements = nodeRequirements
     const namespace = pod.pod.metadata.namespace ?? "default"
     const labels = pod.pod.metadata.labels
@@ -250,13 +250,13 @@ export class Topology {
       const nodeDomains = Requirements.get(requirements, group.key)
       const allowed = this.allowedDomains(group, pod, nodeDomains, group.selects(namespace, labels))
       if (allowed === true) continue
-      if (allowed.length === 0) return { error: `${group.describe()} cannot be met` }
+      if (allowed.length === 0) return `${group.describe()} cannot be met`
       requirements = Requirements.narrow(
         requirements,
         Requirements.make(Requirement.make(group.key, "In", allowed))
       ).requirements
     }
-    return { requirements }
+    return requirements
   }
 
   /**
@@ -327,7 +327,7 @@ export class Topology {
 
   /** The pod's own groups, then the inverse groups that select it (cached until inverse groups change). */
   private applicableGroups(pod: TopologyPod): ReadonlyArray<Group> {
-    const owned = this.owned.get(pod.key) ?? []
+    const owned = this.owned.get(pod.key) ?? noGroups
     const cached = this.inverseCache.get(pod.key)
     let inverse: ReadonlyArray<Group>
     if (cached !== undefined && cached.version === this.inverseVersion) {
@@ -506,16 +506,20 @@ export class Topology {
    */
   private spreadMinimum(group: Group, podDomains: Requirement.Requirement): number {
     if (group.key === Labels.Hostname) return 0
+    // Asked for every node a spread-constrained pod is checked against: two plain loops, no closure per call.
     let eligible = 0
     let lowest = Number.POSITIVE_INFINITY
-    const consider = (domain: string) => {
-      if (!Requirement.has(podDomains, domain)) return
+    const pool = this.poolDomains(group)
+    for (const domain of pool) {
+      if (!Requirement.has(podDomains, domain)) continue
       eligible++
       lowest = Math.min(lowest, group.counts.get(domain) ?? 0)
     }
-    const pool = this.poolDomains(group)
-    for (const domain of pool) consider(domain)
-    for (const domain of group.counts.keys()) if (!pool.includes(domain)) consider(domain)
+    for (const domain of group.counts.keys()) {
+      if (pool.includes(domain) || !Requirement.has(podDomains, domain)) continue
+      eligible++
+      lowest = Math.min(lowest, group.counts.get(domain) ?? 0)
+    }
     return eligible === 0 || (group.minDomains !== undefined && eligible < group.minDomains) ? 0 : lowest
   }
 
