@@ -346,37 +346,42 @@ describe("Controller", () => {
     )
   )
 
+  /** A controller of Nodes that watches Pods through `map`; what it reconciled, in order. */
+  const reconcilingNodesOfPods = (map: (pod: Pod) => ReadonlyArray<string>) =>
+    Effect.gen(function* () {
+      const seen: Array<string> = []
+      yield* Controller.make({
+        name: "node-pods",
+        for: Resources.Nodes,
+        watches: [{ source: Resources.Pods, map }],
+        reconcile: (key) =>
+          Effect.sync(() => {
+            seen.push(key)
+            return Result.done
+          })
+      })
+      return seen
+    })
+
+  const pod = (name: string, labels?: Record<string, string>) => ({
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: "default", ...(labels === undefined ? {} : { labels }) },
+    spec: { containers: [{ name: "c", image: "i" }] }
+  })
+
   it.effect("watches map related objects to keys (old and new owner on a move)", () =>
     withKube(
       Effect.gen(function* () {
         const kube = yield* KubeClient
         yield* kube.create(Resources.Nodes, node("n1") as never)
         yield* kube.create(Resources.Nodes, node("n2") as never)
-        const seen: Array<string> = []
-        yield* Controller.make({
-          name: "node-pods",
-          for: Resources.Nodes,
-          watches: [
-            {
-              source: Resources.Pods,
-              map: (pod: Pod) => (pod.metadata.labels?.node === undefined ? [] : [pod.metadata.labels.node])
-            }
-          ],
-          reconcile: (key) =>
-            Effect.sync(() => {
-              seen.push(key)
-              return Result.done
-            })
-        })
+        const seen = yield* reconcilingNodesOfPods((pod) =>
+          pod.metadata.labels?.node === undefined ? [] : [pod.metadata.labels.node]
+        )
         yield* settle
         assert.deepStrictEqual(seen, ["n1", "n2"])
-        const pod = (nodeName: string) => ({
-          apiVersion: "v1",
-          kind: "Pod",
-          metadata: { name: "p", namespace: "default", labels: { node: nodeName } },
-          spec: { containers: [{ name: "c", image: "i" }] }
-        })
-        yield* kube.create(Resources.Pods, pod("n1") as never, { namespace: "default" })
+        yield* kube.create(Resources.Pods, pod("p", { node: "n1" }) as never, { namespace: "default" })
         yield* settle
         assert.deepStrictEqual(seen, ["n1", "n2", "n1"])
         yield* kube.patch(
@@ -396,32 +401,11 @@ describe("Controller", () => {
       Effect.gen(function* () {
         const kube = yield* KubeClient
         yield* kube.create(Resources.Nodes, node("n1") as never)
-        const seen: Array<string> = []
-        yield* Controller.make({
-          name: "node-pods",
-          for: Resources.Nodes,
-          watches: [
-            {
-              source: Resources.Pods,
-              map: (pod: Pod) => {
-                if (pod.metadata.name === "bad") throw new Error("a bug in map")
-                return ["n1"]
-              }
-            }
-          ],
-          reconcile: (key) =>
-            Effect.sync(() => {
-              seen.push(key)
-              return Result.done
-            })
+        const seen = yield* reconcilingNodesOfPods((pod) => {
+          if (pod.metadata.name === "bad") throw new Error("a bug in map")
+          return ["n1"]
         })
         yield* settle
-        const pod = (name: string) => ({
-          apiVersion: "v1",
-          kind: "Pod",
-          metadata: { name, namespace: "default" },
-          spec: { containers: [{ name: "c", image: "i" }] }
-        })
         yield* kube.create(Resources.Pods, pod("bad") as never, { namespace: "default" })
         yield* settle
         assert.deepStrictEqual(seen, ["n1"])
