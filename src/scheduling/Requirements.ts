@@ -52,8 +52,9 @@ export const fromNodeSelectorRequirements = (list: ReadonlyArray<NodeSelectorReq
 
 /** Requirements from labels, each label as `In [value]` (upstream `NewLabelRequirements`). */
 export const fromLabels = (labels: Readonly<Record<string, string>> | undefined): Requirements => {
+  // Most pods have no node selector: every scheduling pass asks for theirs, twice per pod.
+  if (labels === undefined) return empty
   const result = new Map<string, Requirement.Requirement>()
-  if (labels === undefined) return result
   for (const key of Object.keys(labels)) addInto(result, Requirement.make(key, "In", [labels[key]!]))
   return result
 }
