@@ -53,6 +53,7 @@ export class Group {
   total = 0
   /** How many simulated NodeClaims' hostnames have a count (kept by {@link Topology}). */
   populatedNodeClaims = 0
+  private unmetText: string | undefined = undefined
 
   constructor(
     readonly id: string,
@@ -87,6 +88,15 @@ export class Group {
   record(domain: string, pods = 1): void {
     this.counts.set(domain, (this.counts.get(domain) ?? 0) + pods)
     this.total += pods
+  }
+
+  /**
+   * Why a node fails the constraint. Made once per group: a pass tries a pod on every node, and most rejections go
+   * unread (the pod lands elsewhere).
+   */
+  unmet(): string {
+    this.unmetText ??= `${this.describe()} cannot be met`
+    return this.unmetText
   }
 
   /** One line naming the constraint, for explanations. */
@@ -250,7 +260,7 @@ export class Topology {
       const nodeDomains = Requirements.get(requirements, group.key)
       const allowed = this.allowedDomains(group, pod, nodeDomains, group.selects(namespace, labels))
       if (allowed === true) continue
-      if (allowed.length === 0) return `${group.describe()} cannot be met`
+      if (allowed.length === 0) return group.unmet()
       requirements = Requirements.narrow(
         requirements,
         Requirements.make(Requirement.make(group.key, "In", allowed))
