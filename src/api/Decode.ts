@@ -64,15 +64,6 @@ export const checker = <S extends Schema.Constraint & { readonly DecodingService
   }
 }
 
-/** A synchronous check of `input` against `schema`: every problem, or none. */
-export const validator = <S extends Schema.Constraint & { readonly DecodingServices: never }>(schema: S) => {
-  const check = checker(schema)
-  return (input: unknown): Array<Problem> => {
-    const result = check(input)
-    return result._tag === "Valid" ? [] : result.problems
-  }
-}
-
 /** How an object is named in messages: `namespace/name`, `name`, or "" when it has none. */
 export const nameOf = (input: unknown): string => {
   if (typeof input !== "object" || input === null) return ""

@@ -4,9 +4,11 @@ import * as Crd from "../../src/api/Crd.ts"
 import * as Decode from "../../src/api/Decode.ts"
 import * as EC2NodeClass from "../../src/api/EC2NodeClass.ts"
 import * as OpenApi from "../../src/kube/OpenApi.ts"
+import * as Resources from "../../src/kube/Resources.ts"
 
 const decode = Decode.decoder("EC2NodeClass", EC2NodeClass.EC2NodeClass)
-const validate = Decode.validator(EC2NodeClass.EC2NodeClass)
+// The check the in-memory API server admits EC2NodeClasses with.
+const validate = Resources.EC2NodeClasses.validate
 const crdSchema = Crd.openApiSchema(Crd.EC2NodeClassDefinition)
 
 const minimal = {
