@@ -103,9 +103,7 @@ export const make = Effect.fn("DaemonSets.make")(function* (): Effect.fn.Return<
         if (Objects.isTerminating(daemonSet)) return Result.done
         const namespace = daemonSet.metadata.namespace ?? ""
         const template = daemonSet.spec.template
-        const owned = (yield* podInformer.byIndex(Indices.controller, daemonSet.metadata.uid)).filter(
-          (pod) => pod.metadata.namespace === namespace
-        )
+        const owned = yield* podInformer.byIndex(Indices.controller, Indices.controlledBy(daemonSet))
         const byKey = new Map(owned.map((pod) => [Resource.keyOf(pod), pod]))
         const now = yield* Clock.currentTimeMillis
         const check = expectations.check(key, (podKey) => byKey.get(podKey), now)

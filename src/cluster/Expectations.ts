@@ -50,6 +50,11 @@ export class Expectations {
     this.entry(owner, now).deletions.add(podKey)
   }
 
+  /** Whether `owner` waits for creations or deletions to show (then {@link check} looks pods up). */
+  isPending(owner: string): boolean {
+    return this.pending.has(owner)
+  }
+
   /**
    * Drops what the cache (`lookup`) already shows; satisfied when nothing is left, or when the rest is older than
    * the timeout (then it is forgotten).

@@ -29,6 +29,7 @@ import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as Controller from "../runtime/Controller.ts"
 import * as Indices from "../runtime/Indices.ts"
+import * as Informer from "../runtime/Informer.ts"
 import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
 import { Expectations } from "./Expectations.ts"
@@ -90,31 +91,10 @@ const withHash = (labels: Readonly<Record<string, string>> | undefined, hash: st
   [PodTemplateHashLabel]: hash
 })
 
-/** A ReplicaSet's active pods, and how many of them are ready. */
-interface Tally {
-  readonly namespace: string
-  readonly active: ReadonlyArray<Pod.Pod>
-  readonly ready: number
-}
-
-// One pass over the owned pods, which runs after every change of any of them (up to thousands); the reconcile that
-// follows the ReplicaSet's own status write finds the same array in the index, and its count.
-const tallies = new WeakMap<ReadonlyArray<Pod.Pod>, Tally>()
-
-const tally = (owned: ReadonlyArray<Pod.Pod>, namespace: string): Tally => {
-  const known = tallies.get(owned)
-  if (known !== undefined && known.namespace === namespace) return known
-  const active: Array<Pod.Pod> = []
-  let ready = 0
-  for (const pod of owned) {
-    if (pod.metadata.namespace !== namespace || !Pod.isActive(pod)) continue
-    active.push(pod)
-    if (Objects.isPodReady(pod)) ready++
-  }
-  const counted = { namespace, active, ready }
-  tallies.set(owned, counted)
-  return counted
-}
+// What a ReplicaSet's status counts, kept by the pod informer as pods change rather than recounted over thousands of
+// pods after each one's change.
+const activePods = Informer.counter<Pod.Pod>("active", Pod.isActive)
+const readyPods = Informer.counter<Pod.Pod>("active and ready", (pod) => Pod.isActive(pod) && Objects.isPodReady(pod))
 
 /** Starts the Deployment and ReplicaSet controllers in the current Scope. */
 export const make = Effect.fn("Workloads.make")(function* (): Effect.fn.Return<
@@ -170,22 +150,20 @@ export const make = Effect.fn("Workloads.make")(function* (): Effect.fn.Return<
         }
         if (Objects.isTerminating(replicaSet)) return Result.done
         const namespace = replicaSet.metadata.namespace ?? ""
-        const owned = yield* podInformer.byIndex(Indices.controller, replicaSet.metadata.uid)
-        const { active, ready } = tally(owned, namespace)
+        const ownedBy = Indices.controlledBy(replicaSet)
+        const active = yield* podInformer.countByIndex(Indices.controller, ownedBy, activePods)
+        const ready = yield* podInformer.countByIndex(Indices.controller, ownedBy, readyPods)
         const now = yield* Clock.currentTimeMillis
-        // Keyed only when expectations are pending (most reconciles have none).
-        let byKey: Map<string, Pod.Pod> | undefined
-        const ownedPod = (podKey: string): Pod.Pod | undefined => {
-          byKey ??= new Map(
-            owned.filter((pod) => pod.metadata.namespace === namespace).map((pod) => [Resource.keyOf(pod), pod])
-          )
-          return byKey.get(podKey)
-        }
-        const check = expectations.check(key, ownedPod, now)
+        // The pods themselves only when expectations are pending or some must go (most reconciles need neither).
+        const owned = () => podInformer.byIndex(Indices.controller, ownedBy)
+        const byKey = expectations.isPending(key)
+          ? new Map((yield* owned()).map((pod) => [Resource.keyOf(pod), pod]))
+          : undefined
+        const check = expectations.check(key, (podKey) => byKey?.get(podKey), now)
         const desired = replicaSet.spec.replicas ?? 1
-        if (check.satisfied && active.length < desired) {
+        if (check.satisfied && active < desired) {
           const template = replicaSet.spec.template
-          for (let i = active.length; i < desired; i++) {
+          for (let i = active; i < desired; i++) {
             const created = yield* kube.create(
               Resources.Pods,
               {
@@ -204,14 +182,15 @@ export const make = Effect.fn("Workloads.make")(function* (): Effect.fn.Return<
             )
             expectations.expectCreation(key, Resource.keyOf(created), now)
           }
-        } else if (check.satisfied && active.length > desired) {
-          for (const pod of [...active].sort(deletionOrder).slice(0, active.length - desired)) {
+        } else if (check.satisfied && active > desired) {
+          const surplus = (yield* owned()).filter(Pod.isActive).sort(deletionOrder).slice(0, active - desired)
+          for (const pod of surplus) {
             expectations.expectDeletion(key, Resource.keyOf(pod), now)
             yield* ignoreGone(kube.delete(Resources.Pods, pod.metadata.name ?? "", { namespace }))
           }
         }
         const status: ReplicaStatus = {
-          replicas: active.length,
+          replicas: active,
           readyReplicas: ready,
           availableReplicas: ready,
           observedGeneration: replicaSet.metadata.generation ?? 0
@@ -238,9 +217,7 @@ export const make = Effect.fn("Workloads.make")(function* (): Effect.fn.Return<
         const hash = templateHash(template)
         const currentName = `${deployment.metadata.name}-${hash}`
         const replicas = deployment.spec.replicas ?? 1
-        const owned = (yield* replicaSetInformer.byIndex(Indices.controller, deployment.metadata.uid)).filter(
-          (replicaSet) => replicaSet.metadata.namespace === namespace
-        )
+        const owned = yield* replicaSetInformer.byIndex(Indices.controller, Indices.controlledBy(deployment))
         const current = owned.find((replicaSet) => replicaSet.metadata.name === currentName)
         if (current === undefined) {
           const selector: Meta.LabelSelector = {

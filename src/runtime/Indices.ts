@@ -19,10 +19,22 @@ const noValues: ReadonlyArray<string> = []
 const present = (value: string | undefined): ReadonlyArray<string> =>
   value === undefined || value === "" ? noValues : [value]
 
-/** Objects by the uid of their controller (the owner reference with `controller: true`). */
-export const controller: Informer.Index<KubeObject> = Informer.index("controller", (object) =>
-  present(Meta.controllerOf(object)?.uid)
-)
+const withinNamespace = (namespace: string | undefined, uid: string): string =>
+  namespace === undefined || namespace === "" ? uid : `${namespace}/${uid}`
+
+/**
+ * Objects by their controller (the owner reference with `controller: true`), within their own namespace: an owner
+ * finds its dependents with {@link controlledBy}, and one in another namespace is none of its own (kube's garbage
+ * collector treats a cross-namespace owner reference as absent).
+ */
+export const controller: Informer.Index<KubeObject> = Informer.index("controller", (object) => {
+  const uid = Meta.controllerOf(object)?.uid
+  return uid === undefined || uid === "" ? noValues : [withinNamespace(object.metadata.namespace, uid)]
+})
+
+/** The {@link controller} index value of the objects `owner` controls. */
+export const controlledBy = (owner: KubeObject): string | undefined =>
+  owner.metadata.uid === undefined ? undefined : withinNamespace(owner.metadata.namespace, owner.metadata.uid)
 
 /** Nodes by `spec.providerID`. */
 export const nodeProviderID: Informer.Index<Node> = Informer.index("spec.providerID", (node) =>

@@ -204,6 +204,67 @@ describe("Informer", () => {
     )
   )
 
+  it.effect("a counter follows its index as objects come, change value and go, from whenever it is declared", () =>
+    Property.check(
+      // Walks of up to 200 steps over 20 names: a step creates its name when absent, otherwise deletes it (a quarter
+      // of the time) or relabels it with a team (x, y or none) and a tier; the counter counts the gold ones.
+      fc.record({
+        walk: fc.array(
+          fc.record({
+            name: fc.nat({ max: 19 }),
+            remove: Property.chance(0.25),
+            team: fc.constantFrom("x", "y", undefined),
+            gold: fc.boolean()
+          }),
+          { maxLength: 200, size: "max" }
+        ),
+        declaredAt: fc.nat({ max: 100 })
+      }),
+      ({ walk, declaredAt }) =>
+        withKube(
+          Effect.scoped(
+            Effect.gen(function* () {
+              const informer = yield* Informer.make(Resources.Nodes)
+              yield* informer.synced
+              const byTeam = Informer.index<Node>("team", (node) => {
+                const team = node.metadata.labels?.team
+                return team === undefined ? [] : [team]
+              })
+              const gold = Informer.counter<Node>("gold", (node) => node.metadata.labels?.tier === "gold")
+              const expect = (step: number) =>
+                Effect.gen(function* () {
+                  for (const team of ["x", "y", "z"]) {
+                    const recounted = (yield* informer.byIndex(byTeam, team)).filter(gold.counts).length
+                    assert.strictEqual(yield* informer.countByIndex(byTeam, team, gold), recounted, `${team} @${step}`)
+                  }
+                })
+              const present = new Set<string>()
+              for (const [step, { name: index, remove: removes, team, gold: isGold }] of walk.entries()) {
+                const name = `n${String(index).padStart(2, "0")}`
+                const labels = { team: (team ?? null) as string, tier: isGold ? "gold" : "lead" }
+                if (!present.has(name)) {
+                  yield* create(name, team === undefined ? { tier: labels.tier } : labels)
+                  present.add(name)
+                } else if (removes) {
+                  yield* remove(name)
+                  present.delete(name)
+                } else {
+                  yield* label(name, labels)
+                }
+                yield* settle
+                if (step >= declaredAt) yield* expect(step)
+              }
+              yield* expect(walk.length)
+              // One name, two predicates: a bug, not a second counter.
+              const clash = Informer.counter<Node>("gold", () => true)
+              assert.isTrue(Exit.hasDies(yield* Effect.exit(informer.countByIndex(byTeam, "x", clash))))
+            })
+          )
+        ),
+      { seed: 11, numRuns: 3 }
+    )
+  )
+
   it.effect("the first list fills the cache, sorted by key, and completes synced", () =>
     withKube(
       Effect.gen(function* () {
