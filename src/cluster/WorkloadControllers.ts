@@ -183,7 +183,10 @@ export const make = Effect.fn("Workloads.make")(function* (): Effect.fn.Return<
             expectations.expectCreation(key, Resource.keyOf(created), now)
           }
         } else if (check.satisfied && active > desired) {
-          const surplus = (yield* owned()).filter(Pod.isActive).sort(deletionOrder).slice(0, active - desired)
+          const surplus = (yield* owned())
+            .filter(Pod.isActive)
+            .sort(deletionOrder)
+            .slice(0, active - desired)
           for (const pod of surplus) {
             expectations.expectDeletion(key, Resource.keyOf(pod), now)
             yield* ignoreGone(kube.delete(Resources.Pods, pod.metadata.name ?? "", { namespace }))
