@@ -104,7 +104,7 @@ export const snapshot = (
     // The copies of moving pods live as long as the pass: kept for as long as each pod lived, they held 10 MB at 30,000.
     const view: ClusterView.ClusterView = {
       ...(yield* cluster.view),
-      recreatedPods: new WeakMap(),
+      movingPods: new WeakMap(),
       ...(buffered ? { virtualPods: yield* CapacityBufferController.virtualPods } : {})
     }
     const bufferNodes: ReadonlySet<string> = buffered ? yield* cluster.bufferNodes : new Set()

@@ -68,6 +68,34 @@ describe("ClusterView.podSets", () => {
     assert.deepStrictEqual([...sets.boundByNode.keys()], ["node-c"])
   })
 
+  it("a pass's simulations share the moving pods' copies, worked out again for another time", () => {
+    const base = viewOf(new Set())
+    // b-2 is protected for the first minute after it started (the epoch).
+    const protectedPod = boundPod("b-2", "node-b")
+    const pods = base.pods.map((pod) =>
+      pod.metadata.name === "b-2"
+        ? {
+            ...protectedPod,
+            metadata: { ...protectedPod.metadata, annotations: { "karpenter.sh/do-not-disrupt": "1m" } },
+            status: { ...protectedPod.status, startTime: "1970-01-01T00:00:00Z" }
+          }
+        : pod
+    )
+    const movingPods: ClusterView.MovingPods = new WeakMap()
+    const pass = (marked: ReadonlyArray<string>, now: number) => {
+      const view = { ...base, pods, movingPods, markedForDeletion: new Set(marked) }
+      return ClusterView.podSets(view, wellKnown, ClusterView.volumeContext(view), now).pending
+    }
+    const first = pass(["node-b"], 0)
+    const second = pass(["node-a", "node-b"], 0)
+    assert.deepStrictEqual(namesOf(first), ["b-1"])
+    assert.deepStrictEqual(namesOf(second), ["a-1", "a-2", "b-1"])
+    assert.strictEqual(second[2], first[0], "the same copy of b-1")
+    const later = pass(["node-b"], 120_000)
+    assert.deepStrictEqual(namesOf(later), ["b-1", "b-2"])
+    assert.isTrue(later.every((pod) => pod.spec.nodeName === undefined))
+  })
+
   it("gives every bound pod when no node leaves", () => {
     const sets = podSetsOf(viewOf(new Set()))
     assert.deepStrictEqual(namesOf(sets.bound), ["a-1", "a-2", "b-1", "b-2", "c-1"])
