@@ -436,10 +436,15 @@ export type MovingPods = WeakMap<ReadonlyArray<Pod>, { readonly now: number; rea
  * The pod as its controller will create it anew, unbound: it queues behind the pods already pending (the scheduler
  * orders equal pods by age); otherwise a simulation hands it a slot a pending pod takes first.
  */
-const recreated = (pod: Pod): Pod => {
-  const { nodeName: _nodeName, ...spec } = pod.spec
-  return { ...pod, metadata: { ...pod.metadata, creationTimestamp: recreatedAt }, spec }
-}
+const recreated = (pod: Pod): Pod => ({
+  ...pod,
+  metadata: { ...pod.metadata, creationTimestamp: recreatedAt },
+  spec: withoutNode(pod.spec)
+})
+
+// A spread that overwrites keeps the spec's shape (and is cheap); leaving the key out with a rest pattern built each
+// copy property by property, 2 µs a pod. Nothing tells an absent nodeName from an undefined one.
+const withoutNode = (spec: Pod["spec"]): Pod["spec"] => ({ ...spec, nodeName: undefined }) as unknown as Pod["spec"]
 
 /**
  * The node's pods that need a home elsewhere at `now`, recreated; once per node and pass in `cache`, so every
