@@ -28,10 +28,10 @@ import type * as Storage from "../api/Storage.ts"
 import { KubeClient } from "../kube/KubeClient.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as Controller from "../runtime/Controller.ts"
+import * as Informer from "../runtime/Informer.ts"
 import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
 import * as VolumeTopology from "../scheduling/VolumeTopology.ts"
-import * as Informers from "./Informers.ts"
 import * as Objects from "./Objects.ts"
 
 /** How the attach/detach emulation runs. */
@@ -193,10 +193,10 @@ export const make = Effect.fn("AttachDetach.make")(function* (
             { discard: true }
           )
         )
-  yield* Informers.onChange(claimInformer, (change) =>
+  yield* Informer.forEachChange(claimInformer, (change) =>
     recheckClaim(`${change.object.metadata.namespace ?? "default"}/${change.object.metadata.name ?? ""}`)
   )
-  yield* Informers.onChange(volumeInformer, (change) => {
+  yield* Informer.forEachChange(volumeInformer, (change) => {
     const claim = change.object.spec.claimRef
     return recheckClaim(claim?.name === undefined ? undefined : `${claim.namespace ?? "default"}/${claim.name}`)
   })

@@ -28,10 +28,10 @@ import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as Controller from "../runtime/Controller.ts"
 import * as Indices from "../runtime/Indices.ts"
+import * as Informer from "../runtime/Informer.ts"
 import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
 import { Expectations } from "./Expectations.ts"
-import * as Informers from "./Informers.ts"
 import * as Scheduler from "./KubeScheduler.ts"
 import * as Objects from "./Objects.ts"
 
@@ -196,7 +196,7 @@ export const make = Effect.fn("DaemonSets.make")(function* (): Effect.fn.Return<
   })
 
   // A node coming, going, or changing labels or taints can change where daemons belong.
-  yield* Informers.onChange(nodeInformer, (change) =>
+  yield* Informer.forEachChange(nodeInformer, (change) =>
     change.type === "MODIFIED" &&
     Patch.deepEqual(change.previous?.metadata.labels, change.object.metadata.labels) &&
     Patch.deepEqual(change.previous?.spec.taints, change.object.spec.taints)

@@ -31,9 +31,9 @@ import * as Patch from "../kube/Patch.ts"
 import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as Controller from "../runtime/Controller.ts"
+import * as Informer from "../runtime/Informer.ts"
 import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
-import * as Informers from "./Informers.ts"
 import * as Objects from "./Objects.ts"
 
 /** How long an eviction's entry in `disruptedPods` holds a pod out of `currentHealthy` (upstream `DeletionTimeout`). */
@@ -321,7 +321,7 @@ export const make = Effect.fn("DisruptionBudgets.make")(function* (): Effect.fn.
       )
     )
 
-  yield* Informers.onChange(podInformer, (change) => {
+  yield* Informer.forEachChange(podInformer, (change) => {
     const { previous, object } = change
     if (
       change.type === "MODIFIED" &&
@@ -345,8 +345,8 @@ export const make = Effect.fn("DisruptionBudgets.make")(function* (): Effect.fn.
     change.type === "MODIFIED" && change.previous?.spec.replicas === change.object.spec.replicas
       ? Effect.void
       : enqueueNamespace(change.object.metadata.namespace)
-  yield* Informers.onChange(replicaSetInformer, onScale)
-  yield* Informers.onChange(deploymentInformer, onScale)
+  yield* Informer.forEachChange(replicaSetInformer, onScale)
+  yield* Informer.forEachChange(deploymentInformer, onScale)
   return controller
 })
 

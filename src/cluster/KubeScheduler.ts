@@ -33,13 +33,13 @@ import * as Patch from "../kube/Patch.ts"
 import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as Indices from "../runtime/Indices.ts"
+import * as Informer from "../runtime/Informer.ts"
 import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
 import * as Singleton from "../runtime/Singleton.ts"
 import * as HostPorts from "../scheduling/HostPorts.ts"
 import * as SchedulingResources from "../scheduling/ResourceLists.ts"
 import * as Tolerations from "../scheduling/Tolerations.ts"
-import * as Informers from "./Informers.ts"
 import * as Objects from "./Objects.ts"
 
 type Labels = Readonly<Record<string, string>>
@@ -761,11 +761,11 @@ export const make = Effect.fn("Scheduler.make")(function* (
     run: pass,
     interval: options?.resyncInterval ?? Duration.minutes(5)
   })
-  yield* Informers.onChange(pods, (change) =>
+  yield* Informer.forEachChange(pods, (change) =>
     change.type !== "MODIFIED" || podChangeMatters(change.previous, change.object) ? singleton.trigger : Effect.void
   )
-  yield* Informers.onChange(nodes, () => singleton.trigger)
-  yield* Informers.onChange(namespaces, () => singleton.trigger)
+  yield* Informer.forEachChange(nodes, () => singleton.trigger)
+  yield* Informer.forEachChange(namespaces, () => singleton.trigger)
   return { trigger: singleton.trigger }
 })
 

@@ -28,9 +28,9 @@ import { KubeClient } from "../kube/KubeClient.ts"
 import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as Controller from "../runtime/Controller.ts"
+import * as Informer from "../runtime/Informer.ts"
 import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
-import * as Informers from "./Informers.ts"
 import { UnschedulableTaint } from "./KubeScheduler.ts"
 import * as Objects from "./Objects.ts"
 
@@ -182,7 +182,7 @@ export const make = Effect.fn("Kubelet.make")(function* (
   })
 
   // A node turning Ready (or not) changes what its pods should report.
-  yield* Informers.onChange(nodeInformer, (change) => {
+  yield* Informer.forEachChange(nodeInformer, (change) => {
     if (change.type === "MODIFIED" && !readinessChanged(change.previous, change.object)) return Effect.void
     const name = change.object.metadata.name
     return Effect.flatMap(podInformer.list(), (all) =>

@@ -15,9 +15,9 @@ import { KubeClient } from "../kube/KubeClient.ts"
 import * as Resource from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as Controller from "../runtime/Controller.ts"
+import * as Informer from "../runtime/Informer.ts"
 import * as InformerCache from "../runtime/InformerCache.ts"
 import * as Result from "../runtime/Result.ts"
-import * as Informers from "./Informers.ts"
 import * as Objects from "./Objects.ts"
 
 /** Starts the pod garbage collector in the current Scope. */
@@ -55,7 +55,7 @@ export const make = Effect.fn("PodGarbageCollector.make")(function* (): Effect.f
   })
 
   // A node's deletion orphans the pods bound to it.
-  yield* Informers.onChange(nodeInformer, (change) => {
+  yield* Informer.forEachChange(nodeInformer, (change) => {
     if (change.type !== "DELETED") return Effect.void
     const name = change.object.metadata.name
     return Effect.flatMap(podInformer.list(), (pods) =>

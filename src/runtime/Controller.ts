@@ -10,7 +10,6 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import * as Resource from "../kube/Resource.ts"
 import type * as Informer from "./Informer.ts"
 import * as InformerCache from "./InformerCache.ts"
@@ -110,12 +109,40 @@ const keysOf = <B extends Resource.KubeObject>(
   return before.length === 0 ? after : after.length === 0 ? before : [...before, ...after]
 }
 
-const addAll = (queue: WorkQueue.WorkQueue, keys: ReadonlyArray<string>): Effect.Effect<void> =>
-  keys.length === 0
-    ? Effect.void
-    : keys.length === 1
-      ? queue.add(keys[0]!)
-      : Effect.forEach(keys, queue.add, { discard: true })
+/**
+ * What a batch of a watch's changes queues, in order: the keys of synchronous maps (nearly all) gathered and added in
+ * one step; from the first map that answers with an Effect on, each change in turn. A throwing `map` is a bug: it is
+ * logged, and the watch stays alive for the other objects.
+ */
+const enqueueWatched = <B extends Resource.KubeObject>(
+  queue: WorkQueue.WorkQueue,
+  source: string,
+  watch: Watch<B>,
+  changes: ReadonlyArray<Informer.Change<B>>
+): Effect.Effect<void> => {
+  const mapFailed = (defect: unknown) => Effect.logError(`watch ${source}: map failed`, defect)
+  const keys: Array<string> = []
+  let rest: Effect.Effect<void> | undefined
+  for (const change of changes) {
+    let found: ReadonlyArray<string> | Effect.Effect<ReadonlyArray<string>>
+    try {
+      found = keysOf(watch, change)
+    } catch (defect) {
+      rest = rest === undefined ? mapFailed(defect) : Effect.andThen(rest, mapFailed(defect))
+      continue
+    }
+    if (rest === undefined && !Effect.isEffect(found)) {
+      for (const key of found) keys.push(key)
+      continue
+    }
+    const queued = Effect.isEffect(found)
+      ? Effect.flatMap(found, queue.addAll).pipe(Effect.catchDefect(mapFailed))
+      : queue.addAll(found)
+    rest = rest === undefined ? queued : Effect.andThen(rest, queued)
+  }
+  const first = keys.length === 0 ? Effect.void : queue.addAll(keys)
+  return rest === undefined ? first : Effect.andThen(first, rest)
+}
 
 /** For a watch's `map`: the keys of the objects `index` files under `value` in `informer`'s cache. */
 export const keysByIndex = <A extends Resource.KubeObject>(
@@ -152,21 +179,22 @@ export const make = Effect.fn("Controller.make")(function* <
   const informer = yield* informerOf(options.for)
   const informers: Array<Informer.Syncable> = [informer]
 
-  yield* Stream.runForEach(yield* informer.subscribe, (change) => queue.add(Resource.keyOf(change.object))).pipe(
-    Effect.forkScoped
+  // Batches, not streams: each watch sees every change of its source, and a stream spent several steps on each.
+  const takeOwn = yield* informer.subscribeBatches
+  yield* Effect.forkScoped(
+    Effect.forever(
+      Effect.flatMap(takeOwn, (changes) => queue.addAll(changes.map((change) => Resource.keyOf(change.object)))),
+      { disableYield: true }
+    )
   )
   const watches: ReadonlyArray<Watch<Resource.KubeObject>> = options.watches ?? []
   for (const watch of watches) {
     const source = yield* informerOf(watch.source)
     informers.push(source)
-    yield* Stream.runForEach(yield* source.subscribe, (change) =>
-      Effect.suspend(() => {
-        const keys = keysOf(watch, change)
-        return Effect.isEffect(keys) ? Effect.flatMap(keys, (found) => addAll(queue, found)) : addAll(queue, keys)
-      }).pipe(
-        // A throwing `map` is a bug: log it, and keep the watch alive for the other objects.
-        Effect.catchDefect((defect) => Effect.logError(`watch ${source.name}: map failed`, defect))
-      )
+    const take = yield* source.subscribeBatches
+    yield* Effect.forever(
+      Effect.flatMap(take, (changes) => enqueueWatched(queue, source.name, watch, changes)),
+      { disableYield: true }
     ).pipe(Effect.annotateLogs({ controller: options.name }), Effect.forkScoped)
   }
 

@@ -43,6 +43,12 @@ export interface Informer<A extends Resource.KubeObject> extends Syncable {
   readonly changes: Stream.Stream<Change<A>>
   /** Subscribes now, in the current Scope: the stream sees every change published from here on. */
   readonly subscribe: Effect.Effect<Stream.Stream<Change<A>>, never, Scope.Scope>
+  /**
+   * Subscribes now, in the current Scope, as {@link subscribe}; the effect it gives takes every change published since
+   * its last take, in order, waiting for one: for a consumer that handles a batch in one step, where a stream spends
+   * several per change (a controller's watches see every change of their source).
+   */
+  readonly subscribeBatches: Effect.Effect<Effect.Effect<ReadonlyArray<Change<A>>>, never, Scope.Scope>
   /** The cached object of a key (`namespace/name` or `name`). */
   get(key: string): Effect.Effect<A | undefined>
   /** Every cached object, sorted by key. */
@@ -81,6 +87,25 @@ export interface Counter<in A> {
   readonly name: string
   readonly counts: (object: A) => boolean
 }
+
+/**
+ * Runs `f` on every change `informer` publishes from now on, in order, in a fiber of the current Scope (a batch of
+ * changes at a time, not a stream's several steps per change). For reactions a Controller's watches do not fit.
+ */
+export const forEachChange = <A extends Resource.KubeObject, R>(
+  informer: Informer<A>,
+  f: (change: Change<A>) => Effect.Effect<void, never, R>
+): Effect.Effect<void, never, R | Scope.Scope> =>
+  Effect.flatMap(informer.subscribeBatches, (take) =>
+    Effect.asVoid(
+      Effect.forkScoped(
+        Effect.forever(
+          Effect.flatMap(take, (changes) => Effect.forEach(changes, f, { discard: true })),
+          { disableYield: true }
+        )
+      )
+    )
+  )
 
 /** Declares a counter. */
 export const counter = <A>(name: string, counts: (object: A) => boolean): Counter<A> => ({ name, counts })
@@ -414,6 +439,7 @@ export const make = Effect.fn("Informer.make")(function* <A extends Resource.Kub
     hasSynced: Deferred.isDone(synced),
     changes: Stream.fromPubSub(pubsub),
     subscribe: Effect.map(PubSub.subscribe(pubsub), Stream.fromSubscription),
+    subscribeBatches: Effect.map(PubSub.subscribe(pubsub), PubSub.takeAll),
     get: (key) => Effect.sync(() => cache.get(key)),
     list: () =>
       Effect.sync(() => {

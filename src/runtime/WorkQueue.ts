@@ -25,6 +25,8 @@ export interface Options {
 export interface WorkQueue {
   /** Queues the key now (a no-op if it is already waiting; marks it dirty if it is being processed). */
   add(key: string): Effect.Effect<void>
+  /** Queues each key, in order, as {@link add} would. */
+  addAll(keys: Iterable<string>): Effect.Effect<void>
   /** Queues the key after `delay`; of two pending delayed adds of a key, the earlier wins. */
   addAfter(key: string, delay: Duration.Input): Effect.Effect<void>
   /** Queues the key after its backoff (`baseDelay × 2^failures`) and counts one more failure. */
@@ -224,6 +226,10 @@ export const make = Effect.fn("WorkQueue.make")(function* (
 
   return {
     add: (key) => Effect.sync(() => addUnsafe(key)),
+    addAll: (keys) =>
+      Effect.sync(() => {
+        for (const key of keys) addUnsafe(key)
+      }),
     addAfter,
     addRateLimited: (key) =>
       Effect.suspend(() => {

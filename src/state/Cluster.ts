@@ -20,7 +20,7 @@ import type { DaemonSet } from "../api/Workloads.ts"
 import * as ClusterView from "../controllers/provisioning/scheduling/ClusterView.ts"
 import type { KubeObject } from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
-import type * as Informer from "../runtime/Informer.ts"
+import * as Informer from "../runtime/Informer.ts"
 import * as InformerCache from "../runtime/InformerCache.ts"
 import * as PodsByNode from "../scheduling/PodsByNode.ts"
 import * as ResourceMath from "../scheduling/ResourceLists.ts"
@@ -228,12 +228,9 @@ export const layer = Layer.effect(
       informer: Informer.Informer<A>,
       unconsolidates: (change: Informer.Change<A>) => boolean
     ): Effect.Effect<void, never, Scope.Scope> =>
-      Effect.gen(function* () {
-        const stream = yield* informer.subscribe
-        yield* Stream.runForEach(stream, (change) =>
-          unconsolidates(change) ? onChange : PubSub.publish(changed, undefined)
-        ).pipe(Effect.forkScoped)
-      })
+      Informer.forEachChange(informer, (change) =>
+        unconsolidates(change) ? onChange : Effect.asVoid(PubSub.publish(changed, undefined))
+      )
     // Upstream MarkUnconsolidated: only changes that can change a consolidation decision restart it (a pod's status
     // or a NodeClaim's other conditions do not); the 5-minute refresh covers the rest. Re-running every candidate's
     // simulation on each pod status update made consolidation the bulk of a simulated day.
@@ -266,9 +263,9 @@ export const layer = Layer.effect(
         decided.delete(pod)
         schedulable.delete(pod)
       })
-    yield* Stream.runForEach(yield* pods.subscribe, (change) =>
+    yield* Informer.forEachChange(pods, (change) =>
       change.type === "DELETED" ? clearPodSchedulingTimes(ClusterView.podKey(change.object)) : Effect.void
-    ).pipe(Effect.forkScoped)
+    )
 
     // What the state nodes are joined from, asked for every few seconds (NodePool counts, disruption) without the rest
     // of a view. Like every view, it records the DaemonSets' newest pods, which are kept once the pods are gone.

@@ -5,6 +5,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
+import * as PubSub from "effect/PubSub"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/testing/TestClock"
 import type { Node } from "../../src/api/Node.ts"
@@ -394,6 +395,61 @@ describe("Controller", () => {
         assert.deepStrictEqual(seen.slice(3).sort(), ["n1", "n2"])
       })
     )
+  )
+
+  it.effect(
+    "a watch queues a batch's keys in the changes' order, whether its map answers at once or as an Effect",
+    () =>
+      withKube(
+        Effect.gen(function* () {
+          const kube = yield* KubeClient
+          for (const name of ["n1", "n2", "n3", "n4"]) yield* kube.create(Resources.Nodes, node(name) as never)
+          // A pod informer whose changes the test publishes, several at once, as one batch.
+          const pods = yield* InformerCache.informer(Resources.Pods)
+          const published = yield* PubSub.unbounded<Informer.Change<Pod>>()
+          const source: Informer.Informer<Pod> = {
+            ...pods,
+            subscribeBatches: Effect.map(PubSub.subscribe(published), PubSub.takeAll)
+          }
+          const seen: Array<string> = []
+          yield* Controller.make({
+            name: "node-pods",
+            for: Resources.Nodes,
+            watches: [
+              {
+                source,
+                map: (pod: Pod) => {
+                  const target = pod.metadata.labels?.node ?? ""
+                  if (pod.metadata.name === "bad") throw new Error("a bug in map")
+                  return pod.metadata.name?.startsWith("later") ? Effect.succeed([target]) : [target]
+                }
+              }
+            ],
+            reconcile: (key) =>
+              Effect.sync(() => {
+                seen.push(key)
+                return Result.done
+              })
+          })
+          yield* settle
+          seen.length = 0
+          const changes = [
+            ["a", "n3"],
+            ["later-b", "n1"],
+            ["bad", "n4"],
+            ["c", "n4"],
+            ["later-d", "n2"]
+          ].map(
+            ([name, target]): Informer.Change<Pod> => ({
+              type: "ADDED",
+              object: pod(name!, { node: target! }) as unknown as Pod
+            })
+          )
+          yield* PubSub.publishAll(published, changes)
+          yield* settle
+          assert.deepStrictEqual(seen, ["n3", "n1", "n4", "n2"])
+        })
+      )
   )
 
   it.effect("a watch whose map throws skips that change and keeps mapping the next ones", () =>

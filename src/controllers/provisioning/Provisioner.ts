@@ -8,7 +8,6 @@ import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import * as Stream from "effect/Stream"
 import * as Conditions from "../../api/Conditions.ts"
 import * as Labels from "../../api/Labels.ts"
 import * as Meta from "../../api/Meta.ts"
@@ -20,6 +19,7 @@ import { type Event, EventRecorder, type RateLimit } from "../../kube/EventRecor
 import { KubeClient } from "../../kube/KubeClient.ts"
 import * as Resource from "../../kube/Resource.ts"
 import * as Resources from "../../kube/Resources.ts"
+import * as Informer from "../../runtime/Informer.ts"
 import * as InformerCache from "../../runtime/InformerCache.ts"
 import * as Requirements from "../../scheduling/Requirements.ts"
 import * as ResourceMath from "../../scheduling/ResourceLists.ts"
@@ -439,9 +439,9 @@ export const run = Effect.fn("Provisioner.run")(function* (options?: Options) {
       const now = yield* Clock.currentTimeMillis
       yield* Queue.offer(requeue, { key: Resource.keyOf(pod), id, due: now + podRequeueMillis })
     })
-  yield* Stream.runForEach(yield* pods.subscribe, (change) =>
+  yield* Informer.forEachChange(pods, (change) =>
     change.type !== "DELETED" && isUnschedulable(change.object) ? triggerPod(change.object) : Effect.void
-  ).pipe(Effect.forkScoped)
+  )
   // The pods cached before that subscription: upstream's pod trigger is a controller-runtime reconciler, which sees
   // every object of the informer's initial list however early its cache synced. Without this a controller that
   // restarts while pods are pending leaves them pending until one of them changes.
@@ -458,11 +458,11 @@ export const run = Effect.fn("Provisioner.run")(function* (options?: Options) {
   // Nodes going away need capacity for their pods too.
   for (const resource of [Resources.Nodes, Resources.NodeClaims] as const) {
     const informer = yield* InformerCache.informer(resource as typeof Resources.Nodes)
-    yield* Stream.runForEach(yield* informer.subscribe, (change) =>
+    yield* Informer.forEachChange(informer, (change) =>
       change.type === "MODIFIED" && change.object.metadata.deletionTimestamp !== undefined
         ? batcher.trigger(triggerKey(change.object))
         : Effect.void
-    ).pipe(Effect.forkScoped)
+    )
   }
 
   // The CapacityBuffer trigger (upstream's buffer controller triggers the provisioner on each reconcile, and
@@ -470,9 +470,9 @@ export const run = Effect.fn("Provisioner.run")(function* (options?: Options) {
   // room change nothing the other triggers see.
   if (options?.capacityBuffer === true) {
     const buffers = yield* InformerCache.informer(Resources.CapacityBuffers)
-    yield* Stream.runForEach(yield* buffers.subscribe, (change) =>
+    yield* Informer.forEachChange(buffers, (change) =>
       change.type === "DELETED" ? Effect.void : batcher.trigger(triggerKey(change.object))
-    ).pipe(Effect.forkScoped)
+    )
     yield* Effect.gen(function* () {
       yield* Effect.sleep(CapacityBufferController.resyncInterval)
       const ready = (yield* buffers.list()).filter(CapacityBuffers.isReadyForProvisioning)

@@ -63,7 +63,11 @@ export const make = Effect.gen(function* () {
   const podEvents: Informer.Informer<Pod> = {
     ...pods,
     changes: Stream.filter(pods.changes, isPodEvent),
-    subscribe: Effect.map(pods.subscribe, Stream.filter(isPodEvent))
+    subscribe: Effect.map(pods.subscribe, Stream.filter(isPodEvent)),
+    subscribeBatches: Effect.map(
+      pods.subscribeBatches,
+      Effect.map((changes) => changes.filter(isPodEvent))
+    )
   }
 
   /** The one NodeClaim with the node's providerID (upstream `NodeClaimForNode`); none when zero or several. */
