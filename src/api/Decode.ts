@@ -64,6 +64,21 @@ export const checker = <S extends Schema.Constraint & { readonly DecodingService
   }
 }
 
+/** A synchronous {@link decoder}: the value, or a thrown `InvalidObject` naming every problem. */
+export const decoderUnsafe = <S extends Schema.Constraint & { readonly DecodingServices: never }>(
+  kind: string,
+  schema: S
+) => {
+  const decode = Schema.decodeUnknownExit(schema, { errors: "all" })
+  return (input: unknown): S["Type"] => {
+    const exit = decode(input)
+    if (exit._tag === "Success") return exit.value
+    const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")
+    if (error === undefined) throw new Error(`decoding crashed: ${String(exit.cause)}`)
+    throw new InvalidObject({ kind, name: nameOf(input), reason: describeIssue(error.error.issue) })
+  }
+}
+
 /** How an object is named in messages: `namespace/name`, `name`, or "" when it has none. */
 export const nameOf = (input: unknown): string => {
   if (typeof input !== "object" || input === null) return ""

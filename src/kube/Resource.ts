@@ -2,7 +2,7 @@
  * Resource descriptors: everything a client needs to address a kind (group, version, plural, scope) and to decode
  * its objects (the Schema).
  */
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
 import * as Decode from "../api/Decode.ts"
 import type { ObjectMeta } from "../api/Meta.ts"
@@ -25,10 +25,11 @@ export interface Resource<A extends KubeObject, I = unknown> {
   /** Decodes a wire object, reporting every problem in one line. */
   readonly decode: (input: unknown) => Effect.Effect<A, Decode.InvalidObject>
   /**
-   * {@link decode} for an object that never changes once stored: one decoded or validated before is not decoded
-   * again.
+   * {@link decode}, synchronously, for an object that never changes once stored: one decoded or validated before is
+   * not decoded again (every reader of a stored version gets the same value, without an Effect per object). Throws
+   * `Decode.InvalidObject`.
    */
-  readonly decodeStored: (input: object) => Effect.Effect<A, Decode.InvalidObject>
+  readonly decodeStoredUnsafe: (input: object) => A
   /** Checks a wire object synchronously: every problem, or none. */
   readonly validate: (input: unknown) => ReadonlyArray<Decode.Problem>
 }
@@ -48,6 +49,7 @@ export const make = <
   // is kept per object, so a stored version is decoded once, by its validation.
   const decoded = new WeakMap<object, S["Type"]>()
   const decode = Decode.decoder(options.kind, options.schema)
+  const decodeUnsafe = Decode.decoderUnsafe(options.kind, options.schema)
   const check = Decode.checker(options.schema)
   return {
     group: options.group,
@@ -58,14 +60,13 @@ export const make = <
     apiVersion: options.group === "" ? options.version : `${options.group}/${options.version}`,
     schema: options.schema as unknown as Schema.Codec<S["Type"], S["Encoded"]>,
     decode,
-    decodeStored: (input) => {
-      const known = decoded.get(input)
-      return known !== undefined
-        ? Effect.succeed(known)
-        : Effect.map(decode(input), (value) => {
-            decoded.set(input, value)
-            return value
-          })
+    decodeStoredUnsafe: (input) => {
+      let value = decoded.get(input)
+      if (value === undefined) {
+        value = decodeUnsafe(input)
+        decoded.set(input, value)
+      }
+      return value
     },
     validate: (input) => {
       const result = check(input)

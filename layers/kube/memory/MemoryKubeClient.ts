@@ -41,24 +41,25 @@ const isKubeError = (error: unknown): error is KubeError.KubeError =>
   error instanceof KubeError.Expired ||
   error instanceof KubeError.KubeUnavailable
 
-/** Runs an engine call; its thrown KubeErrors become typed failures (anything else is a defect). */
+/**
+ * Runs an engine call at the Clock's time, in one step (every request of a simulated day passes here); its thrown
+ * KubeErrors become typed failures, anything else (a stored object that does not decode included) is a defect.
+ */
 const call = <A>(body: (now: number) => A): Effect.Effect<A, KubeError.KubeError> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.suspend(() => {
-      try {
-        return Effect.succeed(body(now))
-      } catch (error) {
-        if (isKubeError(error)) return Effect.fail(error)
-        throw error
-      }
-    })
-  )
+  Effect.clockWith((clock) => {
+    try {
+      return Effect.succeed(body(clock.currentTimeMillisUnsafe()))
+    } catch (error) {
+      if (isKubeError(error)) return Effect.fail(error)
+      throw error
+    }
+  })
 
 // Stored objects are immutable and handed out by reference, so each stored version is decoded once — when the server
 // validated it — however many informers, gets and lists read it: decoding per reader was the largest cost of a
-// simulated day. A failure here is a bug: the object passed validation on write.
-const decode = <A extends KubeObject, I>(resource: Resource<A, I>, raw: unknown): Effect.Effect<A> =>
-  Effect.orDie(resource.decodeStored(raw as object))
+// simulated day. A failure here is a bug (the object passed validation on write): it throws, a defect.
+const decode = <A extends KubeObject, I>(resource: Resource<A, I>, raw: unknown): A =>
+  resource.decodeStoredUnsafe(raw as object)
 
 // The contract narrows each method's error channel; the engine throws only the errors each operation can raise.
 const narrow = <A, E>(effect: Effect.Effect<A, KubeError.KubeError>) => effect as Effect.Effect<A, E>
@@ -85,11 +86,9 @@ const watch = <A extends KubeObject, I>(
       (stop) => Effect.sync(stop)
     )
   ).pipe(
-    Stream.mapEffect(
-      (event): Effect.Effect<KubeClient.WatchEvent<A>> =>
-        event.type === "BOOKMARK"
-          ? Effect.succeed(event)
-          : Effect.map(decode(resource, event.object), (object) => ({ type: event.type, object }))
+    Stream.map(
+      (event): KubeClient.WatchEvent<A> =>
+        event.type === "BOOKMARK" ? event : { type: event.type, object: decode(resource, event.object) }
     ),
     (stream) =>
       stream as Stream.Stream<
@@ -101,42 +100,38 @@ const watch = <A extends KubeObject, I>(
 /** A KubeClient over `server`. */
 export const makeClient = (server: ApiServer): KubeClient.KubeClient["Service"] => ({
   get: (resource, name, options) =>
-    narrow(
-      call(() => server.get(resource, name, options?.namespace)).pipe(Effect.flatMap((raw) => decode(resource, raw)))
-    ),
+    narrow(call(() => decode(resource, server.get(resource, name, options?.namespace)))),
   list: (resource, options) =>
     narrow(
-      call(() => server.list(resource, options)).pipe(
-        Effect.flatMap((page) =>
-          Effect.map(
-            Effect.forEach(page.items, (raw) => decode(resource, raw)),
-            (items) => ({
-              items,
-              resourceVersion: page.resourceVersion,
-              ...(page.continue === undefined ? {} : { continue: page.continue })
-            })
-          )
-        )
-      )
+      call(() => {
+        const page = server.list(resource, options)
+        return {
+          items: page.items.map((raw) => decode(resource, raw)),
+          resourceVersion: page.resourceVersion,
+          ...(page.continue === undefined ? {} : { continue: page.continue })
+        }
+      })
     ),
   watch: (resource, options) => watch(server, resource, options),
   create: (resource, object, options) =>
-    narrow(
-      call((now) => server.create(resource, object, { namespace: options?.namespace, now })).pipe(
-        Effect.flatMap((raw) => decode(resource, raw))
-      )
-    ),
+    narrow(call((now) => decode(resource, server.create(resource, object, { namespace: options?.namespace, now })))),
   replace: (resource, object, options) =>
     narrow(
       call((now) =>
-        server.replace(resource, object, { namespace: options?.namespace, subresource: options?.subresource, now })
-      ).pipe(Effect.flatMap((raw) => decode(resource, raw)))
+        decode(
+          resource,
+          server.replace(resource, object, { namespace: options?.namespace, subresource: options?.subresource, now })
+        )
+      )
     ),
   patch: (resource, name, patch, options) =>
     narrow(
       call((now) =>
-        server.patch(resource, name, patch, { namespace: options?.namespace, subresource: options?.subresource, now })
-      ).pipe(Effect.flatMap((raw) => decode(resource, raw)))
+        decode(
+          resource,
+          server.patch(resource, name, patch, { namespace: options?.namespace, subresource: options?.subresource, now })
+        )
+      )
     ),
   delete: (resource, name, options) =>
     narrow(
