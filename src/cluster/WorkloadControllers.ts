@@ -203,6 +203,21 @@ export const make = Effect.fn("Workloads.make")(function* (): Effect.fn.Return<
       })
   })
 
+  // The template's hash per Deployment, kept while its generation (which any spec change bumps) stays: a Deployment
+  // is reconciled after each change of its ReplicaSets, and hashing the template's canonical JSON each time showed.
+  const hashes = new Map<
+    string,
+    { readonly uid: string | undefined; readonly generation: number; readonly hash: string }
+  >()
+  const hashOf = (key: string, deployment: WorkloadsApi.Deployment): string => {
+    const { uid, generation } = deployment.metadata
+    const known = hashes.get(key)
+    if (known !== undefined && known.uid === uid && known.generation === generation) return known.hash
+    const hash = templateHash(deployment.spec.template)
+    if (generation !== undefined) hashes.set(key, { uid, generation, hash })
+    return hash
+  }
+
   const deployments = yield* Controller.make({
     name: "cluster.deployment",
     for: deploymentInformer,
@@ -212,12 +227,13 @@ export const make = Effect.fn("Workloads.make")(function* (): Effect.fn.Return<
         map: (replicaSet: WorkloadsApi.ReplicaSet) => Objects.controllerKey(replicaSet, "Deployment")
       }
     ],
-    reconcile: (_key, deployment) =>
+    reconcile: (key, deployment) =>
       Effect.gen(function* () {
+        if (deployment === undefined) hashes.delete(key)
         if (deployment === undefined || Objects.isTerminating(deployment)) return Result.done
         const namespace = deployment.metadata.namespace ?? ""
         const template = deployment.spec.template
-        const hash = templateHash(template)
+        const hash = hashOf(key, deployment)
         const currentName = `${deployment.metadata.name}-${hash}`
         const replicas = deployment.spec.replicas ?? 1
         const owned = yield* replicaSetInformer.byIndex(Indices.controller, Indices.controlledBy(deployment))
