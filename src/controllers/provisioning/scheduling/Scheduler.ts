@@ -730,9 +730,11 @@ class Pass {
       else this.templates.push(template)
       const limits = pool.nodePool.spec.limits
       if (limits !== undefined) {
-        const used = input.existingNodes
-          .filter((node) => node.nodePool === pool.nodePool.metadata.name)
-          .reduce((sum, node) => Resources.add(sum, node.capacity), Resources.empty)
+        // One sum, not a new list per node: every simulation of a disruption pass counts each pool's nodes.
+        const name = pool.nodePool.metadata.name
+        const capacities: Array<Resources.Resources> = []
+        for (const node of input.existingNodes) if (node.nodePool === name) capacities.push(node.capacity)
+        const used = Resources.merge(...capacities)
         this.remaining.set(
           pool.nodePool.metadata.name ?? "",
           Resources.subtract(Resources.fromResourceList(limits), used)
