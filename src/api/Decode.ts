@@ -69,13 +69,11 @@ export const decoderUnsafe = <S extends Schema.Constraint & { readonly DecodingS
   kind: string,
   schema: S
 ) => {
-  const decode = Schema.decodeUnknownExit(schema, { errors: "all" })
+  const check = checker(schema)
   return (input: unknown): S["Type"] => {
-    const exit = decode(input)
-    if (exit._tag === "Success") return exit.value
-    const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")
-    if (error === undefined) throw new Error(`decoding crashed: ${String(exit.cause)}`)
-    throw new InvalidObject({ kind, name: nameOf(input), reason: describeIssue(error.error.issue) })
+    const result = check(input)
+    if (result._tag === "Valid") return result.value
+    throw new InvalidObject({ kind, name: nameOf(input), reason: describeProblems(result.problems) })
   }
 }
 
