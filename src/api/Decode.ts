@@ -64,6 +64,47 @@ export const checker = <S extends Schema.Constraint & { readonly DecodingService
   }
 }
 
+/** A {@link checker} of some fields of a struct: their decoded values, by name. */
+type FieldsChecker = (
+  input: unknown
+) =>
+  | { readonly _tag: "Valid"; readonly value: Readonly<Record<string, unknown>> }
+  | { readonly _tag: "Invalid"; readonly problems: Array<Problem> }
+
+/**
+ * For a plain struct schema (no checks, encoding or index signatures of its own, so each field decodes on its own):
+ * its field names in order, and a {@link checker} of some of them alone, as the struct's checker reports them.
+ * Undefined for any other schema.
+ */
+export const fieldCheckers = (
+  schema: Schema.Constraint
+):
+  | {
+      readonly names: ReadonlyArray<string>
+      readonly of: (names: ReadonlyArray<string>) => FieldsChecker
+    }
+  | undefined => {
+  const ast = schema.ast
+  if (ast._tag !== "Objects" || ast.checks !== undefined || ast.encoding !== undefined) return undefined
+  if (ast.indexSignatures.length > 0 || !("fields" in schema)) return undefined
+  const fields = schema.fields as Schema.Struct.Fields
+  const checkers = new Map<string, FieldsChecker>()
+  return {
+    names: Object.keys(fields),
+    of: (names) => {
+      const id = names.join(",")
+      let check = checkers.get(id)
+      if (check === undefined) {
+        // The fields of a schema without decoding services need none either.
+        const struct = Schema.Struct(Object.fromEntries(names.map((name) => [name, fields[name]!])))
+        check = checker(struct as unknown as Schema.Codec<Record<string, unknown>, unknown>)
+        checkers.set(id, check)
+      }
+      return check
+    }
+  }
+}
+
 /** A synchronous {@link decoder}: the value, or a thrown `InvalidObject` naming every problem. */
 export const decoderUnsafe = <S extends Schema.Constraint & { readonly DecodingServices: never }>(
   kind: string,

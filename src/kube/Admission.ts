@@ -5,18 +5,51 @@
  */
 import * as Decode from "../api/Decode.ts"
 import * as Validation from "../api/ObjectValidation.ts"
+import { isObject, type Json } from "./Json.ts"
 import * as KnownFields from "./KnownFields.ts"
+import * as Patch from "./Patch.ts"
 
-/** A kind as admission sees it: its name and scope, and the check of its schema when this project decodes it. */
+/**
+ * A kind as admission sees it: its name and scope, and the checks of its schema when this project decodes it (of an
+ * object, and of a new version of one).
+ */
 export interface Kind extends Validation.Kind {
   readonly validate?: (input: unknown) => ReadonlyArray<Decode.Problem>
+  readonly validateChange?: (previous: object, input: object) => ReadonlyArray<Decode.Problem>
 }
 
-/** kube-apiserver's rules first (names, labels, pod rules, ...), then the schema's problems on fields they left. */
-export const problems = (kind: Kind, input: unknown): Array<Decode.Problem> => {
-  const found = Validation.validate(kind, input)
+/**
+ * kube-apiserver's rules first (names, labels, pod rules, ...), then the schema's problems on fields they left.
+ * `previous` is a version of the same object admitted before: the rules, which read its metadata and spec, run again
+ * only when something besides its status and resourceVersion changed, and the schema checks the fields that changed
+ * (a status update, most of a cluster's writes, checks its status alone).
+ */
+export const problems = (kind: Kind, input: unknown, previous?: object): Array<Decode.Problem> => {
+  const changed = previous === undefined || !isObject(input) ? undefined : input
+  const found = changed === undefined || !onlyStatusChanged(previous!, changed) ? Validation.validate(kind, input) : []
+  const schema =
+    changed === undefined || kind.validateChange === undefined
+      ? (kind.validate?.(input) ?? [])
+      : kind.validateChange(previous!, changed)
   const named = new Set(found.map((problem) => problem.field))
-  return [...found, ...(kind.validate?.(input) ?? []).filter((problem) => !named.has(problem.field))]
+  return [...found, ...schema.filter((problem) => !named.has(problem.field))]
+}
+
+/** Whether `next` differs from `previous` in its status and resourceVersion at most. */
+const onlyStatusChanged = (previous: object, next: Json): boolean => {
+  const old = previous as Json
+  for (const key of new Set([...Object.keys(old), ...Object.keys(next)])) {
+    if (key === "status" || old[key] === next[key]) continue
+    if (key !== "metadata") {
+      if (!Patch.deepEqual(old[key], next[key])) return false
+      continue
+    }
+    if (!isObject(old.metadata) || !isObject(next.metadata)) return false
+    const { resourceVersion: _old, ...before } = old.metadata
+    const { resourceVersion: _next, ...after } = next.metadata
+    if (!Patch.deepEqual(before, after)) return false
+  }
+  return true
 }
 
 /** As kube-apiserver with `fieldValidation=Strict`: the unknown fields if there are any, else {@link problems}. */

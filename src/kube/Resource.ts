@@ -6,6 +6,7 @@ import type * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
 import * as Decode from "../api/Decode.ts"
 import type { ObjectMeta } from "../api/Meta.ts"
+import * as Patch from "./Patch.ts"
 
 /** An object with Kubernetes metadata. */
 export interface KubeObject {
@@ -32,6 +33,12 @@ export interface Resource<A extends KubeObject, I = unknown> {
   readonly decodeStoredUnsafe: (input: object) => A
   /** Checks a wire object synchronously: every problem, or none. */
   readonly validate: (input: unknown) => ReadonlyArray<Decode.Problem>
+  /**
+   * {@link validate} of a new version of `previous`, an object validated or decoded before: the top-level fields it
+   * keeps (the same, or equal) are not checked again, and its decoded value shares theirs. A status update checks the
+   * status alone. Without the previous decoded value, every field is checked.
+   */
+  readonly validateChange: (previous: object, input: object) => ReadonlyArray<Decode.Problem>
 }
 
 /** Builds a descriptor. */
@@ -51,6 +58,13 @@ export const make = <
   const decode = Decode.decoder(options.kind, options.schema)
   const decodeUnsafe = Decode.decoderUnsafe(options.kind, options.schema)
   const check = Decode.checker(options.schema)
+  const validate = (input: unknown): ReadonlyArray<Decode.Problem> => {
+    const result = check(input)
+    if (result._tag === "Invalid") return result.problems
+    if (typeof input === "object" && input !== null) decoded.set(input, result.value)
+    return []
+  }
+  const fields = Decode.fieldCheckers(options.schema)
   return {
     group: options.group,
     version: options.version,
@@ -68,10 +82,24 @@ export const make = <
       }
       return value
     },
-    validate: (input) => {
-      const result = check(input)
+    validate,
+    validateChange: (previous, input) => {
+      const before = decoded.get(previous) as Readonly<Record<string, unknown>> | undefined
+      if (fields === undefined || before === undefined) return validate(input)
+      const old = previous as Readonly<Record<string, unknown>>
+      const next = input as Readonly<Record<string, unknown>>
+      const changed = fields.names.filter((name) => old[name] !== next[name] && !Patch.deepEqual(old[name], next[name]))
+      const result = fields.of(changed)(
+        Object.fromEntries(changed.flatMap((name) => (name in next ? [[name, next[name]]] : [])))
+      )
       if (result._tag === "Invalid") return result.problems
-      if (typeof input === "object" && input !== null) decoded.set(input, result.value)
+      // In the schema's field order, as decoding the whole object gives them.
+      const value: Record<string, unknown> = {}
+      for (const name of fields.names) {
+        const source = changed.includes(name) ? result.value : before
+        if (name in source) value[name] = source[name]
+      }
+      decoded.set(input, value as unknown as S["Type"])
       return []
     }
   }

@@ -71,3 +71,83 @@ describe("Resource.decodeStoredUnsafe", () => {
     assert.throws(() => resource.decodeStoredUnsafe(stored), /spec\.size/)
   })
 })
+
+// A kind with a status: `spec.size` decodes (and counts) as in `counting`.
+const withStatus = () => {
+  const count = { decodes: 0 }
+  const resource = Resource.make({
+    group: "example.dev",
+    version: "v1",
+    kind: "Gadget",
+    plural: "gadgets",
+    namespaced: false,
+    schema: Schema.Struct({
+      metadata: ObjectMeta,
+      spec: Schema.Struct({
+        size: Schema.String.pipe(
+          Schema.decodeTo(Schema.Finite, {
+            decode: SchemaGetter.transform((value: string) => {
+              count.decodes++
+              return Number(value)
+            }),
+            encode: SchemaGetter.transform((value: number) => String(value))
+          })
+        )
+      }),
+      status: Schema.optionalKey(Schema.Struct({ phase: Schema.Literals(["Pending", "Running"]) }))
+    })
+  })
+  return { count, resource }
+}
+
+describe("Resource.validateChange", () => {
+  const stored = { metadata: { name: "g", resourceVersion: "1" }, spec: { size: "3" } }
+
+  it("checks the fields that changed alone, and decodes to what checking everything gives", () => {
+    const { count, resource } = withStatus()
+    assert.deepStrictEqual(resource.validate(stored), [])
+    const update = { ...stored, metadata: { name: "g", resourceVersion: "2" }, status: { phase: "Running" } }
+    assert.deepStrictEqual(resource.validateChange(stored, update), [])
+    // The spec is the same object: not decoded again, and its decoded value is shared.
+    assert.strictEqual(count.decodes, 1)
+    const value = resource.decodeStoredUnsafe(update)
+    assert.strictEqual(value.spec, resource.decodeStoredUnsafe(stored).spec)
+    const full = withStatus().resource
+    assert.deepStrictEqual(full.validate(update), [])
+    // Same fields, same order.
+    assert.strictEqual(JSON.stringify(value), JSON.stringify(full.decodeStoredUnsafe(update)))
+  })
+
+  it("an equal copy of a field is not checked again either; a field that goes away is gone", () => {
+    const { count, resource } = withStatus()
+    const running = { ...stored, status: { phase: "Running" } }
+    assert.deepStrictEqual(resource.validate(running), [])
+    const copy = { metadata: { name: "g", resourceVersion: "2" }, spec: { size: "3" } }
+    assert.deepStrictEqual(resource.validateChange(running, copy), [])
+    assert.strictEqual(count.decodes, 1)
+    assert.isFalse("status" in resource.decodeStoredUnsafe(copy))
+  })
+
+  it("reports a changed field's problems with their full path", () => {
+    const { resource } = withStatus()
+    assert.deepStrictEqual(resource.validate(stored), [])
+    const update = { ...stored, status: { phase: "Lost" } }
+    assert.deepStrictEqual(
+      resource.validateChange(stored, update).map((problem) => problem.field),
+      ["status.phase"]
+    )
+    const grown = { ...stored, spec: { size: 4 } }
+    assert.deepStrictEqual(
+      resource.validateChange(stored, grown).map((problem) => problem.field),
+      ["spec.size"]
+    )
+  })
+
+  it("checks everything when the previous version was never decoded", () => {
+    const { count, resource } = withStatus()
+    const update = { ...stored, status: { phase: "Running" } }
+    assert.deepStrictEqual(resource.validateChange(stored, update), [])
+    assert.strictEqual(count.decodes, 1)
+    assert.strictEqual(resource.decodeStoredUnsafe(update).spec.size, 3)
+  })
+})

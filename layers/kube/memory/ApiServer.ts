@@ -120,6 +120,8 @@ export class ApiServer {
   /** Owner uid → the objects whose ownerReferences name it (kind id and key): garbage collection without a scan. */
   private readonly dependents = new Map<string, Map<string, { readonly kind: Kinds.Kind; readonly key: string }>>()
   private readonly faults = new Map<Operation, Array<KubeError.KubeError>>()
+  /** Stored objects that passed admission (the server's own writes, like a binding, do not). */
+  private readonly admitted = new WeakSet<Json>()
   private random: number
 
   /** `startedAt`: when the cluster starts (epoch millis), the creation time of the namespaces that exist from it. */
@@ -702,11 +704,15 @@ export class ApiServer {
 
   /**
    * Validation every write passes: kube-apiserver's rules and the kind's schema (with its CEL-equivalent checks), and
-   * MicroTime fields.
+   * MicroTime fields. Of an update of an admitted object, only what changed is checked again.
    */
-  private admit(kind: Kinds.Kind, object: Json): Json {
+  private admit(kind: Kinds.Kind, object: Json, previous?: Json): Json {
     const name = stringAt(metadataOf(object), "name") ?? ""
-    const problems = Admission.problems(kind.resource, object)
+    const problems = Admission.problems(
+      kind.resource,
+      object,
+      previous !== undefined && this.admitted.has(previous) ? previous : undefined
+    )
     if (kind.id === "leases.coordination.k8s.io") {
       for (const field of ["acquireTime", "renewTime"]) {
         const value = objectAt(object, "spec")[field]
@@ -719,6 +725,7 @@ export class ApiServer {
       }
     }
     if (problems.length > 0) throw this.invalid(kind, name, problems)
+    this.admitted.add(object)
     return object
   }
 
@@ -844,7 +851,7 @@ export class ApiServer {
   private commit(kind: Kinds.Kind, key: string, next: Json, previous: Json | undefined, admit = false): Json {
     if (previous !== undefined && Patch.deepEqual(previous, next)) return previous
     const stored: Json = { ...next, metadata: { ...metadataOf(next), resourceVersion: String(this.revision + 1) } }
-    if (admit) this.admit(kind, stored)
+    if (admit) this.admit(kind, stored, previous)
     this.revision += 1
     this.storeOf(kind).set(key, stored)
     if (previous !== undefined) this.indexOwners(kind, key, previous, false)

@@ -145,6 +145,28 @@ describe("MemoryKubeClient", () => {
       assert.strictEqual(unnamed.message, 'Pod "p" is invalid: spec.containers[0].name: Required value')
     }))
 
+  test("an update of an admitted object is checked where it changed: a bad status after a good one is Invalid", () =>
+    Effect.gen(function* () {
+      const kube = yield* KubeClient.KubeClient
+      yield* kube.create(Resources.Nodes, node("a") as never)
+      const status = (cpu: string) =>
+        kube.patch(
+          Resources.Nodes,
+          "a",
+          { type: "merge", patch: { status: { capacity: { cpu } } } },
+          { subresource: "status" }
+        )
+      yield* status("4")
+      yield* status("8")
+      const refused = yield* Effect.flip(status("lots"))
+      assert.strictEqual(refused._tag, "Invalid")
+      assert.deepStrictEqual(refused._tag === "Invalid" ? refused.causes.map((cause) => cause.field) : [], [
+        "status.capacity.cpu"
+      ])
+      const stored = yield* kube.get(Resources.Nodes, "a")
+      assert.strictEqual(stored.status?.capacity?.cpu, "8")
+    }))
+
   test("generated names fit a DNS label: a long generateName is cut, as apiserver's name generator does", () =>
     Effect.gen(function* () {
       const kube = yield* KubeClient.KubeClient
