@@ -47,7 +47,7 @@ export interface TopologyNode {
 export class Group {
   /** Domain → number of counted pods (zero-count domains included once known). */
   readonly counts = new Map<string, number>()
-  /** Pods that declare this constraint (for inverse groups: the pods whose anti-affinity it is). */
+  /** For an inverse group: the pods whose anti-affinity it is (a pod's own groups are kept by {@link Topology}). */
   readonly owners = new Set<string>()
   /** The sum of all counts: 0 while no selected pod runs anywhere. */
   total = 0
@@ -220,7 +220,6 @@ export class Topology {
 
   /** (Re)builds the groups a pod owns, after creation or relaxation of its spec. */
   update(pod: TopologyPod): void {
-    for (const group of this.owned.get(pod.key) ?? []) group.owners.delete(pod.key)
     const groups: Array<Group> = []
     const spec = pod.pod.spec
     for (const constraint of spec.topologySpreadConstraints ?? []) {
@@ -242,7 +241,6 @@ export class Topology {
         groups.push(this.termGroup(pod.pod, "antiAffinity", weighted.podAffinityTerm))
       }
     }
-    for (const group of groups) group.owners.add(pod.key)
     this.owned.set(pod.key, groups)
   }
 
