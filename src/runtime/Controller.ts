@@ -11,6 +11,7 @@ import * as Metric from "effect/Metric"
 import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import * as Resource from "../kube/Resource.ts"
+import * as FlatContext from "./FlatContext.ts"
 import type * as Informer from "./Informer.ts"
 import * as InformerCache from "./InformerCache.ts"
 import * as Result from "./Result.ts"
@@ -238,7 +239,8 @@ export const make = Effect.fn("Controller.make")(function* <
 
   const worker = queue.process(reconcileKey).pipe(
     Effect.forever,
-    Effect.catchTag("WorkQueueShutdown", () => Effect.void)
+    Effect.catchTag("WorkQueueShutdown", () => Effect.void),
+    FlatContext.run
   )
 
   yield* Effect.gen(function* () {

@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Latch from "effect/Latch"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as FlatContext from "./FlatContext.ts"
 import type * as Result from "./Result.ts"
 
 /** What a singleton is made of. */
@@ -66,7 +67,7 @@ export const make = Effect.fn("Singleton.make")(function* <E, R>(
       const delay = yield* pass
       yield* delay > 0 ? Effect.race(Effect.sleep(delay), triggered.await) : Effect.yieldNow
     }
-  }).pipe(Effect.annotateLogs({ singleton: options.name }))
+  }).pipe(Effect.annotateLogs({ singleton: options.name }), FlatContext.run)
 
   yield* Effect.forkScoped(loop)
   return { name: options.name, trigger: triggered.open.pipe(Effect.asVoid) }
