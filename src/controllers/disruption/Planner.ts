@@ -88,6 +88,10 @@ export const sameTypeCeiling = (
   return ceiling
 }
 
+// The copies of a node's moving pods, kept from pass to pass while the node's pod array (replaced when one of its pods
+// changes) lives: a pass simulates most candidates of the pass before.
+const movingPods: ClusterView.MovingPods = new WeakMap()
+
 /**
  * Reads everything a pass decides on, once; `queued` are the nodes of commands under way; `reservedCapacity` is the
  * ReservedCapacity gate; with `capacityBuffer` (the CapacityBuffer gate) every simulation must place the buffers'
@@ -101,10 +105,9 @@ export const snapshot = (
     const cluster = yield* ClusterState
     const now = yield* Clock.currentTimeMillis
     const buffered = options?.capacityBuffer === true
-    // The copies of moving pods live as long as the pass: kept for as long as each pod lived, they held 10 MB at 30,000.
     const view: ClusterView.ClusterView = {
       ...(yield* cluster.view),
-      movingPods: new WeakMap(),
+      movingPods,
       ...(buffered ? { virtualPods: yield* CapacityBufferController.virtualPods } : {})
     }
     const bufferNodes: ReadonlySet<string> = buffered ? yield* cluster.bufferNodes : new Set()

@@ -5,6 +5,7 @@
  */
 import * as Arr from "effect/Array"
 import * as Equivalence from "effect/Equivalence"
+import * as DoNotDisrupt from "../../../api/DoNotDisrupt.ts"
 import * as Labels from "../../../api/Labels.ts"
 import * as Meta from "../../../api/Meta.ts"
 import type { Namespace } from "../../../api/Namespace.ts"
@@ -45,8 +46,8 @@ export interface ClusterView {
    */
   readonly recordedDaemonSetPods?: ReadonlyMap<string, Pod>
   /**
-   * What moves off each node going away (unbound copies of its pods), shared by every simulation over this view (a
-   * disruption pass) and dropped with it; without it, each simulation works it out anew.
+   * What moves off each node going away (unbound copies of its pods), shared by every simulation given the same cache
+   * (the disruption controller's passes); without it, each simulation works it out anew.
    */
   readonly movingPods?: MovingPods
   /** CapacityBuffer virtual pods (CapacityBuffer gate): pending in every pass, so headroom is kept launched. */
@@ -429,8 +430,19 @@ const runningByNode = PodsByNode.make((pod) => !isTerminal(pod))
 /** The creation time given to pods that must move: later than any real pod's. */
 const recreatedAt = "9999-12-31T23:59:59Z"
 
-/** Per node going away (by its array of running pods): the pods that move at `now`, as their controllers recreate them. */
-export type MovingPods = WeakMap<ReadonlyArray<Pod>, { readonly now: number; readonly pods: ReadonlyArray<Pod> }>
+/**
+ * Per node going away (by its array of running pods): the pods that move, as their controllers recreate them, under
+ * which budgets, and from when until when (a do-not-disrupt duration ending changes them).
+ */
+export type MovingPods = WeakMap<
+  ReadonlyArray<Pod>,
+  {
+    readonly budgets: ReadonlyArray<PodDisruptionBudget>
+    readonly from: number
+    readonly until: number
+    readonly pods: ReadonlyArray<Pod>
+  }
+>
 
 /**
  * The pod as its controller will create it anew, unbound: it queues behind the pods already pending (the scheduler
@@ -447,9 +459,10 @@ const recreated = (pod: Pod): Pod => ({
 const withoutNode = (spec: Pod["spec"]): Pod["spec"] => ({ ...spec, nodeName: undefined }) as unknown as Pod["spec"]
 
 /**
- * The node's pods that need a home elsewhere at `now`, recreated; once per node and pass in `cache`, so every
- * simulation that moves them gets the same copies (and what is cached per spec, like requests, with them): asking each
- * pod of each candidate in each of a day's ~10,000 simulations was 5% of a simulated day.
+ * The node's pods that need a home elsewhere at `now`, recreated; once in `cache` while the node's pods, the budgets
+ * and the do-not-disrupt durations that matter stay, so every simulation that moves them gets the same copies (and
+ * what is cached per spec, like requests, with them): asking each pod of each candidate in each of a day's ~10,000
+ * simulations was 5% of a simulated day.
  */
 const movingOff = (
   pods: ReadonlyArray<Pod>,
@@ -458,12 +471,16 @@ const movingOff = (
   cache: MovingPods | undefined
 ): ReadonlyArray<Pod> => {
   const known = cache?.get(pods)
-  if (known !== undefined && known.now === now) return known.pods
+  if (known !== undefined && known.budgets === budgets && known.from <= now && now < known.until) return known.pods
   const moving: Array<Pod> = []
+  // Until the first do-not-disrupt protection still running at `now` ends, the same pods move.
+  let until = Number.POSITIVE_INFINITY
   for (const pod of pods) {
+    const protectedUntil = DoNotDisrupt.protectedUntil(pod)
+    if (protectedUntil !== undefined && protectedUntil > now) until = Math.min(until, protectedUntil)
     if (Reschedulable.notReschedulable(pod, budgets, now) === undefined) moving.push(recreated(pod))
   }
-  cache?.set(pods, { now, pods: moving })
+  cache?.set(pods, { budgets, from: now, until, pods: moving })
   return moving
 }
 

@@ -68,7 +68,7 @@ describe("ClusterView.podSets", () => {
     assert.deepStrictEqual([...sets.boundByNode.keys()], ["node-c"])
   })
 
-  it("a pass's simulations share the moving pods' copies, worked out again for another time", () => {
+  it("simulations share the moving pods' copies while a protection's end or other budgets do not change them", () => {
     const base = viewOf(new Set())
     // b-2 is protected for the first minute after it started (the epoch).
     const protectedPod = boundPod("b-2", "node-b")
@@ -91,9 +91,17 @@ describe("ClusterView.podSets", () => {
     assert.deepStrictEqual(namesOf(first), ["b-1"])
     assert.deepStrictEqual(namesOf(second), ["a-1", "a-2", "b-1"])
     assert.strictEqual(second[2], first[0], "the same copy of b-1")
+    // Until b-2's protection ends, a later pass moves the same pods: the same copies.
+    assert.strictEqual(pass(["node-b"], 59_999)[0], first[0])
     const later = pass(["node-b"], 120_000)
     assert.deepStrictEqual(namesOf(later), ["b-1", "b-2"])
+    assert.notStrictEqual(later[0], first[0])
     assert.isTrue(later.every((pod) => pod.spec.nodeName === undefined))
+    // Other budgets may hold other pods: worked out again.
+    const budgets = { ...base, pods, movingPods, podDisruptionBudgets: [], markedForDeletion: new Set(["node-b"]) }
+    const again = ClusterView.podSets(budgets, wellKnown, ClusterView.volumeContext(budgets), 120_000).pending
+    assert.deepStrictEqual(namesOf(again), ["b-1", "b-2"])
+    assert.notStrictEqual(again[0], later[0])
   })
 
   it("gives every bound pod when no node leaves", () => {
