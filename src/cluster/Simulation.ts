@@ -11,7 +11,6 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import * as TestClock from "effect/testing/TestClock"
 import * as Labels from "../api/Labels.ts"
 import type * as InstanceType from "../cloudprovider/InstanceType.ts"
 import type * as DisruptionLog from "../controllers/disruption/DisruptionLog.ts"
@@ -21,6 +20,7 @@ import type { KubeObject, Resource } from "../kube/Resource.ts"
 import * as Resources from "../kube/Resources.ts"
 import * as ResourceLists from "../scheduling/ResourceLists.ts"
 import * as Scenario from "./Scenario.ts"
+import { VirtualClock } from "./VirtualClock.ts"
 
 /** A snapshot of the cluster (the CLI contract's shape). */
 export interface Snapshot {
@@ -186,6 +186,7 @@ export const run = Effect.fn("Simulation.run")(function* (
   options: { readonly timeline?: boolean } = {}
 ) {
   const kube = yield* KubeClient
+  const clock = yield* VirtualClock
   const start = yield* Clock.currentTimeMillis
   const seconds = (millis: number) => Math.round((millis - start) / 1000)
 
@@ -419,8 +420,8 @@ export const run = Effect.fn("Simulation.run")(function* (
   let elapsed = 0
   const nextMultiple = (step: number) => (Math.floor(elapsed / step) + 1) * step
   // The clock moves a virtual hour at a time (a sample interval with a timeline), so a long run can show how far it
-  // got; the TestClock wakes the same sleepers in the same order as in one move (each wake runs to idle), so the report
-  // is the same.
+  // got; the virtual clock wakes the same sleepers in the same order as in one move (each wake runs to idle), so the
+  // report is the same.
   const advanceTo = (offset: number) =>
     Effect.gen(function* () {
       while (offset > elapsed) {
@@ -429,7 +430,7 @@ export const run = Effect.fn("Simulation.run")(function* (
           nextMultiple(progressStep),
           timeline === undefined ? Number.POSITIVE_INFINITY : nextMultiple(interval)
         )
-        yield* TestClock.adjust(next - elapsed)
+        yield* clock.adjust(next - elapsed)
         elapsed = next
         if (next === offset || next % progressStep === 0) yield* reportProgress
         // The point at `offset` itself is taken with the snapshot there, once the cluster has settled.

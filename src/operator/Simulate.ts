@@ -12,12 +12,12 @@ import * as Path from "effect/Path"
 import * as References from "effect/References"
 import * as Result from "effect/Result"
 import * as Scheduler from "effect/Scheduler"
-import * as TestClock from "effect/testing/TestClock"
 import * as Duration from "../api/Duration.ts"
 import * as Catalog from "../cloudprovider/Catalog.ts"
 import type * as InstanceType from "../cloudprovider/InstanceType.ts"
 import * as Scenario from "../cluster/Scenario.ts"
 import * as Simulation from "../cluster/Simulation.ts"
+import { VirtualClock } from "../cluster/VirtualClock.ts"
 import * as DisruptionLog from "../controllers/disruption/DisruptionLog.ts"
 import type { KubeClient } from "../kube/KubeClient.ts"
 import type * as AwsWorld from "./AwsWorld.ts"
@@ -152,41 +152,6 @@ const withoutCallSites = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effec
       })
   )
 
-/**
- * The fibers' dispatcher for a simulation. Effect's default gives each batch of fiber work an event-loop turn
- * (setImmediate: 245,000 turns in a simulated day); here the batches of every dispatcher wait in one queue, in the
- * order they came. A microtask runs the batches queued so far, and every 256th time an event-loop turn does, so a
- * signal (Ctrl-C) or I/O is never starved. One queue keeps the order across dispatchers whichever runs it, so the
- * fibers run in the same order, and the report is the same, as on the default.
- */
-export const simulationScheduler = (): Scheduler.Scheduler => {
-  const queue: Array<{ readonly run: () => void; cancelled: boolean }> = []
-  let scheduled = false
-  let runs = 0
-  const schedule = () => {
-    scheduled = true
-    if (++runs % 256 === 0) setImmediate(runQueued)
-    else queueMicrotask(runQueued)
-  }
-  const runQueued = () => {
-    // What these batches queue waits for the next run, which lets the event loop in now and then.
-    for (let count = queue.length; count > 0; count--) {
-      const next = queue.shift()!
-      if (!next.cancelled) next.run()
-    }
-    if (queue.length > 0) schedule()
-    else scheduled = false
-  }
-  return new Scheduler.MixedScheduler("async", (run) => {
-    const entry = { run, cancelled: false }
-    queue.push(entry)
-    if (!scheduled) schedule()
-    return () => {
-      entry.cancelled = true
-    }
-  })
-}
-
 /** Runs the command: read the scenario, simulate, render. */
 export const run = Effect.fn("Simulate.run")(function* (
   environment: Environment,
@@ -264,7 +229,7 @@ export const run = Effect.fn("Simulate.run")(function* (
   const html = options.output === "html" || options.report !== undefined
   const run = yield* Effect.gen(function* () {
     // The cluster starts at the scenario's start time, so every timestamp it writes is on the virtual clock.
-    yield* TestClock.setTime(start)
+    yield* (yield* VirtualClock).setTime(start)
     return yield* Simulation.run(
       scenario,
       Manifests.objects(manifests).map(({ resource, object }) => ({ resource, object })),
@@ -274,11 +239,10 @@ export const run = Effect.fn("Simulate.run")(function* (
     ).pipe(Effect.provide(cluster), Effect.provideService(DisruptionLog.DisruptionLog, log.service))
   }).pipe(
     showingProgress(options.terminal),
-    Effect.provide(TestClock.layer({ warningDelay: "1 hour" })),
-    // Nothing reads the spans of a simulation: one per Effect.fn call, timed on the TestClock (0.4% of a simulated
+    Effect.provide(VirtualClock.layer),
+    // Nothing reads the spans of a simulation: one per Effect.fn call, timed on the virtual clock (0.4% of a simulated
     // day). Switching them off changes no decision: spans take no part in the fibers' interleaving.
     Effect.provideService(References.TracerEnabled, false),
-    Effect.provideService(Scheduler.Scheduler, simulationScheduler()),
     // A fiber runs until it waits, not until it has run MaxOpsBeforeYield operations: with that budget, where a long
     // run was cut off, and so which fibers ran first at one virtual instant, depended on how many operations the code
     // took, and a change that only saved work (decoding an object once) launched three more nodes in a simulated day.

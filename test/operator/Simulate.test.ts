@@ -341,40 +341,6 @@ ${scenarioDocument(`  duration: 10m${start}
     })
   )
 
-  it("runs every dispatcher's batches in the order they came, and lets the event loop in now and then", async () => {
-    const scheduler = Simulate.simulationScheduler()
-    const dispatchers = [scheduler.makeDispatcher(), scheduler.makeDispatcher()] as const
-    let turns = 0
-    const countTurns = () => {
-      turns++
-      if (turns < 10_000) setImmediate(countTurns)
-    }
-    setImmediate(countTurns)
-    // Step n runs on one dispatcher and queues step n + 1 on the other, then a leaf on its own: busy fibers on two
-    // dispatchers. In the order the batches came, each leaf runs after the next step.
-    const last = 2_999
-    const ran: Array<string> = []
-    await new Promise<void>((resolve) => {
-      const step = (n: number) => () => {
-        ran.push(`s${n}`)
-        if (n === last) return
-        dispatchers[(n + 1) % 2]!.scheduleTask(step(n + 1), 0)
-        dispatchers[n % 2]!.scheduleTask(() => {
-          ran.push(`b${n}`)
-          if (n === last - 1) resolve()
-        }, 0)
-      }
-      dispatchers[0].scheduleTask(step(0), 0)
-    })
-    const expected = ["s0", "s1"]
-    for (let n = 1; n < last; n++) expected.push(`b${n - 1}`, `s${n + 1}`)
-    expected.push(`b${last - 1}`)
-    assert.deepStrictEqual(ran, expected)
-    // Every 256th run of the queue waits for an event-loop turn, where the other immediates run too.
-    assert.isAtLeast(turns, 5)
-    turns = 10_000
-  })
-
   it.live("costs Σ node-hours × offering price", () =>
     Effect.gen(function* () {
       // Two offerings of one instance type, priced for arithmetic by hand.
