@@ -11,7 +11,7 @@ import * as Meta from "../../../api/Meta.ts"
 import type { Namespace } from "../../../api/Namespace.ts"
 import type { Node } from "../../../api/Node.ts"
 import type { NodeClaim } from "../../../api/NodeClaim.ts"
-import { isTerminal, type Pod } from "../../../api/Pod.ts"
+import { isTerminal, keyOf, type Pod } from "../../../api/Pod.ts"
 import type { PodDisruptionBudget } from "../../../api/PodDisruptionBudget.ts"
 import type * as Storage from "../../../api/Storage.ts"
 import * as Taints from "../../../api/Taints.ts"
@@ -55,7 +55,7 @@ export interface ClusterView {
 }
 
 /** `namespace/name` of a pod. */
-export const podKey = (pod: Pod): string => `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`
+export const podKey = keyOf
 
 const isDaemonSetPod = (pod: Pod) => pod.metadata.ownerReferences?.some((owner) => owner.kind === "DaemonSet") ?? false
 

@@ -15,7 +15,7 @@ import * as Equivalence from "effect/Equivalence"
 import * as Labels from "../../../api/Labels.ts"
 import type { Namespace } from "../../../api/Namespace.ts"
 import type { NodePool } from "../../../api/NodePool.ts"
-import type { Pod } from "../../../api/Pod.ts"
+import { keyOf, type Pod } from "../../../api/Pod.ts"
 import type { TaintLike } from "../../../api/Taints.ts"
 import * as InstanceType from "../../../cloudprovider/InstanceType.ts"
 import * as HostPorts from "../../../scheduling/HostPorts.ts"
@@ -155,7 +155,7 @@ class ReservedOfferingError {
 }
 
 /** `namespace/name` of a pod. */
-export const podKey = (pod: Pod): string => `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`
+export const podKey = keyOf
 
 // -- Per-pod data ------------------------------------------------------------------------------------------------
 

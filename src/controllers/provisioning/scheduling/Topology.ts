@@ -16,6 +16,7 @@ import type { Namespace } from "../../../api/Namespace.ts"
 import {
   hasRequiredAntiAffinity,
   isActive,
+  keyOf,
   type Pod,
   type PodAffinityTerm,
   type TopologySpreadConstraint
@@ -157,17 +158,6 @@ export interface TopologyInput {
   readonly respectPreferences: boolean
 }
 
-// Pods are immutable and every simulation of a disruption pass walks the same bound pods: build each key once.
-const podKeys = new WeakMap<Pod, string>()
-const podKeyOf = (pod: Pod): string => {
-  let key = podKeys.get(pod)
-  if (key === undefined) {
-    key = `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`
-    podKeys.set(pod, key)
-  }
-  return key
-}
-
 const noGroups: ReadonlyArray<Group> = []
 
 /** The topology of one scheduling simulation. */
@@ -196,12 +186,12 @@ export class Topology {
     for (const pod of scan ? boundPodsOf(input) : []) {
       const terms = pod.spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution
       if (terms === undefined || terms.length === 0) continue
-      if (!isActive(pod) || input.excluded.has(podKeyOf(pod))) continue
+      if (!isActive(pod) || input.excluded.has(keyOf(pod))) continue
       const node = pod.spec.nodeName === undefined ? undefined : input.nodes.get(pod.spec.nodeName)
       if (node === undefined) continue
       for (const term of terms) {
         const group = this.inverseGroup(pod, term)
-        group.owners.add(podKeyOf(pod))
+        group.owners.add(keyOf(pod))
         for (const domain of this.domainsOf(node.requirements, term.topologyKey, pod.spec.nodeName))
           group.record(domain)
       }
@@ -681,7 +671,7 @@ export class Topology {
     if (byNode !== undefined) return
     for (const pod of boundPodsOf(this.input)) {
       if (!group.selects(pod.metadata.namespace ?? "default", pod.metadata.labels)) continue
-      if (!isActive(pod) || this.input.excluded.has(podKeyOf(pod))) continue
+      if (!isActive(pod) || this.input.excluded.has(keyOf(pod))) continue
       const node = pod.spec.nodeName === undefined ? undefined : this.input.nodes.get(pod.spec.nodeName)
       if (node === undefined || (group.kind === "spread" && !group.countsNode(node))) continue
       const domains = this.domainsOf(node.requirements, group.key, pod.spec.nodeName)
