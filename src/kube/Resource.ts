@@ -6,6 +6,7 @@ import type * as Effect from "effect/Effect"
 import type * as Schema from "effect/Schema"
 import * as Decode from "../api/Decode.ts"
 import type { ObjectMeta } from "../api/Meta.ts"
+import { isObject } from "./Json.ts"
 import * as Patch from "./Patch.ts"
 
 /** An object with Kubernetes metadata. */
@@ -88,7 +89,13 @@ export const make = <
       if (fields === undefined || before === undefined) return validate(input)
       const old = previous as Readonly<Record<string, unknown>>
       const next = input as Readonly<Record<string, unknown>>
-      const changed = fields.names.filter((name) => old[name] !== next[name] && !Patch.deepEqual(old[name], next[name]))
+      const metadata = newVersionOf(old.metadata, next.metadata, before.metadata)
+      const changed = fields.names.filter(
+        (name) =>
+          old[name] !== next[name] &&
+          !(name === "metadata" && metadata !== undefined) &&
+          !Patch.deepEqual(old[name], next[name])
+      )
       const result = fields.of(changed)(
         Object.fromEntries(changed.flatMap((name) => (name in next ? [[name, next[name]]] : [])))
       )
@@ -96,6 +103,10 @@ export const make = <
       // In the schema's field order, as decoding the whole object gives them.
       const value: Record<string, unknown> = {}
       for (const name of fields.names) {
+        if (name === "metadata" && metadata !== undefined) {
+          value[name] = metadata
+          continue
+        }
         const source = changed.includes(name) ? result.value : before
         if (name in source) value[name] = source[name]
       }
@@ -103,6 +114,25 @@ export const make = <
       return []
     }
   }
+}
+
+/**
+ * The decoded metadata of a new version whose metadata differs from the previous version's in its resourceVersion
+ * alone, which the server sets on every write: the previous decoded value with the new version (in its place, so the
+ * fields keep the schema's order). Undefined when anything else changed, which is then checked by the schema.
+ */
+const newVersionOf = (old: unknown, next: unknown, decodedOld: unknown): object | undefined => {
+  if (!isObject(old) || !isObject(next) || !isObject(decodedOld)) return undefined
+  if (!("resourceVersion" in old) || !("resourceVersion" in decodedOld)) return undefined
+  const version = next.resourceVersion
+  if (typeof version !== "string") return undefined
+  const keys = Object.keys(next)
+  if (keys.length !== Object.keys(old).length) return undefined
+  for (const key of keys) {
+    if (key === "resourceVersion" || old[key] === next[key]) continue
+    if (!(key in old) || !Patch.deepEqual(old[key], next[key])) return undefined
+  }
+  return { ...decodedOld, resourceVersion: version }
 }
 
 /** `namespace/name` for namespaced objects, `name` otherwise: the key of a cache or a work queue. */

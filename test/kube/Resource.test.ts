@@ -33,6 +33,32 @@ const counting = () => {
   return { count, resource }
 }
 
+// A kind whose metadata decoding counts itself (through its name).
+const countingMetadata = () => {
+  const count = { decodes: 0 }
+  const name = Schema.String.pipe(
+    Schema.decodeTo(Schema.String, {
+      decode: SchemaGetter.transform((value: string) => {
+        count.decodes++
+        return value
+      }),
+      encode: SchemaGetter.transform((value: string) => value)
+    })
+  )
+  const resource = Resource.make({
+    group: "example.dev",
+    version: "v1",
+    kind: "Gadget",
+    plural: "gadgets",
+    namespaced: false,
+    schema: Schema.Struct({
+      metadata: Schema.Struct({ ...ObjectMeta.fields, name: Schema.optionalKey(name) }),
+      status: Schema.optionalKey(Schema.Struct({ phase: Schema.String }))
+    })
+  })
+  return { count, resource }
+}
+
 const widget = (size: unknown) => ({ metadata: { name: "w" }, spec: { size } })
 
 describe("Resource.decodeStoredUnsafe", () => {
@@ -113,6 +139,32 @@ describe("Resource.validateChange", () => {
     assert.deepStrictEqual(
       resource.validateChange(stored, grown).map((problem) => problem.field),
       ["spec.size"]
+    )
+  })
+
+  it("metadata that differs in its resourceVersion alone is not checked again, and decodes as checking it would", () => {
+    const { count, resource } = countingMetadata()
+    const labelled = { metadata: { name: "w", labels: { app: "web" }, resourceVersion: "1" } }
+    assert.deepStrictEqual(resource.validate(labelled), [])
+    const update = {
+      ...labelled,
+      metadata: { ...labelled.metadata, resourceVersion: "2" },
+      status: { phase: "Running" }
+    }
+    assert.deepStrictEqual(resource.validateChange(labelled, update), [])
+    assert.strictEqual(count.decodes, 1)
+    const value = resource.decodeStoredUnsafe(update)
+    // Taken from the previous decoded value, not decoded anew.
+    assert.strictEqual(value.metadata.labels, resource.decodeStoredUnsafe(labelled).metadata.labels)
+    assert.strictEqual(value.metadata.resourceVersion, "2")
+    const full = countingMetadata().resource
+    assert.deepStrictEqual(full.validate(update), [])
+    assert.strictEqual(JSON.stringify(value), JSON.stringify(full.decodeStoredUnsafe(update)))
+    // Anything else in metadata is checked.
+    const relabelled = { ...update, metadata: { ...update.metadata, labels: { app: 5 }, resourceVersion: "3" } }
+    assert.deepStrictEqual(
+      resource.validateChange(update, relabelled).map((problem) => problem.field),
+      ["metadata.labels.app"]
     )
   })
 
