@@ -112,11 +112,12 @@ const isStaticAndLive = (nodePool: NodePoolApi.NodePool | undefined, cloud: Clou
   nodePool.metadata.deletionTimestamp === undefined &&
   NodeClasses.isManaged(nodePool, cloud)
 
+// Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
 /**
  * The ready static NodePools with their instance types: disruption's candidates come from every managed NodePool
  * (upstream BuildNodePoolMap), while the provisioner's list leaves static ones out.
  */
-export const readyNodePools = Effect.fn("StaticCapacity.readyNodePools")(function* () {
+export const readyNodePools = Effect.fnUntraced(function* () {
   const cloud = yield* CloudProvider
   const informer = yield* InformerCache.informer(Resources.NodePools)
   yield* informer.synced

@@ -140,11 +140,9 @@ export const makeWith = Effect.fn("Termination.makeWith")(function* (
       { discard: true }
     )
 
+  // Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
   /** The termination time of the first NodeClaim, announced on the Node; undefined without one. */
-  const terminationTime = Effect.fn("Termination.terminationTime")(function* (
-    node: Node,
-    claims: ReadonlyArray<NodeClaim>
-  ) {
+  const terminationTime = Effect.fnUntraced(function* (node: Node, claims: ReadonlyArray<NodeClaim>) {
     const annotation = claims[0]?.metadata.annotations?.[Labels.NodeClaimTerminationTimestampAnnotation]
     if (annotation === undefined) return undefined
     yield* publisher.publish(
@@ -157,8 +155,9 @@ export const makeWith = Effect.fn("Termination.makeWith")(function* (
     return parsed
   })
 
+  // Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
   /** Taints and labels the Node (optimistic lock); returns it as written. */
-  const taint = Effect.fn("Termination.taint")(function* (node: Node) {
+  const taint = Effect.fnUntraced(function* (node: Node) {
     const taints = node.spec.taints ?? []
     const tainted = withTaint(taints, Taints.DisruptedNoSchedule)
     const labelled = node.metadata.labels?.[Labels.ExcludeFromExternalLoadBalancers] === "karpenter"
@@ -181,11 +180,12 @@ export const makeWith = Effect.fn("Termination.makeWith")(function* (
     return written
   })
 
+  // Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
   /**
    * Deletes the pods whose time has come under the node's termination time (upstream `DeleteExpiringPods`); returns
    * how long until the next one's time, if any.
    */
-  const deleteExpiringPods = Effect.fn("Termination.deleteExpiringPods")(function* (
+  const deleteExpiringPods = Effect.fnUntraced(function* (
     candidates: ReadonlyArray<Pod>,
     terminationAt: number | undefined,
     now: number
@@ -219,8 +219,9 @@ export const makeWith = Effect.fn("Termination.makeWith")(function* (
     return next
   })
 
+  // Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
   /** Upstream `Terminator.Drain`. */
-  const drain = Effect.fn("Termination.drain")(function* (node: Node, terminationAt: number | undefined) {
+  const drain = Effect.fnUntraced(function* (node: Node, terminationAt: number | undefined) {
     const now = yield* Clock.currentTimeMillis
     const waiting = (yield* podsOf(node)).filter((pod) => Pods.isWaitingEviction(pod, now))
     const nextDeletion = yield* deleteExpiringPods(
@@ -295,7 +296,8 @@ export const makeWith = Effect.fn("Termination.makeWith")(function* (
     yield* Effect.logInfo("deleted node")
   })
 
-  const finalize = Effect.fn("Termination.finalize")(function* (found: Node) {
+  // Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
+  const finalize = Effect.fnUntraced(function* (found: Node) {
     const claims = yield* nodeClaimsOf(found)
     yield* deleteNodeClaims(claims)
     const terminationAt = yield* terminationTime(found, claims)

@@ -47,7 +47,8 @@ export const make = Effect.gen(function* () {
   const events = yield* EventRecorder
   const nodes = yield* InformerCache.informer(Resources.Nodes)
 
-  const check = Effect.fn("Consistency.check")(function* (claim: NodeClaim) {
+  // Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
+  const check = Effect.fnUntraced(function* (claim: NodeClaim) {
     if (claim.metadata.deletionTimestamp !== undefined) return Result.done
     if (!Conditions.isTrue(claim.status?.conditions, ConditionTypes.Initialized)) return Result.requeueAfter(recheck)
     const [node] = yield* nodes.byIndex(Indices.nodeProviderID, claim.status?.providerID)

@@ -101,11 +101,12 @@ export const instanceTypeDrift = (
   return compatible ? undefined : ConditionTypes.InstanceTypeNotFound
 }
 
+// Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
 /**
  * Why a NodeClaim drifted, in upstream's order: static fields, requirements, instance type and offerings, then the
  * cloud provider's `isDrifted`; undefined when it has not.
  */
-export const driftReason = Effect.fn("NodeClaimDisruption.driftReason")(function* (
+export const driftReason = Effect.fnUntraced(function* (
   nodePool: NodePool,
   nodeClaim: NodeClaim
 ): Effect.fn.Return<DriftReason | undefined, CloudProviderError, CloudProvider> {
@@ -228,7 +229,8 @@ export const make = Effect.gen(function* () {
     }
   })
 
-  const reconcile = Effect.fn("NodeClaimDisruption.reconcile")(function* (claim: NodeClaim) {
+  // Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
+  const reconcile = Effect.fnUntraced(function* (claim: NodeClaim) {
     if (!NodeClasses.supports(cloud, claim.spec.nodeClassRef)) return Result.done
     if (claim.metadata.deletionTimestamp !== undefined) return Result.done
     const nodePoolName = claim.metadata.labels?.[Labels.NodePool]

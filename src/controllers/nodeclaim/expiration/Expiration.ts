@@ -45,7 +45,8 @@ export const make = Effect.gen(function* () {
   // record the expiration twice.
   const expired = new Map<string, string>()
 
-  const reconcile = Effect.fn("Expiration.reconcile")(function* (claim: NodeClaim) {
+  // Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
+  const reconcile = Effect.fnUntraced(function* (claim: NodeClaim) {
     if (!NodeClasses.supports(cloud, claim.spec.nodeClassRef)) return Result.done
     if (claim.metadata.deletionTimestamp !== undefined) return Result.done
     const expiresAt = expirationTime(claim)

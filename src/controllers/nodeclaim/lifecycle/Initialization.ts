@@ -60,7 +60,8 @@ export const pending = (claim: NodeClaim, node: Node): Pending | undefined => {
  * Initialized from {@link pending} and stops; the Node's changes (watched) bring it back.
  */
 export const make = (deps: Step.Deps) =>
-  Effect.fn("Initialization.reconcile")(function* (claim: NodeClaim) {
+  // Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
+  Effect.fnUntraced(function* (claim: NodeClaim) {
     const conditions = claim.status?.conditions
     if (
       !Conditions.isTrue(conditions, ConditionTypes.Registered) ||

@@ -82,7 +82,8 @@ export const failedCondition = (error: LaunchError): Conditions.Input =>
 export const make = (deps: Step.Deps) => {
   const { kube, cloud, events } = deps
   const cache = makeCache()
-  return Effect.fn("Launch.reconcile")(function* (claim: NodeClaim) {
+  // Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
+  return Effect.fnUntraced(function* (claim: NodeClaim) {
     if (Conditions.isTrue(claim.status?.conditions, ConditionTypes.Launched)) return Step.proceed(claim)
     const uid = claim.metadata.uid
     const cached = cache.get(uid, yield* Clock.currentTimeMillis)

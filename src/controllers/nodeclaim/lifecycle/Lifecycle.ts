@@ -41,7 +41,8 @@ export const make = Effect.gen(function* () {
   // Upstream runs Launch, Registration, Initialization and Liveness on one in-memory NodeClaim and writes it once.
   // Each step here writes as it goes, so the pass ends at the first step that acted or waits (its requeue brings the
   // next step, on the NodeClaim as written); Liveness runs every pass, as upstream, and the soonest requeue wins.
-  const reconcile = Effect.fn("Lifecycle.reconcile")(function* (claim: NodeClaim) {
+  // Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
+  const reconcile = Effect.fnUntraced(function* (claim: NodeClaim) {
     if (claim.metadata.deletionTimestamp !== undefined) return Step.resultOf(yield* finalization(claim))
     if (!Step.hasFinalizer(claim)) {
       yield* kube.patch(Resources.NodeClaims, claim.metadata.name ?? "", {

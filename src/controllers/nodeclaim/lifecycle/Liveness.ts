@@ -49,7 +49,8 @@ export const failure = (claim: NodeClaim): { readonly reason: string; readonly m
  * marks the NodePool (only while NodeRegistrationHealthy is Unknown), records the disruption and deletes the NodeClaim.
  */
 export const make = (deps: Step.Deps) =>
-  Effect.fn("Liveness.reconcile")(function* (claim: NodeClaim) {
+  // Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
+  Effect.fnUntraced(function* (claim: NodeClaim) {
     const remaining = remainingMillis(claim, yield* Clock.currentTimeMillis)
     if (remaining === undefined) return Step.proceed(claim)
     if (remaining > 0) return Step.stop(claim, Result.requeueAfter(Duration.millis(remaining)))

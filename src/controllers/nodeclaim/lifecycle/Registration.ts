@@ -61,7 +61,8 @@ export const nodePatch = (claim: NodeClaim, node: Node) => {
  * requeue, for Initialization to run on the NodeClaim as written.
  */
 export const make = (deps: Step.Deps) =>
-  Effect.fn("Registration.reconcile")(function* (claim: NodeClaim) {
+  // Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
+  Effect.fnUntraced(function* (claim: NodeClaim) {
     if (Conditions.isTrue(claim.status?.conditions, ConditionTypes.Registered)) return Step.proceed(claim)
     const found = yield* deps.nodesOf(claim)
     const nodePool = claim.metadata.labels?.[Labels.NodePool]

@@ -76,7 +76,8 @@ export const make = Effect.gen(function* () {
       found.length === 1 ? found[0] : undefined
     )
 
-  const reconcile = Effect.fn("PodEvents.reconcile")(function* (pod: Pod) {
+  // Untraced: called thousands of times a simulated day; a span and call frame each cost 1.5 µs.
+  const reconcile = Effect.fnUntraced(function* (pod: Pod) {
     const nodeName = nodeNameOf(pod)
     if (nodeName === "" || isOwnedByDaemonSet(pod)) return Result.done
     // The controller waits for the pod informer only; the lookups need these caches filled too.
