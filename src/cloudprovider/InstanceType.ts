@@ -298,11 +298,20 @@ export const nodePrice = (
   nodeLabels: Readonly<Record<string, string>>,
   wellKnown: ReadonlySet<string> = Labels.WellKnownLabels
 ): number | undefined => {
+  const known = nodePrices.get(nodeLabels)
+  if (known !== undefined && known.instanceType === instanceType && known.wellKnown === wellKnown) return known.price
   const requirements = Requirements.fromLabels(nodeLabels)
   let cheapest: number | undefined
   for (const offering of instanceType.offerings) {
     if (!Requirements.isCompatible(requirements, offering.requirements, { allowUndefined: wellKnown })) continue
     if (cheapest === undefined || offering.price < cheapest) cheapest = offering.price
   }
+  nodePrices.set(nodeLabels, { instanceType, wellKnown, price: cheapest })
   return cheapest
 }
+
+// Disruption prices every candidate in every pass: a node's (immutable) labels keep their price for the same type.
+const nodePrices = new WeakMap<
+  Readonly<Record<string, string>>,
+  { readonly instanceType: InstanceType; readonly wellKnown: ReadonlySet<string>; readonly price: number | undefined }
+>()

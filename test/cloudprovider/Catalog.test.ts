@@ -230,5 +230,14 @@ describe("InstanceType", () => {
     )
     // Gone from the catalogue: no price.
     assert.isUndefined(InstanceType.nodePrice(dual, { ...node(Labels.CapacityTypeSpot), [Labels.Zone]: "b" }))
+    // The same node labels priced against another type: that type's price, not the one kept for the first.
+    const labels = node(Labels.CapacityTypeOnDemand)
+    assert.strictEqual(InstanceType.nodePrice(dual, labels), 0.3)
+    const dearer = {
+      ...dual,
+      offerings: dual.offerings.map((offering) => ({ ...offering, price: offering.price * 2 }))
+    }
+    assert.strictEqual(InstanceType.nodePrice(dearer, labels), 0.6)
+    assert.strictEqual(InstanceType.nodePrice(dual, labels), 0.3)
   })
 })

@@ -63,13 +63,37 @@ export const staticDrift = (nodePool: NodePool, nodeClaim: NodeClaim): DriftReas
  * compatible with the NodePool's requirements (every key the NodePool constrains, except by NotIn/DoesNotExist, is a
  * label of the NodeClaim, with an allowed value).
  */
-export const requirementsDrift = (nodePool: NodePool, nodeClaim: NodeClaim): DriftReason | undefined =>
-  Requirements.isCompatible(
-    Requirements.fromLabels(nodeClaim.metadata.labels),
-    Requirements.fromNodeSelectorRequirements(nodePool.spec.template.spec.requirements)
+export const requirementsDrift = (nodePool: NodePool, nodeClaim: NodeClaim): DriftReason | undefined => {
+  const labels = nodeClaim.metadata.labels ?? noLabels
+  const required = nodePool.spec.template.spec.requirements
+  const known = requirementsDrifts.get(labels)
+  if (known !== undefined && known.required === required) return known.drift
+  const drift = Requirements.isCompatible(
+    Requirements.fromLabels(labels),
+    Requirements.fromNodeSelectorRequirements(required)
   )
     ? undefined
     : ConditionTypes.RequirementsDrifted
+  requirementsDrifts.set(labels, { required, drift })
+  return drift
+}
+
+// Every NodeClaim is checked for drift on each of its reconciles (12,000 in a simulated day), its labels and its
+// NodePool's requirements mostly unchanged: the answer is kept per labels object, for the requirements and
+// instance types it was given.
+const noLabels: Readonly<Record<string, string>> = {}
+const requirementsDrifts = new WeakMap<
+  Readonly<Record<string, string>>,
+  { readonly required: NodePool["spec"]["template"]["spec"]["requirements"]; readonly drift: DriftReason | undefined }
+>()
+const instanceTypeDrifts = new WeakMap<
+  Readonly<Record<string, string>>,
+  {
+    readonly instanceTypes: ReadonlyArray<InstanceType>
+    readonly wellKnown: ReadonlySet<string>
+    readonly drift: DriftReason | undefined
+  }
+>()
 
 /**
  * Instance-type drift (upstream `instanceTypeNotFound`): the NodeClaim's instance type is not among the NodePool's,
@@ -81,7 +105,19 @@ export const instanceTypeDrift = (
   nodeClaim: NodeClaim,
   wellKnown: ReadonlySet<string> = Labels.WellKnownLabels
 ): DriftReason | undefined => {
-  const labels = nodeClaim.metadata.labels ?? {}
+  const labels = nodeClaim.metadata.labels ?? noLabels
+  const known = instanceTypeDrifts.get(labels)
+  if (known !== undefined && known.instanceTypes === instanceTypes && known.wellKnown === wellKnown) return known.drift
+  const drift = offeringDrift(instanceTypes, labels, wellKnown)
+  instanceTypeDrifts.set(labels, { instanceTypes, wellKnown, drift })
+  return drift
+}
+
+const offeringDrift = (
+  instanceTypes: ReadonlyArray<InstanceType>,
+  labels: Readonly<Record<string, string>>,
+  wellKnown: ReadonlySet<string>
+): DriftReason | undefined => {
   const instanceType = instanceTypes.find((candidate) => candidate.name === (labels[Labels.InstanceType] ?? ""))
   if (instanceType === undefined) return ConditionTypes.InstanceTypeNotFound
   let requirements = Requirements.fromLabels(labels)

@@ -1,10 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import * as Fake from "../../../../layers/cloudprovider/fake/FakeCloudProvider.ts"
 import * as FakeInstanceTypes from "../../../../layers/cloudprovider/fake/InstanceTypes.ts"
 import * as ConditionTypes from "../../../../src/api/Conditions.ts"
 import * as Labels from "../../../../src/api/Labels.ts"
+import * as NodePoolApi from "../../../../src/api/NodePool.ts"
 import * as CloudProvider from "../../../../src/cloudprovider/CloudProvider.ts"
 import * as InstanceType from "../../../../src/cloudprovider/InstanceType.ts"
 import * as Disruption from "../../../../src/controllers/nodeclaim/disruption/DisruptionConditions.ts"
@@ -13,6 +15,7 @@ import * as Hash from "../../../../src/controllers/nodepool/hash/Hash.ts"
 import * as Conditions from "../../../../src/controllers/StatusConditions.ts"
 import { KubeClient } from "../../../../src/kube/KubeClient.ts"
 import * as Resources from "../../../../src/kube/Resources.ts"
+import { nodePool } from "../../support.ts"
 import {
   advance,
   conditionOf,
@@ -387,5 +390,27 @@ describe("Disruption (pure)", () => {
       Disruption.instanceTypeDrift([type], spot, FakeInstanceTypes.wellKnownLabels),
       ConditionTypes.InstanceTypeNotFound
     )
+    // Kept per labels object, for the instance types it was asked about: the type gone, the answer changes.
+    assert.strictEqual(
+      Disruption.instanceTypeDrift([], claim, FakeInstanceTypes.wellKnownLabels),
+      ConditionTypes.InstanceTypeNotFound
+    )
+    assert.isUndefined(Disruption.instanceTypeDrift([type], claim, FakeInstanceTypes.wellKnownLabels))
+  })
+
+  it("requirements drift is worked out again when the NodePool's requirements change, not the NodeClaim", () => {
+    const claim = {
+      apiVersion: "karpenter.sh/v1",
+      kind: "NodeClaim",
+      metadata: { name: "nc", labels: { [Labels.Zone]: "z1" } },
+      spec: { nodeClassRef: { group: "g", kind: "k", name: "n" }, requirements: [], expireAfter: "720h" }
+    } as const
+    const pool = (zones: ReadonlyArray<string>) =>
+      Schema.decodeUnknownSync(NodePoolApi.NodePool)(
+        nodePool("default", { requirements: [{ key: Labels.Zone, operator: "In", values: zones }] })
+      )
+    assert.isUndefined(Disruption.requirementsDrift(pool(["z1", "z2"]), claim))
+    assert.strictEqual(Disruption.requirementsDrift(pool(["z2"]), claim), ConditionTypes.RequirementsDrifted)
+    assert.isUndefined(Disruption.requirementsDrift(pool(["z1"]), claim))
   })
 })
