@@ -311,7 +311,9 @@ export const run = Effect.fn("Simulation.run")(function* (
         pending.push(podKey(pod))
         continue
       }
-      podsByNode.set(node, [...(podsByNode.get(node) ?? []), podKey(pod)])
+      const onNode = podsByNode.get(node)
+      if (onNode === undefined) podsByNode.set(node, [podKey(pod)])
+      else onNode.push(podKey(pod))
     }
     const nodes = byName((yield* kube.list(Resources.Nodes)).items).map((node) => {
       const labels = node.metadata.labels ?? {}

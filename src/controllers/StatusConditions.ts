@@ -61,8 +61,13 @@ const timeOf = (condition: Condition): number => {
 }
 
 /** The condition of `type`, if present. */
-export const get = (conditions: ReadonlyArray<Condition> | undefined, type: string): Condition | undefined =>
-  conditions?.find((condition) => condition.type === type)
+export const get = (conditions: ReadonlyArray<Condition> | undefined, type: string): Condition | undefined => {
+  // A loop, not `find`: asked of every NodeClaim in every disruption pass, its closure was 1% of a simulated day's
+  // allocation.
+  if (conditions === undefined) return undefined
+  for (const condition of conditions) if (condition.type === type) return condition
+  return undefined
+}
 
 /** Whether the condition of `type` is True. */
 export const isTrue = (conditions: ReadonlyArray<Condition> | undefined, type: string): boolean =>

@@ -541,8 +541,13 @@ export const matchesRequirement = (req: Requirement, labels: Labels | undefined)
 }
 
 /** Whether the selector selects an object with `labels` (undefined labels are no labels). */
-export const matches = (selector: Selector, labels: Labels | undefined): boolean =>
-  selector._tag === "Requirements" && selector.requirements.every((req) => matchesRequirement(req, labels))
+export const matches = (selector: Selector, labels: Labels | undefined): boolean => {
+  if (selector._tag !== "Requirements") return false
+  // A loop, not `every`: topology and watches match selectors millions of times a simulated day, and the closure was
+  // 2% of its allocation.
+  for (const req of selector.requirements) if (!matchesRequirement(req, labels)) return false
+  return true
+}
 
 /** The string form of one requirement (upstream `Requirement.String`). */
 export const formatRequirement = (req: Requirement): string => {

@@ -186,7 +186,8 @@ export const make = (options?: Options) =>
       // Upstream GetCandidates: a node that something protects says why (DisruptionBlocked, its repeats dropped for 2 minutes).
       const outcomes = Planner.outcomes(state, "graceful")
       let protectionEnds = Number.POSITIVE_INFINITY
-      for (const [index, node] of state.stateNodes.entries()) {
+      for (let index = 0; index < state.stateNodes.length; index++) {
+        const node = state.stateNodes[index]!
         const outcome = outcomes[index]!
         if ("blocked" in outcome && outcome.blocked !== undefined) {
           if (outcome.protectedUntil !== undefined) protectionEnds = Math.min(protectionEnds, outcome.protectedUntil)

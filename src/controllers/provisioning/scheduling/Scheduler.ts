@@ -602,8 +602,12 @@ class NodeClaimsByPodCount {
   grew(claim: SimulatedNodeClaim): void {
     const bucket = this.buckets[claim.pods.length - 1]
     if (bucket !== undefined) {
+      // Shifted by hand: `splice` returns an array of what it removes, one per pod placed on a new NodeClaim.
       const at = bucket.indexOf(claim)
-      if (at >= 0) bucket.splice(at, 1)
+      if (at >= 0) {
+        for (let index = at; index < bucket.length - 1; index++) bucket[index] = bucket[index + 1]!
+        bucket.pop()
+      }
     }
     this.insert(claim, claim.pods.length)
   }
@@ -626,7 +630,9 @@ class NodeClaimsByPodCount {
       if (bucket[middle]!.index < claim.index) low = middle + 1
       else high = middle
     }
-    bucket.splice(low, 0, claim)
+    bucket.push(claim)
+    for (let index = bucket.length - 1; index > low; index--) bucket[index] = bucket[index - 1]!
+    bucket[low] = claim
   }
 }
 
