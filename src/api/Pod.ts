@@ -159,19 +159,8 @@ export type Pod = typeof Pod.Type
 export const PodTemplateSpec = Schema.Struct({ metadata: optional(ObjectMeta), spec: Spec })
 export type PodTemplateSpec = typeof PodTemplateSpec.Type
 
-// Pods are immutable, and a day's simulations ask the key of the same pod objects half a million times: a key built
-// once is hashed once, where a new string each time was hashed again by every Map and Set it met.
-const keys = new WeakMap<Pod, string>()
-
 /** `namespace/name` of a pod ("default" when it names no namespace). */
-export const keyOf = (pod: Pod): string => {
-  let key = keys.get(pod)
-  if (key === undefined) {
-    key = `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`
-    keys.set(pod, key)
-  }
-  return key
-}
+export const keyOf = (pod: Pod): string => `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`
 
 /** Succeeded or Failed: its containers are done for good (upstream `IsTerminal`). */
 export const isTerminal = (pod: Pod): boolean => pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed"
