@@ -302,9 +302,15 @@ export const layer = Layer.effect(
       return nominated
     })
 
+    let informersSynced = false
+
     return ClusterState.of({
       synced: Effect.gen(function* () {
-        for (const informer of informers) if (!(yield* informer.hasSynced)) return false
+        // An informer that has synced stays synced: once all have, every later ask skips them.
+        if (!informersSynced) {
+          for (const informer of informers) if (!(yield* informer.hasSynced)) return false
+          informersSynced = true
+        }
         return (yield* nodeClaims.list()).every((claim) => isDeleting(claim) || claim.status?.providerID !== undefined)
       }),
       view,
