@@ -53,6 +53,8 @@ export interface Informer<A extends Resource.KubeObject> extends Syncable {
   get(key: string): Effect.Effect<A | undefined>
   /** Every cached object, sorted by key. */
   list(): Effect.Effect<ReadonlyArray<A>>
+  /** {@link list}, read synchronously: for a caller that reads several lists in one step. */
+  listUnsafe(): ReadonlyArray<A>
   /**
    * The cached objects `index` files under `value`, sorted by key (client-go's `ByIndex`). An index is kept from its
    * first lookup on, updated with the cache before each change is published.
@@ -375,6 +377,11 @@ export const make = Effect.fn("Informer.make")(function* <A extends Resource.Kub
       return { items, resourceVersion: page.resourceVersion }
     })
 
+  const listUnsafe = (): ReadonlyArray<A> => {
+    if (sorted === undefined) sorted = sortedKeys.map((key) => cache.get(key)!)
+    return sorted
+  }
+
   const publish = (changes: ReadonlyArray<Change<A>>): Effect.Effect<void> =>
     changes.length === 0 ? Effect.void : Effect.asVoid(PubSub.publishAll(pubsub, changes))
 
@@ -441,11 +448,8 @@ export const make = Effect.fn("Informer.make")(function* <A extends Resource.Kub
     subscribe: Effect.map(PubSub.subscribe(pubsub), Stream.fromSubscription),
     subscribeBatches: Effect.map(PubSub.subscribe(pubsub), PubSub.takeAll),
     get: (key) => Effect.sync(() => cache.get(key)),
-    list: () =>
-      Effect.sync(() => {
-        if (sorted === undefined) sorted = sortedKeys.map((key) => cache.get(key)!)
-        return sorted
-      }),
+    list: () => Effect.sync(listUnsafe),
+    listUnsafe,
     byIndex: (declared, value) => Effect.sync(() => indexedBy(declared).lookup(value)),
     countByIndex: (declared, value, counter) => Effect.sync(() => indexedBy(declared).count(value, counter)),
     lastResourceVersion: Effect.sync(() => resourceVersion)

@@ -269,29 +269,31 @@ export const layer = Layer.effect(
 
     // What the state nodes are joined from, asked for every few seconds (NodePool counts, disruption) without the rest
     // of a view. Like every view, it records the DaemonSets' newest pods, which are kept once the pods are gone.
-    const joinable = Effect.gen(function* () {
-      const currentPods = yield* pods.list()
-      const currentDaemonSets = yield* daemonSets.list()
+    // In one step each: the disruption pass and the NodePool counter read them every few seconds.
+    const joinableNow = () => {
+      const currentPods = pods.listUnsafe()
+      const currentDaemonSets = daemonSets.listUnsafe()
       return {
-        nodes: yield* nodes.list(),
-        nodeClaims: yield* nodeClaims.list(),
+        nodes: nodes.listUnsafe(),
+        nodeClaims: nodeClaims.listUnsafe(),
         pods: currentPods,
         daemonSets: currentDaemonSets,
         recordedDaemonSetPods: recordDaemonSetPods(currentDaemonSets, currentPods)
       }
-    })
-    const view = Effect.gen(function* () {
-      return {
-        ...(yield* joinable),
-        persistentVolumeClaims: yield* pvcs.list(),
-        persistentVolumes: yield* pvs.list(),
-        storageClasses: yield* storageClasses.list(),
-        csiNodes: yield* csiNodes.list(),
-        podDisruptionBudgets: yield* budgets.list(),
-        namespaces: yield* namespaces.list(),
+    }
+    const joinable = Effect.sync(joinableNow)
+    const view = Effect.sync(
+      (): ClusterView.ClusterView => ({
+        ...joinableNow(),
+        persistentVolumeClaims: pvcs.listUnsafe(),
+        persistentVolumes: pvs.listUnsafe(),
+        storageClasses: storageClasses.listUnsafe(),
+        csiNodes: csiNodes.listUnsafe(),
+        podDisruptionBudgets: budgets.listUnsafe(),
+        namespaces: namespaces.listUnsafe(),
         markedForDeletion: new Set(marked)
-      } satisfies ClusterView.ClusterView
-    })
+      })
+    )
 
     const liveNominations = Effect.map(Clock.currentTimeMillis, (now) => {
       for (const [name, until] of nominated) {

@@ -279,6 +279,8 @@ describe("Informer", () => {
           (yield* informer.list()).map((item) => item.metadata.name),
           ["a", "b", "c"]
         )
+        // Read synchronously, the same list (the same array while nothing changes).
+        assert.strictEqual(informer.listUnsafe(), yield* informer.list())
         assert.deepStrictEqual((yield* informer.get("a"))?.metadata.labels, { team: "x" })
         assert.isUndefined(yield* informer.get("z"))
         assert.strictEqual(yield* informer.lastResourceVersion, yield* (yield* hooks).resourceVersion)
