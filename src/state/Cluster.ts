@@ -268,8 +268,8 @@ export const layer = Layer.effect(
     )
 
     // What the state nodes are joined from, asked for every few seconds (NodePool counts, disruption) without the rest
-    // of a view. Like every view, it records the DaemonSets' newest pods, which are kept once the pods are gone.
-    // In one step each: the disruption pass and the NodePool counter read them every few seconds.
+    // of a view. Like every view, it records the DaemonSets' newest pods, which are kept once the pods are gone. Both
+    // read the informers' lists in one step, not an effect per informer.
     const joinableNow = () => {
       const currentPods = pods.listUnsafe()
       const currentDaemonSets = daemonSets.listUnsafe()
