@@ -12,6 +12,7 @@ import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as Labels from "../api/Labels.ts"
+import { keyOf } from "../api/Pod.ts"
 import type * as InstanceType from "../cloudprovider/InstanceType.ts"
 import type * as DisruptionLog from "../controllers/disruption/DisruptionLog.ts"
 import * as Admission from "../kube/Admission.ts"
@@ -130,8 +131,6 @@ export class StepFailed extends Schema.TaggedError<StepFailed>()("StepFailed", {
 
 const byName = <A extends KubeObject>(items: ReadonlyArray<A>) =>
   [...items].sort((a, b) => ((a.metadata.name ?? "") < (b.metadata.name ?? "") ? -1 : 1))
-
-const podKey = (pod: KubeObject) => `${pod.metadata.namespace ?? "default"}/${pod.metadata.name ?? ""}`
 
 const conditionMap = (conditions: ReadonlyArray<{ readonly type: string; readonly status: string }> | undefined) =>
   Object.fromEntries([...(conditions ?? [])].sort((a, b) => (a.type < b.type ? -1 : 1)).map((c) => [c.type, c.status]))
@@ -308,12 +307,12 @@ export const run = Effect.fn("Simulation.run")(function* (
       if (phase === "Succeeded" || phase === "Failed") continue
       const node = pod.spec.nodeName
       if (node === undefined || node === "") {
-        pending.push(podKey(pod))
+        pending.push(keyOf(pod))
         continue
       }
       const onNode = podsByNode.get(node)
-      if (onNode === undefined) podsByNode.set(node, [podKey(pod)])
-      else onNode.push(podKey(pod))
+      if (onNode === undefined) podsByNode.set(node, [keyOf(pod)])
+      else onNode.push(keyOf(pod))
     }
     const nodes = byName((yield* kube.list(Resources.Nodes)).items).map((node) => {
       const labels = node.metadata.labels ?? {}
